@@ -1,0 +1,17 @@
+"""pytest configuration: hypothesis profiles.
+
+Profiles: ``ci`` (derandomized, fixed budget, no deadline; chosen automatically when ``CI`` is set),
+``dev`` (the default) and ``thorough``. Pick one with ``HYPOTHESIS_PROFILE=thorough pytest``.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+               print_blob=True)
+settings.register_profile("ci", max_examples=40, derandomize=True, **_COMMON)
+settings.register_profile("dev", max_examples=60, **_COMMON)
+settings.register_profile("thorough", max_examples=1000, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))

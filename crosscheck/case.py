@@ -1,0 +1,80 @@
+"""The data that flows through crosscheck: a Case goes in, an Outcome with TensorDiffs comes out.
+
+    strategy -> Case -> implementation under test + TensorFlow paths -> compare -> Outcome -> report
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+PASS = "pass"
+MISMATCH = "mismatch"
+REFERENCE_UNSUPPORTED = "reference-unsupported"
+IMPLEMENTATION_ERROR = "implementation-error"
+STATUSES = (PASS, MISMATCH, REFERENCE_UNSUPPORTED, IMPLEMENTATION_ERROR)
+
+
+@dataclass
+class Case:
+    """One concrete example of one op.
+
+    ``arrays`` holds the op's array arguments by name, in the op's vjp order (e.g. input, filters,
+    bias); ``params`` the JSON-able keyword arguments (strides, padding, data_format, ...);
+    ``dy`` the random upstream gradient (None for ops checked forward-only). ``seed`` is the seed
+    the arrays were drawn from, kept for the report; replay uses the stored arrays themselves.
+    """
+    op: str
+    params: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+    dy: np.ndarray | None
+    dtype: str
+    seed: int
+
+    def shapes(self) -> dict[str, tuple]:
+        shapes = {name: tuple(a.shape) for name, a in self.arrays.items()}
+        if self.dy is not None:
+            shapes["dy"] = tuple(self.dy.shape)
+        return shapes
+
+
+@dataclass
+class TensorDiff:
+    """The comparison of one tensor (``y`` or ``d_<array name>``) against one TensorFlow path."""
+    tensor: str
+    path: str
+    passed: bool
+    shape: tuple
+    expected_shape: tuple
+    atol: float
+    rtol: float
+    max_abs_err: float = 0.0
+    max_rel_err: float = 0.0
+    mismatched: int = 0
+    total: int = 0
+    # the k worst elements: {"index": [...], "actual": float, "expected": float, "abs_err": float}
+    worst: list[dict] = field(default_factory=list)
+    # mismatched count per channel (last axis of the NHWC view; empty when not spatial)
+    channel_map: list[int] = field(default_factory=list)
+    # mismatched-element mask per channel, as H x W lists of 0/1 (spatial tensors only), for the HTML image
+    spatial_map: list[list[list[int]]] = field(default_factory=list)
+    # likely causes (issue 4's diagnosis vocabulary), each {"label": ..., "evidence": ...}
+    diagnosis: list[dict] = field(default_factory=list)
+    note: str = ""
+
+
+@dataclass
+class Outcome:
+    """The verdict on one Case: its status, the TF paths used, and one TensorDiff per compared tensor."""
+    case: Case
+    status: str
+    paths: list[str] = field(default_factory=list)
+    diffs: list[TensorDiff] = field(default_factory=list)
+    message: str = ""          # why a reference is unsupported, or the implementation's traceback
+    notes: list[str] = field(default_factory=list)  # e.g. "reference built with a zero-dilated kernel"
+    impl: str = "npcnn.functional"
+
+    @property
+    def failures(self) -> list[TensorDiff]:
+        return [d for d in self.diffs if not d.passed]

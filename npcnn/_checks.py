@@ -1,0 +1,62 @@
+"""Argument validation shared by every op: clear TypeError/ValueError messages that name the argument."""
+from __future__ import annotations
+
+import numpy as np
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_array(value, name: str) -> np.ndarray:
+    """Return ``value`` as a float32/float64 ndarray; anything else is a TypeError naming ``name``."""
+    arr = np.asarray(value)
+    if arr.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"{name} must be float32 or float64, got dtype {arr.dtype} (shape {arr.shape})")
+    return arr
+
+
+def same_dtype(**arrays) -> np.dtype:
+    """All arrays share one float dtype (no silent float64 in a float32 path)."""
+    dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
+    if len(set(dtypes.values())) > 1:
+        desc = ", ".join(f"{n}={d}" for n, d in dtypes.items())
+        raise TypeError(f"arguments must share one dtype, got {desc}")
+    return next(iter(dtypes.values()))
+
+
+def check_rank(arr: np.ndarray, rank: int, name: str, layout: str = "") -> None:
+    if arr.ndim != rank:
+        what = f" ({layout})" if layout else ""
+        raise ValueError(f"{name} must be {rank}-D{what}, got shape {arr.shape}")
+
+
+def check_shape(arr: np.ndarray, expected: tuple, name: str, why: str = "") -> None:
+    if tuple(arr.shape) != tuple(expected):
+        suffix = f" ({why})" if why else ""
+        raise ValueError(f"{name} must have shape {tuple(expected)}{suffix}, got {arr.shape}")
+
+
+def as_shape(value, name: str, rank: int) -> tuple[int, ...]:
+    """A shape argument (``input_sizes``, ``filter_sizes``, ``output_shape``) as a tuple of ints."""
+    try:
+        shape = tuple(int(v) for v in np.asarray(value).reshape(-1))
+    except (TypeError, ValueError):
+        raise TypeError(f"{name} must be a sequence of {rank} ints, got {value!r}") from None
+    if len(shape) != rank or min(shape) < 1:
+        raise ValueError(f"{name} must be {rank} positive ints, got {value!r}")
+    return shape
+
+
+def to_nhwc(x: np.ndarray, data_format: str) -> np.ndarray:
+    return x if data_format == "NHWC" else x.transpose(0, 2, 3, 1)
+
+
+def from_nhwc(x: np.ndarray, data_format: str) -> np.ndarray:
+    return x if data_format == "NHWC" else x.transpose(0, 3, 1, 2)
+
+
+def shape_to_nhwc(shape: tuple, data_format: str) -> tuple:
+    return tuple(shape) if data_format == "NHWC" else (shape[0], shape[2], shape[3], shape[1])
+
+
+def shape_from_nhwc(shape: tuple, data_format: str) -> tuple:
+    return tuple(shape) if data_format == "NHWC" else (shape[0], shape[3], shape[1], shape[2])

@@ -1,0 +1,181 @@
+"""Convolution forward passes: conv2d (grouped, dilated, strided), depthwise_conv2d, conv2d_transpose.
+
+Layouts are TensorFlow's: activations NHWC (or NCHW with ``data_format``), conv2d filters HWIO
+``[kh, kw, in/groups, out]``, depthwise filters ``[kh, kw, in, multiplier]`` with output channel
+``c * multiplier + m``, conv2d_transpose filters ``[kh, kw, out, in]``. Backward passes live in
+:mod:`npcnn.functional.conv_backward`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import padding as P
+from .._checks import as_float_array, as_shape, check_rank, check_shape, same_dtype, shape_to_nhwc, to_nhwc, from_nhwc
+from .im2col import batch_chunks, pad_nhwc, window_view
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """A convolution resolved against one NHWC input shape: geometry and grouping."""
+    x_shape: tuple  # NHWC
+    w_shape: tuple  # HWIO
+    geom: P.WindowGeometry
+    groups: int
+    data_format: str
+
+    @property
+    def y_shape(self) -> tuple:  # NHWC
+        return (self.x_shape[0], *self.geom.out, self.w_shape[3])
+
+
+def resolve_conv(x_shape, w_shape, strides, padding, dilations, data_format,
+                 x_name="input", w_name="filters") -> ConvSpec:
+    """Validate a conv2d configuration and resolve its geometry. ``x_shape`` is in ``data_format``."""
+    P.check_data_format(data_format)
+    if len(x_shape) != 4:
+        raise ValueError(f"{x_name} must be 4-D ({data_format}), got shape {tuple(x_shape)}")
+    if len(w_shape) != 4:
+        raise ValueError(f"{w_name} must be 4-D [kh, kw, in, out], got shape {tuple(w_shape)}")
+    x_nhwc = shape_to_nhwc(x_shape, data_format)
+    if min(x_nhwc) < 1 or min(w_shape) < 1:
+        raise ValueError(f"{x_name} {tuple(x_shape)} and {w_name} {tuple(w_shape)} must have no empty axis")
+    kh, kw, cin_g, cout = w_shape
+    cin = x_nhwc[3]
+    if cin % cin_g:
+        raise ValueError(
+            f"{x_name} channels ({cin}, shape {tuple(x_shape)}) must be a multiple of {w_name} in-channels "
+            f"({cin_g}, shape {tuple(w_shape)}); groups = in_channels / filter in-channels")
+    groups = cin // cin_g
+    if cout % groups:
+        raise ValueError(
+            f"{w_name} out-channels ({cout}, shape {tuple(w_shape)}) must be divisible by groups={groups}")
+    strides = P.spatial_pair(strides, "strides", data_format)
+    dilations = P.spatial_pair(dilations, "dilations", data_format)
+    pad = P.normalize_padding(padding, data_format)
+    try:
+        geom = P.window_geometry(x_nhwc[1:3], (kh, kw), strides, dilations, pad)
+    except ValueError as e:
+        raise ValueError(f"{x_name} shape {tuple(x_shape)}, {w_name} shape {tuple(w_shape)}: {e}") from None
+    return ConvSpec(tuple(x_nhwc), tuple(w_shape), geom, groups, data_format)
+
+
+def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec) -> np.ndarray:
+    """im2col + GEMM: ``(N, H, W, C) * (KH, KW, C/G, O) -> (N, OH, OW, O)``."""
+    n = x.shape[0]
+    kh, kw, cg, cout = w.shape
+    (oh, ow), g = spec.geom.out, spec.groups
+    og = cout // g
+    y = np.empty((n, oh, ow, cout), dtype=x.dtype)
+    xp = pad_nhwc(x, spec.geom.pads)
+    if g == 1:
+        w_mat = w.reshape(kh * kw * cg, cout)
+    else:
+        w_mat = w.reshape(kh * kw, cg, g, og).transpose(2, 0, 1, 3).reshape(g, kh * kw * cg, og)
+    for chunk in batch_chunks(n, oh * ow * kh * kw * x.shape[3] * x.itemsize):
+        view = window_view(xp[chunk], spec.geom)
+        m = view.shape[0] * oh * ow
+        if g == 1:
+            out = view.reshape(m, kh * kw * cg) @ w_mat
+        else:
+            cols = view.reshape(m, kh * kw, g, cg).transpose(2, 0, 1, 3).reshape(g, m, kh * kw * cg)
+            out = np.matmul(cols, w_mat).transpose(1, 0, 2)
+        y[chunk] = out.reshape(-1, oh, ow, cout)
+    return y
+
+
+def _float_args(**named):
+    arrays = {k: as_float_array(v, k) for k, v in named.items() if v is not None}
+    same_dtype(**arrays)
+    return arrays
+
+
+def _check_bias(bias, cout: int):
+    if bias is not None:
+        check_rank(bias, 1, "bias")
+        check_shape(bias, (cout,), "bias", "one value per output channel")
+
+
+def conv2d(input, filters, bias=None, strides=1, padding="VALID", dilations=1, data_format="NHWC"):
+    """2-D convolution (cross-correlation), as ``tf.nn.conv2d`` plus an optional bias.
+
+    input: ``(N, H, W, C)`` (or NCHW); filters: ``(KH, KW, C / groups, O)``; bias: ``(O,)``.
+    Returns ``(N, OH, OW, O)`` in ``data_format``.
+    """
+    a = _float_args(input=input, filters=filters, bias=bias)
+    x, w, b = a["input"], a["filters"], a.get("bias")
+    spec = resolve_conv(x.shape, w.shape, strides, padding, dilations, data_format)
+    _check_bias(b, w.shape[3])
+    y = conv_nhwc(to_nhwc(x, data_format), w, spec)
+    if b is not None:
+        y += b
+    return from_nhwc(y, data_format)
+
+
+def depthwise_filters_as_grouped(filter: np.ndarray) -> np.ndarray:
+    """``[kh, kw, C, mult]`` depthwise filters as grouped HWIO ``[kh, kw, 1, C * mult]``."""
+    kh, kw, c, mult = filter.shape
+    return filter.reshape(kh, kw, 1, c * mult)
+
+
+def resolve_depthwise(x_shape, f_shape, strides, padding, dilations, data_format) -> ConvSpec:
+    """Validate a depthwise conv (filter ``[kh, kw, C, mult]``) and resolve it as a grouped conv."""
+    P.check_data_format(data_format)
+    if len(x_shape) != 4:
+        raise ValueError(f"input must be 4-D ({data_format}), got shape {tuple(x_shape)}")
+    if len(f_shape) != 4:
+        raise ValueError(f"filter must be 4-D [kh, kw, in, multiplier], got shape {tuple(f_shape)}")
+    cin = shape_to_nhwc(x_shape, data_format)[3]
+    if f_shape[2] != cin:
+        raise ValueError(
+            f"filter in-channels ({f_shape[2]}, shape {tuple(f_shape)}) must equal input channels "
+            f"({cin}, shape {tuple(x_shape)})")
+    kh, kw, c, mult = f_shape
+    return resolve_conv(x_shape, (kh, kw, 1, c * mult), strides, padding, dilations, data_format,
+                        w_name="filter")
+
+
+def depthwise_conv2d(input, filter, strides=1, padding="VALID", dilations=1, data_format="NHWC"):
+    """Depthwise convolution, as ``tf.nn.depthwise_conv2d``.
+
+    input: ``(N, H, W, C)``; filter: ``(KH, KW, C, M)``. Returns ``(N, OH, OW, C * M)``, channel
+    ``c * M + m`` being input channel ``c`` convolved with ``filter[:, :, c, m]``.
+    """
+    a = _float_args(input=input, filter=filter)
+    x, f = a["input"], a["filter"]
+    spec = resolve_depthwise(x.shape, f.shape, strides, padding, dilations, data_format)
+    return from_nhwc(conv_nhwc(to_nhwc(x, data_format), depthwise_filters_as_grouped(f), spec), data_format)
+
+
+def resolve_transpose(x_shape, w_shape, output_shape, strides, padding, dilations, data_format) -> ConvSpec:
+    """Validate a conv2d_transpose and return the spec of the conv2d it transposes.
+
+    ``x_shape`` is the transpose's input (the conv's output); ``w_shape`` is ``[kh, kw, out, in]``;
+    ``output_shape`` (the conv's input) must be one that the conv maps back onto ``x_shape``.
+    """
+    P.check_data_format(data_format)
+    output_shape = as_shape(output_shape, "output_shape", 4)
+    if len(x_shape) != 4:
+        raise ValueError(f"input must be 4-D ({data_format}), got shape {tuple(x_shape)}")
+    spec = resolve_conv(output_shape, w_shape, strides, padding, dilations, data_format,
+                        x_name="output_shape", w_name="filters")
+    x_nhwc = shape_to_nhwc(x_shape, data_format)
+    if x_nhwc[3] != w_shape[3]:
+        raise ValueError(
+            f"input channels ({x_nhwc[3]}, shape {tuple(x_shape)}) must equal filters[3] "
+            f"(filters are [kh, kw, out, in], shape {tuple(w_shape)})")
+    if x_nhwc[0] != spec.x_shape[0] or tuple(x_nhwc[1:3]) != spec.geom.out:
+        ranges = [P.transpose_output_range(n, k, s, d, p) for n, k, s, d, p in zip(
+            x_nhwc[1:3], w_shape[:2], spec.geom.strides, spec.geom.dilations,
+            _per_axis(P.normalize_padding(padding, data_format)))]
+        allowed = ", ".join(f"{a}: {r.start}..{r.stop - 1}" if len(r) else f"{a}: none"
+                            for a, r in zip("HW", ranges))
+        raise ValueError(
+            f"output_shape {tuple(output_shape)} is not reachable from input shape {tuple(x_shape)}: "
+            f"conv2d maps it to {spec.y_shape} (NHWC); allowed output sizes {allowed}, batch {x_nhwc[0]}")
+    return spec
+
+
+def _per_axis(pad):
+    return (pad, pad) if isinstance(pad, str) else pad

@@ -1,0 +1,46 @@
+"""Sliding-window views and batch chunking shared by convolution and pooling.
+
+The window view is a zero-copy ``as_strided`` view of a padded NHWC input with shape
+``(N, OH, OW, KH, KW, C)``; reshaping it to a matrix is the one im2col copy.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ..padding import WindowGeometry
+
+#: The most bytes one im2col matrix (or its gradient) may take; convs process the batch in chunks
+#: that fit. ``npcnn.functional.im2col.IM2COL_BUDGET_BYTES = ...`` changes it.
+IM2COL_BUDGET_BYTES = 128 * 2**20
+
+
+def pad_nhwc(x: np.ndarray, pads, value: float = 0.0) -> np.ndarray:
+    """Pad the H and W axes of an NHWC array with ``pads = ((top, bottom), (left, right))``."""
+    (t, b), (l, r) = pads
+    if t == b == l == r == 0:
+        return x
+    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+
+
+def window_view(xp: np.ndarray, geom: WindowGeometry) -> np.ndarray:
+    """Read-only ``(N, OH, OW, KH, KW, C)`` view of the padded NHWC input ``xp``."""
+    n, _, _, c = xp.shape
+    s_n, s_h, s_w, s_c = xp.strides
+    (oh, ow), (sh, sw), (dh, dw), (kh, kw) = geom.out, geom.strides, geom.dilations, geom.kernel
+    return as_strided(xp, shape=(n, oh, ow, kh, kw, c),
+                      strides=(s_n, s_h * sh, s_w * sw, s_h * dh, s_w * dw, s_c), writeable=False)
+
+
+def window_slices(geom: WindowGeometry, i: int, j: int) -> tuple[slice, slice]:
+    """The (H, W) slices of the padded input that kernel offset ``(i, j)`` touches, one per output."""
+    (oh, ow), (sh, sw), (dh, dw) = geom.out, geom.strides, geom.dilations
+    return (slice(i * dh, i * dh + (oh - 1) * sh + 1, sh),
+            slice(j * dw, j * dw + (ow - 1) * sw + 1, sw))
+
+
+def batch_chunks(n: int, bytes_per_sample: int, budget: int | None = None):
+    """Slices of ``range(n)`` whose im2col matrices each fit in ``budget`` bytes (at least 1 sample)."""
+    budget = IM2COL_BUDGET_BYTES if budget is None else budget
+    step = max(1, budget // max(1, bytes_per_sample))
+    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
