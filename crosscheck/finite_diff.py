@@ -14,7 +14,7 @@ import numpy as np
 def numerical_vjp(f: Callable[..., np.ndarray], arrays: Sequence[np.ndarray], dy: np.ndarray,
                   eps: float = 1e-6) -> list[np.ndarray]:
     """Central-difference ``d <f(arrays), dy> / d arrays[k]`` for every k, in float64."""
-    arrays = [np.array(a, dtype=np.float64) for a in arrays]
+    arrays = [np.array(a, dtype=np.float64, order="C") for a in arrays]
     dy = np.asarray(dy, dtype=np.float64)
     grads = []
     for k, a in enumerate(arrays):

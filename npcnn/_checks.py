@@ -38,9 +38,14 @@ def check_shape(arr: np.ndarray, expected: tuple, name: str, why: str = "") -> N
 def as_shape(value, name: str, rank: int) -> tuple[int, ...]:
     """A shape argument (``input_sizes``, ``filter_sizes``, ``output_shape``) as a tuple of ints."""
     try:
-        shape = tuple(int(v) for v in np.asarray(value).reshape(-1))
+        items = np.asarray(value).reshape(-1)
     except (TypeError, ValueError):
         raise TypeError(f"{name} must be a sequence of {rank} ints, got {value!r}") from None
+    # 5.5 must not silently become 5; an empty list is a rank error, not a dtype error
+    if items.size and not (items.dtype.kind in "iu" or (items.dtype == object and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items))):
+        raise TypeError(f"{name} must be a sequence of {rank} ints, got {value!r}")
+    shape = tuple(int(v) for v in items)
     if len(shape) != rank or min(shape) < 1:
         raise ValueError(f"{name} must be {rank} positive ints, got {value!r}")
     return shape

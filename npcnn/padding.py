@@ -81,15 +81,15 @@ def normalize_padding(padding: PaddingSpec, data_format: str = "NHWC"):
         pairs = [list(p) for p in padding]
     except TypeError:
         raise TypeError(f"padding must be a string or a list of [before, after] pairs, got {padding!r}") from None
+    if len(pairs) not in (2, 4) or any(len(p) != 2 for p in pairs):
+        raise ValueError(
+            f"explicit padding must be [[top, bottom], [left, right]] or the 4-pair form, got {padding!r}")
     if len(pairs) == 4:
         outer = (pairs[0], pairs[3]) if data_format == "NHWC" else (pairs[0], pairs[1])
-        if any(len(p) != 2 for p in pairs) or any(v != 0 for p in outer for v in p):
+        if any(v != 0 for p in outer for v in p):
             raise ValueError(
                 f"padding={padding!r} in {data_format}: the batch and channel pairs must be [0, 0]")
         pairs = pairs[1:3] if data_format == "NHWC" else pairs[2:4]
-    if len(pairs) != 2 or any(len(p) != 2 for p in pairs):
-        raise ValueError(
-            f"explicit padding must be [[top, bottom], [left, right]] or the 4-pair form, got {padding!r}")
     if not all(_is_int(v) for p in pairs for v in p):
         raise TypeError(f"padding entries must be ints, got {padding!r}")
     result = tuple((int(p[0]), int(p[1])) for p in pairs)

@@ -126,6 +126,8 @@ def resolve_depthwise(x_shape, f_shape, strides, padding, dilations, data_format
         raise ValueError(f"input must be 4-D ({data_format}), got shape {tuple(x_shape)}")
     if len(f_shape) != 4:
         raise ValueError(f"filter must be 4-D [kh, kw, in, multiplier], got shape {tuple(f_shape)}")
+    if min(f_shape) < 1:
+        raise ValueError(f"filter {tuple(f_shape)} must have no empty axis")
     cin = shape_to_nhwc(x_shape, data_format)[3]
     if f_shape[2] != cin:
         raise ValueError(
@@ -158,23 +160,34 @@ def resolve_transpose(x_shape, w_shape, output_shape, strides, padding, dilation
     output_shape = as_shape(output_shape, "output_shape", 4)
     if len(x_shape) != 4:
         raise ValueError(f"input must be 4-D ({data_format}), got shape {tuple(x_shape)}")
-    spec = resolve_conv(output_shape, w_shape, strides, padding, dilations, data_format,
-                        x_name="output_shape", w_name="filters")
+    if len(w_shape) != 4:
+        raise ValueError(f"filters must be 4-D [kh, kw, out, in], got shape {tuple(w_shape)}")
     x_nhwc = shape_to_nhwc(x_shape, data_format)
+    if min(x_nhwc) < 1 or min(w_shape) < 1:
+        raise ValueError(f"input {tuple(x_shape)} and filters {tuple(w_shape)} must have no empty axis")
     if x_nhwc[3] != w_shape[3]:
         raise ValueError(
             f"input channels ({x_nhwc[3]}, shape {tuple(x_shape)}) must equal filters[3] "
             f"(filters are [kh, kw, out, in], shape {tuple(w_shape)})")
-    if x_nhwc[0] != spec.x_shape[0] or tuple(x_nhwc[1:3]) != spec.geom.out:
-        ranges = [P.transpose_output_range(n, k, s, d, p) for n, k, s, d, p in zip(
-            x_nhwc[1:3], w_shape[:2], spec.geom.strides, spec.geom.dilations,
-            _per_axis(P.normalize_padding(padding, data_format)))]
+    out_nhwc = shape_to_nhwc(output_shape, data_format)
+    if out_nhwc[3] % w_shape[2]:
+        raise ValueError(
+            f"output_shape channels ({out_nhwc[3]}, shape {tuple(output_shape)}) must be a multiple of filters[2] "
+            f"(filters are [kh, kw, out, in], shape {tuple(w_shape)}; groups = output channels / filters[2])")
+    strides_hw = P.spatial_pair(strides, "strides", data_format)
+    dilations_hw = P.spatial_pair(dilations, "dilations", data_format)
+    ranges = [P.transpose_output_range(n, k, s, d, p) for n, k, s, d, p in zip(
+        x_nhwc[1:3], w_shape[:2], strides_hw, dilations_hw, _per_axis(P.normalize_padding(padding, data_format)))]
+    # checked before resolve_conv so that a too-small output_shape also gets the reachable range
+    if out_nhwc[0] != x_nhwc[0] or any(n not in r for n, r in zip(out_nhwc[1:3], ranges)):
         allowed = ", ".join(f"{a}: {r.start}..{r.stop - 1}" if len(r) else f"{a}: none"
                             for a, r in zip("HW", ranges))
         raise ValueError(
-            f"output_shape {tuple(output_shape)} is not reachable from input shape {tuple(x_shape)}: "
-            f"conv2d maps it to {spec.y_shape} (NHWC); allowed output sizes {allowed}, batch {x_nhwc[0]}")
-    return spec
+            f"output_shape {tuple(output_shape)} ({data_format}) is not reachable from input shape "
+            f"{tuple(x_shape)} with filters {tuple(w_shape)}, strides {strides_hw}, dilations {dilations_hw}, "
+            f"padding {padding!r}: allowed output sizes {allowed}, batch {x_nhwc[0]}")
+    return resolve_conv(output_shape, w_shape, strides, padding, dilations, data_format,
+                        x_name="output_shape", w_name="filters")
 
 
 def _per_axis(pad):
