@@ -1,0 +1,118 @@
+"""Elementwise activations and softmax, as ``tf.nn``; each with its vjp rule.
+
+Every function takes a float32/float64 array of any shape and returns one of the same shape and
+dtype. Gradients follow TensorFlow's kernels at the kinks: relu'(0) = 0, leaky_relu'(0) = alpha,
+elu'(0) = 1.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import as_float_array
+from ..gradients import defvjp
+
+
+def _axis(axis, x: np.ndarray, name: str = "logits") -> int:
+    if not -x.ndim <= axis < x.ndim:
+        raise ValueError(f"axis={axis} is out of range for {name} of shape {x.shape}")
+    return axis
+
+
+def relu(features):
+    """``max(features, 0)``."""
+    x = as_float_array(features, "features")
+    return np.maximum(x, 0)
+
+
+@defvjp("relu", ("features",))
+def relu_vjp(features):
+    x = as_float_array(features, "features")
+    return relu(x), lambda dy: (np.where(x > 0, dy, 0).astype(x.dtype, copy=False),)
+
+
+def _tf_alpha(alpha, dtype):
+    """TensorFlow stores LeakyRelu's alpha as a float32 attribute, so float64 uses float32(alpha)."""
+    return dtype.type(np.float32(alpha))
+
+
+def leaky_relu(features, alpha=0.2):
+    """``features`` where positive, else ``alpha * features`` (tf.nn.leaky_relu, default alpha 0.2).
+
+    As in TensorFlow, alpha is rounded to float32 first (float64 0.2 becomes 0.20000000298...).
+    """
+    x = as_float_array(features, "features")
+    return np.where(x > 0, x, x * _tf_alpha(alpha, x.dtype))
+
+
+@defvjp("leaky_relu", ("features",))
+def leaky_relu_vjp(features, alpha=0.2):
+    x = as_float_array(features, "features")
+    slope = np.where(x > 0, 1, _tf_alpha(alpha, x.dtype)).astype(x.dtype)
+    return leaky_relu(x, alpha), lambda dy: (dy * slope,)
+
+
+def elu(features):
+    """``features`` where positive, else ``exp(features) - 1`` (tf.nn.elu)."""
+    x = as_float_array(features, "features")
+    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+
+
+@defvjp("elu", ("features",))
+def elu_vjp(features):
+    x = as_float_array(features, "features")
+    y = elu(x)
+    # TF's EluGrad: dy where x > 0, else dy * (y + 1) = dy * exp(x)
+    return y, lambda dy: (np.where(x > 0, dy, dy * (y + 1)),)
+
+
+def sigmoid(x):
+    """``1 / (1 + exp(-x))``, evaluated without overflow for large ``|x|``."""
+    x = as_float_array(x, "x")
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+@defvjp("sigmoid", ("x",))
+def sigmoid_vjp(x):
+    y = sigmoid(x)
+    return y, lambda dy: (dy * y * (1 - y),)
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return np.tanh(as_float_array(x, "x"))
+
+
+@defvjp("tanh", ("x",))
+def tanh_vjp(x):
+    y = tanh(x)
+    return y, lambda dy: (dy * (1 - y * y),)
+
+
+def log_softmax(logits, axis=-1):
+    """``logits - logsumexp(logits)`` along ``axis`` (the max is subtracted first)."""
+    x = as_float_array(logits, "logits")
+    axis = _axis(axis, x)
+    shifted = x - x.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def softmax(logits, axis=-1):
+    """``exp(logits) / sum(exp(logits))`` along ``axis`` (the max is subtracted first)."""
+    x = as_float_array(logits, "logits")
+    axis = _axis(axis, x)
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+@defvjp("softmax", ("logits",))
+def softmax_vjp(logits, axis=-1):
+    y = softmax(logits, axis)
+    return y, lambda dy: (y * (dy - (dy * y).sum(axis=axis, keepdims=True)),)
+
+
+@defvjp("log_softmax", ("logits",))
+def log_softmax_vjp(logits, axis=-1):
+    y = log_softmax(logits, axis)
+    p = np.exp(y)
+    return y, lambda dy: (dy - p * dy.sum(axis=axis, keepdims=True),)

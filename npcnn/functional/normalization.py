@@ -1,0 +1,190 @@
+"""Normalization: batch, group and layer normalization (Keras semantics) and moments.
+
+All three normalise ``xhat = (x - mean) / sqrt(var + epsilon)`` with the *biased* variance over
+some axes, then return ``gamma * xhat + beta``. With ``m`` cells per statistic and upstream ``g``,
+the shared backward rule for the input is
+
+    dx = inv_std / m * (m * gxh - sum(gxh) - xhat * sum(gxh * xhat)),   gxh = g * gamma
+
+with the sums over the statistic's axes; ``dgamma = sum(g * xhat)`` and ``dbeta = sum(g)`` over
+every axis the parameters are broadcast along.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._checks import as_float_array, same_dtype
+from ..gradients import defvjp
+
+
+def _norm_axes(axis, ndim: int, name: str = "axis", *, single: bool = False) -> tuple[int, ...]:
+    """``axis`` (an int or, unless ``single``, a sequence of ints) as sorted non-negative axes."""
+    if isinstance(axis, (int, np.integer)):
+        axes = (axis,)
+    elif single:
+        raise TypeError(f"{name} must be one int, got {axis!r}")
+    else:
+        axes = tuple(axis)
+    if not axes or any(not -ndim <= a < ndim for a in axes):
+        raise ValueError(f"{name}={axis!r} is out of range for a {ndim}-D input")
+    axes = tuple(sorted(int(a) % ndim for a in axes))
+    if len(set(axes)) != len(axes):
+        raise ValueError(f"{name}={axis!r} repeats an axis")
+    return axes
+
+
+def moments(x, axes, keepdims=False):
+    """``(mean, variance)`` of ``x`` over ``axes``, variance biased (divided by the count), as tf.nn.moments."""
+    x = as_float_array(x, "x")
+    axes = _norm_axes(axes, x.ndim, "axes")
+    mean = x.mean(axis=axes, keepdims=True)
+    var = np.square(x - mean).mean(axis=axes, keepdims=True)
+    if not keepdims:
+        mean, var = mean.squeeze(axes), var.squeeze(axes)
+    return mean, var
+
+
+def _param(value, name: str, shape: tuple, x: np.ndarray, what: str) -> np.ndarray:
+    arr = as_float_array(value, name)
+    if arr.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} ({what} of x, shape {x.shape}), got {arr.shape}")
+    return arr
+
+
+def _normalize_backward(gxh: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray, axes) -> np.ndarray:
+    """``dx`` of ``xhat = (x - mean(x)) * inv_std`` (stats over ``axes``) given ``gxh = d loss / d xhat``."""
+    m = int(np.prod([xhat.shape[a] for a in axes]))
+    return inv_std / m * (m * gxh - gxh.sum(axis=axes, keepdims=True)
+                          - xhat * (gxh * xhat).sum(axis=axes, keepdims=True))
+
+
+def _eps(epsilon, dtype):
+    if not (isinstance(epsilon, (int, float, np.integer, np.floating)) and epsilon >= 0):
+        raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
+    return dtype.type(epsilon)
+
+
+def _batch_norm_args(x, gamma, beta, moving_mean, moving_variance, training, axis):
+    x = as_float_array(x, "x")
+    (ax,) = _norm_axes(axis, x.ndim, single=True)
+    shape = (x.shape[ax],)
+    params = {"gamma": gamma, "beta": beta}
+    if not training:
+        missing = [n for n, v in (("moving_mean", moving_mean), ("moving_variance", moving_variance)) if v is None]
+        if missing:
+            raise ValueError(f"batch_normalization with training=False needs {' and '.join(missing)}")
+        params.update(moving_mean=moving_mean, moving_variance=moving_variance)
+    arrays = {n: _param(v, n, shape, x, f"the size of axis {ax}") for n, v in params.items()}
+    same_dtype(x=x, **arrays)
+    bshape = [1] * x.ndim
+    bshape[ax] = shape[0]
+    return x, ax, {n: a.reshape(bshape) for n, a in arrays.items()}
+
+
+def batch_normalization(x, gamma, beta, moving_mean=None, moving_variance=None, training=True,
+                        epsilon=1e-3, axis=-1):
+    """Batch normalization, as Keras ``BatchNormalization`` computes its output.
+
+    x: any rank with channels on ``axis`` (-1 for NHWC, 1 for NCHW); gamma, beta, moving_mean,
+    moving_variance: ``(C,)``. training=True normalises with the batch mean and biased variance
+    over every axis but ``axis``; training=False with ``moving_mean`` / ``moving_variance``.
+    The moving statistics are not updated here (see :func:`moments`).
+    """
+    return batch_normalization_vjp(x, gamma, beta, moving_mean, moving_variance, training, epsilon, axis)[0]
+
+
+@defvjp("batch_normalization", ("x", "gamma", "beta"))
+def batch_normalization_vjp(x, gamma, beta, moving_mean=None, moving_variance=None, training=True,
+                            epsilon=1e-3, axis=-1):
+    x, ax, p = _batch_norm_args(x, gamma, beta, moving_mean, moving_variance, training, axis)
+    eps = _eps(epsilon, x.dtype)
+    axes = tuple(a for a in range(x.ndim) if a != ax)
+    if training:
+        mean = x.mean(axis=axes, keepdims=True)
+        var = np.square(x - mean).mean(axis=axes, keepdims=True)
+    else:
+        mean, var = p["moving_mean"], p["moving_variance"]
+    inv_std = 1 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv_std
+    y = p["gamma"] * xhat + p["beta"]
+
+    def pullback(dy):
+        gxh = dy * p["gamma"]
+        dx = _normalize_backward(gxh, xhat, inv_std, axes) if training else gxh * inv_std
+        return dx, (dy * xhat).sum(axis=axes), dy.sum(axis=axes)
+    return y, pullback
+
+
+def group_normalization(x, gamma, beta, groups, epsilon=1e-3, axis=-1):
+    """Group normalization, as Keras ``GroupNormalization(groups, axis, epsilon)``.
+
+    x: ``(N, ..., C)`` with channels on ``axis`` (not the batch axis 0); gamma, beta: ``(C,)``.
+    The C channels form ``groups`` contiguous groups; each sample and group is normalised over its
+    channels and every other non-batch axis.
+    """
+    return group_normalization_vjp(x, gamma, beta, groups, epsilon, axis)[0]
+
+
+@defvjp("group_normalization", ("x", "gamma", "beta"))
+def group_normalization_vjp(x, gamma, beta, groups, epsilon=1e-3, axis=-1):
+    x = as_float_array(x, "x")
+    if x.ndim < 2:
+        raise ValueError(f"x must have a batch axis and a channel axis, got shape {x.shape}")
+    (ax,) = _norm_axes(axis, x.ndim, single=True)
+    if ax == 0:
+        raise ValueError(f"axis must not be the batch axis 0 (x shape {x.shape})")
+    c = x.shape[ax]
+    if not isinstance(groups, (int, np.integer)) or groups < 1 or c % groups:
+        raise ValueError(f"groups={groups!r} must be a positive divisor of the channel count {c} "
+                         f"(axis {ax} of x, shape {x.shape})")
+    g_, b_ = (_param(v, n, (c,), x, f"the size of axis {ax}") for n, v in (("gamma", gamma), ("beta", beta)))
+    same_dtype(x=x, gamma=g_, beta=b_)
+    eps = _eps(epsilon, x.dtype)
+    # channels last, split into (groups, C / groups): stats over all axes but batch and group
+    xg = np.moveaxis(x, ax, -1)
+    moved_shape = xg.shape
+    xg = xg.reshape(*moved_shape[:-1], groups, c // groups)
+    axes = tuple(range(1, xg.ndim - 2)) + (xg.ndim - 1,)
+    mean = xg.mean(axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(np.square(xg - mean).mean(axis=axes, keepdims=True) + eps)
+    xhat = (xg - mean) * inv_std
+    gamma_g, beta_g = g_.reshape(groups, c // groups), b_.reshape(groups, c // groups)
+    y = np.moveaxis((xhat * gamma_g + beta_g).reshape(moved_shape), -1, ax)
+    param_axes = tuple(range(xg.ndim - 2))
+
+    def pullback(dy):
+        dyg = np.moveaxis(dy, ax, -1).reshape(xg.shape)
+        dxg = _normalize_backward(dyg * gamma_g, xhat, inv_std, axes)
+        dx = np.moveaxis(dxg.reshape(moved_shape), -1, ax)
+        return dx, (dyg * xhat).sum(axis=param_axes).reshape(c), dyg.sum(axis=param_axes).reshape(c)
+    return y, pullback
+
+
+def layer_normalization(x, gamma, beta, axis=-1, epsilon=1e-3):
+    """Layer normalization, as Keras ``LayerNormalization(axis, epsilon)``.
+
+    x: any rank; ``axis``: an int or a sequence of ints, the axes normalised over; gamma, beta:
+    the shape of x along those axes (``(x.shape[a] for a in sorted axes)``).
+    """
+    return layer_normalization_vjp(x, gamma, beta, axis, epsilon)[0]
+
+
+@defvjp("layer_normalization", ("x", "gamma", "beta"))
+def layer_normalization_vjp(x, gamma, beta, axis=-1, epsilon=1e-3):
+    x = as_float_array(x, "x")
+    axes = _norm_axes(axis, x.ndim)
+    shape = tuple(x.shape[a] for a in axes)
+    bshape = [x.shape[a] if a in axes else 1 for a in range(x.ndim)]
+    g_, b_ = (_param(v, n, shape, x, f"the sizes of axes {axes}") for n, v in (("gamma", gamma), ("beta", beta)))
+    same_dtype(x=x, gamma=g_, beta=b_)
+    eps = _eps(epsilon, x.dtype)
+    gamma_b, beta_b = g_.reshape(bshape), b_.reshape(bshape)
+    mean = x.mean(axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(np.square(x - mean).mean(axis=axes, keepdims=True) + eps)
+    xhat = (x - mean) * inv_std
+    param_axes = tuple(a for a in range(x.ndim) if a not in axes)
+
+    def pullback(dy):
+        dx = _normalize_backward(dy * gamma_b, xhat, inv_std, axes)
+        return dx, (dy * xhat).sum(axis=param_axes).reshape(shape), dy.sum(axis=param_axes).reshape(shape)
+    return xhat * gamma_b + beta_b, pullback

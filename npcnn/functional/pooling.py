@@ -1,0 +1,180 @@
+"""Pooling: max_pool2d, avg_pool2d, global_avg_pool2d and their vjp rules.
+
+Activations are NHWC (or NCHW with ``data_format``); windows come from
+:func:`npcnn.padding.window_geometry` (dilation 1) and :func:`npcnn.functional.im2col.window_view`.
+
+TensorFlow's CPU rules (checked against tensorflow-cpu 2.21, float32 and float64):
+
+* max_pool2d visits only the valid (unpadded) cells of a window, starting from the lowest finite
+  value, and keeps a cell only if it is strictly greater than the current maximum. So NaN is
+  ignored, a window of NaN / -inf gives ``finfo.min`` (not NaN, not -inf), and the gradient goes
+  to the *first* maximum in row-major window order (ties: the whole gradient, not a split). The
+  gradient's argmax starts at the window's first valid cell: if that cell is NaN, nothing beats
+  it and it takes the gradient, although the forward value is the maximum of the other cells.
+* avg_pool2d takes VALID/SAME only; SAME divides by the number of valid cells in each window.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import padding as P
+from .._checks import as_float_array, check_rank, from_nhwc, to_nhwc
+from ..gradients import defvjp
+from .im2col import pad_nhwc, window_slices, window_view
+
+
+def _pool_geometry(x_shape, ksize, strides, padding, data_format, *, explicit_ok: bool):
+    """Validate a pooling configuration for the ``data_format`` input shape ``x_shape``."""
+    P.check_data_format(data_format)
+    if len(x_shape) != 4:
+        raise ValueError(f"input must be 4-D ({data_format}), got shape {tuple(x_shape)}")
+    kernel = P.spatial_pair(ksize, "ksize", data_format)
+    strides = P.spatial_pair(strides, "strides", data_format)
+    pad = P.normalize_padding(padding, data_format)
+    if not isinstance(pad, str):
+        if not explicit_ok:
+            raise ValueError(f"padding must be 'VALID' or 'SAME' (TensorFlow's avg_pool2d takes no "
+                             f"explicit padding), got {padding!r}")
+        for (before, after), k, axis in zip(pad, kernel, "HW"):
+            if max(before, after) >= k:
+                raise ValueError(f"padding {pad} along {axis} must be smaller than the window: "
+                                 f"ksize {kernel}, pads ({before}, {after})")
+    hw = x_shape[1:3] if data_format == "NHWC" else x_shape[2:4]
+    try:
+        return P.window_geometry(hw, kernel, strides, (1, 1), pad)
+    except ValueError as e:
+        raise ValueError(f"input shape {tuple(x_shape)} ({data_format}), ksize {kernel}: {e}") from None
+
+
+def _flat_windows(xp: np.ndarray, geom: P.WindowGeometry) -> np.ndarray:
+    """``(N, OH, OW, C, KH * KW)`` copy of the windows of the padded NHWC input ``xp``."""
+    view = window_view(xp, geom)
+    n, oh, ow, kh, kw, c = view.shape
+    return view.transpose(0, 1, 2, 5, 3, 4).reshape(n, oh, ow, c, kh * kw)
+
+
+def _scatter_offsets(per_offset, geom: P.WindowGeometry, x_shape, dtype) -> np.ndarray:
+    """Sum, over kernel offsets ``k = i * KW + j``, ``per_offset(k)`` (shaped like the NHWC output)
+    added onto the input cells that offset read; returns the NHWC input gradient."""
+    n, h, w, c = x_shape
+    (pt, pb), (pl, pr) = geom.pads
+    kh, kw = geom.kernel
+    dxp = np.zeros((n, h + pt + pb, w + pl + pr, c), dtype=dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, cols = window_slices(geom, i, j)
+            dxp[:, rows, cols, :] += per_offset(i * kw + j)
+    return dxp[:, pt:pt + h, pl:pl + w, :]
+
+
+def _valid_counts(x_shape, geom: P.WindowGeometry, dtype) -> np.ndarray:
+    """``(OH, OW, 1)`` number of unpadded cells in each window."""
+    ones = np.ones((1, *x_shape[1:3], 1), dtype=dtype)
+    return window_view(pad_nhwc(ones, geom.pads), geom).sum(axis=(3, 4))[0]
+
+
+def _max_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry):
+    """TensorFlow's max pool of an NHWC input: ``(y, argmax)``, argmax indexing the flat window.
+
+    Mirrors TF's scan: visit the kernel offsets in row-major order and move to a cell only if it
+    is strictly greater (NaN never is). A window starts at its first valid cell, so one whose
+    first valid cell is NaN keeps its gradient there.
+    """
+    kh, kw = geom.kernel
+    is_nan = np.isnan(x)
+    key = pad_nhwc(np.where(is_nan, -np.inf, x), geom.pads, -np.inf)
+    nan_padded = pad_nhwc(is_nan, geom.pads, False) if is_nan.any() else None
+    valid = pad_nhwc(np.ones((1, *x.shape[1:3], 1), bool), geom.pads, False)
+    first_valid = _flat_windows(valid, geom).argmax(axis=-1)[0]  # (OH, OW, 1)
+    best = np.full((x.shape[0], *geom.out, x.shape[3]), -np.inf, dtype=x.dtype)
+    argmax = np.broadcast_to(first_valid, best.shape).astype(np.min_scalar_type(kh * kw - 1))
+    nan_first = np.zeros(best.shape, bool)
+    for i in range(kh):
+        for j in range(kw):
+            rows, cols = window_slices(geom, i, j)
+            cand = key[:, rows, cols, :]
+            np.putmask(argmax, cand > best, i * kw + j)
+            np.maximum(best, cand, out=best)  # key holds no NaN
+            if nan_padded is not None:
+                nan_first |= (first_valid == i * kw + j) & nan_padded[:, rows, cols, :]
+    argmax[nan_first] = np.broadcast_to(first_valid, best.shape)[nan_first]
+    return np.maximum(best, np.finfo(x.dtype).min), argmax
+
+
+def max_pool2d(input, ksize, strides, padding="VALID", data_format="NHWC"):
+    """Max pooling, as ``tf.nn.max_pool2d``.
+
+    input: ``(N, H, W, C)`` (or NCHW); ksize, strides: int, pair or TF's 4-element form; padding:
+    "VALID", "SAME" or explicit pairs (each pad smaller than the window). Returns ``(N, OH, OW, C)``
+    in ``data_format``. NaN is ignored (see the module docstring).
+    """
+    x = as_float_array(input, "input")
+    geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=True)
+    return from_nhwc(_max_pool_nhwc(to_nhwc(x, data_format), geom)[0], data_format)
+
+
+@defvjp("max_pool2d", ("input",))
+def max_pool2d_vjp(input, ksize, strides, padding="VALID", data_format="NHWC"):
+    """Each output's gradient goes to the first maximum of its window; overlapping windows add."""
+    x = as_float_array(input, "input")
+    geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=True)
+    x_nhwc = to_nhwc(x, data_format)
+    y, argmax = _max_pool_nhwc(x_nhwc, geom)
+
+    def pullback(dy):
+        dy_nhwc = to_nhwc(dy, data_format)
+        zero = dy.dtype.type(0)
+        dx = _scatter_offsets(lambda k: np.where(argmax == k, dy_nhwc, zero), geom, x_nhwc.shape, dy.dtype)
+        return (from_nhwc(dx, data_format),)
+    return from_nhwc(y, data_format), pullback
+
+
+def avg_pool2d(input, ksize, strides, padding="VALID", data_format="NHWC"):
+    """Average pooling, as ``tf.nn.avg_pool2d``.
+
+    input: ``(N, H, W, C)`` (or NCHW); padding "VALID" or "SAME" only. With SAME each window is
+    divided by its number of valid (unpadded) cells. Returns ``(N, OH, OW, C)`` in ``data_format``.
+    """
+    x = as_float_array(input, "input")
+    geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=False)
+    return from_nhwc(_avg_pool_nhwc(to_nhwc(x, data_format), geom)[0], data_format)
+
+
+def _avg_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry):
+    """``(y, counts)``: window sums over zero padding divided by ``counts (OH, OW, 1)`` valid cells."""
+    counts = _valid_counts(x.shape, geom, x.dtype)
+    return window_view(pad_nhwc(x, geom.pads), geom).sum(axis=(3, 4)) / counts, counts
+
+
+@defvjp("avg_pool2d", ("input",))
+def avg_pool2d_vjp(input, ksize, strides, padding="VALID", data_format="NHWC"):
+    """Each output's gradient, divided by its window's valid-cell count, spreads over the window."""
+    x = as_float_array(input, "input")
+    geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=False)
+    x_nhwc = to_nhwc(x, data_format)
+    y, counts = _avg_pool_nhwc(x_nhwc, geom)
+
+    def pullback(dy):
+        share = to_nhwc(dy, data_format) / counts
+        return (from_nhwc(_scatter_offsets(lambda k: share, geom, x_nhwc.shape, dy.dtype), data_format),)
+    return from_nhwc(y, data_format), pullback
+
+
+def global_avg_pool2d(input, data_format="NHWC", keepdims=False):
+    """Mean over H and W: ``(N, H, W, C) -> (N, C)`` (``(N, 1, 1, C)`` with keepdims; NCHW alike)."""
+    return global_avg_pool2d_vjp(input, data_format, keepdims)[0]
+
+
+@defvjp("global_avg_pool2d", ("input",))
+def global_avg_pool2d_vjp(input, data_format="NHWC", keepdims=False):
+    x = as_float_array(input, "input")
+    P.check_data_format(data_format)
+    check_rank(x, 4, "input", data_format)
+    axes = (1, 2) if data_format == "NHWC" else (2, 3)
+    y = x.mean(axis=axes, keepdims=keepdims)
+    cells = x.shape[axes[0]] * x.shape[axes[1]]
+
+    def pullback(dy):
+        dy = dy if keepdims else np.expand_dims(dy, axes)
+        return (np.broadcast_to(dy / cells, x.shape).astype(x.dtype, copy=True),)
+    return y, pullback
