@@ -18,7 +18,7 @@ from .._checks import as_shape, check_shape, from_nhwc, shape_from_nhwc, to_nhwc
 from ..gradients import defvjp
 from .conv import (ConvSpec, conv_nhwc, depthwise_filters_as_grouped, resolve_conv, resolve_depthwise,
                    _float_args)
-from .im2col import batch_chunks, pad_nhwc, window_slices, window_view
+from .im2col import batch_chunks, pad_nhwc, scatter_windows, window_view
 
 
 def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
@@ -27,8 +27,7 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
     kh, kw, cg, cout = w.shape
     (oh, ow), g = spec.geom.out, spec.groups
     og = cout // g
-    (pt, pb), (pl, pr) = spec.geom.pads
-    dxp = np.zeros((n, h + pt + pb, wd + pl + pr, c), dtype=dy.dtype)
+    dx = np.empty((n, h, wd, c), dtype=dy.dtype)
     if g == 1:
         w_mat_t = w.reshape(kh * kw * cg, cout).T
     else:
@@ -42,12 +41,9 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
             dyg = dyc.reshape(m, g, og).transpose(1, 0, 2)
             dcols = np.matmul(dyg, w_mat_t).reshape(g, m, kh * kw, cg).transpose(1, 2, 0, 3)
         dcols = dcols.reshape(-1, oh, ow, kh, kw, c)
-        target = dxp[chunk]
-        for i in range(kh):
-            for j in range(kw):
-                rows, cols = window_slices(spec.geom, i, j)
-                target[:, rows, cols, :] += dcols[:, :, :, i, j, :]
-    return dxp[:, pt:pt + h, pl:pl + wd, :]
+        dx[chunk] = scatter_windows(lambda i, j: dcols[:, :, :, i, j, :], spec.geom,
+                                    (dcols.shape[0], h, wd, c), dy.dtype)
+    return dx
 
 
 def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:

@@ -39,6 +39,22 @@ def window_slices(geom: WindowGeometry, i: int, j: int) -> tuple[slice, slice]:
             slice(j * dw, j * dw + (ow - 1) * sw + 1, sw))
 
 
+def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype) -> np.ndarray:
+    """The adjoint of :func:`window_view`: the NHWC input gradient ``x_shape`` that receives, for
+    every kernel offset ``(i, j)``, ``per_offset(i, j)`` (shaped like the NHWC output) on the cells
+    that offset read. Loops over the KH * KW offsets only; padding is cropped away at the end.
+    """
+    n, h, w, c = x_shape
+    (pt, pb), (pl, pr) = geom.pads
+    kh, kw = geom.kernel
+    dxp = np.zeros((n, h + pt + pb, w + pl + pr, c), dtype=dtype)
+    for i in range(kh):
+        for j in range(kw):
+            rows, cols = window_slices(geom, i, j)
+            dxp[:, rows, cols, :] += per_offset(i, j)
+    return dxp[:, pt:pt + h, pl:pl + w, :]
+
+
 def batch_chunks(n: int, bytes_per_sample: int, budget: int | None = None):
     """Slices of ``range(n)`` whose im2col matrices each fit in ``budget`` bytes (at least 1 sample)."""
     budget = IM2COL_BUDGET_BYTES if budget is None else budget

@@ -20,7 +20,7 @@ import numpy as np
 from .. import padding as P
 from .._checks import as_float_array, check_rank, from_nhwc, to_nhwc
 from ..gradients import defvjp
-from .im2col import pad_nhwc, window_slices, window_view
+from .im2col import pad_nhwc, scatter_windows, window_slices, window_view
 
 
 def _pool_geometry(x_shape, ksize, strides, padding, data_format, *, explicit_ok: bool):
@@ -51,20 +51,6 @@ def _flat_windows(xp: np.ndarray, geom: P.WindowGeometry) -> np.ndarray:
     view = window_view(xp, geom)
     n, oh, ow, kh, kw, c = view.shape
     return view.transpose(0, 1, 2, 5, 3, 4).reshape(n, oh, ow, c, kh * kw)
-
-
-def _scatter_offsets(per_offset, geom: P.WindowGeometry, x_shape, dtype) -> np.ndarray:
-    """Sum, over kernel offsets ``k = i * KW + j``, ``per_offset(k)`` (shaped like the NHWC output)
-    added onto the input cells that offset read; returns the NHWC input gradient."""
-    n, h, w, c = x_shape
-    (pt, pb), (pl, pr) = geom.pads
-    kh, kw = geom.kernel
-    dxp = np.zeros((n, h + pt + pb, w + pl + pr, c), dtype=dtype)
-    for i in range(kh):
-        for j in range(kw):
-            rows, cols = window_slices(geom, i, j)
-            dxp[:, rows, cols, :] += per_offset(i * kw + j)
-    return dxp[:, pt:pt + h, pl:pl + w, :]
 
 
 def _valid_counts(x_shape, geom: P.WindowGeometry, dtype) -> np.ndarray:
@@ -124,7 +110,8 @@ def max_pool2d_vjp(input, ksize, strides, padding="VALID", data_format="NHWC"):
     def pullback(dy):
         dy_nhwc = to_nhwc(dy, data_format)
         zero = dy.dtype.type(0)
-        dx = _scatter_offsets(lambda k: np.where(argmax == k, dy_nhwc, zero), geom, x_nhwc.shape, dy.dtype)
+        dx = scatter_windows(lambda i, j: np.where(argmax == i * geom.kernel[1] + j, dy_nhwc, zero),
+                             geom, x_nhwc.shape, dy.dtype)
         return (from_nhwc(dx, data_format),)
     return from_nhwc(y, data_format), pullback
 
@@ -156,7 +143,7 @@ def avg_pool2d_vjp(input, ksize, strides, padding="VALID", data_format="NHWC"):
 
     def pullback(dy):
         share = to_nhwc(dy, data_format) / counts
-        return (from_nhwc(_scatter_offsets(lambda k: share, geom, x_nhwc.shape, dy.dtype), data_format),)
+        return (from_nhwc(scatter_windows(lambda i, j: share, geom, x_nhwc.shape, dy.dtype), data_format),)
     return from_nhwc(y, data_format), pullback
 
 
