@@ -2,12 +2,14 @@
 
 Profiles: ``ci`` (derandomized, fixed budget, no deadline; chosen automatically when ``CI`` is set),
 ``dev`` (the default) and ``thorough``. Pick one with ``HYPOTHESIS_PROFILE=thorough pytest``.
+crosscheck's plugin (registered as a pytest11 entry point in pyproject.toml) adds ``--crosscheck-report=DIR`` (JSON + HTML report of the session's outcomes).
 """
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
+
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
                print_blob=True)

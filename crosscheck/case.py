@@ -32,6 +32,11 @@ class Case:
     dtype: str
     seed: int
 
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        shapes = ", ".join(f"{k}={v}" for k, v in self.shapes().items())
+        return f"Case({self.op}, {self.dtype}, seed={self.seed}, {params}; shapes {shapes})"
+
     def shapes(self) -> dict[str, tuple]:
         shapes = {name: tuple(a.shape) for name, a in self.arrays.items()}
         if self.dy is not None:

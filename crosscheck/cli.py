@@ -1,0 +1,194 @@
+"""The ``crosscheck`` command: ``run`` (fuzz ops against TensorFlow), ``replay`` (one saved case), ``ops``.
+
+Exit status: 0 all good; 1 a mismatch or an implementation error was found; 2 usage error
+(unknown op, an --impl module that cannot be imported, an unreadable replay file).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .case import IMPLEMENTATION_ERROR, MISMATCH, REFERENCE_UNSUPPORTED
+from .replay import DEFAULT_IMPL
+from .threads import limit_threads
+
+# Examples per op and dtype in a default `crosscheck run`: every op in float32 and float64 (2,500
+# cases for 25 ops) took 23 s in all (16 s fuzzing) on this project's 2-core machine; the budget is 60 s.
+DEFAULT_EXAMPLES = 50
+DEFAULT_REPORT_DIR = "crosscheck-report"
+DTYPES = ("float32", "float64")
+MAX_PRINTED_REPORTS = 3     # full mismatch reports printed in the terminal; all are in the files
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(Exception):
+    """A mistake in the command line: reported in one line, exit status 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="crosscheck",
+                                description="Compare CNN ops (npcnn or your own module) against TensorFlow.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="fuzz registered ops against TensorFlow and write a diff report",
+                         epilog="exit status: 0 no mismatch, 1 a mismatch or an implementation error, "
+                                "2 usage error")
+    run.add_argument("--ops", nargs="+", metavar="OP", help="ops to check (default: all; see `crosscheck ops`)")
+    run.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, metavar="N",
+                     help=f"examples per op and dtype (default {DEFAULT_EXAMPLES})")
+    run.add_argument("--dtype", choices=[*DTYPES, "all"], default="all", help="dtype(s) to check (default all)")
+    run.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the example generator (default 0)")
+    run.add_argument("--report", default=DEFAULT_REPORT_DIR, metavar="DIR",
+                     help=f"where report.json, report.html and cases/*.json go (default ./{DEFAULT_REPORT_DIR})")
+    run.add_argument("--impl", default=DEFAULT_IMPL, metavar="MODULE",
+                     help=f"module offering npcnn.functional's functions and vjp (default {DEFAULT_IMPL})")
+    replay = sub.add_parser("replay", help="re-run one saved case and print its report",
+                            epilog="exit status: 0 the case passes now, 1 it still fails, 2 usage error")
+    replay.add_argument("case", metavar="CASE.json")
+    replay.add_argument("--impl", default=None, metavar="MODULE",
+                        help="implementation to run (default: the one recorded in the file)")
+    sub.add_parser("ops", help="list the ops, their parameters and TensorFlow paths")
+    return p
+
+
+def _load_impl(name: str):
+    from .runner import load_impl
+    try:
+        return load_impl(name)
+    except Exception as exc:   # ImportError, a module without vjp, ...: one line, no traceback
+        raise UsageError(f"cannot use --impl {name}: {type(exc).__name__}: {exc}") from None
+
+
+def _select_ops(names):
+    from .registry import OPS
+    if not names:
+        return sorted(OPS)
+    unknown = [n for n in names if n not in OPS]
+    if unknown:
+        raise UsageError(f"unknown op{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
+                         f"known ops: {', '.join(sorted(OPS))}")
+    return list(dict.fromkeys(names))
+
+
+def cmd_run(args, console: Console) -> int:
+    from .report import ReportSession, print_outcome, summary_table
+    if args.examples < 1:
+        raise UsageError("--examples must be at least 1")
+    ops = _select_ops(args.ops)
+    impl = _load_impl(args.impl)
+    limit_threads()
+    from .runner import fuzz_op
+    dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
+    report_dir = Path(args.report)
+    session = ReportSession(report_dir / "cases")
+    session.clear_cases()
+    start = time.perf_counter()
+    try:
+        with Progress(TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console, transient=not console.is_terminal) as progress:
+            overall = progress.add_task("crosscheck", total=len(ops) * len(dtypes) * args.examples)
+            for op in ops:
+                for dtype in dtypes:
+                    progress.update(overall, description=f"{op} [{dtype}]")
+                    done_before = progress.tasks[overall].completed
+                    fuzz_op(op, examples=args.examples, dtype=dtype, seed=args.seed, impl=impl,
+                            on_outcome=lambda o: (session.add(o), progress.advance(overall)))
+                    # hypothesis may stop early (few distinct examples): keep the bar honest
+                    progress.update(overall, completed=done_before + args.examples)
+    finally:   # interrupted or not, what was found so far is written
+        elapsed = time.perf_counter() - start
+        json_path, html_path = session.write(report_dir, impl=args.impl, seed=args.seed, examples=args.examples,
+                                             dtypes=list(dtypes), ops=ops, elapsed_s=round(elapsed, 2),
+                                             command=" ".join(["crosscheck", *args.argv]))
+    console.print(summary_table(session.summary, title=f"crosscheck run: {args.impl}, seed {args.seed}"))
+    failed = [o for o in session.outcomes if o["status"] in (MISMATCH, IMPLEMENTATION_ERROR)]
+    for d in failed[:MAX_PRINTED_REPORTS]:
+        console.rule(f"{d['status']}: {d['op']} [{d['dtype']}]")
+        print_outcome(console, d)
+    if len(failed) > MAX_PRINTED_REPORTS:
+        console.print(f"... {len(failed) - MAX_PRINTED_REPORTS} more failures, all in the report files")
+    print_unsupported(console, session.outcomes)
+    counts = session.summary["counts"]
+    verdict = "[green]OK[/]" if session.ok else "[bold red]FAILED[/]"
+    console.print(f"{verdict}: {counts['pass']} passed, {counts['mismatch']} mismatched, "
+                  f"{counts['reference-unsupported']} reference-unsupported, "
+                  f"{counts['implementation-error']} implementation errors in {elapsed:.1f} s")
+    console.print(f"report: {json_path}  {html_path}")
+    return EXIT_OK if session.ok else EXIT_FAILED
+
+
+def print_unsupported(console: Console, outcomes: list[dict], limit: int = 10) -> None:
+    """Reference-unsupported outcomes, grouped by op and reason (first line), with counts."""
+    reasons: dict[tuple, int] = {}
+    for o in outcomes:
+        if o["status"] == REFERENCE_UNSUPPORTED:
+            key = (o["op"], (o["message"].strip().splitlines() or ["(no reason given)"])[0])
+            reasons[key] = reasons.get(key, 0) + 1
+    if reasons:
+        console.print("[yellow]reference-unsupported (TensorFlow cannot compute these on this machine):[/]")
+    for (op, reason), n in sorted(reasons.items())[:limit]:
+        console.print(f"  {n:4d} x {op}: {reason}", markup=False)
+    if len(reasons) > limit:
+        console.print(f"  ... {len(reasons) - limit} more reasons in the report files")
+
+
+def cmd_replay(args, console: Console) -> int:
+    from .replay import load_replay
+    from .report import ReportSession, print_outcome
+    try:
+        case, recorded_impl = load_replay(args.case)
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(f"cannot read replay file {args.case}: {exc}") from None
+    impl_name = args.impl or recorded_impl
+    impl = _load_impl(impl_name)
+    limit_threads()
+    from .runner import run_case
+    outcome = run_case(case, impl=impl)
+    outcome.impl = impl_name
+    d = ReportSession(None).add(outcome)
+    d["replay"] = None
+    print_outcome(console, d, snippet=False)
+    failed = outcome.status in (MISMATCH, IMPLEMENTATION_ERROR)
+    console.print(f"status: {outcome.status}" + (" (still fails)" if failed else ""))
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def cmd_ops(args, console: Console) -> int:
+    from .registry import OPS
+    console.print(f"[bold]{len(OPS)} ops[/] (arrays marked * are differentiated; tensors are y and d_<array>)")
+    for name in sorted(OPS):
+        info = OPS[name]
+        console.print(f"\n[bold]{name}[/] — {info.description}")
+        arrays = ", ".join(a + ("*" if a in info.differentiable else "") for a in info.arrays)
+        console.print(f"  arrays      {arrays}", markup=False)
+        for i, (k, v) in enumerate(info.params_doc.items()):
+            console.print(f"  {'parameters' if i == 0 else '':<10}  {k}: {v}".rstrip(), markup=False)
+        console.print(f"  TF paths    {', '.join(info.tf_paths)}", markup=False)
+        console.print(f"  tolerance   {info.tolerance_class}", markup=False)
+    return EXIT_OK
+
+
+_COMMANDS = {"run": cmd_run, "replay": cmd_replay, "ops": cmd_ops}
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = _parser().parse_args(argv)
+    args.argv = argv
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # piped output (CI logs, subprocess) gets a wide fixed width instead of 80 columns
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    try:
+        return _COMMANDS[args.command](args, console)
+    except UsageError as exc:
+        Console(stderr=True, highlight=False).print(f"crosscheck: error: {exc}", markup=False)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        Console(stderr=True).print("crosscheck: interrupted (the report holds what was found so far)")
+        return 130

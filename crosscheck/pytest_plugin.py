@@ -1,0 +1,105 @@
+"""pytest integration: record outcomes, fail with the diff report, write the session's reports.
+
+In a test::
+
+    from crosscheck.pytest_plugin import assert_outcome_ok
+    assert_outcome_ok(run_case(case))     # records it; AssertionError(report text) if it failed
+
+or take the ``crosscheck_record`` fixture (the same ``record`` function). With
+``--crosscheck-report=DIR`` the session writes ``DIR/report.json``, ``DIR/report.html`` and one
+replay file per mismatch in ``DIR/cases/``; without it, replay files go to pytest's cache
+(``.pytest_cache/d/crosscheck/cases``) so the assertion message can still name one.
+
+Under pytest-xdist each worker sends its summary and non-pass outcomes to the controller through
+``workeroutput``; the controller merges them and writes the one report.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from .case import IMPLEMENTATION_ERROR, MISMATCH, Outcome
+from .report import CASES_DIR, ReportSession, format_outcome_text
+
+_WORKER_KEY = "crosscheck"
+_state: dict = {"session": None, "report_dir": None}
+
+
+def _session() -> ReportSession:
+    if _state["session"] is None:   # used outside a pytest run with this plugin
+        _state["session"] = ReportSession(Path(tempfile.gettempdir()) / "crosscheck-cases")
+    return _state["session"]
+
+
+def record(outcome: Outcome) -> dict:
+    """Add ``outcome`` to this session's report; returns its report dict."""
+    return _session().add(outcome)
+
+
+def assert_outcome_ok(outcome: Outcome) -> None:
+    """Record ``outcome``; raise AssertionError with its full text report on a mismatch or an
+    implementation error (a reference-unsupported outcome is recorded and reported, not failed)."""
+    d = record(outcome)
+    if outcome.status in (MISMATCH, IMPLEMENTATION_ERROR):
+        raise AssertionError(format_outcome_text(d))
+
+
+@pytest.fixture
+def crosscheck_record():
+    """The :func:`record` function: ``crosscheck_record(outcome)``."""
+    return record
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("crosscheck")
+    group.addoption("--crosscheck-report", metavar="DIR", default=None,
+                    help="write crosscheck's JSON and HTML reports (and replay files) for this session to DIR")
+
+
+def pytest_configure(config):
+    report_dir = config.getoption("crosscheck_report", None)
+    if report_dir:
+        report_dir = Path(report_dir).resolve()
+        cases_dir = report_dir / CASES_DIR
+    elif getattr(config, "cache", None) is not None:
+        cases_dir = config.cache.mkdir("crosscheck") / CASES_DIR
+    else:
+        cases_dir = Path(tempfile.gettempdir()) / "crosscheck-cases"
+    _state.update(session=ReportSession(cases_dir), report_dir=report_dir, written=None)
+    if not _is_worker(config):    # once per session, before any xdist worker writes a case
+        _state["session"].clear_cases()
+
+
+def _is_worker(config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist controller: merge what a finished worker recorded."""
+    partial = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
+    if partial:
+        _session().merge_partial(json.loads(partial))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    config = session.config
+    if _is_worker(config):
+        config.workeroutput[_WORKER_KEY] = json.dumps(_session().to_partial())
+        return
+    if _state.get("report_dir"):
+        command = "pytest " + " ".join(config.invocation_params.args)
+        _state["written"] = _session().write(_state["report_dir"], command=command)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    written = _state.get("written")
+    if not written or _is_worker(config):
+        return
+    counts = _session().summary["counts"]
+    terminalreporter.write_sep("-", "crosscheck")
+    terminalreporter.write_line(", ".join(f"{n} {status}" for status, n in counts.items()))
+    terminalreporter.write_line(f"report: {written[0]}  {written[1]}")

@@ -1,0 +1,237 @@
+"""Replay files: one Case as JSON, arrays embedded bit for bit, plus a standalone snippet.
+
+A replay file is ``{"format": "crosscheck-case", "version": 1, "impl": ..., "status": ...,
+"failures": [...], "case": {...}}``. Each array is stored as ``{"dtype", "shape", "data"}`` where
+``data`` is the base64 of its raw little-endian C-order bytes, so float values (NaN payloads and
+signed zeros included) come back exactly. ``params`` must be JSON-able (tuples are stored, and
+come back, as lists; NumPy scalars as Python numbers).
+See ``docs/report-format.md``.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .case import Case, Outcome
+
+FORMAT = "crosscheck-case"
+VERSION = 1
+DEFAULT_IMPL = "npcnn.functional"
+
+
+def encode_array(a: np.ndarray) -> dict:
+    """``{"dtype": "float32", "shape": [...], "data": base64}`` of ``a``'s little-endian bytes."""
+    a = np.asarray(a)
+    little = a.astype(a.dtype.newbyteorder("<"), copy=False)
+    return {"dtype": a.dtype.name, "shape": list(a.shape),
+            "data": base64.b64encode(np.ascontiguousarray(little).tobytes()).decode("ascii")}
+
+
+def decode_array(d: dict) -> np.ndarray:
+    """The array :func:`encode_array` stored, in native byte order, writable."""
+    dtype = np.dtype(d["dtype"])
+    raw = np.frombuffer(base64.b64decode(d["data"]), dtype=dtype.newbyteorder("<"))
+    return raw.astype(dtype).reshape(d["shape"])
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` with tuples as lists and NumPy scalars/arrays as Python numbers/lists."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def case_to_dict(case: Case) -> dict:
+    return {"op": case.op, "dtype": case.dtype, "seed": jsonable(case.seed),
+            "params": jsonable(case.params),
+            "arrays": {name: encode_array(a) for name, a in case.arrays.items()},
+            "dy": None if case.dy is None else encode_array(case.dy)}
+
+
+def case_from_dict(d: dict) -> Case:
+    return Case(op=d["op"], params=d["params"],
+                arrays={name: decode_array(a) for name, a in d["arrays"].items()},
+                dy=None if d.get("dy") is None else decode_array(d["dy"]),
+                dtype=d["dtype"], seed=d["seed"])
+
+
+def case_id(case: Case) -> str:
+    """A short content hash: equal cases get equal ids, so replay file names never collide."""
+    blob = json.dumps(case_to_dict(case), sort_keys=True).encode()
+    return hashlib.sha1(blob).hexdigest()[:10]
+
+
+def replay_filename(outcome: Outcome) -> str:
+    case = outcome.case
+    return f"{case.op}-{case.dtype}-{case_id(case)}.json"
+
+
+def save_case(path, case: Case, outcome: Outcome | None = None, impl: str | None = None) -> Path:
+    """Write ``case`` (and, when given, what ``outcome`` found) as a replay file at ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"format": FORMAT, "version": VERSION,
+           "impl": impl or (outcome.impl if outcome is not None else DEFAULT_IMPL),
+           "status": None if outcome is None else outcome.status,
+           "failures": [] if outcome is None else
+           [{"tensor": d.tensor, "path": d.path, "max_abs_err": d.max_abs_err} for d in outcome.failures],
+           "case": case_to_dict(case)}
+    path.write_text(json.dumps(doc, indent=1))
+    return path
+
+
+def load_replay(path) -> tuple[Case, str]:
+    """``(case, impl module name)`` from a replay file."""
+    doc = json.loads(Path(path).read_text())
+    if doc.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a crosscheck replay file (format {doc.get('format')!r})")
+    return case_from_dict(doc["case"]), doc.get("impl") or DEFAULT_IMPL
+
+
+def load_case(path) -> Case:
+    return load_replay(path)[0]
+
+
+def replay_command(path) -> str:
+    return f"crosscheck replay {path}"
+
+
+# --- the standalone snippet -------------------------------------------------------------------
+# The plain TensorFlow call of each op, as source: arrays by name, then the case's params.
+# Cases plain TF cannot compute on CPU (dilated, grouped or NCHW convolutions; ops not listed)
+# get their reference from crosscheck's oracle instead.
+_TF_CALL = {
+    "conv2d": "tf.nn.conv2d(input, filters, {params})",
+    "depthwise_conv2d": "tf.nn.depthwise_conv2d(input, filter, {params})",
+    "conv2d_transpose": "tf.nn.conv2d_transpose(input, filters, {params})",
+    "max_pool2d": "tf.nn.max_pool2d(input, {params})",
+    "avg_pool2d": "tf.nn.avg_pool2d(input, {params})",
+    "relu": "tf.nn.relu(features)",
+    "leaky_relu": "tf.nn.leaky_relu(features, {params})",
+    "elu": "tf.nn.elu(features)",
+    "sigmoid": "tf.math.sigmoid(x)",
+    "tanh": "tf.math.tanh(x)",
+    "softmax": "tf.nn.softmax(logits, {params})",
+    "log_softmax": "tf.nn.log_softmax(logits, {params})",
+    "softmax_cross_entropy_with_logits": "tf.nn.softmax_cross_entropy_with_logits(labels, logits, {params})",
+}
+
+
+def _hw(params: dict, name: str) -> tuple[int, int]:
+    """(h, w) of strides/dilations/ksize given as an int, a pair or TF's 4-element form."""
+    from npcnn.padding import spatial_pair
+    return tuple(spatial_pair(params.get(name, 1), name, params.get("data_format", "NHWC")))
+
+
+def _plain_tf_works(case: Case) -> bool:
+    """Whether the one-line tf.nn call computes this case's forward and gradients on CPU
+    (DESIGN.md: dilated and grouped conv gradients and float64 NCHW fail there)."""
+    p, a = case.params, case.arrays
+    if case.op not in _TF_CALL or p.get("data_format", "NHWC") != "NHWC":
+        return False
+    if _hw(p, "dilations") != (1, 1):
+        return False
+    if case.op == "conv2d" and a["input"].shape[-1] != a["filters"].shape[2]:
+        return False
+    if case.op == "conv2d_transpose" and a["input"].shape[-1] != a["filters"].shape[3]:
+        return False
+    return True
+
+
+def _tf_params(case: Case) -> dict:
+    """The case's params in tf.nn's forms: 4-pair explicit padding; depthwise strides/dilations;
+    a non-negative softmax axis (tf.nn.softmax_cross_entropy_with_logits fails on axis=-2).
+    Only NHWC cases get here (:func:`_plain_tf_works`)."""
+    op, params = case.op, case.params
+    tf_params = dict(params)
+    if "axis" in params and "logits" in case.arrays:
+        tf_params["axis"] = params["axis"] % case.arrays["logits"].ndim
+    padding = params.get("padding")
+    if padding is not None and not isinstance(padding, str) and len(padding) == 2:
+        tf_params["padding"] = [[0, 0], *[list(p) for p in padding], [0, 0]]   # only NHWC gets here
+    if op == "depthwise_conv2d":
+        sh, sw = _hw(params, "strides")
+        tf_params["strides"] = [1, sh, sw, 1]
+        tf_params["dilations"] = list(_hw(params, "dilations"))
+    return tf_params
+
+
+def _op_layout(op: str, case: Case) -> tuple[list, list, list, tuple]:
+    """(positional vjp arrays, keyword-only arrays, differentiable arrays, output names)."""
+    try:
+        from .registry import get_op
+        info = get_op(op)
+        positional = [n for n in info.arrays if n in case.arrays]
+        keyword = [n for n in info.extra_arrays if n in case.arrays]
+        return positional, keyword, [n for n in info.differentiable if n in case.arrays], info.outputs
+    except Exception:   # an op crosscheck does not know: every array positional and differentiable
+        names = list(case.arrays)
+        return names, [], names, ("y",)
+
+
+def snippet(case: Case, replay_path="CASE.json", impl: str = DEFAULT_IMPL, tf_path: str | None = None) -> str:
+    """Short standalone Python reproducing ``case``: the implementation against TensorFlow, printing
+    the greatest absolute error per tensor. The arrays are read from the replay file at
+    ``replay_path`` with json/base64/numpy. ``tf_path`` names the oracle path to show when plain
+    TensorFlow cannot compute the case (default: the first one)."""
+    positional, keyword, diff_names, outputs = _op_layout(case.op, case)
+    names = positional + keyword
+    kw_arrays = "".join(f", {n}={n}" for n in keyword)
+    lines = [
+        "import base64, json",
+        "import numpy as np",
+        "import tensorflow as tf",
+        f"import {impl} as impl",
+        "",
+        f"doc = json.load(open({str(replay_path)!r}))['case']",
+        "arr = lambda d: np.frombuffer(base64.b64decode(d['data']), d['dtype']).reshape(d['shape'])",
+        f"{', '.join(names)}{',' if len(names) == 1 else ''} = [arr(doc['arrays'][k]) for k in {names!r}]",
+        "dy = arr(doc['dy'])" if case.dy is not None else "dy = None",
+        f"params = {case.params!r}",
+        "",
+        f"y = impl.{case.op}({', '.join(f'{n}={n}' for n in names)}, **params)",
+        f"actual = {'dict(zip(' + repr(list(outputs)) + ', y))' if len(outputs) > 1 else '{' + repr(outputs[0]) + ': y}'}",
+    ]
+    if case.dy is not None and diff_names:
+        lines += [f"_, pullback = impl.vjp({case.op!r}, {', '.join(positional)}{kw_arrays}, **params)",
+                  f"actual.update(zip({['d_' + n for n in positional]!r}, pullback(dy)))"]
+    lines.append("")
+    if _plain_tf_works(case):
+        expr = _TF_CALL[case.op].format(params=", ".join(f"{k}={v!r}" for k, v in
+                                                         _tf_params(case).items()))
+        if case.op == "conv2d" and "bias" in case.arrays:
+            expr = f"tf.nn.bias_add({expr}, bias)"
+        watched = diff_names if case.dy is not None else []
+        lines += [
+            f"{', '.join(names)}{',' if len(names) == 1 else ''} = [tf.constant(a) for a in [{', '.join(names)}]]",
+            "with tf.GradientTape() as tape:",
+            f"    tape.watch([{', '.join(watched)}])",
+            f"    y_tf = {expr}",
+            f"expected = {{{outputs[0]!r}: y_tf.numpy()}}",
+        ]
+        if watched:
+            lines += [f"grads = tape.gradient(y_tf, [{', '.join(watched)}], output_gradients=tf.constant(dy))",
+                      f"expected.update({{'d_' + n: g.numpy() for n, g in zip({watched!r}, grads)}})"]
+    else:
+        path = repr(tf_path) if tf_path else "next(iter(ref.paths))"
+        lines += [
+            "# plain tf.nn cannot compute this case on CPU: use crosscheck's TensorFlow oracle",
+            "from crosscheck.oracle import compute_reference",
+            "from crosscheck.replay import load_case",
+            f"ref = compute_reference(load_case({str(replay_path)!r}))",
+            f"expected = ref.paths[{path}]",
+        ]
+    lines += ["for name, e in expected.items():",
+              "    print(name, 'max abs err', np.abs(np.asarray(actual[name]) - e).max())"]
+    return "\n".join(lines) + "\n"

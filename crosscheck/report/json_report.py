@@ -1,0 +1,110 @@
+"""The JSON report: one document per run, the schema every other renderer reads.
+
+``outcome_to_dict`` is the single serialisation of an Outcome; the terminal, pytest and HTML
+reports all render these dicts. The schema is documented in ``docs/report-format.md``.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+from pathlib import Path
+
+from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_UNSUPPORTED, STATUSES, Outcome
+from ..replay import jsonable, replay_command, snippet
+
+FORMAT = "crosscheck-report"
+VERSION = 1
+
+
+def _number(x):
+    """A float for JSON: inf/nan as the strings "inf", "-inf", "nan" (strict JSON has none)."""
+    x = float(x)
+    return x if math.isfinite(x) else str(x)
+
+
+def diff_to_dict(diff) -> dict:
+    return {"tensor": diff.tensor, "path": diff.path, "passed": bool(diff.passed),
+            "shape": list(diff.shape), "expected_shape": list(diff.expected_shape),
+            "atol": _number(diff.atol), "rtol": _number(diff.rtol),
+            "max_abs_err": _number(diff.max_abs_err), "max_rel_err": _number(diff.max_rel_err),
+            "mismatched": int(diff.mismatched), "total": int(diff.total),
+            "worst": [{"index": [int(i) for i in w.get("index", [])],
+                       **{k: _number(v) for k, v in w.items() if k != "index"}} for w in diff.worst],
+            "channel_map": [int(c) for c in diff.channel_map],
+            "spatial_map": jsonable(diff.spatial_map),
+            "diagnosis": jsonable(diff.diagnosis), "note": diff.note}
+
+
+def outcome_to_dict(outcome: Outcome, replay_file: str | None = None) -> dict:
+    """Everything about one outcome; ``replay_file`` is the path its replay file was written to."""
+    case = outcome.case
+    failing_path = next((d.path for d in outcome.failures), None)
+    return {
+        "status": outcome.status, "op": case.op, "impl": outcome.impl,
+        "dtype": case.dtype, "seed": jsonable(case.seed), "params": jsonable(case.params),
+        "shapes": {k: list(v) for k, v in case.shapes().items()},
+        "paths": list(outcome.paths), "message": outcome.message, "notes": list(outcome.notes),
+        "diffs": [diff_to_dict(d) for d in outcome.diffs],
+        "replay": None if replay_file is None else {
+            "file": str(replay_file), "command": replay_command(replay_file),
+            "snippet": snippet(case, replay_file, outcome.impl, tf_path=failing_path)},
+    }
+
+
+# --- the summary: counts per op ----------------------------------------------------------------
+
+def empty_summary() -> dict:
+    return {"total": 0, "counts": {s: 0 for s in STATUSES}, "ops": {}}
+
+
+def _op_entry() -> dict:
+    return {**{s: 0 for s in STATUSES}, "paths": [], "dtypes": []}
+
+
+def add_to_summary(summary: dict, outcome: Outcome) -> None:
+    entry = summary["ops"].setdefault(outcome.case.op, _op_entry())
+    summary["total"] += 1
+    summary["counts"][outcome.status] += 1
+    entry[outcome.status] += 1
+    for path in outcome.paths:
+        if path not in entry["paths"]:
+            entry["paths"].append(path)
+    if outcome.case.dtype not in entry["dtypes"]:
+        entry["dtypes"].append(outcome.case.dtype)
+
+
+def merge_summaries(a: dict, b: dict) -> dict:
+    """The summary of two runs' outcomes together (xdist workers)."""
+    merged = json.loads(json.dumps(a))
+    merged["total"] += b["total"]
+    for s, n in b["counts"].items():
+        merged["counts"][s] = merged["counts"].get(s, 0) + n
+    for op, entry in b["ops"].items():
+        into = merged["ops"].setdefault(op, _op_entry())
+        for s in STATUSES:
+            into[s] += entry.get(s, 0)
+        into["paths"] += [p for p in entry["paths"] if p not in into["paths"]]
+        into["dtypes"] += [d for d in entry["dtypes"] if d not in into["dtypes"]]
+    return merged
+
+
+def ok(summary: dict) -> bool:
+    """No mismatch and no implementation error (reference-unsupported is not a failure)."""
+    return summary["counts"][MISMATCH] == 0 and summary["counts"][IMPLEMENTATION_ERROR] == 0
+
+
+def build_document(summary: dict, outcomes: list[dict], **meta) -> dict:
+    """The report document: header, ``meta`` (impl, command, seed, ...), summary, outcomes."""
+    order = {s: i for i, s in enumerate((MISMATCH, IMPLEMENTATION_ERROR, REFERENCE_UNSUPPORTED, PASS))}
+    outcomes = sorted(outcomes, key=lambda o: (order[o["status"]], o["op"], o["dtype"]))
+    return {"format": FORMAT, "version": VERSION,
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+            **jsonable(meta), "ok": ok(summary), "summary": summary, "outcomes": outcomes}
+
+
+def write_json(document: dict, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=1, allow_nan=False))
+    return path

@@ -1,0 +1,205 @@
+"""The terminal report: one outcome as styled lines; plain text for pytest, rich for the CLI.
+
+Both forms come from :func:`outcome_lines`, so the pytest assertion message and the terminal show
+the same report. The first lines are short, like ``torch.testing.assert_close``'s message; the
+details (case, every comparison, worst elements, mismatch map, replay) follow.
+"""
+from __future__ import annotations
+
+import math
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_UNSUPPORTED, STATUSES
+
+TOP_K = 5              # worst elements shown per tensor
+MAX_MAP_CHANNELS = 8   # channels drawn in the text mismatch map
+MAX_MAP_SIDE = 32      # larger maps are drawn at a coarser grid (a cell is '#' if any element in it is)
+
+_STATUS_STYLE = {PASS: "green", MISMATCH: "bold red", REFERENCE_UNSUPPORTED: "yellow",
+                 IMPLEMENTATION_ERROR: "bold magenta"}
+
+
+def _g(x) -> str:
+    if isinstance(x, str):
+        return x
+    return f"{x:.8g}" if x == 0 or 1e-4 <= abs(x) < 1e6 else f"{x:.6e}"
+
+
+def _e(x) -> str:
+    return x if isinstance(x, str) else f"{x:.2e}"
+
+
+def _index(ix) -> str:
+    return "(" + ", ".join(str(i) for i in ix) + ("," if len(ix) == 1 else "") + ")"
+
+
+def _params(params: dict) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items()) or "(none)"
+
+
+def _pct(n: int, total: int) -> str:
+    return f"{100.0 * n / total:.1f}%" if total else "-"
+
+
+def headline(d: dict) -> list[str]:
+    """The short message: what failed, how many elements, the greatest differences."""
+    where = f"{d['op']} [{d['dtype']}, impl {d['impl']}]"
+    if d["status"] == IMPLEMENTATION_ERROR:
+        last = (d["message"].strip().splitlines() or ["(no message)"])[-1]
+        return [f"crosscheck: the implementation raised on {where}: {last}"]
+    if d["status"] == REFERENCE_UNSUPPORTED:
+        return [f"crosscheck: TensorFlow has no reference for {where}: {d['message'] or '(no reason given)'}"]
+    failures = [f for f in d["diffs"] if not f["passed"]]
+    if d["status"] == PASS or not failures:
+        return [f"crosscheck: {where} matches TensorFlow on paths {', '.join(d['paths']) or '-'}"]
+    f = failures[0]
+    others = sorted({(g["tensor"], g["path"]) for g in failures[1:]})
+    lines = [f"crosscheck: {d['op']} {f['tensor']} differs from TensorFlow (path {f['path']}) "
+             f"[{d['dtype']}, impl {d['impl']}]"]
+    if f["shape"] != f["expected_shape"]:
+        lines.append(f"Shape mismatch: {f['note'] or ''} (got {tuple(f['shape'])}, TensorFlow gives "
+                     f"{tuple(f['expected_shape'])})")
+    else:
+        lines.append(f"Mismatched elements: {f['mismatched']} / {f['total']} ({_pct(f['mismatched'], f['total'])})")
+        at = [w for w in f["worst"] if w["abs_err"] == f["max_abs_err"]][:1]
+        at = f" at index {_index(at[0]['index'])}" if at else ""
+        lines.append(f"Greatest absolute difference: {_g(f['max_abs_err'])}{at} "
+                     f"(allowed: atol {_e(f['atol'])} + rtol {_e(f['rtol'])} * |expected|)")
+        lines.append(f"Greatest relative difference: {_g(f['max_rel_err'])}")
+    if others:
+        lines.append("Also failing: " + ", ".join(f"{t} ({p})" for t, p in others))
+    return lines
+
+
+def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [indent + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def _coarse(grid: list[list[int]]) -> tuple[list[list[int]], int]:
+    h, w = len(grid), len(grid[0]) if grid else 0
+    step = max(1, math.ceil(max(h, w) / MAX_MAP_SIDE))
+    if step == 1:
+        return grid, 1
+    return [[int(any(grid[i][j] for i in range(r, min(r + step, h)) for j in range(c, min(c + step, w))))
+             for c in range(0, w, step)] for r in range(0, h, step)], step
+
+
+def map_lines(diff: dict) -> list[str]:
+    """Text mismatch map of one tensor: one '#'/'.' block per channel with mismatches, side by side."""
+    counts, spatial = diff["channel_map"], diff["spatial_map"]
+    if not counts and not spatial:
+        return []
+    if not spatial:
+        return ["  mismatches per channel: " + " ".join(f"c{c}:{n}" for c, n in enumerate(counts))]
+    bad = [c for c in range(len(spatial)) if any(any(row) for row in spatial[c])]
+    shown = bad[:MAX_MAP_CHANNELS]
+    h, w = len(spatial[0]), len(spatial[0][0]) if spatial[0] else 0
+    lines = [f"  '#' = mismatched element (H x W = {h} x {w}, batch folded); "
+             f"{len(bad)} of {len(spatial)} channels have mismatches"]
+    blocks = []
+    for c in shown:
+        grid, step = _coarse(spatial[c])
+        n = counts[c] if c < len(counts) else sum(map(sum, spatial[c]))
+        title = f"c{c}: {n}" + (f" ({step}x{step} cells)" if step > 1 else "")
+        rows = ["".join("#" if v else "." for v in row) for row in grid]
+        width = max(len(title), len(rows[0]) if rows else 0)
+        blocks.append([title.ljust(width)] + [r.ljust(width) for r in rows])
+    per_line = max(1, 96 // (max((len(b[0]) for b in blocks), default=1) + 3))
+    for start in range(0, len(blocks), per_line):
+        group = blocks[start:start + per_line]
+        for r in range(max(len(b) for b in group)):
+            lines.append("  " + "   ".join(b[r] if r < len(b) else " " * len(b[0]) for b in group).rstrip())
+    if len(bad) > len(shown):
+        lines.append(f"  ... and {len(bad) - len(shown)} more channels with mismatches (all in the HTML report)")
+    return lines
+
+
+def outcome_lines(d: dict, snippet: bool = True) -> list[tuple[str, str]]:
+    """The full report of one outcome dict as ``(style, text)`` lines ("" = plain)."""
+    out = [("bold", line) for line in headline(d)]
+    add = out.append
+    add(("bold", "Case"))
+    rows = [["op", d["op"], "impl", d["impl"]], ["dtype", d["dtype"], "seed", str(d["seed"])],
+            ["status", d["status"], "TF paths", ", ".join(d["paths"]) or "-"]]
+    out += [("", line) for line in _table(rows)]
+    add(("", f"  params   {_params(d['params'])}"))
+    add(("", "  shapes   " + "  ".join(f"{k}={tuple(v)}" for k, v in d["shapes"].items())))
+    if d["status"] in (IMPLEMENTATION_ERROR, REFERENCE_UNSUPPORTED) and d["message"]:
+        add(("bold", "Traceback of the implementation" if d["status"] == IMPLEMENTATION_ERROR else "Reason"))
+        out += [("", "  " + line) for line in d["message"].rstrip().splitlines()]
+    if d["diffs"]:
+        add(("bold", "Comparisons"))
+        rows = [["tensor", "TF path", "verdict", "max abs err", "max rel err", "atol", "rtol", "mismatched"]]
+        for f in d["diffs"]:
+            rows.append([f["tensor"], f["path"], "ok" if f["passed"] else "MISMATCH", _e(f["max_abs_err"]),
+                         _e(f["max_rel_err"]), _e(f["atol"]), _e(f["rtol"]), f"{f['mismatched']}/{f['total']}"])
+        for line, row in zip(_table(rows), rows):
+            add(("bold red" if row[2] == "MISMATCH" else "", line))
+    seen = set()
+    for f in d["diffs"]:
+        if f["passed"] or f["tensor"] in seen:
+            continue
+        seen.add(f["tensor"])    # other paths of the same tensor repeat the same elements
+        if f["worst"]:
+            add(("bold", f"Worst elements of {f['tensor']} (path {f['path']}; most out of tolerance first)"))
+            rows = [["index", "actual", "expected", "abs err"]]
+            rows += [[_index(w["index"]), _g(w["actual"]), _g(w["expected"]), _e(w["abs_err"])]
+                     for w in f["worst"][:TOP_K]]
+            out += [("", line) for line in _table(rows)]
+        lines = map_lines(f)
+        if lines:
+            add(("bold", f"Where {f['tensor']} mismatches (per channel)"))
+            out += [("", line) for line in lines]
+        for cause in f["diagnosis"]:
+            add(("yellow", f"Likely cause: {cause.get('label', '')}"
+                           + (f" — {cause['evidence']}" if cause.get("evidence") else "")))
+        if f["note"]:
+            add(("", f"  note: {f['note']}"))
+    for note in d["notes"]:
+        add(("", f"Note: {note}"))
+    if d.get("replay"):
+        add(("bold", f"Replay: {d['replay']['command']}"))
+        if snippet:
+            add(("bold", "Standalone snippet:"))
+            out += [("dim", "  " + line if line else "") for line in d["replay"]["snippet"].rstrip().splitlines()]
+    return out
+
+
+def format_outcome_text(outcome, snippet: bool = True, replay_file: str | None = None) -> str:
+    """The plain-text report of an Outcome (or an outcome dict): the pytest assertion message."""
+    from .json_report import outcome_to_dict
+    d = outcome if isinstance(outcome, dict) else outcome_to_dict(outcome, replay_file)
+    return "\n".join(text for _, text in outcome_lines(d, snippet))
+
+
+def print_outcome(console: Console, d: dict, snippet: bool = True) -> None:
+    """The same report as :func:`format_outcome_text`, styled."""
+    for style, text in outcome_lines(d, snippet):
+        console.print(Text(text, style=style or ""), soft_wrap=True)
+
+
+def summary_table(summary: dict, title: str = "crosscheck summary") -> Table:
+    """op x passed / mismatched / reference-unsupported / implementation-error, with TF paths."""
+    table = Table(title=title, box=box.SIMPLE_HEAD)
+    table.add_column("op", no_wrap=True)
+    for status, header in zip(STATUSES, ("passed", "mismatched", "ref-unsupported", "impl-error")):
+        table.add_column(header, justify="right", style=_STATUS_STYLE[status], no_wrap=True)
+    table.add_column("TF paths")
+    for op in sorted(summary["ops"]):
+        e = summary["ops"][op]
+        table.add_row(op, *[str(e[s]) if e[s] else "." for s in STATUSES], ", ".join(e["paths"]))
+    c = summary["counts"]
+    table.add_row("total", *[str(c[s]) for s in STATUSES], "", style="bold")
+    return table
+
+
+def summary_text(summary: dict) -> str:
+    console = Console(width=120, no_color=True, record=True, file=None)
+    with console.capture() as cap:
+        console.print(summary_table(summary))
+    return cap.get()

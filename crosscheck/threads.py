@@ -1,0 +1,42 @@
+"""Keep NumPy's BLAS and TensorFlow from fighting over the cores.
+
+In one process, TensorFlow's thread pools (which spin while waiting for work) and OpenBLAS's threads
+oversubscribe a small machine: an im2col conv forward+backward that takes a few milliseconds alone
+became hundreds of milliseconds after TensorFlow had run (DESIGN.md). :func:`limit_threads` gives
+each side a fixed, small pool. TensorFlow's pools can only be sized before its runtime starts, so
+call it before the first TensorFlow op (the runner does).
+
+One thread each also keeps ``pytest -n auto`` (one process per core) from multiplying pools.
+``bench/threads.py`` measures the effect; on the 2-core development machine (TF 2.21, OpenBLAS
+with 2 threads) the pathology did not reproduce: a 8x32x32x16 -> 32 npcnn conv2d fwd+bwd took
+31.9 ms median alone, 25.1 ms interleaved with TF cases on default pools, and 29.3 ms with
+these limits.
+"""
+from __future__ import annotations
+
+import os
+
+_STATE: dict = {}
+
+
+def limit_threads(blas: int = 1, tf_intra: int = 1, tf_inter: int = 1) -> dict:
+    """Limit BLAS (threadpoolctl) and TensorFlow (intra/inter-op) threads; idempotent.
+
+    Returns what was applied: ``{"blas": n, "tf_intra": n, "tf_inter": n, "tf_applied": bool}``;
+    ``tf_applied`` is False when TensorFlow's runtime had already started with other settings.
+    """
+    if _STATE:
+        return {k: v for k, v in _STATE.items() if k != "blas_limiter"}
+    from threadpoolctl import threadpool_limits
+    _STATE["blas_limiter"] = threadpool_limits(limits=blas, user_api="blas")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    applied = True
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(tf_intra)
+        tf.config.threading.set_inter_op_parallelism_threads(tf_inter)
+    except RuntimeError:
+        applied = (tf.config.threading.get_intra_op_parallelism_threads() == tf_intra
+                   and tf.config.threading.get_inter_op_parallelism_threads() == tf_inter)
+    _STATE.update(blas=blas, tf_intra=tf_intra, tf_inter=tf_inter, tf_applied=applied)
+    return {k: v for k, v in _STATE.items() if k != "blas_limiter"}

@@ -1,0 +1,56 @@
+"""The tolerance policy (reasoning and calibration in docs/tolerances.md).
+
+An element passes when ``|actual - expected| <= atol + rtol * |expected|`` with, for a tensor whose
+elements each accumulate ``K`` rounded terms (kh*kw*cin for a conv output, N*OH*OW for a filter
+gradient, 1 for an elementwise op; each OpInfo counts its own),
+
+    rtol  = SAFETY * eps(dtype) * sqrt(K)
+    atol  = rtol * rms(expected)
+
+``sqrt(K)``: rounding errors of two different summation orders behave like a random walk, so
+their difference grows with the square root of the number of terms. ``atol`` ties the absolute
+slack to the tensor's typical magnitude, so elements that cancel to nearly zero (whose rounding
+error is set by the size of the terms, not by the result) do not false-alarm. SAFETY is one
+constant per dtype, fixed from a 10,000-case calibration run, never adjusted per op or per case.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+EPS = {"float32": float(np.finfo(np.float32).eps), "float64": float(np.finfo(np.float64).eps)}
+SAFETY = {"float32": 32.0, "float64": 32.0}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    atol: float
+    rtol: float
+    terms: int
+    scale: float
+
+
+def rms(a: np.ndarray) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    finite = a[np.isfinite(a)]
+    return float(np.sqrt(np.mean(np.square(finite)))) if finite.size else 0.0
+
+
+def tolerance(dtype: str, terms: int, expected: np.ndarray, scale_floor: float = 0.0) -> Tolerance:
+    """The (atol, rtol) for a tensor of ``dtype`` whose elements accumulate ``terms`` terms.
+
+    ``scale_floor`` (from the OpInfo) raises the scale for tensors computed as small differences of
+    larger terms, whose rounding error follows the terms, not the result."""
+    if dtype not in EPS:
+        raise ValueError(f"no tolerance policy for dtype {dtype!r}; known: {sorted(EPS)}")
+    k = max(int(terms), 1)
+    rtol = SAFETY[dtype] * EPS[dtype] * float(np.sqrt(k))
+    scale = max(rms(expected), float(scale_floor))
+    return Tolerance(atol=rtol * scale, rtol=rtol, terms=k, scale=scale)
+
+
+def detectable_relative_error(dtype: str, terms: int) -> float:
+    """The smallest relative error of one typical-sized element (``|e| ~ rms``) that must fail."""
+    k = max(int(terms), 1)
+    return 2 * SAFETY[dtype] * EPS[dtype] * float(np.sqrt(k))

@@ -1,0 +1,195 @@
+"""The TensorFlow oracle: cases TF cannot compute on CPU come back reference-unsupported (never a
+dead process), the documented alternate formulations are used and announced, and the oracle agrees
+with public facts (the 2017 strided-SAME seed case)."""
+import numpy as np
+import pytest
+
+from crosscheck.case import PASS, REFERENCE_UNSUPPORTED, Case
+from crosscheck.runner import outcome_summary, run_case
+
+tf = pytest.importorskip("tensorflow")
+
+
+def normal(shape, dtype, seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def test_sigfpe_max_pool_is_reference_unsupported_not_a_crash():
+    # float32 VALID max-pool whose 3x3 window exceeds the 2x2 input: TF dies of SIGFPE (TF #125509)
+    x = normal((1, 2, 2, 1), "float32")
+    case = Case("max_pool2d", dict(ksize=[3, 3], strides=[1, 1], padding="VALID", data_format="NHWC"),
+                {"input": x}, normal((1, 1, 1, 1), "float32"), "float32", 0)
+    outcome = run_case(case)
+    assert outcome.status == REFERENCE_UNSUPPORTED
+    assert "SIGFPE" in outcome.message
+
+
+def test_empty_conv_output_is_not_handed_to_tf():
+    case = Case("conv2d", dict(strides=[1, 1], padding="VALID", dilations=[1, 1], data_format="NHWC"),
+                {"input": normal((1, 2, 2, 1), "float32"), "filters": normal((3, 3, 1, 1), "float32")},
+                normal((1, 1, 1, 1), "float32"), "float32", 0)
+    outcome = run_case(case)
+    assert outcome.status == REFERENCE_UNSUPPORTED
+    assert "window" in outcome.message
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_dilated_conv_gradient_uses_the_zero_dilated_kernel(dtype):
+    x, w = normal((2, 11, 9, 3), dtype, 1), normal((3, 2, 3, 4), dtype, 2)
+    params = dict(strides=[2, 1], padding="SAME", dilations=[2, 3], data_format="NHWC")
+    y_shape = (2, 6, 9, 4)
+    case = Case("conv2d", params, {"input": x, "filters": w}, normal(y_shape, dtype, 3), dtype, 0)
+    outcome = run_case(case)
+    assert outcome.status == PASS, outcome_summary(outcome)
+    assert any("zero-dilated" in n for n in outcome.notes)
+    assert {"tape", "backprop_ops", "tf_conv2d_transpose"} <= set(outcome.paths)
+
+
+def test_tf_itself_cannot_differentiate_a_dilated_conv_in_float64():
+    # the reason for the alternate path (DESIGN.md item 4); if TF fixes this, the note can go
+    x = tf.constant(normal((1, 7, 7, 1), "float64"))
+    w = tf.constant(normal((2, 2, 1, 1), "float64"))
+    with pytest.raises(tf.errors.OpError):
+        with tf.GradientTape() as tape:
+            tape.watch(w)
+            y = tf.nn.conv2d(x, w, 1, "VALID", dilations=2)
+        tape.gradient(y, w, output_gradients=tf.ones_like(y)).numpy()
+
+
+def test_grouped_conv_is_computed_group_by_group_and_float64_nchw_is_transposed():
+    x, w = normal((2, 4, 7, 5), "float64", 4), normal((3, 3, 2, 6), "float64", 5)  # NCHW, groups = 2
+    params = dict(strides=[1, 2], padding=[[0, 0], [0, 0], [2, 0], [1, 3]], dilations=[1, 1], data_format="NCHW")
+    case = Case("conv2d", params, {"input": x, "filters": w, "bias": normal((6,), "float64", 6)},
+                normal((2, 6, 7, 4), "float64", 7), "float64", 0)
+    outcome = run_case(case)
+    assert outcome.status == PASS, outcome_summary(outcome)
+    assert any("group by group" in n for n in outcome.notes)
+    assert {d.tensor for d in outcome.diffs} == {"y", "d_input", "d_filters", "d_bias"}
+
+
+def test_conv2d_is_compared_against_all_four_paths_when_keras_can_express_it():
+    params = dict(strides=[2, 2], padding="SAME", dilations=[1, 1], data_format="NHWC")
+    case = Case("conv2d", params, {"input": normal((1, 6, 5, 2), "float32"), "filters": normal((3, 3, 2, 3), "float32")},
+                normal((1, 3, 3, 3), "float32"), "float32", 0)
+    outcome = run_case(case)
+    assert outcome.status == PASS, outcome_summary(outcome)
+    assert outcome.paths == ["tape", "backprop_ops", "tf_conv2d_transpose", "keras_conv2d_transpose"]
+    dx_paths = {d.path for d in outcome.diffs if d.tensor == "d_input"}
+    assert dx_paths == set(outcome.paths)
+
+
+def test_keras_path_is_skipped_with_a_reason_for_explicit_padding():
+    params = dict(strides=[1, 1], padding=[[0, 0], [1, 2], [0, 0], [0, 0]], dilations=[1, 1], data_format="NHWC")
+    case = Case("conv2d", params, {"input": normal((1, 4, 4, 1), "float32"), "filters": normal((2, 2, 1, 1), "float32")},
+                normal((1, 6, 3, 1), "float32"), "float32", 0)
+    outcome = run_case(case)
+    assert outcome.status == PASS, outcome_summary(outcome)
+    assert "keras_conv2d_transpose" not in outcome.paths
+    assert any("keras_conv2d_transpose not used" in n and "explicit" in n for n in outcome.notes)
+
+
+def test_the_2017_strided_same_seed_case_agrees():
+    # 3x3 input, 1x1 kernel, stride 3, SAME: no padding is needed, so the one output reads the
+    # top-left element (1 * 10), and the filter gradient is that element times dy (1 * 100).
+    x = np.array([1, 2, 3, 4, 5, 6, 7, 8, 0], dtype="float32").reshape(1, 3, 3, 1)
+    w = np.array([10], dtype="float32").reshape(1, 1, 1, 1)
+    dy = np.array([100], dtype="float32").reshape(1, 1, 1, 1)
+    params = dict(strides=[3, 3], padding="SAME", dilations=[1, 1], data_format="NHWC")
+    outcome = run_case(Case("conv2d", params, {"input": x, "filters": w}, dy, "float32", 0))
+    assert outcome.status == PASS, outcome_summary(outcome)
+    expected = {(d.path, d.tensor): d for d in outcome.diffs}
+    assert expected[("tape", "y")].max_abs_err == 0
+    from crosscheck.oracle import compute_reference
+    ref = compute_reference(Case("conv2d", params, {"input": x, "filters": w}, dy, "float32", 0))
+    assert ref.paths["tape"]["y"].reshape(-1).tolist() == [10.0]
+    assert ref.paths["tape"]["d_filters"].reshape(-1).tolist() == [100.0]
+    assert ref.paths["backprop_ops"]["d_filters"].reshape(-1).tolist() == [100.0]
+
+
+def test_depthwise_with_unequal_strides_uses_grouped_conv():
+    params = dict(strides=[1, 2], padding="VALID", dilations=[2, 1], data_format="NHWC")
+    case = Case("depthwise_conv2d", params, {"input": normal((1, 7, 8, 3), "float32"),
+                                              "filter": normal((2, 3, 3, 2), "float32")},
+                normal((1, 5, 3, 6), "float32"), "float32", 0)
+    outcome = run_case(case)
+    assert outcome.status == PASS, outcome_summary(outcome)
+    assert any("equal strides" in n for n in outcome.notes)
+
+
+def test_tf_op_errors_become_reference_unsupported_with_a_reason():
+    # a conv2d_transpose output_shape the conv cannot map back: npcnn raises, and so would TF
+    from crosscheck.oracle import ReferenceUnsupported, compute_reference
+    params = dict(output_shape=[1, 9, 9, 1], strides=[1, 1], padding="VALID", dilations=[1, 1], data_format="NHWC")
+    case = Case("conv2d_transpose", params, {"input": normal((1, 3, 3, 1), "float32"),
+                                              "filters": normal((2, 2, 1, 1), "float32")},
+                normal((1, 9, 9, 1), "float32"), "float32", 0)
+    with pytest.raises(ReferenceUnsupported, match="TensorFlow raised"):
+        compute_reference(case)
+
+
+def test_a_broken_implementation_is_a_mismatch_at_the_right_tensor():
+    # conv2d_backprop_input with an unflipped kernel (a classic from-scratch bug)
+    import types
+    import npcnn.functional as F
+
+    def unflipped(input_sizes, filters, out_backprop, **params):
+        return F.conv2d_backprop_input(input_sizes, filters[::-1, ::-1], out_backprop, **params)
+
+    broken = types.SimpleNamespace(**{n: getattr(F, n) for n in dir(F) if not n.startswith("_")})
+    broken.conv2d_backprop_input = unflipped
+    broken.__name__ = "broken"
+    params = dict(input_sizes=[1, 5, 5, 2], strides=[1, 1], padding="VALID", dilations=[1, 1], data_format="NHWC")
+    case = Case("conv2d_backprop_input", params, {"filters": normal((3, 3, 2, 2), "float64"),
+                                                  "out_backprop": normal((1, 3, 3, 2), "float64")},
+                normal((1, 5, 5, 2), "float64"), "float64", 0)
+    outcome = run_case(case, broken)
+    assert outcome.status == "mismatch"
+    assert [d.tensor for d in outcome.failures] == ["y"]
+    assert outcome.failures[0].worst and outcome.failures[0].channel_map
+
+
+def test_implementation_exceptions_are_reported_with_the_traceback():
+    import types
+    import npcnn.functional as F
+
+    def boom(**kwargs):
+        raise IndexError("index 7 is out of bounds")
+
+    broken = types.SimpleNamespace(relu=boom, vjp=F.vjp, __name__="boom")
+    case = Case("relu", {}, {"features": normal((3,), "float32")}, normal((3,), "float32"), "float32", 0)
+    outcome = run_case(case, broken)
+    assert outcome.status == "implementation-error"
+    assert "IndexError" in outcome.message and "Traceback" in outcome.message
+
+
+def test_fuzz_op_is_deterministic_in_its_seed_and_reports_progress():
+    from crosscheck.runner import fuzz_op
+    seen = []
+    first = fuzz_op("avg_pool2d", examples=8, dtype="float64", seed=5, on_outcome=seen.append)
+    second = fuzz_op("avg_pool2d", examples=8, dtype="float64", seed=5)
+    other = fuzz_op("avg_pool2d", examples=8, dtype="float64", seed=6)
+    assert len(first) == len(seen) == 8
+    key = [(o.case.params, o.case.shapes(), o.case.seed) for o in first]
+    assert key == [(o.case.params, o.case.shapes(), o.case.seed) for o in second]
+    assert key != [(o.case.params, o.case.shapes(), o.case.seed) for o in other]
+    assert all(o.status == PASS for o in first)
+
+
+def test_tf_avg_pool_gradient_bug_is_detected_and_the_conv_formulation_used():
+    # TF 2.21 CPU: SAME avg-pool, width 4, window 5 -> tf's gradient disagrees with finite
+    # differences of tf's own forward; npcnn (which agrees with finite differences) must pass
+    from crosscheck.finite_diff import numerical_vjp
+    x, dy = normal((1, 1, 4, 1), "float64", 8), normal((1, 1, 4, 1), "float64", 9)
+    params = dict(ksize=[1, 5], strides=[1, 1], padding="SAME", data_format="NHWC")
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = tf.nn.avg_pool2d(xt, [1, 5], [1, 1], "SAME")
+    tf_dx = tape.gradient(y, xt, output_gradients=tf.constant(dy)).numpy()
+    fd_dx = numerical_vjp(lambda v: tf.nn.avg_pool2d(v, [1, 5], [1, 1], "SAME").numpy(), [x], dy)[0]
+    assert np.abs(tf_dx - fd_dx).max() > 1e-3  # the TF bug this test is about
+    outcome = run_case(Case("avg_pool2d", params, {"input": x}, dy, "float64", 0))
+    assert outcome.status == PASS, outcome_summary(outcome)
+    assert any("AvgPoolGrad" in n for n in outcome.notes)
+    (d_input,) = [d for d in outcome.diffs if d.tensor == "d_input"]
+    assert d_input.max_abs_err < 1e-12
