@@ -114,6 +114,7 @@ def cmd_run(args, console: Console) -> int:
     if len(failed) > MAX_PRINTED_REPORTS:
         console.print(f"... {len(failed) - MAX_PRINTED_REPORTS} more failures, all in the report files")
     print_unsupported(console, session.outcomes)
+    print_notes(console, session.summary)
     counts = session.summary["counts"]
     verdict = "[green]OK[/]" if session.ok else "[bold red]FAILED[/]"
     console.print(f"{verdict}: {counts['pass']} passed, {counts['mismatch']} mismatched, "
@@ -121,6 +122,17 @@ def cmd_run(args, console: Console) -> int:
                   f"{counts['implementation-error']} implementation errors in {elapsed:.1f} s")
     console.print(f"report: {json_path}  {html_path}")
     return EXIT_OK if session.ok else EXIT_FAILED
+
+
+def print_notes(console: Console, summary: dict, limit: int = 12) -> None:
+    """How often each op's reference needed an alternate TF formulation (or skipped a path), with counts."""
+    notes = sorted((op, note, n) for op, e in summary["ops"].items() for note, n in e.get("notes", {}).items())
+    if notes:
+        console.print("[cyan]references built another TF way (each case says so in the report):[/]")
+    for op, note, n in notes[:limit]:
+        console.print(f"  {n:4d} x {op}: {note}", markup=False, soft_wrap=True)
+    if len(notes) > limit:
+        console.print(f"  ... {len(notes) - limit} more notes in report.json (summary.ops.*.notes)")
 
 
 def print_unsupported(console: Console, outcomes: list[dict], limit: int = 10) -> None:

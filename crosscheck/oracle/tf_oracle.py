@@ -33,6 +33,7 @@ import tensorflow as tf  # noqa: E402
 from npcnn import padding as P  # noqa: E402
 
 from ..case import Case  # noqa: E402
+from ..tolerance import tolerance  # noqa: E402
 from . import Reference, ReferenceUnsupported  # noqa: E402
 
 REFERENCES: dict[str, Callable[[Case, Reference], None]] = {}
@@ -185,10 +186,10 @@ class ConvGeometry:
     def notes(self) -> list[str]:
         notes = []
         if self.dilated:
-            notes.append(f"dilations {list(self.dilations)}: TF's dilated conv gradients fail on CPU, so the "
+            notes.append("dilated conv: TF's dilated conv gradients fail on CPU, so the "
                          "reference convolves with a zero-dilated (zero-inserted) kernel without dilation")
         if self.groups > 1:
-            notes.append(f"groups={self.groups}: TF's grouped-conv gradients fail on CPU, so the reference is "
+            notes.append("grouped conv: TF's grouped-conv gradients fail on CPU, so the reference is "
                          "computed group by group")
         return notes
 
@@ -394,13 +395,13 @@ def depthwise_conv2d_reference(case: Case, ref: Reference) -> None:
     dilations = P.spatial_pair(p.get("dilations", 1), "dilations", fmt)
     pad = tf_pad(P.normalize_padding(p.get("padding", "VALID"), fmt))
     if max(dilations) > 1:
-        ref.notes.append(f"dilations {list(dilations)}: the reference runs tf.nn.depthwise_conv2d undilated on a "
+        ref.notes.append("dilated depthwise: the reference runs tf.nn.depthwise_conv2d undilated on a "
                          "zero-dilated (zero-inserted) filter (TF's dilated depthwise is wrong-sized for "
                          "stride > 1, TF #100237, and its dilated gradients fail on CPU)")
 
     equal_strides = strides[0] == strides[1]
     if not equal_strides:
-        ref.notes.append(f"strides {list(strides)}: tf.nn.depthwise_conv2d supports only equal strides on CPU, so "
+        ref.notes.append("unequal strides: tf.nn.depthwise_conv2d supports only equal strides on CPU, so "
                          "the reference is tf.nn.conv2d group by group (groups = channels)")
     c = case.arrays["filter"].shape[2]
     g = ConvGeometry([1, 1, 1, c] if fmt == "NHWC" else [1, c, 1, 1], [1, 1, 1, 1], p)
@@ -450,12 +451,16 @@ def avg_pool_as_conv(x, ksize, strides, pad):
     return tf.transpose(tf.reshape(y, [n, c, *y.shape[1:3]]), [0, 2, 3, 1])
 
 
+AVG_POOL_AS_CONV = "tape_avg_pool_as_conv"
+
+
 @reference("avg_pool2d")
 def avg_pool2d_reference(case: Case, ref: Reference) -> None:
-    """tape through tf.nn.avg_pool2d. TF 2.21's CPU AvgPoolGrad is wrong for some SAME windows larger
-    than the input (e.g. width 4, window 5: it disagrees with finite differences of TF's own forward),
-    so d_input is cross-checked against the same pooling built from tf.nn.conv2d; when the two
-    disagree, the conv formulation's d_input is the reference and a note says so."""
+    """tape through tf.nn.avg_pool2d. TF's CPU AvgPoolGrad is wrong for some SAME windows larger
+    than the input (docs/tf-defects.md; TF #48773: along an axis with ``k > in`` and
+    ``pad_before > k - in`` it disagrees with finite differences of TF's own forward), so d_input is
+    cross-checked against the same pooling built from tf.nn.conv2d; when the two disagree, TF's
+    d_input is dropped and the conv formulation's becomes its own path, with a note."""
     _pool_reference(case, ref, tf.nn.avg_pool2d)
     if "tape" not in ref.paths or case.dy is None:
         return
@@ -467,13 +472,13 @@ def avg_pool2d_reference(case: Case, ref: Reference) -> None:
     alt = tape(lambda input: from_nhwc(avg_pool_as_conv(to_nhwc(input, fmt), ksize, strides, pad), fmt),
                case, ("input",))
     tf_dx, alt_dx = ref.paths["tape"]["d_input"], alt["d_input"]
-    from ..tolerance import tolerance
     tol = tolerance(case.dtype, int(np.prod(ksize)), alt_dx)
     if np.any(np.abs(tf_dx - alt_dx) > tol.atol + tol.rtol * np.abs(alt_dx)):
-        ref.paths["tape"]["d_input"] = alt_dx
-        ref.notes.append("tf.nn.avg_pool2d's gradient disagrees with the same pooling built from tf.nn.conv2d "
-                         "(a TF 2.21 CPU AvgPoolGrad bug for SAME windows larger than the input); d_input is "
-                         "compared with the conv formulation")
+        del ref.paths["tape"]["d_input"]
+        ref.paths[AVG_POOL_AS_CONV] = {"d_input": alt_dx}
+        ref.notes.append(f"tf.nn.avg_pool2d's gradient disagrees with the same pooling built from tf.nn.conv2d "
+                         f"(TF's CPU AvgPoolGrad defect for SAME windows larger than the input, TF #48773, "
+                         f"docs/tf-defects.md); d_input is compared on path {AVG_POOL_AS_CONV} only")
 
 
 @reference("global_avg_pool2d")
@@ -545,7 +550,8 @@ def softmax_cross_entropy_reference(case: Case, ref: Reference) -> None:
     rank = case.arrays["logits"].ndim
     if ax < 0 and ax != -1:
         # TF 2.21 fails on negative axes other than -1 (a Range op with limit < 0); same axis, positive
-        ref.notes.append(f"axis={ax} passed to TF as {ax % rank} (TF rejects negative axes other than -1)")
+        ref.notes.append("negative axis other than -1 passed to TF as its non-negative equivalent "
+                         "(TF rejects negative axes other than -1)")
         ax %= rank
     run_path(ref, "tape", lambda: tape(
         lambda labels, logits: tf.nn.softmax_cross_entropy_with_logits(labels, logits, axis=ax),

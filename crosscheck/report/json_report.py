@@ -59,7 +59,7 @@ def empty_summary() -> dict:
 
 
 def _op_entry() -> dict:
-    return {**{s: 0 for s in STATUSES}, "paths": [], "dtypes": []}
+    return {**{s: 0 for s in STATUSES}, "paths": [], "dtypes": [], "notes": {}}
 
 
 def add_to_summary(summary: dict, outcome: Outcome) -> None:
@@ -72,6 +72,8 @@ def add_to_summary(summary: dict, outcome: Outcome) -> None:
             entry["paths"].append(path)
     if outcome.case.dtype not in entry["dtypes"]:
         entry["dtypes"].append(outcome.case.dtype)
+    for note in outcome.notes:   # alternate TF formulations are counted even when the case passed
+        entry["notes"][note] = entry["notes"].get(note, 0) + 1
 
 
 def merge_summaries(a: dict, b: dict) -> dict:
@@ -86,6 +88,8 @@ def merge_summaries(a: dict, b: dict) -> dict:
             into[s] += entry.get(s, 0)
         into["paths"] += [p for p in entry["paths"] if p not in into["paths"]]
         into["dtypes"] += [d for d in entry["dtypes"] if d not in into["dtypes"]]
+        for note, n in entry.get("notes", {}).items():
+            into["notes"][note] = into["notes"].get(note, 0) + n
     return merged
 
 

@@ -192,4 +192,5 @@ def test_tf_avg_pool_gradient_bug_is_detected_and_the_conv_formulation_used():
     assert outcome.status == PASS, outcome_summary(outcome)
     assert any("AvgPoolGrad" in n for n in outcome.notes)
     (d_input,) = [d for d in outcome.diffs if d.tensor == "d_input"]
+    assert d_input.path == "tape_avg_pool_as_conv"  # TF's own (wrong) d_input is not the reference
     assert d_input.max_abs_err < 1e-12

@@ -19,7 +19,7 @@ from _outcomes import error_outcome, mismatch_outcome, pass_outcome, unsupported
 ROOT = Path(__file__).resolve().parents[2]
 TOP_KEYS = {"format", "version", "created", "ok", "summary", "outcomes"}
 SUMMARY_KEYS = {"total", "counts", "ops"}
-OP_KEYS = {"pass", "mismatch", "reference-unsupported", "implementation-error", "paths", "dtypes"}
+OP_KEYS = {"pass", "mismatch", "reference-unsupported", "implementation-error", "paths", "dtypes", "notes"}
 OUTCOME_KEYS = {"status", "op", "impl", "dtype", "seed", "params", "shapes", "paths", "message", "notes",
                 "diffs", "replay"}
 DIFF_KEYS = {"tensor", "path", "passed", "shape", "expected_shape", "atol", "rtol", "max_abs_err", "max_rel_err",
