@@ -1,0 +1,1 @@
+"""Runnable examples: ``python -m npcnn.examples.train_digits``."""

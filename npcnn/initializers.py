@@ -1,0 +1,202 @@
+"""Weight initializers with Keras 3's distributions and fan rules, drawn from seeded NumPy Generators.
+
+An initializer is called as ``init(shape, dtype, rng)`` with a ``numpy.random.Generator``; the same
+seed gives the same weights. Fans follow ``keras.initializers.compute_fans``: a 1-D shape has
+``fan_in = fan_out = shape[0]``; a 2-D ``(in, out)`` kernel ``fan_in = in``; a conv kernel
+``(kh, kw, in, out)`` (HWIO) ``fan_in = kh * kw * in``, ``fan_out = kh * kw * out``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ._checks import FLOAT_DTYPES
+
+# The std of a standard normal truncated to [-2, 2]; Keras divides by it so the truncated draw has
+# the requested variance.
+TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+
+def compute_fans(shape) -> tuple[int, int]:
+    """``(fan_in, fan_out)`` of a weight shape, as ``keras.initializers.compute_fans``."""
+    shape = tuple(int(d) for d in shape)
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive_field = math.prod(shape[:-2])
+    return shape[-2] * receptive_field, shape[-1] * receptive_field
+
+
+def _float_dtype(dtype) -> np.dtype:
+    dtype = np.dtype(dtype)
+    if dtype not in FLOAT_DTYPES:
+        raise TypeError(f"initializer dtype must be float32 or float64, got {dtype}")
+    return dtype
+
+
+def truncated_normal(rng: np.random.Generator, shape, stddev: float) -> np.ndarray:
+    """Normal(0, stddev) draws, each redrawn until it lies within two stddevs (float64)."""
+    z = rng.standard_normal(shape)
+    outside = np.abs(z) > 2.0
+    while outside.any():
+        z[outside] = rng.standard_normal(int(outside.sum()))
+        outside = np.abs(z) > 2.0
+    return z * stddev
+
+
+class Initializer:
+    """Base class: ``init(shape, dtype, rng) -> ndarray`` of ``dtype``."""
+    name = "initializer"
+
+    def __call__(self, shape, dtype="float32", rng: np.random.Generator | None = None) -> np.ndarray:
+        dtype = _float_dtype(dtype)
+        rng = np.random.default_rng() if rng is None else rng
+        return np.asarray(self.sample(tuple(shape), rng), dtype=np.float64).astype(dtype)
+
+    def sample(self, shape, rng) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {}
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+class Zeros(Initializer):
+    name = "zeros"
+
+    def sample(self, shape, rng):
+        return np.zeros(shape)
+
+
+class Ones(Initializer):
+    name = "ones"
+
+    def sample(self, shape, rng):
+        return np.ones(shape)
+
+
+class Constant(Initializer):
+    name = "constant"
+
+    def __init__(self, value=0.0):
+        self.value = float(value)
+
+    def sample(self, shape, rng):
+        return np.full(shape, self.value)
+
+    def get_config(self):
+        return {"value": self.value}
+
+
+class VarianceScaling(Initializer):
+    """Keras's VarianceScaling: ``scale / n`` variance, ``n`` the fan_in, fan_out or their mean.
+
+    ``uniform`` draws from ``[-sqrt(3 * var), sqrt(3 * var)]``; ``truncated_normal`` from a normal
+    with stddev ``sqrt(var) / 0.8796...`` truncated at two stddevs (so the result has variance
+    ``var``); ``untruncated_normal`` from Normal(0, sqrt(var)).
+    """
+    name = "variance_scaling"
+    MODES = ("fan_in", "fan_out", "fan_avg")
+    DISTRIBUTIONS = ("uniform", "truncated_normal", "untruncated_normal")
+
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal"):
+        if scale <= 0:
+            raise ValueError(f"scale must be positive, got {scale}")
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+        distribution = "truncated_normal" if distribution == "normal" else distribution
+        if distribution not in self.DISTRIBUTIONS:
+            raise ValueError(f"distribution must be one of {self.DISTRIBUTIONS}, got {distribution!r}")
+        self.scale, self.mode, self.distribution = float(scale), mode, distribution
+
+    def variance(self, shape) -> float:
+        fan_in, fan_out = compute_fans(shape)
+        n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
+        return self.scale / max(1.0, n)
+
+    def sample(self, shape, rng):
+        var = self.variance(shape)
+        if self.distribution == "uniform":
+            limit = math.sqrt(3.0 * var)
+            return rng.uniform(-limit, limit, size=shape)
+        if self.distribution == "truncated_normal":
+            return truncated_normal(rng, shape, math.sqrt(var) / TRUNCATED_NORMAL_STD)
+        return rng.standard_normal(shape) * math.sqrt(var)
+
+    def get_config(self):
+        return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution}
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.get_config()})"
+
+
+class GlorotUniform(VarianceScaling):
+    """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))``."""
+    name = "glorot_uniform"
+
+    def __init__(self):
+        super().__init__(1.0, "fan_avg", "uniform")
+
+    def get_config(self):
+        return {}
+
+
+class GlorotNormal(VarianceScaling):
+    name = "glorot_normal"
+
+    def __init__(self):
+        super().__init__(1.0, "fan_avg", "truncated_normal")
+
+    def get_config(self):
+        return {}
+
+
+class HeNormal(VarianceScaling):
+    """Truncated normal with variance ``2 / fan_in`` (Keras: stddev ``sqrt(2 / fan_in) / 0.8796``, cut at 2 stddevs)."""
+    name = "he_normal"
+
+    def __init__(self):
+        super().__init__(2.0, "fan_in", "truncated_normal")
+
+    def get_config(self):
+        return {}
+
+
+class HeUniform(VarianceScaling):
+    name = "he_uniform"
+
+    def __init__(self):
+        super().__init__(2.0, "fan_in", "uniform")
+
+    def get_config(self):
+        return {}
+
+
+_BY_NAME = {cls.name: cls for cls in (Zeros, Ones, Constant, VarianceScaling, GlorotUniform, GlorotNormal,
+                                       HeNormal, HeUniform)}
+
+
+def get(identifier) -> Initializer:
+    """An initializer from a name (``"glorot_uniform"``, ``"he_normal"``, ``"zeros"``, ``"ones"`` ...),
+    a ``{"class_name": ..., "config": ...}`` dict (as :func:`serialize` writes) or an instance."""
+    if isinstance(identifier, Initializer):
+        return identifier
+    if isinstance(identifier, dict):
+        name, config = identifier.get("class_name"), identifier.get("config", {})
+    else:
+        name, config = identifier, {}
+    if isinstance(name, str) and name.lower() in _BY_NAME:
+        return _BY_NAME[name.lower()](**config)
+    raise ValueError(f"unknown initializer {identifier!r}; known: {sorted(_BY_NAME)}")
+
+
+def serialize(init: Initializer) -> dict:
+    return {"class_name": init.name, "config": init.get_config()}
+
+
+glorot_uniform, glorot_normal, he_normal, he_uniform = GlorotUniform(), GlorotNormal(), HeNormal(), HeUniform()
+zeros, ones = Zeros(), Ones()

@@ -1,0 +1,343 @@
+"""``Sequential``: a stack of npcnn layers with Keras's training loop (fit / evaluate / predict).
+
+The model owns no autodiff: ``forward`` runs each layer's forward, ``backward`` each layer's
+backward in reverse, and the optimizer updates the layers' ``params`` in place from their ``grads``.
+Parameters are named ``"<layer name>/<weight name>"`` (``"conv2d/kernel"``), in Keras's order.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import layers as L
+from . import losses as losses_mod
+from . import optimizers as optimizers_mod
+from ._checks import FLOAT_DTYPES
+
+FORMAT_VERSION = 1
+
+
+class History:
+    """What ``fit`` returns: ``history`` maps "loss", "accuracy", "val_loss", "val_accuracy" to per-epoch lists."""
+    def __init__(self):
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def append(self, epoch: int, logs: dict) -> None:
+        self.epoch.append(epoch)
+        for k, v in logs.items():
+            self.history.setdefault(k, []).append(float(v))
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    def __repr__(self):
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+def _accuracy(y_true, y_pred: np.ndarray, loss: losses_mod.Loss) -> float:
+    """Keras's "accuracy" for the compiled loss: sparse labels, one-hot labels, or binary outputs."""
+    y_true = np.asarray(y_true)
+    if isinstance(loss, losses_mod.SparseCategoricalCrossentropy):
+        labels = y_true.reshape(y_pred.shape[:-1])
+        return float(np.mean(np.argmax(y_pred, axis=-1) == labels))
+    if isinstance(loss, losses_mod.CategoricalCrossentropy) or y_pred.shape[-1] > 1:
+        return float(np.mean(np.argmax(y_pred, axis=-1) == np.argmax(y_true, axis=-1)))
+    return float(np.mean((y_pred > 0.5) == (y_true > 0.5)))
+
+
+class Sequential:
+    """A linear stack of layers, as ``keras.Sequential``.
+
+    ``build(input_shape, dtype="float32", seed=0)`` builds every layer (``input_shape`` with the
+    batch axis, e.g. ``(None, 8, 8, 1)``); layer ``i`` draws its weights from a seed derived from
+    ``seed``. Inputs must have the model's dtype; ``fit``/``evaluate``/``predict`` cast the data to it.
+    """
+    def __init__(self, layers=(), name: str = "sequential"):
+        self.layers: list[L.Layer] = []
+        self.name = name
+        self.built = False
+        self.input_shape = None
+        self.dtype = None
+        self.optimizer = None
+        self.loss = None
+        self.metrics: list[str] = []
+        for layer in layers:
+            self.add(layer)
+
+    def add(self, layer: L.Layer) -> None:
+        if not isinstance(layer, L.Layer):
+            raise TypeError(f"Sequential takes npcnn layers, got {type(layer).__name__}")
+        if any(layer.name == other.name for other in self.layers):
+            raise ValueError(f"layer name {layer.name!r} is used twice in the model")
+        self.layers.append(layer)
+        self.built = False
+
+    # --- building -----------------------------------------------------------------------------------
+    def build(self, input_shape, dtype="float32", seed=0):
+        dtype = np.dtype(dtype)
+        if dtype not in FLOAT_DTYPES:
+            raise TypeError(f"model dtype must be float32 or float64, got {dtype}")
+        if not self.layers:
+            raise ValueError("cannot build an empty Sequential")
+        shape = (None,) + tuple(input_shape[1:])
+        seeds = np.random.SeedSequence(seed).generate_state(len(self.layers), dtype=np.uint64)
+        for layer, layer_seed in zip(self.layers, seeds):
+            layer.build(shape, dtype, seed=int(layer_seed))
+            shape = layer.compute_output_shape(shape)
+        self.input_shape, self.dtype, self.built = (None,) + tuple(input_shape[1:]), dtype, True
+        return self
+
+    def _ensure_built(self):
+        if not self.built:
+            raise RuntimeError("build the model first: model.build(input_shape, dtype)")
+
+    def compute_output_shape(self, input_shape):
+        shape = tuple(input_shape)
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    @property
+    def output_shape(self):
+        self._ensure_built()
+        return self.compute_output_shape(self.input_shape)
+
+    # --- forward / backward -------------------------------------------------------------------------
+    def forward(self, x, training=False):
+        self._ensure_built()
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    __call__ = forward
+
+    def backward(self, dy):
+        """Gradient w.r.t. the model input; fills every layer's ``grads``."""
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        return dy
+
+    # --- parameters ---------------------------------------------------------------------------------
+    def parameters(self) -> dict[str, np.ndarray]:
+        """Every weight (trainable or not), ``"layer/weight" -> array`` (the live arrays)."""
+        return {f"{layer.name}/{k}": v for layer in self.layers for k, v in layer.params.items()}
+
+    def trainable_parameters(self) -> dict[str, np.ndarray]:
+        return {f"{layer.name}/{k}": layer.params[k] for layer in self.layers for k in layer.trainable}
+
+    def gradients(self) -> dict[str, np.ndarray]:
+        """The gradients of the last ``backward``, named as :meth:`trainable_parameters`."""
+        return {f"{layer.name}/{k}": layer.grads[k] for layer in self.layers for k in layer.trainable}
+
+    def count_params(self) -> int:
+        return sum(layer.count_params() for layer in self.layers)
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [p.copy() for p in self.parameters().values()]
+
+    def set_weights(self, weights) -> None:
+        params = self.parameters()
+        if len(weights) != len(params):
+            raise ValueError(f"set_weights got {len(weights)} arrays for {len(params)} weights")
+        for (name, p), w in zip(params.items(), weights):
+            w = np.asarray(w)
+            if w.shape != p.shape:
+                raise ValueError(f"{name}: expected shape {p.shape}, got {w.shape}")
+            p[...] = w
+
+    def summary(self, print_fn=None) -> str:
+        """Print (rich table) and return a text table: layer, type, output shape, parameter count."""
+        self._ensure_built()
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f'Model: "{self.name}"')
+        for col, justify in (("Layer (type)", "left"), ("Output Shape", "left"), ("Param #", "right")):
+            table.add_column(col, justify=justify)
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+            table.add_row(f"{layer.name} ({type(layer).__name__})", str(shape), f"{layer.count_params():,}")
+        trainable = sum(p.size for p in self.trainable_parameters().values())
+        total = self.count_params()
+        footer = (f"Total params: {total:,}\nTrainable params: {trainable:,}\n"
+                  f"Non-trainable params: {total - trainable:,}")
+        console = Console(record=True, width=100, file=io.StringIO())
+        console.print(table)
+        console.print(footer)
+        text = console.export_text()
+        (print_fn or print)(text)
+        return text
+
+    # --- training -----------------------------------------------------------------------------------
+    def compile(self, optimizer="adam", loss=None, metrics=("accuracy",)):
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. SparseCategoricalCrossentropy(from_logits=True)")
+        self.optimizer = optimizers_mod.get(optimizer)
+        self.loss = losses_mod.get(loss)
+        metrics = list(metrics or [])
+        unknown = [m for m in metrics if m not in ("accuracy", "acc")]
+        if unknown:
+            raise ValueError(f"npcnn supports the 'accuracy' metric only, got {unknown}")
+        self.metrics = ["accuracy"] if metrics else []
+
+    def _prepare(self, x, y=None):
+        x = np.asarray(x)
+        if not self.built:
+            self.build((None,) + x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else "float32")
+        x = x.astype(self.dtype, copy=False)
+        if y is not None and len(y) != len(x):
+            raise ValueError(f"x and y must have the same number of examples, got {len(x)} and {len(y)}")
+        return x, (None if y is None else np.asarray(y))
+
+    def _check_compiled(self):
+        if self.loss is None:
+            raise RuntimeError("compile the model first: model.compile(optimizer, loss)")
+
+    def train_step(self, x, y) -> tuple[float, np.ndarray]:
+        """One optimizer step on a batch; returns the batch loss and the logits."""
+        logits = self.forward(x, training=True)
+        value, d_logits = self.loss.value_and_grad(y, logits)
+        self.backward(d_logits)
+        self.optimizer.apply(self.gradients(), self.trainable_parameters())
+        return float(value), logits
+
+    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, seed=0, verbose=1):
+        """Train; returns a :class:`History` with per-epoch loss/accuracy (and val_ ones).
+
+        The epoch loss/accuracy is the batch-size-weighted mean over the epoch's batches, measured
+        while training (as Keras reports it). ``verbose``: 0 silent, 1 progress bar, 2 a line per epoch.
+        """
+        self._check_compiled()
+        x, y = self._prepare(x, y)
+        n = len(x)
+        rng = np.random.default_rng(seed)
+        history = History()
+        progress = _Progress(verbose, epochs, -(-n // batch_size))
+        with progress:
+            for epoch in range(epochs):
+                start = time.perf_counter()
+                order = rng.permutation(n) if shuffle else np.arange(n)
+                totals = {"loss": 0.0, "accuracy": 0.0}
+                progress.start_epoch(epoch)
+                for b in range(0, n, batch_size):
+                    idx = order[b:b + batch_size]
+                    value, logits = self.train_step(x[idx], y[idx])
+                    totals["loss"] += value * len(idx)
+                    if self.metrics:
+                        totals["accuracy"] += _accuracy(y[idx], logits, self.loss) * len(idx)
+                    seen = min(b + batch_size, n)
+                    progress.advance({k: totals[k] / seen for k in ["loss", *self.metrics]})
+                logs = {"loss": totals["loss"] / n}
+                if self.metrics:
+                    logs["accuracy"] = totals["accuracy"] / n
+                if validation_data is not None:
+                    val = self.evaluate(*validation_data, batch_size=batch_size, return_dict=True)
+                    logs.update({f"val_{k}": v for k, v in val.items()})
+                history.append(epoch, logs)
+                progress.end_epoch(epoch, logs, time.perf_counter() - start)
+        return history
+
+    def evaluate(self, x, y, batch_size=32, verbose=0, return_dict=False):
+        """Loss (and accuracy) in inference mode; a list ``[loss, accuracy]`` or a dict."""
+        self._check_compiled()
+        x, y = self._prepare(x, y)
+        logits = self.predict(x, batch_size=batch_size)
+        results = {"loss": float(self.loss(y, logits))}
+        if self.metrics:
+            results["accuracy"] = _accuracy(y, logits, self.loss)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
+        return results if return_dict else (list(results.values()) if len(results) > 1 else results["loss"])
+
+    def predict(self, x, batch_size=32):
+        """Outputs in inference mode, computed ``batch_size`` examples at a time."""
+        x, _ = self._prepare(x)
+        outs = [self.forward(x[b:b + batch_size], training=False) for b in range(0, len(x), batch_size)]
+        return np.concatenate(outs, axis=0)
+
+    # --- saving -------------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        return {"name": self.name, "layers": [L.serialize(layer) for layer in self.layers]}
+
+    def save(self, path) -> None:
+        """Write ``path`` (.npz): the architecture as JSON under "config" plus every weight, by name."""
+        self._ensure_built()
+        config = {"format_version": FORMAT_VERSION, "model": self.get_config(),
+                  "input_shape": list(self.input_shape), "dtype": self.dtype.name,
+                  "weights": list(self.parameters())}
+        arrays = {f"weight_{i}": p for i, p in enumerate(self.parameters().values())}
+        with open(path, "wb") as f:
+            np.savez(f, config=np.array(json.dumps(config)), **arrays)
+
+    @classmethod
+    def load(cls, path) -> "Sequential":
+        """Rebuild a model written by :meth:`save` (no pickle involved)."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"no saved npcnn model at {path}")
+        with np.load(path, allow_pickle=False) as data:
+            config = json.loads(str(data["config"]))
+            if config.get("format_version") != FORMAT_VERSION:
+                raise ValueError(f"{path}: unsupported format_version {config.get('format_version')!r}")
+            model = cls([L.deserialize(spec) for spec in config["model"]["layers"]], name=config["model"]["name"])
+            model.build(config["input_shape"], config["dtype"])
+            params = model.parameters()
+            if list(params) != config["weights"]:
+                raise ValueError(f"{path}: weight names {config['weights']} do not match the architecture's "
+                                 f"{list(params)}")
+            for i, (name, p) in enumerate(params.items()):
+                saved = data[f"weight_{i}"]
+                if saved.shape != p.shape or saved.dtype != p.dtype:
+                    raise ValueError(f"{path}: {name} has shape {saved.shape} {saved.dtype}, expected "
+                                     f"{p.shape} {p.dtype}")
+                p[...] = saved
+        return model
+
+
+def load_model(path) -> Sequential:
+    """``Sequential.load(path)``."""
+    return Sequential.load(path)
+
+
+class _Progress:
+    """fit's output: a rich progress bar (verbose=1), one line per epoch (2), or nothing (0)."""
+    def __init__(self, verbose: int, epochs: int, steps: int):
+        self.verbose, self.epochs, self.steps = verbose, epochs, steps
+        self.bar = None
+        self.task = None
+
+    def __enter__(self):
+        if self.verbose == 1:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeElapsedColumn(), TextColumn("{task.fields[logs]}"))
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
+
+    def start_epoch(self, epoch):
+        if self.bar is not None:
+            self.task = self.bar.add_task(f"Epoch {epoch + 1}/{self.epochs}", total=self.steps, logs="")
+
+    def advance(self, running: dict):
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1, logs=_format_logs(running))
+
+    def end_epoch(self, epoch, logs, seconds):
+        if self.bar is not None:
+            self.bar.update(self.task, logs=_format_logs(logs))
+        elif self.verbose == 2:
+            print(f"Epoch {epoch + 1}/{self.epochs} - {seconds:.1f}s - {_format_logs(logs)}", flush=True)
+
+
+def _format_logs(logs: dict) -> str:
+    return " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())

@@ -1,0 +1,65 @@
+"""from_keras / to_keras: a model with every supported layer survives the round trip, and computes
+what Keras computes."""
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+keras = pytest.importorskip("keras")
+
+import npcnn as N  # noqa: E402
+from npcnn.keras_compat import from_keras, to_keras  # noqa: E402
+
+from test_models import every_layer_model  # noqa: E402  (pytest puts this directory on sys.path)
+
+SHAPE = (None, 6, 5, 3)
+
+
+@pytest.fixture
+def model():
+    m = every_layer_model().build(SHAPE, "float64", seed=5)
+    rng = np.random.default_rng(1)
+    for name, p in m.parameters().items():  # non-default BN statistics, gammas and biases
+        p[...] = rng.uniform(0.5, 1.5, p.shape) if name.endswith("variance") else rng.standard_normal(p.shape) * 0.5
+    return m
+
+
+def test_to_keras_computes_the_same(model):
+    kmodel = to_keras(model)
+    x = np.random.default_rng(0).standard_normal((3, *SHAPE[1:]))
+    assert [layer.name for layer in kmodel.layers] == [layer.name for layer in model.layers]
+    assert kmodel.count_params() == model.count_params()
+    np.testing.assert_allclose(model.predict(x), kmodel(x, training=False).numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_round_trip_every_layer(model):
+    back = from_keras(to_keras(model))
+    assert back.get_config() == model.get_config()
+    assert back.dtype == model.dtype and back.input_shape == model.input_shape
+    for (name, a), b in zip(back.parameters().items(), model.parameters().values()):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_from_keras_model_built_in_keras():
+    kmodel = keras.Sequential([
+        keras.Input((8, 8, 1)), keras.layers.Conv2D(3, 3, activation="relu"), keras.layers.MaxPooling2D(),
+        keras.layers.Flatten(), keras.layers.Dense(4, activation="softmax")])
+    ours = from_keras(kmodel)
+    x = np.random.default_rng(0).standard_normal((2, 8, 8, 1)).astype(np.float32)
+    assert ours.dtype == np.float32
+    np.testing.assert_allclose(ours.predict(x), kmodel(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_unsupported_layers_are_named():
+    kmodel = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="ok"),
+                               keras.layers.UpSampling2D(name="upsample_me")])
+    with pytest.raises(ValueError, match="'upsample_me' \\(UpSampling2D\\)"):
+        from_keras(kmodel)
+    kmodel = keras.Sequential([keras.Input((8, 8, 1)),
+                               keras.layers.Dense(2, kernel_regularizer="l2", name="regularized")])
+    with pytest.raises(ValueError, match="'regularized'.*kernel_regularizer"):
+        from_keras(kmodel)
+    kmodel = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.ReLU(max_value=6.0, name="relu6")])
+    with pytest.raises(ValueError, match="'relu6'.*max_value"):
+        from_keras(kmodel)
