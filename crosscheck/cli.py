@@ -21,6 +21,8 @@ from .threads import limit_threads
 # Examples per op and dtype in a default `crosscheck run`: every op in float32 and float64 (2,500
 # cases for 25 ops) took 23 s in all (16 s fuzzing) on this project's 2-core machine; the budget is 60 s.
 DEFAULT_EXAMPLES = 50
+# Random architectures per optimizer with --networks: about 0.6 s each on 2 cores.
+DEFAULT_NETWORK_EXAMPLES = 15
 DEFAULT_REPORT_DIR = "crosscheck-report"
 DTYPES = ("float32", "float64")
 MAX_PRINTED_REPORTS = 3     # full mismatch reports printed in the terminal; all are in the files
@@ -40,8 +42,13 @@ def _parser() -> argparse.ArgumentParser:
                          epilog="exit status: 0 no mismatch, 1 a mismatch or an implementation error, "
                                 "2 usage error")
     run.add_argument("--ops", nargs="+", metavar="OP", help="ops to check (default: all; see `crosscheck ops`)")
-    run.add_argument("--examples", type=int, default=DEFAULT_EXAMPLES, metavar="N",
-                     help=f"examples per op and dtype (default {DEFAULT_EXAMPLES})")
+    run.add_argument("--examples", type=int, default=None, metavar="N",
+                     help=f"examples per op and dtype (default {DEFAULT_EXAMPLES}), or architectures per "
+                          f"optimizer with --networks (default {DEFAULT_NETWORK_EXAMPLES})")
+    run.add_argument("--networks", action="store_true",
+                     help="whole-network parity against Keras instead of per-op fuzzing (random CNNs in float64: "
+                          "layer outputs, loss, gradients and parameters after 10 SGD-momentum / Adam steps); "
+                          "with --ops, the ops are fuzzed too")
     run.add_argument("--dtype", choices=[*DTYPES, "all"], default="all", help="dtype(s) to check (default all)")
     run.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the example generator (default 0)")
     run.add_argument("--report", default=DEFAULT_REPORT_DIR, metavar="DIR",
@@ -78,12 +85,20 @@ def _select_ops(names):
 
 def cmd_run(args, console: Console) -> int:
     from .report import ReportSession, print_outcome, summary_table
-    if args.examples < 1:
+    if args.examples is not None and args.examples < 1:
         raise UsageError("--examples must be at least 1")
-    ops = _select_ops(args.ops)
+    ops = _select_ops(args.ops) if args.ops or not args.networks else []
+    op_examples = args.examples or DEFAULT_EXAMPLES
+    net_examples = args.examples or DEFAULT_NETWORK_EXAMPLES if args.networks else 0
     impl = _load_impl(args.impl)
     limit_threads()
     from .runner import fuzz_op
+    if net_examples:
+        if args.impl != DEFAULT_IMPL:
+            raise UsageError("--networks checks npcnn's layers and optimizers; it does not take --impl")
+        from .networks import OPTIMIZERS, fuzz_networks
+    else:
+        OPTIMIZERS = ()
     dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
     report_dir = Path(args.report)
     session = ReportSession(report_dir / "cases")
@@ -92,18 +107,22 @@ def cmd_run(args, console: Console) -> int:
     try:
         with Progress(TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=not console.is_terminal) as progress:
-            overall = progress.add_task("crosscheck", total=len(ops) * len(dtypes) * args.examples)
+            total = len(ops) * len(dtypes) * op_examples + len(OPTIMIZERS) * net_examples
+            overall = progress.add_task("crosscheck", total=total)
+            record = lambda o: (session.add(o), progress.advance(overall))  # noqa: E731
             for op in ops:
                 for dtype in dtypes:
                     progress.update(overall, description=f"{op} [{dtype}]")
                     done_before = progress.tasks[overall].completed
-                    fuzz_op(op, examples=args.examples, dtype=dtype, seed=args.seed, impl=impl,
-                            on_outcome=lambda o: (session.add(o), progress.advance(overall)))
+                    fuzz_op(op, examples=op_examples, dtype=dtype, seed=args.seed, impl=impl, on_outcome=record)
                     # hypothesis may stop early (few distinct examples): keep the bar honest
-                    progress.update(overall, completed=done_before + args.examples)
+                    progress.update(overall, completed=done_before + op_examples)
+            for optimizer in OPTIMIZERS if net_examples else ():
+                progress.update(overall, description=f"networks [{optimizer}]")
+                fuzz_networks(optimizer, examples=net_examples, seed=args.seed, on_outcome=record)
     finally:   # interrupted or not, what was found so far is written
         elapsed = time.perf_counter() - start
-        json_path, html_path = session.write(report_dir, impl=args.impl, seed=args.seed, examples=args.examples,
+        json_path, html_path = session.write(report_dir, impl=args.impl, seed=args.seed, examples=op_examples,
                                              dtypes=list(dtypes), ops=ops, elapsed_s=round(elapsed, 2),
                                              command=" ".join(["crosscheck", *args.argv]))
     console.print(summary_table(session.summary, title=f"crosscheck run: {args.impl}, seed {args.seed}"))
@@ -158,10 +177,13 @@ def cmd_replay(args, console: Console) -> int:
     except (OSError, ValueError, KeyError) as exc:
         raise UsageError(f"cannot read replay file {args.case}: {exc}") from None
     impl_name = args.impl or recorded_impl
-    impl = _load_impl(impl_name)
     limit_threads()
-    from .runner import run_case
-    outcome = run_case(case, impl=impl)
+    if case.op == "network":   # npcnn's own layers and optimizers against Keras; no --impl
+        from .networks import replay_network
+        outcome = replay_network(case)
+    else:
+        from .runner import run_case
+        outcome = run_case(case, impl=_load_impl(impl_name))
     outcome.impl = impl_name
     d = ReportSession(None).add(outcome)
     d["replay"] = None

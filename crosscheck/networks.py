@@ -244,7 +244,7 @@ def check_network(arch: Architecture, optimizer: str = "adam", steps: int = STEP
     x, y = batches[0]
     case = Case(op="network", params={"architecture": arch.describe(), "layers": arch.layers,
                                       "input_shape": list(arch.input_shape), "batch": arch.batch,
-                                      "optimizer": optimizer, "steps": steps},
+                                      "classes": arch.classes, "optimizer": optimizer, "steps": steps},
                 arrays={"x": x}, dy=None, dtype="float64", seed=seed)
     honest = arch.build(seed)
     try:
@@ -301,6 +301,41 @@ def check_network(arch: Architecture, optimizer: str = "adam", steps: int = STEP
         outcome.status = MISMATCH
         outcome.message = f"first mismatch: {outcome.failures[0].tensor}"
     return outcome
+
+
+OPTIMIZERS = ("sgd", "adam")   # what `crosscheck run --networks` trains with (SGD has momentum 0.9)
+
+
+def fuzz_networks(optimizer: str, *, examples: int, seed: int, on_outcome=None) -> list[Outcome]:
+    """Check ``examples`` random architectures with ``optimizer``, drawn deterministically from ``seed``
+    (generation only: no shrinking, no example database); every outcome is collected, none raises."""
+    import zlib
+
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    outcomes: list[Outcome] = []
+
+    @hypothesis_seed(zlib.crc32(f"network:{optimizer}:{seed}".encode()))
+    @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck), print_blob=False)
+    @given(arch=architectures(), net_seed=st.integers(0, 2**31 - 1))
+    def collect(arch, net_seed):
+        outcome = check_network(arch, optimizer, seed=net_seed)
+        outcomes.append(outcome)
+        if on_outcome is not None:
+            on_outcome(outcome)
+
+    if examples > 0:
+        collect()
+    return outcomes
+
+
+def replay_network(case: Case) -> Outcome:
+    """Re-run a saved network case (``crosscheck replay``): the architecture and seed are in the case."""
+    p = case.params
+    arch = Architecture(tuple(p["input_shape"]), p["batch"], p["classes"], p["layers"])
+    return check_network(arch, p["optimizer"], steps=p["steps"], seed=case.seed)
 
 
 def update_gain(opt, steps: int) -> float:

@@ -185,6 +185,16 @@ def snippet(case: Case, replay_path="CASE.json", impl: str = DEFAULT_IMPL, tf_pa
     the greatest absolute error per tensor. The arrays are read from the replay file at
     ``replay_path`` with json/base64/numpy. ``tf_path`` names the oracle path to show when plain
     TensorFlow cannot compute the case (default: the first one)."""
+    if case.op == "network":   # a whole network in npcnn and Keras: crosscheck.networks rebuilds both
+        return "\n".join([
+            "from crosscheck.networks import replay_network",
+            "from crosscheck.replay import load_case",
+            "",
+            f"outcome = replay_network(load_case({str(replay_path)!r}))",
+            "print(outcome.status)",
+            "for d in outcome.failures:",
+            "    print(d.tensor, d.path, 'max abs err', d.max_abs_err)",
+        ])
     positional, keyword, diff_names, outputs = _op_layout(case.op, case)
     names = positional + keyword
     kw_arrays = "".join(f", {n}={n}" for n in keyword)

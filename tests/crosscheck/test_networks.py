@@ -1,5 +1,6 @@
 """Whole-network parity: random architectures in npcnn and Keras (float64), and proof that the
 check catches a wrong optimizer and a flatten in the wrong layout, naming what is wrong."""
+import json
 import os
 
 import numpy as np
@@ -88,14 +89,15 @@ def test_fixed_network_passes_and_compares_everything():
          "kernel@step10", "bias@step10"])
 
 
-def test_adam_without_bias_correction_is_caught():
-    class AdamWithoutBiasCorrection(npcnn.Adam):
-        def update(self, key, variable, gradient):
-            m, v = self.slot("momentum", key, variable), self.slot("velocity", key, variable)
-            m += (gradient - m) * (1 - self.beta_1)
-            v += (np.square(gradient) - v) * (1 - self.beta_2)
-            variable -= self.learning_rate * m / (np.sqrt(v) + self.epsilon)
+class AdamWithoutBiasCorrection(npcnn.Adam):
+    def update(self, key, variable, gradient):
+        m, v = self.slot("momentum", key, variable), self.slot("velocity", key, variable)
+        m += (gradient - m) * (1 - self.beta_1)
+        v += (np.square(gradient) - v) * (1 - self.beta_2)
+        variable -= self.learning_rate * m / (np.sqrt(v) + self.epsilon)
 
+
+def test_adam_without_bias_correction_is_caught():
     outcome = check_network(conv_bn_flatten_dense(), "adam", seed=1,
                             npcnn_optimizer=AdamWithoutBiasCorrection(learning_rate=0.01))
     assert outcome.status == MISMATCH
@@ -121,3 +123,28 @@ def test_flatten_in_the_wrong_layout_is_caught_and_named():
     assert outcome.status == MISMATCH
     assert outcome.failures[0].tensor.startswith("out[flatten")
     assert outcome.message.startswith("first mismatch: out[flatten")
+
+
+def test_crosscheck_run_networks_checks_architectures_with_both_optimizers(tmp_path, capsys):
+    from crosscheck.cli import main
+    report = tmp_path / "report"
+    assert main(["run", "--networks", "--examples", "2", "--report", str(report)]) == 0
+    doc = json.loads((report / "report.json").read_text())
+    assert doc["summary"]["ops"]["network"]["pass"] == 4   # 2 architectures x (sgd, adam)
+    assert "network" in capsys.readouterr().out
+
+
+def test_a_saved_network_mismatch_replays_against_npcnn(tmp_path, capsys):
+    # the mismatch came from a wrong Adam; replay rebuilds the same architecture with npcnn's own
+    # optimizer, which passes, so the replay file is enough to reproduce the network and batches
+    from crosscheck.cli import main
+    from crosscheck.replay import save_case
+    outcome = check_network(conv_bn_flatten_dense(), "adam", seed=1,
+                            npcnn_optimizer=AdamWithoutBiasCorrection(learning_rate=0.01))
+    assert outcome.status == MISMATCH
+    path = save_case(tmp_path / "net.json", outcome.case, outcome)
+    assert main(["replay", str(path)]) == 0
+    assert "status: pass" in capsys.readouterr().out
+    from crosscheck.replay import snippet
+    exec(compile(snippet(outcome.case, path), "snippet", "exec"), {})
+    assert capsys.readouterr().out.splitlines()[0] == "pass"
