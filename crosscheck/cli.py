@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--impl", default=None, metavar="MODULE",
                         help="implementation to run (default: the one recorded in the file)")
     sub.add_parser("ops", help="list the ops, their parameters and TensorFlow paths")
+    sub.add_parser("train-digits", add_help=False,
+                            help="train npcnn's example CNN on scikit-learn's digits "
+                                 "(python -m npcnn.examples.train_digits; --help for its options)")
     return p
 
 
@@ -208,12 +211,23 @@ def cmd_ops(args, console: Console) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"run": cmd_run, "replay": cmd_replay, "ops": cmd_ops}
+def cmd_train_digits(args, console: Console) -> int:
+    from npcnn.examples.train_digits import main as train_digits
+    train_digits(args.example_args)
+    return EXIT_OK
+
+
+_COMMANDS = {"run": cmd_run, "replay": cmd_replay, "ops": cmd_ops, "train-digits": cmd_train_digits}
 
 
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if args.command == "train-digits":   # the example parses its own options
+        args.example_args = extra
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.argv = argv
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # piped output (CI logs, subprocess) gets a wide fixed width instead of 80 columns
