@@ -43,7 +43,7 @@ def compare(actual, expected, tol: Tolerance, *, tensor: str, path: str, channel
         diff.max_abs_err = float(err.max())
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(np.abs(e) > 0, err / np.abs(e), np.where(err > 0, np.inf, 0.0))
-        diff.max_rel_err = float(np.nan_to_num(rel, nan=np.inf).max())
+        diff.max_rel_err = float(np.nan_to_num(rel, nan=np.inf, posinf=np.inf).max())
         diff.worst = worst_elements(a, e, err, bound, k)
     if a.ndim == 4 and channel_axis is not None:
         diff.channel_map = [int(v) for v in np.moveaxis(bad, channel_axis, -1).reshape(-1, bad.shape[channel_axis])

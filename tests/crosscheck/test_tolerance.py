@@ -102,3 +102,10 @@ def test_float32_accumulation_noise_on_a_large_conv_is_not_a_false_alarm(op):
     assert outcome.status == PASS, outcome_summary(outcome)
     # the comparison is not vacuous: float32 rounding differences are present
     assert max(d.max_abs_err for d in outcome.diffs) > 0
+
+
+def test_relative_error_against_an_expected_zero_is_infinite_not_the_largest_float():
+    from crosscheck.compare import compare
+    expected = np.zeros(4)
+    diff = compare(np.array([0.0, 0.0, 1.0, 0.0]), expected, tolerance("float64", 1, expected), tensor="y", path="tape")
+    assert diff.max_rel_err == np.inf and diff.mismatched == 1
