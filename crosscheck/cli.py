@@ -64,6 +64,17 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("train-digits", add_help=False,
                             help="train npcnn's example CNN on scikit-learn's digits "
                                  "(python -m npcnn.examples.train_digits; --help for its options)")
+    check = sub.add_parser("check", help="check your own CS231n-style functions (a .py file or a module)",
+                           epilog="exit status: 0 every function found passes, 1 a mismatch or an error "
+                                  "(including a file that cannot be loaded), 2 usage error")
+    check.add_argument("target", metavar="PATH_OR_MODULE")
+    check.add_argument("--convention", choices=["cs231n"], default="cs231n",
+                       help="naming and layout convention of the functions (default cs231n)")
+    check.add_argument("--examples", type=int, default=10, metavar="N", help="examples per function (default 10)")
+    check.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the example generator (default 0)")
+    check.add_argument("--functions", nargs="+", metavar="NAME", help="check only these functions")
+    check.add_argument("--report", default=None, metavar="DIR",
+                       help="also write report.json and report.html of the failures to DIR")
     return p
 
 
@@ -217,7 +228,72 @@ def cmd_train_digits(args, console: Console) -> int:
     return EXIT_OK
 
 
-_COMMANDS = {"run": cmd_run, "replay": cmd_replay, "ops": cmd_ops, "train-digits": cmd_train_digits}
+def cmd_check(args, console: Console) -> int:
+    from .cs231n import FUNCTION_NAMES, LoadError, check_module, load_user_code, rows_ok
+    from .report import ReportSession, print_outcome
+    if args.examples < 1:
+        raise UsageError("--examples must be at least 1")
+    unknown = [f for f in (args.functions or []) if f not in FUNCTION_NAMES]
+    if unknown:
+        raise UsageError(f"unknown function {', '.join(unknown)}; known: {', '.join(FUNCTION_NAMES)}")
+    try:
+        module = load_user_code(args.target)
+    except LoadError as exc:
+        console.print(f"[bold red]crosscheck check: cannot load {args.target}[/]")
+        console.print(str(exc), markup=False)
+        console.print("[bold red]FAILED[/]: nothing was checked")
+        return EXIT_FAILED
+    start = time.perf_counter()
+    rows = check_module(module, examples=args.examples, seed=args.seed, only=args.functions)
+    elapsed = time.perf_counter() - start
+    if not rows:
+        console.print(f"[bold red]crosscheck check: {args.target} defines none of the CS231n functions[/] "
+                      f"({', '.join(FUNCTION_NAMES)})", soft_wrap=True)
+        return EXIT_FAILED
+    print_check_table(console, rows, args.target)
+    session = ReportSession(None)
+    for row in rows:
+        if row.message:
+            console.rule(f"{row.status}: {row.function}")
+            console.print(row.message, markup=False)
+        failure = row.first_failure
+        if failure is not None:
+            console.rule(f"{failure.status}: {row.function}")
+            print_outcome(console, session.add(failure), snippet=False)
+    if args.report:
+        json_path, html_path = session.write(Path(args.report), impl=args.target, seed=args.seed,
+                                             examples=args.examples, command=" ".join(["crosscheck", *args.argv]))
+        console.print(f"report: {json_path}  {html_path}")
+    ok = rows_ok(rows)
+    bad = sum(r.status in ("mismatched", "error") for r in rows)
+    console.print(f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}: {len(rows) - bad} of {len(rows)} functions "
+                  f"pass in {elapsed:.1f} s")
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def print_check_table(console: Console, rows, target: str) -> None:
+    """One row per function: verdict, examples tried, failing examples, the first failure's tensors and causes."""
+    from rich import box
+    from rich.table import Table
+    style = {"passed": "green", "mismatched": "bold red", "error": "bold magenta", "reference-unsupported": "yellow"}
+    table = Table(title=f"crosscheck check {target} (CS231n convention, float64)", box=box.SIMPLE_HEAD)
+    for col in ("function", "verdict", "examples", "failing", "first failure"):
+        table.add_column(col, no_wrap=col != "first failure")
+    for r in rows:
+        f = r.first_failure
+        what = ""
+        if f is not None:
+            what = ", ".join(sorted({d.tensor for d in f.failures})) or f.status
+            causes = sorted({c["label"] for d in f.failures for c in d.diagnosis if c["label"] != "arbiter"})
+            if causes:
+                what += " (likely: " + ", ".join(causes) + ")"
+        elif r.message:
+            what = r.message.splitlines()[0]
+        table.add_row(r.function, f"[{style.get(r.status, '')}]{r.status}[/]", str(r.tried), str(r.failed), what)
+    console.print(table)
+
+
+_COMMANDS = {"run": cmd_run, "replay": cmd_replay, "ops": cmd_ops, "train-digits": cmd_train_digits, "check": cmd_check}
 
 
 def main(argv=None) -> int:

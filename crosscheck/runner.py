@@ -105,7 +105,25 @@ def run_case(case: Case, impl=None) -> Outcome:
                                + traceback.format_exc())
     notes = list(ref.notes) + [f"path {p} not used: {why}" for p, why in ref.skipped.items()]
     status = PASS if all(d.passed for d in diffs) else MISMATCH
+    if status == MISMATCH:
+        notes += explain(info, case, actual, ref, diffs)
     return Outcome(case, status, paths=list(ref.paths), diffs=diffs, notes=notes, impl=impl_name)
+
+
+def explain(info: OpInfo, case: Case, actual: dict, ref, diffs: list) -> list[str]:
+    """Attach likely causes (crosscheck.diagnosis) and the finite-difference verdict
+    (crosscheck.arbiter, as a diagnosis entry labelled "arbiter") to the failing TensorDiffs.
+    Never raises; returns a note for the Outcome only if one of them fails."""
+    from .arbiter import arbitrate
+    from .diagnosis import diagnose
+    notes = []
+    for step, name in ((lambda: diagnose(info, case, actual, ref, diffs), "diagnosis"),
+                       (lambda: arbitrate(case, actual, ref, diffs), "finite-difference arbiter")):
+        try:
+            step()
+        except Exception as exc:
+            notes.append(f"the {name} failed on this case ({type(exc).__name__}: {exc})")
+    return notes
 
 
 def compare_all(info: OpInfo, case: Case, actual: dict, ref) -> list:

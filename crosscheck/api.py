@@ -1,0 +1,81 @@
+"""Check any implementation of one registry op, in any convention: ``check_op`` (hypothesis-driven)
+and ``assert_matches_tf`` (one Case, for use inside your own ``@given`` tests).
+
+``forward(**arrays, **params) -> y`` and ``backward(dy, **arrays, **params) -> gradients`` (one per
+differentiable array of the op, in the op's array order; see ``crosscheck ops``) take the op's
+keyword names (``input``, ``filters``, ``strides``, ``padding``, ...). Arrays come in ``layout``
+("NHWC" or "NCHW"; filters stay HWIO); wrap your function to convert anything else.
+"""
+from __future__ import annotations
+
+import types
+from typing import Callable
+
+from .case import IMPLEMENTATION_ERROR, MISMATCH, Case, Outcome
+from .registry import get_op
+
+
+def adapter(op: str, forward: Callable, backward: Callable | None = None, name: str = "user code"):
+    """An implementation module for ``run_case`` built from a forward and a backward function."""
+    info = get_op(op)
+
+    def vjp(op_name, *arrays, **params):
+        given = dict(zip([n for n in info.arrays], arrays))
+        y = forward(**given, **params)
+
+        def pullback(dy):
+            if backward is None:
+                return tuple(None for _ in arrays)
+            grads = backward(dy, **given, **params)
+            return tuple(grads) if isinstance(grads, (tuple, list)) else (grads,)
+        return y, pullback
+    return types.SimpleNamespace(**{info.name: forward}, vjp=vjp, __name__=name)
+
+
+def assert_matches_tf(case: Case, forward: Callable, backward: Callable | None = None) -> Outcome:
+    """Run one case against TensorFlow; AssertionError with the full report (diagnosis included) on a
+    mismatch or an exception of the code under test. Returns the Outcome otherwise."""
+    from .report import format_outcome_text
+    from .runner import run_case
+    outcome = run_case(case, adapter(case.op, forward, backward, getattr(forward, "__qualname__", "user code")))
+    if outcome.status in (MISMATCH, IMPLEMENTATION_ERROR):
+        raise AssertionError(format_outcome_text(outcome, snippet=False))
+    return outcome
+
+
+def cases(op: str, dtype: str = "float64", layout: str | None = None):
+    """The registry's hypothesis strategy of Cases for ``op``, restricted to ``layout`` if given."""
+    strategy = get_op(op).strategy(dtype)
+    if layout is None:
+        return strategy
+    return strategy.filter(lambda c: c.params.get("data_format", layout) == layout)
+
+
+def check_op(op: str, forward: Callable, backward: Callable | None = None, *, layout: str | None = "NHWC",
+             examples: int = 20, dtype: str = "float64", seed: int = 0) -> list[Outcome]:
+    """Draw ``examples`` cases of ``op`` and compare your functions with TensorFlow on each; raises
+    AssertionError with the first failure's report, else returns the outcomes."""
+    from .runner import fuzz_op
+    impl = adapter(op, forward, backward, getattr(forward, "__qualname__", "user code"))
+    if layout is not None:
+        outcomes = []
+        from hypothesis import HealthCheck, Phase, given, settings
+        from hypothesis import seed as hseed
+
+        from .runner import run_case
+
+        @hseed(seed)
+        @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
+                  suppress_health_check=list(HealthCheck))
+        @given(case=cases(op, dtype, layout))
+        def run(case):
+            outcomes.append(run_case(case, impl))
+        run()
+    else:
+        outcomes = fuzz_op(op, examples=examples, dtype=dtype, seed=seed, impl=impl)
+    failed = [o for o in outcomes if o.status in (MISMATCH, IMPLEMENTATION_ERROR)]
+    if failed:
+        from .report import format_outcome_text
+        raise AssertionError(f"{len(failed)} of {len(outcomes)} cases of {op} fail; the first:\n"
+                             + format_outcome_text(failed[0], snippet=False))
+    return outcomes

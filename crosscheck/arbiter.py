@@ -1,0 +1,137 @@
+"""The finite-difference arbiter: when the code under test and TensorFlow disagree on a gradient,
+float64 finite differences of the op's forward pass say which side agrees with the mathematics.
+
+The forward pass differentiated is ``npcnn.functional``'s (verified against TensorFlow's forward;
+the forward is not what is in dispute), evaluated in float64 on the case's arrays. For each
+disputed gradient ``d_<array>``, both candidate gradients are projected on random directions ``v``
+and compared with ``(<f(a + eps v), dy> - <f(a - eps v), dy>) / 2 eps`` (JAX's ``check_grads``
+idea: two evaluations per direction); arrays of at most ``CENTRAL_MAX`` elements get the full
+central-difference gradient instead, compared element by element.
+
+The verdict is a diagnosis entry with label ``"arbiter"`` on every disputed TensorDiff (not an
+Outcome note: those count how references were built), e.g. "d_input: TensorFlow disagrees with
+finite differences here; the code under test agrees". Max-pool cases with tied maxima are not
+judged (no derivative there).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .finite_diff import numerical_vjp
+
+DIRECTIONS = 3
+CENTRAL_MAX = 64
+# a gradient "agrees" when its relative gap to finite differences is below this (float64 central
+# differences of a smooth op are good to ~1e-8 relative; float32 gradients carry ~1e-6 rounding)
+AGREE = {"float64": 1e-6, "float32": 2e-4}
+
+
+def forward_f64(case):
+    """``f(*differentiable arrays) -> y`` in float64 from npcnn, or None for ops it cannot express."""
+    import npcnn.functional as F
+
+    from .registry import get_op
+    info = get_op(case.op)
+    fn = getattr(F, info.name, None)
+    if fn is None or case.dy is None:
+        return None, ()
+    names = tuple(n for n in info.differentiable if n in case.arrays)
+    fixed = {k: (v.astype(np.float64) if v.dtype.kind == "f" else v) for k, v in case.arrays.items()
+             if k not in names}
+
+    def f(*arrays):
+        out = fn(**fixed, **dict(zip(names, arrays)), **case.params)
+        return out[0] if isinstance(out, tuple) else out
+    return f, names
+
+
+def gap(f, arrays, k: int, dy, grad, *, seed: int) -> float:
+    """Relative gap between ``grad`` (the gradient w.r.t. ``arrays[k]``) and finite differences."""
+    a64 = [np.asarray(a, np.float64) for a in arrays]
+    g = np.asarray(grad, np.float64)
+    if not np.all(np.isfinite(g)):
+        return float("inf")
+    if a64[k].size <= CENTRAL_MAX:
+        numeric = numerical_vjp(lambda x: f(*a64[:k], x, *a64[k + 1:]), [a64[k]], dy)[0]
+        scale = max(float(np.max(np.abs(numeric))), 1e-12)
+        return float(np.max(np.abs(g - numeric))) / scale
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    eps = 1e-6 * max(1.0, float(np.max(np.abs(a64[k]))))
+    for _ in range(DIRECTIONS):
+        v = rng.standard_normal(a64[k].shape)
+        plus = np.vdot(f(*a64[:k], a64[k] + eps * v, *a64[k + 1:]), dy)
+        minus = np.vdot(f(*a64[:k], a64[k] - eps * v, *a64[k + 1:]), dy)
+        numeric = (plus - minus) / (2 * eps)
+        analytic = float(np.vdot(g, v))
+        scale = max(abs(numeric), float(np.linalg.norm(g)) * 1e-3, 1e-12)
+        worst = max(worst, abs(analytic - numeric) / scale)
+    return worst
+
+
+def verdict(tensor: str, impl_ok: bool, tf_ok: bool, impl_gap: float, tf_gap: float) -> str:
+    numbers = f"(relative gap to finite differences: code under test {impl_gap:.2g}, TensorFlow {tf_gap:.2g})"
+    if impl_ok and not tf_ok:
+        return f"{tensor}: TensorFlow disagrees with finite differences here; the code under test agrees {numbers}"
+    if tf_ok and not impl_ok:
+        return f"{tensor}: the code under test disagrees with finite differences; TensorFlow agrees {numbers}"
+    if tf_ok and impl_ok:
+        return f"{tensor}: both agree with finite differences to the arbiter's precision {numbers}"
+    return (f"{tensor}: neither agrees with finite differences (a kink such as a tie or relu(0), or both "
+            f"wrong) {numbers}")
+
+
+def kink_reason(case) -> str:
+    """Why finite differences cannot judge this case (the op has no derivative at its inputs), or ""."""
+    if case.op == "max_pool2d":
+        from .diagnosis import maxpool_grad
+        ties = maxpool_grad(case, "all")[1]
+        if ties:
+            return (f"not judged by finite differences: {ties} windows have tied maxima, where max-pool has no "
+                    "derivative (TensorFlow's first-maximum rule is the spec)")
+    return ""
+
+
+def arbitrate(case, actual: dict, ref, diffs) -> list[str]:
+    """Judge every disputed gradient tensor; adds an "arbiter" diagnosis entry to its TensorDiffs and
+    returns the verdicts as text."""
+    disputed = sorted({d.tensor for d in diffs if not d.passed and d.tensor.startswith("d_")
+                       and d.shape == d.expected_shape and actual.get(d.tensor) is not None})
+    if not disputed or case.dy is None:
+        return []
+    f, names = forward_f64(case)
+    if f is None:
+        return []
+    kink = kink_reason(case)
+    if kink:
+        for d in diffs:
+            if d.tensor in disputed and not d.passed:
+                d.diagnosis.append({"label": "arbiter", "evidence": kink})
+        return [kink]
+    arrays = [case.arrays[n] for n in names]
+    dy = case.dy.astype(np.float64)
+    tol = AGREE.get(case.dtype, 1e-6)
+    notes = []
+    for tensor in disputed:
+        name = tensor[2:]
+        if name not in names:
+            continue
+        k = names.index(name)
+        path = next(d.path for d in diffs if d.tensor == tensor and not d.passed)
+        tf_grad = ref.paths[path][tensor]
+        try:
+            impl_gap = gap(f, arrays, k, dy, actual[tensor], seed=case.seed)
+            tf_gap = gap(f, arrays, k, dy, tf_grad, seed=case.seed)
+        except Exception as exc:     # the forward cannot be evaluated: no verdict, say why
+            text = f"{tensor}: the finite-difference arbiter could not run ({type(exc).__name__}: {exc})"
+            notes.append(text)
+            for d in diffs:
+                if d.tensor == tensor and not d.passed:
+                    d.diagnosis.append({"label": "arbiter", "evidence": text})
+            continue
+        text = verdict(tensor, impl_gap <= tol, tf_gap <= tol, impl_gap, tf_gap)
+        notes.append(text)
+        for d in diffs:
+            if d.tensor == tensor and not d.passed:
+                d.diagnosis.append({"label": "arbiter", "evidence": text})
+    return notes

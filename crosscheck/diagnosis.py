@@ -1,0 +1,497 @@
+"""Likely causes of a mismatch: a fixed set of hypotheses, each tested against the actual tensor.
+
+For every mismatched tensor, each hypothesis builds what the implementation *would* have produced
+if it had made one specific, common mistake (a kernel not rotated, a shifted window, a missing 1/N,
+a reshape instead of a transpose, ...) and compares the actual tensor with that. The hypotheses
+under which the actual tensor matches (under the same tolerance as the real comparison) are
+attached to ``TensorDiff.diagnosis`` as ``{"label": ..., "evidence": ...}``. The labels are a stable
+vocabulary, documented in docs/diagnosis.md:
+
+    shape-mismatch, nan-inf-mismatch, sign-flip, scale-factor, flipped-kernel, kernel-hw-swapped,
+    spatial-shift, same-padding-wrong-side, layout-mixup, border-only, stride-phase,
+    maxpool-tie-policy, maxpool-all-ties, precision-only   (and "arbiter", from crosscheck.arbiter)
+
+Hypotheses that change the case (a rotated kernel, padding on the other side, the other layout)
+recompute the TensorFlow reference on the changed case; they run only for mismatches.
+"""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Callable
+
+import numpy as np
+
+from npcnn import padding as P
+
+from .case import Case, TensorDiff
+from .compare import compare
+from .registry import OpInfo
+from .tolerance import Tolerance
+
+LABELS = {
+    "shape-mismatch": "the tensor has another shape than TensorFlow's",
+    "nan-inf-mismatch": "NaN or Inf where TensorFlow has finite values (or the reverse)",
+    "sign-flip": "the tensor equals minus TensorFlow's",
+    "scale-factor": "the tensor equals TensorFlow's times a constant (the factor is given)",
+    "flipped-kernel": "the tensor equals TensorFlow's for the kernel rotated by 180 degrees",
+    "kernel-hw-swapped": "the tensor equals TensorFlow's with the kernel's height and width swapped",
+    "spatial-shift": "the tensor equals TensorFlow's shifted by (di, dj) positions (where both overlap)",
+    "same-padding-wrong-side": "the tensor equals TensorFlow's with the odd padding pixel on the top/left",
+    "layout-mixup": "the tensor equals TensorFlow's with NCHW data read as NHWC (a reshape instead of a "
+                    "transpose), or H and W swapped",
+    "border-only": "only positions near the border differ; the interior matches",
+    "stride-phase": "only some stride phases (i mod s, j mod s) differ: typically dy not dilated by the stride",
+    "maxpool-tie-policy": "max-pool gradient matches another tie rule (split, last maximum) than TF's first maximum",
+    "maxpool-all-ties": "max-pool gradient given to every tied maximum instead of the first one",
+    "precision-only": "float32 rounding: slightly beyond the tolerance, consistent with another summation order",
+    "arbiter": "the float64 finite-difference verdict on a disagreeing gradient (crosscheck.arbiter)",
+}
+
+FILTER_ARRAYS = {"conv2d": "filters", "conv2d_backprop_input": "filters", "conv2d_transpose": "filters",
+                 "depthwise_conv2d": "filter"}
+PADDED_OPS = {"conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "depthwise_conv2d", "max_pool2d"}
+MAX_SHIFT = 2
+# labels that only say where the differences are (kept only when no hypothesis explains the values)
+LOCATIONAL = {"border-only", "stride-phase"}
+
+
+def entry(label: str, evidence: str) -> dict:
+    assert label in LABELS, label
+    return {"label": label, "evidence": evidence}
+
+
+def diagnose(info: OpInfo, case: Case, actual: dict, ref, diffs: list[TensorDiff]) -> None:
+    """Fill ``diagnosis`` of every failing TensorDiff (once per tensor; other paths get a copy)."""
+    done: dict[str, list[dict]] = {}
+    for d in diffs:
+        if d.passed:
+            continue
+        if d.tensor not in done:
+            expected = ref.paths[d.path][d.tensor]
+            tol = Tolerance(atol=d.atol, rtol=d.rtol, terms=0, scale=0.0)
+            done[d.tensor] = diagnose_tensor(info, case, d, actual.get(d.tensor), expected, tol)
+        d.diagnosis = [dict(e) for e in done[d.tensor]]
+
+
+def diagnose_tensor(info, case, diff: TensorDiff, actual, expected, tol) -> list[dict]:
+    """The hypotheses that explain ``actual`` vs ``expected`` (``info`` may be None for a tensor of
+    no registry op: then only the hypotheses that need no op description apply)."""
+    if actual is None:
+        return []
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    if actual.shape != expected.shape:
+        return shape_hypotheses(case, diff, actual, expected, tol)
+    found = []
+    for hypothesis in HYPOTHESES:
+        try:
+            found += hypothesis(info, case, diff, actual, expected, tol)
+        except Exception:   # a hypothesis that cannot be evaluated explains nothing
+            continue
+    if any(e["label"] not in LOCATIONAL for e in found):
+        # an exact explanation makes "where it differs" observations redundant (and misleading)
+        found = [e for e in found if e["label"] not in LOCATIONAL or e["evidence"].startswith("equals")]
+    return found
+
+
+# ------------------------------------------------------------------------------------- helpers
+
+def _matches(actual, alternative, tol, scale: float = 1.0) -> tuple[bool, float]:
+    t = Tolerance(atol=tol.atol * max(abs(scale), 1e-300), rtol=tol.rtol, terms=0, scale=0.0)
+    d = compare(actual, alternative, t, tensor="", path="")
+    return d.passed, d.max_abs_err
+
+
+def _falls(diff: TensorDiff, new_err: float) -> str:
+    return f"the max error falls from {diff.max_abs_err:.3g} to {new_err:.2g}"
+
+
+def _spatial_axes(case: Case, tensor: str, info: OpInfo):
+    if tensor in info.filter_tensors:
+        return (0, 1)
+    if case.params.get("data_format", "NHWC") == "NCHW":
+        return (2, 3)
+    if case.op in ("batch_normalization", "group_normalization") and case.params.get("axis", -1) in (1, -3):
+        return (2, 3)
+    return (1, 2)
+
+
+def _recompute(case: Case, path: str, tensor: str, **changes) -> np.ndarray | None:
+    """TensorFlow's ``tensor`` on a changed copy of ``case`` (arrays / params / dy replaced)."""
+    from .oracle import compute_reference
+    arrays = dict(case.arrays, **changes.get("arrays", {}))
+    params = dict(case.params, **changes.get("params", {}))
+    dy = changes.get("dy", case.dy)
+    ref = compute_reference(Case(case.op, params, arrays, dy, case.dtype, case.seed))
+    tensors = ref.paths.get(path) or next(iter(ref.paths.values()))
+    return tensors.get(tensor)
+
+
+# ---------------------------------------------------------------------------------- hypotheses
+
+def shape_hypotheses(case, diff, actual, expected, tol) -> list[dict]:
+    found = [entry("shape-mismatch", f"shape {actual.shape}, TensorFlow gives {expected.shape}")]
+    if actual.ndim == expected.ndim and sorted(actual.shape) == sorted(expected.shape):
+        for perm in _permutations(expected.ndim):
+            if expected.transpose(perm).shape == actual.shape and _matches(actual, expected.transpose(perm), tol)[0]:
+                found.append(entry("layout-mixup", f"equals TensorFlow's tensor with axes permuted {perm}"))
+                break
+    return found
+
+
+def _permutations(n: int):
+    from itertools import permutations
+    return [p for p in permutations(range(n)) if p != tuple(range(n))]
+
+
+def nan_inf(info, case, diff, actual, expected, tol) -> list[dict]:
+    a_bad, e_bad = ~np.isfinite(actual), ~np.isfinite(expected)
+    extra, missing = int((a_bad & ~e_bad).sum()), int((e_bad & ~a_bad).sum())
+    if not extra and not missing:
+        return []
+    parts = []
+    if extra:
+        parts.append(f"{extra} NaN/Inf elements where TensorFlow is finite "
+                     f"({int(np.isnan(actual).sum())} NaN, {int(np.isinf(actual).sum())} Inf in all)")
+    if missing:
+        parts.append(f"{missing} finite elements where TensorFlow has NaN/Inf")
+    if extra and np.isfinite(case_arrays_max(case)):
+        parts.append("the inputs are finite: an overflow (e.g. exp without subtracting the max) or 0/0")
+    return [entry("nan-inf-mismatch", "; ".join(parts))]
+
+
+def case_arrays_max(case: Case) -> float:
+    return max((float(np.max(np.abs(a))) for a in case.arrays.values() if a.size and a.dtype.kind == "f"),
+               default=0.0)
+
+
+def sign_flip(info, case, diff, actual, expected, tol) -> list[dict]:
+    ok, err = _matches(actual, -expected, tol)
+    return [entry("sign-flip", "equals minus TensorFlow's: " + _falls(diff, err))] if ok else []
+
+
+def describe_factor(c: float, case: Case) -> str:
+    frac = Fraction(c).limit_denominator(64)
+    text = f"{c:.6g}"
+    if frac.denominator > 1 or frac.numerator != round(c) or abs(float(frac) - c) <= 1e-6 * abs(c):
+        if abs(float(frac) - c) <= 1e-6 * max(abs(c), 1e-12):
+            text = f"{c:.6g} = {frac.numerator}/{frac.denominator}" if frac.denominator > 1 else f"{frac.numerator}"
+    sizes = {}
+    for name, a in case.arrays.items():
+        if a.ndim:
+            sizes.setdefault(a.shape[0], f"N = {name}.shape[0]")
+    for n, what in sizes.items():
+        if n > 1 and abs(c * n - 1) < 1e-6:
+            return f"{text} (= 1/N with {what} = {n}: an extra division by the batch size?)"
+        if n > 1 and abs(c - n) < 1e-6 * n:
+            return f"{text} (= N with {what} = {n}: a missing division by the batch size?)"
+    return text
+
+
+def scale_factor(info, case, diff, actual, expected, tol) -> list[dict]:
+    e, a = expected.astype(np.float64).ravel(), actual.astype(np.float64).ravel()
+    if not (np.all(np.isfinite(a)) and np.all(np.isfinite(e))) or not np.any(e):
+        return []
+    c = float(np.vdot(a, e) / np.vdot(e, e))
+    if abs(c - 1) < 1e-3 or abs(c + 1) < 1e-3 or abs(c) < 1e-6:
+        return []
+    ok, err = _matches(actual, c * expected, tol, c)
+    if not ok:
+        return []
+    return [entry("scale-factor", f"equals TensorFlow's times {describe_factor(c, case)}: " + _falls(diff, err))]
+
+
+def _rot180(w):
+    return np.ascontiguousarray(w[::-1, ::-1])
+
+
+def flipped_kernel(info, case, diff, actual, expected, tol) -> list[dict]:
+    if diff.tensor in info.filter_tensors:
+        ok, err = _matches(actual, _rot180(expected), tol)
+        if ok:
+            return [entry("flipped-kernel",
+                          "equals TensorFlow's filter gradient rotated by 180°: " + _falls(diff, err))]
+    name = FILTER_ARRAYS.get(case.op)
+    if name is None:
+        return []
+    w = case.arrays[name]
+    if w.shape[0] == 1 and w.shape[1] == 1:
+        return []
+    alt = _recompute(case, diff.path, diff.tensor, arrays={name: _rot180(w)})
+    if alt is not None and diff.tensor in info.filter_tensors:
+        alt = _rot180(alt)
+    if alt is None or alt.shape != actual.shape:
+        return []
+    ok, err = _matches(actual, alt, tol)
+    return [entry("flipped-kernel", f"after rotating the kernel by 180° {_falls(diff, err)}")] if ok else []
+
+
+def kernel_hw_swapped(info, case, diff, actual, expected, tol) -> list[dict]:
+    if diff.tensor in info.filter_tensors and expected.shape[0] == expected.shape[1] and expected.shape[0] > 1:
+        ok, err = _matches(actual, expected.transpose(1, 0, 2, 3), tol)
+        if ok:
+            return [entry("kernel-hw-swapped", "equals TensorFlow's filter gradient with kernel rows and columns "
+                                               "swapped: " + _falls(diff, err))]
+    name = FILTER_ARRAYS.get(case.op)
+    if name is None or case.arrays[name].shape[0] != case.arrays[name].shape[1] or case.arrays[name].shape[0] == 1:
+        return []
+    alt = _recompute(case, diff.path, diff.tensor,
+                     arrays={name: np.ascontiguousarray(case.arrays[name].transpose(1, 0, 2, 3))})
+    if alt is not None and diff.tensor in info.filter_tensors:
+        alt = alt.transpose(1, 0, 2, 3)
+    if alt is None or alt.shape != actual.shape:
+        return []
+    ok, err = _matches(actual, alt, tol)
+    if not ok:
+        return []
+    return [entry("kernel-hw-swapped", f"after swapping the kernel's height and width {_falls(diff, err)}")]
+
+
+def spatial_shift(info, case, diff, actual, expected, tol) -> list[dict]:
+    if actual.ndim != 4:
+        return []
+    ah, aw = _spatial_axes(case, diff.tensor, info)
+    h, w = actual.shape[ah], actual.shape[aw]
+    best = None
+    for di in range(-MAX_SHIFT, MAX_SHIFT + 1):
+        for dj in range(-MAX_SHIFT, MAX_SHIFT + 1):
+            if (di, dj) == (0, 0) or h - abs(di) < max(2, h // 2) or w - abs(dj) < max(2, w // 2):
+                continue
+            a = _window(actual, ah, aw, max(0, -di), h - max(0, di), max(0, -dj), w - max(0, dj))
+            e = _window(expected, ah, aw, max(0, di), h - max(0, -di), max(0, dj), w - max(0, -dj))
+            if not np.any(e) and not np.any(a):
+                continue
+            ok, err = _matches(a, e, tol)
+            if ok and (best is None or abs(di) + abs(dj) < abs(best[0]) + abs(best[1])):
+                best = (di, dj, err)
+    if best is None:
+        return []
+    di, dj, err = best
+    return [entry("spatial-shift", f"actual[i, j] equals TensorFlow's [i{di:+d}, j{dj:+d}] wherever both exist "
+                                   f"(max error there {err:.2g}); the rest lies on the border: an off-by-"
+                                   f"{max(abs(di), abs(dj))} index or a wrong padding offset")]
+
+
+def _window(a, ah, aw, h0, h1, w0, w1):
+    ix = [slice(None)] * a.ndim
+    ix[ah], ix[aw] = slice(h0, h1), slice(w0, w1)
+    return a[tuple(ix)]
+
+
+def same_padding_wrong_side(info, case, diff, actual, expected, tol) -> list[dict]:
+    if case.op not in PADDED_OPS:
+        return []
+    from .oracle.tf_oracle import window_args
+    from .strategies import tf_padding
+    in_hw, kernel, strides, dilations, pad = window_args(case)
+    geom = P.window_geometry(in_hw, kernel, strides, dilations, pad)
+    (t, b), (l, r) = geom.pads
+    if (t, l) == (b, r):
+        return []
+    swapped = tf_padding(((b, t), (r, l)), case.params.get("data_format", "NHWC"))
+    if case.op == "max_pool2d" and max(b, t) >= kernel[0] or case.op == "max_pool2d" and max(l, r) >= kernel[1]:
+        return []
+    alt = _recompute(case, diff.path, diff.tensor, params={"padding": swapped})
+    if alt is None or alt.shape != actual.shape:
+        return []
+    ok, err = _matches(actual, alt, tol)
+    if not ok:
+        return []
+    return [entry("same-padding-wrong-side", f"with padding (top, bottom) = ({b}, {t}), (left, right) = ({r}, {l}) "
+                                             f"instead of TensorFlow's ({t}, {b}), ({l}, {r}) {_falls(diff, err)}")]
+
+
+def layout_mixup(info, case, diff, actual, expected, tol) -> list[dict]:
+    found = []
+    if actual.ndim == 4:
+        ah, aw = _spatial_axes(case, diff.tensor, info)
+        if actual.shape[ah] == actual.shape[aw] > 1:
+            perm = list(range(4))
+            perm[ah], perm[aw] = aw, ah
+            ok, err = _matches(actual, expected.transpose(perm), tol)
+            if ok:
+                found.append(entry("layout-mixup", "equals TensorFlow's with H and W swapped: " + _falls(diff, err)))
+    alt = _other_layout_reference(case, diff, info)
+    if alt is not None and alt.shape == actual.shape:
+        ok, err = _matches(actual, alt, tol)
+        if ok:
+            found.append(entry("layout-mixup", "equals TensorFlow's result when the NCHW buffers are read as NHWC "
+                                               "(a reshape where a transpose was needed): " + _falls(diff, err)))
+    return found
+
+
+def _other_layout_reference(case: Case, diff: TensorDiff, info: OpInfo):
+    """Reinterpret every NCHW array's buffer as NHWC of the same size (what x.reshape(-1, C) on an
+    NCHW array does) and compute TF's answer; the result is reinterpreted back."""
+    fmt = case.params.get("data_format")
+    norm_axis = case.op in ("batch_normalization", "group_normalization") and case.params.get("axis") in (1, -3)
+    if not (fmt == "NCHW" or norm_axis) or diff.tensor in info.filter_tensors:
+        return None
+
+    def as_nhwc(a):
+        if a is None or a.ndim != 4:
+            return a
+        n, c, h, w = a.shape
+        return np.ascontiguousarray(a).reshape(n, h, w, c)
+
+    arrays = {k: (v if k == FILTER_ARRAYS.get(case.op) else as_nhwc(v)) for k, v in case.arrays.items()}
+    params = {"data_format": "NHWC"} if fmt == "NCHW" else {"axis": -1}
+    for key in ("input_sizes", "output_shape"):
+        if key in case.params:
+            n, c, h, w = case.params[key]
+            params[key] = [n, h, w, c]
+    if fmt == "NCHW" and isinstance(case.params.get("padding"), list):
+        pads = case.params["padding"]
+        params["padding"] = [pads[0], pads[2], pads[3], pads[1]]
+    alt = _recompute(case, diff.path, diff.tensor, arrays=arrays, params=params, dy=as_nhwc(case.dy))
+    return None if alt is None else alt.reshape(-1)[: int(np.prod(diff.expected_shape))].reshape(diff.expected_shape)
+
+
+def border_only(info, case, diff, actual, expected, tol) -> list[dict]:
+    if actual.ndim != 4 or not diff.spatial_map:
+        return []
+    grid = np.array(diff.spatial_map).any(axis=0)
+    h, w = grid.shape
+    band = 1
+    if case.op in PADDED_OPS or case.op == "avg_pool2d":
+        try:
+            from .oracle.tf_oracle import window_args
+            band = max(1, max(window_args(case)[1]) - 1)
+        except Exception:
+            band = 1
+    if h <= 2 * band or w <= 2 * band:
+        return []
+    interior = grid[band:h - band, band:w - band]
+    if interior.any() or not grid.any():
+        return []
+    return [entry("border-only", f"all {int(grid.sum())} mismatched (i, j) positions are within {band} of the "
+                                 f"border; the {interior.size} interior positions match (padding handling)")]
+
+
+def stride_phase(info, case, diff, actual, expected, tol) -> list[dict]:
+    if actual.ndim != 4 or not diff.spatial_map:
+        return []
+    strides = case.params.get("strides")
+    if strides is None:
+        return []
+    fmt = case.params.get("data_format", "NHWC")
+    sh, sw = P.spatial_pair(strides, "strides", fmt)
+    if sh == 1 and sw == 1:
+        return []
+    grid = np.array(diff.spatial_map).any(axis=0)
+    h, w = grid.shape
+    bad = sorted({(i % sh, j % sw) for i in range(h) for j in range(w) if grid[i, j]})
+    all_phases = {(i % sh, j % sw) for i in range(h) for j in range(w)}
+    if not bad or len(bad) == len(all_phases):
+        return []
+    good = sorted(all_phases - set(bad))
+    return [entry("stride-phase", f"only positions with (i mod {sh}, j mod {sw}) in {bad} differ; phases {good} "
+                                  f"match: typically dout not dilated (zeros inserted) by the stride in the backward")]
+
+
+def undilated_dy(info, case, diff, actual, expected, tol) -> list[dict]:
+    """conv2d d_input computed as if the stride were 1: dout scattered without zeros between its rows."""
+    if case.op != "conv2d" or diff.tensor != "d_input":
+        return []
+    import npcnn.functional as F
+    from .oracle.tf_oracle import window_args
+    fmt = case.params.get("data_format", "NHWC")
+    in_hw, kernel, strides, dilations, pad = window_args(case)
+    if strides == (1, 1):
+        return []
+    geom = P.window_geometry(in_hw, kernel, strides, dilations, pad)
+    w = case.arrays["filters"]
+    x = case.arrays["input"]
+    dy = case.dy if fmt == "NHWC" else case.dy.transpose(0, 2, 3, 1)
+    n, c = x.shape[0], (x.shape[3] if fmt == "NHWC" else x.shape[1])
+    if w.shape[2] != c:    # grouped: not this hypothesis
+        return []
+    keh, kew = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
+    full = F.conv2d_backprop_input([n, geom.out[0] + keh - 1, geom.out[1] + kew - 1, c], w, dy, strides=1,
+                                   padding="VALID", dilations=list(dilations))
+    (t, _), (l, _) = geom.pads
+    alt = np.zeros((n, in_hw[0], in_hw[1], c), dtype=full.dtype)
+    part = full[:, t:t + in_hw[0], l:l + in_hw[1]]
+    alt[:, :part.shape[1], :part.shape[2]] = part
+    if fmt == "NCHW":
+        alt = alt.transpose(0, 3, 1, 2)
+    ok, err = _matches(actual, alt, tol)
+    if not ok:
+        return []
+    return [entry("stride-phase", f"equals the input gradient of a stride-1 conv: dout was not dilated (zeros "
+                                  f"inserted) by the stride {strides}: " + _falls(diff, err))]
+
+
+def maxpool_ties(info, case, diff, actual, expected, tol) -> list[dict]:
+    if case.op != "max_pool2d" or diff.tensor != "d_input":
+        return []
+    found = []
+    for policy, label, what in (("all", "maxpool-all-ties", "every tied maximum gets the full gradient"),
+                                ("split", "maxpool-tie-policy", "tied maxima split the gradient equally"),
+                                ("last", "maxpool-tie-policy", "the last maximum in row-major order gets it")):
+        alt, ties = maxpool_grad(case, policy)
+        if ties == 0:
+            return []
+        ok, err = _matches(actual, alt, tol)
+        if ok:
+            found.append(entry(label, f"{ties} windows have tied maxima; the actual gradient is the one where {what} "
+                                      f"(TensorFlow gives it to the first maximum in row-major order): "
+                                      + _falls(diff, err)))
+            break
+    return found
+
+
+def maxpool_grad(case: Case, policy: str):
+    """max-pool input gradient under a tie ``policy`` ("all", "split", "last"), NumPy, loops over
+    kernel offsets; also the number of windows with tied maxima."""
+    from npcnn.functional.im2col import pad_nhwc, window_view
+    from .oracle.tf_oracle import window_args
+    fmt = case.params.get("data_format", "NHWC")
+    x = case.arrays["input"].astype(np.float64)
+    dy = case.dy.astype(np.float64)
+    if fmt == "NCHW":
+        x, dy = x.transpose(0, 2, 3, 1), dy.transpose(0, 2, 3, 1)
+    in_hw, kernel, strides, dilations, pad = window_args(case)
+    geom = P.window_geometry(in_hw, kernel, strides, dilations, pad)
+    xp = pad_nhwc(x, geom.pads, value=-np.inf)
+    win = window_view(xp, geom)                          # (N, OH, OW, KH, KW, C)
+    hit = win == win.max(axis=(3, 4), keepdims=True)
+    count = hit.sum(axis=(3, 4))
+    ties = int((count > 1).sum())
+    kh, kw = kernel
+    flat = hit.reshape(*hit.shape[:3], kh * kw, hit.shape[-1])
+    if policy == "last":
+        order = np.arange(kh * kw)[None, None, None, :, None]
+        last = np.where(flat, order, -1).max(axis=3, keepdims=True)
+        weight = (order == last).astype(np.float64)
+    elif policy == "split":
+        weight = flat / count[:, :, :, None, :]
+    else:
+        weight = flat.astype(np.float64)
+    weight = weight.reshape(hit.shape) * dy[:, :, :, None, None, :]
+    gp = np.zeros(xp.shape)
+    sh, sw = geom.strides
+    oh, ow = geom.out
+    for i in range(kh):
+        for j in range(kw):
+            gp[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :] += weight[:, :, :, i, j, :]
+    (t, _), (l, _) = geom.pads
+    g = gp[:, t:t + x.shape[1], l:l + x.shape[2], :]
+    if fmt == "NCHW":
+        g = g.transpose(0, 3, 1, 2)
+    return g, ties
+
+
+def precision_only(info, case, diff, actual, expected, tol) -> list[dict]:
+    if case.dtype != "float32" or not np.all(np.isfinite(actual)):
+        return []
+    excess = diff.max_abs_err / max(tol.atol + tol.rtol * float(np.max(np.abs(expected))), 1e-300)
+    if excess > 4 or diff.mismatched > max(1, diff.total // 100):
+        return []
+    return [entry("precision-only", f"{diff.mismatched} of {diff.total} elements exceed the float32 tolerance, by at "
+                                    f"most {excess:.2g}x: consistent with float32 rounding in another summation "
+                                    f"order; the float64 check decides")]
+
+
+HYPOTHESES: list[Callable] = [nan_inf, sign_flip, scale_factor, flipped_kernel, kernel_hw_swapped, spatial_shift,
+                              same_padding_wrong_side, layout_mixup, border_only, stride_phase, undilated_dy,
+                              maxpool_ties, precision_only]
