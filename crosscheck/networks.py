@@ -307,28 +307,11 @@ OPTIMIZERS = ("sgd", "adam")   # what `crosscheck run --networks` trains with (S
 
 
 def fuzz_networks(optimizer: str, *, examples: int, seed: int, on_outcome=None) -> list[Outcome]:
-    """Check ``examples`` random architectures with ``optimizer``, drawn deterministically from ``seed``
-    (generation only: no shrinking, no example database); every outcome is collected, none raises."""
-    import zlib
-
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hypothesis_seed
-
-    outcomes: list[Outcome] = []
-
-    @hypothesis_seed(zlib.crc32(f"network:{optimizer}:{seed}".encode()))
-    @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck), print_blob=False)
-    @given(arch=architectures(), net_seed=st.integers(0, 2**31 - 1))
-    def collect(arch, net_seed):
-        outcome = check_network(arch, optimizer, seed=net_seed)
-        outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
-
-    if examples > 0:
-        collect()
-    return outcomes
+    """Check ``examples`` random architectures with ``optimizer``, drawn deterministically from ``seed``."""
+    from .runner import fuzz_outcomes
+    return fuzz_outcomes(st.tuples(architectures(), st.integers(0, 2**31 - 1)),
+                         lambda drawn: check_network(drawn[0], optimizer, seed=drawn[1]),
+                         examples=examples, seed_key=f"network:{optimizer}:{seed}", on_outcome=on_outcome)
 
 
 def replay_network(case: Case) -> Outcome:

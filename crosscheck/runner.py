@@ -139,9 +139,9 @@ def compare_all(info: OpInfo, case: Case, actual: dict, ref) -> list:
     return diffs
 
 
-def fuzz_op(op_name: str, *, examples: int, dtype: str, seed: int, impl=None,
-            on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Run ``examples`` cases of ``op_name`` drawn from its strategy; the same seed draws the same cases.
+def fuzz_outcomes(strategy, check: Callable[..., Outcome], *, examples: int, seed_key: str,
+                  on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """``check(draw)`` for ``examples`` draws of ``strategy``, deterministically from ``seed_key``.
 
     Hypothesis only generates here (no shrinking, no example database, no deadline); every
     outcome is collected, none raises.
@@ -149,17 +149,14 @@ def fuzz_op(op_name: str, *, examples: int, dtype: str, seed: int, impl=None,
     from hypothesis import HealthCheck, Phase, given, settings
     from hypothesis import seed as hypothesis_seed
 
-    info = get_op(op_name)
-    module, _ = _resolve(impl)
     outcomes: list[Outcome] = []
 
-    # the op and dtype enter the seed, so float32 and float64 runs draw different shapes
-    @hypothesis_seed(zlib.crc32(f"{op_name}:{dtype}:{seed}".encode()))
+    @hypothesis_seed(zlib.crc32(seed_key.encode()))
     @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck), derandomize=False, print_blob=False)
-    @given(case=info.strategy(dtype))
-    def collect(case):
-        outcome = run_case(case, module)
+    @given(drawn=strategy)
+    def collect(drawn):
+        outcome = check(drawn)
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
@@ -167,6 +164,15 @@ def fuzz_op(op_name: str, *, examples: int, dtype: str, seed: int, impl=None,
     if examples > 0:
         collect()
     return outcomes
+
+
+def fuzz_op(op_name: str, *, examples: int, dtype: str, seed: int, impl=None,
+            on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """Run ``examples`` cases of ``op_name`` drawn from its strategy; the same seed draws the same cases.
+    The op and dtype enter the seed, so float32 and float64 runs draw different shapes."""
+    module, _ = _resolve(impl)
+    return fuzz_outcomes(get_op(op_name).strategy(dtype), lambda case: run_case(case, module),
+                         examples=examples, seed_key=f"{op_name}:{dtype}:{seed}", on_outcome=on_outcome)
 
 
 def summarize(outcomes: list[Outcome]) -> dict:
