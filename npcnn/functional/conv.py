@@ -13,7 +13,7 @@ import numpy as np
 
 from .. import padding as P
 from .._checks import as_float_array, as_shape, check_rank, check_shape, same_dtype, shape_to_nhwc, to_nhwc, from_nhwc
-from .im2col import batch_chunks, pad_nhwc, window_view
+from .im2col import CACHE_BLOCK_BYTES, batch_chunks, pad_nhwc, window_slices, window_view
 
 
 @dataclass(frozen=True)
@@ -61,27 +61,58 @@ def resolve_conv(x_shape, w_shape, strides, padding, dilations, data_format,
     return ConvSpec(tuple(x_nhwc), tuple(w_shape), geom, groups, data_format)
 
 
-def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec) -> np.ndarray:
-    """im2col + GEMM: ``(N, H, W, C) * (KH, KW, C/G, O) -> (N, OH, OW, O)``."""
+def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec, keep: list | None = None) -> np.ndarray:
+    """im2col + GEMM: ``(N, H, W, C) * (KH, KW, C/G, O) -> (N, OH, OW, O)``.
+
+    ``keep``: a list that receives the im2col matrix ``(N*OH*OW, KH*KW*C)`` when ``groups == 1`` and
+    the whole batch fits in one chunk, so that a vjp can reuse it for the filter gradient.
+    """
     n = x.shape[0]
     kh, kw, cg, cout = w.shape
     (oh, ow), g = spec.geom.out, spec.groups
     og = cout // g
-    y = np.empty((n, oh, ow, cout), dtype=x.dtype)
     xp = pad_nhwc(x, spec.geom.pads)
+    if g > 1 and cg == 1:
+        return _depthwise_nhwc(xp, w.reshape(kh, kw, g, og), spec.geom).reshape(n, oh, ow, cout)
+    y = np.empty((n, oh, ow, cout), dtype=x.dtype)
     if g == 1:
         w_mat = w.reshape(kh * kw * cg, cout)
     else:
         w_mat = w.reshape(kh * kw, cg, g, og).transpose(2, 0, 1, 3).reshape(g, kh * kw * cg, og)
-    for chunk in batch_chunks(n, oh * ow * kh * kw * x.shape[3] * x.itemsize):
+    chunks = batch_chunks(n, oh * ow * kh * kw * x.shape[3] * x.itemsize)
+    for chunk in chunks:
         view = window_view(xp[chunk], spec.geom)
         m = view.shape[0] * oh * ow
         if g == 1:
-            out = view.reshape(m, kh * kw * cg) @ w_mat
+            cols = view.reshape(m, kh * kw * cg)
+            if keep is not None and len(chunks) == 1:
+                keep.append(cols)
+            out = cols @ w_mat
         else:
             cols = view.reshape(m, kh * kw, g, cg).transpose(2, 0, 1, 3).reshape(g, m, kh * kw * cg)
             out = np.matmul(cols, w_mat).transpose(1, 0, 2)
         y[chunk] = out.reshape(-1, oh, ow, cout)
+    return y
+
+
+def _depthwise_nhwc(xp: np.ndarray, f: np.ndarray, geom: P.WindowGeometry) -> np.ndarray:
+    """One input channel per group: ``(N, OH, OW, C, M)`` as a multiply-add per kernel offset.
+
+    xp: padded ``(N, Hp, Wp, C)``; f: ``(KH, KW, C, M)``. (A GEMM with K = KH*KW per channel would
+    spend its time in im2col copies and tiny matrix products.) Batch chunks of about
+    ``CACHE_BLOCK_BYTES`` keep each chunk in cache over the KH * KW passes.
+    """
+    n, c, mult = xp.shape[0], f.shape[2], f.shape[3]
+    # multiplier 1: stay 4-D (a trailing axis of length 1 makes NumPy's inner loops one element long)
+    y = np.zeros((n, *geom.out, c) if mult == 1 else (n, *geom.out, c, mult), dtype=xp.dtype)
+    for chunk in batch_chunks(n, y[:1].nbytes, CACHE_BLOCK_BYTES):
+        yc, xc = y[chunk], xp[chunk]
+        tmp = np.empty_like(yc)
+        for i in range(f.shape[0]):
+            for j in range(f.shape[1]):
+                rows, cols = window_slices(geom, i, j)
+                xs = xc[:, rows, cols, :] if mult == 1 else xc[:, rows, cols, :, None]
+                yc += np.multiply(xs, f[i, j, :, 0] if mult == 1 else f[i, j], out=tmp)
     return y
 
 
@@ -103,14 +134,20 @@ def conv2d(input, filters, bias=None, strides=1, padding="VALID", dilations=1, d
     input: ``(N, H, W, C)`` (or NCHW); filters: ``(KH, KW, C / groups, O)``; bias: ``(O,)``.
     Returns ``(N, OH, OW, O)`` in ``data_format``.
     """
+    return conv2d_forward(input, filters, bias, strides, padding, dilations, data_format)[0]
+
+
+def conv2d_forward(input, filters, bias=None, strides=1, padding="VALID", dilations=1, data_format="NHWC",
+                   keep: list | None = None):
+    """:func:`conv2d` returning ``(output, spec)``; ``keep`` as in :func:`conv_nhwc` (for the vjp)."""
     a = _float_args(input=input, filters=filters, bias=bias)
     x, w, b = a["input"], a["filters"], a.get("bias")
     spec = resolve_conv(x.shape, w.shape, strides, padding, dilations, data_format)
     _check_bias(b, w.shape[3])
-    y = conv_nhwc(to_nhwc(x, data_format), w, spec)
+    y = conv_nhwc(to_nhwc(x, data_format), w, spec, keep)
     if b is not None:
         y += b
-    return from_nhwc(y, data_format)
+    return from_nhwc(y, data_format), spec
 
 
 def depthwise_filters_as_grouped(filter: np.ndarray) -> np.ndarray:

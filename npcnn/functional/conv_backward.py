@@ -18,7 +18,11 @@ from .._checks import as_shape, check_shape, from_nhwc, shape_from_nhwc, to_nhwc
 from ..gradients import defvjp
 from .conv import (ConvSpec, conv_nhwc, depthwise_filters_as_grouped, resolve_conv, resolve_depthwise,
                    _float_args)
-from .im2col import batch_chunks, pad_nhwc, scatter_windows, window_view
+from .im2col import CACHE_BLOCK_BYTES, batch_chunks, pad_nhwc, scatter_windows, window_slices, window_view
+
+
+#: Below this many input channels the input gradient is scattered channels-first (see scatter_windows).
+SMALL_CHANNELS = 16
 
 
 def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
@@ -27,32 +31,89 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
     kh, kw, cg, cout = w.shape
     (oh, ow), g = spec.geom.out, spec.groups
     og = cout // g
-    dx = np.empty((n, h, wd, c), dtype=dy.dtype)
-    if g == 1:
-        w_mat_t = w.reshape(kh * kw * cg, cout).T
+    if g > 1 and cg == 1:
+        return _depthwise_backprop_input(w.reshape(kh, kw, g, og), dy.reshape(n, oh, ow, g, og), spec)
+    chunks = batch_chunks(n, oh * ow * kh * kw * c * dy.itemsize)
+    dx = None if len(chunks) == 1 else np.empty((n, h, wd, c), dtype=dy.dtype)
+    # few channels: scatter (C, N, OH, OW) blocks, whose strided adds run along rows, not along C
+    channels_first = g == 1 and c < SMALL_CHANNELS
+    if channels_first:
+        w_offsets = w.reshape(kh * kw, cg, cout)
+    elif g == 1:
+        # one (O, C) block per kernel offset: dcols[i, j] is a contiguous (M, C) matrix
+        w_offsets = w.reshape(kh * kw, cg, cout).transpose(0, 2, 1)
     else:
         w_mat_t = w.reshape(kh * kw, cg, g, og).transpose(2, 3, 0, 1).reshape(g, og, kh * kw * cg)
-    for chunk in batch_chunks(n, oh * ow * kh * kw * c * dy.itemsize):
+    for chunk in chunks:
         dyc = dy[chunk]
-        m = dyc.shape[0] * oh * ow
-        if g == 1:
-            dcols = dyc.reshape(m, cout) @ w_mat_t
+        nc = dyc.shape[0]
+        m = nc * oh * ow
+        if channels_first:
+            dcols = np.matmul(w_offsets, dyc.reshape(m, cout).T).reshape(kh, kw, c, nc, oh, ow)
+            part = scatter_windows(lambda i, j: dcols[i, j], spec.geom, (nc, h, wd, c), dy.dtype,
+                                   channels_first=True).transpose(1, 2, 3, 0)
+        elif g == 1:
+            dcols = np.matmul(dyc.reshape(m, cout), w_offsets).reshape(kh, kw, nc, oh, ow, c)
+            part = scatter_windows(lambda i, j: dcols[i, j], spec.geom, (nc, h, wd, c), dy.dtype)
         else:
             dyg = dyc.reshape(m, g, og).transpose(1, 0, 2)
             dcols = np.matmul(dyg, w_mat_t).reshape(g, m, kh * kw, cg).transpose(1, 2, 0, 3)
-        dcols = dcols.reshape(-1, oh, ow, kh, kw, c)
-        dx[chunk] = scatter_windows(lambda i, j: dcols[:, :, :, i, j, :], spec.geom,
-                                    (dcols.shape[0], h, wd, c), dy.dtype)
+            dcols = dcols.reshape(-1, oh, ow, kh, kw, c)
+            part = scatter_windows(lambda i, j: dcols[:, :, :, i, j, :], spec.geom, (nc, h, wd, c), dy.dtype)
+        if dx is None:
+            return part  # one chunk: the cropped (possibly channels-first) view, no extra copy
+        dx[chunk] = part
     return dx
 
 
-def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
-    """``dw (KH, KW, C/G, O)`` from ``x (N, H, W, C)`` and ``dy (N, OH, OW, O)``."""
+def _depthwise_backprop_input(f: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
+    """dx of :func:`~npcnn.functional.conv._depthwise_nhwc`: f ``(KH, KW, C, M)``, dy ``(N, OH, OW, C, M)``.
+
+    Batch chunks of about ``CACHE_BLOCK_BYTES`` keep each chunk's scatter target in cache.
+    """
+    n, h, w, c = spec.x_shape
+    dx = np.empty(spec.x_shape, dtype=dy.dtype)
+    for chunk in batch_chunks(n, h * w * c * dy.itemsize, CACHE_BLOCK_BYTES):
+        dyc = dy[chunk]
+        if f.shape[3] == 1:
+            dyc = dyc[..., 0]
+            per_offset = lambda i, j: dyc * f[i, j, :, 0]  # noqa: E731
+        else:
+            per_offset = lambda i, j: np.einsum("nhwcm,cm->nhwc", dyc, f[i, j])  # noqa: E731
+        dx[chunk] = scatter_windows(per_offset, spec.geom, (dyc.shape[0], h, w, c), dy.dtype)
+    return dx
+
+
+def _depthwise_backprop_filter(xp: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
+    """``(KH, KW, C, M)`` filter gradient: xp padded ``(N, Hp, Wp, C)``, dy ``(N, OH, OW, C, M)``."""
+    kh, kw = spec.geom.kernel
+    df = np.zeros((kh, kw, *dy.shape[3:]), dtype=dy.dtype)
+    for chunk in batch_chunks(dy.shape[0], dy[:1].nbytes, CACHE_BLOCK_BYTES):
+        xc, dyc = xp[chunk], dy[chunk]
+        for i in range(kh):
+            for j in range(kw):
+                rows, cols = window_slices(spec.geom, i, j)
+                xs = xc[:, rows, cols, :]
+                df[i, j] += (np.einsum("nhwc,nhwc->c", xs, dyc[..., 0])[:, None] if dy.shape[4] == 1
+                             else np.einsum("nhwc,nhwcm->cm", xs, dyc))
+    return df
+
+
+def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, cols=None) -> np.ndarray:
+    """``dw (KH, KW, C/G, O)`` from ``x (N, H, W, C)`` and ``dy (N, OH, OW, O)``.
+
+    ``cols``: the forward pass's im2col matrix of ``x`` if it kept one (``groups == 1``).
+    """
     n = x.shape[0]
     kh, kw, cg, cout = spec.w_shape
     (oh, ow), g = spec.geom.out, spec.groups
     og = cout // g
+    if cols is not None:
+        return (cols.T @ dy.reshape(-1, cout)).reshape(kh, kw, cg, cout)
     xp = pad_nhwc(x, spec.geom.pads)
+    if g > 1 and cg == 1:
+        dw = _depthwise_backprop_filter(xp, dy.reshape(n, oh, ow, g, og), spec)
+        return dw.reshape(kh, kw, 1, cout)
     acc = np.zeros((kh * kw * cg, cout) if g == 1 else (g, kh * kw * cg, og), dtype=x.dtype)
     for chunk in batch_chunks(n, oh * ow * kh * kw * x.shape[3] * x.itemsize):
         view = window_view(xp[chunk], spec.geom)
@@ -106,16 +167,16 @@ def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides=1, padding
 
 @defvjp("conv2d", ("input", "filters", "bias"), required=2)
 def conv2d_vjp(input, filters, bias=None, strides=1, padding="VALID", dilations=1, data_format="NHWC"):
-    from .conv import conv2d
-    y = conv2d(input, filters, bias, strides, padding, dilations, data_format)
+    from .conv import conv2d_forward
+    kept = []  # the forward im2col matrix, when one chunk held it: the filter gradient reuses it
+    y, spec = conv2d_forward(input, filters, bias, strides, padding, dilations, data_format, keep=kept)
     x, w = np.asarray(input), np.asarray(filters)
-    spec = resolve_conv(x.shape, w.shape, strides, padding, dilations, data_format)
     x_nhwc = to_nhwc(x, data_format)
 
     def pullback(dy):
         dy_nhwc = to_nhwc(dy, data_format)
         dx = from_nhwc(conv_backprop_input_nhwc(w, dy_nhwc, spec), data_format)
-        dw = conv_backprop_filter_nhwc(x_nhwc, dy_nhwc, spec)
+        dw = conv_backprop_filter_nhwc(x_nhwc, dy_nhwc, spec, kept[0] if kept else None)
         db = None if bias is None else dy_nhwc.sum(axis=(0, 1, 2))
         return dx, dw, db
     return y, pullback

@@ -15,12 +15,20 @@ from ..padding import WindowGeometry
 IM2COL_BUDGET_BYTES = 128 * 2**20
 
 
+#: Batch-chunk size (bytes) for the per-kernel-offset element-wise loops (depthwise conv, pooling):
+#: each chunk's operands stay in cache across the KH * KW passes.
+CACHE_BLOCK_BYTES = 2**20
+
+
 def pad_nhwc(x: np.ndarray, pads, value: float = 0.0) -> np.ndarray:
     """Pad the H and W axes of an NHWC array with ``pads = ((top, bottom), (left, right))``."""
     (t, b), (l, r) = pads
     if t == b == l == r == 0:
         return x
-    return np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=value)
+    n, h, w, c = x.shape
+    out = np.full((n, h + t + b, w + l + r, c), value, dtype=x.dtype)  # faster than np.pad
+    out[:, t:t + h, l:l + w, :] = x
+    return out
 
 
 def window_view(xp: np.ndarray, geom: WindowGeometry) -> np.ndarray:
@@ -39,20 +47,41 @@ def window_slices(geom: WindowGeometry, i: int, j: int) -> tuple[slice, slice]:
             slice(j * dw, j * dw + (ow - 1) * sw + 1, sw))
 
 
-def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype) -> np.ndarray:
+def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype, channels_first: bool = False) -> np.ndarray:
     """The adjoint of :func:`window_view`: the NHWC input gradient ``x_shape`` that receives, for
     every kernel offset ``(i, j)``, ``per_offset(i, j)`` (shaped like the NHWC output) on the cells
     that offset read. Loops over the KH * KW offsets only; padding is cropped away at the end.
+
+    ``channels_first``: ``per_offset`` gives ``(C, N, OH, OW)`` blocks and the result is a
+    ``(C, N, H, W)`` array; with few channels its strided adds run over rows, not over C values.
     """
     n, h, w, c = x_shape
     (pt, pb), (pl, pr) = geom.pads
     kh, kw = geom.kernel
-    dxp = np.zeros((n, h + pt + pb, w + pl + pr, c), dtype=dtype)
+    hp, wp = h + pt + pb, w + pl + pr
+    dxp = np.zeros((c, n, hp, wp) if channels_first else (n, hp, wp, c), dtype=dtype)
     for i in range(kh):
         for j in range(kw):
             rows, cols = window_slices(geom, i, j)
-            dxp[:, rows, cols, :] += per_offset(i, j)
+            if channels_first:
+                dxp[:, :, rows, cols] += per_offset(i, j)
+            else:
+                dxp[:, rows, cols, :] += per_offset(i, j)
+    if channels_first:
+        return dxp[:, :, pt:pt + h, pl:pl + w]
     return dxp[:, pt:pt + h, pl:pl + w, :]
+
+
+def scatter_windows_in_chunks(per_offset, geom: WindowGeometry, x_shape, dtype) -> np.ndarray:
+    """:func:`scatter_windows` over batch chunks of about ``CACHE_BLOCK_BYTES`` (of input gradient),
+    so that the KH * KW strided adds of a chunk hit cache. ``per_offset(i, j, chunk)`` gives the
+    NHWC-output-shaped block of the samples ``chunk`` (a slice of the batch)."""
+    n, h, w, c = x_shape
+    dx = np.empty(x_shape, dtype=dtype)
+    for chunk in batch_chunks(n, h * w * c * np.dtype(dtype).itemsize, CACHE_BLOCK_BYTES):
+        size = len(range(n)[chunk])
+        dx[chunk] = scatter_windows(lambda i, j: per_offset(i, j, chunk), geom, (size, h, w, c), dtype)
+    return dx
 
 
 def batch_chunks(n: int, bytes_per_sample: int, budget: int | None = None):

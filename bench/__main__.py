@@ -1,0 +1,296 @@
+"""``python -m bench``: npcnn vs TensorFlow vs naive loops vs the BLAS GEMM ceiling, in one run.
+
+    python -m bench [--quick] [--ops conv2d,max_pool,...] [--dtype float32|float64|all]
+                    [--shapes NAME,...] [--harness] [--no-memory] [--out bench-results.json]
+
+Medians of wall-clock time. NumPy (npcnn, naive loops, GEMM) is timed in this process, which never
+imports TensorFlow; TensorFlow is timed in a child process (``bench.tf_worker``) on the same arrays.
+npcnn, the GEMM ceiling and TF take turns call by call, so no two run at once and load from other
+processes hits all three alike. ``bench.isolation``
+re-times two cases with both in one process under explicit pool limits to show the choice does
+not change the figures. Targets (issue 6) are checked at the end and stored in the JSON.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .cases import DTYPES, OPS, forward_flops, gemm_dims, select
+from .numpy_side import PASSES, arrays_for, gemm_calls, naive_calls, npcnn_calls
+from .tf_worker import TFWorker
+from .timing import measure, round_robin, timed
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def machine() -> dict:
+    from threadpoolctl import threadpool_info
+    model = ""
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    return {"cpus": os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
+            "python": platform.python_version(), "numpy": np.__version__, "loadavg_at_start": load,
+            "blas": [{k: i.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
+                     for i in threadpool_info() if i.get("user_api") == "blas"]}
+
+
+class _Keep:
+    """Wraps a call and keeps its last result (to check the naive loops agree, without rerunning them)."""
+    def __init__(self, fn):
+        self.fn, self.last = fn, None
+
+    def __call__(self):
+        self.last = self.fn()
+        return self.last
+
+
+def measure_rows(cases, dtypes, repeats: int, budget_s: float, quick: bool, tf, log) -> list[dict]:
+    """One row per case, dtype and pass: npcnn, the GEMM ceiling and TF (``tf``: a TFWorker or None)
+    timed in alternation; the naive loops (slow) timed afterwards on the same arrays."""
+    rows = []
+    for case in cases:
+        for dtype in dtypes:
+            arrays, dy = arrays_for(case, dtype)
+            ours, gemm, slow = npcnn_calls(case, arrays, dy), gemm_calls(case, dtype), naive_calls(case, arrays, dy)
+            flops = forward_flops(case)
+            for pass_ in PASSES:
+                row = {"op": case.op, "case": case.name, "fn": case.npcnn_fn, "dtype": dtype, "pass": pass_,
+                       "shapes": {k: list(v) for k, v in case.shapes.items()}, "params": case.params,
+                       "note": case.note, "gemm_dims": gemm_dims(case),
+                       "flops": None if flops is None else flops * (1 if pass_ == "fwd" else 3)}
+                timers = {"npcnn": timed(ours[pass_])}
+                if gemm:
+                    timers["gemm"] = timed(gemm[pass_])
+                if tf is not None:
+                    timers["tf"] = lambda: tf.time(case.key, dtype, pass_)
+                row.update(round_robin(timers, repeats=repeats, budget_s=budget_s))
+                if slow:
+                    keep = _Keep(slow[pass_])
+                    row["naive"] = measure(keep, repeats=1 if quick else 3, budget_s=0 if quick else 10,
+                                           min_runs=1, warmup=False)
+                    row["naive_max_rel_diff"] = _naive_diff(case, ours, keep.last, pass_)
+                rows.append(row)
+                log(f"  {case.key:22s} {dtype:8s} {pass_:8s} npcnn {row['npcnn']['median_ms']:9.2f} ms"
+                    + (f"  TF {row['tf']['median_ms']:9.2f} ms" if "tf" in row else ""))
+    return rows
+
+
+def _naive_diff(case, ours, naive_result, pass_) -> float:
+    """npcnn vs the naive loops on the same arrays (NCHW/OIHW moved back to NHWC/HWIO): the largest
+    absolute difference divided by the largest magnitude of the naive result, over every output."""
+    def rel(a, b):
+        return float(np.abs(a - b).max() / max(np.abs(b).max(), np.finfo(b.dtype).tiny))
+    if pass_ == "fwd":
+        return rel(ours["fwd"](), naive_result[0].transpose(0, 2, 3, 1))
+    grads = ours["fwd+bwd"]()
+    naive_grads = naive_result if isinstance(naive_result, tuple) else (naive_result,)
+    diffs = [rel(grads[0], naive_grads[0].transpose(0, 2, 3, 1))]
+    if case.op == "conv2d":
+        diffs.append(rel(grads[1], naive_grads[1].transpose(2, 3, 1, 0)))
+    return max(diffs)
+
+
+def _child(module: str, args: list[str], out: Path, log) -> dict | None:
+    proc = subprocess.run([sys.executable, "-m", module, str(out), *args], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True)
+    if proc.returncode:
+        log(f"  {module} failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
+        return None
+    return json.loads(out.read_text())
+
+
+def derive(row: dict) -> dict:
+    """Ratios and throughputs from the medians."""
+    ms = row["npcnn"]["median_ms"]
+    if "tf" in row:
+        row["npcnn_over_tf"] = ms / row["tf"]["median_ms"]
+    if "naive" in row:
+        row["naive_over_npcnn"] = row["naive"]["median_ms"] / ms
+    if row["flops"]:
+        row["npcnn_gflops"] = row["flops"] / ms / 1e6
+    if "gemm" in row:
+        row["gemm_gflops"] = row["flops"] / row["gemm"]["median_ms"] / 1e6
+        row["fraction_of_gemm"] = row["gemm"]["median_ms"] / ms
+    return row
+
+
+def targets(rows, memory, harness) -> list[dict]:
+    """Issue 6's targets evaluated on this run's figures (``met`` None: not measured in this run)."""
+    out = []
+
+    def add(name, value, limit, met, detail=""):
+        out.append({"target": name, "value": value, "limit": limit, "met": met, "detail": detail})
+
+    for r in rows:
+        label = f"{r['op']}/{r['case']} {r['dtype']} {r['pass']}"
+        cin = r["shapes"].get("filters", [0, 0, 0])[2]
+        if r["fn"] == "conv2d" and r["pass"] == "fwd+bwd" and cin >= 16:
+            if "fraction_of_gemm" in r:
+                add(f"conv2d fwd+bwd >= 70% of GEMM ceiling: {label}", r["fraction_of_gemm"], 0.70,
+                    r["fraction_of_gemm"] >= 0.70)
+            if "npcnn_over_tf" in r:
+                limit = 3.0 if r["dtype"] == "float32" else 2.0
+                add(f"conv2d npcnn/TF: {label}", r["npcnn_over_tf"], limit, r["npcnn_over_tf"] <= limit)
+        if r["case"] == "cs231n" and r["pass"] == "fwd+bwd" and "naive_over_npcnn" in r:
+            add(f"CS231n fwd+bwd speed-up over naive loops: {label}", r["naive_over_npcnn"], 500,
+                r["naive_over_npcnn"] >= 500)
+        if r["op"] in ("max_pool", "avg_pool") and r["pass"] == "fwd+bwd" and "npcnn_over_tf" in r:
+            add(f"pool fwd+bwd npcnn/TF: {label}", r["npcnn_over_tf"], 2.0, r["npcnn_over_tf"] <= 2.0)
+    if memory:
+        extra = memory["peak_rss_mb"] - memory["rss_before_mb"]
+        # beyond the arrays it returns, one pass may hold a few chunk-sized temporaries
+        bound = memory["tensors_mb"] + 4 * memory["im2col_budget_mb"]
+        add("N=256 conv fwd+bwd peak RSS growth (MB) <= outputs + 4 x im2col budget", extra, bound, extra <= bound,
+            f"peak {memory['peak_rss_mb']:.0f} MB; whole-batch im2col would be {memory['unchunked_im2col_mb']:.0f} MB")
+    if harness:
+        rate = harness["fuzz"]["examples_per_s"]
+        add("harness examples/s on small conv2d (one process)", rate, 150, rate >= 150)
+        run_s = harness["crosscheck_run"]["seconds"]
+        ran = harness["crosscheck_run"]["returncode"] in (0, 1)  # 1: it ran and found mismatches
+        add("default `crosscheck run` seconds", run_s, 60, run_s <= 60 and ran)
+        s, p = harness["pytest_serial"]["seconds"], harness["pytest_n2"]["seconds"]
+        add("pytest -n 2 / pytest wall time", p / s, 1.0, p < s)
+    return out
+
+
+def print_table(rows, isolation, memory, harness, goals, info) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    console = Console(width=160)
+
+    def f(v, fmt):
+        return "-" if v is None else format(v, fmt)
+    table = Table(title=f"npcnn benchmark: medians, {info['cpus']} CPUs ({info['cpu_model']}), "
+                        f"numpy {info['numpy']}", show_lines=False)
+    for col in ("case", "dtype", "pass", "npcnn ms", "TF ms", "npcnn/TF", "naive ms", "naive/npcnn",
+                "GFLOP/s", "GEMM GFLOP/s", "% of GEMM"):
+        table.add_column(col, justify="left" if col in ("case", "dtype", "pass") else "right")
+    for r in rows:
+        table.add_row(f"{r['op']}/{r['case']}", r["dtype"], r["pass"], f(r["npcnn"]["median_ms"], ".2f"),
+                      f(r.get("tf", {}).get("median_ms"), ".2f"), f(r.get("npcnn_over_tf"), ".2f"),
+                      f(r.get("naive", {}).get("median_ms"), ".0f"), f(r.get("naive_over_npcnn"), ".0f"),
+                      f(r.get("npcnn_gflops"), ".1f"), f(r.get("gemm_gflops"), ".1f"),
+                      f(None if "fraction_of_gemm" not in r else 100 * r["fraction_of_gemm"], ".0f"))
+    console.print(table)
+    if isolation:
+        for r in isolation["results"]:
+            console.print(f"one process, explicit pools ({isolation['config']}): {r['case']} {r['dtype']} "
+                          f"fwd+bwd npcnn x{r['npcnn_vs_separate']:.2f}, TF x{r['tf_vs_separate']:.2f} "
+                          f"of the separate-process medians")
+    if memory:
+        console.print(f"memory: {memory['shape']} fwd+bwd in {memory['seconds']:.1f} s, peak RSS "
+                      f"{memory['peak_rss_mb']:.0f} MB (before the pass {memory['rss_before_mb']:.0f} MB; "
+                      f"im2col budget {memory['im2col_budget_mb']:.0f} MB, whole-batch im2col would be "
+                      f"{memory['unchunked_im2col_mb']:.0f} MB)")
+    if harness:
+        fz = harness["fuzz"]
+        console.print(f"harness: conv2d fuzz {fz['examples']} examples in {fz['seconds']:.1f} s = "
+                      f"{fz['examples_per_s']:.0f}/s {fz['statuses']}; crosscheck run (default) "
+                      f"{harness['crosscheck_run']['seconds']:.1f} s; pytest tests/npcnn serial "
+                      f"{harness['pytest_serial']['seconds']:.1f} s, -n 2 {harness['pytest_n2']['seconds']:.1f} s")
+    goal_table = Table(title="targets (issue 6)")
+    for col in ("target", "value", "limit", "met"):
+        goal_table.add_column(col)
+    for g in goals:
+        goal_table.add_row(g["target"], f"{g['value']:.3g}", f"{g['limit']:g}",
+                           {True: "yes", False: "NO", None: "-"}[g["met"]])
+    console.print(goal_table)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="fewer shapes and repeats (CI smoke); no memory/isolation")
+    p.add_argument("--ops", default="", help=f"comma-separated subset of {','.join(OPS)}")
+    p.add_argument("--dtype", choices=[*DTYPES, "all"], default="all")
+    p.add_argument("--shapes", default="", help="comma-separated case names (e.g. cifar,cs231n)")
+    p.add_argument("--repeats", type=int, default=None, help="timed runs per figure (default 15, quick 3)")
+    p.add_argument("--budget", type=float, default=None, help="seconds per figure before stopping early")
+    p.add_argument("--no-tf", action="store_true", help="skip TensorFlow (and the isolation check)")
+    p.add_argument("--no-memory", action="store_true", help="skip the N=256 peak-memory probe")
+    p.add_argument("--harness", action="store_true", help="also measure harness throughput and pytest -n 2")
+    p.add_argument("--threads", type=int, default=0,
+                   help="limit BLAS (threadpoolctl) and TF intra-op pools to N threads (default: library defaults); "
+                        "1 gives stable figures on a machine other processes are using")
+    p.add_argument("--out", default="bench-results.json")
+    args = p.parse_args(argv)
+    ops = [o for o in args.ops.split(",") if o]
+    unknown = sorted(set(ops) - set(OPS))
+    if unknown:
+        p.error(f"unknown --ops {unknown}; choose from {list(OPS)}")
+    return args, ops
+
+
+def main(argv=None) -> int:
+    args, ops = parse_args(argv)
+    log = lambda msg: print(msg, file=sys.stderr, flush=True)
+    cases = select(ops, args.quick, [s for s in args.shapes.split(",") if s])
+    if not cases:
+        log("no benchmark case matches --ops/--shapes/--quick")
+        return 2
+    dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
+    repeats = args.repeats or (3 if args.quick else 15)
+    budget = args.budget if args.budget is not None else (0.5 if args.quick else 3.0)
+    started = time.time()
+    info = machine()
+    log(f"{len(cases)} cases x {len(dtypes)} dtypes: npcnn, GEMM and TF (child process) in alternation")
+    tf = None if args.no_tf else TFWorker(intra=args.threads, inter=1 if args.threads else 0)
+    from threadpoolctl import threadpool_limits
+    blas_limit = threadpool_limits(limits=args.threads, user_api="blas") if args.threads else None
+    try:
+        tf_config = tf.config() if tf else None
+        rows = [derive(r) for r in measure_rows(cases, dtypes, repeats, budget, args.quick, tf, log)]
+    finally:
+        if tf:
+            tf.close()
+        if blas_limit:
+            blas_limit.restore_original_limits()
+    isolation = memory = harness = None
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        if not (args.no_tf or args.quick):
+            keys = [k for k in ("conv2d/cifar:float32", "max_pool/resnet56:float32")
+                    if any(f"{r['op']}/{r['case']}:{r['dtype']}" == k for r in rows)]
+            if keys:
+                log("isolation check (npcnn and TF in one process)")
+                isolation = _child("bench.isolation", [str(args.threads), *keys], tmp / "iso.json", log)
+            for r in (isolation or {}).get("results", []):
+                sep = next(x for x in rows if f"{x['op']}/{x['case']}" == r["case"] and x["dtype"] == r["dtype"]
+                           and x["pass"] == "fwd+bwd")
+                r["npcnn_vs_separate"] = r["npcnn_ms"] / sep["npcnn"]["median_ms"]
+                r["tf_vs_separate"] = r["tf_ms"] / sep["tf"]["median_ms"] if "tf" in sep else float("nan")
+        if not (args.no_memory or args.quick):
+            log("memory probe (N=256 conv fwd+bwd, child process)")
+            memory = _child("bench.memory", [], tmp / "mem.json", log)
+    if args.harness:
+        from .harness import run as run_harness
+        log("harness throughput (fuzz, crosscheck run, pytest serial and -n 2)")
+        harness = run_harness()
+    goals = targets(rows, memory, harness)
+    result = {"machine": info, "loadavg_at_end": os.getloadavg(), "seconds": time.time() - started,
+              "settings": {"quick": args.quick, "repeats": repeats, "budget_s": budget, "dtypes": list(dtypes),
+                           "tf": tf_config, "threads": args.threads or "library defaults",
+                           "numpy_process": "no TensorFlow imported",
+                           "timing": "npcnn, GEMM and TF calls alternate round by round; medians"},
+              "results": rows, "isolation": isolation, "memory": memory, "harness": harness, "targets": goals}
+    Path(args.out).write_text(json.dumps(result, indent=1, default=str))
+    print_table(rows, isolation, memory, harness, goals, info)
+    log(f"wrote {args.out} ({result['seconds']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Smoke test of ``python -m bench``: it runs on one tiny case and writes JSON with the expected keys.
+
+Speed is what the benchmark measures, not what this test asserts.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--ops", "conv2d", "--dtype", "float32",
+                           "--shapes", "mnist", "--repeats", "2", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(out.read_text()), proc.stdout
+
+
+def test_json_has_machine_settings_results_and_targets(result):
+    data, _ = result
+    assert {"machine", "settings", "results", "targets", "memory", "isolation", "harness"} <= set(data)
+    assert data["machine"]["cpus"] >= 1 and data["machine"]["numpy"]
+
+
+def test_each_pass_has_npcnn_tf_gemm_and_naive_figures(result):
+    data, _ = result
+    rows = {(r["case"], r["dtype"], r["pass"]): r for r in data["results"]}
+    assert set(rows) == {("mnist", "float32", "fwd"), ("mnist", "float32", "fwd+bwd")}
+    for row in rows.values():
+        for side in ("npcnn", "tf", "gemm", "naive"):
+            assert row[side]["median_ms"] > 0, side
+        assert {"npcnn_over_tf", "naive_over_npcnn", "npcnn_gflops", "gemm_gflops", "fraction_of_gemm"} <= set(row)
+        # the naive loops are a reference: they must compute what npcnn computes (float32 rounding only)
+        assert row["naive_max_rel_diff"] < 1e-5
+
+
+def test_targets_are_records_and_the_table_is_printed(result):
+    data, stdout = result
+    assert all({"target", "value", "limit", "met"} <= set(t) for t in data["targets"])
+    assert "npcnn/TF" in stdout and "conv2d/mnist" in stdout
+
+
+def test_naive_loops_agree_with_a_direct_sum():
+    """The naive conv is a reference in the benchmark: check it on one output cell by hand."""
+    import numpy as np
+
+    from bench.naive import conv_forward_naive
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((1, 2, 5, 5)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    out, _ = conv_forward_naive(x, w, b, {"stride": 2, "pad": 1})
+    assert out.shape == (1, 3, 3, 3)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    assert np.isclose(out[0, 1, 2, 1], (xp[0, :, 4:7, 2:5] * w[1]).sum() + b[1])
