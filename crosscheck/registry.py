@@ -235,6 +235,13 @@ def _global_pool_floor(case: Case) -> dict:
     return {"y": _rms(case.arrays["input"]) / n}
 
 
+def _moments_floor(case: Case) -> dict:
+    """As the global mean: one term of the mean is x / n, one of the biased variance (x - mean)^2 / n."""
+    x = case.arrays["x"]
+    n = _count(x.shape, [int(a) % x.ndim for a in case.params["axes"]])
+    return {"mean": _rms(x) / n, "variance": _rms(x) ** 2 / n}
+
+
 def _log_softmax_floor(case: Case) -> dict:
     """log_softmax = logits - logsumexp, and the cross-entropies sum labels * that: terms of the size
     of the logits (a loss near 0, or log_softmax over one class, is their cancellation); their
@@ -385,7 +392,8 @@ _ALL = [
         "reshape to (batch, -1); NCHW moved to channels-last first, as Keras Flatten",
         {"data_format": "'NHWC' or 'NCHW'"}),
     _op("moments", ("x",), (), S.moments_cases, "reduction", "mean and biased variance over axes (forward only)",
-        {"axes": "axes to reduce", "keepdims": "keep reduced axes"}, _moments_terms, outputs=("mean", "variance")),
+        {"axes": "axes to reduce", "keepdims": "keep reduced axes"}, _moments_terms, outputs=("mean", "variance"),
+        scale_floor=_moments_floor),
 ]
 
 OPS: dict[str, OpInfo] = {info.name: info for info in _ALL}
