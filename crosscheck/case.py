@@ -13,6 +13,8 @@ PASS = "pass"
 MISMATCH = "mismatch"
 REFERENCE_UNSUPPORTED = "reference-unsupported"
 IMPLEMENTATION_ERROR = "implementation-error"
+# which TF paths a run compares with: every one, or the first that works (all of them again on a mismatch)
+PATH_MODES = ("all", "first")
 STATUSES = (PASS, MISMATCH, REFERENCE_UNSUPPORTED, IMPLEMENTATION_ERROR)
 
 

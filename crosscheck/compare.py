@@ -30,27 +30,46 @@ def compare(actual, expected, tol: Tolerance, *, tensor: str, path: str, channel
         diff.mismatched = diff.total
         return diff
     a, e = actual.astype(np.float64), expected.astype(np.float64)
-    both_nan = np.isnan(a) & np.isnan(e)
-    same_inf = np.isinf(a) & (a == e)
-    with np.errstate(invalid="ignore", over="ignore"):
-        err = np.where(both_nan | same_inf, 0.0, np.abs(a - e))
-    err = np.where(np.isnan(err), np.inf, err)
-    bound = tol.atol + tol.rtol * np.where(np.isfinite(e), np.abs(e), 0.0)
+    err, bound = abs_error(a, e), tol.atol + tol.rtol * np.abs(e)
+    if not np.isfinite(e).all():
+        bound = np.where(np.isfinite(e), bound, tol.atol)
     bad = err > bound
-    diff.mismatched = int(bad.sum())
+    diff.mismatched = int(np.count_nonzero(bad))
     diff.passed = diff.mismatched == 0
     if err.size:
         diff.max_abs_err = float(err.max())
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rel = np.where(np.abs(e) > 0, err / np.abs(e), np.where(err > 0, np.inf, 0.0))
-        diff.max_rel_err = float(np.nan_to_num(rel, nan=np.inf, posinf=np.inf).max())
+        diff.max_rel_err = max_relative_error(err, e)
         diff.worst = worst_elements(a, e, err, bound, k)
     if a.ndim == 4 and channel_axis is not None:
-        diff.channel_map = [int(v) for v in np.moveaxis(bad, channel_axis, -1).reshape(-1, bad.shape[channel_axis])
-                            .sum(axis=0)]
-        if diff.mismatched and spatial_axes is not None:
-            diff.spatial_map = spatial_map(bad, channel_axis, spatial_axes)
+        if diff.passed:
+            diff.channel_map = [0] * bad.shape[channel_axis]
+        else:
+            others = tuple(ax for ax in range(4) if ax != channel_axis)
+            diff.channel_map = [int(v) for v in bad.sum(axis=others)]
+            if spatial_axes is not None:
+                diff.spatial_map = spatial_map(bad, channel_axis, spatial_axes)
     return diff
+
+
+def abs_error(a: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """``|a - e|`` where NaN against NaN and an inf against the same inf count as 0, and any other
+    NaN as inf (so it always fails)."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(a - e)
+    if np.isfinite(err).all():
+        return err
+    agree = (np.isnan(a) & np.isnan(e)) | (np.isinf(a) & (a == e))
+    err = np.where(agree, 0.0, err)
+    return np.where(np.isnan(err), np.inf, err)
+
+
+def max_relative_error(err: np.ndarray, e: np.ndarray) -> float:
+    """``max |a - e| / |e|``; an error where ``e`` is 0 is infinitely relative."""
+    mag = np.abs(e)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rel = err / mag if (mag > 0).all() else np.where(mag > 0, err / mag, np.where(err > 0, np.inf, 0.0))
+    worst = float(rel.max())  # NaN (inf / inf) propagates through max and counts as infinite
+    return np.inf if np.isnan(worst) else worst
 
 
 def _shape(a) -> tuple:
@@ -61,16 +80,18 @@ def worst_elements(a, e, err, bound, k: int) -> list[dict]:
     """The ``k`` elements with the largest ``err / bound`` (the most out-of-tolerance first); the
     element with the largest absolute error is always among them (last, if it is not in the top k)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(bound > 0, err / bound, np.where(err > 0, np.inf, 0.0)).reshape(-1)
+        ratio = err / bound if (bound > 0).all() else np.where(bound > 0, err / bound, np.where(err > 0, np.inf, 0.0))
+    ratio = ratio.reshape(-1)
     k = min(k, ratio.size)
     top = np.argpartition(-ratio, k - 1)[:k]
     top = top[np.lexsort((top, -ratio[top]))]
     largest = int(np.argmax(err.reshape(-1)))  # the headline's "greatest absolute difference" is always listed
     if largest not in top:
         top = np.append(top[:k - 1], largest)
-    return [{"index": [int(i) for i in np.unravel_index(int(f), a.shape)],
-             "actual": float(a.reshape(-1)[f]), "expected": float(e.reshape(-1)[f]),
-             "abs_err": float(err.reshape(-1)[f])} for f in top]
+    index = np.stack(np.unravel_index(top, a.shape), axis=1).tolist() if a.ndim else [[] for _ in top]
+    flat_a, flat_e, flat_err = a.reshape(-1)[top].tolist(), e.reshape(-1)[top].tolist(), err.reshape(-1)[top].tolist()
+    return [{"index": i, "actual": x, "expected": y, "abs_err": z}
+            for i, x, y, z in zip(index, flat_a, flat_e, flat_err)]
 
 
 def spatial_map(bad: np.ndarray, channel_axis: int, spatial_axes: tuple[int, int]) -> list:

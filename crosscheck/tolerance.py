@@ -15,6 +15,7 @@ constant per dtype, fixed from a 10,000-case calibration run, never adjusted per
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,9 +33,9 @@ class Tolerance:
 
 
 def rms(a: np.ndarray) -> float:
-    a = np.asarray(a, dtype=np.float64)
-    finite = a[np.isfinite(a)]
-    return float(np.sqrt(np.mean(np.square(finite)))) if finite.size else 0.0
+    a = np.asarray(a, dtype=np.float64).reshape(-1)
+    finite = a if np.isfinite(a).all() else a[np.isfinite(a)]
+    return math.sqrt(float(finite @ finite) / finite.size) if finite.size else 0.0
 
 
 def tolerance(dtype: str, terms: int, expected: np.ndarray, scale_floor: float = 0.0) -> Tolerance:

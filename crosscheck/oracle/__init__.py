@@ -18,6 +18,8 @@ class Reference:
     paths: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
+    # compute only the first path that works (crosscheck run --paths first); the rest are not tried
+    first_only: bool = False
 
 
 def precheck(case) -> None:
@@ -26,7 +28,8 @@ def precheck(case) -> None:
     tf_precheck(case)
 
 
-def compute_reference(case) -> Reference:
-    """Every TF path of ``case.op`` on ``case``; ReferenceUnsupported when none can be computed."""
+def compute_reference(case, first_only: bool = False) -> Reference:
+    """Every TF path of ``case.op`` on ``case`` (or, with ``first_only``, the first one that works);
+    ReferenceUnsupported when none can be computed."""
     from .tf_oracle import compute_reference as tf_compute
-    return tf_compute(case)
+    return tf_compute(case, first_only)

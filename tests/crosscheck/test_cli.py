@@ -135,6 +135,18 @@ def test_unflipped_conv_kernel_is_caught(broken_conv_run):
     assert "Traceback" not in proc.stderr
 
 
+def test_first_path_mode_finds_the_same_mismatches_with_every_path(broken_conv_run, impl_dir, tmp_path):
+    _, rep = broken_conv_run
+    proc = crosscheck(["run", "--ops", "conv2d", "--impl", "broken_conv", "--examples", "10", "--paths", "first",
+                       "--report", str(tmp_path / "rep")], impl_dir, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    every, first = (json.loads((r / "report.json").read_text()) for r in (rep, tmp_path / "rep"))
+    assert first["paths"] == "first" and every["paths"] == "all"
+    assert first["summary"]["counts"] == every["summary"]["counts"]
+    key = lambda o: (o["seed"], [d["path"] for d in o["diffs"] if not d["passed"]])  # noqa: E731
+    assert sorted(map(key, first["outcomes"])) == sorted(map(key, every["outcomes"]))
+
+
 def test_every_mismatch_has_a_replay_file(broken_conv_run):
     _, rep = broken_conv_run
     doc = json.loads((rep / "report.json").read_text())

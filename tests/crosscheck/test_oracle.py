@@ -78,6 +78,31 @@ def test_conv2d_is_compared_against_all_four_paths_when_keras_can_express_it():
     assert dx_paths == set(outcome.paths)
 
 
+def test_first_path_mode_compares_one_path_and_rechecks_every_path_on_a_mismatch():
+    import types
+    import npcnn.functional as F
+    params = dict(strides=[2, 2], padding="SAME", dilations=[1, 1], data_format="NHWC")
+    case = Case("conv2d", params, {"input": normal((1, 6, 5, 2), "float64"), "filters": normal((3, 3, 2, 3), "float64")},
+                normal((1, 3, 3, 3), "float64"), "float64", 0)
+    fast = run_case(case, paths="first")
+    assert fast.status == PASS and fast.paths == ["tape"], outcome_summary(fast)
+    assert not any("not used" in n for n in fast.notes)
+
+    def vjp_with_doubled_dx(op, *arrays, **params):
+        out, pullback = F.vjp(op, *arrays, **params)
+        return out, lambda dy: (2 * pullback(dy)[0], *pullback(dy)[1:])
+
+    broken = types.SimpleNamespace(conv2d=F.conv2d, vjp=vjp_with_doubled_dx, __name__="doubled_dx")
+    outcome = run_case(case, broken, paths="first")
+    assert outcome.status == "mismatch"
+    assert outcome.paths == ["tape", "backprop_ops", "tf_conv2d_transpose", "keras_conv2d_transpose"]
+    assert {d.path for d in outcome.failures} == set(outcome.paths)
+    assert all(d.tensor == "d_input" for d in outcome.failures)
+    assert any(item["label"] == "scale-factor" for item in outcome.failures[0].diagnosis)
+    with pytest.raises(ValueError, match="paths"):
+        run_case(case, paths="some")
+
+
 def test_keras_path_is_skipped_with_a_reason_for_explicit_padding():
     params = dict(strides=[1, 1], padding=[[0, 0], [1, 2], [0, 0], [0, 0]], dilations=[1, 1], data_format="NHWC")
     case = Case("conv2d", params, {"input": normal((1, 4, 4, 1), "float32"), "filters": normal((2, 2, 1, 1), "float32")},

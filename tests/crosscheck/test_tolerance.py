@@ -109,3 +109,21 @@ def test_relative_error_against_an_expected_zero_is_infinite_not_the_largest_flo
     expected = np.zeros(4)
     diff = compare(np.array([0.0, 0.0, 1.0, 0.0]), expected, tolerance("float64", 1, expected), tensor="y", path="tape")
     assert diff.max_rel_err == np.inf and diff.mismatched == 1
+
+
+@pytest.mark.parametrize("actual, expected, mismatched", [
+    (np.array(1.6), np.array(1.5), 1),                                  # a 0-d tensor (a loss)
+    (np.array([np.nan, 1.0]), np.array([np.nan, 1.0]), 0),              # NaN equals NaN
+    (np.array([np.inf, -np.inf]), np.array([np.inf, -np.inf]), 0),      # the same infinities
+    (np.array([np.inf, 1.0]), np.array([-np.inf, 1.0]), 1),             # opposite infinities
+    (np.array([np.nan, 1.0]), np.array([0.0, 1.0]), 1),                 # NaN against a number
+    (np.array([5.0, 1.0]), np.array([np.inf, 1.0]), 1),                 # a number against inf
+    (np.zeros((0, 3)), np.zeros((0, 3)), 0),                            # empty
+])
+def test_compare_handles_scalars_nonfinite_values_and_empty_tensors(actual, expected, mismatched):
+    from crosscheck.compare import compare
+    diff = compare(actual, expected, tolerance("float64", 1, expected), tensor="y", path="tape")
+    assert diff.mismatched == mismatched and diff.passed == (mismatched == 0)
+    if mismatched:
+        assert diff.max_abs_err == np.inf or diff.max_abs_err > 0.05
+        assert diff.worst[0]["index"] == ([] if actual.ndim == 0 else [0])
