@@ -61,7 +61,7 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
             dcols = dcols.reshape(-1, oh, ow, kh, kw, c)
             part = scatter_windows(lambda i, j: dcols[:, :, :, i, j, :], spec.geom, (nc, h, wd, c), dy.dtype)
         if dx is None:
-            return part  # one chunk: the cropped (possibly channels-first) view, no extra copy
+            return part  # one chunk: the scatter result itself (channels-first: a transposed view), no copy
         dx[chunk] = part
     return dx
 
@@ -80,7 +80,7 @@ def _depthwise_backprop_input(f: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> 
             per_offset = lambda i, j: dyc * f[i, j, :, 0]  # noqa: E731
         else:
             per_offset = lambda i, j: np.einsum("nhwcm,cm->nhwc", dyc, f[i, j])  # noqa: E731
-        dx[chunk] = scatter_windows(per_offset, spec.geom, (dyc.shape[0], h, w, c), dy.dtype)
+        scatter_windows(per_offset, spec.geom, (dyc.shape[0], h, w, c), dy.dtype, out=dx[chunk])
     return dx
 
 

@@ -47,29 +47,50 @@ def window_slices(geom: WindowGeometry, i: int, j: int) -> tuple[slice, slice]:
             slice(j * dw, j * dw + (ow - 1) * sw + 1, sw))
 
 
-def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype, channels_first: bool = False) -> np.ndarray:
+def clipped_window_slices(geom: WindowGeometry, in_hw, i: int, j: int):
+    """For kernel offset ``(i, j)``, the outputs whose tap falls inside the *unpadded* input and the
+    input cells they read: ``((out_rows, out_cols), (in_rows, in_cols))``, or None when every tap of
+    this offset lands in padding. Lets pooling and scatters skip the padded copy."""
+    per_axis = []
+    for o, n, k, s, d, (pad, _) in zip(geom.out, in_hw, (i, j), geom.strides, geom.dilations, geom.pads):
+        first = k * d - pad                       # input index read by output 0
+        lo = max(0, -(first // s)) if first < 0 else 0
+        hi = min(o, (n - 1 - first) // s + 1) if n - 1 >= first else 0
+        if hi <= lo:
+            return None
+        per_axis.append((slice(lo, hi), slice(first + lo * s, first + (hi - 1) * s + 1, s)))
+    (out_rows, in_rows), (out_cols, in_cols) = per_axis
+    return (out_rows, out_cols), (in_rows, in_cols)
+
+
+def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype, channels_first: bool = False,
+                    out: np.ndarray | None = None) -> np.ndarray:
     """The adjoint of :func:`window_view`: the NHWC input gradient ``x_shape`` that receives, for
     every kernel offset ``(i, j)``, ``per_offset(i, j)`` (shaped like the NHWC output) on the cells
-    that offset read. Loops over the KH * KW offsets only; padding is cropped away at the end.
+    that offset read. Loops over the KH * KW offsets only; what falls on padding is never added.
 
     ``channels_first``: ``per_offset`` gives ``(C, N, OH, OW)`` blocks and the result is a
     ``(C, N, H, W)`` array; with few channels its strided adds run over rows, not over C values.
+    ``out``: an array of the result's shape to write into (it is zeroed first).
     """
     n, h, w, c = x_shape
-    (pt, pb), (pl, pr) = geom.pads
-    kh, kw = geom.kernel
-    hp, wp = h + pt + pb, w + pl + pr
-    dxp = np.zeros((c, n, hp, wp) if channels_first else (n, hp, wp, c), dtype=dtype)
-    for i in range(kh):
-        for j in range(kw):
-            rows, cols = window_slices(geom, i, j)
+    shape = (c, n, h, w) if channels_first else (n, h, w, c)
+    if out is None:
+        dx = np.zeros(shape, dtype=dtype)
+    else:
+        dx = out
+        dx.fill(0)
+    for i in range(geom.kernel[0]):
+        for j in range(geom.kernel[1]):
+            taps = clipped_window_slices(geom, (h, w), i, j)
+            if taps is None:
+                continue
+            (out_rows, out_cols), (in_rows, in_cols) = taps
             if channels_first:
-                dxp[:, :, rows, cols] += per_offset(i, j)
+                dx[:, :, in_rows, in_cols] += per_offset(i, j)[:, :, out_rows, out_cols]
             else:
-                dxp[:, rows, cols, :] += per_offset(i, j)
-    if channels_first:
-        return dxp[:, :, pt:pt + h, pl:pl + w]
-    return dxp[:, pt:pt + h, pl:pl + w, :]
+                dx[:, in_rows, in_cols, :] += per_offset(i, j)[:, out_rows, out_cols, :]
+    return dx
 
 
 def scatter_windows_in_chunks(per_offset, geom: WindowGeometry, x_shape, dtype) -> np.ndarray:
@@ -80,7 +101,7 @@ def scatter_windows_in_chunks(per_offset, geom: WindowGeometry, x_shape, dtype) 
     dx = np.empty(x_shape, dtype=dtype)
     for chunk in batch_chunks(n, h * w * c * np.dtype(dtype).itemsize, CACHE_BLOCK_BYTES):
         size = len(range(n)[chunk])
-        dx[chunk] = scatter_windows(lambda i, j: per_offset(i, j, chunk), geom, (size, h, w, c), dtype)
+        scatter_windows(lambda i, j: per_offset(i, j, chunk), geom, (size, h, w, c), dtype, out=dx[chunk])
     return dx
 
 

@@ -20,7 +20,8 @@ import numpy as np
 from .. import padding as P
 from .._checks import as_float_array, check_rank, from_nhwc, to_nhwc
 from ..gradients import defvjp
-from .im2col import CACHE_BLOCK_BYTES, batch_chunks, pad_nhwc, scatter_windows_in_chunks, window_slices, window_view
+from .im2col import (CACHE_BLOCK_BYTES, batch_chunks, clipped_window_slices, pad_nhwc, scatter_windows_in_chunks,
+                     window_slices, window_view)
 
 
 def _pool_geometry(x_shape, ksize, strides, padding, data_format, *, explicit_ok: bool):
@@ -164,13 +165,14 @@ def _avg_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry):
     counts = _valid_counts(x.shape, geom, x.dtype)
     n, h, w, c = x.shape
     y = np.zeros((n, *geom.out, c), dtype=x.dtype)
-    # a sum per kernel offset, over batch chunks that stay in cache
+    # a sum per kernel offset over the taps inside the input (padding adds zeros), over batch
+    # chunks that stay in cache
+    taps = [t for i in range(geom.kernel[0]) for j in range(geom.kernel[1])
+            if (t := clipped_window_slices(geom, (h, w), i, j)) is not None]
     for chunk in batch_chunks(n, h * w * c * x.itemsize, CACHE_BLOCK_BYTES):
-        xp, yc = pad_nhwc(x[chunk], geom.pads), y[chunk]
-        for i in range(geom.kernel[0]):
-            for j in range(geom.kernel[1]):
-                rows, cols = window_slices(geom, i, j)
-                yc += xp[:, rows, cols, :]
+        xc, yc = x[chunk], y[chunk]
+        for (out_rows, out_cols), (in_rows, in_cols) in taps:
+            yc[:, out_rows, out_cols, :] += xc[:, in_rows, in_cols, :]
     y /= counts
     return y, counts
 

@@ -159,3 +159,29 @@ def test_data_format_rejected(fmt):
         P.normalize_padding("SAME", fmt)
     with pytest.raises(ValueError, match="data_format"):
         P.spatial_pair(1, "strides", fmt)
+
+
+@given(sizes, sizes, kernels, kernels, strides, dilations, pads, pads, pads, pads)
+def test_clipped_window_slices_are_the_unpadded_taps_of_the_padded_window(h, w, kh, kw, s, d, t, b, l, r):
+    """Each kernel offset's taps inside the input, as the pad-free pooling and scatters use them,
+    are exactly the padded window's taps that do not land on padding."""
+    from npcnn.functional.im2col import clipped_window_slices, window_slices
+    try:
+        geom = P.window_geometry((h, w), (kh, kw), (s, s), (d, d), ((t, b), (l, r)))
+    except ValueError:
+        return
+    for i in range(kh):
+        for j in range(kw):
+            rows, cols = window_slices(geom, i, j)
+            taps_h = np.arange(h + t + b)[rows] - t       # input row read by each output row
+            taps_w = np.arange(w + l + r)[cols] - l
+            inside_h, inside_w = (taps_h >= 0) & (taps_h < h), (taps_w >= 0) & (taps_w < w)
+            clipped = clipped_window_slices(geom, (h, w), i, j)
+            if clipped is None:
+                assert not (inside_h.any() and inside_w.any())
+                continue
+            (out_rows, out_cols), (in_rows, in_cols) = clipped
+            assert np.arange(geom.out[0])[out_rows].tolist() == np.flatnonzero(inside_h).tolist()
+            assert np.arange(geom.out[1])[out_cols].tolist() == np.flatnonzero(inside_w).tolist()
+            assert np.arange(h)[in_rows].tolist() == taps_h[inside_h].tolist()
+            assert np.arange(w)[in_cols].tolist() == taps_w[inside_w].tolist()
