@@ -4,7 +4,8 @@
   (hypothesis draw + npcnn forward/vjp + TensorFlow + compare), one process, after a warm-up, with
   every TF path per case (``crosscheck run``'s default) and with the first path only (``--paths first``);
 * wall time of the default ``crosscheck run`` (every op, both dtypes, default example count);
-* wall time of ``pytest tests/npcnn`` serially and with ``-n 2`` (pytest-xdist).
+* wall time of the whole ``pytest`` suite under the ``ci`` hypothesis profile (``CI=true``, what
+  ``.ci/run`` runs), serially and with ``-n 2`` (pytest-xdist).
 
     python -m bench.harness fuzz OUT.json EXAMPLES [all|first]    # the first figure only
 """
@@ -38,7 +39,7 @@ def _wall(cmd: list[str], env=None) -> dict:
             "tail": proc.stdout.strip().splitlines()[-1:] if proc.stdout.strip() else []}
 
 
-def run(examples: int = 300, pytest_paths=("tests/npcnn",)) -> dict:
+def run(examples: int = 300, pytest_paths=()) -> dict:
     env = {**os.environ, "CI": "true", "TF_CPP_MIN_LOG_LEVEL": "3"}
     fuzz = {}
     with tempfile.TemporaryDirectory() as tmp:

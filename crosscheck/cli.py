@@ -47,7 +47,8 @@ def _parser() -> argparse.ArgumentParser:
                           f"optimizer with --networks (default {DEFAULT_NETWORK_EXAMPLES})")
     run.add_argument("--networks", action="store_true",
                      help="whole-network parity against Keras instead of per-op fuzzing (random CNNs in float64: "
-                          "layer outputs, loss, gradients and parameters after 10 SGD-momentum / Adam steps); "
+                          "layer outputs, loss, gradients and parameters after 10 SGD-momentum / Adam / RMSprop "
+                          "steps); "
                           "with --ops, the ops are fuzzed too")
     run.add_argument("--dtype", choices=[*DTYPES, "all"], default="all", help="dtype(s) to check (default all)")
     run.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the example generator (default 0)")

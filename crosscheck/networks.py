@@ -10,7 +10,7 @@ both, in float64, and compares
   fresh random batches (``<layer>/<weight>@step<k>``),
 
 and returns an :class:`~crosscheck.case.Outcome` whose diffs name the layer. :func:`architectures`
-is the hypothesis strategy: stacks of Conv2D / DepthwiseConv2D / Conv-BN blocks / pooling /
+is the hypothesis strategy: stacks of Conv2D / DepthwiseConv2D / Conv2DTranspose / Conv-BN blocks / pooling /
 normalization / activations with shapes consistent by construction, then Flatten or global pooling
 and one or two Dense layers.
 
@@ -113,7 +113,9 @@ def _window(draw, h, w, *, max_k=3, dilate=True, square_strides=False):
 
 
 ACTIVATIONS = st.sampled_from([None, "relu", "tanh", "elu", "sigmoid"])
-BLOCKS = ["conv", "conv_bn", "depthwise", "max_pool", "avg_pool", "group_norm", "layer_norm", "activation"]
+BLOCKS = ["conv", "conv_bn", "depthwise", "conv_transpose", "max_pool", "avg_pool", "group_norm", "layer_norm",
+          "activation"]
+MAX_TRANSPOSE_OUT = 12  # a stride-2 Conv2DTranspose doubles H and W; keep the networks small
 
 
 @st.composite
@@ -140,6 +142,15 @@ def architectures(draw, max_blocks: int = 4) -> Architecture:
             mult = draw(st.integers(1, 2))
             add("DepthwiseConv2D", depth_multiplier=mult, activation=draw(ACTIVATIONS), **win)
             c *= mult
+        elif block == "conv_transpose":  # no dilation: TF's dilated conv backprop fails on CPU
+            padding = draw(st.sampled_from(["valid", "same"]))
+            kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+            can_double = all(n * 2 + 2 <= MAX_TRANSPOSE_OUT for n in (h, w))
+            strides = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if can_double else (1, 1)
+            c = draw(st.integers(1, 4))
+            add("Conv2DTranspose", filters=c, kernel_size=kernel, strides=strides, padding=padding,
+                activation=draw(ACTIVATIONS))
+            h, w = (L.transpose_output_size(n, k, s, 1, padding) for n, k, s in zip((h, w), kernel, strides))
         elif block in ("max_pool", "avg_pool"):
             win, (h, w) = draw(_window(h, w, dilate=False))
             add("MaxPooling2D" if block == "max_pool" else "AveragePooling2D", pool_size=win["kernel_size"],
@@ -170,9 +181,10 @@ def architectures(draw, max_blocks: int = 4) -> Architecture:
 def _layer_terms(layer: L.Layer, in_shape, out_shape, batch: int) -> int:
     """How many rounded terms one element of this layer's output, or of its weight gradients, sums."""
     spatial_out = int(np.prod(out_shape[1:-1])) if len(out_shape) > 2 else 1
-    if isinstance(layer, (L.Conv2D, L.DepthwiseConv2D)):
-        k = int(np.prod(layer.params["kernel"].shape[:3])) if isinstance(layer, L.Conv2D) else \
-            int(np.prod(layer.kernel_size))
+    if isinstance(layer, (L.Conv2D, L.DepthwiseConv2D, L.Conv2DTranspose)):
+        kernel = layer.params["kernel"].shape
+        k = {L.Conv2D: int(np.prod(kernel[:3])), L.DepthwiseConv2D: int(np.prod(layer.kernel_size)),
+             L.Conv2DTranspose: int(np.prod(kernel[:2])) * int(kernel[3])}[type(layer)]
         return max(k, batch * spatial_out)
     if isinstance(layer, L.Dense):
         return max(in_shape[-1], batch * spatial_out)
@@ -303,7 +315,7 @@ def check_network(arch: Architecture, optimizer: str = "adam", steps: int = STEP
     return outcome
 
 
-OPTIMIZERS = ("sgd", "adam")   # what `crosscheck run --networks` trains with (SGD has momentum 0.9)
+OPTIMIZERS = ("sgd", "adam", "rmsprop")   # what `crosscheck run --networks` trains with (SGD: momentum 0.9)
 
 
 def fuzz_networks(optimizer: str, *, examples: int, seed: int, on_outcome=None) -> list[Outcome]:

@@ -28,7 +28,7 @@ def _explain(outcome) -> str:
     return "\n".join(lines)
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+@pytest.mark.parametrize("optimizer", ["sgd", "adam", "rmsprop"])
 def test_random_networks_match_keras(optimizer):
     @settings(max_examples=EXAMPLES)
     @given(arch=architectures(), seed=st.integers(0, 2**31 - 1))
@@ -125,12 +125,12 @@ def test_flatten_in_the_wrong_layout_is_caught_and_named():
     assert outcome.message.startswith("first mismatch: out[flatten")
 
 
-def test_crosscheck_run_networks_checks_architectures_with_both_optimizers(tmp_path, capsys):
+def test_crosscheck_run_networks_checks_architectures_with_every_optimizer(tmp_path, capsys):
     from crosscheck.cli import main
     report = tmp_path / "report"
     assert main(["run", "--networks", "--examples", "2", "--report", str(report)]) == 0
     doc = json.loads((report / "report.json").read_text())
-    assert doc["summary"]["ops"]["network"]["pass"] == 4   # 2 architectures x (sgd, adam)
+    assert doc["summary"]["ops"]["network"]["pass"] == 6   # 2 architectures x (sgd, adam, rmsprop)
     assert "network" in capsys.readouterr().out
 
 
