@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
                      help=f"where report.json, report.html and cases/*.json go (default ./{DEFAULT_REPORT_DIR})")
     run.add_argument("--paths", choices=PATH_MODES, default="all",
                      help="TF paths per case: all (default), or first: only the first path that works, every "
-                          "path again for a case that mismatches (about twice as fast on conv2d)")
+                          "path again for a case that mismatches (1.6-2x faster on conv2d)")
     run.add_argument("--impl", default=DEFAULT_IMPL, metavar="MODULE",
                      help=f"module offering npcnn.functional's functions and vjp (default {DEFAULT_IMPL})")
     replay = sub.add_parser("replay", help="re-run one saved case and print its report",

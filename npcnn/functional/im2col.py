@@ -52,8 +52,8 @@ def clipped_window_slices(geom: WindowGeometry, in_hw, i: int, j: int):
     input cells they read: ``((out_rows, out_cols), (in_rows, in_cols))``, or None when every tap of
     this offset lands in padding. Lets pooling and scatters skip the padded copy."""
     per_axis = []
-    for o, n, k, s, d, (pad, _) in zip(geom.out, in_hw, (i, j), geom.strides, geom.dilations, geom.pads):
-        first = k * d - pad                       # input index read by output 0
+    for o, n, offset, s, d, (pad, _) in zip(geom.out, in_hw, (i, j), geom.strides, geom.dilations, geom.pads):
+        first = offset * d - pad                  # input index read by output 0
         lo = max(0, -(first // s)) if first < 0 else 0
         hi = min(o, (n - 1 - first) // s + 1) if n - 1 >= first else 0
         if hi <= lo:
