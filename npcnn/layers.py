@@ -225,6 +225,16 @@ class _Conv(Layer):
             return grads[0], dict(zip(("kernel", "bias")[:n_arrays - 1], grads[1:]))
         return y, pullback
 
+    def _finish_with_bias(self, z, conv_pullback):
+        """:meth:`_finish` for an op without a bias argument: the bias (if any) is added here, and its
+        gradient is the upstream gradient summed over batch, height and width."""
+        if not self.use_bias:
+            return self._finish(z, conv_pullback, 2)
+
+        def pullback(dz):
+            return (*conv_pullback(dz), dz.sum(axis=(0, 1, 2)))
+        return self._finish(z + self.params["bias"], pullback, 3)
+
     def _conv_config(self) -> dict:
         return {"kernel_size": self.kernel_size, "strides": self.strides, "padding": self.padding,
                 "dilation_rate": self.dilation_rate, "use_bias": self.use_bias,
@@ -309,13 +319,7 @@ class Conv2DTranspose(_Conv):
         out_shape = (x.shape[0], *self.compute_output_shape(x.shape)[1:])
         z, conv_pullback = vjp("conv2d_transpose", x, self.params["kernel"], output_shape=out_shape,
                                strides=self.strides, padding=self.padding.upper(), dilations=self.dilation_rate)
-        if self.use_bias:
-            z = z + self.params["bias"]
-
-        def pullback(dz):
-            dx, dk = conv_pullback(dz)
-            return (dx, dk) if not self.use_bias else (dx, dk, dz.sum(axis=(0, 1, 2)))
-        return self._finish(z, pullback, 3 if self.use_bias else 2)
+        return self._finish_with_bias(z, conv_pullback)
 
     def get_config(self):
         return {"filters": self.filters, "output_padding": self.output_padding,
@@ -345,13 +349,7 @@ class DepthwiseConv2D(_Conv):
     def call(self, x, training):
         z, conv_pullback = vjp("depthwise_conv2d", x, self.params["kernel"], strides=self.strides,
                                padding=self.padding.upper(), dilations=self.dilation_rate)
-        if self.use_bias:
-            z = z + self.params["bias"]
-
-        def pullback(dz):
-            dx, dk = conv_pullback(dz)
-            return (dx, dk) if not self.use_bias else (dx, dk, dz.sum(axis=(0, 1, 2)))
-        return self._finish(z, pullback, 3 if self.use_bias else 2)
+        return self._finish_with_bias(z, conv_pullback)
 
     def get_config(self):
         return {"depth_multiplier": self.depth_multiplier,
