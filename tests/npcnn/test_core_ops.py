@@ -4,20 +4,10 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import npcnn
-from crosscheck.finite_diff import numerical_vjp
 from npcnn.functional import dense, dropout, dropout_mask, flatten
+from _vjp_check import check_vjp_against_fd  # (pytest puts this directory on sys.path)
 
 RNG = np.random.default_rng(0)
-
-
-def check_vjp_against_fd(op, arrays, **params):
-    y, pullback = npcnn.vjp(op, *arrays, **params)
-    dy = np.random.default_rng(1).standard_normal(y.shape)
-    grads = pullback(dy)
-    expected = numerical_vjp(lambda *a: npcnn.vjp(op, *a, **params)[0], arrays, dy)
-    assert len(grads) == len(arrays)
-    for name, g, e in zip(npcnn.vjp_rule(op).arrays, grads, expected):
-        assert_allclose(g, e, rtol=1e-6, atol=1e-8, err_msg=f"d_{name}")
 
 
 @pytest.mark.parametrize("x_shape", [(4, 3), (2, 3, 3), (3,)])

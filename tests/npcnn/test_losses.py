@@ -7,6 +7,7 @@ import npcnn
 from crosscheck.finite_diff import numerical_vjp
 from npcnn.functional import (mean_squared_error, softmax_cross_entropy_with_logits,
                               sparse_softmax_cross_entropy_with_logits)
+from _vjp_check import check_vjp_against_fd  # (pytest puts this directory on sys.path)
 
 RNG = np.random.default_rng(0)
 
@@ -21,15 +22,6 @@ def distributions(shape, axis=-1, seed=0):
     """Random labels that sum to 1 along ``axis``."""
     p = np.random.default_rng(seed).random(shape) + 0.1
     return p / p.sum(axis=axis, keepdims=True)
-
-
-def check_vjp_against_fd(op, arrays, **params):
-    y, pullback = npcnn.vjp(op, *arrays, **params)
-    dy = np.random.default_rng(1).standard_normal(y.shape)
-    grads = pullback(dy)
-    expected = numerical_vjp(lambda *a: npcnn.vjp(op, *a, **params)[0], arrays, dy)
-    for name, g, e in zip(npcnn.vjp_rule(op).arrays, grads, expected):
-        assert_allclose(g, e, rtol=1e-6, atol=1e-8, err_msg=f"d_{name}")
 
 
 def test_public_values():
