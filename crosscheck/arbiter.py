@@ -1,22 +1,23 @@
 """The finite-difference arbiter: when the code under test and TensorFlow disagree on a gradient,
 float64 finite differences of the op's forward pass say which side agrees with the mathematics.
 
-The forward pass differentiated is ``npcnn.functional``'s (verified against TensorFlow's forward;
-the forward is not what is in dispute), evaluated in float64 on the case's arrays. For each
-disputed gradient ``d_<array>``, both candidate gradients are projected on random directions ``v``
-and compared with ``(<f(a + eps v), dy> - <f(a - eps v), dy>) / 2 eps`` (JAX's ``check_grads``
-idea: two evaluations per direction); arrays of at most ``CENTRAL_MAX`` elements get the full
-central-difference gradient instead, compared element by element.
+The forward pass differentiated is TensorFlow's own (the op's first reference path, in float64,
+on the case's arrays): the forward is not what is in dispute, and the code under test never
+judges itself. For each disputed gradient ``d_<array>``, both candidate gradients are projected on
+random directions ``v`` and compared with ``(<f(a + eps v), dy> - <f(a - eps v), dy>) / 2 eps``
+(JAX's ``check_grads`` idea: two evaluations per direction); arrays of at most ``CENTRAL_MAX``
+elements get the full central-difference gradient instead, compared element by element.
 
 The verdict is a diagnosis entry with label ``"arbiter"`` on every disputed TensorDiff (not an
 Outcome note: those count how references were built), e.g. "d_input: TensorFlow disagrees with
-finite differences here; the code under test agrees". Max-pool cases with tied maxima are not
-judged (no derivative there).
+finite differences here; the code under test agrees". Cases on a kink of the op (its OpInfo's
+``kinks``: tied max-pool maxima, relu at 0) are not judged: there is no derivative there.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from .case import Case
 from .finite_diff import numerical_vjp
 
 DIRECTIONS = 3
@@ -27,21 +28,20 @@ AGREE = {"float64": 1e-6, "float32": 2e-4}
 
 
 def forward_f64(case):
-    """``f(*differentiable arrays) -> y`` in float64 from npcnn, or None for ops it cannot express."""
-    import npcnn.functional as F
-
+    """``f(*differentiable arrays) -> y`` by TensorFlow in float64, and the arrays' names."""
+    from .oracle import forward_reference
     from .registry import get_op
     info = get_op(case.op)
-    fn = getattr(F, info.name, None)
-    if fn is None or case.dy is None:
+    if case.dy is None or not info.differentiable:
         return None, ()
     names = tuple(n for n in info.differentiable if n in case.arrays)
     fixed = {k: (v.astype(np.float64) if v.dtype.kind == "f" else v) for k, v in case.arrays.items()
              if k not in names}
+    output = info.outputs[0]
 
     def f(*arrays):
-        out = fn(**fixed, **dict(zip(names, arrays)), **case.params)
-        return out[0] if isinstance(out, tuple) else out
+        arrays64 = {**fixed, **{n: np.asarray(a, np.float64) for n, a in zip(names, arrays)}}
+        return forward_reference(Case(case.op, case.params, arrays64, None, "float64", case.seed))[output]
     return f, names
 
 
@@ -83,19 +83,15 @@ def verdict(tensor: str, impl_ok: bool, tf_ok: bool, impl_gap: float, tf_gap: fl
 
 def kink_reason(case) -> str:
     """Why finite differences cannot judge this case (the op has no derivative at its inputs), or ""."""
-    if case.op == "max_pool2d":
-        from .diagnosis import maxpool_grad
-        ties = maxpool_grad(case, "all")[1]
-        if ties:
-            return (f"not judged by finite differences: {ties} windows have tied maxima, where max-pool has no "
-                    "derivative (TensorFlow's first-maximum rule is the spec)")
-    return ""
+    from .registry import get_op
+    reason = get_op(case.op).kink_reason(case)
+    return f"not judged by finite differences: {reason}" if reason else ""
 
 
 def arbitrate(case, actual: dict, ref, diffs) -> list[str]:
     """Judge every disputed gradient tensor; adds an "arbiter" diagnosis entry to its TensorDiffs and
     returns the verdicts as text."""
-    disputed = sorted({d.tensor for d in diffs if not d.passed and d.tensor.startswith("d_")
+    disputed = sorted({d.tensor for d in diffs if d.judged and not d.passed and d.tensor.startswith("d_")
                        and d.shape == d.expected_shape and actual.get(d.tensor) is not None})
     if not disputed or case.dy is None:
         return []

@@ -11,11 +11,18 @@ import numpy as np
 
 PASS = "pass"
 MISMATCH = "mismatch"
+# a registered TensorFlow quirk says TF cannot compute this case (crosscheck/oracle/quirks.py)
 REFERENCE_UNSUPPORTED = "reference-unsupported"
+# TensorFlow (or crosscheck's own reference code) failed on a case no quirk covers: fails the run
+REFERENCE_ERROR = "reference-error"
 IMPLEMENTATION_ERROR = "implementation-error"
 # which TF paths a run compares with: every one, or the first that works (all of them again on a mismatch)
 PATH_MODES = ("all", "first")
-STATUSES = (PASS, MISMATCH, REFERENCE_UNSUPPORTED, IMPLEMENTATION_ERROR)
+STATUSES = (PASS, MISMATCH, REFERENCE_UNSUPPORTED, REFERENCE_ERROR, IMPLEMENTATION_ERROR)
+#: statuses that fail a run
+FAILING = (MISMATCH, REFERENCE_ERROR, IMPLEMENTATION_ERROR)
+#: the implementation's vjp forward output, compared with TensorFlow's y as the op function's is
+VJP_Y = "vjp:y"
 
 
 @dataclass
@@ -66,9 +73,11 @@ class TensorDiff:
     channel_map: list[int] = field(default_factory=list)
     # mismatched-element mask per channel, as H x W lists of 0/1 (spatial tensors only), for the HTML image
     spatial_map: list[list[list[int]]] = field(default_factory=list)
-    # likely causes (issue 4's diagnosis vocabulary), each {"label": ..., "evidence": ...}
+    # likely causes (the diagnosis vocabulary, docs/diagnosis.md), each {"label": ..., "evidence": ...}
     diagnosis: list[dict] = field(default_factory=list)
     note: str = ""
+    # False: not compared (e.g. a gradient after a wrong forward shape); ``note`` says why
+    judged: bool = True
 
 
 @dataclass
@@ -84,4 +93,4 @@ class Outcome:
 
     @property
     def failures(self) -> list[TensorDiff]:
-        return [d for d in self.diffs if not d.passed]
+        return [d for d in self.diffs if d.judged and not d.passed]

@@ -14,8 +14,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .case import IMPLEMENTATION_ERROR, MISMATCH, PATH_MODES, REFERENCE_UNSUPPORTED
-from .replay import DEFAULT_IMPL
+from .case import FAILING, PATH_MODES, REFERENCE_UNSUPPORTED
+from .implementation import DEFAULT_IMPL
 from .threads import limit_threads
 
 # Examples per op and dtype in a default `crosscheck run`: every op in float32 and float64 (2,500
@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                           "path again for a case that mismatches (1.6-2x faster on conv2d)")
     run.add_argument("--impl", default=DEFAULT_IMPL, metavar="MODULE",
                      help=f"module offering npcnn.functional's functions and vjp (default {DEFAULT_IMPL})")
+    run.add_argument("--fail-fast", action="store_true", help="stop at the first failure (the report holds it)")
+    run.add_argument("--no-error-parity", action="store_true",
+                     help="skip the error-parity checks (invalid calls must be refused as TensorFlow refuses them)")
     replay = sub.add_parser("replay", help="re-run one saved case and print its report",
                             epilog="exit status: 0 the case passes now, 1 it still fails, 2 usage error")
     replay.add_argument("case", metavar="CASE.json")
@@ -83,7 +86,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load_impl(name: str):
-    from .runner import load_impl
+    from .implementation import load_impl
     try:
         return load_impl(name)
     except Exception as exc:   # ImportError, a module without vjp, ...: one line, no traceback
@@ -102,7 +105,7 @@ def _select_ops(names):
 
 
 def cmd_run(args, console: Console) -> int:
-    from .report import ReportSession, print_outcome, summary_table
+    from .report import ReportSession
     if args.examples is not None and args.examples < 1:
         raise UsageError("--examples must be at least 1")
     ops = _select_ops(args.ops) if args.ops or not args.networks else []
@@ -110,7 +113,8 @@ def cmd_run(args, console: Console) -> int:
     net_examples = args.examples or DEFAULT_NETWORK_EXAMPLES if args.networks else 0
     impl = _load_impl(args.impl)
     limit_threads()
-    from .runner import fuzz_op
+    from .error_parity import run_error_parity
+    from .fuzz import fuzz_op
     if net_examples:
         if args.impl != DEFAULT_IMPL:
             raise UsageError("--networks checks npcnn's layers and optimizers; it does not take --impl")
@@ -121,6 +125,7 @@ def cmd_run(args, console: Console) -> int:
     report_dir = Path(args.report)
     session = ReportSession(report_dir / "cases")
     session.clear_cases()
+    stop = (lambda _: not session.ok) if args.fail_fast else None
     start = time.perf_counter()
     try:
         with Progress(TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -128,12 +133,17 @@ def cmd_run(args, console: Console) -> int:
             total = len(ops) * len(dtypes) * op_examples + len(OPTIMIZERS) * net_examples
             overall = progress.add_task("crosscheck", total=total)
             record = lambda o: (session.add(o), progress.advance(overall))  # noqa: E731
+            if ops and not args.no_error_parity:
+                progress.update(overall, description="error parity")
+                run_error_parity(ops, impl, on_outcome=session.add_parity)
             for op in ops:
                 for dtype in dtypes:
+                    if stop and stop(None):
+                        break
                     progress.update(overall, description=f"{op} [{dtype}]")
                     done_before = progress.tasks[overall].completed
                     fuzz_op(op, examples=op_examples, dtype=dtype, seed=args.seed, impl=impl, paths=args.paths,
-                            on_outcome=record)
+                            on_outcome=record, stop=stop)
                     # hypothesis may stop early (few distinct examples): keep the bar honest
                     progress.update(overall, completed=done_before + op_examples)
             for optimizer in OPTIMIZERS if net_examples else ():
@@ -144,8 +154,21 @@ def cmd_run(args, console: Console) -> int:
         json_path, html_path = session.write(report_dir, impl=args.impl, seed=args.seed, examples=op_examples,
                                              dtypes=list(dtypes), ops=ops, elapsed_s=round(elapsed, 2), paths=args.paths,
                                              command=" ".join(["crosscheck", *args.argv]))
+    print_run(console, session, args, elapsed)
+    console.print(f"report: {json_path}  {html_path}")
+    return EXIT_OK if session.ok else EXIT_FAILED
+
+
+def print_run(console: Console, session, args, elapsed: float) -> None:
+    """The run's summary, coverage and error-parity tables, the first failures and the verdict."""
+    from .registry import OPS
+    from .report import coverage_table, parity_table, print_outcome, summary_table
     console.print(summary_table(session.summary, title=f"crosscheck run: {args.impl}, seed {args.seed}"))
-    failed = [o for o in session.outcomes if o["status"] in (MISMATCH, IMPLEMENTATION_ERROR)]
+    if session.summary["ops"]:
+        console.print(coverage_table(session.summary, OPS))
+    if session.error_parity:
+        console.print(parity_table(session.error_parity))
+    failed = [o for o in session.outcomes if o["status"] in FAILING]
     for d in failed[:MAX_PRINTED_REPORTS]:
         console.rule(f"{d['status']}: {d['op']} [{d['dtype']}]")
         print_outcome(console, d)
@@ -154,12 +177,14 @@ def cmd_run(args, console: Console) -> int:
     print_unsupported(console, session.outcomes)
     print_notes(console, session.summary)
     counts = session.summary["counts"]
+    parity = session.summary["error_parity"]
     verdict = "[green]OK[/]" if session.ok else "[bold red]FAILED[/]"
     console.print(f"{verdict}: {counts['pass']} passed, {counts['mismatch']} mismatched, "
-                  f"{counts['reference-unsupported']} reference-unsupported, "
-                  f"{counts['implementation-error']} implementation errors in {elapsed:.1f} s")
-    console.print(f"report: {json_path}  {html_path}")
-    return EXIT_OK if session.ok else EXIT_FAILED
+                  f"{counts['reference-unsupported']} reference-unsupported, {counts['reference-error']} reference "
+                  f"errors, {counts['implementation-error']} implementation errors; error parity "
+                  f"{parity['checked'] - parity['failed']}/{parity['checked']} in {elapsed:.1f} s")
+    for problem in session.problems:
+        console.print(f"  [bold red]fails:[/] {problem}", soft_wrap=True)
 
 
 def print_notes(console: Console, summary: dict, limit: int = 12) -> None:
@@ -174,14 +199,14 @@ def print_notes(console: Console, summary: dict, limit: int = 12) -> None:
 
 
 def print_unsupported(console: Console, outcomes: list[dict], limit: int = 10) -> None:
-    """Reference-unsupported outcomes, grouped by op and reason (first line), with counts."""
+    """Reference-unsupported outcomes (each names its registered quirk), grouped by op and reason, with counts."""
     reasons: dict[tuple, int] = {}
     for o in outcomes:
         if o["status"] == REFERENCE_UNSUPPORTED:
             key = (o["op"], (o["message"].strip().splitlines() or ["(no reason given)"])[0])
             reasons[key] = reasons.get(key, 0) + 1
     if reasons:
-        console.print("[yellow]reference-unsupported (TensorFlow cannot compute these on this machine):[/]")
+        console.print("[yellow]reference-unsupported (registered TensorFlow quirks, docs/tf-defects.md):[/]")
     for (op, reason), n in sorted(reasons.items())[:limit]:
         console.print(f"  {n:4d} x {op}: {reason}", markup=False)
     if len(reasons) > limit:
@@ -207,7 +232,7 @@ def cmd_replay(args, console: Console) -> int:
     d = ReportSession(None).add(outcome)
     d["replay"] = None
     print_outcome(console, d, snippet=False)
-    failed = outcome.status in (MISMATCH, IMPLEMENTATION_ERROR)
+    failed = outcome.status in FAILING
     console.print(f"status: {outcome.status}" + (" (still fails)" if failed else ""))
     return EXIT_FAILED if failed else EXIT_OK
 

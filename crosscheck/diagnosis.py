@@ -7,9 +7,10 @@ under which the actual tensor matches (under the same tolerance as the real comp
 attached to ``TensorDiff.diagnosis`` as ``{"label": ..., "evidence": ...}``. The labels are a stable
 vocabulary, documented in docs/diagnosis.md:
 
-    shape-mismatch, nan-inf-mismatch, sign-flip, scale-factor, flipped-kernel, kernel-hw-swapped,
-    spatial-shift, same-padding-wrong-side, layout-mixup, border-only, stride-phase,
-    maxpool-tie-policy, maxpool-all-ties, precision-only   (and "arbiter", from crosscheck.arbiter)
+    shape-mismatch, output-shape, output-type, modifies-input, nan-inf-mismatch, sign-flip,
+    scale-factor, flipped-kernel, kernel-hw-swapped, spatial-shift, same-padding-wrong-side,
+    layout-mixup, border-only, stride-phase, maxpool-tie-policy, maxpool-all-ties, precision-only
+    (and "arbiter", from crosscheck.arbiter)
 
 Hypotheses that change the case (a rotated kernel, padding on the other side, the other layout)
 recompute the TensorFlow reference on the changed case; they run only for mismatches.
@@ -21,15 +22,17 @@ from typing import Callable
 
 import numpy as np
 
-from npcnn import padding as P
-
-from .case import Case, TensorDiff
+from . import geometry as G
+from .case import VJP_Y, Case, TensorDiff
 from .compare import compare
-from .registry import OpInfo
+from .opinfo import OpInfo
 from .tolerance import Tolerance
 
 LABELS = {
     "shape-mismatch": "the tensor has another shape than TensorFlow's",
+    "output-shape": "the forward output has another shape than TensorFlow's rule gives (the rule is stated)",
+    "output-type": "an output is not a NumPy array of the case's dtype (a list, or float64 for a float32 case)",
+    "modifies-input": "the implementation wrote into one of its inputs (crosscheck passes copies and keeps the original)",
     "nan-inf-mismatch": "NaN or Inf where TensorFlow has finite values (or the reverse)",
     "sign-flip": "the tensor equals minus TensorFlow's",
     "scale-factor": "the tensor equals TensorFlow's times a constant (the factor is given)",
@@ -47,9 +50,6 @@ LABELS = {
     "arbiter": "the float64 finite-difference verdict on a disagreeing gradient (crosscheck.arbiter)",
 }
 
-FILTER_ARRAYS = {"conv2d": "filters", "conv2d_backprop_input": "filters", "conv2d_transpose": "filters",
-                 "depthwise_conv2d": "filter"}
-PADDED_OPS = {"conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "depthwise_conv2d", "max_pool2d"}
 MAX_SHIFT = 2
 # labels that only say where the differences are (kept only when no hypothesis explains the values)
 LOCATIONAL = {"border-only", "stride-phase"}
@@ -60,17 +60,52 @@ def entry(label: str, evidence: str) -> dict:
     return {"label": label, "evidence": evidence}
 
 
+def filter_array(info: OpInfo | None) -> str | None:
+    """The op's (first) filter array, or None."""
+    return info.filter_arrays[0] if info is not None and info.filter_arrays else None
+
+
+def explicitly_padded(info: OpInfo | None) -> bool:
+    """Whether the op has a window whose padding may be written as explicit pairs."""
+    return info is not None and bool(info.geometry) and info.params.get("padding") is not None \
+        and info.params["padding"].kind == "padding"
+
+
+def output_shape_evidence(info: OpInfo, call, actual: tuple, expected: tuple) -> dict:
+    """The "output-shape" cause: TensorFlow's rule for this case's output shape, with its numbers."""
+    rule = f"TensorFlow's output shape is {expected}"
+    if info.geometry:
+        try:
+            win = info.geometry(call).resolve()
+        except G.GeometryError:
+            win = None
+        if win is not None:
+            parts = []
+            for axis, n, k_eff, s, (a, b), o in zip("HW", win.in_sizes, win.effective, win.strides, win.pads, win.out):
+                if win.padding == "SAME":
+                    parts.append(f"{axis}: SAME gives ceil(in / stride) = ceil({n} / {s}) = {o}")
+                else:
+                    parts.append(f"{axis}: (in + pads - dilated window) // stride + 1 = ({n} + {a} + {b} - {k_eff}) "
+                                 f"// {s} + 1 = {o}")
+            rule += " (" + "; ".join(parts) + ")"
+    return entry("output-shape", f"the output has shape {actual}; {rule}")
+
+
 def diagnose(info: OpInfo, case: Case, actual: dict, ref, diffs: list[TensorDiff]) -> None:
     """Fill ``diagnosis`` of every failing TensorDiff (once per tensor; other paths get a copy)."""
     done: dict[str, list[dict]] = {}
     for d in diffs:
         if d.passed:
             continue
+        if not d.judged or d.path not in ref.paths:
+            continue
         if d.tensor not in done:
-            expected = ref.paths[d.path][d.tensor]
+            expected = ref.paths[d.path]["y" if d.tensor == VJP_Y else d.tensor]
             tol = Tolerance(atol=d.atol, rtol=d.rtol, terms=0, scale=0.0)
             done[d.tensor] = diagnose_tensor(info, case, d, actual.get(d.tensor), expected, tol)
-        d.diagnosis = [dict(e) for e in done[d.tensor]]
+        kept = {e["label"] for e in d.diagnosis}
+        redundant = {"shape-mismatch"} if "output-shape" in kept else set()
+        d.diagnosis = d.diagnosis + [dict(e) for e in done[d.tensor] if e["label"] not in kept | redundant]
 
 
 def diagnose_tensor(info, case, diff: TensorDiff, actual, expected, tol) -> list[dict]:
@@ -106,7 +141,7 @@ def _falls(diff: TensorDiff, new_err: float) -> str:
 
 
 def _spatial_axes(case: Case, tensor: str, info: OpInfo):
-    if tensor in info.filter_tensors:
+    if info.filter_tensors and tensor in info.filter_tensors:
         return (0, 1)
     if case.params.get("data_format", "NHWC") == "NCHW":
         return (2, 3)
@@ -210,8 +245,8 @@ def flipped_kernel(info, case, diff, actual, expected, tol) -> list[dict]:
         if ok:
             return [entry("flipped-kernel",
                           "equals TensorFlow's filter gradient rotated by 180°: " + _falls(diff, err))]
-    name = FILTER_ARRAYS.get(case.op)
-    if name is None:
+    name = filter_array(info)
+    if name is None or name not in case.arrays:
         return []
     w = case.arrays[name]
     if w.shape[0] == 1 and w.shape[1] == 1:
@@ -231,8 +266,9 @@ def kernel_hw_swapped(info, case, diff, actual, expected, tol) -> list[dict]:
         if ok:
             return [entry("kernel-hw-swapped", "equals TensorFlow's filter gradient with kernel rows and columns "
                                                "swapped: " + _falls(diff, err))]
-    name = FILTER_ARRAYS.get(case.op)
-    if name is None or case.arrays[name].shape[0] != case.arrays[name].shape[1] or case.arrays[name].shape[0] == 1:
+    name = filter_array(info)
+    if name is None or name not in case.arrays or case.arrays[name].shape[0] != case.arrays[name].shape[1] \
+            or case.arrays[name].shape[0] == 1:
         return []
     alt = _recompute(case, diff.path, diff.tensor,
                      arrays={name: np.ascontiguousarray(case.arrays[name].transpose(1, 0, 2, 3))})
@@ -278,18 +314,16 @@ def _window(a, ah, aw, h0, h1, w0, w1):
 
 
 def same_padding_wrong_side(info, case, diff, actual, expected, tol) -> list[dict]:
-    if case.op not in PADDED_OPS:
+    if not explicitly_padded(info):
         return []
-    from .oracle.tf_oracle import window_args
-    from .strategies import tf_padding
-    in_hw, kernel, strides, dilations, pad = window_args(case)
-    geom = P.window_geometry(in_hw, kernel, strides, dilations, pad)
-    (t, b), (l, r) = geom.pads
+    win = info.window(case)
+    (t, b), (l, r) = win.pads
     if (t, l) == (b, r):
         return []
-    swapped = tf_padding(((b, t), (r, l)), case.params.get("data_format", "NHWC"))
-    if case.op == "max_pool2d" and max(b, t) >= kernel[0] or case.op == "max_pool2d" and max(l, r) >= kernel[1]:
+    if win.padding != "SAME" and info.geometry(info.resolve(case)).pads_below_window and \
+            (max(b, t) >= win.window[0] or max(l, r) >= win.window[1]):
         return []
+    swapped = G.full_padding(((b, t), (r, l)), case.params.get("data_format", "NHWC"))
     alt = _recompute(case, diff.path, diff.tensor, params={"padding": swapped})
     if alt is None or alt.shape != actual.shape:
         return []
@@ -333,7 +367,7 @@ def _other_layout_reference(case: Case, diff: TensorDiff, info: OpInfo):
         n, c, h, w = a.shape
         return np.ascontiguousarray(a).reshape(n, h, w, c)
 
-    arrays = {k: (v if k == FILTER_ARRAYS.get(case.op) else as_nhwc(v)) for k, v in case.arrays.items()}
+    arrays = {k: (v if k == filter_array(info) else as_nhwc(v)) for k, v in case.arrays.items()}
     params = {"data_format": "NHWC"} if fmt == "NCHW" else {"axis": -1}
     for key in ("input_sizes", "output_shape"):
         if key in case.params:
@@ -352,10 +386,9 @@ def border_only(info, case, diff, actual, expected, tol) -> list[dict]:
     grid = np.array(diff.spatial_map).any(axis=0)
     h, w = grid.shape
     band = 1
-    if case.op in PADDED_OPS or case.op == "avg_pool2d":
+    if info is not None and info.geometry:
         try:
-            from .oracle.tf_oracle import window_args
-            band = max(1, max(window_args(case)[1]) - 1)
+            band = max(1, max(info.window(case).window) - 1)
         except Exception:
             band = 1
     if h <= 2 * band or w <= 2 * band:
@@ -370,11 +403,9 @@ def border_only(info, case, diff, actual, expected, tol) -> list[dict]:
 def stride_phase(info, case, diff, actual, expected, tol) -> list[dict]:
     if actual.ndim != 4 or not diff.spatial_map:
         return []
-    strides = case.params.get("strides")
-    if strides is None:
+    if info is None or "strides" not in info.params:
         return []
-    fmt = case.params.get("data_format", "NHWC")
-    sh, sw = P.spatial_pair(strides, "strides", fmt)
+    sh, sw = info.resolve(case).params["strides"]
     if sh == 1 and sw == 1:
         return []
     grid = np.array(diff.spatial_map).any(axis=0)
@@ -389,28 +420,31 @@ def stride_phase(info, case, diff, actual, expected, tol) -> list[dict]:
 
 
 def undilated_dy(info, case, diff, actual, expected, tol) -> list[dict]:
-    """conv2d d_input computed as if the stride were 1: dout scattered without zeros between its rows."""
+    """conv2d d_input computed as if the stride were 1: dout scattered without zeros between its rows.
+    The alternative is TensorFlow's input gradient of a stride-1 VALID conv over the padded input."""
     if case.op != "conv2d" or diff.tensor != "d_input":
         return []
-    import npcnn.functional as F
-    from .oracle.tf_oracle import window_args
-    fmt = case.params.get("data_format", "NHWC")
-    in_hw, kernel, strides, dilations, pad = window_args(case)
-    if strides == (1, 1):
+    from .oracle import compute_reference
+    call = info.resolve(case)
+    fmt, strides, dilations = call.data_format, call.params["strides"], call.params["dilations"]
+    if tuple(strides) == (1, 1):
         return []
-    geom = P.window_geometry(in_hw, kernel, strides, dilations, pad)
+    win = info.window(case)
     w = case.arrays["filters"]
-    x = case.arrays["input"]
     dy = case.dy if fmt == "NHWC" else case.dy.transpose(0, 2, 3, 1)
-    n, c = x.shape[0], (x.shape[3] if fmt == "NHWC" else x.shape[1])
+    n, c = case.arrays["input"].shape[0], G.channels(case.arrays["input"].shape, fmt)
     if w.shape[2] != c:    # grouped: not this hypothesis
         return []
-    keh, kew = [(k - 1) * d + 1 for k, d in zip(kernel, dilations)]
-    full = F.conv2d_backprop_input([n, geom.out[0] + keh - 1, geom.out[1] + kew - 1, c], w, dy, strides=1,
-                                   padding="VALID", dilations=list(dilations))
-    (t, _), (l, _) = geom.pads
-    alt = np.zeros((n, in_hw[0], in_hw[1], c), dtype=full.dtype)
-    part = full[:, t:t + in_hw[0], l:l + in_hw[1]]
+    keh, kew = win.effective
+    sizes = [n, win.out[0] + keh - 1, win.out[1] + kew - 1, c]
+    full = next(iter(compute_reference(Case("conv2d_backprop_input", {"input_sizes": sizes, "strides": [1, 1],
+                                                                      "padding": "VALID", "dilations": list(dilations)},
+                                            {"filters": w, "out_backprop": np.ascontiguousarray(dy)}, None, case.dtype,
+                                            case.seed), first_only=True).paths.values()))["y"]
+    (t, _), (l, _) = win.pads
+    in_h, in_w = win.in_sizes
+    alt = np.zeros((n, in_h, in_w, c), dtype=full.dtype)
+    part = full[:, t:t + in_h, l:l + in_w]
     alt[:, :part.shape[1], :part.shape[2]] = part
     if fmt == "NCHW":
         alt = alt.transpose(0, 3, 1, 2)
@@ -418,17 +452,19 @@ def undilated_dy(info, case, diff, actual, expected, tol) -> list[dict]:
     if not ok:
         return []
     return [entry("stride-phase", f"equals the input gradient of a stride-1 conv: dout was not dilated (zeros "
-                                  f"inserted) by the stride {strides}: " + _falls(diff, err))]
+                                  f"inserted) by the stride {tuple(strides)}: " + _falls(diff, err))]
 
 
 def maxpool_ties(info, case, diff, actual, expected, tol) -> list[dict]:
     if case.op != "max_pool2d" or diff.tensor != "d_input":
         return []
+    from .ops.pooling import max_pool_tie_gradient
+    call = info.resolve(case)
     found = []
     for policy, label, what in (("all", "maxpool-all-ties", "every tied maximum gets the full gradient"),
                                 ("split", "maxpool-tie-policy", "tied maxima split the gradient equally"),
                                 ("last", "maxpool-tie-policy", "the last maximum in row-major order gets it")):
-        alt, ties = maxpool_grad(case, policy)
+        alt, ties = max_pool_tie_gradient(call, policy)
         if ties == 0:
             return []
         ok, err = _matches(actual, alt, tol)
@@ -438,47 +474,6 @@ def maxpool_ties(info, case, diff, actual, expected, tol) -> list[dict]:
                                       + _falls(diff, err)))
             break
     return found
-
-
-def maxpool_grad(case: Case, policy: str):
-    """max-pool input gradient under a tie ``policy`` ("all", "split", "last"), NumPy, loops over
-    kernel offsets; also the number of windows with tied maxima."""
-    from npcnn.functional.im2col import pad_nhwc, window_view
-    from .oracle.tf_oracle import window_args
-    fmt = case.params.get("data_format", "NHWC")
-    x = case.arrays["input"].astype(np.float64)
-    dy = case.dy.astype(np.float64)
-    if fmt == "NCHW":
-        x, dy = x.transpose(0, 2, 3, 1), dy.transpose(0, 2, 3, 1)
-    in_hw, kernel, strides, dilations, pad = window_args(case)
-    geom = P.window_geometry(in_hw, kernel, strides, dilations, pad)
-    xp = pad_nhwc(x, geom.pads, value=-np.inf)
-    win = window_view(xp, geom)                          # (N, OH, OW, KH, KW, C)
-    hit = win == win.max(axis=(3, 4), keepdims=True)
-    count = hit.sum(axis=(3, 4))
-    ties = int((count > 1).sum())
-    kh, kw = kernel
-    flat = hit.reshape(*hit.shape[:3], kh * kw, hit.shape[-1])
-    if policy == "last":
-        order = np.arange(kh * kw)[None, None, None, :, None]
-        last = np.where(flat, order, -1).max(axis=3, keepdims=True)
-        weight = (order == last).astype(np.float64)
-    elif policy == "split":
-        weight = flat / count[:, :, :, None, :]
-    else:
-        weight = flat.astype(np.float64)
-    weight = weight.reshape(hit.shape) * dy[:, :, :, None, None, :]
-    gp = np.zeros(xp.shape)
-    sh, sw = geom.strides
-    oh, ow = geom.out
-    for i in range(kh):
-        for j in range(kw):
-            gp[:, i:i + sh * (oh - 1) + 1:sh, j:j + sw * (ow - 1) + 1:sw, :] += weight[:, :, :, i, j, :]
-    (t, _), (l, _) = geom.pads
-    g = gp[:, t:t + x.shape[1], l:l + x.shape[2], :]
-    if fmt == "NCHW":
-        g = g.transpose(0, 3, 1, 2)
-    return g, ties
 
 
 def precision_only(info, case, diff, actual, expected, tol) -> list[dict]:

@@ -320,7 +320,7 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")   # what `crosscheck run --networks` tra
 
 def fuzz_networks(optimizer: str, *, examples: int, seed: int, on_outcome=None) -> list[Outcome]:
     """Check ``examples`` random architectures with ``optimizer``, drawn deterministically from ``seed``."""
-    from .runner import fuzz_outcomes
+    from .fuzz import fuzz_outcomes
     return fuzz_outcomes(st.tuples(architectures(), st.integers(0, 2**31 - 1)),
                          lambda drawn: check_network(drawn[0], optimizer, seed=drawn[1]),
                          examples=examples, seed_key=f"network:{optimizer}:{seed}", on_outcome=on_outcome)

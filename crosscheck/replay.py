@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from .case import Case, Outcome
+from .implementation import DEFAULT_IMPL
 
 FORMAT = "crosscheck-case"
 VERSION = 1
-DEFAULT_IMPL = "npcnn.functional"
 
 
 def encode_array(a: np.ndarray) -> dict:
@@ -108,105 +108,65 @@ def replay_command(path) -> str:
 
 
 # --- the standalone snippet -------------------------------------------------------------------
-# The plain TensorFlow call of each op, as source: arrays by name, then the case's params.
-# Cases plain TF cannot compute on CPU (dilated, grouped or NCHW convolutions; ops not listed)
-# get their reference from crosscheck's oracle instead.
-_TF_CALL = {
-    "conv2d": "tf.nn.conv2d(input, filters, {params})",
-    "depthwise_conv2d": "tf.nn.depthwise_conv2d(input, filter, {params})",
-    "conv2d_transpose": "tf.nn.conv2d_transpose(input, filters, {params})",
-    "max_pool2d": "tf.nn.max_pool2d(input, {params})",
-    "avg_pool2d": "tf.nn.avg_pool2d(input, {params})",
-    "relu": "tf.nn.relu(features)",
-    "leaky_relu": "tf.nn.leaky_relu(features, {params})",
-    "elu": "tf.nn.elu(features)",
-    "sigmoid": "tf.math.sigmoid(x)",
-    "tanh": "tf.math.tanh(x)",
-    "softmax": "tf.nn.softmax(logits, {params})",
-    "log_softmax": "tf.nn.log_softmax(logits, {params})",
-    "softmax_cross_entropy_with_logits": "tf.nn.softmax_cross_entropy_with_logits(labels, logits, {params})",
-}
 
-
-def _hw(params: dict, name: str) -> tuple[int, int]:
-    """(h, w) of strides/dilations/ksize given as an int, a pair or TF's 4-element form."""
-    from npcnn.padding import spatial_pair
-    return tuple(spatial_pair(params.get(name, 1), name, params.get("data_format", "NHWC")))
-
-
-def _plain_tf_works(case: Case) -> bool:
-    """Whether the one-line tf.nn call computes this case's forward and gradients on CPU
-    (DESIGN.md: dilated and grouped conv gradients and float64 NCHW fail there)."""
-    p, a = case.params, case.arrays
-    if case.op not in _TF_CALL or p.get("data_format", "NHWC") != "NHWC":
-        return False
-    if _hw(p, "dilations") != (1, 1):
-        return False
-    if case.op == "conv2d" and a["input"].shape[-1] != a["filters"].shape[2]:
-        return False
-    if case.op == "conv2d_transpose" and a["input"].shape[-1] != a["filters"].shape[3]:
-        return False
-    return True
-
-
-def _tf_params(case: Case) -> dict:
-    """The case's params in tf.nn's forms: 4-pair explicit padding; depthwise strides/dilations;
-    a non-negative softmax axis (tf.nn.softmax_cross_entropy_with_logits fails on axis=-2).
-    Only NHWC cases get here (:func:`_plain_tf_works`)."""
-    op, params = case.op, case.params
-    tf_params = dict(params)
-    if "axis" in params and "logits" in case.arrays:
-        tf_params["axis"] = params["axis"] % case.arrays["logits"].ndim
-    padding = params.get("padding")
-    if padding is not None and not isinstance(padding, str) and len(padding) == 2:
-        tf_params["padding"] = [[0, 0], *[list(p) for p in padding], [0, 0]]   # only NHWC gets here
-    if op == "depthwise_conv2d":
-        sh, sw = _hw(params, "strides")
-        tf_params["strides"] = [1, sh, sw, 1]
-        tf_params["dilations"] = list(_hw(params, "dilations"))
-    return tf_params
-
-
-def _op_layout(op: str, case: Case) -> tuple[list, list, list, tuple]:
-    """(positional vjp arrays, keyword-only arrays, differentiable arrays, output names)."""
+def _plain_tf_reason(case: Case) -> str:
+    """"" when the op's one-line TensorFlow call computes this case on CPU, else why not."""
+    from .registry import OPS
+    info = OPS.get(case.op)
+    if info is None or not info.plain_tf:
+        return "no single TensorFlow call computes this op"
     try:
-        from .registry import get_op
-        info = get_op(op)
-        positional = [n for n in info.arrays if n in case.arrays]
-        keyword = [n for n in info.extra_arrays if n in case.arrays]
-        return positional, keyword, [n for n in info.differentiable if n in case.arrays], info.outputs
-    except Exception:   # an op crosscheck does not know: every array positional and differentiable
+        return info.plain_tf.works(info.resolve(case))
+    except Exception as exc:
+        return f"crosscheck cannot read this case's parameters ({exc})"
+
+
+def _op_layout(case: Case) -> tuple[list, list, list, tuple]:
+    """(positional vjp arrays, keyword-only arrays, differentiable arrays, output names)."""
+    from .registry import OPS
+    info = OPS.get(case.op)
+    if info is None:   # an op crosscheck does not know: every array positional and differentiable
         names = list(case.arrays)
         return names, [], names, ("y",)
+    positional = [n for n in info.arrays if n in case.arrays]
+    keyword = [n for n in info.keyword_arrays() if n in case.arrays]
+    return positional, keyword, [n for n in info.differentiable if n in case.arrays], info.outputs
+
+
+def _network_snippet(replay_path) -> str:
+    return "\n".join([
+        "from crosscheck.networks import replay_network",
+        "from crosscheck.replay import load_case",
+        "",
+        f"outcome = replay_network(load_case({str(replay_path)!r}))",
+        "print(outcome.status)",
+        "for d in outcome.failures:",
+        "    print(d.tensor, d.path, 'max abs err', d.max_abs_err)",
+    ])
 
 
 def snippet(case: Case, replay_path="CASE.json", impl: str = DEFAULT_IMPL, tf_path: str | None = None) -> str:
     """Short standalone Python reproducing ``case``: the implementation against TensorFlow, printing
     the greatest absolute error per tensor. The arrays are read from the replay file at
-    ``replay_path`` with json/base64/numpy. ``tf_path`` names the oracle path to show when plain
-    TensorFlow cannot compute the case (default: the first one)."""
+    ``replay_path`` with json/base64/numpy. When the op's plain TensorFlow call cannot compute the
+    case on CPU (its OpInfo's ``plain_tf.works`` says why), the snippet uses crosscheck's oracle,
+    path ``tf_path`` (default: the first)."""
     if case.op == "network":   # a whole network in npcnn and Keras: crosscheck.networks rebuilds both
-        return "\n".join([
-            "from crosscheck.networks import replay_network",
-            "from crosscheck.replay import load_case",
-            "",
-            f"outcome = replay_network(load_case({str(replay_path)!r}))",
-            "print(outcome.status)",
-            "for d in outcome.failures:",
-            "    print(d.tensor, d.path, 'max abs err', d.max_abs_err)",
-        ])
-    positional, keyword, diff_names, outputs = _op_layout(case.op, case)
+        return _network_snippet(replay_path)
+    positional, keyword, diff_names, outputs = _op_layout(case)
     names = positional + keyword
     kw_arrays = "".join(f", {n}={n}" for n in keyword)
+    unpack = f"{', '.join(names)}{',' if len(names) == 1 else ''}"
     lines = [
         "import base64, json",
         "import numpy as np",
         "import tensorflow as tf",
+        "import keras",
         f"import {impl} as impl",
         "",
         f"doc = json.load(open({str(replay_path)!r}))['case']",
         "arr = lambda d: np.frombuffer(base64.b64decode(d['data']), d['dtype']).reshape(d['shape'])",
-        f"{', '.join(names)}{',' if len(names) == 1 else ''} = [arr(doc['arrays'][k]) for k in {names!r}]",
+        f"{unpack} = [arr(doc['arrays'][k]) for k in {names!r}]",
         "dy = arr(doc['dy'])" if case.dy is not None else "dy = None",
         f"params = {case.params!r}",
         "",
@@ -217,31 +177,31 @@ def snippet(case: Case, replay_path="CASE.json", impl: str = DEFAULT_IMPL, tf_pa
         lines += [f"_, pullback = impl.vjp({case.op!r}, {', '.join(positional)}{kw_arrays}, **params)",
                   f"actual.update(zip({['d_' + n for n in positional]!r}, pullback(dy)))"]
     lines.append("")
-    if _plain_tf_works(case):
-        expr = _TF_CALL[case.op].format(params=", ".join(f"{k}={v!r}" for k, v in
-                                                         _tf_params(case).items()))
-        if case.op == "conv2d" and "bias" in case.arrays:
-            expr = f"tf.nn.bias_add({expr}, bias)"
+    why_not = _plain_tf_reason(case)
+    if not why_not:
+        from .registry import OPS
+        info = OPS[case.op]
+        call = info.resolve(case)
+        source = info.plain_tf.source(call) if callable(info.plain_tf.source) else info.plain_tf.source
+        tf_params = {k: v for k, v in info.plain_tf.params(call).items() if v is not None}
+        expr = source.format(params=", ".join(f"{k}={v!r}" for k, v in tf_params.items()))
         watched = diff_names if case.dy is not None else []
-        lines += [
-            f"{', '.join(names)}{',' if len(names) == 1 else ''} = [tf.constant(a) for a in [{', '.join(names)}]]",
-            "with tf.GradientTape() as tape:",
-            f"    tape.watch([{', '.join(watched)}])",
-            f"    y_tf = {expr}",
-            f"expected = {{{outputs[0]!r}: y_tf.numpy()}}",
-        ]
+        lines += [f"{unpack} = [tf.constant(a) for a in [{', '.join(names)}]]",
+                  "with tf.GradientTape() as tape:",
+                  f"    tape.watch([{', '.join(watched)}])",
+                  f"    y_tf = {expr}"]
+        lines.append(f"expected = dict(zip({list(outputs)!r}, [t.numpy() for t in y_tf]))" if len(outputs) > 1
+                     else f"expected = {{{outputs[0]!r}: y_tf.numpy()}}")
         if watched:
             lines += [f"grads = tape.gradient(y_tf, [{', '.join(watched)}], output_gradients=tf.constant(dy))",
                       f"expected.update({{'d_' + n: g.numpy() for n, g in zip({watched!r}, grads)}})"]
     else:
         path = repr(tf_path) if tf_path else "next(iter(ref.paths))"
-        lines += [
-            "# plain tf.nn cannot compute this case on CPU: use crosscheck's TensorFlow oracle",
-            "from crosscheck.oracle import compute_reference",
-            "from crosscheck.replay import load_case",
-            f"ref = compute_reference(load_case({str(replay_path)!r}))",
-            f"expected = ref.paths[{path}]",
-        ]
+        lines += [f"# plain TensorFlow cannot compute this case here ({why_not}): use crosscheck's oracle",
+                  "from crosscheck.oracle import compute_reference",
+                  "from crosscheck.replay import load_case",
+                  f"ref = compute_reference(load_case({str(replay_path)!r}))",
+                  f"expected = ref.paths[{path}]"]
     lines += ["for name, e in expected.items():",
-              "    print(name, 'max abs err', np.abs(np.asarray(actual[name]) - e).max())"]
+              "    print(name, 'max abs err', np.abs(np.asarray(actual[name], dtype=np.float64) - e).max())"]
     return "\n".join(lines) + "\n"

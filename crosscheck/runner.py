@@ -1,66 +1,26 @@
-"""Run cases: the implementation under test against the TensorFlow reference.
+"""Run one case: the implementation under test against the TensorFlow reference.
 
-``run_case`` never raises: the implementation's exceptions become ``implementation-error`` (with
-the traceback), cases TensorFlow cannot compute become ``reference-unsupported`` (with the reason),
-and differences beyond the tolerance become ``mismatch`` with one failing TensorDiff per tensor and
-TF path. ``fuzz_op`` draws cases from an op's strategy, deterministically from a seed.
+``run_case`` never raises. The implementation's exceptions become ``implementation-error`` (with
+its own traceback); a case a registered quirk refuses is ``reference-unsupported`` (with the
+quirk); anything else TensorFlow raises is ``reference-error``; differences beyond the tolerance,
+an output of the wrong type or shape, and an input written to are ``mismatch``.
 """
 from __future__ import annotations
 
-import importlib
-import traceback
-import zlib
-from types import ModuleType
-from typing import Callable
-
-from .case import IMPLEMENTATION_ERROR, MISMATCH, PASS, PATH_MODES, REFERENCE_UNSUPPORTED, Case, Outcome
+from .case import (IMPLEMENTATION_ERROR, MISMATCH, PASS, PATH_MODES, REFERENCE_ERROR, REFERENCE_UNSUPPORTED,
+                   VJP_Y, Case, Outcome, TensorDiff)
 from .compare import compare
-from .registry import OpInfo, get_op
+from .implementation import DEFAULT_IMPL, call_impl, load_impl, output_type_problem, resolve_impl  # noqa: F401
+from .opinfo import Call, OpInfo
+from .registry import get_op
 from .tolerance import tolerance
 
-DEFAULT_IMPL = "npcnn.functional"
 
-
-def load_impl(module_name: str = DEFAULT_IMPL) -> ModuleType:
-    """Import the implementation under test by name; it must offer ``vjp`` (and the op functions)."""
-    module = importlib.import_module(module_name)
-    if not callable(getattr(module, "vjp", None)):
-        raise ValueError(f"implementation module {module_name!r} has no vjp(op, *arrays, **params) function")
-    return module
-
-
-def _resolve(impl) -> tuple[ModuleType, str]:
-    if impl is None:
-        impl = DEFAULT_IMPL
-    if isinstance(impl, str):
-        return load_impl(impl), impl
-    return impl, getattr(impl, "__name__", repr(impl))
-
-
-def run_impl(info: OpInfo, case: Case, impl: ModuleType) -> dict:
-    """The implementation's forward outputs (from the op function) and gradients (from ``vjp``)."""
-    fn = getattr(impl, info.name, None)
-    if fn is None:
-        raise AttributeError(f"{getattr(impl, '__name__', impl)} has no function {info.name!r}")
-    out = fn(**case.arrays, **case.params)
-    outputs = out if len(info.outputs) > 1 else (out,)
-    result = dict(zip(info.outputs, outputs))
-    if case.dy is not None and info.differentiable:
-        given = [n for n in info.arrays if n in case.arrays]
-        extras = {n: case.arrays[n] for n in info.extra_arrays if n in case.arrays}
-        _, pullback = impl.vjp(info.name, *[case.arrays[n] for n in given], **extras, **case.params)
-        grads = dict(zip(given, pullback(case.dy)))
-        for n in info.differentiable:
-            if n in case.arrays:
-                result["d_" + n] = grads.get(n)
-    return result
-
-
-def layout_axes(info: OpInfo, case: Case, tensor: str):
+def layout_axes(info: OpInfo, call: Call, tensor: str):
     """(channel_axis, spatial_axes) of a 4-D tensor: HWIO filters, or the case's data_format."""
-    if tensor in info.filter_tensors:
+    if info.filter_tensors and tensor in info.filter_tensors:
         return 3, (0, 1)
-    if case.params.get("data_format", "NHWC") == "NCHW":
+    if call.params.get("data_format", "NHWC") == "NCHW":
         return 1, (2, 3)
     return 3, (1, 2)
 
@@ -73,55 +33,71 @@ def run_case(case: Case, impl=None, paths: str = "all") -> Outcome:
     if paths not in PATH_MODES:
         raise ValueError(f"paths must be one of {PATH_MODES}, got {paths!r}")
     try:
-        module, impl_name = _resolve(impl)
-    except Exception:
-        return Outcome(case, IMPLEMENTATION_ERROR, message=traceback.format_exc(), impl=str(impl))
-    try:
-        info = get_op(case.op)
-    except ValueError as e:
-        return Outcome(case, REFERENCE_UNSUPPORTED, message=str(e), impl=impl_name)
-
-    from .oracle import ReferenceUnsupported, precheck
+        module, impl_name = resolve_impl(impl)
+    except Exception as exc:
+        return Outcome(case, IMPLEMENTATION_ERROR, message=f"cannot load {impl}: {type(exc).__name__}: {exc}",
+                       impl=str(impl))
+    from .oracle import ReferenceUnsupported, TFReferenceError, precheck, resolve
     from .threads import limit_threads
-    limit_threads()
     try:
+        info, call = resolve(case)
         precheck(case)
     except ReferenceUnsupported as e:
-        return Outcome(case, REFERENCE_UNSUPPORTED, message=str(e), impl=impl_name)
-
-    try:
-        actual = run_impl(info, case, module)
-    except Exception:
-        return Outcome(case, IMPLEMENTATION_ERROR, message=traceback.format_exc(), impl=impl_name)
-
-    outcome = check_against_reference(info, case, actual, impl_name, first_only=paths == "first")
+        return Outcome(case, REFERENCE_UNSUPPORTED, message=str(e), impl=impl_name, notes=[f"quirk {e.quirk}"])
+    except (TFReferenceError, ValueError) as e:
+        return Outcome(case, REFERENCE_ERROR, message=str(e), impl=impl_name)
+    limit_threads()
+    result = call_impl(info, case, module)
+    if result.error:
+        return Outcome(case, IMPLEMENTATION_ERROR, message=result.error, impl=impl_name,
+                       diffs=modified_diffs(result.modified))
+    outcome = check_against_reference(info, call, result, impl_name, first_only=paths == "first")
     if outcome.status == MISMATCH and paths == "first":
-        outcome = check_against_reference(info, case, actual, impl_name, first_only=False)
+        outcome = check_against_reference(info, call, result, impl_name, first_only=False)
     return outcome
 
 
-def check_against_reference(info: OpInfo, case: Case, actual: dict, impl_name: str, first_only: bool) -> Outcome:
-    """The Outcome of ``actual`` (the implementation's tensors) against the TF reference of ``case``."""
-    from .oracle import ReferenceUnsupported, compute_reference
+def check_against_reference(info: OpInfo, call: Call, result, impl_name: str, first_only: bool) -> Outcome:
+    """The Outcome of the implementation's tensors (an ImplResult) against the TF reference."""
+    from .oracle import ReferenceUnsupported, TFReferenceError, compute_reference
+    case = call.case
     try:
         ref = compute_reference(case, first_only=first_only)
     except ReferenceUnsupported as e:
-        return Outcome(case, REFERENCE_UNSUPPORTED, message=str(e), impl=impl_name)
-    except Exception:
-        return Outcome(case, REFERENCE_UNSUPPORTED, impl=impl_name,
-                       message="the TensorFlow oracle failed on this case:\n" + traceback.format_exc())
-
-    try:
-        diffs = compare_all(info, case, actual, ref)
-    except Exception:
-        return Outcome(case, REFERENCE_UNSUPPORTED, paths=list(ref.paths), notes=list(ref.notes), impl=impl_name,
-                       message="crosscheck could not compare this case (a bug in crosscheck):\n"
-                               + traceback.format_exc())
+        return Outcome(case, REFERENCE_UNSUPPORTED, message=str(e), impl=impl_name, notes=[f"quirk {e.quirk}"])
+    except TFReferenceError as e:
+        return Outcome(case, REFERENCE_ERROR, message=str(e), impl=impl_name)
+    diffs = compare_all(info, call, result.tensors, ref, result.not_judged)
+    diffs = modified_diffs(result.modified) + type_diffs(info, case, result.tensors) + diffs
     notes = list(ref.notes) + [f"path {p} not used: {why}" for p, why in ref.skipped.items()]
-    status = PASS if all(d.passed for d in diffs) else MISMATCH
+    status = PASS if all(d.passed for d in diffs if d.judged) else MISMATCH
     if status == MISMATCH and not first_only:
-        notes += explain(info, case, actual, ref, diffs)
+        notes += explain(info, case, result.tensors, ref, diffs)
     return Outcome(case, status, paths=list(ref.paths), diffs=diffs, notes=notes, impl=impl_name)
+
+
+def modified_diffs(modified: list) -> list[TensorDiff]:
+    """One failing entry per input the implementation wrote to."""
+    return [TensorDiff(tensor=f"input {name}", path="harness", passed=False, shape=(), expected_shape=(),
+                       atol=0.0, rtol=0.0, mismatched=1, total=1, note=f"modifies its input `{name}` in place",
+                       diagnosis=[{"label": "modifies-input",
+                                   "evidence": f"the implementation wrote into `{name}`; crosscheck keeps the original "
+                                               "for the reference and the replay file"}])
+            for name in modified]
+
+
+def type_diffs(info: OpInfo, case: Case, tensors: dict) -> list[TensorDiff]:
+    """A failing entry per output that is not an ndarray of the case's dtype."""
+    out = []
+    for name, value in tensors.items():
+        if name.startswith("d_") and case.arrays.get(name[2:]) is not None and case.arrays[name[2:]].dtype.kind != "f":
+            continue
+        problem = output_type_problem(value, case.dtype)
+        if problem:
+            out.append(TensorDiff(tensor=name, path="harness", passed=False, shape=tuple(getattr(value, "shape", ())),
+                                  expected_shape=(), atol=0.0, rtol=0.0, mismatched=1, total=1, note=problem,
+                                  diagnosis=[{"label": "output-type", "evidence": f"{name} {problem}"}]))
+    return out
 
 
 def explain(info: OpInfo, case: Case, actual: dict, ref, diffs: list) -> list[str]:
@@ -140,62 +116,31 @@ def explain(info: OpInfo, case: Case, actual: dict, ref, diffs: list) -> list[st
     return notes
 
 
-def compare_all(info: OpInfo, case: Case, actual: dict, ref) -> list:
-    """One TensorDiff per (TF path, tensor) of the reference."""
-    terms, floors = info.tensor_terms(case), info.tensor_scale_floor(case)
+def compare_all(info: OpInfo, call: Call, actual: dict, ref, not_judged: str = "") -> list[TensorDiff]:
+    """One TensorDiff per (TF path, tensor) of the reference, plus the vjp's forward output against
+    each path's ``y``. Gradients are listed as not judged when ``not_judged`` says why."""
+    from .diagnosis import output_shape_evidence
+    terms, floors = info.tensor_terms(call), info.tensor_scale_floor(call)
     diffs = []
     for path, tensors in ref.paths.items():
         for tensor, expected in tensors.items():
-            tol = tolerance(case.dtype, terms.get(tensor, 1), expected, floors.get(tensor, 0.0))
-            channel_axis, spatial_axes = layout_axes(info, case, tensor)
-            diffs.append(compare(actual.get(tensor), expected, tol, tensor=tensor, path=path,
-                                 channel_axis=channel_axis, spatial_axes=spatial_axes))
+            names = [tensor, VJP_Y] if tensor == "y" and VJP_Y in actual else [tensor]
+            for name in names:
+                if name.startswith("d_") and not_judged:
+                    diffs.append(TensorDiff(tensor=name, path=path, passed=False, shape=(), expected_shape=expected.shape,
+                                            atol=0.0, rtol=0.0, total=int(expected.size), note=not_judged,
+                                            judged=False))
+                    continue
+                tol = tolerance(call.dtype, terms.get(tensor, 1), expected, floors.get(tensor, 0.0))
+                channel_axis, spatial_axes = layout_axes(info, call, tensor)
+                d = compare(actual.get(name), expected, tol, tensor=name, path=path,
+                            channel_axis=channel_axis, spatial_axes=spatial_axes)
+                if name not in actual:
+                    d.note = "the implementation returned no value for this tensor"
+                if d.shape != d.expected_shape and (tensor in info.outputs) and actual.get(name) is not None:
+                    d.diagnosis = [output_shape_evidence(info, call, tuple(d.shape), tuple(d.expected_shape))]
+                diffs.append(d)
     return diffs
-
-
-def fuzz_outcomes(strategy, check: Callable[..., Outcome], *, examples: int, seed_key: str,
-                  on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """``check(draw)`` for ``examples`` draws of ``strategy``, deterministically from ``seed_key``.
-
-    Hypothesis only generates here (no shrinking, no example database, no deadline); every
-    outcome is collected, none raises.
-    """
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hypothesis_seed
-
-    outcomes: list[Outcome] = []
-
-    @hypothesis_seed(zlib.crc32(seed_key.encode()))
-    @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck), derandomize=False, print_blob=False)
-    @given(drawn=strategy)
-    def collect(drawn):
-        outcome = check(drawn)
-        outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
-
-    if examples > 0:
-        collect()
-    return outcomes
-
-
-def fuzz_op(op_name: str, *, examples: int, dtype: str, seed: int, impl=None, paths: str = "all",
-            on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """Run ``examples`` cases of ``op_name`` drawn from its strategy; the same seed draws the same cases.
-    The op and dtype enter the seed, so float32 and float64 runs draw different shapes. ``paths``
-    as for :func:`run_case`."""
-    module, _ = _resolve(impl)
-    return fuzz_outcomes(get_op(op_name).strategy(dtype), lambda case: run_case(case, module, paths),
-                         examples=examples, seed_key=f"{op_name}:{dtype}:{seed}", on_outcome=on_outcome)
-
-
-def summarize(outcomes: list[Outcome]) -> dict:
-    """Counts per status."""
-    counts = {s: 0 for s in (PASS, MISMATCH, REFERENCE_UNSUPPORTED, IMPLEMENTATION_ERROR)}
-    for o in outcomes:
-        counts[o.status] += 1
-    return counts
 
 
 def outcome_summary(outcome: Outcome, max_diffs: int = 4) -> str:
@@ -212,3 +157,16 @@ def outcome_summary(outcome: Outcome, max_diffs: int = 4) -> str:
             lines.append(f"    at {w['index']}: actual {w['actual']:.9g} expected {w['expected']:.9g}")
     lines += [f"  note: {n}" for n in outcome.notes]
     return "\n".join(lines)
+
+
+def summarize(outcomes: list[Outcome]) -> dict:
+    """Counts per status."""
+    from .case import STATUSES
+    counts = {s: 0 for s in STATUSES}
+    for o in outcomes:
+        counts[o.status] += 1
+    return counts
+
+
+__all__ = ["run_case", "check_against_reference", "compare_all", "outcome_summary", "summarize", "DEFAULT_IMPL",
+           "load_impl", "REFERENCE_ERROR"]

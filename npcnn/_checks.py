@@ -35,8 +35,9 @@ def check_shape(arr: np.ndarray, expected: tuple, name: str, why: str = "") -> N
         raise ValueError(f"{name} must have shape {tuple(expected)}{suffix}, got {arr.shape}")
 
 
-def as_shape(value, name: str, rank: int) -> tuple[int, ...]:
-    """A shape argument (``input_sizes``, ``filter_sizes``, ``output_shape``) as a tuple of ints."""
+def as_shape(value, name: str, rank: int, empty_batch: bool = False) -> tuple[int, ...]:
+    """A shape argument (``input_sizes``, ``filter_sizes``, ``output_shape``) as a tuple of ints;
+    ``empty_batch``: the first entry may be 0 (an activation shape)."""
     try:
         items = np.asarray(value).reshape(-1)
     except (TypeError, ValueError):
@@ -46,8 +47,9 @@ def as_shape(value, name: str, rank: int) -> tuple[int, ...]:
             isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items))):
         raise TypeError(f"{name} must be a sequence of {rank} ints, got {value!r}")
     shape = tuple(int(v) for v in items)
-    if len(shape) != rank or min(shape) < 1:
-        raise ValueError(f"{name} must be {rank} positive ints, got {value!r}")
+    if len(shape) != rank or min(shape[1:] if empty_batch else shape) < 1 or (shape and shape[0] < 0):
+        raise ValueError(f"{name} must be {rank} positive ints{' (the batch may be 0)' if empty_batch else ''}, "
+                         f"got {value!r}")
     return shape
 
 

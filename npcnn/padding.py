@@ -73,7 +73,7 @@ def normalize_padding(padding: PaddingSpec, data_format: str = "NHWC"):
     """
     check_data_format(data_format)
     if isinstance(padding, str):
-        upper = padding.upper()
+        upper = padding.upper() if padding.isascii() else padding   # "ſame".upper() is "SAME": not a name
         if upper not in ("SAME", "VALID"):
             raise ValueError(f"padding must be 'SAME', 'VALID' or explicit pairs, got {padding!r}")
         return upper

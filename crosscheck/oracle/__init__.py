@@ -1,35 +1,97 @@
-"""Reference implementations that a Case is compared against. TensorFlow is the only oracle today;
-``crosscheck.oracle.tf_oracle`` imports TensorFlow, so import it only when a reference is needed."""
+"""The TensorFlow reference of a case: every path its OpInfo lists, computed on CPU.
+
+:func:`compute_reference` resolves the case (defaults, canonical spellings), refuses a case only
+for a quirk registered as refusing it (``ReferenceUnsupported``), and raises
+:class:`TFReferenceError` for anything else TensorFlow (or the path code) raises: that is a
+``reference-error``, never a silent "unsupported". Importing this package does not import
+TensorFlow; computing a reference does.
+"""
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..geometry import GeometryError
+
 
 class ReferenceUnsupported(Exception):
-    """TensorFlow cannot compute this case on this machine (the message says why)."""
+    """A registered quirk says TensorFlow must not be handed this case (``quirk`` is its id)."""
+
+    def __init__(self, message: str, quirk: str = ""):
+        super().__init__(message)
+        self.quirk = quirk
+
+
+class TFReferenceError(Exception):
+    """TensorFlow (or crosscheck's path code) failed on a case no quirk covers: a reference-error."""
 
 
 @dataclass
 class Reference:
     """Expected tensors per TF path (``{"tape": {"y": ..., "d_input": ...}, ...}``), the notes on how
-    they were built (alternate formulations), and the paths not computed, with the reason."""
+    they were built (quirk workarounds), and the paths not computed, with the reason."""
     paths: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
-    # compute only the first path that works (crosscheck run --paths first); the rest are not tried
     first_only: bool = False
 
 
+def resolve(case):
+    """``(OpInfo, Call)`` of a case; TFReferenceError if crosscheck cannot read its parameters."""
+    from ..registry import get_op
+    info = get_op(case.op)
+    try:
+        return info, info.resolve(case)
+    except GeometryError as e:
+        raise TFReferenceError(f"crosscheck cannot read this case's parameters: {e}") from None
+
+
 def precheck(case) -> None:
-    """Raise ReferenceUnsupported for cases that must never reach TensorFlow in-process."""
-    from .tf_oracle import precheck as tf_precheck
-    tf_precheck(case)
+    """ReferenceUnsupported when a quirk says the case must never reach TensorFlow in-process."""
+    from .quirks import refusing
+    _, call = resolve(case)
+    q = refusing(call)
+    if q is not None:
+        raise ReferenceUnsupported(f"not handed to TensorFlow (quirk {q.id}): {q.what}", q.id)
 
 
 def compute_reference(case, first_only: bool = False) -> Reference:
-    """Every TF path of ``case.op`` on ``case`` (or, with ``first_only``, the first one that works);
-    ReferenceUnsupported when none can be computed."""
-    from .tf_oracle import compute_reference as tf_compute
-    return tf_compute(case, first_only)
+    """Every TF path of ``case.op`` (or, with ``first_only``, the first that applies)."""
+    from . import tf_lib
+    from .quirks import workaround_notes
+    info, call = resolve(case)
+    precheck(case)
+    ref = Reference(first_only=first_only, notes=workaround_notes(call))
+    for path in info.paths:
+        if first_only and ref.paths:
+            break
+        why_not = path.applies(call)
+        if why_not:
+            ref.skipped[path.name] = why_not
+            continue
+        try:
+            tensors = path.compute(call)
+        except tf_lib.OpError as e:
+            raise TFReferenceError(f"TensorFlow raised {type(e).__name__} on path {path.name}: "
+                                   f"{first_line(e.message)}") from None
+        except Exception:
+            raise TFReferenceError(f"path {path.name} failed:\n{traceback.format_exc()}") from None
+        ref.paths[path.name] = {k: np.asarray(v) for k, v in tensors.items()}
+    if not ref.paths:
+        reasons = "; ".join(f"{p}: {r}" for p, r in ref.skipped.items())
+        raise TFReferenceError(f"no TensorFlow path of {case.op} applies to this case ({reasons})")
+    return ref
+
+
+def forward_reference(case) -> dict:
+    """TensorFlow's forward outputs of ``case`` on its first applicable path (no gradients)."""
+    from ..case import Case
+    ref = compute_reference(Case(case.op, case.params, case.arrays, None, case.dtype, case.seed), first_only=True)
+    return next(iter(ref.paths.values()))
+
+
+def first_line(text) -> str:
+    text = str(text).strip()
+    return text.splitlines()[0][:300] if text else ""

@@ -9,19 +9,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, Outcome
+from ..case import FAILING, PASS, Outcome
 from ..replay import replay_filename, save_case
 from .html_report import render_html, write_html
-from .json_report import (add_to_summary, build_document, empty_summary, merge_summaries, ok,
-                          outcome_to_dict, write_json)
-from .terminal import format_outcome_text, print_outcome, summary_table
+from .json_report import (add_parity, add_to_summary, build_document, empty_summary, merge_summaries, ok,
+                          outcome_to_dict, problems, write_json)
+from .terminal import coverage_table, format_outcome_text, parity_table, print_outcome, summary_table
 
 JSON_NAME = "report.json"
 HTML_NAME = "report.html"
 CASES_DIR = "cases"
-REPLAYED = (MISMATCH, IMPLEMENTATION_ERROR)   # statuses that get a replay file
+REPLAYED = FAILING   # statuses that get a replay file
 
-__all__ = ["ReportSession", "format_outcome_text", "print_outcome", "summary_table", "outcome_to_dict",
+__all__ = ["ReportSession", "format_outcome_text", "print_outcome", "summary_table", "coverage_table", "parity_table",
+           "outcome_to_dict",
            "build_document", "render_html", "JSON_NAME", "HTML_NAME"]
 
 
@@ -32,6 +33,8 @@ class ReportSession:
         self.cases_dir = None if cases_dir is None else Path(cases_dir)
         self.summary = empty_summary()
         self.outcomes: list[dict] = []   # non-pass outcomes, serialised
+        self.error_parity: list[dict] = []
+        self.require_compared = True
 
     def clear_cases(self) -> None:
         """Remove replay files left in ``cases_dir`` by an earlier run, so the directory holds
@@ -51,20 +54,33 @@ class ReportSession:
             self.outcomes.append(d)
         return d
 
+    def add_parity(self, parity) -> dict:
+        """Count and keep one error-parity outcome (crosscheck.error_parity)."""
+        add_parity(self.summary, parity)
+        d = parity.to_dict()
+        self.error_parity.append(d)
+        return d
+
     @property
     def ok(self) -> bool:
-        return ok(self.summary)
+        return ok(self.summary, self.require_compared)
+
+    @property
+    def problems(self) -> list[str]:
+        return problems(self.summary, self.require_compared)
 
     def to_partial(self) -> dict:
         """This session's data as plain JSON-able values (sent from an xdist worker)."""
-        return {"summary": self.summary, "outcomes": self.outcomes}
+        return {"summary": self.summary, "outcomes": self.outcomes, "error_parity": self.error_parity}
 
     def merge_partial(self, partial: dict) -> None:
         self.summary = merge_summaries(self.summary, partial["summary"])
         self.outcomes += partial["outcomes"]
+        self.error_parity += partial.get("error_parity", [])
 
     def document(self, **meta) -> dict:
-        return build_document(self.summary, self.outcomes, **meta)
+        return build_document(self.summary, self.outcomes, error_parity=self.error_parity,
+                              require_compared=self.require_compared, **meta)
 
     def write(self, report_dir, **meta) -> tuple[Path, Path]:
         """Write ``report.json`` and ``report.html`` into ``report_dir``; return their paths."""

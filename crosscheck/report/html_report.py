@@ -9,7 +9,7 @@ from __future__ import annotations
 from html import escape
 from pathlib import Path
 
-from ..case import IMPLEMENTATION_ERROR, MISMATCH, REFERENCE_UNSUPPORTED, STATUSES
+from ..case import IMPLEMENTATION_ERROR, MISMATCH, REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES
 from .terminal import TOP_K, _e, _g, _index, _params, headline
 
 CELL = 7  # SVG pixels per tensor element
@@ -20,7 +20,7 @@ h1{font-size:1.5em} h2{font-size:1.2em;margin-top:2em} table{border-collapse:col
 td,th{border:1px solid #ccc;padding:2px 8px;text-align:left} th{background:#f3f3f3}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
 .mismatch{color:#b00020;font-weight:bold} .implementation-error{color:#8e24aa;font-weight:bold}
-.reference-unsupported{color:#a66f00} .pass{color:#2e7d32}
+.reference-unsupported{color:#a66f00} .reference-error{color:#b00020;font-weight:bold} .pass{color:#2e7d32}
 details{border:1px solid #ddd;border-radius:4px;margin:.6em 0;padding:.3em .8em}
 summary{cursor:pointer;font-weight:bold} pre{background:#f7f7f7;padding:.6em;overflow-x:auto}
 .maps{display:flex;flex-wrap:wrap;gap:12px} figure{margin:0} figcaption{font-size:12px;color:#555}
@@ -112,24 +112,30 @@ def render_html(document: dict) -> str:
     for op in sorted(summary["ops"]):
         e = summary["ops"][op]
         rows.append([escape(op), ", ".join(sorted(e["dtypes"])),
-                     *[f"<span class={s}>{e[s]}</span>" if e[s] else "." for s in STATUSES],
+                     *[f"<span class={s}>{e[s]}</span>" if e.get(s) else "." for s in STATUSES],
                      escape(", ".join(e["paths"]))])
     c = summary["counts"]
-    rows.append(["<b>total</b>", "", *[f"<b>{c[s]}</b>" for s in STATUSES], ""])
-    table = _table(["op", "dtypes", "passed", "mismatched", "reference-unsupported", "implementation-error",
-                    "TF paths"], rows, numeric=(2, 3, 4, 5))
-    verdict = ("<span class=pass>no mismatches</span>" if document["ok"]
-               else "<span class=mismatch>mismatches or implementation errors found</span>")
+    rows.append(["<b>total</b>", "", *[f"<b>{c.get(s, 0)}</b>" for s in STATUSES], ""])
+    table = _table(["op", "dtypes", *STATUSES, "TF paths"], rows, numeric=tuple(range(2, 2 + len(STATUSES))))
+    verdict = ("<span class=pass>no failures</span>" if document["ok"] else
+               "<span class=mismatch>failed: " + escape("; ".join(document.get("problems", []))) + "</span>")
     meta = "".join(f"<li>{escape(k)}: <code>{escape(str(document[k]))}</code></li>"
                    for k in ("impl", "command", "seed", "created") if document.get(k) is not None)
     sections = []
-    for status, title in ((MISMATCH, "Mismatches"), (IMPLEMENTATION_ERROR, "Implementation errors"),
+    parity = [p for p in document.get("error_parity", []) if not p["passed"]]
+    if parity:
+        sections.append("<h2 class=mismatch>Error parity failures</h2>" + _table(
+            ["op", "call", "TensorFlow", "implementation", "problem"],
+            [[escape(p["op"]), escape(p["label"]), escape(p["why"]), escape(p["detail"]), escape(p["problem"])]
+             for p in parity]))
+    for status, title in ((MISMATCH, "Mismatches"), (REFERENCE_ERROR, "Reference errors"),
+                          (IMPLEMENTATION_ERROR, "Implementation errors"),
                           (REFERENCE_UNSUPPORTED, "Reference unsupported")):
         found = [o for o in document["outcomes"] if o["status"] == status]
         if found:
             items = "".join(
                 f"<details{' open' if status == MISMATCH and i < 3 else ''}><summary class={status}>"
-                f"{escape(o['op'])} · {o['dtype']} · {escape(', '.join(sorted({f['tensor'] for f in o['diffs'] if not f['passed']})) or o['status'])}"
+                f"{escape(o['op'])} · {o['dtype']} · {escape(', '.join(sorted({f['tensor'] for f in o['diffs'] if not f['passed'] and f.get('judged', True)})) or o['status'])}"
                 f"</summary>{outcome_html(o)}</details>" for i, o in enumerate(found))
             sections.append(f"<h2 class={status}>{title} ({len(found)})</h2>{items}")
     return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>crosscheck report</title>"

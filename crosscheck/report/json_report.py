@@ -10,8 +10,12 @@ import json
 import math
 from pathlib import Path
 
-from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_UNSUPPORTED, STATUSES, Outcome
+from ..case import (FAILING, IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES,
+                    Outcome)
 from ..replay import jsonable, replay_command, snippet
+
+#: a run fails when an op had fewer of its cases compared (passed or mismatched) than this
+MIN_COMPARED = 0.9
 
 FORMAT = "crosscheck-report"
 VERSION = 1
@@ -33,7 +37,7 @@ def diff_to_dict(diff) -> dict:
                        **{k: _number(v) for k, v in w.items() if k != "index"}} for w in diff.worst],
             "channel_map": [int(c) for c in diff.channel_map],
             "spatial_map": jsonable(diff.spatial_map),
-            "diagnosis": jsonable(diff.diagnosis), "note": diff.note}
+            "diagnosis": jsonable(diff.diagnosis), "note": diff.note, "judged": bool(diff.judged)}
 
 
 def outcome_to_dict(outcome: Outcome, replay_file: str | None = None) -> dict:
@@ -55,14 +59,17 @@ def outcome_to_dict(outcome: Outcome, replay_file: str | None = None) -> dict:
 # --- the summary: counts per op ----------------------------------------------------------------
 
 def empty_summary() -> dict:
-    return {"total": 0, "counts": {s: 0 for s in STATUSES}, "ops": {}}
+    return {"total": 0, "counts": {s: 0 for s in STATUSES}, "ops": {},
+            "error_parity": {"checked": 0, "failed": 0}}
 
 
 def _op_entry() -> dict:
-    return {**{s: 0 for s in STATUSES}, "paths": [], "dtypes": [], "notes": {}}
+    return {**{s: 0 for s in STATUSES}, "paths": [], "dtypes": [], "notes": {}, "forms": {}, "features": {}}
 
 
 def add_to_summary(summary: dict, outcome: Outcome) -> None:
+    from .. import coverage
+    from ..registry import OPS
     entry = summary["ops"].setdefault(outcome.case.op, _op_entry())
     summary["total"] += 1
     summary["counts"][outcome.status] += 1
@@ -74,37 +81,80 @@ def add_to_summary(summary: dict, outcome: Outcome) -> None:
         entry["dtypes"].append(outcome.case.dtype)
     for note in outcome.notes:   # alternate TF formulations are counted even when the case passed
         entry["notes"][note] = entry["notes"].get(note, 0) + 1
+    if outcome.case.op in OPS:
+        coverage.record(entry, OPS[outcome.case.op], outcome.case)
+
+
+def add_parity(summary: dict, parity) -> None:
+    """Count one error-parity outcome."""
+    summary["error_parity"]["checked"] += 1
+    summary["error_parity"]["failed"] += 0 if parity.passed else 1
+
+
+def _merge_counts(into: dict, other: dict) -> None:
+    for key, n in other.items():
+        if isinstance(n, dict):
+            _merge_counts(into.setdefault(key, {}), n)
+        else:
+            into[key] = into.get(key, 0) + n
 
 
 def merge_summaries(a: dict, b: dict) -> dict:
-    """The summary of two runs' outcomes together (xdist workers)."""
+    """The summary of two runs' outcomes together (xdist workers, shards)."""
     merged = json.loads(json.dumps(a))
     merged["total"] += b["total"]
-    for s, n in b["counts"].items():
-        merged["counts"][s] = merged["counts"].get(s, 0) + n
+    _merge_counts(merged["counts"], b["counts"])
+    _merge_counts(merged.setdefault("error_parity", {"checked": 0, "failed": 0}),
+                  b.get("error_parity", {"checked": 0, "failed": 0}))
     for op, entry in b["ops"].items():
         into = merged["ops"].setdefault(op, _op_entry())
         for s in STATUSES:
-            into[s] += entry.get(s, 0)
+            into[s] = into.get(s, 0) + entry.get(s, 0)
         into["paths"] += [p for p in entry["paths"] if p not in into["paths"]]
         into["dtypes"] += [d for d in entry["dtypes"] if d not in into["dtypes"]]
-        for note, n in entry.get("notes", {}).items():
-            into["notes"][note] = into["notes"].get(note, 0) + n
+        for key in ("notes", "forms", "features"):
+            _merge_counts(into.setdefault(key, {}), entry.get(key, {}))
     return merged
 
 
-def ok(summary: dict) -> bool:
-    """No mismatch and no implementation error (reference-unsupported is not a failure)."""
-    return summary["counts"][MISMATCH] == 0 and summary["counts"][IMPLEMENTATION_ERROR] == 0
+def compared_fraction(entry: dict) -> float:
+    total = sum(entry.get(s, 0) for s in STATUSES)
+    return (entry.get(PASS, 0) + entry.get(MISMATCH, 0)) / total if total else 1.0
+
+
+def under_compared(summary: dict) -> list[str]:
+    """Ops with fewer than MIN_COMPARED of their cases compared with TensorFlow."""
+    return sorted(op for op, e in summary["ops"].items() if compared_fraction(e) < MIN_COMPARED)
+
+
+def problems(summary: dict, require_compared: bool = True) -> list[str]:
+    """Why the run fails, one line each (empty: it passes)."""
+    out = [f"{summary['counts'][s]} {s}" for s in FAILING if summary["counts"].get(s)]
+    if require_compared:
+        out += [f"{op}: only {compared_fraction(summary['ops'][op]):.0%} of its cases compared with TensorFlow "
+                f"(at least {MIN_COMPARED:.0%} must be)" for op in under_compared(summary)]
+    failed = summary.get("error_parity", {}).get("failed", 0)
+    if failed:
+        out.append(f"{failed} error-parity failures")
+    return out
+
+
+def ok(summary: dict, require_compared: bool = True) -> bool:
+    """No mismatch, reference error or implementation error; every op compared on at least
+    MIN_COMPARED of its cases; every error-parity check passed."""
+    return not problems(summary, require_compared)
 
 
 def build_document(summary: dict, outcomes: list[dict], **meta) -> dict:
     """The report document: header, ``meta`` (impl, command, seed, ...), summary, outcomes."""
-    order = {s: i for i, s in enumerate((MISMATCH, IMPLEMENTATION_ERROR, REFERENCE_UNSUPPORTED, PASS))}
-    outcomes = sorted(outcomes, key=lambda o: (order[o["status"]], o["op"], o["dtype"]))
+    order = {s: i for i, s in enumerate((MISMATCH, REFERENCE_ERROR, IMPLEMENTATION_ERROR, REFERENCE_UNSUPPORTED, PASS))}
+    outcomes = sorted(outcomes, key=lambda o: (order.get(o["status"], len(order)), o["op"], o["dtype"]))
+    require_compared = meta.pop("require_compared", True)
+    error_parity = meta.pop("error_parity", [])
     return {"format": FORMAT, "version": VERSION,
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-            **jsonable(meta), "ok": ok(summary), "summary": summary, "outcomes": outcomes}
+            **jsonable(meta), "ok": ok(summary, require_compared), "problems": problems(summary, require_compared),
+            "summary": summary, "outcomes": outcomes, "error_parity": jsonable(error_parity)}
 
 
 def write_json(document: dict, path) -> Path:

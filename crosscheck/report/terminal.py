@@ -13,14 +13,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_UNSUPPORTED, STATUSES
+from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES
 
 TOP_K = 5              # worst elements shown per tensor
 MAX_MAP_CHANNELS = 8   # channels drawn in the text mismatch map
 MAX_MAP_SIDE = 32      # larger maps are drawn at a coarser grid (a cell is '#' if any element in it is)
 
-_STATUS_STYLE = {PASS: "green", MISMATCH: "bold red", REFERENCE_UNSUPPORTED: "yellow",
+_STATUS_STYLE = {PASS: "green", MISMATCH: "bold red", REFERENCE_UNSUPPORTED: "yellow", REFERENCE_ERROR: "bold red",
                  IMPLEMENTATION_ERROR: "bold magenta"}
+_STATUS_HEADER = {PASS: "passed", MISMATCH: "mismatched", REFERENCE_UNSUPPORTED: "ref-unsupported",
+                  REFERENCE_ERROR: "ref-error", IMPLEMENTATION_ERROR: "impl-error"}
 
 
 def _g(x) -> str:
@@ -53,14 +55,19 @@ def headline(d: dict) -> list[str]:
         return [f"crosscheck: the implementation raised on {where}: {last}"]
     if d["status"] == REFERENCE_UNSUPPORTED:
         return [f"crosscheck: TensorFlow has no reference for {where}: {d['message'] or '(no reason given)'}"]
-    failures = [f for f in d["diffs"] if not f["passed"]]
+    if d["status"] == REFERENCE_ERROR:
+        first = (d["message"].strip().splitlines() or ["(no message)"])[0]
+        return [f"crosscheck: TensorFlow failed on {where} (no registered quirk covers it): {first}"]
+    failures = [f for f in d["diffs"] if not f["passed"] and f.get("judged", True)]
     if d["status"] == PASS or not failures:
         return [f"crosscheck: {where} matches TensorFlow on paths {', '.join(d['paths']) or '-'}"]
     f = failures[0]
     others = sorted({(g["tensor"], g["path"]) for g in failures[1:]})
     lines = [f"crosscheck: {d['op']} {f['tensor']} differs from TensorFlow (path {f['path']}) "
              f"[{d['dtype']}, impl {d['impl']}]"]
-    if f["shape"] != f["expected_shape"]:
+    if f["path"] == "harness":
+        lines.append(f"{f['tensor']}: {f['note']}")
+    elif f["shape"] != f["expected_shape"]:
         lines.append(f"Shape mismatch: {f['note'] or ''} (got {tuple(f['shape'])}, TensorFlow gives "
                      f"{tuple(f['expected_shape'])})")
     else:
@@ -129,20 +136,30 @@ def outcome_lines(d: dict, snippet: bool = True) -> list[tuple[str, str]]:
     out += [("", line) for line in _table(rows)]
     add(("", f"  params   {_params(d['params'])}"))
     add(("", "  shapes   " + "  ".join(f"{k}={tuple(v)}" for k, v in d["shapes"].items())))
-    if d["status"] in (IMPLEMENTATION_ERROR, REFERENCE_UNSUPPORTED) and d["message"]:
-        add(("bold", "Traceback of the implementation" if d["status"] == IMPLEMENTATION_ERROR else "Reason"))
+    if d["status"] in (IMPLEMENTATION_ERROR, REFERENCE_UNSUPPORTED, REFERENCE_ERROR) and d["message"]:
+        add(("bold", {IMPLEMENTATION_ERROR: "Traceback of the implementation", REFERENCE_UNSUPPORTED: "Reason",
+                      REFERENCE_ERROR: "What TensorFlow said"}[d["status"]]))
         out += [("", "  " + line) for line in d["message"].rstrip().splitlines()]
     if d["diffs"]:
         add(("bold", "Comparisons"))
         rows = [["tensor", "TF path", "verdict", "max abs err", "max rel err", "atol", "rtol", "mismatched"]]
         for f in d["diffs"]:
-            rows.append([f["tensor"], f["path"], "ok" if f["passed"] else "MISMATCH", _e(f["max_abs_err"]),
-                         _e(f["max_rel_err"]), _e(f["atol"]), _e(f["rtol"]), f"{f['mismatched']}/{f['total']}"])
+            if not f.get("judged", True):
+                rows.append([f["tensor"], f["path"], "not judged", "-", "-", "-", "-", f"-/{f['total']}"])
+                continue
+            shape_bad = f["shape"] != f["expected_shape"] and f["path"] != "harness"
+            rows.append([f["tensor"], f["path"], "ok" if f["passed"] else "MISMATCH",
+                         "shape" if shape_bad else _e(f["max_abs_err"]), "-" if shape_bad else _e(f["max_rel_err"]),
+                         _e(f["atol"]), _e(f["rtol"]), f"{f['mismatched']}/{f['total']}"])
         for line, row in zip(_table(rows), rows):
             add(("bold red" if row[2] == "MISMATCH" else "", line))
     seen = set()
     for f in d["diffs"]:
-        if f["passed"] or f["tensor"] in seen:
+        if not f.get("judged", True) and f["tensor"] not in seen:
+            seen.add(f["tensor"])
+            add(("", f"{f['tensor']} not judged: {f['note']}"))
+            continue
+        if f["passed"] or f["tensor"] in seen or not f.get("judged", True):
             continue
         seen.add(f["tensor"])    # other paths of the same tensor repeat the same elements
         if f["worst"]:
@@ -184,17 +201,53 @@ def print_outcome(console: Console, d: dict, snippet: bool = True) -> None:
 
 
 def summary_table(summary: dict, title: str = "crosscheck summary") -> Table:
-    """op x passed / mismatched / reference-unsupported / implementation-error, with TF paths."""
+    """op x passed / mismatched / reference-unsupported / reference-error / implementation-error, with TF paths."""
     table = Table(title=title, box=box.SIMPLE_HEAD)
     table.add_column("op", no_wrap=True)
-    for status, header in zip(STATUSES, ("passed", "mismatched", "ref-unsupported", "impl-error")):
-        table.add_column(header, justify="right", style=_STATUS_STYLE[status], no_wrap=True)
+    for status in STATUSES:
+        table.add_column(_STATUS_HEADER[status], justify="right", style=_STATUS_STYLE[status], no_wrap=True)
     table.add_column("TF paths")
     for op in sorted(summary["ops"]):
         e = summary["ops"][op]
-        table.add_row(op, *[str(e[s]) if e[s] else "." for s in STATUSES], ", ".join(e["paths"]))
+        table.add_row(op, *[str(e.get(s, 0)) if e.get(s) else "." for s in STATUSES], ", ".join(e["paths"]))
     c = summary["counts"]
-    table.add_row("total", *[str(c[s]) for s in STATUSES], "", style="bold")
+    table.add_row("total", *[str(c.get(s, 0)) for s in STATUSES], "", style="bold")
+    return table
+
+
+def coverage_table(summary: dict, infos: dict) -> Table:
+    """Per op: each parameter's forms as count x form (``default`` = left out), features, and what is missing."""
+    from ..coverage import expected_forms, missing_forms
+    table = Table(title="what was exercised (count x form; default = left out of the call)", box=box.SIMPLE_HEAD)
+    for col in ("op", "parameter forms", "features", "missing"):
+        table.add_column(col, overflow="fold")
+    for op in sorted(summary["ops"]):
+        if op not in infos:
+            continue
+        e, info = summary["ops"][op], infos[op]
+        forms = e.get("forms", {})
+        text = "; ".join(f"{name}: " + ", ".join(f"{forms.get(name, {}).get(f, 0)}x {f}" for f in expected)
+                         for name, expected in expected_forms(info).items())
+        features = ", ".join(f"{n}x {k}" for k, n in sorted(e.get("features", {}).items()))
+        missing = "; ".join(f"{k}: {', '.join(v)}" for k, v in missing_forms(e, info).items())
+        table.add_row(op, text or "-", features or "-", Text(missing, style="yellow") if missing else "-")
+    return table
+
+
+def parity_table(parity: list[dict]) -> Table:
+    """Error parity per op: checked, agreed, and each failure."""
+    table = Table(title="error parity (invalid calls: refused where TensorFlow refuses, computed where it computes)",
+                  box=box.SIMPLE_HEAD)
+    for col in ("op", "checked", "agree", "failures"):
+        table.add_column(col, overflow="fold")
+    by_op: dict[str, list] = {}
+    for p in parity:
+        by_op.setdefault(p["op"], []).append(p)
+    for op in sorted(by_op):
+        rows = by_op[op]
+        bad = [p for p in rows if not p["passed"]]
+        table.add_row(op, str(len(rows)), str(len(rows) - len(bad)),
+                      Text("; ".join(f"{p['label']}: {p['problem']}" for p in bad), style="bold red") if bad else "-")
     return table
 
 

@@ -13,9 +13,11 @@ from ..gradients import defvjp
 
 
 def _axis(axis, x: np.ndarray, name: str = "logits") -> int:
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis must be an int, got {axis!r} ({type(axis).__name__})")
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis={axis} is out of range for {name} of shape {x.shape}")
-    return axis
+    return int(axis)
 
 
 def relu(features):

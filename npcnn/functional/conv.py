@@ -39,8 +39,9 @@ def resolve_conv(x_shape, w_shape, strides, padding, dilations, data_format,
     if len(w_shape) != 4:
         raise ValueError(f"{w_name} must be 4-D [kh, kw, in, out], got shape {tuple(w_shape)}")
     x_nhwc = shape_to_nhwc(x_shape, data_format)
-    if min(x_nhwc) < 1 or min(w_shape) < 1:
-        raise ValueError(f"{x_name} {tuple(x_shape)} and {w_name} {tuple(w_shape)} must have no empty axis")
+    if min(x_nhwc[1:]) < 1 or min(w_shape) < 1:   # an empty batch is fine, as in TensorFlow
+        raise ValueError(f"{x_name} {tuple(x_shape)} and {w_name} {tuple(w_shape)} must have no empty axis "
+                         f"but the batch")
     kh, kw, cin_g, cout = w_shape
     cin = x_nhwc[3]
     if cin % cin_g:
@@ -194,14 +195,14 @@ def resolve_transpose(x_shape, w_shape, output_shape, strides, padding, dilation
     ``output_shape`` (the conv's input) must be one that the conv maps back onto ``x_shape``.
     """
     P.check_data_format(data_format)
-    output_shape = as_shape(output_shape, "output_shape", 4)
+    output_shape = as_shape(output_shape, "output_shape", 4, empty_batch=True)
     if len(x_shape) != 4:
         raise ValueError(f"input must be 4-D ({data_format}), got shape {tuple(x_shape)}")
     if len(w_shape) != 4:
         raise ValueError(f"filters must be 4-D [kh, kw, out, in], got shape {tuple(w_shape)}")
     x_nhwc = shape_to_nhwc(x_shape, data_format)
-    if min(x_nhwc) < 1 or min(w_shape) < 1:
-        raise ValueError(f"input {tuple(x_shape)} and filters {tuple(w_shape)} must have no empty axis")
+    if min(x_nhwc[1:]) < 1 or min(w_shape) < 1:
+        raise ValueError(f"input {tuple(x_shape)} and filters {tuple(w_shape)} must have no empty axis but the batch")
     if x_nhwc[3] != w_shape[3]:
         raise ValueError(
             f"input channels ({x_nhwc[3]}, shape {tuple(x_shape)}) must equal filters[3] "

@@ -144,7 +144,7 @@ def conv2d_backprop_input(input_sizes, filters, out_backprop, strides=1, padding
     """
     a = _float_args(filters=filters, out_backprop=out_backprop)
     w, dy = a["filters"], a["out_backprop"]
-    sizes = as_shape(input_sizes, "input_sizes", 4)
+    sizes = as_shape(input_sizes, "input_sizes", 4, empty_batch=True)
     spec = resolve_conv(sizes, w.shape, strides, padding, dilations, data_format, x_name="input_sizes")
     _check_dy(dy, spec)
     return from_nhwc(conv_backprop_input_nhwc(w, to_nhwc(dy, data_format), spec), data_format)

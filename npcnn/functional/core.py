@@ -44,10 +44,19 @@ def _check_rate(rate) -> float:
     return float(rate)
 
 
+def _check_seed(seed) -> int:
+    """A dropout seed: a non-negative int (NumPy's default_rng takes no other)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be a non-negative int (NumPy's default_rng seed), got {seed!r}")
+    if seed < 0:
+        raise ValueError(f"seed must be a non-negative int (NumPy's default_rng seed), got {seed!r}")
+    return int(seed)
+
+
 def dropout_mask(shape, rate, seed):
     """Boolean keep mask of ``shape``: ``np.random.default_rng(seed).random(shape) >= rate``."""
     rate = _check_rate(rate)
-    return np.random.default_rng(seed).random(tuple(shape)) >= rate
+    return np.random.default_rng(_check_seed(seed)).random(tuple(shape)) >= rate
 
 
 def dropout(x, rate, seed):

@@ -109,4 +109,6 @@ def batch_chunks(n: int, bytes_per_sample: int, budget: int | None = None):
     """Slices of ``range(n)`` whose im2col matrices each fit in ``budget`` bytes (at least 1 sample)."""
     budget = IM2COL_BUDGET_BYTES if budget is None else budget
     step = max(1, budget // max(1, bytes_per_sample))
+    if n == 0:   # an empty batch is one empty chunk: every loop over chunks runs once and makes empty results
+        return [slice(0, 0)]
     return [slice(start, min(start + step, n)) for start in range(0, n, step)]

@@ -17,15 +17,25 @@ from .._checks import as_float_array, same_dtype
 from ..gradients import defvjp
 
 
-def _norm_axes(axis, ndim: int, name: str = "axis", *, single: bool = False) -> tuple[int, ...]:
-    """``axis`` (an int or, unless ``single``, a sequence of ints) as sorted non-negative axes."""
-    if isinstance(axis, (int, np.integer)):
+def _is_int(v) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+
+def _norm_axes(axis, ndim: int, name: str = "axis", *, single: bool = False, empty_ok: bool = False) -> tuple[int, ...]:
+    """``axis`` (an int or, unless ``single``, a sequence of ints) as sorted non-negative axes;
+    ``empty_ok``: an empty sequence means no axis (tf.nn.moments reduces nothing then)."""
+    if _is_int(axis):
         axes = (axis,)
     elif single:
         raise TypeError(f"{name} must be one int, got {axis!r}")
     else:
-        axes = tuple(axis)
-    if not axes or any(not -ndim <= a < ndim for a in axes):
+        try:
+            axes = tuple(axis)
+        except TypeError:
+            raise TypeError(f"{name} must be an int or a sequence of ints, got {axis!r}") from None
+        if not all(_is_int(a) for a in axes):
+            raise TypeError(f"{name} must contain ints, got {axis!r}")
+    if (not axes and not empty_ok) or any(not -ndim <= a < ndim for a in axes):
         raise ValueError(f"{name}={axis!r} is out of range for a {ndim}-D input")
     axes = tuple(sorted(int(a) % ndim for a in axes))
     if len(set(axes)) != len(axes):
@@ -36,7 +46,7 @@ def _norm_axes(axis, ndim: int, name: str = "axis", *, single: bool = False) -> 
 def moments(x, axes, keepdims=False):
     """``(mean, variance)`` of ``x`` over ``axes``, variance biased (divided by the count), as tf.nn.moments."""
     x = as_float_array(x, "x")
-    axes = _norm_axes(axes, x.ndim, "axes")
+    axes = _norm_axes(axes, x.ndim, "axes", empty_ok=True)
     mean = x.mean(axis=axes, keepdims=True)
     var = np.square(x - mean).mean(axis=axes, keepdims=True)
     if not keepdims:

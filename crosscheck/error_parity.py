@@ -1,0 +1,165 @@
+"""Error parity (PyTorch OpInfo's ``error_inputs``): invalid calls are refused as TensorFlow refuses them.
+
+Each OpInfo lists calls that may be invalid. TensorFlow's own one-line call decides (its plain
+call, evaluated on the arrays with the parameters in TF's spelling), except where a registered
+quirk overrides it (``expect_refusal``: TF computes or crashes where the checked API refuses) or,
+for ops with no plain TF call, where a documented rule says the call is invalid. Then:
+
+* TensorFlow refuses: the implementation must raise ValueError or TypeError whose message names
+  the argument (``name_arguments``), from the op function and from ``vjp`` alike;
+* TensorFlow computes: the implementation must compute too, with the same output shape.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+
+from .case import Case
+from .opinfo import ErrorInput, OpInfo
+
+REFUSES, COMPUTES = "refuses", "computes"
+
+
+@dataclass
+class ParityOutcome:
+    op: str
+    label: str
+    argument: str
+    expected: str        # REFUSES or COMPUTES
+    why: str             # TF's message, the quirk or the rule
+    actual: str          # REFUSES, COMPUTES or "raises <type>"
+    detail: str          # the implementation's message or output
+    passed: bool
+    problem: str = ""
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def tf_verdict(info: OpInfo, e: ErrorInput) -> tuple[str, str, object]:
+    """(REFUSES or COMPUTES, why, TF's output or None)."""
+    from .oracle.quirks import expected_refusal
+    if e.rule:
+        return REFUSES, f"rule: {e.rule}", None
+    case = Case(info.name, dict(e.params), dict(e.arrays), None, _dtype(e), 0)
+    call = lenient_resolve(info, case)
+    quirk = expected_refusal(call)
+    if quirk is not None:
+        return REFUSES, f"quirk {quirk.id}: {quirk.workaround}", None
+    if not info.plain_tf:
+        raise ValueError(f"{info.name} error input {e.label!r} needs a rule: the op has no plain TF call")
+    source = info.plain_tf.source(call) if callable(info.plain_tf.source) else info.plain_tf.source
+    params = {k: v for k, v in info.plain_tf.params(call).items() if v is not None}
+    expr = source.format(params=", ".join(f"{k}={k}" for k in params))
+    import os
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import keras
+    import tensorflow as tf
+    try:
+        y = eval(expr, {"tf": tf, "keras": keras}, {**e.arrays, **params})   # noqa: S307 (our own source)
+        y = [np.asarray(t) for t in y] if isinstance(y, (tuple, list)) else np.asarray(y)
+    except Exception as exc:
+        return REFUSES, f"TensorFlow: {type(exc).__name__}: {_first_line(exc)}", None
+    return COMPUTES, f"TensorFlow computes {expr}", y
+
+
+def lenient_resolve(info: OpInfo, case: Case):
+    """The call with defaults filled in; a parameter crosscheck cannot read is passed on as written."""
+    from .geometry import GeometryError
+    from .opinfo import Call
+    from .params import canonical
+    fmt = case.params.get("data_format", "NHWC")
+    fmt = fmt if isinstance(fmt, str) else "NHWC"
+    params = {}
+    for name, spec in info.params.items():
+        if name in case.params or spec.has_default:
+            value = case.params.get(name, spec.default)
+            try:
+                params[name] = canonical(spec.kind, value, fmt)
+            except (GeometryError, TypeError, ValueError):
+                params[name] = value
+    for name, value in case.params.items():
+        params.setdefault(name, value)
+    return Call(case, params)
+
+
+def _dtype(e: ErrorInput) -> str:
+    floats = [np.asarray(a).dtype for a in e.arrays.values() if a is not None and np.asarray(a).dtype.kind == "f"]
+    return str(floats[0]) if floats else "float32"
+
+
+def _first_line(exc) -> str:
+    text = str(getattr(exc, "message", exc)).strip()
+    line = text.splitlines()[0] if text else ""
+    return line.split("}} ")[-1][:200]
+
+
+def impl_verdict(info: OpInfo, e: ErrorInput, module) -> tuple[str, str, object]:
+    """(REFUSES / COMPUTES / "raises <type>", message, output) of the op function, then of vjp: the
+    first that does not refuse decides."""
+    def arrays():
+        return {k: (np.array(v, copy=True) if isinstance(v, np.ndarray) else copy.deepcopy(v))
+                for k, v in e.arrays.items()}
+    calls = [("the op function", lambda: getattr(module, info.name)(**arrays(), **copy.deepcopy(e.params)))]
+    if info.differentiable and callable(getattr(module, "vjp", None)):
+        def vjp():
+            a = arrays()
+            positional = [a.pop(n) for n in info.arrays if n in a]
+            return module.vjp(info.name, *positional, **a, **copy.deepcopy(e.params))[0]
+        calls.append(("vjp", vjp))
+    verdicts = []
+    for where, fn in calls:
+        try:
+            y = fn()
+        except (ValueError, TypeError) as exc:
+            verdicts.append((REFUSES, f"{where}: {type(exc).__name__}: {exc}", None))
+            continue
+        except Exception as exc:
+            return f"raises {type(exc).__name__}", f"{where}: {type(exc).__name__}: {exc}", None
+        verdicts.append((COMPUTES, f"{where} returned", y))
+    kinds = {v[0] for v in verdicts}
+    if kinds == {REFUSES}:
+        return verdicts[0]
+    if kinds == {COMPUTES}:
+        return verdicts[0]
+    refused = next(v for v in verdicts if v[0] == REFUSES)
+    return "inconsistent", f"one entry point computes, the other refuses ({refused[1]})", None
+
+
+def _shape(y):
+    return [np.shape(t) for t in y] if isinstance(y, (tuple, list)) else np.shape(y)
+
+
+def check_error_input(info: OpInfo, e: ErrorInput, module, name_arguments: bool = True) -> ParityOutcome:
+    expected, why, tf_y = tf_verdict(info, e)
+    actual, detail, y = impl_verdict(info, e, module)
+    problem = ""
+    if expected == REFUSES:
+        if actual != REFUSES:
+            problem = ("accepts a call TensorFlow refuses" if actual == COMPUTES
+                       else f"should raise ValueError or TypeError, {actual}" if actual.startswith("raises")
+                       else detail)
+        elif name_arguments and e.argument not in detail:
+            problem = f"refuses, but the message does not name `{e.argument}`"
+    elif actual != COMPUTES:
+        problem = f"refuses a call TensorFlow computes ({detail})"
+    elif _shape(y) != _shape(tf_y):
+        problem = f"computes shape {_shape(y)} where TensorFlow computes {_shape(tf_y)}"
+    return ParityOutcome(info.name, e.label, e.argument, expected, why, actual,
+                         detail if actual != COMPUTES else f"{detail} shape {_shape(y)}", not problem, problem)
+
+
+def run_error_parity(ops, module, name_arguments: bool = True, on_outcome=None) -> list[ParityOutcome]:
+    """Every error input of every op in ``ops``."""
+    from .registry import get_op
+    out = []
+    for op in ops:
+        info = get_op(op)
+        for e in info.error_inputs():
+            outcome = check_error_input(info, e, module, name_arguments)
+            out.append(outcome)
+            if on_outcome is not None:
+                on_outcome(outcome)
+    return out

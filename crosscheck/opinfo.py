@@ -1,0 +1,234 @@
+"""The description of one op, as data (PyTorch's OpInfo is the model), and the objects it holds.
+
+An :class:`OpInfo` is the only place that knows an op: its arrays and parameters, how to generate
+valid cases (and extreme ones, and invalid calls), which TensorFlow paths compute its reference,
+its window geometry, how TensorFlow's plain call reads, where it is not differentiable, and how
+its tolerance is scaled. Everything else in crosscheck (the oracle, the runner, diagnosis,
+replay snippets, reports, the CLI, tests and docs) reads these fields; a field that does not apply
+holds :class:`NA` with the reason, and a test checks that every field of every op is filled.
+
+The entries live in :mod:`crosscheck.ops` (one module per op family); :mod:`crosscheck.registry`
+collects them. Importing either does not import TensorFlow.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Callable
+
+import numpy as np
+
+from . import geometry as G
+from .case import Case
+from .params import Param, canonical
+
+
+@dataclass(frozen=True)
+class NA:
+    """A field that does not apply to this op, and why. It is falsy and, where a collection is
+    expected, empty."""
+    reason: str
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __iter__(self):
+        return iter(())
+
+    def __contains__(self, item) -> bool:
+        return False
+
+    def __len__(self) -> int:
+        return 0
+
+
+@dataclass(frozen=True)
+class Call:
+    """A case with every parameter resolved: defaults filled in and spellings made canonical
+    (spatial values as per-axis tuples, padding as "SAME" / "VALID" / per-axis pairs)."""
+    case: Case
+    params: dict
+
+    @property
+    def op(self) -> str:
+        return self.case.op
+
+    @property
+    def arrays(self) -> dict:
+        return self.case.arrays
+
+    @property
+    def dy(self):
+        return self.case.dy
+
+    @property
+    def dtype(self) -> str:
+        return self.case.dtype
+
+    @property
+    def data_format(self) -> str:
+        return self.params.get("data_format", "NHWC")
+
+    def with_case(self, case: Case) -> "Call":
+        return Call(case, self.params)
+
+
+@dataclass(frozen=True)
+class RefPath:
+    """One TensorFlow computation of the reference.
+
+    ``compute(call) -> {tensor: array}`` returns ``y`` (or the op's outputs) and, when the call has
+    ``dy``, gradients ``d_<array>``; ``tensors`` names what it returns ("all", or e.g. ``("d_input",)``);
+    ``applies(call)`` is "" when the path can express the call, else why it cannot (not an error:
+    e.g. Keras has no explicit padding)."""
+    name: str
+    compute: Callable[[Call], dict]
+    tensors: tuple | str = "all"
+    applies: Callable[[Call], str] = lambda call: ""
+
+
+@dataclass(frozen=True)
+class PlainTF:
+    """TensorFlow's own one-line call of the op, for the standalone snippet and for error parity.
+
+    ``source``: Python source over the array names with ``{params}`` for the keyword arguments;
+    ``params(call)``: the call's parameters in that function's own spelling; ``works(call)``: "" when
+    the plain call computes this case's forward and gradients on CPU, else why not."""
+    source: str
+    params: Callable[[Call], dict]
+    works: Callable[[Call], str] = lambda call: ""
+
+
+@dataclass(frozen=True)
+class ErrorInput:
+    """A call that may be invalid. TensorFlow's plain call decides whether it is (a documented quirk
+    may override it); for an op with no plain TF call, ``rule`` states the documented check (Keras's,
+    for the Keras-like ops) under which it must be refused. A refusal must be a ValueError or
+    TypeError that names ``argument``."""
+    label: str
+    arrays: dict
+    params: dict
+    argument: str
+    rule: str = ""
+
+
+@dataclass(frozen=True)
+class OpInfo:
+    """One op. Fields (NA where one does not apply):
+
+    name: the function's name in the implementation module (and in ``vjp``).
+    description: one line.
+    arrays: array arguments in vjp order (passed positionally to ``vjp``).
+    differentiable: the arrays with gradients (tensors ``d_<name>``).
+    optional_arrays: arrays a call may leave out (a strategy omits them sometimes).
+    extra_arrays: array arguments passed by keyword and not differentiated.
+    outputs: names of the forward outputs.
+    params: keyword parameters (meaning, default, spellings).
+    strategy: ``strategy(dtype, spellings)`` -> hypothesis strategy of Case; ``spellings=False``
+        draws every parameter explicitly in its canonical form (for user code with other conventions).
+    extreme: ``extreme(dtype)`` -> strategy of Cases with values at the edges of the op's branches.
+    features: ``features(case)`` -> labels of what the case exercises ("batch 0", "grouped", ...).
+    paths: the TensorFlow reference paths.
+    geometry: ``geometry(call)`` -> the case's :class:`crosscheck.geometry.WindowArgs` (unchecked).
+    filter_arrays: arrays laid out as filters (HWIO-like: kernel rows and columns first).
+    filter_tensors: tensors laid out as filters (channel map over their last axis).
+    plain_tf: TensorFlow's own call, for snippets and error parity.
+    kinks: ``kinks(case)`` -> "" or why finite differences cannot judge the case (no derivative).
+    error_inputs: ``error_inputs()`` -> list of :class:`ErrorInput`.
+    tolerance_class: "accumulation", "elementwise", "reduction" or "normalization".
+    terms: ``terms(call)`` -> {tensor: accumulated terms per element}.
+    scale_floor: ``scale_floor(call)`` -> {tensor: lower bound of the tolerance's scale}.
+    """
+    name: str
+    description: str
+    arrays: tuple
+    differentiable: tuple
+    optional_arrays: tuple | NA
+    extra_arrays: tuple | NA
+    outputs: tuple
+    params: dict
+    strategy: Callable
+    extreme: Callable | NA
+    features: Callable
+    paths: tuple
+    geometry: Callable | NA
+    filter_arrays: tuple | NA
+    filter_tensors: tuple | NA
+    plain_tf: PlainTF | NA
+    kinks: Callable | NA
+    error_inputs: Callable
+    tolerance_class: str
+    terms: Callable | NA
+    scale_floor: Callable | NA
+
+    # ------------------------------------------------------------------ derived views
+    @property
+    def defaults(self) -> dict:
+        return {k: p.default for k, p in self.params.items() if p.has_default}
+
+    @property
+    def path_names(self) -> tuple:
+        return tuple(p.name for p in self.paths)
+
+    def keyword_arrays(self) -> tuple:
+        return tuple(self.extra_arrays) if self.extra_arrays else ()
+
+    def resolve(self, case: Case) -> Call:
+        """The case with defaults filled in and every parameter in its canonical form."""
+        given = dict(case.params)
+        fmt = given.get("data_format", self.defaults.get("data_format", "NHWC"))
+        params = {}
+        for name, spec in self.params.items():
+            if name in given:
+                params[name] = canonical(spec.kind, given[name], fmt if isinstance(fmt, str) else "NHWC")
+            elif spec.has_default:
+                params[name] = canonical(spec.kind, spec.default, fmt if isinstance(fmt, str) else "NHWC")
+        for name, value in given.items():   # parameters the op does not describe: kept as given
+            params.setdefault(name, value)
+        return Call(case, params)
+
+    def tensor_terms(self, call: Call) -> dict:
+        return self.terms(call) if self.terms else {}
+
+    def tensor_scale_floor(self, call: Call) -> dict:
+        return self.scale_floor(call) if self.scale_floor else {}
+
+    def window(self, case: Case) -> G.Window | None:
+        """The case's resolved window geometry (GeometryError if invalid), or None for ops without one."""
+        return self.geometry(self.resolve(case)).resolve() if self.geometry else None
+
+    def kink_reason(self, case: Case) -> str:
+        return self.kinks(case) if self.kinks else ""
+
+
+#: fields that may be empty: an op without keyword parameters, a forward-only op
+OPTIONAL_EMPTY = ("params", "differentiable")
+
+
+def unfilled_fields(info: OpInfo) -> list[str]:
+    """Fields that are neither filled nor marked NA (a test requires none)."""
+    missing = []
+    for f in fields(info):
+        value = getattr(info, f.name)
+        if isinstance(value, NA):
+            if not value.reason.strip():
+                missing.append(f"{f.name} (NA without a reason)")
+        elif value is None or (isinstance(value, (tuple, dict, str)) and not value and f.name not in OPTIONAL_EMPTY):
+            missing.append(f.name)
+    return missing
+
+
+# ------------------------------------------------------------------- shared small helpers
+
+def rms(a) -> float:
+    a = np.asarray(a, dtype=np.float64)
+    return float(np.sqrt(np.mean(np.square(a)))) if a.size else 0.0
+
+
+def taps(window, strides) -> int:
+    """How many outputs (product over axes) read one input cell: at most ceil(k / s) per axis."""
+    return int(np.prod([-(-k // s) for k, s in zip(window, strides)]))
+
+
+def product(values) -> int:
+    return int(np.prod([int(v) for v in values])) if len(values) else 1
+

@@ -1,0 +1,455 @@
+"""The convolutions: conv2d, conv2d_backprop_input, conv2d_backprop_filter, conv2d_transpose and
+depthwise_conv2d, each described once (strategy, TF paths, geometry, plain call, errors, terms).
+
+Layouts are TensorFlow's: activations NHWC or NCHW (``data_format``), conv2d filters HWIO
+``[kh, kw, in / groups, out]``, conv2d_transpose filters ``[kh, kw, out, in]`` (the HWIO filters
+of the conv it transposes), depthwise filters ``[kh, kw, in, multiplier]``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+
+from .. import geometry as G
+from .. import strategies as S
+from ..case import Case
+from ..opinfo import NA, Call, OpInfo, PlainTF, RefPath, taps
+from ..params import Param
+from ._common import (CONV_PARAMS, bilinear_floor, error, nhwc_only, ones, tf_lib, tf_pad, tf_spatial,
+                      tf_spatial_pair, window_errors)
+
+LINEAR = NA("linear in each array: differentiable everywhere, no value-dependent branch")
+NO_EXTREME = NA("linear in each array: no value-dependent branch to reach (sizes vary instead)")
+
+
+# --------------------------------------------------------------------------------- geometry
+
+def _shape_of(call: Call, name: str):
+    """The shape named by an array argument or a shape parameter (input_sizes, filter_sizes, ...)."""
+    return tuple(call.arrays[name].shape) if name in call.arrays else tuple(int(v) for v in call.params[name])
+
+
+# per op: (the array or shape param giving the conv input, the one giving the HWIO filters)
+_CONV_OPERANDS = {"conv2d": ("input", "filters"), "conv2d_backprop_input": ("input_sizes", "filters"),
+                  "conv2d_backprop_filter": ("input", "filter_sizes"), "conv2d_transpose": ("output_shape", "filters"),
+                  "depthwise_conv2d": ("input", "filter")}
+
+
+def conv_window(call: Call) -> G.WindowArgs:
+    x_name, w_name = _CONV_OPERANDS[call.op]
+    x, w = _shape_of(call, x_name), _shape_of(call, w_name)
+    return G.WindowArgs(G.spatial_shape(x, call.data_format), tuple(w[:2]), tuple(call.params["strides"]),
+                        tuple(call.params["dilations"]), call.params["padding"])
+
+
+def conv_groups(call: Call) -> int:
+    """in_channels / filter in-channels (depthwise: the channel count)."""
+    x_name, w_name = _CONV_OPERANDS[call.op]
+    if call.op == "depthwise_conv2d":
+        return int(_shape_of(call, w_name)[2])
+    return G.channels(_shape_of(call, x_name), call.data_format) // int(_shape_of(call, w_name)[2])
+
+
+def conv_features(case: Case) -> list[str]:
+    from ..registry import get_op
+    call = get_op(case.op).resolve(case)
+    x_name, w_name = _CONV_OPERANDS[case.op]
+    x, w = _shape_of(call, x_name), _shape_of(call, w_name)
+    feats = []
+    if x[0] == 0:
+        feats.append("batch 0")
+    if max(call.params["dilations"]) > 1:
+        feats.append("dilated")
+    groups = conv_groups(call)
+    if case.op != "depthwise_conv2d" and groups > 1:
+        feats.append("grouped, 1 channel per group" if w[2] == 1 else "grouped")
+    if G.channels(x, call.data_format) >= 16:
+        feats.append(">= 16 input channels")
+    if "bias" in case.arrays:
+        feats.append("bias")
+    if call.params["strides"][0] != call.params["strides"][1]:
+        feats.append("unequal strides")
+    return feats
+
+
+# ---------------------------------------------------------------------------------- strategies
+
+@dataclass(frozen=True)
+class ConvShapes:
+    """A drawn conv2d: NHWC input and output shapes, HWIO filters, the window and the call's params."""
+    x: tuple
+    w: tuple
+    y: tuple
+    cfg: S.WindowConfig
+    groups: int
+
+
+@st.composite
+def conv_shapes(draw, spellings: bool = True, grouped: bool = True) -> ConvShapes:
+    cfg = draw(S.window_config(CONV_PARAMS, spellings))
+    groups = draw(st.sampled_from([1, 1, 2, 4])) if grouped else 1
+    if groups == 1:
+        cin_g, cout = draw(S.channel_counts()), draw(S.channel_counts())
+    else:
+        cin_g = draw(st.integers(1, S.MAX_CHANNELS // groups))
+        cout = groups * draw(st.integers(1, S.MAX_CHANNELS // groups))
+    n = draw(S.BATCHES)
+    return ConvShapes((n, *cfg.in_sizes, cin_g * groups), (*cfg.window, cin_g, cout), (n, *cfg.out, cout), cfg, groups)
+
+
+def _values(draw, dtype):
+    seed = draw(S.SEEDS)
+    return seed, np.random.default_rng(seed)
+
+
+@st.composite
+def conv2d_cases(draw, dtype: str, spellings: bool = True) -> Case:
+    c = draw(conv_shapes(spellings))
+    seed, rng = _values(draw, dtype)
+    fmt = c.cfg.data_format
+    arrays = {"input": S.normal(rng, S.layout(c.x, fmt), dtype), "filters": S.normal(rng, c.w, dtype)}
+    if draw(st.booleans()):
+        arrays["bias"] = S.normal(rng, c.w[3:], dtype)
+    return Case("conv2d", dict(c.cfg.params), arrays, S.normal(rng, S.layout(c.y, fmt), dtype), dtype, seed)
+
+
+@st.composite
+def conv2d_backprop_input_cases(draw, dtype: str, spellings: bool = True) -> Case:
+    c = draw(conv_shapes(spellings))
+    seed, rng = _values(draw, dtype)
+    fmt = c.cfg.data_format
+    arrays = {"filters": S.normal(rng, c.w, dtype), "out_backprop": S.normal(rng, S.layout(c.y, fmt), dtype)}
+    params = dict(input_sizes=S.layout(c.x, fmt), **c.cfg.params)
+    return Case("conv2d_backprop_input", params, arrays, S.normal(rng, S.layout(c.x, fmt), dtype), dtype, seed)
+
+
+@st.composite
+def conv2d_backprop_filter_cases(draw, dtype: str, spellings: bool = True) -> Case:
+    c = draw(conv_shapes(spellings))
+    seed, rng = _values(draw, dtype)
+    fmt = c.cfg.data_format
+    arrays = {"input": S.normal(rng, S.layout(c.x, fmt), dtype),
+              "out_backprop": S.normal(rng, S.layout(c.y, fmt), dtype)}
+    params = dict(filter_sizes=[int(v) for v in c.w], **c.cfg.params)
+    return Case("conv2d_backprop_filter", params, arrays, S.normal(rng, c.w, dtype), dtype, seed)
+
+
+@st.composite
+def conv2d_transpose_cases(draw, dtype: str, spellings: bool = True) -> Case:
+    """The transpose of a drawn conv2d: its input is the conv's output, its output_shape the conv's
+    input (one of the several sizes conv2d_transpose allows for stride > 1)."""
+    c = draw(conv_shapes(spellings))
+    seed, rng = _values(draw, dtype)
+    fmt = c.cfg.data_format
+    arrays = {"input": S.normal(rng, S.layout(c.y, fmt), dtype), "filters": S.normal(rng, c.w, dtype)}
+    params = dict(output_shape=S.layout(c.x, fmt), **c.cfg.params)
+    return Case("conv2d_transpose", params, arrays, S.normal(rng, S.layout(c.x, fmt), dtype), dtype, seed)
+
+
+@st.composite
+def depthwise_conv2d_cases(draw, dtype: str, spellings: bool = True) -> Case:
+    cfg = draw(S.window_config(CONV_PARAMS, spellings))
+    c, mult, n = draw(S.channel_counts()), draw(st.integers(1, 3)), draw(S.BATCHES)
+    seed, rng = _values(draw, dtype)
+    fmt = cfg.data_format
+    arrays = {"input": S.normal(rng, S.layout((n, *cfg.in_sizes, c), fmt), dtype),
+              "filter": S.normal(rng, (*cfg.window, c, mult), dtype)}
+    dy = S.normal(rng, S.layout((n, *cfg.out, c * mult), fmt), dtype)
+    return Case("depthwise_conv2d", dict(cfg.params), arrays, dy, dtype, seed)
+
+
+# ---------------------------------------------------------------------------- reference paths
+
+def _setup(call: Call):
+    x_name, w_name = _CONV_OPERANDS[call.op]
+    return tf_lib().conv_setup(_shape_of(call, x_name), _shape_of(call, w_name), call)
+
+
+def conv2d_tape(call: Call) -> dict:
+    """tf.nn.conv2d (+ bias) under GradientTape."""
+    T, g = tf_lib(), _setup(call)
+
+    def forward(input, filters, bias=None):
+        y = T.conv_nhwc(T.to_nhwc(input, g.fmt), filters, g)
+        return T.from_nhwc(y if bias is None else y + bias, g.fmt)
+    return T.tape(forward, call, ("input", "filters", "bias"))
+
+
+def conv2d_backprop_ops(call: Call) -> dict:
+    """d_input and d_filters from tf.compat.v1.nn.conv2d_backprop_input / _filter; d_bias = sum(dy)."""
+    T, g = tf_lib(), _setup(call)
+    tf = T.tf
+    dy = T.to_nhwc(tf.constant(call.dy), g.fmt)
+    w = tf.constant(call.arrays["filters"])
+    out = {"d_input": T.from_nhwc(T.backprop_input_nhwc(w, dy, g), g.fmt),
+           "d_filters": T.backprop_filter_nhwc(T.to_nhwc(tf.constant(call.arrays["input"]), g.fmt), dy, g)}
+    if "bias" in call.arrays:
+        out["d_bias"] = tf.reduce_sum(dy, axis=[0, 1, 2])
+    return {k: v.numpy() for k, v in out.items()}
+
+
+def conv2d_transpose_path(call: Call) -> dict:
+    """d_input as tf.nn.conv2d_transpose(dy, filters) onto the input's shape."""
+    T, g = tf_lib(), _setup(call)
+    dy = T.to_nhwc(T.tf.constant(call.dy), g.fmt)
+    return {"d_input": T.from_nhwc(T.conv_transpose_nhwc(dy, T.tf.constant(call.arrays["filters"]), g), g.fmt).numpy()}
+
+
+def keras_path(call: Call) -> dict:
+    """d_input from keras.layers.Conv2DTranspose holding the filters."""
+    T, g = tf_lib(), _setup(call)
+    dy = T.to_nhwc(T.tf.constant(call.dy), g.fmt)
+    return {"d_input": T.from_nhwc(T.keras_conv2d_transpose(dy, T.tf.constant(call.arrays["filters"]), g),
+                                   g.fmt).numpy()}
+
+
+def keras_applies(call: Call) -> str:
+    g = _setup(call)
+    out = G.spatial_shape(call.dy.shape, g.fmt)
+    kernel = G.effective_window(call.arrays["filters"].shape[:2], g.dilations)
+    return tf_lib().keras_output_padding(g, out, kernel)[1]
+
+
+def needs_dy(call: Call) -> str:
+    return "" if call.dy is not None else "a gradient-only path (no dy)"
+
+
+def backprop_input_tape(call: Call) -> dict:
+    T, g = tf_lib(), _setup(call)
+
+    def forward(filters, out_backprop):
+        return T.from_nhwc(T.backprop_input_nhwc(filters, T.to_nhwc(out_backprop, g.fmt), g), g.fmt)
+    return T.tape(forward, call, ("filters", "out_backprop"))
+
+
+def backprop_filter_tape(call: Call) -> dict:
+    T, g = tf_lib(), _setup(call)
+
+    def forward(input, out_backprop):
+        return T.backprop_filter_nhwc(T.to_nhwc(input, g.fmt), T.to_nhwc(out_backprop, g.fmt), g)
+    return T.tape(forward, call, ("input", "out_backprop"))
+
+
+def transpose_tape(call: Call) -> dict:
+    """tf.nn.conv2d_transpose: filters [h, w, out, in] are the HWIO filters of the conv2d that maps
+    output_shape back to the input's shape."""
+    T, g = tf_lib(), _setup(call)
+
+    def forward(input, filters):
+        return T.from_nhwc(T.conv_transpose_nhwc(T.to_nhwc(input, g.fmt), filters, g), g.fmt)
+    return T.tape(forward, call, ("input", "filters"))
+
+
+def depthwise_tape(call: Call) -> dict:
+    """tf.nn.depthwise_conv2d, undilated on a zero-dilated filter (quirks dilated-conv-gradient,
+    depthwise-strided-dilated-size); tf.nn.conv2d per channel for unequal strides and empty batches
+    (quirks depthwise-unequal-strides, depthwise-empty-batch-filter-gradient)."""
+    from ..oracle.quirks import applies
+    T = tf_lib()
+    tf = T.tf
+    fmt, strides, dilations = call.data_format, call.params["strides"], call.params["dilations"]
+    pad = T.tf_padding(call.params["padding"])
+    c = call.arrays["filter"].shape[2]
+    per_channel = applies("depthwise-unequal-strides", call) or applies("depthwise-empty-batch-filter-gradient", call)
+    g = T.ConvSetup("NHWC", [1, 1, 1, c], [1, 1, 1, 1], tuple(strides), tuple(dilations), pad, c)
+
+    def forward(input, filter):
+        x = T.to_nhwc(input, fmt)
+        if per_channel:
+            kh, kw, _, mult = (int(v) for v in filter.shape)
+            y = T.conv_nhwc(x, tf.reshape(filter, [kh, kw, 1, c * mult]), g)
+        else:
+            y = tf.nn.depthwise_conv2d(x, T.zero_dilate(filter, dilations), [1, *strides, 1], pad)
+        return T.from_nhwc(y, fmt)
+    return T.tape(forward, call, ("input", "filter"))
+
+
+# ------------------------------------------------------------------------------------ plain TF
+
+def _plain_conv_params(call: Call, **extra) -> dict:
+    p = call.params
+    return {**extra, "strides": tf_spatial(p.get("strides")), "padding": tf_pad(p.get("padding")),
+            "dilations": tf_spatial(p.get("dilations")), "data_format": p.get("data_format", "NHWC")}
+
+
+def plain_conv_works(call: Call) -> str:
+    from ..oracle.quirks import applies
+    for quirk in ("nchw-float64", "dilated-conv-gradient", "grouped-conv-gradient", "depthwise-unequal-strides",
+                  "depthwise-strided-dilated-size", "depthwise-empty-batch-filter-gradient"):
+        if applies(quirk, call):
+            return f"quirk {quirk}: the oracle builds this case's reference another TF way"
+    return nhwc_only(call)
+
+
+def _plain_depthwise_params(call: Call) -> dict:
+    p = call.params
+    return {"strides": tf_spatial(p.get("strides")), "padding": tf_pad(p.get("padding")),
+            "dilations": tf_spatial_pair(p.get("dilations")), "data_format": p.get("data_format", "NHWC")}
+
+
+# -------------------------------------------------------------------------------- error inputs
+
+def conv2d_errors() -> list:
+    x, w = ones(1, 5, 5, 2), ones(3, 3, 2, 2)
+    base = {"strides": 1, "padding": "SAME"}
+    a = {"input": x, "filters": w}
+    return window_errors(a, base) + [
+        error("input not 4-D", "input", {"input": ones(5, 5, 2), "filters": w}, **base),
+        error("filters not 4-D", "filters", {"input": x, "filters": ones(3, 3, 2)}, **base),
+        error("input channels not a multiple of the filter's", "filters", {"input": ones(1, 5, 5, 3), "filters": w}, **base),
+        error("bias of the wrong length", "bias", {**a, "bias": ones(3)}, **base),
+        error("window larger than the input (VALID)", "input", {"input": ones(1, 2, 2, 2), "filters": w},
+              strides=1, padding="VALID"),
+        error("integer input", "input", {"input": np.ones((1, 5, 5, 2), np.int32), "filters": w.astype(np.int32)}, **base),
+        error("mixed dtypes", "filters", {"input": x, "filters": w.astype(np.float64)}, **base),
+        error("empty batch", "input", {"input": ones(0, 5, 5, 2), "filters": w}, **base),
+    ]
+
+
+def backprop_input_errors() -> list:
+    w, dy = ones(3, 3, 2, 2), ones(1, 5, 5, 2)
+    base = {"input_sizes": [1, 5, 5, 2], "strides": 1, "padding": "SAME"}
+    a = {"filters": w, "out_backprop": dy}
+    return window_errors(a, base) + [
+        error("input_sizes with 3 values", "input_sizes", a, **{**base, "input_sizes": [5, 5, 2]}),
+        error("out_backprop of the wrong shape", "out_backprop", {"filters": w, "out_backprop": ones(1, 4, 5, 2)}, **base),
+        error("filters not 4-D", "filters", {"filters": ones(3, 3, 2), "out_backprop": dy}, **base),
+    ]
+
+
+def backprop_filter_errors() -> list:
+    x, dy = ones(1, 5, 5, 2), ones(1, 5, 5, 2)
+    base = {"filter_sizes": [3, 3, 2, 2], "strides": 1, "padding": "SAME"}
+    a = {"input": x, "out_backprop": dy}
+    return window_errors(a, base) + [
+        error("filter_sizes with 3 values", "filter_sizes", a, **{**base, "filter_sizes": [3, 3, 2]}),
+        error("out_backprop of the wrong shape", "out_backprop", {"input": x, "out_backprop": ones(1, 5, 4, 2)}, **base),
+        error("input not 4-D", "input", {"input": ones(5, 5, 2), "out_backprop": dy}, **base),
+    ]
+
+
+def transpose_errors() -> list:
+    x, w = ones(1, 3, 3, 2), ones(3, 3, 2, 2)
+    base = {"output_shape": [1, 5, 5, 2], "strides": 1, "padding": "VALID"}
+    a = {"input": x, "filters": w}
+    return window_errors(a, base) + [
+        error("output_shape not reachable", "output_shape", a, **{**base, "output_shape": [1, 7, 7, 2]}),
+        error("output_shape with 3 values", "output_shape", a, **{**base, "output_shape": [5, 5, 2]}),
+        error("input channels unequal filters[3]", "input", {"input": ones(1, 3, 3, 3), "filters": w}, **base),
+    ]
+
+
+def depthwise_errors() -> list:
+    x, f = ones(1, 5, 5, 2), ones(2, 2, 2, 1)
+    base = {"strides": [1, 1], "padding": "SAME"}
+    a = {"input": x, "filter": f}
+    return window_errors(a, base) + [
+        error("filter in-channels unequal input channels", "filter", {"input": x, "filter": ones(2, 2, 3, 1)}, **base),
+        error("filter not 4-D", "filter", {"input": x, "filter": ones(2, 2, 2)}, **base),
+        error("window larger than the input (VALID)", "input", {"input": ones(1, 1, 1, 2), "filter": f},
+              strides=[1, 1], padding="VALID"),
+        error("empty batch", "input", {"input": ones(0, 5, 5, 2), "filter": f}, **base),
+    ]
+
+
+# ----------------------------------------------------------------------------------- tolerance
+
+def conv_terms(x_shape, w_shape, y_shape, fmt: str, strides) -> dict:
+    """Terms of y = conv(x, w), dx, dw: kh*kw*cin_g; ceil(kh/sh)*ceil(kw/sw)*cout_g; N*OH*OW."""
+    kh, kw, cg, cout = w_shape
+    groups = max(1, G.channels(x_shape, fmt) // cg)
+    n_out = y_shape[0] * int(np.prod(G.spatial_shape(y_shape, fmt)))
+    return {"y": kh * kw * cg + 1, "dx": taps((kh, kw), strides) * (cout // groups), "dw": n_out}
+
+
+def conv2d_terms(call: Call) -> dict:
+    t = conv_terms(call.arrays["input"].shape, call.arrays["filters"].shape, call.dy.shape, call.data_format,
+                   call.params["strides"]) if call.dy is not None else {"y": 1, "dx": 1, "dw": 1}
+    return {"y": t["y"], "d_input": t["dx"], "d_filters": t["dw"], "d_bias": t["dw"]}
+
+
+def backprop_input_terms(call: Call) -> dict:
+    t = conv_terms(call.params["input_sizes"], call.arrays["filters"].shape, call.arrays["out_backprop"].shape,
+                   call.data_format, call.params["strides"])
+    return {"y": t["dx"], "d_filters": t["dw"], "d_out_backprop": t["y"]}
+
+
+def backprop_filter_terms(call: Call) -> dict:
+    t = conv_terms(call.arrays["input"].shape, call.params["filter_sizes"], call.arrays["out_backprop"].shape,
+                   call.data_format, call.params["strides"])
+    return {"y": t["dw"], "d_input": t["dx"], "d_out_backprop": t["y"]}
+
+
+def transpose_terms(call: Call) -> dict:
+    t = conv_terms(call.params["output_shape"], call.arrays["filters"].shape, call.arrays["input"].shape,
+                   call.data_format, call.params["strides"])
+    return {"y": t["dx"], "d_input": t["y"], "d_filters": t["dw"]}
+
+
+def depthwise_terms(call: Call) -> dict:
+    kh, kw, _, mult = call.arrays["filter"].shape
+    shape = call.dy.shape if call.dy is not None else call.arrays["input"].shape
+    n_out = shape[0] * int(np.prod(G.spatial_shape(shape, call.data_format)))
+    return {"y": kh * kw, "d_input": taps((kh, kw), call.params["strides"]) * mult, "d_filter": n_out}
+
+
+# ------------------------------------------------------------------------------------- the ops
+
+def _conv_op(name, description, arrays, strategy, paths, plain, errors, terms, floor, filters, filter_tensors,
+             extra_params=None, optional=NA("every array is required")) -> OpInfo:
+    return OpInfo(name=name, description=description, arrays=arrays, differentiable=arrays, optional_arrays=optional,
+                  extra_arrays=NA("every array is differentiated"), outputs=("y",),
+                  params={**(extra_params or {}), **CONV_PARAMS}, strategy=strategy, extreme=NO_EXTREME,
+                  features=conv_features, paths=paths, geometry=conv_window, filter_arrays=filters,
+                  filter_tensors=filter_tensors, plain_tf=plain, kinks=LINEAR, error_inputs=errors,
+                  tolerance_class="accumulation", terms=terms, scale_floor=floor)
+
+
+CONV2D = _conv_op(
+    "conv2d", "2-D convolution (cross-correlation) with optional bias, grouped when in_channels > filter in-channels",
+    ("input", "filters", "bias"), conv2d_cases,
+    (RefPath("tape", conv2d_tape),
+     RefPath("backprop_ops", conv2d_backprop_ops, ("d_input", "d_filters", "d_bias"), needs_dy),
+     RefPath("tf_conv2d_transpose", conv2d_transpose_path, ("d_input",), needs_dy),
+     RefPath("keras_conv2d_transpose", keras_path, ("d_input",), lambda c: needs_dy(c) or keras_applies(c))),
+    PlainTF(lambda call: ("tf.nn.bias_add(tf.nn.conv2d(input, filters, {params}), bias)" if "bias" in call.arrays
+                          else "tf.nn.conv2d(input, filters, {params})"),
+            _plain_conv_params, plain_conv_works),
+    conv2d_errors, conv2d_terms, bilinear_floor("input", "filters"), ("filters",), ("d_filters",),
+    optional=("bias",))
+
+CONV2D_BACKPROP_INPUT = _conv_op(
+    "conv2d_backprop_input", "input gradient of conv2d, as a forward op", ("filters", "out_backprop"),
+    conv2d_backprop_input_cases, (RefPath("tape", backprop_input_tape),),
+    PlainTF("tf.compat.v1.nn.conv2d_backprop_input(filters=filters, out_backprop=out_backprop, {params})",
+            lambda call: _plain_conv_params(call, input_sizes=call.params.get("input_sizes")), plain_conv_works),
+    backprop_input_errors, backprop_input_terms, bilinear_floor("filters", "out_backprop"), ("filters",),
+    ("d_filters",), extra_params={"input_sizes": Param("the conv input's shape, 4 ints in data_format", "shape",
+                                                       forms=("list",))})
+
+CONV2D_BACKPROP_FILTER = _conv_op(
+    "conv2d_backprop_filter", "filter gradient of conv2d, as a forward op", ("input", "out_backprop"),
+    conv2d_backprop_filter_cases, (RefPath("tape", backprop_filter_tape),),
+    PlainTF("tf.compat.v1.nn.conv2d_backprop_filter(input, out_backprop=out_backprop, {params})",
+            lambda call: _plain_conv_params(call, filter_sizes=call.params.get("filter_sizes")), plain_conv_works),
+    backprop_filter_errors, backprop_filter_terms, bilinear_floor("input", "out_backprop"),
+    NA("no filter array: the filters are the output"), ("y",),
+    extra_params={"filter_sizes": Param("[kh, kw, in / groups, out]", "shape", forms=("list",))})
+
+CONV2D_TRANSPOSE = _conv_op(
+    "conv2d_transpose", "transposed convolution; filters [h, w, out, in]", ("input", "filters"),
+    conv2d_transpose_cases, (RefPath("tape", transpose_tape),),
+    PlainTF("tf.nn.conv2d_transpose(input, filters, {params})",
+            lambda call: _plain_conv_params(call, output_shape=call.params.get("output_shape")), plain_conv_works),
+    transpose_errors, transpose_terms, bilinear_floor("input", "filters"), ("filters",), ("d_filters",),
+    extra_params={"output_shape": Param("the conv input's shape, 4 ints in data_format", "shape", forms=("list",))})
+
+DEPTHWISE_CONV2D = _conv_op(
+    "depthwise_conv2d", "depthwise convolution; filter [kh, kw, in, multiplier], output channel c*multiplier+m",
+    ("input", "filter"), depthwise_conv2d_cases, (RefPath("tape", depthwise_tape),),
+    PlainTF("tf.nn.depthwise_conv2d(input, filter, {params})", _plain_depthwise_params, plain_conv_works),
+    depthwise_errors, depthwise_terms, bilinear_floor("input", "filter"), ("filter",), ("d_filter",))
+
+OPS = (CONV2D, CONV2D_BACKPROP_INPUT, CONV2D_BACKPROP_FILTER, CONV2D_TRANSPOSE, DEPTHWISE_CONV2D)

@@ -1,0 +1,433 @@
+"""The TensorFlow quirks crosscheck knows: the only reasons a case may be "reference-unsupported".
+
+Each :class:`Quirk` has an id, the ops it concerns, a predicate on the (resolved) case, what
+TensorFlow does, the TensorFlow issue where one exists, crosscheck's workaround (or "refused": the
+case is never handed to TensorFlow) and a demonstration that TensorFlow still behaves so, which
+``tests/crosscheck/test_quirks.py`` runs for every entry. docs/tf-defects.md is generated from this
+list (``python -m crosscheck.oracle.quirks``; a test keeps the two equal).
+
+A TensorFlow error on a case no quirk covers is not a limitation: it is a ``reference-error`` and
+fails the run.
+
+Kinds: "defect" (TF gives a wrong answer), "limitation" (TF refuses on CPU), "crash" (TF kills the
+process), "spec" (what TF does is not what the API crosscheck checks means; crosscheck follows its
+own rule), "precision" (a rounding detail, not wrong).
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .. import geometry as G
+from ..opinfo import Call
+
+CONV_OPS = ("conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose")
+WINDOW_OPS = CONV_OPS + ("depthwise_conv2d", "max_pool2d", "avg_pool2d")
+ALL_OPS = WINDOW_OPS + ("global_avg_pool2d", "relu", "leaky_relu", "elu", "sigmoid", "tanh", "softmax", "log_softmax",
+                        "dense", "dropout", "flatten", "softmax_cross_entropy_with_logits",
+                        "sparse_softmax_cross_entropy_with_logits", "mean_squared_error", "batch_normalization",
+                        "layer_normalization", "group_normalization", "moments")
+TEST_FILE = "tests/crosscheck/test_quirks.py"
+
+
+@dataclass(frozen=True)
+class Quirk:
+    id: str
+    kind: str
+    ops: tuple
+    what: str
+    workaround: str
+    applies: Callable[[Call], bool]
+    demonstrate: Callable[[], bool]
+    tf_issue: str = ""
+    refuses: bool = False          # never hand such a case to TensorFlow: reference-unsupported
+    expect_refusal: bool = False   # error parity: the implementation must refuse it whatever TF does
+    in_subprocess: bool = False    # demonstrate() kills its process
+
+    def holds_for(self, call: Call) -> bool:
+        """Whether this quirk concerns ``call`` (a predicate that cannot be evaluated does not)."""
+        if call.op not in self.ops:
+            return False
+        try:
+            return bool(self.applies(call))
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+            return False
+
+    @property
+    def note(self) -> str:
+        return f"quirk {self.id}: {self.workaround}"
+
+
+# --------------------------------------------------------------------------------- predicates
+
+def _groups(call: Call) -> int:
+    from ..ops.conv import conv_groups
+    return conv_groups(call)
+
+
+def _window_fits(call: Call) -> bool:
+    from ..registry import get_op
+    args = get_op(call.op).geometry(call)
+    if min(args.window) < 1 or min(args.strides) < 1 or min(args.dilations) < 1:
+        raise ValueError("not a window")  # another rule is broken: this quirk does not concern it
+    return args.fits()
+
+
+def _avg_pool_defect_axes(call: Call) -> list[int]:
+    """Axes with TF's AvgPoolGrad defect: SAME, window wider than the input, pad before > k - in."""
+    if call.params.get("padding") != "SAME":
+        return []
+    x = call.arrays["input"]
+    in_sizes = G.spatial_shape(x.shape, call.data_format)
+    window = call.params["ksize"]
+    pads = G.padtype_to_pads(in_sizes, window, call.params["strides"], (1, 1), "SAME")
+    return [a for a, (n, k, (before, _)) in enumerate(zip(in_sizes, window, pads)) if k > n and before > k - n]
+
+
+def _labels_not_distributions(call: Call) -> bool:
+    labels = call.arrays["labels"].astype(np.float64)
+    sums = labels.sum(axis=int(call.params.get("axis", -1)))
+    return bool(np.any(np.abs(sums - 1) > 1e-6) or np.any(labels < 0))
+
+
+# ----------------------------------------------------------------------------- demonstrations
+
+def _tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+    return tf
+
+
+def _raises(fn) -> bool:
+    tf = _tf()
+    try:
+        fn()
+    except (tf.errors.OpError, ValueError, TypeError):
+        return True
+    return False
+
+
+def _normal(shape, dtype="float64", seed=0):
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def _conv_grad(x, w, **kw):
+    tf = _tf()
+    x, w = tf.constant(x), tf.constant(w)
+    with tf.GradientTape() as t:
+        t.watch([x, w])
+        y = tf.nn.conv2d(x, w, **kw)
+    return t.gradient(y, [x, w], output_gradients=tf.ones_like(y))[1].numpy()
+
+
+def demo_dilated_gradient() -> bool:
+    return all(_raises(lambda d=dtype: _conv_grad(_normal((1, 7, 7, 1), d), _normal((2, 2, 1, 1), d),
+                                                  strides=1, padding="VALID", dilations=2))
+               for dtype in ("float64",))
+
+
+def demo_grouped_gradient() -> bool:
+    return all(_raises(lambda d=dtype: _conv_grad(_normal((1, 5, 5, 4), d), _normal((3, 3, 2, 4), d),
+                                                  strides=1, padding="SAME"))
+               for dtype in ("float32", "float64"))
+
+
+def demo_depthwise_unequal_strides() -> bool:
+    tf = _tf()
+    return _raises(lambda: tf.nn.depthwise_conv2d(_normal((1, 6, 6, 2), "float32"), _normal((2, 2, 2, 1), "float32"),
+                                                  [1, 1, 2, 1], "VALID"))
+
+
+def demo_depthwise_strided_dilated_size() -> bool:
+    """5x5 input, 2x2 kernel, stride 2, dilation 2, VALID: the rule gives 2x2; TF gives another size."""
+    tf = _tf()
+    y = tf.nn.depthwise_conv2d(_normal((1, 5, 5, 1), "float32"), _normal((2, 2, 1, 1), "float32"), [1, 2, 2, 1],
+                               "VALID", dilations=[2, 2])
+    return tuple(y.shape[1:3]) != (2, 2)
+
+
+def demo_depthwise_one_dilation() -> bool:
+    """A 1-element dilations list: 5x5 SAME must stay 5x5; TF returns another size."""
+    tf = _tf()
+    y = tf.nn.depthwise_conv2d(_normal((1, 5, 5, 2), "float32"), _normal((2, 2, 2, 1), "float32"), [1, 1, 1, 1],
+                               "SAME", dilations=[2])
+    return tuple(y.shape[1:3]) != (5, 5)
+
+
+def demo_depthwise_empty_batch() -> bool:
+    """The filter gradient of an empty batch is 0; TF's kernel leaves its output uninitialised
+    (garbage or NaN on most runs: the demonstration tries 20 times)."""
+    tf = _tf()
+    for _ in range(20):
+        x, f = tf.constant(np.zeros((0, 8, 8, 16), "float32")), tf.constant(np.ones((5, 5, 16, 4), "float32"))
+        with tf.GradientTape() as t:
+            t.watch(f)
+            y = tf.nn.depthwise_conv2d(x, f, [1, 1, 1, 1], "SAME")
+        g = t.gradient(y, f, output_gradients=tf.zeros_like(y)).numpy()
+        if not np.all(g == 0):
+            return True
+    return False
+
+
+def demo_nchw_float64() -> bool:
+    tf = _tf()
+    return _raises(lambda: tf.nn.conv2d(_normal((1, 2, 5, 5)), _normal((3, 3, 2, 1)), 1, "SAME",
+                                        data_format="NCHW").numpy())
+
+
+def demo_sce_negative_axis() -> bool:
+    tf = _tf()
+    return _raises(lambda: tf.nn.softmax_cross_entropy_with_logits(_normal((3, 4)), _normal((3, 4)), axis=-2))
+
+
+def demo_avg_pool_gradient() -> bool:
+    """Width 4, window 5, stride 1, SAME: TF's AvgPoolGrad differs from the conv formulation
+    (independently confirmed by finite differences in tests/crosscheck/test_arbiter.py)."""
+    tf = _tf()
+    from .tf_lib import avg_pool_as_conv
+    x = tf.constant(_normal((1, 1, 4, 1)))
+    dy = tf.constant(_normal((1, 1, 4, 1), seed=1))
+    grads = []
+    for pool in (lambda t: tf.nn.avg_pool2d(t, [1, 5], 1, "SAME"), lambda t: avg_pool_as_conv(t, [1, 5], [1, 1], "SAME")):
+        with tf.GradientTape() as t:
+            t.watch(x)
+            y = pool(x)
+        grads.append(t.gradient(y, x, output_gradients=dy).numpy())
+    return not np.allclose(grads[0], grads[1], rtol=1e-6, atol=1e-9)
+
+
+def demo_window_larger_empty() -> bool:
+    tf = _tf()
+    y = tf.nn.conv2d(_normal((1, 2, 2, 1)), _normal((5, 5, 1, 1)), 1, "VALID")
+    p = tf.nn.avg_pool2d(_normal((1, 2, 2, 1)), 3, 1, "VALID")
+    return 0 in y.shape and 0 in p.shape
+
+
+def demo_maxpool_sigfpe() -> bool:
+    """Runs in a child process: float32 VALID max-pool with a 3x3 window on a 2x2 input."""
+    code = ("import os; os.environ['TF_CPP_MIN_LOG_LEVEL']='3'; import numpy as np, tensorflow as tf; "
+            "tf.nn.max_pool2d(np.ones((1, 2, 2, 1), 'float32'), 3, 1, 'VALID')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
+    return proc.returncode < 0
+
+
+def _integer_arrays(call: Call) -> bool:
+    return any(np.asarray(a).dtype.kind in "iub" for name, a in call.arrays.items() if a is not None
+               and not (call.op == "sparse_softmax_cross_entropy_with_logits" and name == "labels"))
+
+
+def _mixed_floats(call: Call) -> bool:
+    return len({np.asarray(a).dtype for a in call.arrays.values() if a is not None
+                and np.asarray(a).dtype.kind == "f"}) > 1
+
+
+def _lenient_attribute(call: Call) -> bool:
+    def bad(v):
+        return isinstance(v, bool) or (isinstance(v, float) and not isinstance(v, bool))
+    for name in ("strides", "dilations", "ksize", "axis", "axes"):
+        value = call.case.params.get(name)
+        if bad(value) or (isinstance(value, (list, tuple)) and any(bad(v) for v in value)):
+            return True
+    return False
+
+
+def demo_integer_inputs() -> bool:
+    tf = _tf()
+    y = tf.nn.conv2d(np.ones((1, 3, 3, 1), np.int32), np.ones((2, 2, 1, 1), np.int32), 1, "VALID")
+    return y.dtype == tf.int32 and tf.nn.max_pool2d(np.ones((1, 3, 3, 1), np.int32), 2, 1, "VALID").shape == (1, 2, 2, 1)
+
+
+def demo_lenient_attributes() -> bool:
+    tf = _tf()
+    x, w = np.ones((1, 5, 5, 1), np.float32), np.ones((3, 3, 1, 1), np.float32)
+    return tf.nn.conv2d(x, w, True, "SAME").shape == (1, 5, 5, 1) and tf.nn.conv2d(x, w, 1.5, "SAME").shape == (1, 5, 5, 1)
+
+
+def demo_sce_labels() -> bool:
+    """Labels summing to 2: TF's d_logits is still softmax - labels (the true one: 2 softmax - labels)."""
+    tf = _tf()
+    labels, logits = tf.constant([[1.0, 1.0, 0.0]], tf.float64), tf.constant([[0.5, -1.0, 2.0]], tf.float64)
+    with tf.GradientTape() as t:
+        t.watch(logits)
+        loss = tf.nn.softmax_cross_entropy_with_logits(labels, logits)
+    g = t.gradient(loss, logits).numpy()
+    return np.allclose(g, tf.nn.softmax(logits).numpy() - labels.numpy())
+
+
+def demo_maxpool_nan() -> bool:
+    """Window [NaN, 1, 3]: the forward is 3 (NaN ignored) but the gradient goes to the NaN cell."""
+    tf = _tf()
+    x = tf.constant(np.array([np.nan, 1.0, 3.0]).reshape(1, 1, 3, 1))
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = tf.nn.max_pool2d(x, [1, 3], 1, "VALID")
+    g = t.gradient(y, x).numpy().reshape(-1)
+    return float(y.numpy().reshape(-1)[0]) == 3.0 and g[0] == 1.0 and g[2] == 0.0
+
+
+def demo_leaky_alpha() -> bool:
+    tf = _tf()
+    y = tf.nn.leaky_relu(tf.constant([-1.0], tf.float64), alpha=0.2).numpy()[0]
+    return y == -float(np.float32(0.2)) and y != -0.2
+
+
+def demo_keras_optimizer() -> bool:
+    import keras
+    v = keras.Variable(np.array([1.0]), dtype="float64")
+    opt = keras.optimizers.SGD(learning_rate=0.1)
+    opt.apply([keras.ops.convert_to_tensor(np.array([1.0]))], [v])
+    return float(v.numpy()[0]) == 1.0 - float(np.float32(0.1)) and float(v.numpy()[0]) != 0.9
+
+
+QUIRKS: tuple[Quirk, ...] = (
+    Quirk("dilated-conv-gradient", "limitation", CONV_OPS + ("depthwise_conv2d",),
+          "every dilated convolution gradient fails on CPU (\"Current CPU implementations do not yet support "
+          "dilation rates larger than 1\")",
+          "the reference convolves with a zero-dilated (zero-inserted) kernel without dilation",
+          lambda c: max(c.params["dilations"]) > 1, demo_dilated_gradient),
+    Quirk("grouped-conv-gradient", "limitation", CONV_OPS,
+          "grouped-convolution gradients fail on CPU in float32 and float64 (\"Gradients for grouped "
+          "convolutions are not supported on CPU\"); so does a grouped tf.nn.conv2d_transpose",
+          "the reference is computed group by group and concatenated",
+          lambda c: _groups(c) > 1, demo_grouped_gradient),
+    Quirk("depthwise-unequal-strides", "limitation", ("depthwise_conv2d",),
+          "tf.nn.depthwise_conv2d refuses unequal row and column strides on CPU",
+          "the reference is tf.nn.conv2d group by group (groups = channels)",
+          lambda c: c.params["strides"][0] != c.params["strides"][1], demo_depthwise_unequal_strides),
+    Quirk("depthwise-strided-dilated-size", "defect", ("depthwise_conv2d",),
+          "tf.nn.depthwise_conv2d with stride > 1 and dilation > 1 returns an output of the wrong size",
+          "the reference runs undilated on a zero-dilated filter (as for dilated-conv-gradient)",
+          lambda c: max(c.params["strides"]) > 1 and max(c.params["dilations"]) > 1,
+          demo_depthwise_strided_dilated_size, tf_issue="TF #100237"),
+    Quirk("depthwise-one-dilation", "defect", ("depthwise_conv2d",),
+          "tf.nn.depthwise_conv2d accepts a 1-element dilations list and returns an output of the wrong size "
+          "(its documentation asks for 2 values)",
+          "crosscheck always passes TensorFlow both dilation values",
+          lambda c: isinstance(c.case.params.get("dilations"), list) and len(c.case.params["dilations"]) == 1,
+          demo_depthwise_one_dilation),
+    Quirk("depthwise-empty-batch-filter-gradient", "defect", ("depthwise_conv2d",),
+          "the filter gradient of tf.nn.depthwise_conv2d on an empty batch is uninitialised memory (huge values or "
+          "NaN) instead of zeros",
+          "the reference is tf.nn.conv2d group by group (groups = channels), whose gradient is 0",
+          lambda c: c.arrays["input"].shape[0] == 0, demo_depthwise_empty_batch),
+    Quirk("flush-to-zero", "precision", ("sigmoid", "tanh", "elu", "softmax", "log_softmax"),
+          "TensorFlow's CPU kernels flush subnormal float32 results to 0 (sigmoid(-103) is 0, not 1.4e-45)",
+          "the tolerance's absolute part is never below the dtype's smallest normal number (docs/tolerances.md)",
+          lambda c: c.dtype == "float32", lambda: float(_tf().math.sigmoid(np.float32(-103.0)).numpy()) == 0.0),
+    Quirk("nchw-float64", "limitation", WINDOW_OPS,
+          "float64 NCHW convolutions and pools raise on CPU",
+          "every NCHW case is transposed to NHWC inside the taped function (gradients come back in NCHW)",
+          lambda c: c.data_format == "NCHW", demo_nchw_float64),
+    Quirk("sce-negative-axis", "limitation", ("softmax_cross_entropy_with_logits",),
+          "tf.nn.softmax_cross_entropy_with_logits fails for a negative axis other than -1",
+          "the same axis is passed as its non-negative equivalent",
+          lambda c: int(c.params["axis"]) < -1, demo_sce_negative_axis),
+    Quirk("avg-pool-grad-same-window", "defect", ("avg_pool2d",),
+          "tf.nn.avg_pool2d's gradient (AvgPoolGrad) is wrong for SAME windows wider than the input: along an axis "
+          "with k > in and pad_before > k - in it disagrees with finite differences of TF's own forward",
+          "d_input is compared with the same pooling built from tf.nn.conv2d (path tape_avg_pool_as_conv) only",
+          lambda c: bool(_avg_pool_defect_axes(c)), demo_avg_pool_gradient, tf_issue="TF #48773"),
+    Quirk("window-larger-than-input", "spec", WINDOW_OPS,
+          "conv2d, depthwise_conv2d and (float64) pools return an empty output when a VALID or explicitly padded "
+          "window does not fit the input, where the output-size rule gives no valid output",
+          "refused: such a call is invalid; error parity expects the implementation to raise ValueError",
+          lambda c: not _window_fits(c), demo_window_larger_empty, refuses=True, expect_refusal=True),
+    Quirk("maxpool-valid-window-sigfpe", "crash", ("max_pool2d",),
+          "float32 max-pool whose VALID (or explicitly padded) window is larger than the input kills the process "
+          "with SIGFPE",
+          "refused: never handed to TensorFlow; error parity expects the implementation to raise ValueError",
+          lambda c: c.dtype == "float32" and not _window_fits(c), demo_maxpool_sigfpe, tf_issue="TF #125509",
+          refuses=True, expect_refusal=True, in_subprocess=True),
+    Quirk("integer-inputs", "spec", ALL_OPS,
+          "conv2d, max_pool2d, relu, leaky_relu, moments, mean_squared_error, Flatten and GlobalAveragePooling2D "
+          "compute on integer tensors",
+          "refused: the checked API computes in float32 / float64 only; error parity expects a TypeError",
+          _integer_arrays, demo_integer_inputs, refuses=True, expect_refusal=True),
+    Quirk("lenient-integer-attributes", "spec", ALL_OPS,
+          "strides, dilations and ksize given as True or 1.5, and a softmax axis of 1.0 where no transpose is needed, "
+          "are converted to ints silently",
+          "refused: the checked API takes ints only; error parity expects a TypeError",
+          _lenient_attribute, demo_lenient_attributes, refuses=True, expect_refusal=True),
+    Quirk("mixed-float-dtypes", "spec", ALL_OPS,
+          "a NumPy float64 array given beside a float32 one is converted silently (tf.nn.conv2d computes in float32)",
+          "refused: the checked API keeps one dtype per call (no silent float64 in a float32 path)",
+          _mixed_floats, lambda: _tf().nn.conv2d(np.ones((1, 3, 3, 1), np.float32), np.ones((2, 2, 1, 1)), 1,
+                                                "VALID").dtype == _tf().float32,
+          refuses=True, expect_refusal=True),
+    Quirk("sce-labels-not-distributions", "defect", ("softmax_cross_entropy_with_logits",),
+          "d_logits is softmax - labels whatever the labels sum to; the true derivative is "
+          "softmax * sum(labels) - labels",
+          "npcnn means what TensorFlow means (documented); strategies draw labels that are distributions",
+          _labels_not_distributions, demo_sce_labels),
+    Quirk("maxpool-nan-gradient", "defect", ("max_pool2d",),
+          "the forward ignores NaN, but the gradient goes to a window's first valid cell when that cell is NaN, "
+          "although the forward value came from another cell",
+          "TensorFlow's rule is the spec (npcnn copies it, documented); max_pool2d's extreme cases include NaN",
+          lambda c: bool(np.isnan(c.arrays["input"]).any()), demo_maxpool_nan),
+    Quirk("leaky-relu-alpha-float32", "precision", ("leaky_relu",),
+          "tf.nn.leaky_relu stores alpha as a float32 attribute: float64 inputs use float64(float32(alpha))",
+          "npcnn rounds alpha the same way; nothing to work around",
+          lambda c: c.dtype == "float64", demo_leaky_alpha),
+    Quirk("keras-optimizer-float32", "precision", ("network",),
+          "Keras 3 optimizers keep the learning rate in a float32 variable (default floatx) even for float64 weights",
+          "npcnn's optimizers round the same way, so network parity holds to 1e-12",
+          lambda c: True, demo_keras_optimizer),
+)
+
+BY_ID = {q.id: q for q in QUIRKS}
+
+
+def quirk(quirk_id: str) -> Quirk:
+    return BY_ID[quirk_id]
+
+
+def applies(quirk_id: str, call: Call) -> bool:
+    return BY_ID[quirk_id].holds_for(call)
+
+
+def refusing(call: Call) -> Quirk | None:
+    """The first quirk that makes the case one TensorFlow must not be handed."""
+    return next((q for q in QUIRKS if q.refuses and q.holds_for(call)), None)
+
+
+def expected_refusal(call: Call) -> Quirk | None:
+    """The quirk under which error parity expects a refusal whatever TensorFlow does."""
+    return next((q for q in QUIRKS if q.expect_refusal and q.holds_for(call)), None)
+
+
+def workaround_notes(call: Call) -> list[str]:
+    """One note per quirk whose workaround the reference of ``call`` uses."""
+    return [q.note for q in QUIRKS if not q.refuses and q.kind in ("limitation", "defect") and q.holds_for(call)]
+
+
+# ------------------------------------------------------------------------------- the docs table
+
+def markdown() -> str:
+    """docs/tf-defects.md, generated from :data:`QUIRKS`."""
+    lines = ["# TensorFlow quirks crosscheck knows",
+             "",
+             "Generated from `crosscheck/oracle/quirks.py` by `python -m crosscheck.oracle.quirks > docs/tf-defects.md`"
+             " (a test keeps this file equal to the registry). Measured on tensorflow-cpu 2.21 / Keras 3.15, CPU.",
+             "",
+             "These are the only reasons a case may be *reference-unsupported*. Any other error TensorFlow raises "
+             "on a generated case is a *reference-error*, which fails the run. Every entry has a demonstration "
+             f"that TensorFlow still behaves so: `{TEST_FILE}::test_quirk_still_holds[<id>]`.",
+             "",
+             "Kinds: **defect** (TensorFlow gives a wrong answer), **limitation** (it refuses on CPU), **crash** "
+             "(it kills the process), **spec** (what it does is not what the checked API means; crosscheck follows "
+             "the documented rule), **precision** (a rounding detail).",
+             "",
+             "| id | kind | ops | what TensorFlow does | crosscheck's answer | TF issue |",
+             "|---|---|---|---|---|---|"]
+    for q in QUIRKS:
+        lines.append(f"| `{q.id}` | {q.kind} | {', '.join(q.ops)} | {q.what} | {q.workaround} | {q.tf_issue or '-'} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(markdown())

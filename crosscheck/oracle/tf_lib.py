@@ -1,0 +1,212 @@
+"""TensorFlow building blocks of the reference paths (imports TensorFlow; CPU, NHWC inside).
+
+Gradients come from ``tf.GradientTape`` with the case's random upstream gradient
+(``output_gradients=dy``). NCHW cases are transposed to NHWC inside the taped function (float64
+NCHW raises on CPU: quirk ``nchw-float64``), so gradients come back in the case's layout. The
+alternate formulations the quirk registry names live here: a zero-dilated kernel for dilated
+convs (``dilated-conv-gradient``), convs group by group (``grouped-conv-gradient``), average
+pooling built from ``tf.nn.conv2d`` (``avg-pool-grad-same-window``).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from .. import geometry as G  # noqa: E402
+from ..opinfo import Call  # noqa: E402
+
+OpError = tf.errors.OpError
+
+
+def to_nhwc(t, data_format: str):
+    return t if data_format == "NHWC" else tf.transpose(t, [0, 2, 3, 1])
+
+
+def from_nhwc(t, data_format: str):
+    return t if data_format == "NHWC" else tf.transpose(t, [0, 3, 1, 2])
+
+
+def nhwc_shape(shape, data_format: str) -> list[int]:
+    s = [int(v) for v in shape]
+    return s if data_format == "NHWC" else [s[0], s[2], s[3], s[1]]
+
+
+def tf_padding(padding):
+    """Canonical padding as TensorFlow's NHWC ops take it: "SAME", "VALID" or the 4-pair list."""
+    return padding if isinstance(padding, str) else G.full_padding(padding, "NHWC")
+
+
+def tape(fn: Callable, call: Call, differentiable, arrays: dict | None = None) -> dict:
+    """``{"y": fn(**arrays)}`` plus ``{"d_<name>": ...}`` for ``differentiable`` by GradientTape with
+    ``output_gradients=dy``. A gradient TF reports as None (no dependence) is zeros."""
+    given = call.arrays if arrays is None else arrays
+    consts = {k: tf.constant(v) for k, v in given.items()}
+    watched = [n for n in differentiable if n in consts]
+    with tf.GradientTape() as gt:
+        for n in watched:
+            gt.watch(consts[n])
+        y = fn(**consts)
+    out = {"y": y.numpy()}
+    if call.dy is not None and watched:
+        grads = gt.gradient(y, [consts[n] for n in watched], output_gradients=tf.constant(call.dy))
+        for n, g in zip(watched, grads):
+            out["d_" + n] = np.zeros_like(given[n]) if g is None else tf.convert_to_tensor(g).numpy()
+    return out
+
+
+# ------------------------------------------------------------------------------------ convolution
+
+@dataclass(frozen=True)
+class ConvSetup:
+    """A conv2d configuration: NHWC input shape, HWIO filter shape, strides, dilations, TF padding, groups."""
+    fmt: str
+    x_nhwc: list
+    w_shape: list
+    strides: tuple
+    dilations: tuple
+    pad: object
+    groups: int
+
+    @property
+    def tf_strides(self):
+        return [1, *self.strides, 1]
+
+    @property
+    def dilated_kernel_shape(self):
+        kh, kw, cg, o = self.w_shape
+        return [*G.effective_window((kh, kw), self.dilations), cg, o]
+
+
+def conv_setup(x_shape, w_shape, call: Call) -> ConvSetup:
+    """``x_shape`` in the call's layout, ``w_shape`` HWIO."""
+    fmt = call.data_format
+    x = nhwc_shape(x_shape, fmt)
+    w = [int(v) for v in w_shape]
+    return ConvSetup(fmt, x, w, tuple(call.params["strides"]), tuple(call.params["dilations"]),
+                     tf_padding(call.params["padding"]), x[3] // w[2])
+
+
+def insertion_matrix(k: int, d: int, dtype) -> np.ndarray:
+    """``E (k_eff, k)`` with ``E[i * d, i] = 1``: ``E @ w`` inserts ``d - 1`` zeros between taps."""
+    e = np.zeros(((k - 1) * d + 1, k), dtype=dtype)
+    e[np.arange(k) * d, np.arange(k)] = 1
+    return e
+
+
+def zero_dilate(w, dilations):
+    """Zero-inserted kernel ``(kh_eff, kw_eff, ...)``, exact and differentiable (quirk
+    ``dilated-conv-gradient``: TF's own dilated conv gradients fail on CPU)."""
+    if max(dilations) == 1:
+        return w
+    kh, kw = int(w.shape[0]), int(w.shape[1])
+    eh = tf.constant(insertion_matrix(kh, dilations[0], w.dtype.as_numpy_dtype))
+    ew = tf.constant(insertion_matrix(kw, dilations[1], w.dtype.as_numpy_dtype))
+    return tf.einsum("ah,bw,hwio->abio", eh, ew, w)
+
+
+def split_groups(t, groups: int, axis: int = -1):
+    """Quirk ``grouped-conv-gradient``: TF's grouped conv gradients fail on CPU, so convs run per group."""
+    return [t] if groups == 1 else tf.split(t, groups, axis=axis)
+
+
+def _concat(parts):
+    return parts[0] if len(parts) == 1 else tf.concat(parts, axis=-1)
+
+
+def conv_nhwc(x, w, g: ConvSetup):
+    """tf.nn.conv2d in NHWC with the zero-dilated kernel, group by group."""
+    wd = zero_dilate(w, g.dilations)
+    return _concat([tf.nn.conv2d(xg, wg, g.tf_strides, g.pad)
+                    for xg, wg in zip(split_groups(x, g.groups), split_groups(wd, g.groups))])
+
+
+def backprop_input_nhwc(w, dy, g: ConvSetup):
+    """tf.compat.v1.nn.conv2d_backprop_input (NHWC), zero-dilated kernel, group by group."""
+    wd = zero_dilate(w, g.dilations)
+    size = [*g.x_nhwc[:3], g.x_nhwc[3] // g.groups]
+    return _concat([tf.compat.v1.nn.conv2d_backprop_input(size, wg, dyg, g.tf_strides, g.pad)
+                    for wg, dyg in zip(split_groups(wd, g.groups), split_groups(dy, g.groups))])
+
+
+def backprop_filter_nhwc(x, dy, g: ConvSetup):
+    """tf.compat.v1.nn.conv2d_backprop_filter (NHWC); with dilation, the gradient of the
+    zero-dilated kernel sampled at the taps; group by group."""
+    kh_eff, kw_eff, cg, o = g.dilated_kernel_shape
+    size = [kh_eff, kw_eff, cg, o // g.groups]
+    dw = _concat([tf.compat.v1.nn.conv2d_backprop_filter(xg, size, dyg, g.tf_strides, g.pad)
+                  for xg, dyg in zip(split_groups(x, g.groups), split_groups(dy, g.groups))])
+    return dw[::g.dilations[0], ::g.dilations[1]]
+
+
+def conv_transpose_nhwc(dy, w, g: ConvSetup):
+    """tf.nn.conv2d_transpose (NHWC) onto the conv's input shape, zero-dilated kernel, by group."""
+    wd = zero_dilate(w, g.dilations)
+    size = [*g.x_nhwc[:3], g.x_nhwc[3] // g.groups]
+    return _concat([tf.nn.conv2d_transpose(dyg, wg, size, g.tf_strides, g.pad)
+                    for wg, dyg in zip(split_groups(wd, g.groups), split_groups(dy, g.groups))])
+
+
+def keras_output_padding(g: ConvSetup, dy_hw, kernel_hw):
+    """The ``output_padding`` that makes Keras' Conv2DTranspose produce the conv's input size, or
+    the reason it cannot. Keras sizes: VALID ``(in-1)s + k + op``; SAME ``(in-1)s + k % 2 + op``,
+    or ``in * s`` when output_padding is None; Keras requires ``0 <= op < s``."""
+    if not isinstance(g.pad, str):
+        return None, "Keras Conv2DTranspose takes only 'valid'/'same' padding, not explicit pads"
+    if g.groups > 1:
+        return None, "Keras Conv2DTranspose has no groups"
+    ops = [size - ((n_in - 1) * s + (k if g.pad == "VALID" else k % 2))
+           for size, n_in, k, s in zip(g.x_nhwc[1:3], dy_hw, kernel_hw, g.strides)]
+    if all(0 <= op < s for op, s in zip(ops, g.strides)):
+        return tuple(ops), ""
+    if g.pad == "SAME" and all(size == n_in * s for size, n_in, s in zip(g.x_nhwc[1:3], dy_hw, g.strides)):
+        return None, ""
+    return None, (f"Keras Conv2DTranspose cannot produce input size {g.x_nhwc[1:3]} from {list(dy_hw)} "
+                  f"(output_padding would be {ops}; Keras needs 0 <= output_padding < strides {list(g.strides)})")
+
+
+_KERAS_LAYERS: dict = {}
+
+
+def keras_conv2d_transpose(dy, w, g: ConvSetup):
+    """dx by a ``keras.layers.Conv2DTranspose`` whose kernel is the conv's kernel (bias off); a dilated
+    conv's kernel is given zero-dilated. Layers are cached per configuration and their kernel
+    assigned (building one costs milliseconds); the call is exactly the layer's ``call``."""
+    import keras
+    w = zero_dilate(w, g.dilations)
+    kh, kw, cin, cout = (int(v) for v in w.shape)
+    output_padding, why_not = keras_output_padding(g, [int(v) for v in dy.shape[1:3]], (kh, kw))
+    if why_not:
+        raise ValueError(why_not)
+    key = (kh, kw, cin, cout, tuple(g.strides), g.pad, output_padding, w.dtype.name)
+    layer = _KERAS_LAYERS.get(key)
+    if layer is None:
+        layer = keras.layers.Conv2DTranspose(filters=cin, kernel_size=(kh, kw), strides=tuple(g.strides),
+                                             padding=g.pad.lower(), output_padding=output_padding,
+                                             use_bias=False, dtype=w.dtype.name)
+        layer.build((None, None, None, cout))
+        if len(_KERAS_LAYERS) > 256:
+            _KERAS_LAYERS.clear()
+        _KERAS_LAYERS[key] = layer
+    layer.kernel.assign(w)
+    return layer(dy)
+
+
+# --------------------------------------------------------------------------------------- pooling
+
+def avg_pool_as_conv(x, ksize, strides, pad):
+    """avg_pool2d (NHWC, VALID/SAME) as a window sum by tf.nn.conv2d with a ones kernel, channels
+    folded into the batch, divided by the count of valid (unpadded) cells: differentiable by TF's
+    conv gradient, independent of TF's AvgPoolGrad."""
+    n, h, w, c = (int(v) for v in x.shape)
+    folded = tf.reshape(tf.transpose(x, [0, 3, 1, 2]), [n * c, h, w, 1])
+    ones = tf.ones([*ksize, 1, 1], dtype=x.dtype)
+    sums = tf.nn.conv2d(folded, ones, [1, *strides, 1], pad)
+    counts = tf.nn.conv2d(tf.ones([1, h, w, 1], dtype=x.dtype), ones, [1, *strides, 1], pad)
+    y = sums / counts
+    return tf.transpose(tf.reshape(y, [n, c, *y.shape[1:3]]), [0, 2, 3, 1])
