@@ -11,7 +11,7 @@ from __future__ import annotations
 import types
 from typing import Callable
 
-from .case import IMPLEMENTATION_ERROR, MISMATCH, Case, Outcome
+from .case import FAILING, Case, Outcome
 from .registry import get_op
 
 
@@ -38,14 +38,17 @@ def assert_matches_tf(case: Case, forward: Callable, backward: Callable | None =
     from .report import format_outcome_text
     from .runner import run_case
     outcome = run_case(case, adapter(case.op, forward, backward, getattr(forward, "__qualname__", "user code")))
-    if outcome.status in (MISMATCH, IMPLEMENTATION_ERROR):
+    if outcome.status in FAILING:
         raise AssertionError(format_outcome_text(outcome, snippet=False))
     return outcome
 
 
 def cases(op: str, dtype: str = "float64", layout: str | None = None):
-    """The registry's hypothesis strategy of Cases for ``op``, restricted to ``layout`` if given."""
-    strategy = get_op(op).strategy(dtype)
+    """The registry's strategy of Cases for ``op`` with every parameter written explicitly in its
+    canonical form (your function need not know the API's defaults or spellings), restricted to
+    ``layout`` if given."""
+    from .registry import cases as registry_cases
+    strategy = registry_cases(op, dtype, spellings=False)
     if layout is None:
         return strategy
     return strategy.filter(lambda c: c.params.get("data_format", layout) == layout)
@@ -55,25 +58,12 @@ def check_op(op: str, forward: Callable, backward: Callable | None = None, *, la
              examples: int = 20, dtype: str = "float64", seed: int = 0) -> list[Outcome]:
     """Draw ``examples`` cases of ``op`` and compare your functions with TensorFlow on each; raises
     AssertionError with the first failure's report, else returns the outcomes."""
-    from .runner import fuzz_op
+    from .fuzz import fuzz_outcomes
+    from .runner import run_case
     impl = adapter(op, forward, backward, getattr(forward, "__qualname__", "user code"))
-    if layout is not None:
-        outcomes = []
-        from hypothesis import HealthCheck, Phase, given, settings
-        from hypothesis import seed as hseed
-
-        from .runner import run_case
-
-        @hseed(seed)
-        @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
-                  suppress_health_check=list(HealthCheck))
-        @given(case=cases(op, dtype, layout))
-        def run(case):
-            outcomes.append(run_case(case, impl))
-        run()
-    else:
-        outcomes = fuzz_op(op, examples=examples, dtype=dtype, seed=seed, impl=impl)
-    failed = [o for o in outcomes if o.status in (MISMATCH, IMPLEMENTATION_ERROR)]
+    outcomes = fuzz_outcomes(cases(op, dtype, layout), lambda case: run_case(case, impl), examples=examples,
+                             seed_key=f"check_op:{op}:{dtype}:{layout}:{seed}")
+    failed = [o for o in outcomes if o.status in FAILING]
     if failed:
         from .report import format_outcome_text
         raise AssertionError(f"{len(failed)} of {len(outcomes)} cases of {op} fail; the first:\n"

@@ -34,9 +34,14 @@ class Tolerance:
 
 
 def rms(a: np.ndarray) -> float:
-    a = np.asarray(a, dtype=np.float64).reshape(-1)
-    finite = a if np.isfinite(a).all() else a[np.isfinite(a)]
-    return math.sqrt(float(finite @ finite) / finite.size) if finite.size else 0.0
+    """Root mean square of the finite values below the dtype's limit: sentinels such as the
+    ``finfo.min`` of an empty max-pool window do not set the scale of everything else."""
+    a = np.asarray(a)
+    limit = float(np.finfo(a.dtype).max) / 2 if a.dtype.kind == "f" else np.inf
+    a = a.astype(np.float64).reshape(-1)
+    ordinary = a[np.isfinite(a) & (np.abs(a) < limit)] if not (np.isfinite(a).all() and
+                                                            (np.abs(a) < limit).all()) else a
+    return math.sqrt(float(ordinary @ ordinary) / ordinary.size) if ordinary.size else 0.0
 
 
 def tolerance(dtype: str, terms: int, expected: np.ndarray, scale_floor: float = 0.0) -> Tolerance:

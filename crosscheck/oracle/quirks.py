@@ -332,17 +332,17 @@ QUIRKS: tuple[Quirk, ...] = (
           "with k > in and pad_before > k - in it disagrees with finite differences of TF's own forward",
           "d_input is compared with the same pooling built from tf.nn.conv2d (path tape_avg_pool_as_conv) only",
           lambda c: bool(_avg_pool_defect_axes(c)), demo_avg_pool_gradient, tf_issue="TF #48773"),
-    Quirk("window-larger-than-input", "spec", WINDOW_OPS,
-          "conv2d, depthwise_conv2d and (float64) pools return an empty output when a VALID or explicitly padded "
-          "window does not fit the input, where the output-size rule gives no valid output",
-          "refused: such a call is invalid; error parity expects the implementation to raise ValueError",
-          lambda c: not _window_fits(c), demo_window_larger_empty, refuses=True, expect_refusal=True),
     Quirk("maxpool-valid-window-sigfpe", "crash", ("max_pool2d",),
           "float32 max-pool whose VALID (or explicitly padded) window is larger than the input kills the process "
           "with SIGFPE",
           "refused: never handed to TensorFlow; error parity expects the implementation to raise ValueError",
           lambda c: c.dtype == "float32" and not _window_fits(c), demo_maxpool_sigfpe, tf_issue="TF #125509",
           refuses=True, expect_refusal=True, in_subprocess=True),
+    Quirk("window-larger-than-input", "spec", WINDOW_OPS,
+          "conv2d, depthwise_conv2d and (float64) pools return an empty output when a VALID or explicitly padded "
+          "window does not fit the input, where the output-size rule gives no valid output",
+          "refused: such a call is invalid; error parity expects the implementation to raise ValueError",
+          lambda c: not _window_fits(c), demo_window_larger_empty, refuses=True, expect_refusal=True),
     Quirk("integer-inputs", "spec", ALL_OPS,
           "conv2d, max_pool2d, relu, leaky_relu, moments, mean_squared_error, Flatten and GlobalAveragePooling2D "
           "compute on integer tensors",

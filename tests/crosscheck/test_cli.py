@@ -104,7 +104,8 @@ def crosscheck(args, impl_dir, cwd):
 
 
 def failing_diffs(doc):
-    return [(o, d) for o in doc["outcomes"] if o["status"] == "mismatch" for d in o["diffs"] if not d["passed"]]
+    return [(o, d) for o in doc["outcomes"] if o["status"] == "mismatch" for d in o["diffs"]
+            if not d["passed"] and d["judged"]]
 
 
 @pytest.fixture(scope="module")
@@ -187,7 +188,9 @@ def test_max_pool_backward_bugs_are_caught(impl_dir, tmp_path):
     assert proc.returncode == 1, proc.stdout + proc.stderr
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
     found = failing_diffs(doc)
-    assert found and {d["tensor"] for _, d in found} == {"d_input"}
+    # the input gradient (ties, overlapping windows); NaN-holding extreme cases also expose its forward
+    assert found and "d_input" in {d["tensor"] for _, d in found}
+    assert {d["tensor"] for _, d in found} <= {"d_input", "y", "vjp:y"}
     assert all(o["op"] == "max_pool2d" and d["worst"] for o, d in found)
 
 

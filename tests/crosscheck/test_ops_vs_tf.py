@@ -1,17 +1,17 @@
 """One hypothesis property test per registered op and dtype, generated from the registry: npcnn's
 forward pass and gradients equal every TensorFlow path of the op within the tolerance policy.
 
-A case TensorFlow cannot compute must come back reference-unsupported *with its reason*; any
-mismatch or implementation error fails with the outcome's summary as the message.
+A case TensorFlow cannot compute must come back reference-unsupported *with its quirk*; any
+mismatch, reference error or implementation error fails with the outcome's report as the message.
 """
 import json
 
 import pytest
 from hypothesis import given, settings
 
-from crosscheck.case import REFERENCE_UNSUPPORTED
+from crosscheck.case import REFERENCE_UNSUPPORTED, VJP_Y
 from crosscheck.pytest_plugin import assert_outcome_ok
-from crosscheck.registry import OPS
+from crosscheck.registry import OPS, cases
 from crosscheck.runner import run_case
 
 pytest.importorskip("tensorflow")
@@ -25,25 +25,26 @@ MAX_EXAMPLES: dict[str, int] = {}
 def make_test(op: str, dtype: str):
     info = OPS[op]
 
-    @given(case=info.strategy(dtype))
+    @given(case=cases(op, dtype))
     def test(case):
         json.dumps(case.params)  # replay files and reports need JSON-able params
         outcome = run_case(case)
         assert_outcome_ok(outcome)  # records it for --crosscheck-report; the full diff report is the message
-        if outcome.status == REFERENCE_UNSUPPORTED:
-            assert outcome.message.strip(), "a reference-unsupported outcome must say why"
-        else:
-            assert outcome.diffs, "a passing outcome compared no tensor"
-            compared = {d.tensor for d in outcome.diffs}
-            expected = set(info.outputs) | {"d_" + n for n in info.differentiable if n in case.arrays}
-            if case.dy is None:
-                expected = set(info.outputs)
-            assert expected <= compared, f"tensors never compared: {sorted(expected - compared)}"
+        # a generated case is valid by construction: no registered quirk refuses it
+        assert outcome.status != REFERENCE_UNSUPPORTED, outcome.message
+        assert outcome.diffs, "a passing outcome compared no tensor"
+        compared = {d.tensor for d in outcome.diffs if d.judged}
+        expected = set(info.outputs) | {"d_" + n for n in info.differentiable if n in case.arrays}
+        if case.dy is None:
+            expected = set(info.outputs)
+        elif info.differentiable:
+            expected.add(VJP_Y)    # the vjp's forward output is compared too
+        assert expected <= compared, f"tensors never compared: {sorted(expected - compared)}"
 
     if op in MAX_EXAMPLES:
         test = settings(max_examples=MAX_EXAMPLES[op])(test)
     test.__name__ = f"test_{op}_{dtype}"
-    test.__doc__ = f"{op} ({dtype}) equals TensorFlow ({', '.join(info.tf_paths)}) on generated cases."
+    test.__doc__ = f"{op} ({dtype}) equals TensorFlow ({', '.join(info.path_names)}) on generated cases."
     return test
 
 

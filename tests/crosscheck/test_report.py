@@ -17,13 +17,14 @@ from crosscheck.report.html_report import channel_svg, render_html
 from _outcomes import error_outcome, mismatch_outcome, pass_outcome, unsupported_outcome
 
 ROOT = Path(__file__).resolve().parents[2]
-TOP_KEYS = {"format", "version", "created", "ok", "summary", "outcomes"}
-SUMMARY_KEYS = {"total", "counts", "ops"}
-OP_KEYS = {"pass", "mismatch", "reference-unsupported", "implementation-error", "paths", "dtypes", "notes"}
+TOP_KEYS = {"format", "version", "created", "ok", "problems", "summary", "outcomes", "error_parity"}
+SUMMARY_KEYS = {"total", "counts", "ops", "error_parity"}
+OP_KEYS = {"pass", "mismatch", "reference-unsupported", "reference-error", "implementation-error", "paths", "dtypes",
+           "notes", "forms", "features"}
 OUTCOME_KEYS = {"status", "op", "impl", "dtype", "seed", "params", "shapes", "paths", "message", "notes",
                 "diffs", "replay"}
 DIFF_KEYS = {"tensor", "path", "passed", "shape", "expected_shape", "atol", "rtol", "max_abs_err", "max_rel_err",
-             "mismatched", "total", "worst", "channel_map", "spatial_map", "diagnosis", "note"}
+             "mismatched", "total", "worst", "channel_map", "spatial_map", "diagnosis", "note", "judged"}
 REPLAY_KEYS = {"file", "command", "snippet"}
 
 
@@ -78,7 +79,7 @@ def test_json_document_schema(tmp_path):
     assert set(doc["summary"]) == SUMMARY_KEYS
     assert doc["summary"]["total"] == 5
     assert doc["summary"]["counts"] == {"pass": 2, "mismatch": 1, "reference-unsupported": 1,
-                                        "implementation-error": 1}
+                                        "reference-error": 0, "implementation-error": 1}
     conv = doc["summary"]["ops"]["conv2d"]
     assert set(conv) == OP_KEYS and conv["paths"] == ["tape", "raw", "keras"]
     # every non-pass outcome in full, mismatches first; passes only counted

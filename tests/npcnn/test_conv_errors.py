@@ -47,7 +47,7 @@ CASES = {
                            [r"input channels \(5", shape_re((2, 3, 3, 5)), r"filters\[3\]", shape_re(W.shape)]),
     "depthwise empty multiplier": (lambda: F.depthwise_conv2d(X, DW_F[..., :0]), ValueError,
                                    [r"filter \(3, 3, 4, 0\) must have no empty axis"]),
-    "empty batch": (lambda: F.conv2d(X[:0], W), ValueError, [r"input", shape_re((0, 5, 5, 4)), "no empty axis"]),
+    "empty height": (lambda: F.conv2d(X[:, :0], W), ValueError, [r"input", shape_re((2, 0, 5, 4)), "no empty axis"]),
     # strides and dilations
     "stride 0": (lambda: F.conv2d(X, W, strides=0), ValueError, [r"strides must be >= 1", r"\(0, 0\)"]),
     "stride negative": (lambda: F.conv2d(X, W, strides=(1, -2)), ValueError, [r"strides must be >= 1", r"\(1, -2\)"]),
@@ -180,3 +180,13 @@ def test_pullback_rejects_dy_of_wrong_shape_and_dtype(op):
         pullback(np.zeros(bad_shape))
     with pytest.raises(TypeError, match=rf"dy for {name} must have the output's dtype float64, got float32"):
         pullback(np.zeros(y.shape, np.float32))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: F.conv2d(x, W, padding="SAME"),
+    lambda x: F.conv2d_backprop_input([0, 5, 5, 4], W, np.zeros((0, 5, 5, W.shape[3]), x.dtype), padding="SAME"),
+    lambda x: F.depthwise_conv2d(x, DW_F, padding="SAME"),
+])
+def test_an_empty_batch_gives_an_empty_result_as_in_tensorflow(fn):
+    y = fn(X[:0])
+    assert y.shape[0] == 0 and y.dtype == X.dtype
