@@ -2,6 +2,7 @@
 
     python -m bench [--quick] [--ops conv2d,max_pool,...] [--dtype float32|float64|all]
                     [--shapes NAME,...] [--harness] [--no-memory] [--out bench-results.json]
+    python -m bench --mutation [--sample N] [--seed S] ...   (mutation testing; bench/mutation.py)
 
 Medians of wall-clock time. NumPy (npcnn, naive loops, GEMM) is timed in this process, which never
 imports TensorFlow; TensorFlow is timed in a child process (``bench.tf_worker``) on the same arrays.
@@ -240,6 +241,10 @@ def parse_args(argv=None):
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--mutation" in argv:
+        from .mutation import main as mutation_main
+        return mutation_main([a for a in argv if a != "--mutation"])
     args, ops = parse_args(argv)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)
     cases = select(ops, args.quick, [s for s in args.shapes.split(",") if s])

@@ -13,6 +13,8 @@ from .ops import activations, conv, core, losses, normalization, pooling
 
 _FAMILIES = (conv, pooling, activations, core, losses, normalization)
 OPS: dict[str, OpInfo] = {info.name: info for family in _FAMILIES for info in family.OPS}
+#: op name -> its family, the module of crosscheck/ops that describes it ("conv", "activations", ...)
+FAMILY: dict[str, str] = {info.name: family.__name__.rsplit(".", 1)[-1] for family in _FAMILIES for info in family.OPS}
 
 # Public names of npcnn.functional that are not ops compared against TensorFlow, and why.
 NOT_OPS = {

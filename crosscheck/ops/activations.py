@@ -98,7 +98,9 @@ LEAKY_RELU = unary_op("leaky_relu", "features", "features if > 0 else alpha * fe
                       params={"alpha": ALPHA}, choices={"alpha": [0.01, 0.5]},
                       kink="TF's subgradient alpha is the spec", extreme_values=[0.0, -0.0])
 ELU = unary_op("elu", "features", "features if > 0 else exp(features) - 1", "tf.nn.elu(features)",
-               lambda tf, x: tf.nn.elu(x), extreme_values=[0.0, -0.0], errors=_float_only_errors("features"))
+               lambda tf, x: tf.nn.elu(x), extreme_values=[0.0, -0.0], errors=_float_only_errors("features"),
+               kink="the second derivative jumps (finite differences are first-order accurate only); TF's "
+                    "gradient 1 is the spec")
 SIGMOID = unary_op("sigmoid", "x", "1 / (1 + exp(-x))", "tf.math.sigmoid(x)", lambda tf, x: tf.math.sigmoid(x),
                    floor=dy_floor("d_x"), errors=_float_only_errors("x"))
 TANH = unary_op("tanh", "x", "hyperbolic tangent", "tf.math.tanh(x)", lambda tf, x: tf.math.tanh(x),

@@ -202,18 +202,33 @@ def demo_avg_pool_gradient() -> bool:
 
 
 def demo_window_larger_empty() -> bool:
+    """A 3x3 window on a 2x2 input, VALID: the rule's output size is 0 and TF returns an empty output."""
     tf = _tf()
-    y = tf.nn.conv2d(_normal((1, 2, 2, 1)), _normal((5, 5, 1, 1)), 1, "VALID")
+    y = tf.nn.conv2d(_normal((1, 2, 2, 1)), _normal((3, 3, 1, 1)), 1, "VALID")
     p = tf.nn.avg_pool2d(_normal((1, 2, 2, 1)), 3, 1, "VALID")
     return 0 in y.shape and 0 in p.shape
 
 
-def demo_maxpool_sigfpe() -> bool:
-    """Runs in a child process: float32 VALID max-pool with a 3x3 window on a 2x2 input."""
-    code = ("import os; os.environ['TF_CPP_MIN_LOG_LEVEL']='3'; import numpy as np, tensorflow as tf; "
-            "tf.nn.max_pool2d(np.ones((1, 2, 2, 1), 'float32'), 3, 1, 'VALID')")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=120)
-    return proc.returncode < 0
+MAXPOOL_EMPTY = """
+import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
+import numpy as np, tensorflow as tf
+for _ in range(20):
+    x = tf.constant(np.arange(64, dtype='float32').reshape(1, 8, 8, 1) + 1)
+    with tf.GradientTape() as t:
+        t.watch(x)
+        y = tf.nn.max_pool2d(x, 9, 1, 'VALID')
+    g = t.gradient(y, x, output_gradients=tf.zeros_like(y)).numpy()
+    if y.shape[1] == 0 and not np.all(g == 0):
+        print('uninitialised')
+        break
+"""
+
+
+def demo_maxpool_empty_window() -> bool:
+    """In a child process: an empty max-pool output's gradient is not 0 (uninitialised memory) in
+    one of 20 tries, or the process dies (the SIGFPE of TF #125509)."""
+    proc = subprocess.run([sys.executable, "-c", MAXPOOL_EMPTY], capture_output=True, text=True, timeout=300)
+    return proc.returncode < 0 or "uninitialised" in proc.stdout
 
 
 def _integer_arrays(call: Call) -> bool:
@@ -332,15 +347,16 @@ QUIRKS: tuple[Quirk, ...] = (
           "with k > in and pad_before > k - in it disagrees with finite differences of TF's own forward",
           "d_input is compared with the same pooling built from tf.nn.conv2d (path tape_avg_pool_as_conv) only",
           lambda c: bool(_avg_pool_defect_axes(c)), demo_avg_pool_gradient, tf_issue="TF #48773"),
-    Quirk("maxpool-valid-window-sigfpe", "crash", ("max_pool2d",),
-          "float32 max-pool whose VALID (or explicitly padded) window is larger than the input kills the process "
-          "with SIGFPE",
-          "refused: never handed to TensorFlow; error parity expects the implementation to raise ValueError",
-          lambda c: c.dtype == "float32" and not _window_fits(c), demo_maxpool_sigfpe, tf_issue="TF #125509",
+    Quirk("maxpool-empty-window", "crash", ("max_pool2d",),
+          "a VALID (or explicitly padded) max-pool window larger than the input gives an empty output whose "
+          "gradient is uninitialised memory; TF #125509 reports that float32 kills the process with SIGFPE (not "
+          "reproduced on this project's machine)",
+          "refused: never handed to TensorFlow in-process; error parity expects the implementation to raise ValueError",
+          lambda c: not _window_fits(c), demo_maxpool_empty_window, tf_issue="TF #125509",
           refuses=True, expect_refusal=True, in_subprocess=True),
     Quirk("window-larger-than-input", "spec", WINDOW_OPS,
-          "conv2d, depthwise_conv2d and (float64) pools return an empty output when a VALID or explicitly padded "
-          "window does not fit the input, where the output-size rule gives no valid output",
+          "a VALID or explicitly padded window larger than the input gives an empty output where the output-size "
+          "rule gives 0 (conv2d, depthwise_conv2d, pools), and an error where it is negative",
           "refused: such a call is invalid; error parity expects the implementation to raise ValueError",
           lambda c: not _window_fits(c), demo_window_larger_empty, refuses=True, expect_refusal=True),
     Quirk("integer-inputs", "spec", ALL_OPS,

@@ -1,0 +1,287 @@
+"""Mutation testing of crosscheck's verdict: mutate npcnn's op code, check that ``crosscheck run`` fails.
+
+    python -m bench --mutation [--sample N] [--seed S] [--examples K] [-j 2] [--files GLOB ...]
+    python -m bench.mutation   (the same options)
+
+A small AST mutator over ``npcnn/padding.py`` and ``npcnn/functional/*.py`` (the code whose
+meaning crosscheck checks): arithmetic and comparison operators swapped, integer / float / boolean
+constants changed (default argument values included), ``and``/``or`` swapped, ``not`` dropped,
+``min``/``max`` swapped, a ``raise`` replaced by ``pass`` (a check that no longer refuses). String
+constants and the arguments of ``raise`` (error messages) are left alone.
+
+Each sampled mutant is written into a copy of the npcnn package under another name and checked
+with ``crosscheck run --impl <copy>.functional --fail-fast`` in its own process (so crosscheck, which
+must not import npcnn, cannot be affected by the mutation). A mutant is *killed* when the run fails;
+it *survives* when the run passes. Survivors are run again with more examples, then looked up in
+:data:`EQUIVALENT` (mutants judged not to change behaviour, each with its reason); the rest are holes
+in crosscheck. The score is killed / (sampled - equivalent).
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = ROOT / "npcnn"
+DEFAULT_FILES = ("padding.py", "functional/*.py")
+
+_BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.Mult, ast.FloorDiv: ast.Mult,
+           ast.Mod: ast.FloorDiv, ast.Pow: ast.Mult}
+_CMPOPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
+           ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
+
+# Mutants judged not to change behaviour: (file, line, mutated source of the line) -> reason.
+# Filled from survivors after reading each one; see the closing notes of the issues.
+EQUIVALENT: dict[tuple[str, int, str], str] = {}
+
+
+@dataclass(frozen=True)
+class Mutant:
+    file: str          # relative to npcnn/
+    line: int
+    col: int
+    kind: str
+    original: str      # the source line before
+    mutated: str       # the source line after
+
+    @property
+    def key(self) -> tuple:
+        return (self.file, self.line, self.mutated.strip())
+
+
+# ------------------------------------------------------------------------------- finding mutants
+
+def _skipped_nodes(tree: ast.AST) -> set[int]:
+    """ids of nodes inside docstrings, f-strings and raise arguments (messages, not meaning)."""
+    skip = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.JoinedStr,)) or (isinstance(node, ast.Raise) and node.exc is not None):
+            for sub in ast.walk(node.exc if isinstance(node, ast.Raise) else node):
+                skip.add(id(sub))
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+            skip.add(id(node.value))
+    return skip
+
+
+def _constant_changes(value):
+    if isinstance(value, bool):
+        return [not value]
+    if isinstance(value, int):
+        return [value + 1] if value == 0 else [value + 1, value - 1]
+    if isinstance(value, float):
+        return [value * 2] if value else [1.0]
+    return []
+
+
+class _Finder(ast.NodeVisitor):
+    def __init__(self, skip):
+        self.skip, self.points = skip, []
+
+    def add(self, node, kind, apply):
+        if id(node) not in self.skip and hasattr(node, "lineno"):
+            self.points.append((node, kind, apply))
+
+    def visit_BinOp(self, node):
+        if type(node.op) in _BINOPS:
+            self.add(node, f"{type(node.op).__name__}->{_BINOPS[type(node.op)].__name__}",
+                     lambda n=node: setattr(n, "op", _BINOPS[type(n.op)]()))
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node):
+        if type(node.op) in _BINOPS:
+            self.add(node, f"aug {type(node.op).__name__}->{_BINOPS[type(node.op)].__name__}",
+                     lambda n=node: setattr(n, "op", _BINOPS[type(n.op)]()))
+        self.generic_visit(node)
+
+    def visit_Compare(self, node):
+        for i, op in enumerate(node.ops):
+            if type(op) in _CMPOPS:
+                self.add(node, f"{type(op).__name__}->{_CMPOPS[type(op)].__name__}",
+                         lambda n=node, i=i: n.ops.__setitem__(i, _CMPOPS[type(n.ops[i])]()))
+        self.generic_visit(node)
+
+    def visit_BoolOp(self, node):
+        other = ast.Or if isinstance(node.op, ast.And) else ast.And
+        self.add(node, f"{type(node.op).__name__}->{other.__name__}", lambda n=node, o=other: setattr(n, "op", o()))
+        self.generic_visit(node)
+
+    def visit_UnaryOp(self, node):
+        if isinstance(node.op, (ast.Not, ast.USub)):
+            self.add(node, f"drop {type(node.op).__name__}", lambda n=node: setattr(n, "op", ast.UAdd()))
+        self.generic_visit(node)
+
+    def visit_Constant(self, node):
+        for new in _constant_changes(node.value):
+            self.add(node, f"{node.value!r}->{new!r}", lambda n=node, v=new: setattr(n, "value", v))
+
+    def visit_Call(self, node):
+        if isinstance(node.func, ast.Name) and node.func.id in ("min", "max"):
+            other = "max" if node.func.id == "min" else "min"
+            self.add(node.func, f"{node.func.id}->{other}", lambda n=node.func, o=other: setattr(n, "id", o))
+        self.generic_visit(node)
+
+    def visit_Raise(self, node):
+        self.points.append((node, "raise->pass", None))   # replaced as a statement, below
+        self.generic_visit(node)
+
+
+class _RaiseToPass(ast.NodeTransformer):
+    def __init__(self, target):
+        self.target = target
+
+    def visit_Raise(self, node):
+        return ast.copy_location(ast.Pass(), node) if node is self.target else node
+
+
+def find_mutants(files) -> list[tuple[str, int]]:
+    """(relative file, index of the mutation point in that file) for every mutation point."""
+    out = []
+    for rel in files:
+        tree = ast.parse((PACKAGE / rel).read_text())
+        finder = _Finder(_skipped_nodes(tree))
+        finder.visit(tree)
+        out += [(rel, i) for i in range(len(finder.points))]
+    return out
+
+
+def make_mutant(rel: str, index: int) -> tuple[Mutant, str] | None:
+    """The Mutant and the mutated file's source, or None when the mutation leaves the source unchanged."""
+    source = (PACKAGE / rel).read_text()
+    tree = ast.parse(source)
+    finder = _Finder(_skipped_nodes(tree))
+    finder.visit(tree)
+    node, kind, apply = finder.points[index]
+    line = node.lineno
+    if apply is None:
+        tree = _RaiseToPass(node).visit(tree)
+    else:
+        apply()
+    ast.fix_missing_locations(tree)
+    mutated = ast.unparse(tree)
+    if ast.dump(ast.parse(mutated)) == ast.dump(ast.parse(source)):
+        return None
+    original_line = source.splitlines()[line - 1]
+    # the mutated line, for reading: unparse just the node's statement in the mutated tree
+    return Mutant(rel, line, getattr(node, "col_offset", 0), kind, original_line.strip(),
+                  _mutated_line(tree, line) or kind), mutated
+
+
+def _mutated_line(tree, line: int) -> str:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.stmt) and getattr(node, "lineno", None) == line:
+            text = ast.unparse(node).splitlines()
+            return text[0] if text else ""
+    return ""
+
+
+# ------------------------------------------------------------------------------------- running them
+
+def run_mutant(mutant: Mutant, source: str, examples: int, timeout: float, workdir: Path, name: str) -> dict:
+    pkg_root = workdir / name
+    shutil.copytree(PACKAGE, pkg_root / name, ignore=shutil.ignore_patterns("__pycache__", "examples"))
+    (pkg_root / name / mutant.file).write_text(source)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(pkg_root), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3",
+           "COLUMNS": "200"}
+    cmd = [sys.executable, "-m", "crosscheck", "run", "--impl", f"{name}.functional", "--examples", str(examples),
+           "--fail-fast", "--report", str(pkg_root / "report")]
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout, cwd=pkg_root)
+        code, out = proc.returncode, proc.stdout[-3000:] + proc.stderr[-2000:]
+    except subprocess.TimeoutExpired:
+        code, out = "timeout", ""
+    report = pkg_root / "report" / "report.json"
+    doc = json.loads(report.read_text()) if report.exists() else {}
+    counts = doc.get("summary", {}).get("counts", {})
+    shutil.rmtree(pkg_root, ignore_errors=True)
+    return {"exit": code, "seconds": round(time.perf_counter() - start, 1), "counts": counts,
+            "problems": doc.get("problems", []), "tail": out[-600:] if code not in (0, 1) else ""}
+
+
+def verdict(result: dict) -> str:
+    if result["exit"] == 0:
+        return "survived-unsupported" if result["counts"].get("reference-unsupported") else "survived"
+    if result["exit"] == 1:
+        return "killed"
+    return "killed-crash" if result["exit"] != "timeout" else "killed-timeout"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench --mutation", description=__doc__.splitlines()[0])
+    parser.add_argument("--sample", type=int, default=100, help="mutants to sample (default 100)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--examples", type=int, default=20, help="examples per op and dtype per mutant (default 20)")
+    parser.add_argument("--confirm-examples", type=int, default=100,
+                        help="examples per op and dtype when a survivor is run again (default 100)")
+    parser.add_argument("-j", "--jobs", type=int, default=2, help="mutants checked at once (default 2)")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds per mutant run (default 600)")
+    parser.add_argument("--files", nargs="+", default=list(DEFAULT_FILES), help="globs under npcnn/")
+    parser.add_argument("--out", default="mutation-results.json", help="where the results go")
+    args = parser.parse_args(argv)
+    files = sorted({str(p.relative_to(PACKAGE)) for pattern in args.files for p in PACKAGE.glob(pattern)
+                    if p.name != "__init__.py"})
+    points = find_mutants(files)
+    rng = random.Random(args.seed)
+    rng.shuffle(points)
+    chosen = []
+    for rel, index in points:
+        made = make_mutant(rel, index)
+        if made is not None:
+            chosen.append(made)
+        if len(chosen) == args.sample:
+            break
+    print(f"{len(points)} mutation points in {len(files)} files; checking {len(chosen)} mutants "
+          f"({args.examples} examples per op and dtype, {args.jobs} at a time)", flush=True)
+    workdir = Path(tempfile.mkdtemp(prefix="npcnn-mutants-"))
+
+    def check(item):
+        i, (mutant, source) = item
+        result = run_mutant(mutant, source, args.examples, args.timeout, workdir, f"npcnn_mutant_{i:04d}")
+        if verdict(result).startswith("survived"):
+            result = run_mutant(mutant, source, args.confirm_examples, args.timeout, workdir, f"npcnn_mutant_{i:04d}")
+            result["confirmed_with_examples"] = args.confirm_examples
+        v = verdict(result)
+        reason = EQUIVALENT.get(mutant.key, "")
+        print(f"[{i + 1:3d}/{len(chosen)}] {v:22s} {result['seconds']:6.1f}s  {mutant.file}:{mutant.line}  "
+              f"{mutant.kind}: {mutant.mutated[:90]}" + (f"  (equivalent: {reason})" if reason and v != "killed" else ""),
+              flush=True)
+        return {**asdict(mutant), **result, "verdict": v, "equivalent": reason if v.startswith("survived") else ""}
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(check, enumerate(chosen)))
+    shutil.rmtree(workdir, ignore_errors=True)
+    survivors = [r for r in results if r["verdict"].startswith("survived")]
+    equivalent = [r for r in survivors if r["equivalent"]]
+    holes = [r for r in survivors if not r["equivalent"]]
+    killed = len(results) - len(survivors)
+    judged = len(results) - len(equivalent)
+    score = killed / judged if judged else 1.0
+    print(f"\n{killed} of {judged} non-equivalent mutants killed ({score:.1%}); {len(equivalent)} judged equivalent; "
+          f"{sum(r['verdict'] == 'survived-unsupported' for r in survivors)} survived with reference-unsupported "
+          f"cases; {time.perf_counter() - start:.0f} s")
+    for r in equivalent:
+        print(f"  equivalent  {r['file']}:{r['line']}  {r['kind']}: {r['mutated'][:80]}  -- {r['equivalent']}")
+    for r in holes:
+        print(f"  SURVIVED    {r['file']}:{r['line']}  {r['kind']}: {r['original'][:60]}  =>  {r['mutated'][:80]}")
+    Path(args.out).write_text(json.dumps({"files": files, "points": len(points), "sample": len(results),
+                                          "seed": args.seed, "examples": args.examples, "killed": killed,
+                                          "equivalent": len(equivalent), "score": score, "mutants": results},
+                                         indent=1))
+    print(f"results: {args.out}")
+    return 0 if not holes else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,67 @@
+"""The op registry: every field of every OpInfo is filled or marked not applicable, the entries are
+consistent, every public npcnn.functional function is registered, and the strategies exercise every
+documented parameter form (each default included) and reach every op's extreme branch."""
+import inspect
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from crosscheck.coverage import expected_forms, record, missing_forms
+from crosscheck.opinfo import NA, unfilled_fields
+from crosscheck.registry import FAMILY, NOT_OPS, OPS, cases
+
+OP_NAMES = sorted(OPS)
+
+
+@pytest.mark.parametrize("op", OP_NAMES)
+def test_every_field_is_filled_or_marked_not_applicable(op):
+    assert unfilled_fields(OPS[op]) == []
+
+
+@pytest.mark.parametrize("op", OP_NAMES)
+def test_entries_are_consistent(op):
+    info = OPS[op]
+    assert set(info.differentiable) <= set(info.arrays)
+    assert set(info.optional_arrays) <= set(info.arrays) | set(info.keyword_arrays())
+    assert not set(info.keyword_arrays()) & set(info.arrays)
+    assert set(info.filter_arrays) <= set(info.arrays)
+    assert info.paths and len(set(info.path_names)) == len(info.paths)
+    errors = info.error_inputs()
+    assert errors, "every op generates invalid calls"
+    assert len({e.label for e in errors}) == len(errors)
+    if not info.plain_tf:   # no TensorFlow call to decide: each invalid call states its documented rule
+        assert all(e.rule for e in errors)
+    assert info.tolerance_class in ("accumulation", "elementwise", "reduction", "normalization")
+
+
+def test_every_public_npcnn_function_is_registered():
+    import npcnn.functional as F
+    public = {n for n in dir(F) if not n.startswith("_") and inspect.isfunction(getattr(F, n))}
+    assert public - set(OPS) - set(NOT_OPS) == set()
+    assert set(OPS) <= public
+
+
+def test_every_registered_activation_is_a_keras_activation_of_npcnn_layers():
+    from npcnn.layers import ACTIVATIONS
+    activations = {op for op, family in FAMILY.items() if family == "activations"}
+    assert activations == set(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("op", OP_NAMES)
+def test_strategies_exercise_every_form_and_the_extreme_branch(op):
+    info = OPS[op]
+    entry = {}
+    extreme_seen = []
+
+    @settings(max_examples=150, database=None, deadline=None, suppress_health_check=list(HealthCheck),
+              derandomize=True)
+    @given(case=cases(op, "float32"))
+    def draw(case):
+        record(entry, info, case)
+        extreme_seen.append(case)
+
+    draw()
+    assert missing_forms(entry, info) == {}, (expected_forms(info), entry.get("forms"))
+    if not isinstance(info.extreme, NA):
+        features = set(entry.get("features", {}))
+        assert features, "an op with an extreme strategy names what its cases exercise"
