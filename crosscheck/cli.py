@@ -113,8 +113,10 @@ def cmd_run(args, console: Console) -> int:
     net_examples = args.examples or DEFAULT_NETWORK_EXAMPLES if args.networks else 0
     impl = _load_impl(args.impl)
     limit_threads()
+    from .coverage import missing_forms
     from .error_parity import run_error_parity
-    from .fuzz import fuzz_op
+    from .fuzz import fuzz_op, top_up_forms
+    from .registry import OPS
     if net_examples:
         if args.impl != DEFAULT_IMPL:
             raise UsageError("--networks checks npcnn's layers and optimizers; it does not take --impl")
@@ -146,6 +148,11 @@ def cmd_run(args, console: Console) -> int:
                             on_outcome=record, stop=stop)
                     # hypothesis may stop early (few distinct examples): keep the bar honest
                     progress.update(overall, completed=done_before + op_examples)
+                missing = missing_forms(session.summary["ops"].get(op, {}), OPS[op])
+                if missing and not (stop and stop(None)):
+                    progress.update(overall, description=f"{op} [forms the draws missed]")
+                    top_up_forms(op, missing, dtype=dtypes[0], seed=args.seed, impl=impl, paths=args.paths,
+                                 on_outcome=record, stop=stop)
             for optimizer in OPTIMIZERS if net_examples else ():
                 progress.update(overall, description=f"networks [{optimizer}]")
                 fuzz_networks(optimizer, examples=net_examples, seed=args.seed, on_outcome=record)

@@ -45,12 +45,29 @@ def fuzz_outcomes(strategy, check: Callable[..., Outcome], *, examples: int, see
 
 def fuzz_op(op_name: str, *, examples: int, dtype: str, seed: int, impl=None, paths: str = "all",
             on_outcome: Callable[[Outcome], None] | None = None, spellings: bool = True,
-            stop: Callable[[list], bool] | None = None) -> list[Outcome]:
+            stop: Callable[[list], bool] | None = None, key: str = "") -> list[Outcome]:
     """Run ``examples`` cases of ``op_name`` drawn from the registry; the same seed draws the same
-    cases. The op and dtype enter the seed, so float32 and float64 runs draw different shapes."""
+    cases. The op and dtype (and ``key``) enter the seed, so float32 and float64 runs draw different
+    shapes."""
     from .implementation import resolve_impl
     from .registry import cases
     from .runner import run_case
     module, _ = resolve_impl(impl)
     return fuzz_outcomes(cases(op_name, dtype, spellings), lambda case: run_case(case, module, paths),
-                         examples=examples, seed_key=f"{op_name}:{dtype}:{seed}", on_outcome=on_outcome, stop=stop)
+                         examples=examples, seed_key=f"{op_name}:{dtype}:{seed}{key}", on_outcome=on_outcome,
+                         stop=stop)
+
+
+def top_up_forms(op_name: str, missing: dict, *, dtype: str, seed: int, impl=None, paths: str = "all",
+                 on_outcome: Callable[[Outcome], None] | None = None, examples: int = 2,
+                 stop: Callable[[list], bool] | None = None) -> list[Outcome]:
+    """``examples`` more cases for each ``{parameter: [forms]}`` the random draws missed, with that
+    form forced (hypothesis's choices are far from uniform, so 100 draws can miss one of 8 forms)."""
+    from .strategies import forcing
+    out = []
+    for param, forms in missing.items():
+        for form in forms:
+            with forcing({param: form}):
+                out += fuzz_op(op_name, examples=examples, dtype=dtype, seed=seed, impl=impl, paths=paths,
+                               on_outcome=on_outcome, stop=stop, key=f":{param}={form}")
+    return out

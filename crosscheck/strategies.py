@@ -13,13 +13,15 @@ explicit asymmetric pairs (pads may exceed the kernel where TensorFlow allows it
 """
 from __future__ import annotations
 
+import contextvars
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 from hypothesis import strategies as st
 
 from . import geometry as G
-from .params import DEFAULT, Param, canonical, spell_padding, spell_spatial
+from .params import DEFAULT, Param, canonical, classify, spell_padding, spell_spatial
 
 MAX_HW = 24
 MAX_BATCH = 4
@@ -69,6 +71,28 @@ def channel_counts(low: int = 1, high: int = MAX_CHANNELS):
 
 # ------------------------------------------------------------------------------------ parameters
 
+_FORCED: contextvars.ContextVar = contextvars.ContextVar("crosscheck_forced_forms", default=None)
+
+
+@contextmanager
+def forcing(forms: dict):
+    """Within the block, :func:`pick` returns these forms (``{parameter: form}``): a run tops up the
+    forms its random draws missed (hypothesis's choices are far from uniform)."""
+    token = _FORCED.set(dict(forms))
+    try:
+        yield
+    finally:
+        _FORCED.reset(token)
+
+
+def pick(draw, name: str, options):
+    """One of ``options`` (the forms of parameter ``name``): drawn, unless :func:`forcing` fixes it."""
+    forced = (_FORCED.get() or {}).get(name)
+    if forced is not None and forced in options:
+        return forced
+    return draw(st.sampled_from(list(options)))
+
+
 def forms_for(param: Param, spellings: bool, canonical_form: str) -> tuple:
     """The forms to draw from: every form the param documents, or only its canonical one."""
     return param.expected_forms() if spellings else (canonical_form,)
@@ -81,18 +105,19 @@ def spelled(params: dict, name: str, value) -> None:
 
 
 @st.composite
-def choice_param(draw, param: Param, choices, spellings: bool = True):
+def choice_param(draw, name: str, param: Param, choices, spellings: bool = True):
     """(meaning, value as written or OMIT) of a parameter with a few values (data_format, keepdims, ...)."""
-    options = [DEFAULT] if spellings and param.has_default else []
-    options += list(choices)
-    picked = draw(st.sampled_from(options))
-    return (param.default, OMIT) if picked == DEFAULT else (picked, picked)
+    by_form = {classify(param.kind, c): c for c in choices}
+    options = ([DEFAULT] if spellings and param.has_default else []) + list(by_form)
+    picked = pick(draw, name, options)
+    return (param.default, OMIT) if picked == DEFAULT else (by_form[picked], by_form[picked])
 
 
 @st.composite
-def spatial_param(draw, param: Param, low: int, high: int, data_format: str, spellings: bool = True, rank: int = 2):
+def spatial_param(draw, name: str, param: Param, low: int, high: int, data_format: str, spellings: bool = True,
+                  rank: int = 2):
     """(per-axis values, value as written or OMIT). The int and 1-value forms give equal axes."""
-    form = draw(st.sampled_from(forms_for(param, spellings, "2 values")))
+    form = pick(draw, name, forms_for(param, spellings, "2 values"))
     if form == DEFAULT:
         return canonical("spatial", param.default, data_format), OMIT
     if form in ("int", "1 value"):
@@ -108,7 +133,7 @@ def padding_param(draw, param: Param, data_format: str, spellings: bool = True):
     explicit pads and spells the value with :func:`write_padding`."""
     explicit = "4 pairs" in param.forms
     canonical_forms = ["'SAME'", "'VALID'"] + (["4 pairs"] if explicit else [])
-    form = draw(st.sampled_from(param.expected_forms() if spellings else canonical_forms))
+    form = pick(draw, "padding", param.expected_forms() if spellings else canonical_forms)
     if form in ("2 pairs", "4 pairs"):
         return "EXPLICIT", form
     if form == DEFAULT:
@@ -116,6 +141,15 @@ def padding_param(draw, param: Param, data_format: str, spellings: bool = True):
     if form in ("'SAME'", "'VALID'"):
         return form.strip("'"), form
     return draw(st.sampled_from(["SAME", "VALID"])), form
+
+
+def axis_form(draw, name: str, rank: int, spellings: bool = True, extra=()) -> str:
+    """"default", "negative", "non-negative" (or one of ``extra``) for an axis parameter."""
+    return pick(draw, name, ((DEFAULT,) if spellings else ()) + ("negative", "non-negative") + tuple(extra))
+
+
+def draw_axis(draw, form: str, rank: int) -> int:
+    return draw(st.integers(-rank, -1)) if form == "negative" else draw(st.integers(0, rank - 1))
 
 
 def write_padding(mode_or_pads, form: str, data_format: str):
@@ -149,17 +183,17 @@ def window_config(draw, params: dict, spellings: bool = True, *, window_param: s
     ``window_param``: the name of a window-size parameter (ksize), or None when the window comes
     from a filter array (then it is drawn here and left out of ``params``)."""
     call = {}
-    fmt, value = draw(choice_param(params["data_format"], ["NHWC", "NCHW"], spellings))
+    fmt, value = draw(choice_param("data_format", params["data_format"], ["NHWC", "NCHW"], spellings))
     spelled(call, "data_format", value)
-    strides, value = draw(spatial_param(params["strides"], 1, 4, fmt, spellings))
+    strides, value = draw(spatial_param("strides", params["strides"], 1, 4, fmt, spellings))
     spelled(call, "strides", value)
     if "dilations" in params:
-        dilations, value = draw(spatial_param(params["dilations"], 1, 3, fmt, spellings))
+        dilations, value = draw(spatial_param("dilations", params["dilations"], 1, 3, fmt, spellings))
         spelled(call, "dilations", value)
     else:
         dilations = (1, 1)
     if window_param is not None:
-        window, value = draw(spatial_param(params[window_param], 1, max_k, fmt, spellings))
+        window, value = draw(spatial_param(window_param, params[window_param], 1, max_k, fmt, spellings))
         spelled(call, window_param, value)
     else:
         window = (draw(st.integers(1, max_k)), draw(st.integers(1, max_k)))

@@ -37,7 +37,7 @@ def unary_cases(draw, dtype: str, spellings: bool = True, *, op: str, arg: str, 
     shape = draw(S.small_shapes(0, 4))
     call = {}
     for name, (param, choices) in (params or {}).items():
-        _, value = draw(S.choice_param(param, choices, spellings))
+        _, value = draw(S.choice_param(name, param, choices, spellings))
         S.spelled(call, name, value)
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
@@ -113,10 +113,9 @@ TANH = unary_op("tanh", "x", "hyperbolic tangent", "tf.math.tanh(x)", lambda tf,
 def softmax_cases(draw, dtype: str, spellings: bool = True, *, op: str, scale: float = 3.0) -> Case:
     shape = draw(S.small_shapes(1, 3, 10))
     call = {}
-    ax = draw(st.sampled_from(["default", "draw"] if spellings else ["draw"]))
-    axis = -1 if ax == "default" else draw(st.integers(-len(shape), len(shape) - 1))
-    if ax != "default":
-        call["axis"] = axis
+    form = S.axis_form(draw, "axis", len(shape), spellings)
+    if form != "default":
+        call["axis"] = S.draw_axis(draw, form, len(shape))
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
     return Case(op, call, {"logits": S.normal(rng, shape, dtype, scale)}, S.normal(rng, shape, dtype), dtype, seed)

@@ -110,7 +110,7 @@ def conv2d_cases(draw, dtype: str, spellings: bool = True) -> Case:
     seed, rng = _values(draw, dtype)
     fmt = c.cfg.data_format
     arrays = {"input": S.normal(rng, S.layout(c.x, fmt), dtype), "filters": S.normal(rng, c.w, dtype)}
-    if draw(st.booleans()):
+    if S.pick(draw, "bias", ["given", "omitted"]) == "given":
         arrays["bias"] = S.normal(rng, c.w[3:], dtype)
     return Case("conv2d", dict(c.cfg.params), arrays, S.normal(rng, S.layout(c.y, fmt), dtype), dtype, seed)
 

@@ -22,7 +22,7 @@ def dense_cases(draw, dtype: str, spellings: bool = True) -> Case:
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
     arrays = {"x": S.normal(rng, (*lead, n_in), dtype), "kernel": S.normal(rng, (n_in, n_out), dtype)}
-    if draw(st.booleans()):
+    if S.pick(draw, "bias", ["given", "omitted"]) == "given":
         arrays["bias"] = S.normal(rng, (n_out,), dtype)
     return Case("dense", {}, arrays, S.normal(rng, (*lead, n_out), dtype), dtype, seed)
 
@@ -74,7 +74,8 @@ DROPOUT_PARAMS = {"rate": Param("drop probability in [0, 1)", "value", forms=("0
 @st.composite
 def dropout_cases(draw, dtype: str, spellings: bool = True) -> Case:
     shape = draw(S.small_shapes(0, 4))
-    rate = draw(st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9]))
+    rate = {"0.0": 0.0, "0.5": 0.5, "other": None}[S.pick(draw, "rate", ["0.0", "0.5", "other"])]
+    rate = draw(st.sampled_from([0.1, 0.25, 0.9])) if rate is None else rate
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
     return Case("dropout", dict(rate=rate, seed=draw(st.integers(0, 2**31 - 1))), {"x": S.normal(rng, shape, dtype)},
@@ -126,7 +127,7 @@ DROPOUT = OpInfo(
 def flatten_cases(draw, dtype: str, spellings: bool = True) -> Case:
     shape = draw(S.small_shapes(1, 4, 6))
     call = {}
-    _, value = draw(S.choice_param(DATA_FORMAT, ["NHWC", "NCHW"], spellings))
+    _, value = draw(S.choice_param("data_format", DATA_FORMAT, ["NHWC", "NCHW"], spellings))
     S.spelled(call, "data_format", value)
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)

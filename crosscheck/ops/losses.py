@@ -28,8 +28,9 @@ def _span_features(case: Case) -> list[str]:
 @st.composite
 def softmax_cross_entropy_cases(draw, dtype: str, spellings: bool = True, *, scale: float = 3.0) -> Case:
     shape = draw(S.small_shapes(1, 3, 10))
-    use_default = spellings and draw(st.booleans())
-    ax = -1 if use_default else draw(st.integers(-len(shape), len(shape) - 1))
+    form = S.axis_form(draw, "axis", len(shape), spellings)
+    use_default = form == "default"
+    ax = -1 if use_default else S.draw_axis(draw, form, len(shape))
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
     arrays = {"labels": S.probabilities(rng, shape, ax, dtype), "logits": S.normal(rng, shape, dtype, scale)}

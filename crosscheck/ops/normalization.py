@@ -60,21 +60,23 @@ BN_PARAMS = {"training": Param("use batch statistics (else moving_mean / moving_
 def batch_normalization_cases(draw, dtype: str, spellings: bool = True) -> Case:
     rank = draw(st.sampled_from([2, 3, 4]))
     call = {}
-    ax_choice = draw(st.sampled_from(["default", -1, 1] if spellings else [-1, 1]))
-    ax = -1 if ax_choice == "default" else ax_choice
-    if ax_choice != "default":
+    form = S.axis_form(draw, "axis", rank, spellings)
+    ax = 1 if form == "non-negative" else -1      # channels last or (rank >= 3) channels first
+    if form != "default":
         call["axis"] = ax
     reduced = tuple(a for a in range(rank) if a != ax % rank)
     shape = draw(_shape_with_count(rank, reduced))
-    training, value = draw(S.choice_param(BN_PARAMS["training"], [True, False], spellings))
+    moving = S.pick(draw, "moving_mean", ["given", "omitted"])
+    training, value = draw(S.choice_param("training", BN_PARAMS["training"],
+                                          [True, False] if moving == "given" else [True], spellings))
     S.spelled(call, "training", value)
-    _, value = draw(S.choice_param(EPSILON, [1e-3, 1e-5], spellings))
+    _, value = draw(S.choice_param("epsilon", EPSILON, [1e-3, 1e-5], spellings))
     S.spelled(call, "epsilon", value)
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
     c = shape[ax]
     arrays = {"x": _x(rng, shape, dtype), "gamma": S.normal(rng, (c,), dtype), "beta": S.normal(rng, (c,), dtype)}
-    if not training or draw(st.booleans()):
+    if moving == "given":
         arrays.update(moving_mean=S.normal(rng, (c,), dtype), moving_variance=rng.uniform(0.5, 2.0, (c,)).astype(dtype))
     return Case("batch_normalization", call, arrays, S.normal(rng, shape, dtype), dtype, seed)
 
@@ -176,17 +178,17 @@ LN_PARAMS = {"axis": Param("the normalised axis or axes", "axis", -1, AXIS_FORMS
 @st.composite
 def layer_normalization_cases(draw, dtype: str, spellings: bool = True) -> Case:
     rank = draw(st.integers(2, 4))
-    kind = draw(st.sampled_from(["default", "int", "list"] if spellings else ["int"]))
-    if kind == "default":
+    form = S.axis_form(draw, "axis", rank, spellings, extra=("list",) if spellings else ())
+    if form == "default":
         axes, call = [-1], {}
-    elif kind == "int":
-        axes = [draw(st.integers(-rank, rank - 1))]
-        call = {"axis": axes[0]}
-    else:
+    elif form == "list":
         axes = sorted(draw(st.sets(st.integers(1, rank - 1), min_size=1)))
         call = {"axis": axes}
+    else:
+        axes = [S.draw_axis(draw, form, rank)]
+        call = {"axis": axes[0]}
     shape = draw(_shape_with_count(rank, tuple(axes)))
-    _, value = draw(S.choice_param(EPSILON, [1e-3, 1e-5], spellings))
+    _, value = draw(S.choice_param("epsilon", EPSILON, [1e-3, 1e-5], spellings))
     S.spelled(call, "epsilon", value)
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
@@ -240,14 +242,13 @@ def group_normalization_cases(draw, dtype: str, spellings: bool = True) -> Case:
     if per_group * product(spatial) < MIN_GROUP:
         per_group = -(-MIN_GROUP // product(spatial))
     c = groups * per_group
-    first = rank > 2 and draw(st.booleans())
+    form = S.axis_form(draw, "axis", rank, spellings)
+    first = form == "non-negative" and rank > 2          # channels first; axis 1 of a 2-D x is its last
     shape = (draw(st.integers(1, S.MAX_BATCH)), *((c, *spatial) if first else (*spatial, c)))
     call = {"groups": groups}
-    if first:
-        call["axis"] = 1
-    elif not spellings or draw(st.booleans()):
-        call["axis"] = -1
-    _, value = draw(S.choice_param(EPSILON, [1e-3, 1e-5], spellings))
+    if form != "default":
+        call["axis"] = 1 if form == "non-negative" else -1
+    _, value = draw(S.choice_param("epsilon", EPSILON, [1e-3, 1e-5], spellings))
     S.spelled(call, "epsilon", value)
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
@@ -309,7 +310,7 @@ def moments_cases(draw, dtype: str, spellings: bool = True) -> Case:
     if spellings and draw(st.booleans()):
         axes = [a - len(shape) for a in axes]
     call = {"axes": axes}
-    _, value = draw(S.choice_param(MOMENTS_PARAMS["keepdims"], [False, True], spellings))
+    _, value = draw(S.choice_param("keepdims", MOMENTS_PARAMS["keepdims"], [False, True], spellings))
     S.spelled(call, "keepdims", value)
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)

@@ -79,9 +79,9 @@ def global_avg_pool2d_cases(draw, dtype: str, spellings: bool = True) -> Case:
     shape = (draw(S.BATCHES), draw(st.integers(1, S.MAX_HW)), draw(st.integers(1, S.MAX_HW)),
              draw(S.channel_counts()))
     params = {}
-    fmt, value = draw(S.choice_param(DATA_FORMAT, ["NHWC", "NCHW"], spellings))
+    fmt, value = draw(S.choice_param("data_format", DATA_FORMAT, ["NHWC", "NCHW"], spellings))
     S.spelled(params, "data_format", value)
-    keepdims, value = draw(S.choice_param(GLOBAL_PARAMS["keepdims"], [False, True], spellings))
+    keepdims, value = draw(S.choice_param("keepdims", GLOBAL_PARAMS["keepdims"], [False, True], spellings))
     S.spelled(params, "keepdims", value)
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
