@@ -41,9 +41,19 @@ _BINOPS = {ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.Div, ast.Div: ast.M
 _CMPOPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, ast.Eq: ast.NotEq, ast.NotEq: ast.Eq,
            ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
 
-# Mutants judged not to change behaviour: (file, line, mutated source of the line) -> reason.
-# Filled from survivors after reading each one; see the closing notes of the issues.
-EQUIVALENT: dict[tuple[str, int, str], str] = {}
+# Mutants judged not to change behaviour, after reading each survivor:
+# (file, the source line, the mutation's kind) -> the reason.
+_SLICE = "the slice runs past the end of a 4-D shape (or of 4 pairs): the same entries, and every consumer zips " \
+         "with the 2 spatial axes"
+_BUDGET = "the im2col budget only sets how many batch chunks a conv uses; each sample's result is the same"
+EQUIVALENT: dict[tuple[str, str, str], str] = {
+    ("functional/pooling.py", 'hw = x_shape[1:3] if data_format == "NHWC" else x_shape[2:4]', "3->4"): _SLICE,
+    ("functional/pooling.py", 'hw = x_shape[1:3] if data_format == "NHWC" else x_shape[2:4]', "4->5"): _SLICE,
+    ("padding.py", 'pairs = pairs[1:3] if data_format == "NHWC" else pairs[2:4]', "3->4"): _SLICE,
+    ("padding.py", 'pairs = pairs[1:3] if data_format == "NHWC" else pairs[2:4]', "4->5"): _SLICE,
+    **{("functional/im2col.py", "IM2COL_BUDGET_BYTES = 128 * 2**20", kind): _BUDGET
+       for kind in ("2->3", "2->1", "20->21", "20->19", "128->129", "128->127", "Mult->Div", "Pow->Mult")},
+}
 
 
 @dataclass(frozen=True)
@@ -52,12 +62,13 @@ class Mutant:
     line: int
     col: int
     kind: str
-    original: str      # the source line before
-    mutated: str       # the source line after
+    source_line: str   # the line of the mutated node, as written
+    original: str      # the mutated node's source before
+    mutated: str       # and after
 
     @property
     def key(self) -> tuple:
-        return (self.file, self.line, self.mutated.strip())
+        return (self.file, self.source_line, self.kind)
 
 
 # ------------------------------------------------------------------------------- finding mutants
@@ -162,27 +173,24 @@ def make_mutant(rel: str, index: int) -> tuple[Mutant, str] | None:
     finder = _Finder(_skipped_nodes(tree))
     finder.visit(tree)
     node, kind, apply = finder.points[index]
-    line = node.lineno
+    before = ast.unparse(node)
     if apply is None:
         tree = _RaiseToPass(node).visit(tree)
+        after = "pass"
     else:
         apply()
+        after = ast.unparse(node)
     ast.fix_missing_locations(tree)
     mutated = ast.unparse(tree)
     if ast.dump(ast.parse(mutated)) == ast.dump(ast.parse(source)):
         return None
-    original_line = source.splitlines()[line - 1]
-    # the mutated line, for reading: unparse just the node's statement in the mutated tree
-    return Mutant(rel, line, getattr(node, "col_offset", 0), kind, original_line.strip(),
-                  _mutated_line(tree, line) or kind), mutated
+    line = source.splitlines()[node.lineno - 1].strip()
+    return Mutant(rel, node.lineno, getattr(node, "col_offset", 0), kind, line, _short(before), _short(after)), mutated
 
 
-def _mutated_line(tree, line: int) -> str:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.stmt) and getattr(node, "lineno", None) == line:
-            text = ast.unparse(node).splitlines()
-            return text[0] if text else ""
-    return ""
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 # ------------------------------------------------------------------------------------- running them
@@ -254,8 +262,8 @@ def main(argv=None) -> int:
         v = verdict(result)
         reason = EQUIVALENT.get(mutant.key, "")
         print(f"[{i + 1:3d}/{len(chosen)}] {v:22s} {result['seconds']:6.1f}s  {mutant.file}:{mutant.line}  "
-              f"{mutant.kind}: {mutant.mutated[:90]}" + (f"  (equivalent: {reason})" if reason and v != "killed" else ""),
-              flush=True)
+              f"{mutant.kind}: {mutant.original[:60]} => {mutant.mutated[:60]}"
+              + (f"  (equivalent: {reason})" if reason and v.startswith("survived") else ""), flush=True)
         return {**asdict(mutant), **result, "verdict": v, "equivalent": reason if v.startswith("survived") else ""}
 
     start = time.perf_counter()
@@ -272,9 +280,10 @@ def main(argv=None) -> int:
           f"{sum(r['verdict'] == 'survived-unsupported' for r in survivors)} survived with reference-unsupported "
           f"cases; {time.perf_counter() - start:.0f} s")
     for r in equivalent:
-        print(f"  equivalent  {r['file']}:{r['line']}  {r['kind']}: {r['mutated'][:80]}  -- {r['equivalent']}")
+        print(f"  equivalent  {r['file']}:{r['line']}  {r['original'][:50]} => {r['mutated'][:50]}  -- {r['equivalent']}")
     for r in holes:
-        print(f"  SURVIVED    {r['file']}:{r['line']}  {r['kind']}: {r['original'][:60]}  =>  {r['mutated'][:80]}")
+        print(f"  SURVIVED    {r['file']}:{r['line']}  {r['source_line'][:70]}\n              {r['original'][:70]} "
+              f"=> {r['mutated'][:70]}")
     Path(args.out).write_text(json.dumps({"files": files, "points": len(points), "sample": len(results),
                                           "seed": args.seed, "examples": args.examples, "killed": killed,
                                           "equivalent": len(equivalent), "score": score, "mutants": results},

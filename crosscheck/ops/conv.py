@@ -336,6 +336,10 @@ def transpose_errors() -> list:
     a = {"input": x, "filters": w}
     return window_errors(a, base) + [
         error("output_shape not reachable", "output_shape", a, **{**base, "output_shape": [1, 7, 7, 2]}),
+        error("output_shape not reachable along W only", "output_shape", a, **{**base, "output_shape": [1, 5, 7, 2]}),
+        error("output_shape the explicit pads cannot produce", "output_shape",
+              {"input": ones(1, 1, 1, 2), "filters": ones(1, 1, 2, 2)}, output_shape=[1, 1, 1, 2], strides=1,
+              padding=[[0, 0], [1, 1], [1, 1], [0, 0]]),
         error("output_shape with 3 values", "output_shape", a, **{**base, "output_shape": [5, 5, 2]}),
         error("input channels unequal filters[3]", "input", {"input": ones(1, 3, 3, 3), "filters": w}, **base),
     ]
