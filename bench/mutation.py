@@ -42,17 +42,38 @@ _CMPOPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, a
            ast.Is: ast.IsNot, ast.IsNot: ast.Is, ast.In: ast.NotIn, ast.NotIn: ast.In}
 
 # Mutants judged not to change behaviour, after reading each survivor:
-# (file, the source line, the mutation's kind) -> the reason.
+# (file, the source line, which of its identical twins, the mutation's kind, its column) -> the reason.
 _SLICE = "the slice runs past the end of a 4-D shape (or of 4 pairs): the same entries, and every consumer zips " \
          "with the 2 spatial axes"
 _BUDGET = "the im2col budget only sets how many batch chunks a conv uses; each sample's result is the same"
-EQUIVALENT: dict[tuple[str, str, str], str] = {
-    ("functional/pooling.py", 'hw = x_shape[1:3] if data_format == "NHWC" else x_shape[2:4]', "3->4"): _SLICE,
-    ("functional/pooling.py", 'hw = x_shape[1:3] if data_format == "NHWC" else x_shape[2:4]', "4->5"): _SLICE,
-    ("padding.py", 'pairs = pairs[1:3] if data_format == "NHWC" else pairs[2:4]', "3->4"): _SLICE,
-    ("padding.py", 'pairs = pairs[1:3] if data_format == "NHWC" else pairs[2:4]', "4->5"): _SLICE,
-    **{("functional/im2col.py", "IM2COL_BUDGET_BYTES = 128 * 2**20", kind): _BUDGET
-       for kind in ("2->3", "2->1", "20->21", "20->19", "128->129", "128->127", "Mult->Div", "Pow->Mult")},
+_HW = 'hw = x_shape[1:3] if data_format == "NHWC" else x_shape[2:4]'
+_PAIRS = 'pairs = pairs[1:3] if data_format == "NHWC" else pairs[2:4]'
+_LO = "lo = max(0, -(first // s)) if first < 0 else 0"
+_HI = "hi = min(o, (n - 1 - first) // s + 1) if n - 1 >= first else 0"
+EQUIVALENT: dict[tuple, str] = {
+    ("functional/pooling.py", _HW, 0, "3->4", 19): _SLICE,
+    ("functional/pooling.py", _HW, 0, "4->5", 62): _SLICE,
+    ("padding.py", _PAIRS, 0, "3->4", 24): _SLICE,
+    ("padding.py", _PAIRS, 0, "4->5", 65): _SLICE,
+    **{("functional/im2col.py", "IM2COL_BUDGET_BYTES = 128 * 2**20", 0, kind, col): _BUDGET
+       for kind, col in (("2->3", 28), ("2->1", 28), ("20->21", 31), ("20->19", 31), ("128->129", 22),
+                         ("128->127", 22), ("Mult->Div", 22), ("Pow->Mult", 28))},
+    ("functional/im2col.py", _LO, 0, "0->1", 46): "at first == 0 both branches give lo = 0",
+    ("functional/im2col.py", _HI, 0, "1->0", 53): "at first == n the other branch also gives hi = 0 <= lo",
+    ("functional/im2col.py", "if t == b == l == r == 0:", 0, "Eq->NotEq", 7):
+        "false whenever all pads are 0: the same zero padding, done by a copy instead of returning the array",
+    ("functional/conv_backward.py", "if g == 1:", 1, "1->0", 12):
+        "the grouped reshape with one group is the same reshape",
+    ("functional/conv_backward.py", "if g > 1 and cg == 1:", 0, "Gt->GtE", 7):
+        "one group with one input channel: the depthwise scatter computes the ordinary input gradient",
+    **{("functional/conv_backward.py", "SMALL_CHANNELS = 16", 0, kind, 17):
+       "the threshold picks one of two scatter orders that compute the same gradient" for kind in ("16->15", "16->17")},
+    ("functional/activations.py", "if not -x.ndim <= axis < x.ndim:", 0, "Lt->LtE", 11):
+        "axis == ndim still raises: NumPy's AxisError is a ValueError that names the axis",
+    ("functional/activations.py", "return y, lambda dy: (np.where(x > 0, dy, dy * (y + 1)),)", 0, "Gt->GtE", 35):
+        "elu's gradient at 0 is dy on both branches (y + 1 = 1)",
+    ("functional/activations.py", "return np.where(x > 0, x, x * _tf_alpha(alpha, x.dtype))", 0, "Gt->GtE", 20):
+        "leaky_relu(0) is 0 (and -0.0) on both branches",
 }
 
 
@@ -63,12 +84,14 @@ class Mutant:
     col: int
     kind: str
     source_line: str   # the line of the mutated node, as written
+    occurrence: int    # how many earlier lines of the file read the same
     original: str      # the mutated node's source before
     mutated: str       # and after
 
     @property
     def key(self) -> tuple:
-        return (self.file, self.source_line, self.kind)
+        """Stable across edits elsewhere in the file: the line's text (and which of its twins), the kind, the column."""
+        return (self.file, self.source_line, self.occurrence, self.kind, self.col)
 
 
 # ------------------------------------------------------------------------------- finding mutants
@@ -184,8 +207,10 @@ def make_mutant(rel: str, index: int) -> tuple[Mutant, str] | None:
     mutated = ast.unparse(tree)
     if ast.dump(ast.parse(mutated)) == ast.dump(ast.parse(source)):
         return None
-    line = source.splitlines()[node.lineno - 1].strip()
-    return Mutant(rel, node.lineno, getattr(node, "col_offset", 0), kind, line, _short(before), _short(after)), mutated
+    lines = [text.strip() for text in source.splitlines()]
+    line = lines[node.lineno - 1]
+    return Mutant(rel, node.lineno, getattr(node, "col_offset", 0), kind, line, lines[:node.lineno - 1].count(line),
+                  _short(before), _short(after)), mutated
 
 
 def _short(text: str, limit: int = 160) -> str:

@@ -60,6 +60,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--impl", default=DEFAULT_IMPL, metavar="MODULE",
                      help=f"module offering npcnn.functional's functions and vjp (default {DEFAULT_IMPL})")
     run.add_argument("--fail-fast", action="store_true", help="stop at the first failure (the report holds it)")
+    run.add_argument("--no-large", action="store_true",
+                     help="skip the one realistic-size case of the ops that have one (conv2d, depthwise, pools)")
     run.add_argument("--no-error-parity", action="store_true",
                      help="skip the error-parity checks (invalid calls must be refused as TensorFlow refuses them)")
     replay = sub.add_parser("replay", help="re-run one saved case and print its report",
@@ -115,7 +117,7 @@ def cmd_run(args, console: Console) -> int:
     limit_threads()
     from .coverage import missing_forms
     from .error_parity import run_error_parity
-    from .fuzz import fuzz_op, top_up_forms
+    from .fuzz import fuzz_op, large_cases, top_up_forms
     from .registry import OPS
     if net_examples:
         if args.impl != DEFAULT_IMPL:
@@ -148,6 +150,8 @@ def cmd_run(args, console: Console) -> int:
                             on_outcome=record, stop=stop)
                     # hypothesis may stop early (few distinct examples): keep the bar honest
                     progress.update(overall, completed=done_before + op_examples)
+                if not args.no_large and not (stop and stop(None)):
+                    large_cases(op, dtype=dtypes[0], seed=args.seed, impl=impl, paths=args.paths, on_outcome=record)
                 missing = missing_forms(session.summary["ops"].get(op, {}), OPS[op])
                 if missing and not (stop and stop(None)):
                     progress.update(overall, description=f"{op} [forms the draws missed]")

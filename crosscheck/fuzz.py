@@ -71,3 +71,17 @@ def top_up_forms(op_name: str, missing: dict, *, dtype: str, seed: int, impl=Non
                 out += fuzz_op(op_name, examples=examples, dtype=dtype, seed=seed, impl=impl, paths=paths,
                                on_outcome=on_outcome, stop=stop, key=f":{param}={form}")
     return out
+
+
+def large_cases(op_name: str, *, dtype: str, seed: int, impl=None, paths: str = "all",
+                on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+    """The op's one realistic-size case (its OpInfo's ``large``), or nothing if it has none."""
+    from .implementation import resolve_impl
+    from .registry import get_op
+    from .runner import run_case
+    info = get_op(op_name)
+    if not info.large:
+        return []
+    module, _ = resolve_impl(impl)
+    return fuzz_outcomes(info.large(dtype), lambda case: run_case(case, module, paths), examples=1,
+                         seed_key=f"{op_name}:{dtype}:{seed}:large", on_outcome=on_outcome)

@@ -2,7 +2,7 @@
 
 In one process, TensorFlow's thread pools (which spin while waiting for work) and OpenBLAS's threads
 oversubscribe a small machine: an im2col conv forward+backward that takes a few milliseconds alone
-became hundreds of milliseconds after TensorFlow had run (DESIGN.md). :func:`limit_threads` gives
+became hundreds of milliseconds after TensorFlow had run in the same process. :func:`limit_threads` gives
 each side a fixed, small pool. TensorFlow's pools can only be sized before its runtime starts, so
 call it before the first TensorFlow op (the runner does).
 

@@ -1,6 +1,6 @@
 """Every output-size and padding rule of npcnn, in one place.
 
-TensorFlow's rules (DESIGN.md, "TensorFlow semantics"):
+TensorFlow's rules (its documentation of tf.nn.convolution and tf.nn.max_pool2d):
 
 * SAME:  ``out = ceil(in / s)``; ``pad = max((out - 1) * s + k_eff - in, 0)``;
   ``before = pad // 2``, ``after = pad - before`` (the odd pixel goes bottom/right).

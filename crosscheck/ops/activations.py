@@ -72,7 +72,7 @@ def unary_op(name: str, arg: str, description: str, tf_source: str, tf_fn, *, pa
 
     return OpInfo(name=name, description=description, arrays=(arg,), differentiable=(arg,),
                   optional_arrays=NA("one array"), extra_arrays=NA("one array"), outputs=("y",), params=params,
-                  strategy=strategy, extreme=extreme, features=_shape_features, paths=(RefPath("tape", tape),),
+                  strategy=strategy, extreme=extreme, large=NA("element-wise: no blocking"), features=_shape_features, paths=(RefPath("tape", tape),),
                   geometry=NA("element-wise"), filter_arrays=NA("no filters"), filter_tensors=NA("no filters"),
                   plain_tf=PlainTF(tf_source, lambda call: {k: call.params.get(k) for k in params}),
                   kinks=kinks if kink else NA("smooth everywhere"),
@@ -176,6 +176,7 @@ def softmax_op(name: str, description: str, tf_name: str, floor) -> OpInfo:
                   params={"axis": axis_param()},
                   strategy=lambda dtype, spellings=True: softmax_cases(dtype, spellings, op=name),
                   extreme=lambda dtype: softmax_cases(dtype, op=name, scale=EXTREME_SCALE[dtype]),
+                  large=NA("a reduction along one axis: no blocking"),
                   features=softmax_features, paths=(RefPath("tape", tape),), geometry=NA("no window"),
                   filter_arrays=NA("no filters"), filter_tensors=NA("no filters"),
                   plain_tf=PlainTF(f"tf.nn.{tf_name}(logits, {{params}})", lambda call: {"axis": call.params.get("axis")}),

@@ -22,6 +22,7 @@ from ._common import (CONV_PARAMS, bilinear_floor, error, nhwc_only, ones, tf_li
 
 LINEAR = NA("linear in each array: differentiable everywhere, no value-dependent branch")
 NO_EXTREME = NA("linear in each array: no value-dependent branch to reach (sizes vary instead)")
+NO_LARGE = NA("conv2d's large case runs the same forward, input-gradient and filter-gradient code")
 
 
 # --------------------------------------------------------------------------------- geometry
@@ -113,6 +114,26 @@ def conv2d_cases(draw, dtype: str, spellings: bool = True) -> Case:
     if S.pick(draw, "bias", ["given", "omitted"]) == "given":
         arrays["bias"] = S.normal(rng, c.w[3:], dtype)
     return Case("conv2d", dict(c.cfg.params), arrays, S.normal(rng, S.layout(c.y, fmt), dtype), dtype, seed)
+
+
+@st.composite
+def conv2d_large(draw, dtype: str) -> Case:
+    """16 x 64 x 64 x 64 -> 32 channels, 3x3, SAME: 151 MB of float32 im2col."""
+    fmt = draw(st.sampled_from(["NHWC", "NCHW"]))
+    seed, rng = _values(draw, dtype)
+    arrays = {"input": S.normal(rng, S.layout((16, 64, 64, 64), fmt), dtype),
+              "filters": S.normal(rng, (3, 3, 64, 32), dtype), "bias": S.normal(rng, (32,), dtype)}
+    params = {"strides": [1, 1], "padding": "SAME", "dilations": [1, 1], "data_format": fmt}
+    return Case("conv2d", params, arrays, S.normal(rng, S.layout((16, 64, 64, 32), fmt), dtype), dtype, seed)
+
+
+@st.composite
+def depthwise_large(draw, dtype: str) -> Case:
+    """4 x 64 x 64 x 64, 3x3, multiplier 2: a MiB per example."""
+    seed, rng = _values(draw, dtype)
+    arrays = {"input": S.normal(rng, (4, 64, 64, 64), dtype), "filter": S.normal(rng, (3, 3, 64, 2), dtype)}
+    params = {"strides": [1, 1], "padding": "SAME", "dilations": [1, 1], "data_format": "NHWC"}
+    return Case("depthwise_conv2d", params, arrays, S.normal(rng, (4, 64, 64, 128), dtype), dtype, seed)
 
 
 @st.composite
@@ -305,6 +326,10 @@ def conv2d_errors() -> list:
         error("integer input", "input", {"input": np.ones((1, 5, 5, 2), np.int32), "filters": w.astype(np.int32)}, **base),
         error("mixed dtypes", "filters", {"input": x, "filters": w.astype(np.float64)}, **base),
         error("empty batch", "input", {"input": ones(0, 5, 5, 2), "filters": w}, **base),
+        error("empty height (SAME)", "input", {"input": ones(1, 0, 5, 2), "filters": w}, **base),
+        error("no output channels", "filters", {"input": x, "filters": ones(3, 3, 2, 0)}, **base),
+        error("no input channels", "filters", {"input": ones(1, 5, 5, 0), "filters": ones(3, 3, 0, 2)}, **base),
+        error("empty kernel", "filters", {"input": x, "filters": ones(0, 3, 2, 2)}, **base),
     ]
 
 
@@ -342,6 +367,8 @@ def transpose_errors() -> list:
               padding=[[0, 0], [1, 1], [1, 1], [0, 0]]),
         error("output_shape with 3 values", "output_shape", a, **{**base, "output_shape": [5, 5, 2]}),
         error("input channels unequal filters[3]", "input", {"input": ones(1, 3, 3, 3), "filters": w}, **base),
+        error("output_shape below the SAME range", "output_shape", a, output_shape=[1, 4, 5, 2], strides=2,
+              padding="SAME"),
     ]
 
 
@@ -355,6 +382,7 @@ def depthwise_errors() -> list:
         error("window larger than the input (VALID)", "input", {"input": ones(1, 1, 1, 2), "filter": f},
               strides=[1, 1], padding="VALID"),
         error("empty batch", "input", {"input": ones(0, 5, 5, 2), "filter": f}, **base),
+        error("empty height (SAME)", "input", {"input": ones(1, 0, 5, 2), "filter": f}, **base),
     ]
 
 
@@ -402,10 +430,10 @@ def depthwise_terms(call: Call) -> dict:
 # ------------------------------------------------------------------------------------- the ops
 
 def _conv_op(name, description, arrays, strategy, paths, plain, errors, terms, floor, filters, filter_tensors,
-             extra_params=None, optional=NA("every array is required")) -> OpInfo:
+             extra_params=None, optional=NA("every array is required"), large=NO_LARGE) -> OpInfo:
     return OpInfo(name=name, description=description, arrays=arrays, differentiable=arrays, optional_arrays=optional,
                   extra_arrays=NA("every array is differentiated"), outputs=("y",),
-                  params={**(extra_params or {}), **CONV_PARAMS}, strategy=strategy, extreme=NO_EXTREME,
+                  params={**(extra_params or {}), **CONV_PARAMS}, strategy=strategy, extreme=NO_EXTREME, large=large,
                   features=conv_features, paths=paths, geometry=conv_window, filter_arrays=filters,
                   filter_tensors=filter_tensors, plain_tf=plain, kinks=LINEAR, error_inputs=errors,
                   tolerance_class="accumulation", terms=terms, scale_floor=floor)
@@ -422,7 +450,7 @@ CONV2D = _conv_op(
                           else "tf.nn.conv2d(input, filters, {params})"),
             _plain_conv_params, plain_conv_works),
     conv2d_errors, conv2d_terms, bilinear_floor("input", "filters"), ("filters",), ("d_filters",),
-    optional=("bias",))
+    optional=("bias",), large=conv2d_large)
 
 CONV2D_BACKPROP_INPUT = _conv_op(
     "conv2d_backprop_input", "input gradient of conv2d, as a forward op", ("filters", "out_backprop"),
@@ -454,6 +482,7 @@ DEPTHWISE_CONV2D = _conv_op(
     "depthwise_conv2d", "depthwise convolution; filter [kh, kw, in, multiplier], output channel c*multiplier+m",
     ("input", "filter"), depthwise_conv2d_cases, (RefPath("tape", depthwise_tape),),
     PlainTF("tf.nn.depthwise_conv2d(input, filter, {params})", _plain_depthwise_params, plain_conv_works),
-    depthwise_errors, depthwise_terms, bilinear_floor("input", "filter"), ("filter",), ("d_filter",))
+    depthwise_errors, depthwise_terms, bilinear_floor("input", "filter"), ("filter",), ("d_filter",),
+    large=depthwise_large)
 
 OPS = (CONV2D, CONV2D_BACKPROP_INPUT, CONV2D_BACKPROP_FILTER, CONV2D_TRANSPOSE, DEPTHWISE_CONV2D)

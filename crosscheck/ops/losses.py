@@ -113,7 +113,8 @@ def _loss_op(name, description, arrays, differentiable, strategy, extreme, featu
              terms, floor) -> OpInfo:
     return OpInfo(name=name, description=description, arrays=arrays, differentiable=differentiable,
                   optional_arrays=NA("every array is required"), extra_arrays=NA("none"), outputs=("y",),
-                  params=params, strategy=strategy, extreme=extreme, features=features,
+                  params=params, strategy=strategy, extreme=extreme, large=NA("a reduction along the class axis"),
+                  features=features,
                   paths=(RefPath("tape", path),), geometry=NA("no window"), filter_arrays=NA("no filters"),
                   filter_tensors=NA("no filters"),
                   plain_tf=PlainTF(source, lambda call: {k: call.params.get(k) for k in params}),

@@ -113,6 +113,8 @@ def batch_norm_errors() -> list:
     a = {"x": x, "gamma": c, "beta": c}
     return [refused("axis equal to the rank", "axis", KERAS_AXIS, a, axis=2),
             refused("axis as a string", "axis", KERAS_AXIS, a, axis="1"),
+            refused("two axes", "axis", "npcnn's batch_normalization normalises per one channel axis (an int)", a,
+                    axis=[0, 1]),
             refused("gamma of the wrong length", "gamma", KERAS_GAMMA, {**a, "gamma": ones(4)}),
             refused("training=False without moving statistics", "moving_mean",
                     "inference normalises with the moving statistics, which must be given", a, training=False),
@@ -353,6 +355,7 @@ def _norm_op(name, description, params, strategy, path, errors, terms, floor, ex
                   optional_arrays=extra if extra else NA("every array is required"), extra_arrays=extra,
                   outputs=("y",), params=params, strategy=strategy,
                   extreme=NA("no value-dependent branch (a scaled or shifted x normalises to the same xhat)"),
+                  large=NA("reductions over whole axes: no blocking"),
                   features=norm_features,
                   paths=(RefPath("tape", path),), geometry=NO_WINDOW, filter_arrays=NO_FILTERS,
                   filter_tensors=NO_FILTERS, plain_tf=NO_PLAIN, kinks=SMOOTH, error_inputs=errors,
@@ -373,7 +376,7 @@ GROUP_NORMALIZATION = _norm_op(
 MOMENTS = OpInfo(
     name="moments", description="mean and biased variance over axes (forward only)", arrays=("x",), differentiable=(),
     optional_arrays=NA("one array"), extra_arrays=NA("none"), outputs=("mean", "variance"), params=MOMENTS_PARAMS,
-    strategy=moments_cases, extreme=NA("sums and squares: no branch"),
+    strategy=moments_cases, extreme=NA("sums and squares: no branch"), large=NA("reductions: no blocking"),
     features=lambda case: [f"{case.arrays['x'].ndim}-D", "negative axes" if min(case.params["axes"]) < 0 else
                            "non-negative axes"],
     paths=(RefPath("tape", moments_path),), geometry=NO_WINDOW, filter_arrays=NO_FILTERS, filter_tensors=NO_FILTERS,

@@ -70,6 +70,16 @@ def tied_values(rng, shape, dtype):
     return x
 
 
+@st.composite
+def pool_large(draw, dtype: str, op: str) -> Case:
+    """8 x 64 x 64 x 64, 3x3 windows, stride 2, SAME: a MiB per example."""
+    seed = draw(S.SEEDS)
+    rng = np.random.default_rng(seed)
+    x = (S.distinct if op == "max_pool2d" else S.normal)(rng, (8, 64, 64, 64), dtype)
+    params = {"ksize": [3, 3], "strides": [2, 2], "padding": "SAME", "data_format": "NHWC"}
+    return Case(op, params, {"input": x}, S.normal(rng, (8, 32, 32, 64), dtype), dtype, seed)
+
+
 def max_pool_extreme(dtype: str):
     return pool_cases(dtype, op="max_pool2d", values=tied_values)
 
@@ -159,6 +169,7 @@ def _pool_errors(op: str) -> list:
               padding="VALID"),
         error("integer input", "input", {"input": np.ones((1, 5, 5, 2), np.int32)}, **base),
         error("empty batch", "input", {"input": ones(0, 5, 5, 2)}, **base),
+        error("empty height (SAME)", "input", {"input": ones(1, 0, 5, 2)}, **base),
     ]
     if op == "max_pool2d":
         out.append(error("explicit pad as wide as the window", "padding", {"input": x},
@@ -244,7 +255,7 @@ def max_pool_kinks(case: Case) -> str:
 def _pool_op(name, description, params, strategy, extreme, paths, plain, kinks) -> OpInfo:
     return OpInfo(name=name, description=description, arrays=("input",), differentiable=("input",),
                   optional_arrays=NA("one array"), extra_arrays=NA("one array"), outputs=("y",), params=params,
-                  strategy=strategy, extreme=extreme, features=pool_features, paths=paths, geometry=pool_window,
+                  strategy=strategy, extreme=extreme, large=lambda dtype: pool_large(dtype, name), features=pool_features, paths=paths, geometry=pool_window,
                   filter_arrays=NA("no filters"), filter_tensors=NA("no filters"), plain_tf=plain, kinks=kinks,
                   error_inputs=lambda: _pool_errors(name), tolerance_class="reduction", terms=pool_terms,
                   scale_floor=NA("averages and maxima of the inputs: no cancellation"))
@@ -271,7 +282,7 @@ GLOBAL_AVG_POOL2D = OpInfo(
     name="global_avg_pool2d", description="mean over the spatial axes (Keras GlobalAveragePooling2D)",
     arrays=("input",), differentiable=("input",), optional_arrays=NA("one array"), extra_arrays=NA("one array"),
     outputs=("y",), params=GLOBAL_PARAMS, strategy=global_avg_pool2d_cases,
-    extreme=NA("linear: no value-dependent branch"),
+    extreme=NA("linear: no value-dependent branch"), large=NA("one reduction over H and W: no blocking"),
     features=lambda case: ["batch 0"] if case.arrays["input"].shape[0] == 0 else [],
     paths=(RefPath("tape", global_tape),), geometry=NA("no sliding window"), filter_arrays=NA("no filters"),
     filter_tensors=NA("no filters"),

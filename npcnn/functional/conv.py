@@ -39,9 +39,11 @@ def resolve_conv(x_shape, w_shape, strides, padding, dilations, data_format,
     if len(w_shape) != 4:
         raise ValueError(f"{w_name} must be 4-D [kh, kw, in, out], got shape {tuple(w_shape)}")
     x_nhwc = shape_to_nhwc(x_shape, data_format)
-    if min(x_nhwc[1:]) < 1 or min(w_shape) < 1:   # an empty batch is fine, as in TensorFlow
-        raise ValueError(f"{x_name} {tuple(x_shape)} and {w_name} {tuple(w_shape)} must have no empty axis "
-                         f"but the batch")
+    # as in TensorFlow: an empty batch, an empty H or W (under SAME) and no output channels give
+    # empty results; an empty kernel or no input channels is an error
+    if min(w_shape[:3]) < 1 or x_nhwc[3] < 1:
+        raise ValueError(f"{w_name} {tuple(w_shape)} needs a non-empty kernel and in-channels, and {x_name} "
+                         f"{tuple(x_shape)} at least one channel")
     kh, kw, cin_g, cout = w_shape
     cin = x_nhwc[3]
     if cin % cin_g:
@@ -92,7 +94,7 @@ def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec, keep: list | None = 
         else:
             cols = view.reshape(m, kh * kw, g, cg).transpose(2, 0, 1, 3).reshape(g, m, kh * kw * cg)
             out = np.matmul(cols, w_mat).transpose(1, 0, 2)
-        y[chunk] = out.reshape(-1, oh, ow, cout)
+        y[chunk] = out.reshape(view.shape[0], oh, ow, cout)
     return y
 
 
@@ -201,8 +203,9 @@ def resolve_transpose(x_shape, w_shape, output_shape, strides, padding, dilation
     if len(w_shape) != 4:
         raise ValueError(f"filters must be 4-D [kh, kw, out, in], got shape {tuple(w_shape)}")
     x_nhwc = shape_to_nhwc(x_shape, data_format)
-    if min(x_nhwc[1:]) < 1 or min(w_shape) < 1:
-        raise ValueError(f"input {tuple(x_shape)} and filters {tuple(w_shape)} must have no empty axis but the batch")
+    if min(w_shape) < 1 or x_nhwc[3] < 1:
+        raise ValueError(f"filters {tuple(w_shape)} needs a non-empty kernel and channels, and input "
+                         f"{tuple(x_shape)} at least one channel")
     if x_nhwc[3] != w_shape[3]:
         raise ValueError(
             f"input channels ({x_nhwc[3]}, shape {tuple(x_shape)}) must equal filters[3] "

@@ -58,7 +58,7 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
         else:
             dyg = dyc.reshape(m, g, og).transpose(1, 0, 2)
             dcols = np.matmul(dyg, w_mat_t).reshape(g, m, kh * kw, cg).transpose(1, 2, 0, 3)
-            dcols = dcols.reshape(-1, oh, ow, kh, kw, c)
+            dcols = dcols.reshape(nc, oh, ow, kh, kw, c)
             part = scatter_windows(lambda i, j: dcols[:, :, :, i, j, :], spec.geom, (nc, h, wd, c), dy.dtype)
         if dx is None:
             return part  # one chunk: the scatter result itself (channels-first: a transposed view), no copy
@@ -109,7 +109,7 @@ def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, col
     (oh, ow), g = spec.geom.out, spec.groups
     og = cout // g
     if cols is not None:
-        return (cols.T @ dy.reshape(-1, cout)).reshape(kh, kw, cg, cout)
+        return (cols.T @ dy.reshape(cols.shape[0], cout)).reshape(kh, kw, cg, cout)
     xp = pad_nhwc(x, spec.geom.pads)
     if g > 1 and cg == 1:
         dw = _depthwise_backprop_filter(xp, dy.reshape(n, oh, ow, g, og), spec)

@@ -32,8 +32,9 @@ def dense_vjp(x, kernel, bias=None):
     x, w, b = _dense_args(x, kernel, bias)
 
     def pullback(dy):
-        dy2 = dy.reshape(-1, w.shape[1])
-        d_kernel = x.reshape(-1, w.shape[0]).T @ dy2
+        rows = int(np.prod(x.shape[:-1]))
+        dy2 = dy.reshape(rows, w.shape[1])
+        d_kernel = x.reshape(rows, w.shape[0]).T @ dy2
         return dy @ w.T, d_kernel, None if b is None else dy2.sum(axis=0)
     return dense(x, w, b), pullback
 

@@ -46,7 +46,7 @@ def test_dilated_conv_gradient_uses_the_zero_dilated_kernel(dtype):
 
 
 def test_tf_itself_cannot_differentiate_a_dilated_conv_in_float64():
-    # the reason for the alternate path (DESIGN.md item 4); if TF fixes this, the note can go
+    # the reason for the alternate path (quirk dilated-conv-gradient); if TF fixes this, the workaround can go
     x = tf.constant(normal((1, 7, 7, 1), "float64"))
     w = tf.constant(normal((2, 2, 1, 1), "float64"))
     with pytest.raises(tf.errors.OpError):

@@ -16,7 +16,7 @@ from crosscheck.finite_diff import numerical_vjp
 # ---------------------------------------------------------------- independent references (formulas)
 
 def same_pads(n, k, s, d):
-    """TensorFlow's SAME rule (DESIGN.md 1), written independently of npcnn.padding."""
+    """TensorFlow's SAME rule (ceil(in / s) outputs, the odd pad cell after), written independently of npcnn.padding."""
     out = math.ceil(n / s)
     total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
     return total // 2, total - total // 2
@@ -213,7 +213,7 @@ def depthwise_cases(draw):
 def test_depthwise_conv2d_forward_and_vjp(case, use_nchw):
     x, filt, params, rng = case
     c, mult = filt.shape[2:]
-    # channel c * mult + m is input channel c convolved with filt[:, :, c, m] (DESIGN.md 3)
+    # channel c * mult + m is input channel c convolved with filt[:, :, c, m] (tf.nn.depthwise_conv2d's documented layout)
     expected = np.concatenate([loop_conv2d(x[..., ci:ci + 1], filt[:, :, ci:ci + 1, :], params["strides"],
                                            params["padding"], params["dilations"]) for ci in range(c)], axis=-1)
     fmt = "NCHW" if use_nchw else "NHWC"
@@ -226,7 +226,7 @@ def test_depthwise_conv2d_forward_and_vjp(case, use_nchw):
 
 
 def transpose_range(m, k, s, d, padding_axis):
-    """Sizes n with conv output m (DESIGN.md 5; explicit pads from out = (n + b + a - k_eff) // s + 1)."""
+    """Sizes n with conv output m (tf.nn.conv2d_transpose's rule; explicit pads from out = (n + b + a - k_eff) // s + 1)."""
     k_eff = (k - 1) * d + 1
     if padding_axis == "SAME":
         return range((m - 1) * s + 1, m * s + 1)
@@ -252,7 +252,7 @@ def test_conv2d_transpose_vjp_every_reachable_output_shape(padding, strides, dil
             params = dict(output_shape=(1, oh, ow, cout), strides=strides, padding=padding, dilations=dilations)
             y, pullback = npcnn.vjp("conv2d_transpose", x, w, **params)
             assert y.shape == (1, oh, ow, cout)
-            # conv2d_transpose(dy, w, x.shape) is conv2d's input gradient (DESIGN.md 5)
+            # conv2d_transpose(dy, w, x.shape) is conv2d's input gradient
             _, conv_pullback = npcnn.vjp("conv2d", rng.standard_normal((1, oh, ow, cout)), w, strides=strides, padding=padding, dilations=dilations)
             np.testing.assert_allclose(y, conv_pullback(x)[0], rtol=1e-12, atol=1e-12)
             dy = rng.standard_normal(y.shape)
@@ -434,14 +434,14 @@ def test_conv2d_forward_against_tensorflow(tf, x_shape, w_shape, strides, paddin
 
 
 def tf_grouped(tf, op, x, w):
-    """TF's grouped-conv gradients fail on CPU (DESIGN.md 8), so run TF once per group and concatenate."""
+    """TF's grouped-conv gradients fail on CPU (quirk grouped-conv-gradient, docs/tf-defects.md), so run TF once per group and concatenate."""
     cg, g = w.shape[2], x.shape[3] // w.shape[2]
     og = w.shape[3] // g
     return np.concatenate([np.asarray(op(x[..., i * cg:(i + 1) * cg], w[..., i * og:(i + 1) * og]))
                            for i in range(g)], axis=-1)
 
 
-GRAD_CASES = [  # undilated: TF's dilated gradients fail on CPU (DESIGN.md 4)
+GRAD_CASES = [  # undilated: TF's dilated gradients fail on CPU (quirk dilated-conv-gradient, docs/tf-defects.md)
     ((2, 7, 6, 3), (3, 3, 3, 4), (2, 2), "SAME", 1),
     ((1, 8, 9, 2), (2, 3, 2, 3), (3, 2), "VALID", 1),
     ((2, 5, 6, 2), (3, 2, 2, 2), (2, 3), [[4, 0], [1, 3]], 1),

@@ -1,4 +1,4 @@
-"""Output sizes and padding forms (npcnn/padding.py) against TensorFlow's written rules (DESIGN.md)."""
+"""Output sizes and padding forms (npcnn/padding.py) against TensorFlow's documented rules."""
 import math
 
 import numpy as np
@@ -78,7 +78,7 @@ def test_transpose_output_range_is_exactly_the_preimage(m, k, s, d, padding):
 
 
 def test_transpose_output_range_formulas():
-    # DESIGN.md rule 5: VALID [(in-1)s+k_eff, ... + s-1], SAME [(in-1)s+1, in*s]
+    # conv2d_transpose's rule: VALID [(in-1)s+k_eff, ... + s-1], SAME [(in-1)s+1, in*s]
     assert P.transpose_output_range(4, 3, 2, 2, "VALID") == range(3 * 2 + 5, 3 * 2 + 5 + 2)
     assert P.transpose_output_range(4, 3, 2, 1, "SAME") == range(7, 9)
 
