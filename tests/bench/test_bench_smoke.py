@@ -57,3 +57,12 @@ def test_naive_loops_agree_with_a_direct_sum():
     assert out.shape == (1, 3, 3, 3)
     xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
     assert np.isclose(out[0, 1, 2, 1], (xp[0, :, 4:7, 2:5] * w[1]).sum() + b[1])
+
+
+def test_every_mutant_judged_equivalent_still_exists():
+    """bench/mutation.py's equivalence registry names real mutants (it would rot silently otherwise)."""
+    from bench.mutation import DEFAULT_FILES, EQUIVALENT, PACKAGE, find_mutants, make_mutant
+    files = sorted({str(p.relative_to(PACKAGE)) for pattern in DEFAULT_FILES for p in PACKAGE.glob(pattern)
+                    if p.name != "__init__.py"})
+    keys = {made[0].key for rel, i in find_mutants(files) if (made := make_mutant(rel, i)) is not None}
+    assert [k for k in EQUIVALENT if k not in keys] == []

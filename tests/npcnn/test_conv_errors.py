@@ -47,7 +47,9 @@ CASES = {
                            [r"input channels \(5", shape_re((2, 3, 3, 5)), r"filters\[3\]", shape_re(W.shape)]),
     "depthwise empty multiplier": (lambda: F.depthwise_conv2d(X, DW_F[..., :0]), ValueError,
                                    [r"filter \(3, 3, 4, 0\) must have no empty axis"]),
-    "empty height": (lambda: F.conv2d(X[:, :0], W), ValueError, [r"input", shape_re((2, 0, 5, 4)), "no empty axis"]),
+    "empty height, VALID": (lambda: F.conv2d(X[:, :0], W), ValueError, [r"input", shape_re((2, 0, 5, 4)), "window larger"]),
+    "no input channels": (lambda: F.conv2d(X[..., :0], W[:, :, :0]), ValueError, [r"filters", "in-channels"]),
+    "empty kernel": (lambda: F.conv2d(X, W[:0]), ValueError, [r"filters", "non-empty kernel"]),
     # strides and dilations
     "stride 0": (lambda: F.conv2d(X, W, strides=0), ValueError, [r"strides must be >= 1", r"\(0, 0\)"]),
     "stride negative": (lambda: F.conv2d(X, W, strides=(1, -2)), ValueError, [r"strides must be >= 1", r"\(1, -2\)"]),
@@ -184,6 +186,8 @@ def test_pullback_rejects_dy_of_wrong_shape_and_dtype(op):
 
 @pytest.mark.parametrize("fn", [
     lambda x: F.conv2d(x, W, padding="SAME"),
+    lambda x: F.conv2d(X[:, :0], W, padding="SAME")[:0],          # an empty height, as in TensorFlow
+    lambda x: F.conv2d(X, W[..., :0], padding="SAME")[:0],        # no output channels
     lambda x: F.conv2d_backprop_input([0, 5, 5, 4], W, np.zeros((0, 5, 5, W.shape[3]), x.dtype), padding="SAME"),
     lambda x: F.depthwise_conv2d(x, DW_F, padding="SAME"),
 ])
