@@ -46,6 +46,7 @@ _CMPOPS = {ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE, ast.GtE: ast.Gt, a
 _SLICE = "the slice runs past the end of a 4-D shape (or of 4 pairs): the same entries, and every consumer zips " \
          "with the 2 spatial axes"
 _BUDGET = "the im2col budget only sets how many batch chunks a conv uses; each sample's result is the same"
+_BLOCK = "the cache block only sets how many samples a pass takes at a time; each sample's result is the same"
 _HW = 'hw = x_shape[1:3] if data_format == "NHWC" else x_shape[2:4]'
 _PAIRS = 'pairs = pairs[1:3] if data_format == "NHWC" else pairs[2:4]'
 _LO = "lo = max(0, -(first // s)) if first < 0 else 0"
@@ -74,6 +75,27 @@ EQUIVALENT: dict[tuple, str] = {
         "elu's gradient at 0 is dy on both branches (y + 1 = 1)",
     ("functional/activations.py", "return np.where(x > 0, x, x * _tf_alpha(alpha, x.dtype))", 0, "Gt->GtE", 20):
         "leaky_relu(0) is 0 (and -0.0) on both branches",
+    ("functional/activations.py", "return np.where(x >= 0, 1 / (1 + e), e / (1 + e))", 0, "GtE->Gt", 20):
+        "sigmoid(0) is 0.5 on both branches",
+    ("functional/normalization.py",
+     """raise ValueError(f"batch_normalization with training=False needs {' and '.join(missing)}")""", 0,
+     "raise->pass", 12): "the next check refuses the missing statistics too, with a TypeError naming them",
+    ("padding.py", "total = max((out - 1) * s + k_eff - size, 0)", 0, "0->1", 50):
+        "a SAME pad of 0 becomes a pad of 1 after the input, which no window reaches",
+    ("functional/conv.py", "for chunk in batch_chunks(n, y[:1].nbytes, CACHE_BLOCK_BYTES):", 0, "1->2", 36): _BLOCK,
+    ("functional/conv_backward.py", "for chunk in batch_chunks(dy.shape[0], dy[:1].nbytes, CACHE_BLOCK_BYTES):", 0,
+     "1->0", 47): _BLOCK,
+    ("functional/im2col.py", "step = max(1, budget // max(1, bytes_per_sample))", 0, "1->2", 32): _BLOCK,
+    **{("functional/im2col.py", "CACHE_BLOCK_BYTES = 2**20", 0, kind, col): _BLOCK
+       for kind, col in (("20->21", 23), ("20->19", 23), ("2->3", 20), ("2->1", 20), ("Pow->Mult", 20))},
+    ("functional/conv.py", "if out_nhwc[0] != x_nhwc[0] or any(n not in r for n, r in zip(out_nhwc[1:3], ranges)):",
+     0, "3->4", 77): _SLICE,
+    ("functional/conv.py", "@dataclass(frozen=True)", 0, "True->False", 18):
+        "whether ConvSpec is frozen does not change what any op computes",
+    ("functional/pooling.py", "argmax = np.empty(y.shape, np.min_scalar_type(kh * kw - 1)) if with_argmax else None",
+     0, "1->0", 60): "the argmax index dtype is wide enough either way",
+    ("functional/core.py", "return np.random.default_rng(_check_seed(seed)).random(tuple(shape)) >= rate", 0,
+     "GtE->Gt", 11): "the keep mask changes only where a uniform draw equals the rate exactly (2**-53 per cell)",
 }
 
 
@@ -187,6 +209,21 @@ def find_mutants(files) -> list[tuple[str, int]]:
         finder.visit(tree)
         out += [(rel, i) for i in range(len(finder.points))]
     return out
+
+
+def mutant_keys(files) -> set:
+    """The key of every mutation point (without building the mutants): one parse per file."""
+    keys = set()
+    for rel in files:
+        source = (PACKAGE / rel).read_text()
+        lines = [text.strip() for text in source.splitlines()]
+        tree = ast.parse(source)
+        finder = _Finder(_skipped_nodes(tree))
+        finder.visit(tree)
+        for node, kind, _ in finder.points:
+            line = lines[node.lineno - 1]
+            keys.add((rel, line, lines[:node.lineno - 1].count(line), kind, getattr(node, "col_offset", 0)))
+    return keys
 
 
 def make_mutant(rel: str, index: int) -> tuple[Mutant, str] | None:

@@ -127,20 +127,13 @@ def axis_output_size(size: int, k: int, s: int, d: int, padding, *, axis: str = 
 class WindowGeometry:
     """Where a sliding window visits a padded NHWC input.
 
-    ``out`` is the output (h, w); ``pads`` is ((top, bottom), (left, right)); ``padded`` is the
-    padded input (h, w) the window view needs, which may drop trailing rows/columns that no window
-    reaches (VALID or explicit padding with a stride that does not divide evenly).
+    ``out`` is the output (h, w); ``pads`` is ((top, bottom), (left, right)).
     """
     out: tuple[int, int]
     pads: tuple[tuple[int, int], tuple[int, int]]
     kernel: tuple[int, int]
     strides: tuple[int, int]
     dilations: tuple[int, int]
-
-    @property
-    def padded(self) -> tuple[int, int]:
-        return tuple((o - 1) * s + effective_kernel(k, d)
-                     for o, s, k, d in zip(self.out, self.strides, self.kernel, self.dilations))
 
 
 def window_geometry(in_hw, kernel, strides, dilations, padding) -> WindowGeometry:

@@ -383,6 +383,8 @@ def depthwise_errors() -> list:
               strides=[1, 1], padding="VALID"),
         error("empty batch", "input", {"input": ones(0, 5, 5, 2), "filter": f}, **base),
         error("empty height (SAME)", "input", {"input": ones(1, 0, 5, 2), "filter": f}, **base),
+        error("no channel multiplier", "filter", {"input": x, "filter": ones(2, 2, 2, 0)}, **base),
+        error("empty kernel", "filter", {"input": x, "filter": ones(0, 2, 2, 1)}, **base),
     ]
 
 

@@ -359,6 +359,13 @@ QUIRKS: tuple[Quirk, ...] = (
           "rule gives 0 (conv2d, depthwise_conv2d, pools), and an error where it is negative",
           "refused: such a call is invalid; error parity expects the implementation to raise ValueError",
           lambda c: not _window_fits(c), demo_window_larger_empty, refuses=True, expect_refusal=True),
+    Quirk("depthwise-empty-kernel", "spec", ("depthwise_conv2d",),
+          "tf.nn.depthwise_conv2d computes with an empty (0 x k) kernel, where tf.nn.conv2d refuses one",
+          "refused: the checked API refuses an empty kernel for every convolution; error parity expects a ValueError",
+          lambda c: min(c.arrays["filter"].shape[:2]) < 1,
+          lambda: _tf().nn.depthwise_conv2d(np.ones((1, 5, 5, 2), np.float32), np.ones((0, 2, 2, 1), np.float32),
+                                            [1, 1, 1, 1], "SAME").shape == (1, 5, 5, 2),
+          refuses=True, expect_refusal=True),
     Quirk("integer-inputs", "spec", ALL_OPS,
           "conv2d, max_pool2d, relu, leaky_relu, moments, mean_squared_error, Flatten and GlobalAveragePooling2D "
           "compute on integer tensors",

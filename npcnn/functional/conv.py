@@ -166,8 +166,8 @@ def resolve_depthwise(x_shape, f_shape, strides, padding, dilations, data_format
         raise ValueError(f"input must be 4-D ({data_format}), got shape {tuple(x_shape)}")
     if len(f_shape) != 4:
         raise ValueError(f"filter must be 4-D [kh, kw, in, multiplier], got shape {tuple(f_shape)}")
-    if min(f_shape) < 1:
-        raise ValueError(f"filter {tuple(f_shape)} must have no empty axis")
+    if min(f_shape[:3]) < 1:   # a multiplier of 0 gives an empty output, as in TensorFlow
+        raise ValueError(f"filter {tuple(f_shape)} needs a non-empty kernel and in-channels")
     cin = shape_to_nhwc(x_shape, data_format)[3]
     if f_shape[2] != cin:
         raise ValueError(
