@@ -92,8 +92,11 @@ EQUIVALENT: dict[tuple, str] = {
      0, "3->4", 77): _SLICE,
     ("functional/conv.py", "@dataclass(frozen=True)", 0, "True->False", 18):
         "whether ConvSpec is frozen does not change what any op computes",
-    ("functional/pooling.py", "argmax = np.empty(y.shape, np.min_scalar_type(kh * kw - 1)) if with_argmax else None",
-     0, "1->0", 60): "the argmax index dtype is wide enough either way",
+    **{("functional/pooling.py", "argmax = np.empty(y.shape, np.min_scalar_type(kh * kw - 1)) if with_argmax else None",
+        0, kind, col): "the argmax index dtype is wide enough either way" for kind, col in (("1->0", 60), ("1->2", 60),
+                                                                                         ("Sub->Add", 50))},
+    ("functional/conv_backward.py", "channels_first = g == 1 and c < SMALL_CHANNELS", 0, "1->0", 26):
+        "never scattering channels-first uses the other scatter order, which computes the same gradient",
     ("functional/core.py", "return np.random.default_rng(_check_seed(seed)).random(tuple(shape)) >= rate", 0,
      "GtE->Gt", 11): "the keep mask changes only where a uniform draw equals the rate exactly (2**-53 per cell)",
 }

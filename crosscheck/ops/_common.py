@@ -85,6 +85,7 @@ def window_errors(arrays: dict, base: dict, *, dilations: bool = True, window: s
            error("stride True", "strides", arrays, **{**base, "strides": True}),
            error("stride 1.5", "strides", arrays, **{**base, "strides": 1.5}),
            error("a stride list holding 1.5", "strides", arrays, **{**base, "strides": [1.5, 1]}),
+           error("stride as a NumPy integer", "strides", arrays, **{**base, "strides": np.int64(1)}),
            error("unknown padding name", "padding", arrays, **{**base, "padding": "FULL"}),
            error("non-ASCII padding look-alike", "padding", arrays, **{**base, "padding": "\u017fame"}),
            error("unknown data_format", "data_format", arrays, **{**base, "data_format": "NCWH"})]

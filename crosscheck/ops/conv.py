@@ -367,6 +367,7 @@ def transpose_errors() -> list:
               padding=[[0, 0], [1, 1], [1, 1], [0, 0]]),
         error("output_shape with 3 values", "output_shape", a, **{**base, "output_shape": [5, 5, 2]}),
         error("input channels unequal filters[3]", "input", {"input": ones(1, 3, 3, 3), "filters": w}, **base),
+        error("input not 4-D", "input", {"input": ones(3, 3, 2), "filters": w}, **base),
         error("output_shape below the SAME range", "output_shape", a, output_shape=[1, 4, 5, 2], strides=2,
               padding="SAME"),
     ]

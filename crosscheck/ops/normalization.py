@@ -17,7 +17,7 @@ from ..params import AXIS_FORMS, Param
 from ._common import error, ones, refused, tf_lib
 
 MIN_GROUP = 3
-EPSILON = Param("added to the variance", "value", 1e-3, ("1e-05",))
+EPSILON = Param("added to the variance (0 allowed)", "value", 1e-3, ("1e-05", "0.0"))
 NO_WINDOW, NO_FILTERS = NA("no window"), NA("no filters")
 SMOOTH = NA("smooth everywhere (the variance is never 0 for the drawn inputs)")
 NO_PLAIN = NA("no single TF call: the snippet uses crosscheck's oracle (tf.nn.moments and the Keras formula)")
@@ -70,7 +70,7 @@ def batch_normalization_cases(draw, dtype: str, spellings: bool = True) -> Case:
     training, value = draw(S.choice_param("training", BN_PARAMS["training"],
                                           [True, False] if moving == "given" else [True], spellings))
     S.spelled(call, "training", value)
-    _, value = draw(S.choice_param("epsilon", EPSILON, [1e-3, 1e-5], spellings))
+    _, value = draw(S.choice_param("epsilon", EPSILON, [1e-3, 1e-5, 0.0], spellings))
     S.spelled(call, "epsilon", value)
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
@@ -190,7 +190,7 @@ def layer_normalization_cases(draw, dtype: str, spellings: bool = True) -> Case:
         axes = [S.draw_axis(draw, form, rank)]
         call = {"axis": axes[0]}
     shape = draw(_shape_with_count(rank, tuple(axes)))
-    _, value = draw(S.choice_param("epsilon", EPSILON, [1e-3, 1e-5], spellings))
+    _, value = draw(S.choice_param("epsilon", EPSILON, [1e-3, 1e-5, 0.0], spellings))
     S.spelled(call, "epsilon", value)
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
@@ -226,6 +226,7 @@ def layer_norm_errors() -> list:
     a = {"x": x, "gamma": c, "beta": c}
     return [refused("axis equal to the rank", "axis", KERAS_AXIS, a, axis=2),
             refused("a repeated axis", "axis", "Keras LayerNormalization: duplicate axes are an error", a, axis=[1, -1]),
+            refused("axis as a float", "axis", KERAS_AXIS, a, axis=1.5),
             refused("gamma of the wrong shape", "gamma", KERAS_GAMMA, {**a, "gamma": ones(4)})]
 
 
@@ -250,7 +251,7 @@ def group_normalization_cases(draw, dtype: str, spellings: bool = True) -> Case:
     call = {"groups": groups}
     if form != "default":
         call["axis"] = 1 if form == "non-negative" else -1
-    _, value = draw(S.choice_param("epsilon", EPSILON, [1e-3, 1e-5], spellings))
+    _, value = draw(S.choice_param("epsilon", EPSILON, [1e-3, 1e-5, 0.0], spellings))
     S.spelled(call, "epsilon", value)
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
@@ -344,6 +345,7 @@ def moments_errors() -> list:
     return [error("axis out of range", "axes", {"x": x}, axes=[2]),
             error("a repeated axis", "axes", {"x": x}, axes=[0, 0]),
             error("axes as strings", "axes", {"x": x}, axes=["a"]),
+            error("axes as a float", "axes", {"x": x}, axes=1.5),
             error("no axes (nothing reduced)", "axes", {"x": x}, axes=[])]
 
 
