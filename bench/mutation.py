@@ -90,6 +90,13 @@ EQUIVALENT: dict[tuple, str] = {
        for kind, col in (("20->21", 23), ("20->19", 23), ("2->3", 20), ("2->1", 20), ("Pow->Mult", 20))},
     ("functional/conv.py", "if out_nhwc[0] != x_nhwc[0] or any(n not in r for n, r in zip(out_nhwc[1:3], ranges)):",
      0, "3->4", 77): _SLICE,
+    ("functional/conv_backward.py",
+     "scatter_windows(per_offset, spec.geom, (dyc.shape[0], h, w, c), dy.dtype, out=dx[chunk])", 0, "0->1", 58):
+        "scatter_windows reads only H and W of x_shape when it is given `out`",
+    ("functional/pooling.py", "ones = np.ones((1, *x_shape[1:3], 1), dtype=dtype)", 0, "1->2", 20):
+        "two identical rows of valid-cell counts: row 0 is the same",
+    ("functional/activations.py", "return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))", 0, "Gt->GtE", 20):
+        "elu(0) is 0 on both branches",
     ("functional/conv.py", "@dataclass(frozen=True)", 0, "True->False", 18):
         "whether ConvSpec is frozen does not change what any op computes",
     **{("functional/pooling.py", "argmax = np.empty(y.shape, np.min_scalar_type(kh * kw - 1)) if with_argmax else None",

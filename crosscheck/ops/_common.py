@@ -99,6 +99,8 @@ def window_errors(arrays: dict, base: dict, *, dilations: bool = True, window: s
         out += [error("negative explicit pad", "padding", arrays, **{**base, "padding": [[0, 0], [-1, 1], [1, 1], [0, 0]]}),
                 error("explicit pad on the batch axis", "padding", arrays,
                       **{**base, "padding": [[1, 0], [1, 1], [1, 1], [0, 0]]}),
+                error("explicit pad on the channel axis", "padding", arrays,
+                      **{**base, "padding": [[0, 0], [1, 1], [1, 1], [0, 1]]}),
                 error("3 explicit pairs", "padding", arrays, **{**base, "padding": [[0, 0], [1, 1], [1, 1]]})]
     else:
         out.append(error("explicit pads", "padding", arrays, **{**base, "padding": [[0, 0], [1, 1], [1, 1], [0, 0]]}))

@@ -330,6 +330,8 @@ def conv2d_errors() -> list:
         error("no output channels", "filters", {"input": x, "filters": ones(3, 3, 2, 0)}, **base),
         error("no input channels", "filters", {"input": ones(1, 5, 5, 0), "filters": ones(3, 3, 0, 2)}, **base),
         error("empty kernel", "filters", {"input": x, "filters": ones(0, 3, 2, 2)}, **base),
+        error("explicit pad on the channel axis (NCHW)", "padding", {"input": ones(1, 2, 5, 5), "filters": w},
+              strides=1, padding=[[0, 0], [1, 0], [1, 1], [1, 1]], data_format="NCHW"),
     ]
 
 
@@ -362,6 +364,7 @@ def transpose_errors() -> list:
     return window_errors(a, base) + [
         error("output_shape not reachable", "output_shape", a, **{**base, "output_shape": [1, 7, 7, 2]}),
         error("output_shape not reachable along W only", "output_shape", a, **{**base, "output_shape": [1, 5, 7, 2]}),
+        error("output_shape below the VALID range", "output_shape", a, **{**base, "output_shape": [1, 4, 4, 2]}),
         error("output_shape the explicit pads cannot produce", "output_shape",
               {"input": ones(1, 1, 1, 2), "filters": ones(1, 1, 2, 2)}, output_shape=[1, 1, 1, 2], strides=1,
               padding=[[0, 0], [1, 1], [1, 1], [0, 0]]),

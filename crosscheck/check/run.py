@@ -1,0 +1,308 @@
+"""The run of ``crosscheck check``: each checkable function (a :class:`Spec`) on generated cases,
+through the one fuzz driver, turned into a :class:`Row` with a verdict.
+
+Verdicts: ``passed``; ``passed-with-note`` (correct under a documented convention that is not
+TensorFlow's: a max-pool tie rule, a year's dropout or group-norm convention, no input gradient);
+``failed`` (wrong values or shapes, a raise on a valid input, a modified input); ``not-implemented``
+(a stub: None, ``pass`` or zeros where the reference is not); ``error`` (the function cannot be
+checked: its forward is missing). Every distinct failure is kept, grouped by its likely cause, with
+the smallest example of each cause.
+
+Max-pool backward functions are judged on tie-free cases; cases with tied maxima are judged
+separately and labelled by the rule the code follows. TensorFlow's rule (the first maximum) passes;
+another recognised rule is a note, or a failure with ``ties="tf"``.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from ..case import FAILING, IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_ERROR, Case, Outcome, TensorDiff
+from ..compare import compare
+from ..tolerance import tolerance
+
+VERDICTS = ("passed", "passed-with-note", "failed", "not-implemented", "error")
+NONE_NOTE = "the implementation returned no value for this tensor"
+ZERO_NOTE = "every element is 0 where the reference's are not"
+TIE_RULES = {"all": "full gradient to every tied maximum", "split": "split equally", "last": "last maximum",
+             "first": "first maximum"}
+TIE_ADVICE = {
+    "all": "not a valid subgradient (a window with k tied maxima passes on k times its gradient); it changes "
+           "training wherever windows tie, e.g. all-zero windows after a ReLU",
+    "split": "a valid subgradient (a convex combination of the tied cells); it differs from TensorFlow only at "
+             "exact ties, which real-valued data rarely has (all-zero windows after a ReLU do)",
+    "last": "a valid subgradient; it differs from TensorFlow only at exact ties",
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A documented convention of one function (a year's meaning of an argument): ``key`` is passed to
+    the spec's runner; ``note`` is shown when the code follows it."""
+    key: str
+    note: str
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One checkable function: its name, the functions it needs, its cases and how to run one case.
+
+    ``cases(options)`` -> hypothesis strategy of Case; ``run(module, case, options)`` -> Outcome;
+    ``judged``: the tensors this row is judged on; ``ties``: a max-pool backward; ``variants``:
+    conventions to detect (the first is the default), under the name ``group``."""
+    name: str
+    requires: tuple
+    cases: Callable
+    run: Callable
+    judged: tuple
+    ties: bool = False
+    variants: tuple = ()
+    group: str = ""
+
+
+@dataclass
+class Row:
+    """The verdict on one function."""
+    function: str
+    verdict: str = "passed"
+    tried: int = 0
+    failing: int = 0
+    causes: dict = field(default_factory=dict)      # likely cause -> number of failing cases
+    examples: dict = field(default_factory=dict)    # likely cause -> the smallest failing Outcome
+    notes: list = field(default_factory=list)
+    message: str = ""
+    outcomes: list = field(default_factory=list)
+
+    @property
+    def first_failure(self) -> Outcome | None:
+        return next(iter(self.examples.values()), None)
+
+    def to_dict(self) -> dict:
+        return {"name": self.function, "verdict": self.verdict, "examples": self.tried, "failing": self.failing,
+                "causes": dict(self.causes), "notes": list(self.notes)}
+
+
+# ------------------------------------------------------------------------------ calling user code
+
+class Guard:
+    """Call the user's code and record which arguments it wrote into (a name None: the function's to write)."""
+
+    def __init__(self):
+        self.modified: list[str] = []
+
+    def call(self, fn, names: tuple, *args):
+        snapshots = [np.array(a, copy=True) if isinstance(a, np.ndarray) else copy.deepcopy(a) for a in args]
+        result = fn(*args)
+        for name, before, after in zip(names, snapshots, args):
+            if name is None:
+                continue
+            if isinstance(before, np.ndarray):
+                same = isinstance(after, np.ndarray) and after.shape == before.shape and np.array_equal(
+                    after, before, equal_nan=True)
+            else:
+                same = _same_value(before, after)
+            if not same and name not in self.modified:
+                self.modified.append(name)
+        return result
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b, equal_nan=True)
+    try:
+        return bool(a == b)
+    except Exception:
+        return True
+
+
+def pair(fn_name: str, result, what="(out, cache)"):
+    if not isinstance(result, tuple) or len(result) != 2:
+        raise TypeError(f"{fn_name} must return {what}, got {type(result).__name__}")
+    return result
+
+
+def grads(fn_name: str, result, n: int):
+    if not isinstance(result, (tuple, list)) or len(result) != n:
+        got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
+        raise TypeError(f"{fn_name} must return {n} gradients, got {got}")
+    return tuple(result)
+
+
+# ------------------------------------------------------------------------------------ comparing
+
+def own_diff(case: Case, actual, expected, tensor: str, path: str, terms: int) -> TensorDiff:
+    """compare() under the float64 tolerance policy for a reference crosscheck builds itself (a
+    function with no registry op), with the diagnosis of a mismatch attached."""
+    from ..diagnosis import diagnose_tensor
+    tol = tolerance(case.dtype, terms, np.asarray(expected))
+    d = compare(actual, expected, tol, tensor=tensor, path=path)
+    if actual is None:
+        d.note = NONE_NOTE
+    elif not d.passed:
+        mark_zeros(d, actual, expected)
+        try:   # no registry op: only the hypotheses that need no OpInfo apply (sign, scale, NaN, ...)
+            d.diagnosis = diagnose_tensor(None, case, d, actual, expected, tol)
+        except Exception:
+            pass
+    return d
+
+
+def mark_zeros(d: TensorDiff, actual, expected) -> None:
+    a, e = np.asarray(actual), np.asarray(expected)
+    if a.shape == e.shape and a.size and not np.any(a) and np.any(e) and not d.note:
+        d.note = ZERO_NOTE
+
+
+def outcome_of(case: Case, diffs: list[TensorDiff], impl: str, paths: list[str], notes=None) -> Outcome:
+    status = PASS if all(d.passed for d in diffs if d.judged) else MISMATCH
+    return Outcome(case, status, paths=paths, diffs=diffs, notes=list(notes or []), impl=impl)
+
+
+def modified_outcome(outcome: Outcome, modified: list) -> Outcome:
+    """Add a failing entry per argument the user's code wrote into."""
+    from ..runner import modified_diffs
+    if modified:
+        outcome.diffs = modified_diffs(modified) + outcome.diffs
+        if outcome.status == PASS:
+            outcome.status = MISMATCH
+    return outcome
+
+
+# -------------------------------------------------------------------------------- classifying
+
+def _case_size(outcome: Outcome) -> int:
+    return int(sum(np.asarray(a).size for a in outcome.case.arrays.values()))
+
+
+def tie_rule(outcome: Outcome) -> str | None:
+    """The tie rule a failing max-pool gradient follows ("all", "split", "last"), if diagnosis found one."""
+    for d in outcome.failures:
+        for e in d.diagnosis:
+            if e.get("rule"):
+                return e["rule"]
+    return None
+
+
+def has_ties(case: Case) -> bool:
+    from ..ops.pooling import tied_windows
+    from ..registry import get_op
+    return case.op == "max_pool2d" and tied_windows(get_op("max_pool2d").resolve(case)) > 0
+
+
+def causes_of(outcome: Outcome) -> list[str]:
+    """The likely causes of a failing outcome (stable labels), or what it raised."""
+    if outcome.status in (IMPLEMENTATION_ERROR, REFERENCE_ERROR):
+        last = (outcome.message.strip().splitlines() or ["error"])[-1]
+        return [f"raises {last.split(':')[0]}"] if outcome.status == IMPLEMENTATION_ERROR else ["reference-error"]
+    labels = [e["label"] for d in outcome.failures for e in d.diagnosis
+              if e["label"] not in ("arbiter", "border-only", "stride-phase", "precision-only")]
+    labels = list(dict.fromkeys(labels))
+    return labels or ["unexplained"]
+
+
+def not_implemented(outcome: Outcome) -> bool:
+    """A stub: NotImplementedError, None where a result belongs, or zeros where the reference is not."""
+    if outcome.status == IMPLEMENTATION_ERROR:
+        text = outcome.message
+        return "NotImplementedError" in text or "NoneType" in text.splitlines()[-1] if text.strip() else False
+    failures = outcome.failures
+    return bool(failures) and all(d.note in (NONE_NOTE, ZERO_NOTE) for d in failures)
+
+
+def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note") -> Row:
+    """The Row of ``outcomes``: verdict, causes with their smallest example, notes."""
+    row = Row(spec.name, tried=len(outcomes), outcomes=outcomes)
+    stubs = 0
+    for o in outcomes:
+        if o.status == PASS:
+            continue
+        if not_implemented(o):
+            stubs += 1
+            continue
+        rule = tie_rule(o) if spec.ties and has_ties(o.case) else None
+        if rule is not None and ties != "tf" and all(d.tensor == "d_input" for d in o.failures):
+            note = f"tie rule: {TIE_RULES[rule]} (TensorFlow gives the gradient to the first maximum): {TIE_ADVICE[rule]}"
+            if note not in row.notes:
+                row.notes.append(note)
+            continue
+        row.failing += 1
+        for cause in causes_of(o):
+            row.causes[cause] = row.causes.get(cause, 0) + 1
+            best = row.examples.get(cause)
+            if best is None or _case_size(o) < _case_size(best):
+                row.examples[cause] = o
+    if row.failing:
+        row.verdict = "failed"
+    elif stubs:
+        row.verdict = "not-implemented"
+        row.message = "returns None (or zeros, or raises NotImplementedError) where a result belongs: a stub?"
+    elif row.notes:
+        row.verdict = "passed-with-note"
+    return row
+
+
+# ------------------------------------------------------------------------------------ the run
+
+def run_spec_cases(spec: Spec, module, options: dict, examples: int, seed: int, stop_after: int | None = None):
+    from ..fuzz import fuzz_outcomes
+
+    def failures(outcomes):
+        return sum(o.status in FAILING for o in outcomes)
+    stop = (lambda outcomes: failures(outcomes) >= stop_after) if stop_after else None
+    return fuzz_outcomes(spec.cases(options), lambda case: spec.run(module, case, options), examples=examples,
+                         seed_key=f"check:{spec.name}:{options.get('variant', '')}:{seed}", stop=stop)
+
+
+def check_spec(spec: Spec, module, examples: int = 10, seed: int = 0, ties: str = "note",
+               pinned: dict | None = None) -> Row:
+    """Run one function's cases; a function with year variants is first probed under each (unless
+    the variant is pinned) and checked under the one it follows."""
+    options = {"ties": ties}
+    if spec.variants:
+        chosen = (pinned or {}).get(spec.group)
+        variants = [v for v in spec.variants if v.key == chosen] if chosen else list(spec.variants)
+        fitting = None
+        for variant in variants:
+            probe = run_spec_cases(spec, module, {**options, "variant": variant.key}, examples=3, seed=seed,
+                                   stop_after=1)
+            if all(o.status == PASS for o in probe):
+                fitting = variant
+                break
+        variant = fitting or variants[0]
+        options["variant"] = variant.key
+        row = judge(spec, run_spec_cases(spec, module, options, examples, seed), ties)
+        if fitting is not None and (variant is not spec.variants[0] or chosen):
+            row.notes.append(variant.note)
+            if row.verdict == "passed":
+                row.verdict = "passed-with-note"
+        return row
+    return judge(spec, run_spec_cases(spec, module, options, examples, seed), ties)
+
+
+def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ties: str = "note",
+                 pinned: dict | None = None) -> list[Row]:
+    """One Row per spec whose function ``module`` defines (a backward without its forward: an error row)."""
+    from ..threads import limit_threads
+    limit_threads()
+    rows = []
+    for spec in specs:
+        if only and spec.name not in only:
+            continue
+        if not callable(getattr(module, spec.name, None)):
+            continue
+        missing = [name for name in spec.requires if not callable(getattr(module, name, None))]
+        if missing:
+            rows.append(Row(spec.name, "error", message=f"{spec.name} needs {', '.join(missing)} (its cache) but "
+                                                        f"{', '.join(missing)} is not defined"))
+            continue
+        rows.append(check_spec(spec, module, examples, seed, ties, pinned))
+    return rows
+
+
+def rows_ok(rows: list[Row]) -> bool:
+    return all(r.verdict in ("passed", "passed-with-note") for r in rows)
