@@ -68,22 +68,35 @@ def _parser() -> argparse.ArgumentParser:
                             epilog="exit status: 0 the case passes now, 1 it still fails, 2 usage error")
     replay.add_argument("case", metavar="CASE.json")
     replay.add_argument("--impl", default=None, metavar="MODULE",
-                        help="implementation to run (default: the one recorded in the file)")
+                        help=f"implementation to run (default {DEFAULT_IMPL}; the file never chooses code to run)")
+    replay.add_argument("--check", default=None, metavar="PATH_OR_MODULE",
+                        help="for a case of `crosscheck check`: the file or module to run it on")
     sub.add_parser("ops", help="list the ops, their parameters and TensorFlow paths")
     sub.add_parser("train-digits", add_help=False,
                             help="train npcnn's example CNN on scikit-learn's digits "
                                  "(python -m npcnn.examples.train_digits; --help for its options)")
-    check = sub.add_parser("check", help="check your own CS231n-style functions (a .py file or a module)",
-                           epilog="exit status: 0 every function found passes, 1 a mismatch or an error "
-                                  "(including a file that cannot be loaded), 2 usage error")
+    check = sub.add_parser("check", help="check your own code (a .py file or a module) in a course's convention or "
+                                         "as layer classes",
+                           epilog="exit status: 0 every function found passes (notes allowed), 1 a failure, a stub or "
+                                  "an error (including a file that cannot be loaded), 2 usage error")
     check.add_argument("target", metavar="PATH_OR_MODULE")
-    check.add_argument("--convention", choices=["cs231n"], default="cs231n",
-                       help="naming and layout convention of the functions (default cs231n)")
+    check.add_argument("--convention", choices=["cs231n", "deeplearning-ai", "layers"], default="cs231n",
+                       help="cs231n (assignment-2 functions), deeplearning-ai (Coursera CNN step by step) or layers "
+                            "(classes with forward/backward; crosscheck.Layer declarations); default cs231n")
     check.add_argument("--examples", type=int, default=10, metavar="N", help="examples per function (default 10)")
     check.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the example generator (default 0)")
-    check.add_argument("--functions", nargs="+", metavar="NAME", help="check only these functions")
-    check.add_argument("--report", default=None, metavar="DIR",
-                       help="also write report.json and report.html of the failures to DIR")
+    check.add_argument("--functions", nargs="+", metavar="NAME", help="check only these functions (or classes)")
+    check.add_argument("--report", default=DEFAULT_REPORT_DIR, metavar="DIR",
+                       help=f"where report.json, report.html and a replay file per failure go (default "
+                            f"./{DEFAULT_REPORT_DIR})")
+    check.add_argument("--ties", choices=["note", "tf"], default="note",
+                       help="max-pool tie rules other than TensorFlow's (the first maximum): a note (default) or, with "
+                            "tf, a failure")
+    check.add_argument("--cs231n-year", type=int, default=None, metavar="YYYY",
+                       help="pin the year's conventions (dropout p: drop probability up to 2017, keep probability "
+                            "from 2018) instead of detecting them")
+    check.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                       help="seconds an import or one call of your code may take (default 60)")
     return p
 
 
@@ -225,19 +238,38 @@ def print_unsupported(console: Console, outcomes: list[dict], limit: int = 10) -
 
 
 def cmd_replay(args, console: Console) -> int:
-    from .replay import load_replay
+    """Re-run one saved case. A replay file is data: it never chooses the code that runs (npcnn, the
+    ``--impl`` given here, or the ``--check`` target given here)."""
+    from .replay import ReplayFileError, read_replay
     from .report import ReportSession, print_outcome
     try:
-        case, recorded_impl = load_replay(args.case)
-    except (OSError, ValueError, KeyError) as exc:
-        raise UsageError(f"cannot read replay file {args.case}: {exc}") from None
-    impl_name = args.impl or recorded_impl
+        doc, case = read_replay(args.case)
+    except (OSError, ReplayFileError) as exc:
+        raise UsageError(f"cannot use replay file {args.case}: {exc}") from None
     limit_threads()
-    if case.op == "network":   # npcnn's own layers and optimizers against Keras; no --impl
+    recorded = doc.get("impl") or DEFAULT_IMPL
+    check = doc.get("check")
+    if check:
+        if not args.check:
+            raise UsageError(f"{args.case} is a case of `crosscheck check` ({check.get('function')}, "
+                             f"{check.get('convention')} convention); run: crosscheck replay {args.case} "
+                             f"--check {check.get('target')}")
+        from .check import LoadError, load_user_code, rerun
+        try:
+            outcome = rerun(args.case, load_user_code(args.check))
+        except (LoadError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        impl_name = f"{args.check} ({check.get('function')})"
+    elif case.op == "network":   # npcnn's own layers and optimizers against Keras; no --impl
         from .networks import replay_network
-        outcome = replay_network(case)
+        outcome, impl_name = replay_network(case), "npcnn.Sequential"
     else:
         from .runner import run_case
+        impl_name = args.impl or DEFAULT_IMPL
+        if recorded != impl_name:
+            console.print(f"this case was found with implementation {recorded!r}; replaying it against {impl_name}. "
+                          f"To replay it against {recorded}: crosscheck replay {args.case} --impl {recorded}",
+                          markup=False, soft_wrap=True)
         outcome = run_case(case, impl=_load_impl(impl_name))
     outcome.impl = impl_name
     d = ReportSession(None).add(outcome)
@@ -279,67 +311,96 @@ def cmd_train_digits(args, console: Console) -> int:
 
 
 def cmd_check(args, console: Console) -> int:
-    from .cs231n import FUNCTION_NAMES, LoadError, check_module, load_user_code, rows_ok
-    from .report import ReportSession, print_outcome
+    from .check import CallTimeout, LoadError, check_target, function_names, load_user_code, rows_ok  # noqa: F401
+    from .report import ReportSession
     if args.examples < 1:
         raise UsageError("--examples must be at least 1")
-    unknown = [f for f in (args.functions or []) if f not in FUNCTION_NAMES]
+    known = function_names(args.convention)
+    unknown = [f for f in (args.functions or []) if known and f not in known]
     if unknown:
-        raise UsageError(f"unknown function {', '.join(unknown)}; known: {', '.join(FUNCTION_NAMES)}")
+        raise UsageError(f"unknown function {', '.join(unknown)}; known: {', '.join(known)}")
+    report_dir = Path(args.report)
+    session = ReportSession(report_dir / "cases")
+    session.clear_cases()
+    session.require_compared = False
+    meta = dict(impl=args.target, convention=args.convention, seed=args.seed, examples=args.examples,
+                command=" ".join(["crosscheck", *args.argv]))
     try:
-        module = load_user_code(args.target)
+        module = load_user_code(args.target, timeout=args.timeout)
     except LoadError as exc:
         console.print(f"[bold red]crosscheck check: cannot load {args.target}[/]")
         console.print(str(exc), markup=False)
         console.print("[bold red]FAILED[/]: nothing was checked")
+        session.write(report_dir, functions=[], load_error=str(exc), **meta)
         return EXIT_FAILED
     start = time.perf_counter()
-    rows = check_module(module, examples=args.examples, seed=args.seed, only=args.functions)
+    rows = check_target(module, args.convention, examples=args.examples, seed=args.seed, only=args.functions,
+                        ties=args.ties, year=args.cs231n_year, timeout=args.timeout)
     elapsed = time.perf_counter() - start
     if not rows:
-        console.print(f"[bold red]crosscheck check: {args.target} defines none of the CS231n functions[/] "
-                      f"({', '.join(FUNCTION_NAMES)})", soft_wrap=True)
+        console.print(f"[bold red]crosscheck check: {args.target} defines none of the {args.convention} functions[/] "
+                      f"({', '.join(known) or 'layer classes with forward and backward'})", soft_wrap=True)
+        session.write(report_dir, functions=[], **meta)
         return EXIT_FAILED
-    print_check_table(console, rows, args.target)
-    session = ReportSession(None)
+    print_check_table(console, rows, args.target, args.convention)
     for row in rows:
+        for outcome in row.outcomes:       # every outcome is counted; failures also get replay files
+            outcome.impl = row.function
+        kept = {id(e) for e in row.examples.values()}
+        for o in row.outcomes:
+            if id(o) not in kept:
+                session.count(o)
+        written = {}
+        for cause, example in row.examples.items():
+            if id(example) in {id(e) for e, _ in written.values()}:
+                continue
+            d = session.add(example, check={"target": args.target, "convention": args.convention,
+                                            "function": row.function, "ties": args.ties, "year": args.cs231n_year})
+            d["cause"] = cause
+            written[cause] = (example, d)
         if row.message:
-            console.rule(f"{row.status}: {row.function}")
+            console.rule(f"{row.verdict}: {row.function}")
             console.print(row.message, markup=False)
-        failure = row.first_failure
-        if failure is not None:
-            console.rule(f"{failure.status}: {row.function}")
-            print_outcome(console, session.add(failure), snippet=False)
-    if args.report:
-        json_path, html_path = session.write(Path(args.report), impl=args.target, seed=args.seed,
-                                             examples=args.examples, command=" ".join(["crosscheck", *args.argv]))
-        console.print(f"report: {json_path}  {html_path}")
+        print_row_examples(console, row, {c: d for c, (_, d) in written.items()})
+    json_path, html_path = session.write(report_dir, functions=[r.to_dict() for r in rows], **meta)
+    console.print(f"report: {json_path}  {html_path}")
     ok = rows_ok(rows)
-    bad = sum(r.status in ("mismatched", "error") for r in rows)
-    console.print(f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}: {len(rows) - bad} of {len(rows)} functions "
-                  f"pass in {elapsed:.1f} s")
+    passing = sum(r.verdict in ("passed", "passed-with-note") for r in rows)
+    console.print(f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}: {passing} of {len(rows)} functions pass in "
+                  f"{elapsed:.1f} s")
     return EXIT_OK if ok else EXIT_FAILED
 
 
-def print_check_table(console: Console, rows, target: str) -> None:
-    """One row per function: verdict, examples tried, failing examples, the first failure's tensors and causes."""
+def print_row_examples(console: Console, row, written: dict) -> None:
+    """The full report of the smallest example of the row's first cause; one line for the others."""
+    from .report import print_outcome
+    for i, (cause, d) in enumerate(written.items()):
+        if i == 0:
+            console.rule(f"{row.verdict}: {row.function} ({cause}, smallest example)")
+            print_outcome(console, d, snippet=False)
+        else:
+            console.print(f"  also {cause} on {row.causes[cause]} cases; smallest: {d['shapes']} -> "
+                          f"{(d.get('replay') or {}).get('command', '')}", markup=False, soft_wrap=True)
+
+
+def print_check_table(console: Console, rows, target: str, convention: str) -> None:
+    """One row per function: verdict, examples tried, failing examples, causes with counts, notes."""
     from rich import box
     from rich.table import Table
-    style = {"passed": "green", "mismatched": "bold red", "error": "bold magenta", "reference-unsupported": "yellow"}
-    table = Table(title=f"crosscheck check {target} (CS231n convention, float64)", box=box.SIMPLE_HEAD)
-    for col in ("function", "verdict", "examples", "failing", "first failure"):
-        table.add_column(col, no_wrap=col != "first failure")
+    from rich.text import Text
+    style = {"passed": "green", "passed-with-note": "cyan", "failed": "bold red", "not-implemented": "yellow",
+             "error": "bold magenta"}
+    table = Table(title=f"crosscheck check {target} ({convention} convention, float64)", box=box.SIMPLE_HEAD)
+    for col in ("function", "verdict", "examples", "failing", "likely causes / notes"):
+        table.add_column(col, no_wrap=col != "likely causes / notes", overflow="fold")
     for r in rows:
-        f = r.first_failure
-        what = ""
-        if f is not None:
-            what = ", ".join(sorted({d.tensor for d in f.failures})) or f.status
-            causes = sorted({c["label"] for d in f.failures for c in d.diagnosis if c["label"] != "arbiter"})
-            if causes:
-                what += " (likely: " + ", ".join(causes) + ")"
-        elif r.message:
+        what = ", ".join(f"{n}x {c}" for c, n in sorted(r.causes.items(), key=lambda kv: -kv[1]))
+        if r.notes:
+            what = "; ".join([what] * bool(what) + r.notes)
+        if r.message and not what:
             what = r.message.splitlines()[0]
-        table.add_row(r.function, f"[{style.get(r.status, '')}]{r.status}[/]", str(r.tried), str(r.failed), what)
+        table.add_row(r.function, Text(r.verdict, style=style.get(r.verdict, "")), str(r.tried), str(r.failing),
+                      Text(what))
     console.print(table)
 
 

@@ -8,6 +8,8 @@ from .case import TensorDiff
 from .tolerance import Tolerance
 
 WORST_K = 5
+NONE_NOTE = "the implementation returned no value for this tensor"
+ZERO_NOTE = "every element is 0 where the reference's are not"
 
 
 def compare(actual, expected, tol: Tolerance, *, tensor: str, path: str, channel_axis: int | None = None,
@@ -21,7 +23,7 @@ def compare(actual, expected, tol: Tolerance, *, tensor: str, path: str, channel
     diff = TensorDiff(tensor=tensor, path=path, passed=False, shape=_shape(actual), expected_shape=expected.shape,
                       atol=tol.atol, rtol=tol.rtol, total=int(expected.size))
     if actual is None:
-        diff.note = "the implementation returned no value for this tensor"
+        diff.note = NONE_NOTE
         diff.mismatched = diff.total
         return diff
     actual = np.asarray(actual)
@@ -36,6 +38,8 @@ def compare(actual, expected, tol: Tolerance, *, tensor: str, path: str, channel
     bad = err > bound
     diff.mismatched = int(np.count_nonzero(bad))
     diff.passed = diff.mismatched == 0
+    if not diff.passed and a.size and not np.any(a) and np.any(e):
+        diff.note = ZERO_NOTE
     if err.size:
         diff.max_abs_err = float(err.max())
         diff.max_rel_err = max_relative_error(err, e)

@@ -46,6 +46,19 @@ LABELS = {
     "stride-phase": "only some stride phases (i mod s, j mod s) differ: typically dy not dilated by the stride",
     "maxpool-tie-policy": "max-pool gradient matches another tie rule (split, last maximum) than TF's first maximum",
     "maxpool-all-ties": "max-pool gradient given to every tied maximum instead of the first one",
+    "crop-empty-at-zero-pad": "the gradient is empty along H or W where the padding is 0: dx[:, :, pad:-pad] selects "
+                              "nothing when pad == 0 (crop with pad:pad + H)",
+    "pool-overwrites-overlap": "max-pool gradient written with = instead of += where windows overlap",
+    "hw-swapped": "the tensor equals TensorFlow's with H and W swapped (e.g. an output height computed from the width)",
+    "bn-test-without-affine": "batch norm's test mode returns the normalised x without gamma and beta",
+    "bn-test-batch-statistics": "batch norm's test mode normalises with the batch's statistics, not the running ones",
+    "eps-outside-sqrt": "normalises by sqrt(var) + eps instead of sqrt(var + eps)",
+    "wrong-statistics-axes": "normalisation statistics over the wrong axes (group norm per pixel, spatial batch norm "
+                             "per (c, h, w))",
+    "numerically-unstable": "NaN or Inf for large inputs only (exp without subtracting the max); the evidence gives "
+                            "the smallest magnitude at which it fails",
+    "log-underflow": "the loss is Inf where TensorFlow's is finite, its gradient is not: log of an underflowed "
+                     "probability",
     "precision-only": "float32 rounding: slightly beyond the tolerance, consistent with another summation order",
     "arbiter": "the float64 finite-difference verdict on a disagreeing gradient (crosscheck.arbiter)",
 }
@@ -115,7 +128,7 @@ def diagnose_tensor(info, case, diff: TensorDiff, actual, expected, tol) -> list
         return []
     actual, expected = np.asarray(actual), np.asarray(expected)
     if actual.shape != expected.shape:
-        return shape_hypotheses(case, diff, actual, expected, tol)
+        return shape_hypotheses(case, diff, actual, expected, tol, info)
     found = []
     for hypothesis in HYPOTHESES:
         try:
@@ -163,14 +176,66 @@ def _recompute(case: Case, path: str, tensor: str, **changes) -> np.ndarray | No
 
 # ---------------------------------------------------------------------------------- hypotheses
 
-def shape_hypotheses(case, diff, actual, expected, tol) -> list[dict]:
+def shape_hypotheses(case, diff, actual, expected, tol, info=None) -> list[dict]:
     found = [entry("shape-mismatch", f"shape {actual.shape}, TensorFlow gives {expected.shape}")]
+    swap = _hw_swap(case, diff.tensor, info, expected.ndim)
+    if swap is not None and actual.ndim == 4 and (expected.transpose(swap).shape == actual.shape
+                                                   or _swapped_rule(info, case, diff.tensor, actual)):
+        found.append(entry("hw-swapped", f"the shape {actual.shape} is what TensorFlow's output-size rule gives with "
+                                         f"the input's H and W swapped (TensorFlow: {expected.shape}): a height "
+                                         "computed from the width, or the reverse?"))
+        return found + crop_at_zero_pad(case, diff, actual, expected, info)
     if actual.ndim == expected.ndim and sorted(actual.shape) == sorted(expected.shape):
         for perm in _permutations(expected.ndim):
             if expected.transpose(perm).shape == actual.shape and _matches(actual, expected.transpose(perm), tol)[0]:
-                found.append(entry("layout-mixup", f"equals TensorFlow's tensor with axes permuted {perm}"))
+                swap = _hw_swap(case, diff.tensor, info, expected.ndim)
+                label = "hw-swapped" if swap is not None and tuple(perm) == swap else "layout-mixup"
+                found.append(entry(label, f"equals TensorFlow's tensor with axes permuted {perm}"
+                                          + (" (H and W swapped)" if label == "hw-swapped" else "")))
                 break
+    found += crop_at_zero_pad(case, diff, actual, expected, info)
     return found
+
+
+def _swapped_rule(info, case, tensor, actual) -> bool:
+    """Whether a forward output's H and W are the output-size rule applied to the input's W and H."""
+    if info is None or not info.geometry or tensor not in info.outputs + (VJP_Y,):
+        return False
+    try:
+        args = info.geometry(info.resolve(case))
+        out = G.WindowArgs(tuple(reversed(args.in_sizes)), args.window, args.strides, args.dilations,
+                            args.padding).resolve().out
+    except Exception:
+        return False
+    ah, aw = _spatial_axes(case, tensor, info)
+    return (actual.shape[ah], actual.shape[aw]) == tuple(out) and tuple(out) != tuple(args.resolve().out)
+
+
+def _hw_swap(case, tensor, info, ndim):
+    if ndim != 4 or info is None:
+        return None
+    ah, aw = _spatial_axes(case, tensor, info)
+    perm = list(range(4))
+    perm[ah], perm[aw] = aw, ah
+    return tuple(perm)
+
+
+def crop_at_zero_pad(case, diff, actual, expected, info) -> list[dict]:
+    """An input gradient cropped from the padded one with [pad:-pad]: empty along an unpadded axis."""
+    if info is None or actual.ndim != 4 or not info.geometry or not diff.tensor.startswith("d_"):
+        return []
+    ah, aw = _spatial_axes(case, diff.tensor, info)
+    try:
+        pads = info.window(case).pads
+    except Exception:
+        return []
+    empty = [axis for axis, a, (before, after) in zip("HW", (ah, aw), pads)
+             if actual.shape[a] == 0 and expected.shape[a] > 0 and before == after == 0]
+    if not empty:
+        return []
+    return [entry("crop-empty-at-zero-pad", f"{diff.tensor} has no rows/columns along {', '.join(empty)} "
+                                            f"(shape {actual.shape}) where the case's padding is 0: "
+                                            "x[pad:-pad] is empty when pad == 0; crop with x[pad:pad + H]")]
 
 
 def _permutations(n: int):
@@ -191,7 +256,13 @@ def nan_inf(info, case, diff, actual, expected, tol) -> list[dict]:
         parts.append(f"{missing} finite elements where TensorFlow has NaN/Inf")
     if extra and np.isfinite(case_arrays_max(case)):
         parts.append("the inputs are finite: an overflow (e.g. exp without subtracting the max) or 0/0")
-    return [entry("nan-inf-mismatch", "; ".join(parts))]
+    found = [entry("nan-inf-mismatch", "; ".join(parts))]
+    limit = float(np.log(np.finfo(case.dtype).max)) if case.dtype in ("float32", "float64") else np.inf
+    if extra and limit < case_arrays_max(case) < np.inf:
+        found.append(entry("numerically-unstable", f"non-finite results for inputs of magnitude "
+                                                   f"{case_arrays_max(case):.3g}, past exp's overflow at {limit:.3g} "
+                                                   f"in {case.dtype}: the max is not subtracted before exp?"))
+    return found
 
 
 def case_arrays_max(case: Case) -> float:
@@ -343,7 +414,7 @@ def layout_mixup(info, case, diff, actual, expected, tol) -> list[dict]:
             perm[ah], perm[aw] = aw, ah
             ok, err = _matches(actual, expected.transpose(perm), tol)
             if ok:
-                found.append(entry("layout-mixup", "equals TensorFlow's with H and W swapped: " + _falls(diff, err)))
+                found.append(entry("hw-swapped", "equals TensorFlow's with H and W swapped: " + _falls(diff, err)))
     alt = _other_layout_reference(case, diff, info)
     if alt is not None and alt.shape == actual.shape:
         ok, err = _matches(actual, alt, tol)
@@ -469,10 +540,27 @@ def maxpool_ties(info, case, diff, actual, expected, tol) -> list[dict]:
             return []
         ok, err = _matches(actual, alt, tol)
         if ok:
-            found.append(entry(label, f"{ties} windows have tied maxima; the actual gradient is the one where {what} "
-                                      f"(TensorFlow gives it to the first maximum in row-major order): "
-                                      + _falls(diff, err)))
+            found.append({**entry(label, f"{ties} windows have tied maxima; the actual gradient is the one where "
+                                         f"{what} (TensorFlow gives it to the first maximum in row-major order): "
+                                         + _falls(diff, err)), "rule": policy})
             break
+    return found
+
+
+def known_mistakes(info, case, diff, actual, expected, tol) -> list[dict]:
+    """The op's well-known wrong formulations (OpInfo.mistakes), computed by TensorFlow on the case."""
+    if info is None or not info.mistakes:
+        return []
+    tensor = "y" if diff.tensor == VJP_Y else diff.tensor
+    found = []
+    for label, (evidence, tensors) in info.mistakes(info.resolve(case)).items():
+        for name, alt in tensors.items():
+            if name.split("@")[0] != tensor or np.shape(alt) != actual.shape:
+                continue
+            ok, err = _matches(actual, alt, tol)
+            if ok:
+                found.append(entry(label, f"{evidence}: {_falls(diff, err)}"))
+                break
     return found
 
 
@@ -489,4 +577,4 @@ def precision_only(info, case, diff, actual, expected, tol) -> list[dict]:
 
 HYPOTHESES: list[Callable] = [nan_inf, sign_flip, scale_factor, flipped_kernel, kernel_hw_swapped, spatial_shift,
                               same_padding_wrong_side, layout_mixup, border_only, stride_phase, undilated_dy,
-                              maxpool_ties, precision_only]
+                              maxpool_ties, known_mistakes, precision_only]

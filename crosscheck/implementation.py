@@ -43,8 +43,13 @@ def resolve_impl(impl) -> tuple[ModuleType, str]:
 
 
 def user_traceback(exc: BaseException) -> str:
-    """The traceback of an exception raised by the code under test, without crosscheck's own frames."""
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(_CROSSCHECK_DIR)]
+    """The traceback of an exception raised by the code under test, without crosscheck's own frames.
+    An exception raised in crosscheck's own code alone keeps every frame and says so."""
+    every = traceback.extract_tb(exc.__traceback__)
+    frames = [f for f in every if not f.filename.startswith(_CROSSCHECK_DIR)]
+    if every and not frames:
+        return ("raised inside crosscheck while calling the code under test (a crosscheck bug or an adapter "
+                "that cannot call this code):\n" + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
     lines = ["Traceback (most recent call last):\n"] if frames else []
     lines += traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
     return "".join(lines)

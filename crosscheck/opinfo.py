@@ -135,6 +135,9 @@ class OpInfo:
     filter_tensors: tensors laid out as filters (channel map over their last axis).
     plain_tf: TensorFlow's own call, for snippets and error parity.
     kinks: ``kinks(case)`` -> "" or why finite differences cannot judge the case (no derivative).
+    mistakes: ``mistakes(call)`` -> {diagnosis label: (evidence, {tensor: array})}: what well-known wrong
+        formulations of the op give on the case (eps outside the sqrt, statistics over the wrong axes,
+        ``=`` instead of ``+=``); diagnosis names a mismatch that equals one of them.
     error_inputs: ``error_inputs()`` -> list of :class:`ErrorInput`.
     tolerance_class: "accumulation", "elementwise", "reduction" or "normalization".
     terms: ``terms(call)`` -> {tensor: accumulated terms per element}.
@@ -158,6 +161,7 @@ class OpInfo:
     filter_tensors: tuple | NA
     plain_tf: PlainTF | NA
     kinks: Callable | NA
+    mistakes: Callable | NA
     error_inputs: Callable
     tolerance_class: str
     terms: Callable | NA

@@ -77,26 +77,90 @@ def replay_filename(outcome: Outcome) -> str:
     return f"{case.op}-{case.dtype}-{case_id(case)}.json"
 
 
-def save_case(path, case: Case, outcome: Outcome | None = None, impl: str | None = None) -> Path:
-    """Write ``case`` (and, when given, what ``outcome`` found) as a replay file at ``path``."""
+def save_case(path, case: Case, outcome: Outcome | None = None, impl: str | None = None,
+              check: dict | None = None) -> Path:
+    """Write ``case`` (and, when given, what ``outcome`` found) as a replay file at ``path``;
+    ``check``: the ``crosscheck check`` target, convention and function it came from."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"format": FORMAT, "version": VERSION,
            "impl": impl or (outcome.impl if outcome is not None else DEFAULT_IMPL),
            "status": None if outcome is None else outcome.status,
            "failures": [] if outcome is None else
-           [{"tensor": d.tensor, "path": d.path, "max_abs_err": d.max_abs_err} for d in outcome.failures],
+           [{"tensor": d.tensor, "path": d.path, "max_abs_err": jsonable(d.max_abs_err)} for d in outcome.failures],
            "case": case_to_dict(case)}
-    path.write_text(json.dumps(doc, indent=1))
+    if check is not None:
+        doc["check"] = jsonable(check)
+    path.write_text(json.dumps(doc, indent=1, default=str))
     return path
 
 
+def check_snippet(replay_path, check: dict) -> str:
+    """The standalone snippet of a ``crosscheck check`` failure: the user's function on the saved case."""
+    return "\n".join([
+        "from crosscheck.check import load_user_code, rerun",
+        "from crosscheck.report import format_outcome_text",
+        "",
+        f"module = load_user_code({str(check['target'])!r})",
+        f"outcome = rerun({str(replay_path)!r}, module)   # {check['function']} ({check['convention']} convention)",
+        "print(format_outcome_text(outcome, snippet=False))",
+    ]) + "\n"
+
+
+class ReplayFileError(ValueError):
+    """A replay file that does not follow the documented schema (docs/report-format.md)."""
+
+
+FLOAT_DTYPES = ("float32", "float64")
+
+
+def validate(doc) -> None:
+    """Raise ReplayFileError unless ``doc`` is a replay file crosscheck can run: the format, a known op
+    (or a ``crosscheck check`` case), a float dtype, arrays with non-negative shapes whose data has the
+    right size, JSON parameters."""
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ReplayFileError(f"not a crosscheck replay file (format {doc.get('format') if isinstance(doc, dict) else doc!r})")
+    case = doc.get("case")
+    if not isinstance(case, dict):
+        raise ReplayFileError("no 'case' object")
+    from .registry import OPS
+    if case.get("op") not in OPS and case.get("op") != "network" and not doc.get("check"):
+        raise ReplayFileError(f"unknown op {case.get('op')!r}; known: {', '.join(sorted(OPS))}")
+    if case.get("dtype") not in FLOAT_DTYPES:
+        raise ReplayFileError(f"dtype must be one of {FLOAT_DTYPES}, got {case.get('dtype')!r}")
+    if not isinstance(case.get("params"), dict) or not isinstance(case.get("arrays"), dict):
+        raise ReplayFileError("'params' and 'arrays' must be objects")
+    encoded = dict(case["arrays"], **({"dy": case["dy"]} if case.get("dy") is not None else {}))
+    for name, a in encoded.items():
+        if not isinstance(a, dict) or not {"dtype", "shape", "data"} <= set(a):
+            raise ReplayFileError(f"array {name!r} must be {{dtype, shape, data}}")
+        shape = a["shape"]
+        if not isinstance(shape, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                                                  for v in shape):
+            raise ReplayFileError(f"array {name!r} has an invalid shape {shape!r} (non-negative ints)")
+        try:
+            itemsize = np.dtype(a["dtype"]).itemsize
+            size = len(base64.b64decode(a["data"], validate=True))
+        except (TypeError, ValueError) as exc:
+            raise ReplayFileError(f"array {name!r}: {exc}") from None
+        if size != itemsize * int(np.prod(shape)):
+            raise ReplayFileError(f"array {name!r}: {size} bytes of data for shape {shape} of {a['dtype']}")
+
+
+def read_replay(path) -> tuple[dict, Case]:
+    """The validated document and its Case."""
+    try:
+        doc = json.loads(Path(path).read_text())
+    except json.JSONDecodeError as exc:
+        raise ReplayFileError(f"not JSON ({exc})") from None
+    validate(doc)
+    return doc, case_from_dict(doc["case"])
+
+
 def load_replay(path) -> tuple[Case, str]:
-    """``(case, impl module name)`` from a replay file."""
-    doc = json.loads(Path(path).read_text())
-    if doc.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a crosscheck replay file (format {doc.get('format')!r})")
-    return case_from_dict(doc["case"]), doc.get("impl") or DEFAULT_IMPL
+    """``(case, the implementation name it was found with)`` from a validated replay file."""
+    doc, case = read_replay(path)
+    return case, doc.get("impl") or DEFAULT_IMPL
 
 
 def load_case(path) -> Case:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .case import (IMPLEMENTATION_ERROR, MISMATCH, PASS, PATH_MODES, REFERENCE_ERROR, REFERENCE_UNSUPPORTED,
                    VJP_Y, Case, Outcome, TensorDiff)
-from .compare import compare
+from .compare import NONE_NOTE, compare
 from .implementation import DEFAULT_IMPL, call_impl, load_impl, output_type_problem, resolve_impl  # noqa: F401
 from .opinfo import Call, OpInfo
 from .registry import get_op
@@ -17,9 +17,13 @@ from .tolerance import tolerance
 
 
 def layout_axes(info: OpInfo, call: Call, tensor: str):
-    """(channel_axis, spatial_axes) of a 4-D tensor: HWIO filters, or the case's data_format."""
+    """(channel_axis, spatial_axes) of a 4-D tensor: HWIO filters, the case's data_format, or a
+    normalisation's channel axis."""
     if info.filter_tensors and tensor in info.filter_tensors:
         return 3, (0, 1)
+    if "data_format" not in info.params and isinstance(call.params.get("axis"), int):
+        channel = call.params["axis"] % 4
+        return channel, tuple(a for a in (1, 2, 3) if a != channel)
     if call.params.get("data_format", "NHWC") == "NCHW":
         return 1, (2, 3)
     return 3, (1, 2)
@@ -136,7 +140,7 @@ def compare_all(info: OpInfo, call: Call, actual: dict, ref, not_judged: str = "
                 d = compare(actual.get(name), expected, tol, tensor=name, path=path,
                             channel_axis=channel_axis, spatial_axes=spatial_axes)
                 if name not in actual:
-                    d.note = "the implementation returned no value for this tensor"
+                    d.note = NONE_NOTE
                 if d.shape != d.expected_shape and (tensor in info.outputs) and actual.get(name) is not None:
                     d.diagnosis = [output_shape_evidence(info, call, tuple(d.shape), tuple(d.expected_shape))]
                 diffs.append(d)

@@ -24,6 +24,7 @@ import types
 import numpy as np
 
 from ..case import IMPLEMENTATION_ERROR, PASS, Case, Outcome, TensorDiff
+from ..compare import NONE_NOTE
 from ..implementation import user_traceback
 from . import cases as C
 from .run import Guard, Spec, Variant, grads, modified_outcome, outcome_of, own_diff, pair
@@ -176,11 +177,25 @@ def registry_run(adapter, names, judged, **adapter_kw):
         outcome = run_case(case, adapter(fwd, bwd, names, guard, **kw))
         outcome.impl = names[-1]
         if outcome.diffs:
-            outcome.diffs = [d for d in outcome.diffs if d.tensor in judged or d.path == "harness"]
+            outcome.diffs = [d for d in outcome.diffs if keep_diff(d, judged)]
             if outcome.status != IMPLEMENTATION_ERROR:
                 outcome.status = PASS if all(d.passed for d in outcome.diffs if d.judged) else "mismatch"
-        return modified_outcome(outcome, guard.modified)
+        own = [name for name in guard.modified if (name == "dout") == (bwd is not None)]
+        return modified_outcome(outcome, own)
     return run
+
+
+def keep_diff(d, judged) -> bool:
+    """A row is judged on its own tensors; a backward row also on the forward output its cache came
+    from when that has no value or the wrong shape (its gradients are then not judged, so the row
+    must not pass)."""
+    if d.tensor in judged:
+        return True     # (an input written to is the Guard's to report, under the user's argument names)
+    if d.tensor == "vjp:y" and "y" not in judged and not d.passed:
+        return d.note == NONE_NOTE or tuple(d.shape) != tuple(d.expected_shape)
+    return False
+
+
 
 
 def tf_softmax_loss(x, y):

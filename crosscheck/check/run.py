@@ -21,12 +21,10 @@ from typing import Callable
 import numpy as np
 
 from ..case import FAILING, IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_ERROR, Case, Outcome, TensorDiff
-from ..compare import compare
+from ..compare import NONE_NOTE, ZERO_NOTE, compare
 from ..tolerance import tolerance
 
 VERDICTS = ("passed", "passed-with-note", "failed", "not-implemented", "error")
-NONE_NOTE = "the implementation returned no value for this tensor"
-ZERO_NOTE = "every element is 0 where the reference's are not"
 TIE_RULES = {"all": "full gradient to every tied maximum", "split": "split equally", "last": "last maximum",
              "first": "first maximum"}
 TIE_ADVICE = {
@@ -141,21 +139,12 @@ def own_diff(case: Case, actual, expected, tensor: str, path: str, terms: int) -
     from ..diagnosis import diagnose_tensor
     tol = tolerance(case.dtype, terms, np.asarray(expected))
     d = compare(actual, expected, tol, tensor=tensor, path=path)
-    if actual is None:
-        d.note = NONE_NOTE
-    elif not d.passed:
-        mark_zeros(d, actual, expected)
+    if not d.passed and actual is not None:
         try:   # no registry op: only the hypotheses that need no OpInfo apply (sign, scale, NaN, ...)
             d.diagnosis = diagnose_tensor(None, case, d, actual, expected, tol)
         except Exception:
             pass
     return d
-
-
-def mark_zeros(d: TensorDiff, actual, expected) -> None:
-    a, e = np.asarray(actual), np.asarray(expected)
-    if a.shape == e.shape and a.size and not np.any(a) and np.any(e) and not d.note:
-        d.note = ZERO_NOTE
 
 
 def outcome_of(case: Case, diffs: list[TensorDiff], impl: str, paths: list[str], notes=None) -> Outcome:
@@ -236,6 +225,9 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note") -> Row:
             best = row.examples.get(cause)
             if best is None or _case_size(o) < _case_size(best):
                 row.examples[cause] = o
+    first_layer = [d.note for o in outcomes for d in o.diffs if not d.judged and "does not compute" in d.note]
+    if first_layer:
+        row.notes.append(first_layer[0] + ": not judged")
     if row.failing:
         row.verdict = "failed"
     elif stubs:
@@ -248,18 +240,29 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note") -> Row:
 
 # ------------------------------------------------------------------------------------ the run
 
-def run_spec_cases(spec: Spec, module, options: dict, examples: int, seed: int, stop_after: int | None = None):
+def run_spec_cases(spec: Spec, module, options: dict, examples: int, seed: int, stop_after: int | None = None,
+                   timeout: float | None = None):
     from ..fuzz import fuzz_outcomes
 
     def failures(outcomes):
         return sum(o.status in FAILING for o in outcomes)
     stop = (lambda outcomes: failures(outcomes) >= stop_after) if stop_after else None
-    return fuzz_outcomes(spec.cases(options), lambda case: spec.run(module, case, options), examples=examples,
-                         seed_key=f"check:{spec.name}:{options.get('variant', '')}:{seed}", stop=stop)
+    return fuzz_outcomes(spec.cases(options), lambda case: timed_run(spec, module, case, options, timeout),
+                         examples=examples, seed_key=f"check:{spec.name}:{options.get('variant', '')}:{seed}", stop=stop)
+
+
+def timed_run(spec: Spec, module, case: Case, options: dict, timeout: float | None) -> Outcome:
+    """``spec.run`` with a time limit: a call that does not return is an implementation error."""
+    from .loading import CallTimeout, time_limit
+    try:
+        with time_limit(timeout, f"{spec.name} on this case"):
+            return spec.run(module, case, options)
+    except CallTimeout as e:
+        return Outcome(case, IMPLEMENTATION_ERROR, message=f"CallTimeout: {e} (an endless loop?)", impl=spec.name)
 
 
 def check_spec(spec: Spec, module, examples: int = 10, seed: int = 0, ties: str = "note",
-               pinned: dict | None = None) -> Row:
+               pinned: dict | None = None, timeout: float | None = None) -> Row:
     """Run one function's cases; a function with year variants is first probed under each (unless
     the variant is pinned) and checked under the one it follows."""
     options = {"ties": ties}
@@ -269,23 +272,23 @@ def check_spec(spec: Spec, module, examples: int = 10, seed: int = 0, ties: str 
         fitting = None
         for variant in variants:
             probe = run_spec_cases(spec, module, {**options, "variant": variant.key}, examples=3, seed=seed,
-                                   stop_after=1)
+                                   stop_after=1, timeout=timeout)
             if all(o.status == PASS for o in probe):
                 fitting = variant
                 break
         variant = fitting or variants[0]
         options["variant"] = variant.key
-        row = judge(spec, run_spec_cases(spec, module, options, examples, seed), ties)
+        row = judge(spec, run_spec_cases(spec, module, options, examples, seed, timeout=timeout), ties)
         if fitting is not None and (variant is not spec.variants[0] or chosen):
             row.notes.append(variant.note)
             if row.verdict == "passed":
                 row.verdict = "passed-with-note"
         return row
-    return judge(spec, run_spec_cases(spec, module, options, examples, seed), ties)
+    return judge(spec, run_spec_cases(spec, module, options, examples, seed, timeout=timeout), ties)
 
 
 def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ties: str = "note",
-                 pinned: dict | None = None) -> list[Row]:
+                 pinned: dict | None = None, timeout: float | None = None) -> list[Row]:
     """One Row per spec whose function ``module`` defines (a backward without its forward: an error row)."""
     from ..threads import limit_threads
     limit_threads()
@@ -293,14 +296,17 @@ def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ti
     for spec in specs:
         if only and spec.name not in only:
             continue
-        if not callable(getattr(module, spec.name, None)):
+        if spec.run is None:   # a layer class that could not be discovered: the reason is in ``group``
+            rows.append(Row(spec.name, "error", message=spec.group))
+            continue
+        if spec.requires and not callable(getattr(module, spec.name, None)):
             continue
         missing = [name for name in spec.requires if not callable(getattr(module, name, None))]
         if missing:
             rows.append(Row(spec.name, "error", message=f"{spec.name} needs {', '.join(missing)} (its cache) but "
                                                         f"{', '.join(missing)} is not defined"))
             continue
-        rows.append(check_spec(spec, module, examples, seed, ties, pinned))
+        rows.append(check_spec(spec, module, examples, seed, ties, pinned, timeout))
     return rows
 
 

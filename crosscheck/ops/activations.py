@@ -75,7 +75,7 @@ def unary_op(name: str, arg: str, description: str, tf_source: str, tf_fn, *, pa
                   strategy=strategy, extreme=extreme, large=NA("element-wise: no blocking"), features=_shape_features, paths=(RefPath("tape", tape),),
                   geometry=NA("element-wise"), filter_arrays=NA("no filters"), filter_tensors=NA("no filters"),
                   plain_tf=PlainTF(tf_source, lambda call: {k: call.params.get(k) for k in params}),
-                  kinks=kinks if kink else NA("smooth everywhere"),
+                  kinks=kinks if kink else NA("smooth everywhere"), mistakes=NA("no well-known wrong formulation to tell apart"),
                   error_inputs=errors or (lambda: _unary_errors(arg)), tolerance_class="elementwise",
                   terms=NA("element-wise: one term"), scale_floor=floor)
 
@@ -180,7 +180,8 @@ def softmax_op(name: str, description: str, tf_name: str, floor) -> OpInfo:
                   features=softmax_features, paths=(RefPath("tape", tape),), geometry=NA("no window"),
                   filter_arrays=NA("no filters"), filter_tensors=NA("no filters"),
                   plain_tf=PlainTF(f"tf.nn.{tf_name}(logits, {{params}})", lambda call: {"axis": call.params.get("axis")}),
-                  kinks=NA("smooth everywhere"), error_inputs=_softmax_errors, tolerance_class="reduction",
+                  kinks=NA("smooth everywhere"), mistakes=NA("no well-known wrong formulation to tell apart"),
+                  error_inputs=_softmax_errors, tolerance_class="reduction",
                   terms=_axis_terms, scale_floor=floor)
 
 

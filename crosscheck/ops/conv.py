@@ -441,7 +441,8 @@ def _conv_op(name, description, arrays, strategy, paths, plain, errors, terms, f
                   extra_arrays=NA("every array is differentiated"), outputs=("y",),
                   params={**(extra_params or {}), **CONV_PARAMS}, strategy=strategy, extreme=NO_EXTREME, large=large,
                   features=conv_features, paths=paths, geometry=conv_window, filter_arrays=filters,
-                  filter_tensors=filter_tensors, plain_tf=plain, kinks=LINEAR, error_inputs=errors,
+                  filter_tensors=filter_tensors, plain_tf=plain, kinks=LINEAR,
+                  mistakes=NA("flipped kernels, shifts and layouts are diagnosis's own hypotheses"), error_inputs=errors,
                   tolerance_class="accumulation", terms=terms, scale_floor=floor)
 
 

@@ -61,7 +61,7 @@ DENSE = OpInfo(
     filter_tensors=NA("the kernel is a matrix"),
     plain_tf=PlainTF(lambda call: "tf.tensordot(x, kernel, 1)" + (" + bias" if "bias" in call.arrays else ""),
                      lambda call: {}),
-    kinks=NA("linear: differentiable everywhere"), error_inputs=dense_errors, tolerance_class="accumulation",
+    kinks=NA("linear: differentiable everywhere"), mistakes=NA("no well-known wrong formulation to tell apart"), error_inputs=dense_errors, tolerance_class="accumulation",
     terms=dense_terms, scale_floor=bilinear_floor("x", "kernel"))
 
 
@@ -118,7 +118,7 @@ DROPOUT = OpInfo(
                                                                  "seed": call.params.get("seed")},
                      lambda call: "TensorFlow's random mask is not the documented NumPy one: the snippet uses "
                                   "crosscheck's oracle"),
-    kinks=NA("linear given the mask"), error_inputs=dropout_errors, tolerance_class="elementwise",
+    kinks=NA("linear given the mask"), mistakes=NA("no well-known wrong formulation to tell apart"), error_inputs=dropout_errors, tolerance_class="elementwise",
     terms=NA("element-wise: one term"), scale_floor=NA("a product: no cancellation"))
 
 
@@ -167,7 +167,7 @@ FLATTEN = OpInfo(
     plain_tf=PlainTF("keras.layers.Flatten({params}, dtype=x.dtype)(x)",
                      lambda call: {"data_format": _KERAS_FORMAT.get(call.params.get("data_format", "NHWC"),
                                                                    call.params.get("data_format"))}),
-    kinks=NA("linear"), error_inputs=flatten_errors, tolerance_class="elementwise",
+    kinks=NA("linear"), mistakes=NA("no well-known wrong formulation to tell apart"), error_inputs=flatten_errors, tolerance_class="elementwise",
     terms=NA("a reshape: exact"), scale_floor=NA("a reshape: exact"))
 
 OPS = (DENSE, DROPOUT, FLATTEN)

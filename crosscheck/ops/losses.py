@@ -118,7 +118,8 @@ def _loss_op(name, description, arrays, differentiable, strategy, extreme, featu
                   paths=(RefPath("tape", path),), geometry=NA("no window"), filter_arrays=NA("no filters"),
                   filter_tensors=NA("no filters"),
                   plain_tf=PlainTF(source, lambda call: {k: call.params.get(k) for k in params}),
-                  kinks=NA("smooth everywhere"), error_inputs=errors, tolerance_class="reduction",
+                  kinks=NA("smooth everywhere"), mistakes=NA("no well-known wrong formulation to tell apart"), error_inputs=errors,
+                  tolerance_class="reduction",
                   terms=terms, scale_floor=floor)
 
 

@@ -351,6 +351,90 @@ def moments_errors() -> list:
 
 # ------------------------------------------------------------------------------------- the ops
 
+# ------------------------------------------------------------------------- well-known mistakes
+
+def _normalize_tape(call: Call, stats_axes, eps_outside: bool = False, stats=None, affine: bool = True) -> dict:
+    """y = gamma * (x - mean) / sqrt(var + eps) + beta (or / (sqrt(var) + eps)), statistics over
+    ``stats_axes`` (or the given ``stats``), gamma and beta broadcast along the case's channel axis;
+    taped, so the mistake's gradients come too."""
+    T = tf_lib()
+    tf = T.tf
+    x = call.arrays["x"]
+    eps = float(call.params["epsilon"])
+    if call.op == "layer_normalization":
+        pshape = _bshape(x.ndim, _axes_list(call.params["axis"], x.ndim), x.shape)
+    else:
+        ax = int(call.params["axis"]) % x.ndim
+        pshape = _bshape(x.ndim, [ax], x.shape)
+
+    def forward(x, gamma, beta):
+        if stats is None:
+            mean, var = tf.nn.moments(x, stats_axes, keepdims=True)
+        else:
+            mean, var = (tf.constant(s) for s in stats)
+        xhat = (x - mean) / (tf.sqrt(var) + eps) if eps_outside else (x - mean) * tf.math.rsqrt(var + eps)
+        return xhat * tf.reshape(gamma, pshape) + tf.reshape(beta, pshape) if affine else xhat
+    return T.tape(forward, call, ("x", "gamma", "beta"), {k: call.arrays[k] for k in ("x", "gamma", "beta")})
+
+
+def _group_axes_tape(call: Call, per_pixel: bool, eps_outside: bool) -> dict:
+    """Group norm with its statistics per pixel (over the group's channels only) or with eps outside
+    the sqrt."""
+    T = tf_lib()
+    tf = T.tf
+    x = call.arrays["x"]
+    groups, eps = int(call.params["groups"]), float(call.params["epsilon"])
+    ax = int(call.params["axis"]) % x.ndim
+    c = x.shape[ax]
+
+    def forward(x, gamma, beta):
+        moved = tf.experimental.numpy.moveaxis(x, ax, -1)
+        shape = [int(v) for v in moved.shape]
+        grouped = tf.reshape(moved, [*shape[:-1], groups, c // groups])
+        axes = [len(shape)] if per_pixel else [i for i in range(1, len(shape) + 1) if i != len(shape) - 1]
+        mean, var = tf.nn.moments(grouped, axes, keepdims=True)
+        xhat = (grouped - mean) / (tf.sqrt(var) + eps) if eps_outside else (grouped - mean) * tf.math.rsqrt(var + eps)
+        return tf.experimental.numpy.moveaxis(tf.reshape(xhat, shape) * gamma + beta, -1, ax)
+    return T.tape(forward, call, ("x", "gamma", "beta"))
+
+
+def mistakes(call: Call) -> dict:
+    """Wrong normalisations students write, each as TensorFlow computes it on this case."""
+    x = call.arrays["x"]
+    out = {}
+    if call.op == "group_normalization":
+        out["eps-outside-sqrt"] = ("divides by sqrt(var) + eps instead of sqrt(var + eps)",
+                                   _group_axes_tape(call, per_pixel=False, eps_outside=True))
+        if x.ndim > 2 and int(np.prod(x.shape[1:-1] if int(call.params["axis"]) % x.ndim == x.ndim - 1
+                                      else x.shape[2:])) > 1:
+            out["wrong-statistics-axes"] = ("statistics per pixel (over each group's channels only), not over the "
+                                            "group's channels and H and W", _group_axes_tape(call, True, False))
+        return out
+    if call.op == "layer_normalization":
+        axes = _axes_list(call.params["axis"], x.ndim)
+        out["eps-outside-sqrt"] = ("divides by sqrt(var) + eps instead of sqrt(var + eps)",
+                                   _normalize_tape(call, axes, eps_outside=True))
+        return out
+    ax = int(call.params["axis"]) % x.ndim
+    reduce_axes = [i for i in range(x.ndim) if i != ax]
+    if call.params["training"]:
+        out["eps-outside-sqrt"] = ("divides by sqrt(var) + eps instead of sqrt(var + eps)",
+                                   _normalize_tape(call, reduce_axes, eps_outside=True))
+        if x.ndim > 2:
+            out["wrong-statistics-axes"] = ("statistics over the batch axis only (per channel and pixel), not "
+                                            "over the batch and the spatial axes", _normalize_tape(call, [0]))
+    else:
+        pshape = _bshape(x.ndim, [ax], x.shape)
+        moving = tuple(call.arrays[k].reshape(pshape) for k in ("moving_mean", "moving_variance"))
+        out["eps-outside-sqrt"] = ("divides by sqrt(var) + eps instead of sqrt(var + eps)",
+                                   _normalize_tape(call, reduce_axes, eps_outside=True, stats=moving))
+        out["bn-test-without-affine"] = ("test mode returns the normalised x without gamma and beta",
+                                         _normalize_tape(call, reduce_axes, stats=moving, affine=False))
+        out["bn-test-batch-statistics"] = ("test mode normalises with the batch's own mean and variance instead "
+                                           "of the running statistics", _normalize_tape(call, reduce_axes))
+    return out
+
+
 def _norm_op(name, description, params, strategy, path, errors, terms, floor, extra=NA("none")) -> OpInfo:
     return OpInfo(name=name, description=description, arrays=("x", "gamma", "beta"),
                   differentiable=("x", "gamma", "beta"),
@@ -360,7 +444,7 @@ def _norm_op(name, description, params, strategy, path, errors, terms, floor, ex
                   large=NA("reductions over whole axes: no blocking"),
                   features=norm_features,
                   paths=(RefPath("tape", path),), geometry=NO_WINDOW, filter_arrays=NO_FILTERS,
-                  filter_tensors=NO_FILTERS, plain_tf=NO_PLAIN, kinks=SMOOTH, error_inputs=errors,
+                  filter_tensors=NO_FILTERS, plain_tf=NO_PLAIN, kinks=SMOOTH, mistakes=mistakes, error_inputs=errors,
                   tolerance_class="normalization", terms=terms, scale_floor=floor)
 
 
@@ -384,7 +468,7 @@ MOMENTS = OpInfo(
     paths=(RefPath("tape", moments_path),), geometry=NO_WINDOW, filter_arrays=NO_FILTERS, filter_tensors=NO_FILTERS,
     plain_tf=PlainTF("tf.nn.moments(x, {params})", lambda call: {"axes": call.params.get("axes"),
                                                                  "keepdims": call.params.get("keepdims", False)}),
-    kinks=NA("forward only"), error_inputs=moments_errors, tolerance_class="reduction", terms=moments_terms,
+    kinks=NA("forward only"), mistakes=NA("no well-known wrong formulation to tell apart"), error_inputs=moments_errors, tolerance_class="reduction", terms=moments_terms,
     scale_floor=moments_floor)
 
 OPS = (BATCH_NORMALIZATION, LAYER_NORMALIZATION, GROUP_NORMALIZATION, MOMENTS)

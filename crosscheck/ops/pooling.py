@@ -243,6 +243,51 @@ def max_pool_tie_gradient(call: Call, policy: str):
     return (g.transpose(0, 3, 1, 2) if fmt == "NCHW" else g), ties
 
 
+def max_pool_overwrite_gradient(call: Call, policy: str, whole_window: bool = False) -> np.ndarray:
+    """The input gradient of code that writes each window's gradient with ``=`` instead of ``+=``
+    (windows in row-major order, later ones overwrite shared cells), under a tie ``policy``;
+    ``whole_window``: the whole window is assigned (its non-maximum cells get 0)."""
+    fmt = call.data_format
+    x = call.arrays["input"].astype(np.float64)
+    dy = call.dy.astype(np.float64)
+    if fmt == "NCHW":
+        x, dy = x.transpose(0, 2, 3, 1), dy.transpose(0, 2, 3, 1)
+    win = pool_window(call).resolve()
+    (t, b), (l, r) = win.pads
+    xp = np.full((x.shape[0], x.shape[1] + t + b, x.shape[2] + l + r, x.shape[3]), -np.inf)
+    xp[:, t:t + x.shape[1], l:l + x.shape[2]] = np.where(np.isnan(x), -np.inf, x)
+    (kh, kw), (sh, sw), (oh, ow) = win.window, win.strides, win.out
+    gp = np.zeros(xp.shape)
+    for i in range(oh):
+        for j in range(ow):
+            window = xp[:, i * sh:i * sh + kh, j * sw:j * sw + kw]          # (N, kh, kw, C)
+            flat = window.reshape(window.shape[0], kh * kw, -1)
+            hit = flat == flat.max(axis=1, keepdims=True)
+            if policy == "first":
+                hit = np.arange(kh * kw)[None, :, None] == hit.argmax(axis=1)[:, None, :]
+            share = np.where(hit, dy[:, i, j][:, None, :], 0.0).reshape(window.shape)
+            region = gp[:, i * sh:i * sh + kh, j * sw:j * sw + kw]
+            if whole_window:   # dx[window] = mask * dout: the other cells of the window become 0 too
+                region[...] = share
+            else:              # dx[argmax] = dout: the last window to write a cell wins
+                region[...] = np.where(hit.reshape(window.shape), share, region)
+    g = gp[:, t:t + x.shape[1], l:l + x.shape[2]]
+    return g.transpose(0, 3, 1, 2) if fmt == "NCHW" else g
+
+
+def mistakes(call: Call) -> dict:
+    """Max-pool gradients written with ``=`` where windows overlap (TF's tie rule, or every tied maximum)."""
+    if call.op != "max_pool2d" or call.dy is None:
+        return {}
+    win = pool_window(call).resolve()
+    if all(s >= k for s, k in zip(win.strides, win.window)):
+        return {}
+    return {"pool-overwrites-overlap": (
+        f"dx written with = instead of += where windows overlap (stride {win.strides} < window {win.window})",
+        {f"d_input@{policy}{'-window' if whole else ''}": max_pool_overwrite_gradient(call, policy, whole)
+         for policy in ("first", "all") for whole in (False, True)})}
+
+
 def max_pool_kinks(case: Case) -> str:
     from ..registry import get_op
     ties = tied_windows(get_op("max_pool2d").resolve(case))
@@ -252,11 +297,12 @@ def max_pool_kinks(case: Case) -> str:
 
 # ------------------------------------------------------------------------------------- the ops
 
-def _pool_op(name, description, params, strategy, extreme, paths, plain, kinks) -> OpInfo:
+def _pool_op(name, description, params, strategy, extreme, paths, plain, kinks, mistakes=NA(
+        "averaging has no tie rule or overwrite to tell apart")) -> OpInfo:
     return OpInfo(name=name, description=description, arrays=("input",), differentiable=("input",),
                   optional_arrays=NA("one array"), extra_arrays=NA("one array"), outputs=("y",), params=params,
                   strategy=strategy, extreme=extreme, large=lambda dtype: pool_large(dtype, name), features=pool_features, paths=paths, geometry=pool_window,
-                  filter_arrays=NA("no filters"), filter_tensors=NA("no filters"), plain_tf=plain, kinks=kinks,
+                  filter_arrays=NA("no filters"), filter_tensors=NA("no filters"), plain_tf=plain, kinks=kinks, mistakes=mistakes,
                   error_inputs=lambda: _pool_errors(name), tolerance_class="reduction", terms=pool_terms,
                   scale_floor=NA("averages and maxima of the inputs: no cancellation"))
 
@@ -265,7 +311,7 @@ MAX_POOL2D = _pool_op(
     "max_pool2d", "max pooling; a tied maximum's gradient goes to the first one (TF's rule)", MAX_POOL_PARAMS,
     lambda dtype, spellings=True: pool_cases(dtype, spellings, op="max_pool2d"), max_pool_extreme,
     (RefPath("tape", max_pool_tape),),
-    PlainTF("tf.nn.max_pool2d(input, {params})", _plain_pool_params, nhwc_only), max_pool_kinks)
+    PlainTF("tf.nn.max_pool2d(input, {params})", _plain_pool_params, nhwc_only), max_pool_kinks, mistakes)
 
 AVG_POOL2D = _pool_op(
     "avg_pool2d", "average pooling; SAME divides by the valid cells only", AVG_POOL_PARAMS,
@@ -287,7 +333,7 @@ GLOBAL_AVG_POOL2D = OpInfo(
     paths=(RefPath("tape", global_tape),), geometry=NA("no sliding window"), filter_arrays=NA("no filters"),
     filter_tensors=NA("no filters"),
     plain_tf=PlainTF("keras.layers.GlobalAveragePooling2D({params}, dtype=input.dtype)(input)", _plain_global_params),
-    kinks=NA("linear: differentiable everywhere"), error_inputs=global_errors, tolerance_class="reduction",
+    kinks=NA("linear: differentiable everywhere"), mistakes=NA("no well-known wrong formulation to tell apart"), error_inputs=global_errors, tolerance_class="reduction",
     terms=global_terms, scale_floor=global_floor)
 
 OPS = (MAX_POOL2D, AVG_POOL2D, GLOBAL_AVG_POOL2D)

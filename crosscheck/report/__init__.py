@@ -43,16 +43,21 @@ class ReportSession:
             for old in self.cases_dir.glob("*.json"):
                 old.unlink()
 
-    def add(self, outcome: Outcome) -> dict:
-        """Count ``outcome``; keep it (and write its replay file) unless it passed. Returns its dict."""
+    def add(self, outcome: Outcome, check: dict | None = None) -> dict:
+        """Count ``outcome``; keep it (and write its replay file) unless it passed. Returns its dict.
+        ``check``: for ``crosscheck check``, the target, convention and function the case belongs to."""
         add_to_summary(self.summary, outcome)
         replay_file = None
         if outcome.status in REPLAYED and self.cases_dir is not None:
-            replay_file = save_case(self.cases_dir / replay_filename(outcome), outcome.case, outcome)
-        d = outcome_to_dict(outcome, replay_file)
+            replay_file = save_case(self.cases_dir / replay_filename(outcome), outcome.case, outcome, check=check)
+        d = outcome_to_dict(outcome, replay_file, check)
         if outcome.status != PASS:
             self.outcomes.append(d)
         return d
+
+    def count(self, outcome: Outcome) -> None:
+        """Count ``outcome`` in the summary only."""
+        add_to_summary(self.summary, outcome)
 
     def add_parity(self, parity) -> dict:
         """Count and keep one error-parity outcome (crosscheck.error_parity)."""

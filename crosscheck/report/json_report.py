@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..case import (FAILING, IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES,
                     Outcome)
-from ..replay import jsonable, replay_command, snippet
+from ..replay import check_snippet, jsonable, replay_command, snippet
 
 #: a run fails when an op had fewer of its cases compared (passed or mismatched) than this
 MIN_COMPARED = 0.9
@@ -40,19 +40,28 @@ def diff_to_dict(diff) -> dict:
             "diagnosis": jsonable(diff.diagnosis), "note": diff.note, "judged": bool(diff.judged)}
 
 
-def outcome_to_dict(outcome: Outcome, replay_file: str | None = None) -> dict:
-    """Everything about one outcome; ``replay_file`` is the path its replay file was written to."""
+def outcome_to_dict(outcome: Outcome, replay_file: str | None = None, check: dict | None = None) -> dict:
+    """Everything about one outcome; ``replay_file`` is the path its replay file was written to;
+    ``check``: the user's target, convention and function (``crosscheck check``)."""
     case = outcome.case
     failing_path = next((d.path for d in outcome.failures), None)
+    if check is not None and replay_file is not None:
+        replay = {"file": str(replay_file), "command": f"crosscheck replay {replay_file} --check {check['target']}",
+                  "snippet": check_snippet(replay_file, check)}
+        return {**_outcome_fields(outcome), "replay": replay, "check": jsonable(check)}
+    return {**_outcome_fields(outcome), "replay": None if replay_file is None else {
+            "file": str(replay_file), "command": replay_command(replay_file),
+            "snippet": snippet(case, replay_file, outcome.impl, tf_path=failing_path)}}
+
+
+def _outcome_fields(outcome: Outcome) -> dict:
+    case = outcome.case
     return {
         "status": outcome.status, "op": case.op, "impl": outcome.impl,
         "dtype": case.dtype, "seed": jsonable(case.seed), "params": jsonable(case.params),
         "shapes": {k: list(v) for k, v in case.shapes().items()},
         "paths": list(outcome.paths), "message": outcome.message, "notes": list(outcome.notes),
         "diffs": [diff_to_dict(d) for d in outcome.diffs],
-        "replay": None if replay_file is None else {
-            "file": str(replay_file), "command": replay_command(replay_file),
-            "snippet": snippet(case, replay_file, outcome.impl, tf_path=failing_path)},
     }
 
 

@@ -1,0 +1,68 @@
+"""``crosscheck check FILE --convention NAME``: users' own code, in their own conventions.
+
+    loading.py          import a file (as part of its package), a Python 2 hint, an import timeout
+    cases.py            cases limited to what a convention (or a layer's ``supports``) allows
+    run.py              the run: Spec -> Row (verdict, causes, smallest examples, notes), tie rules
+    cs231n.py           --convention cs231n (CS231n assignment-2 functions)
+    deeplearning_ai.py  --convention deeplearning-ai (Coursera "Convolutional Neural Networks: Step by Step")
+    layers.py           --convention layers (layer classes with forward/backward; crosscheck.Layer)
+
+Every convention maps the user's functions onto registry ops through small adapters, so the
+TensorFlow oracle, the tolerance policy, diagnosis and reports are those of ``crosscheck run``.
+"""
+from __future__ import annotations
+
+from .loading import CallTimeout, LoadError, load_user_code  # noqa: F401
+from .run import VERDICTS, Row, check_module, rows_ok  # noqa: F401
+
+CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")
+
+
+def specs_for(convention: str, module=None) -> list:
+    """The checkable functions (or layer classes) of a convention, for ``module``."""
+    if convention == "cs231n":
+        from .cs231n import SPECS
+        return list(SPECS)
+    if convention == "deeplearning-ai":
+        from .deeplearning_ai import SPECS
+        return list(SPECS)
+    if convention == "layers":
+        from .layers import specs_of_module
+        return specs_of_module(module)
+    raise ValueError(f"unknown convention {convention!r}; known: {', '.join(CONVENTIONS)}")
+
+
+def function_names(convention: str) -> list[str]:
+    return [s.name for s in specs_for(convention)] if convention != "layers" else []
+
+
+def check_target(module, convention: str = "cs231n", examples: int = 10, seed: int = 0, only=None,
+                 ties: str = "note", year: int | None = None, timeout: float | None = 60.0) -> list[Row]:
+    """Rows for every function (or layer) of ``convention`` that ``module`` defines."""
+    pinned = {}
+    if convention == "cs231n":
+        from .cs231n import pins_for_year
+        pinned = pins_for_year(year)
+    return check_module(module, specs_for(convention, module), examples=examples, seed=seed, only=only, ties=ties,
+                        pinned=pinned, timeout=timeout)
+
+
+def rerun(replay_path, module):
+    """The Outcome of the function a ``crosscheck check`` replay file names, on its saved case."""
+    import json
+    from pathlib import Path
+
+    from ..replay import case_from_dict
+    doc = json.loads(Path(replay_path).read_text())
+    info = doc.get("check")
+    if not info:
+        raise ValueError(f"{replay_path} is not a `crosscheck check` case (no 'check' entry); use crosscheck replay")
+    from .cs231n import pins_for_year
+    specs = {s.name: s for s in specs_for(info["convention"], module)}
+    spec = specs.get(info["function"])
+    if spec is None:
+        raise ValueError(f"{info['function']} is not a {info['convention']} function of this module")
+    options = {"ties": info.get("ties", "note")}
+    if spec.variants:
+        options["variant"] = pins_for_year(info.get("year")).get(spec.group, spec.variants[0].key)
+    return spec.run(module, case_from_dict(doc["case"]), options)

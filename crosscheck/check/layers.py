@@ -1,0 +1,610 @@
+"""``--convention layers``: layer classes with ``forward`` and ``backward`` (or ``backprop``) methods.
+
+Discovery: every class of the module with ``forward`` and ``backward``/``backprop`` whose name says
+what it is (``Conv``, ``MaxPool``/``Pool``, ``Linear``/``Dense``/``FullyConnected``/``Affine``,
+``ReLU``, ``Sigmoid``, ``Tanh``) is built from the case's configuration by matching its constructor's
+parameter names (``in_channels``, ``out_ch``, ``n_filter``, ``kernel_size``, ``stride``,
+``padding``, ``X_dim``, ...). Where weights live (``W``/``b``, ``weights``/``filters``/``bias``,
+``params``/``parameters`` dicts) and their layout (``(F, C, kh, kw)``, HWIO, ``(F, kh, kw)``) is found
+by building the layer once with distinct sizes; gradients are read from ``dW``/``db``,
+``grads``/``gradients`` dicts and the like, or, for a ``backprop(d_out, learn_rate)`` that updates
+the weights in place, recovered from the update (``dW = (W_before - W_after) / learn_rate``). The
+module's layout (NCHW or NHWC) comes from its convolution's weights.
+
+What cannot be discovered is declared in a few lines with :class:`Layer` (``crosscheck.Layer``): a
+module (the user's file, or a small file importing it) that defines ``LAYERS = [crosscheck.Layer(...),
+...]`` is checked through those declarations only. ``supports`` restricts generation to what the
+code handles (see :class:`crosscheck.check.cases.Supports`).
+"""
+from __future__ import annotations
+
+import inspect
+import re
+import types
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from hypothesis import strategies as st
+
+from ..case import IMPLEMENTATION_ERROR, Case, Outcome
+from ..compare import NONE_NOTE
+from ..implementation import user_traceback
+from . import cases as C
+from .run import Spec, outcome_of, own_diff
+
+OPS = {"conv2d": ("conv",), "max_pool2d": ("maxpool", "pool"), "avg_pool2d": ("avgpool", "averagepool"),
+       "dense": ("linear", "dense", "fullyconnected", "affine", "fc"), "relu": ("relu",), "sigmoid": ("sigmoid",),
+       "tanh": ("tanh",)}
+LEARNING_RATE_NAMES = ("learn_rate", "learning_rate", "lr", "alpha", "eta", "step_size")
+WEIGHT_NAMES = ("W", "w", "weight", "weights", "filters", "kernel", "K")
+BIAS_NAMES = ("b", "bias", "biases")
+GRAD_PREFIXES = ("d", "d_", "grad_", "grad", "g")
+DICTS = ("params", "parameters", "param")
+GRAD_DICTS = ("grads", "gradients", "grad", "dparams")
+CONSTRUCTOR = {   # configuration field -> constructor parameter names that mean it
+    "in_channels": ("in_channels", "in_ch", "input_channels", "n_in_channels", "c_in", "channels", "num_channels"),
+    "out_channels": ("out_channels", "out_ch", "n_filter", "n_filters", "num_filters", "filters", "n_out",
+                     "output_channels", "out_filters", "f"),
+    "kernel": ("kernel_size", "kernel_shape", "kernel", "filter_size", "ksize", "k", "h_filter", "w_filter",
+               "size", "pool_size", "field"),
+    "stride": ("stride", "strides", "s"),
+    "pad": ("padding", "pad", "p"),
+    "in_features": ("in_features", "in_size", "input_len", "n_in", "input_dim", "in_dim", "d_in", "fan_in"),
+    "out_features": ("out_features", "out_size", "nodes", "n_out", "units", "output_dim", "out_dim", "d_out"),
+    "mode": ("mode",),
+}
+
+
+@dataclass
+class Config:
+    """What a layer is built from: the case's sizes (``make(config)`` receives one)."""
+    op: str
+    in_channels: int = 0
+    out_channels: int = 0
+    kernel_size: tuple = ()
+    stride: int = 1
+    pad: int = 0
+    in_features: int = 0
+    out_features: int = 0
+    input_shape: tuple = ()      # one example, in the layer's layout (e.g. (C, H, W) or (H, W))
+    mode: str = "max"
+
+    @property
+    def kernel(self) -> int:
+        return self.kernel_size[0] if self.kernel_size else 0
+
+
+# ------------------------------------------------------------------------------- attribute paths
+
+def _parts(path: str) -> list:
+    return [p for p in re.split(r"[.\[\]'\"]+", path) if p]
+
+
+def get_path(obj, path: str):
+    for part in _parts(path):
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
+    return obj
+
+
+def set_path(obj, path: str, value) -> None:
+    *head, last = _parts(path)
+    for part in head:
+        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
+    if isinstance(obj, dict):
+        obj[last] = value
+    else:
+        setattr(obj, last, value)
+
+
+def find_path(obj, names, dicts=DICTS) -> str | None:
+    """The first attribute (or dict entry) holding an array among ``names``."""
+    for name in names:
+        if isinstance(getattr(obj, name, None), np.ndarray):
+            return name
+    for d in dicts:
+        table = getattr(obj, d, None)
+        if isinstance(table, dict):
+            for name in names:
+                if isinstance(table.get(name), np.ndarray) or name in table:
+                    return f"{d}.{name}"
+    return None
+
+
+def grad_path(obj, weight_path: str) -> str | None:
+    """Where the gradient of the weights at ``weight_path`` is, after a backward pass."""
+    parts = _parts(weight_path)
+    name = parts[-1]
+    if len(parts) == 2:   # params.W -> grads.W
+        for d in GRAD_DICTS:
+            table = getattr(obj, d, None)
+            if isinstance(table, dict) and isinstance(table.get(name), np.ndarray):
+                return f"{d}.{name}"
+    for prefix in GRAD_PREFIXES:
+        for candidate in (prefix + name, prefix + name.lower(), prefix + name.upper()):
+            if isinstance(getattr(obj, candidate, None), np.ndarray):
+                return candidate
+    return None
+
+
+# ------------------------------------------------------------------------------------ the Layer
+
+@dataclass
+class Layer:
+    """How to check one layer class (``crosscheck.Layer``).
+
+    make: ``make(config) -> layer`` (a :class:`Config`: ``in_channels``, ``out_channels``, ``kernel``,
+        ``kernel_size``, ``stride``, ``pad``, ``in_features``, ``out_features``, ``input_shape``, ``mode``).
+    op: the registry op it computes: "conv2d", "max_pool2d", "avg_pool2d", "dense", "relu", ...
+    layout: its activations: "NCHW", "NHWC", or one example "CHW", "HWC", "HW" (one channel).
+    weights: {registry array: attribute path} ("filters"/"kernel" and "bias" -> "W", "params.b", ...).
+    grads: {registry array: attribute path}, or "update" to recover them from an in-place update.
+    filter_layout: "FCHW" ((F, C, kh, kw)), "HWIO" or "FHW" ((F, kh, kw), one input channel);
+        for dense, "IO" ((in, out)) or "OI".
+    supports: restrictions of generation (fields of crosscheck.check.cases.Supports).
+    backward: the method name ("backward" or "backprop"); learning_rate: passed to it as a keyword,
+        or positionally when ``learning_rate_arg`` is None.
+    activation: for a dense layer followed by "softmax" (a single example's probabilities).
+    name: the row's name (default: the class's).
+    """
+    make: Callable
+    op: str
+    layout: str = "NCHW"
+    weights: dict = field(default_factory=dict)
+    grads: Any = field(default_factory=dict)
+    filter_layout: str = ""
+    supports: dict = field(default_factory=dict)
+    backward: str = "backward"
+    learning_rate: float | None = None
+    learning_rate_arg: str | None = None
+    activation: str | None = None
+    name: str = ""
+    bias_shape: tuple | None = None
+    note: str = ""
+
+    def row_name(self) -> str:
+        return self.name or getattr(self.make, "__name__", self.op)
+
+
+# ------------------------------------------------------------------------------------- discovery
+
+def _op_of(cls) -> str | None:
+    name = cls.__name__.lower().replace("_", "")
+    if "softmax" in name:
+        return None   # a dense + softmax or a loss: declare it
+    for op, keys in (("avg_pool2d", OPS["avg_pool2d"]), ("max_pool2d", OPS["max_pool2d"]),
+                     *[(op, keys) for op, keys in OPS.items() if op not in ("avg_pool2d", "max_pool2d")]):
+        if any(k in name for k in keys):
+            return op
+    return None
+
+
+def _constructor_maker(cls, op: str, layout: str):
+    """``make(config)`` matching the constructor's parameter names, or None if one cannot be matched."""
+    params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"
+              and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    plan = []
+    order = (["in_features", "out_features"] if op == "dense" else []) + list(CONSTRUCTOR)
+    for p in params:
+        field_ = next((f for f in order if p.name.lower() in CONSTRUCTOR[f]), None)
+        if p.name.lower() in ("x_dim", "input_shape", "input_dim", "in_shape", "input_size") and op != "dense":
+            field_ = "input_shape"
+        if field_ is None:
+            if p.default is p.empty:
+                return None
+            continue
+        plan.append((p.name, field_))
+
+    def make(config: Config):
+        kwargs = {}
+        for pname, f in plan:
+            if f == "kernel":
+                value = config.kernel if pname.lower() in ("h_filter", "w_filter", "k", "size", "f", "field") \
+                    else (config.kernel if config.kernel_size[0] == config.kernel_size[1] else tuple(config.kernel_size))
+            elif f == "input_shape":
+                value = tuple(config.input_shape)
+            else:
+                value = getattr(config, f)
+            kwargs[pname] = value
+        return cls(**kwargs)
+    make.__name__ = cls.__name__
+    return make
+
+
+def _probe_config(op: str) -> Config:
+    if op == "conv2d":
+        return Config(op, in_channels=2, out_channels=3, kernel_size=(3, 3), stride=1, pad=1,
+                      input_shape=(2, 5, 5))
+    if op == "dense":
+        return Config(op, in_features=4, out_features=3)
+    return Config(op, kernel_size=(2, 2), stride=2, in_channels=2, input_shape=(2, 4, 4))
+
+
+def discover(cls, module_layout: str) -> Layer | str:
+    """A Layer for a class, or why it cannot be discovered."""
+    op = _op_of(cls)
+    if op is None:
+        return f"{cls.__name__}: its name does not say which op it is; declare it with crosscheck.Layer"
+    backward = "backward" if callable(getattr(cls, "backward", None)) else "backprop"
+    make = _constructor_maker(cls, op, module_layout)
+    if make is None:
+        return f"{cls.__name__}: its constructor's parameters cannot be matched; declare it with crosscheck.Layer"
+    layer = Layer(make=make, op=op, layout=module_layout, backward=backward, name=cls.__name__)
+    sig = inspect.signature(getattr(cls, backward))
+    lr = next((p for p in sig.parameters if p in LEARNING_RATE_NAMES), None)
+    if lr is not None:
+        layer.learning_rate, layer.learning_rate_arg, layer.grads = 1.0, lr, "update"
+    if op in ("conv2d", "dense"):
+        try:
+            probe = make(_probe_config(op))
+        except Exception as exc:
+            return f"{cls.__name__}: building it failed ({type(exc).__name__}: {exc}); declare it with crosscheck.Layer"
+        w, b = find_path(probe, WEIGHT_NAMES), find_path(probe, BIAS_NAMES)
+        if w is None:
+            return f"{cls.__name__}: no weight attribute found; declare it with crosscheck.Layer"
+        if get_path(probe, w) is None:   # created by the first forward: build them from a probe input
+            layout = _initialise(probe, op)
+            if layout is None:
+                return f"{cls.__name__}: its weights are created lazily and no probe input worked; declare it"
+            layer.layout = layout
+        layer.weights = {("filters" if op == "conv2d" else "kernel"): w, **({"bias": b} if b else {})}
+        layer.filter_layout = filter_layout_of(probe, w, op)
+        if op == "conv2d":
+            layer.layout = "NHWC" if layer.filter_layout == "HWIO" else "NCHW"
+        if layer.supports == {} and b is None:
+            layer.supports = {"bias": False}
+        if "pad" not in [name for name, _ in getattr(make, "plan", [])]:
+            pass
+    params = inspect.signature(cls.__init__).parameters
+    supports = dict(layer.supports)
+    if op == "conv2d" and not any(p.lower() in CONSTRUCTOR["pad"] for p in params):
+        supports["pads"] = (0,)
+    if op == "conv2d" and not any(p.lower() in CONSTRUCTOR["stride"] for p in params):
+        supports["strides"] = (1,)
+    if op in ("max_pool2d", "avg_pool2d") and "mode" in params:
+        layer.op = "pool"   # both modes
+    layer.supports = supports
+    return layer
+
+
+def _initialise(probe, op: str) -> str | None:
+    """Run the probe layer's forward once (channels-last first: lazily built layers read C from the
+    input's last axis), so that its weights exist; the layout that worked, or None."""
+    inputs = ({"NHWC": np.zeros((1, 5, 5, 2)), "NCHW": np.zeros((1, 2, 5, 5))} if op == "conv2d"
+              else {"NCHW": np.zeros((2, 4))})
+    for layout, x in inputs.items():
+        try:
+            probe.forward(x)
+            return layout
+        except Exception:
+            continue
+    return None
+
+
+def filter_layout_of(layer_obj, path: str, op: str) -> str:
+    """The layout of the weights built from the probe configuration (distinct sizes tell them apart)."""
+    w = get_path(layer_obj, path)
+    shape = tuple(np.shape(w)) if w is not None else ()
+    if op == "dense":
+        return "OI" if shape == (3, 4) else "IO"
+    if shape == (3, 2, 3, 3):
+        return "FCHW"
+    if shape == (3, 3, 2, 3):
+        return "HWIO"
+    return "FCHW"
+
+
+def module_layout(module) -> str:
+    """NHWC when the module's convolution keeps HWIO weights, else NCHW."""
+    for cls in _classes(module):
+        if _op_of(cls) == "conv2d":
+            layer = discover(cls, "NCHW")
+            if isinstance(layer, Layer):
+                return layer.layout
+    return "NCHW"
+
+
+def _classes(module):
+    return [obj for name, obj in vars(module).items() if inspect.isclass(obj) and obj.__module__ == module.__name__
+            and callable(getattr(obj, "forward", None))
+            and (callable(getattr(obj, "backward", None)) or callable(getattr(obj, "backprop", None)))]
+
+
+# ------------------------------------------------------------------------------------ layouts
+
+def to_layer(a: np.ndarray, case_layout: str, layout: str) -> np.ndarray:
+    """An activation from the case's NCHW / NHWC to the layer's layout."""
+    nhwc = a if case_layout == "NHWC" else a.transpose(0, 2, 3, 1)
+    if layout == "NHWC":
+        return np.ascontiguousarray(nhwc)
+    if layout == "NCHW":
+        return np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
+    one = nhwc[0]                                   # (H, W, C): one example
+    if layout == "HWC":
+        return np.ascontiguousarray(one)
+    if layout == "CHW":
+        return np.ascontiguousarray(one.transpose(2, 0, 1))
+    return np.ascontiguousarray(one[..., 0])         # "HW": one channel
+
+
+def from_layer(a, case_layout: str, layout: str, channels_out: bool = False):
+    """Back from the layer's layout (``channels_out``: an "HW" input whose output has channels, as a
+    one-channel convolution's (H, W, F))."""
+    if a is None:
+        return None
+    a = np.asarray(a)
+    if layout == "NHWC":
+        nhwc = a
+    elif layout == "NCHW":
+        nhwc = a.transpose(0, 2, 3, 1) if a.ndim == 4 else a
+    elif layout == "HWC" or (layout == "HW" and channels_out):
+        nhwc = a[None]
+    elif layout == "CHW":
+        nhwc = a.transpose(1, 2, 0)[None]
+    else:
+        nhwc = a[None, ..., None]
+    if nhwc.ndim != 4:
+        return a
+    return nhwc if case_layout == "NHWC" else nhwc.transpose(0, 3, 1, 2)
+
+
+def weights_to_layer(array: np.ndarray, name: str, layout: str, like) -> np.ndarray:
+    """The case's weights in the layer's layout: always a new array (layers update theirs in place)."""
+    if name == "bias":
+        return np.array(array.reshape(np.shape(like)) if like is not None and np.size(like) == array.size else array,
+                        copy=True)
+    if layout == "FCHW":
+        return np.ascontiguousarray(array.transpose(3, 2, 0, 1))
+    if layout == "FHW":
+        return np.ascontiguousarray(array[:, :, 0, :].transpose(2, 0, 1))
+    if layout == "OI":
+        return np.ascontiguousarray(array.T)
+    return np.array(array, copy=True)
+
+
+def weights_from_layer(array, name: str, layout: str, case_shape) -> np.ndarray | None:
+    if array is None:
+        return None
+    a = np.asarray(array, dtype=np.float64)
+    if name == "bias":
+        return a.reshape(case_shape) if a.size == int(np.prod(case_shape)) else a
+    if layout == "FCHW" and a.ndim == 4:
+        return a.transpose(2, 3, 1, 0)
+    if layout == "FHW" and a.ndim == 3:
+        return a.transpose(1, 2, 0)[:, :, None, :]
+    if layout == "OI" and a.ndim == 2:
+        return a.T
+    return a
+
+
+# ------------------------------------------------------------------------------------ the runs
+
+def _config_of(case: Case, layer: Layer) -> Config:
+    fmt = case.params.get("data_format", "NHWC")
+    if case.op == "dense":
+        n_in, n_out = case.arrays["kernel"].shape
+        return Config("dense", in_features=n_in, out_features=n_out)
+    x = case.arrays.get("input", case.arrays.get("features"))
+    if x.ndim != 4:   # an element-wise layer on a matrix
+        return Config(case.op, input_shape=tuple(x.shape[1:]))
+    nhwc = x.shape if fmt == "NHWC" else (x.shape[0], x.shape[2], x.shape[3], x.shape[1])
+    shape = {"NCHW": (nhwc[3], nhwc[1], nhwc[2]), "NHWC": (nhwc[1], nhwc[2], nhwc[3]), "CHW": (nhwc[3], nhwc[1],
+             nhwc[2]), "HWC": (nhwc[1], nhwc[2], nhwc[3]), "HW": (nhwc[1], nhwc[2])}.get(layer.layout, ())
+    if case.op == "conv2d":
+        kh, kw, c, f = case.arrays["filters"].shape
+        pads = case.params["padding"]
+        return Config("conv2d", in_channels=c, out_channels=f, kernel_size=(kh, kw), stride=case.params["strides"][0],
+                      pad=int(pads[1][0] if fmt == "NHWC" else pads[2][0]), input_shape=shape)
+    if case.op in ("max_pool2d", "avg_pool2d"):
+        return Config(case.op, in_channels=nhwc[3], kernel_size=tuple(case.params["ksize"]),
+                      stride=case.params["strides"][0], input_shape=shape,
+                      mode="max" if case.op == "max_pool2d" else "average")
+    return Config(case.op, in_channels=nhwc[3], input_shape=shape)
+
+
+def _call_backward(layer: Layer, obj, dy):
+    method = getattr(obj, layer.backward)
+    if layer.learning_rate is None:
+        return method(dy)
+    if layer.learning_rate_arg:
+        return method(dy, **{layer.learning_rate_arg: layer.learning_rate})
+    return method(dy, layer.learning_rate)
+
+
+ARRAY_NAMES = {"conv2d": ("input", "filters", "bias"), "dense": ("x", "kernel", "bias"), "relu": ("features",),
+               "sigmoid": ("x",), "tanh": ("x",), "max_pool2d": ("input",), "avg_pool2d": ("input",)}
+
+
+def layer_impl(layer: Layer, case_layout: str, modified: list):
+    """An implementation module for ``run_case`` whose op functions and ``vjp`` run a fresh ``layer``
+    object per call; writes into the input or the upstream gradient are recorded in ``modified``."""
+    weight_names = [n for n in ("filters", "kernel", "bias") if n in layer.weights]
+
+    def activation(a):
+        if layer.layout == "D":      # one example of a dense layer: a vector
+            return np.ascontiguousarray(a[0])
+        return a if a.ndim != 4 else to_layer(a, case_layout, layer.layout)
+
+    def back(a, op):
+        if layer.layout == "D":
+            return None if a is None else np.asarray(a)[None]
+        return a if op == "dense" else from_layer(a, case_layout, layer.layout, channels_out=op == "conv2d")
+
+    def build(op, arrays, params):
+        case = Case(op, params, arrays, None, "float64", 0)
+        obj = layer.make(_config_of(case, layer))
+        x = activation(arrays[ARRAY_NAMES[op][0]])
+        for name in weight_names:
+            path = layer.weights[name]
+            if get_path(obj, path) is None:   # created on the first forward (numpy-ml style)
+                obj.forward(np.zeros_like(x))
+            set_path(obj, path, weights_to_layer(arrays[name], name, layer.filter_layout, get_path(obj, path)))
+        return obj, x
+
+    def watched(fn, arg, name):
+        snapshot = np.array(arg, copy=True)
+        result = fn(arg)
+        if not np.array_equal(snapshot, arg, equal_nan=True) and name not in modified:
+            modified.append(name)
+        return result
+
+    def op_function(op):
+        def fn(**kwargs):
+            arrays = {k: v for k, v in kwargs.items() if isinstance(v, np.ndarray)}
+            params = {k: v for k, v in kwargs.items() if not isinstance(v, np.ndarray)}
+            obj, x = build(op, arrays, params)
+            return back(watched(obj.forward, x, "x"), op)
+        return fn
+
+    def vjp(op, *arrays, **params):
+        names = ARRAY_NAMES[op]
+        given = dict(zip(names, arrays))
+        obj, x = build(op, given, params)
+        before = {n: np.array(get_path(obj, layer.weights[n]), dtype=np.float64, copy=True) for n in weight_names}
+        y = back(watched(obj.forward, x, "x"), op)
+
+        def pullback(dy):
+            if layer.layout == "D":
+                d_layer = np.ascontiguousarray(dy[0])
+            else:
+                d_layer = dy if op == "dense" or dy.ndim != 4 else to_layer(
+                    dy, case_layout, "HWC" if layer.layout == "HW" and op == "conv2d" else layer.layout)
+            dx = watched(lambda d: _call_backward(layer, obj, d), d_layer, "dout")
+            out = [None if dx is None else back(dx, op if op != "conv2d" else "input")]
+            for n in names[1:len(arrays)]:
+                if n not in weight_names:
+                    out.append(None)
+                    continue
+                if layer.grads == "update":
+                    after = np.asarray(get_path(obj, layer.weights[n]), dtype=np.float64)
+                    g = (before[n] - after) / layer.learning_rate
+                else:
+                    path = (layer.grads or {}).get(n) or grad_path(obj, layer.weights[n])
+                    g = get_path(obj, path) if path else None
+                out.append(weights_from_layer(g, n, layer.filter_layout, given[n].shape))
+            return tuple(out)
+        return y, pullback
+
+    return types.SimpleNamespace(**{op: op_function(op) for op in ARRAY_NAMES}, vjp=vjp, __name__=layer.row_name())
+
+
+def layer_run(layer: Layer):
+    """Run one case through ``run_case``; gradients the layer does not compute (a first layer's input
+    gradient) are listed as not judged, with a note."""
+    from ..runner import run_case
+    from .run import modified_outcome
+
+    def run(module, case: Case, options: dict) -> Outcome:
+        modified: list = []
+        outcome = run_case(case, layer_impl(layer, case.params.get("data_format", "NHWC"), modified))
+        outcome.impl = layer.row_name()
+        given = set(layer.supports["gradients"]) if layer.supports.get("gradients") else None
+        for d in outcome.diffs:
+            if d.tensor.startswith("d_") and d.note == NONE_NOTE and d.tensor in _optional(given):
+                d.judged, d.note = False, f"{layer.row_name()} does not compute {d.tensor} (a first layer)"
+        outcome.diffs = [d for d in outcome.diffs if not d.tensor.startswith("input ")]
+        if outcome.status != IMPLEMENTATION_ERROR and outcome.diffs:
+            outcome.status = "pass" if all(d.passed for d in outcome.diffs if d.judged) else "mismatch"
+        if any(not d.judged and "does not compute" in d.note for d in outcome.diffs):
+            outcome.notes.append(f"{layer.row_name()} computes no input gradient (a first layer)")
+        return modified_outcome(outcome, modified)
+    return run
+
+
+def activation_run(layer: Layer):
+    """A dense layer followed by an activation (e.g. softmax): the reference is TensorFlow's
+    ``activation(x @ kernel + bias)`` by GradientTape, compared tensor by tensor."""
+    from .run import modified_outcome
+
+    def run(module, case: Case, options: dict) -> Outcome:
+        from ..ops._common import tf_lib
+        T = tf_lib()
+        tf = T.tf
+        fn = {"softmax": tf.nn.softmax, "relu": tf.nn.relu, "sigmoid": tf.math.sigmoid, "tanh": tf.math.tanh}[
+            layer.activation]
+        modified: list = []
+        impl = layer_impl(layer, "NHWC", modified)
+        names = [n for n in ("x", "kernel", "bias") if n in case.arrays]
+        try:
+            y, pullback = impl.vjp("dense", *[np.array(case.arrays[n], copy=True) for n in names])
+            grads = pullback(np.array(case.dy, copy=True))
+        except Exception as exc:
+            return Outcome(case, IMPLEMENTATION_ERROR, message=user_traceback(exc), impl=layer.row_name())
+        from ..opinfo import Call
+        ref = T.tape(lambda x, kernel, bias=None: fn(tf.matmul(x, kernel) + (0 if bias is None else bias)),
+                     Call(case, {}), names)
+        path = f"tape ({layer.activation} of dense)"
+        actual = {"y": y, **{"d_" + n: g for n, g in zip(names, grads)}}
+        diffs = [own_diff(case, actual.get(t), e, t, path, case.arrays["kernel"].shape[0]) for t, e in ref.items()]
+        for d in diffs:
+            if d.tensor == "d_x" and d.note == NONE_NOTE:
+                d.judged, d.note = False, f"{layer.row_name()} does not compute d_x (a first layer)"
+        return modified_outcome(outcome_of(case, diffs, layer.row_name(), [path]), modified)
+    return run
+
+
+def _optional(given) -> set:
+    """Gradients a layer may leave out: the input gradient (a first layer), and those not declared."""
+    mapping = {"input": ("d_input", "d_x", "d_features"), "filters": ("d_filters", "d_kernel"),
+               "kernel": ("d_kernel",), "bias": ("d_bias",)}
+    if given is None:
+        return set(mapping["input"])
+    return {t for k, ts in mapping.items() if k not in given for t in ts}
+
+
+def layer_cases(layer: Layer):
+    s = C.Supports(**{**_default_supports(layer), **layer.supports})
+    layout = "NHWC" if layer.layout in ("NHWC", "HWC", "HW") else "NCHW"
+    if layer.op == "conv2d":
+        return C.conv_cases(s, layout)
+    if layer.op in ("max_pool2d", "avg_pool2d"):
+        return C.pool_cases(s, layout, op=layer.op)
+    if layer.op == "pool":
+        return st.one_of(C.pool_cases(s, layout), C.pool_cases(s, layout, op="avg_pool2d"))
+    if layer.op == "dense":
+        return C.affine_cases(s)
+    return C.relu_cases(((4, 5), (2, 3, 4, 4)) if layer.layout in ("NCHW", "NHWC") else ((1, 4, 5, 1),))
+
+
+def _default_supports(layer: Layer) -> dict:
+    one = layer.layout in ("HW", "HWC", "CHW", "D")
+    out = {"square": True, "batch": not one}
+    if layer.layout == "HW":
+        out["in_channels"] = (1,)
+    return out
+
+
+def _name_layer(layer: Layer) -> None:
+    """A declared layer's row is named after its class (built once from a probe configuration)."""
+    if layer.name or not getattr(layer.make, "__name__", "").startswith("<"):
+        return
+    try:
+        layer.name = type(layer.make(_probe_config(layer.op if layer.op != "pool" else "max_pool2d"))).__name__
+    except Exception:
+        layer.name = layer.op
+
+
+def layer_spec(layer: Layer) -> Spec:
+    _name_layer(layer)
+    judged = {"conv2d": ("y", "d_input", "d_filters", "d_bias"), "dense": ("y", "d_x", "d_kernel", "d_bias"),
+              "relu": ("y", "d_features")}.get(layer.op, ("y", "d_input"))
+    run = activation_run(layer) if layer.activation else layer_run(layer)
+    return Spec(layer.row_name(), (), lambda o: layer_cases(layer), run, judged,
+                ties=layer.op in ("max_pool2d", "pool"))
+
+
+def specs_of_module(module) -> list[Spec]:
+    """Specs of the module's ``LAYERS`` declarations, or of its discovered layer classes (a class that
+    cannot be discovered gets an error row saying what to declare)."""
+    declared = getattr(module, "LAYERS", None)
+    if declared is not None:
+        return [layer_spec(layer) for layer in declared]
+    layout = module_layout(module)
+    specs = []
+    for cls in _classes(module):
+        found = discover(cls, layout)
+        if isinstance(found, Layer):
+            specs.append(layer_spec(found))
+        else:
+            specs.append(Spec(cls.__name__, (), lambda o: st.nothing(), None, (), group=found))
+    return specs
