@@ -55,17 +55,32 @@ def cases(op: str, dtype: str = "float64", layout: str | None = None):
 
 
 def check_op(op: str, forward: Callable, backward: Callable | None = None, *, layout: str | None = "NHWC",
-             examples: int = 20, dtype: str = "float64", seed: int = 0) -> list[Outcome]:
+             examples: int = 20, dtype: str = "float64", seed: int = 0, ties: str = "note") -> list[Outcome]:
     """Draw ``examples`` cases of ``op`` and compare your functions with TensorFlow on each; raises
-    AssertionError with the first failure's report, else returns the outcomes."""
+    AssertionError with the smallest failure of each likely cause, else returns the outcomes.
+
+    ``ties``: for max_pool2d, a backward that follows another rule than TensorFlow's (first maximum)
+    on tied windows gives a warning ("note", the default) or fails ("tf")."""
+    import warnings
+
+    from .check.run import Spec, judge
     from .fuzz import fuzz_outcomes
     from .runner import run_case
+    if ties not in ("note", "tf"):
+        raise ValueError(f"ties must be 'note' or 'tf', got {ties!r}")
     impl = adapter(op, forward, backward, getattr(forward, "__qualname__", "user code"))
     outcomes = fuzz_outcomes(cases(op, dtype, layout), lambda case: run_case(case, impl), examples=examples,
                              seed_key=f"check_op:{op}:{dtype}:{layout}:{seed}")
+    row = judge(Spec(op, (), None, None, (), ties=op == "max_pool2d"), outcomes, ties)
+    for note in row.notes:
+        warnings.warn(f"{op}: {note}", stacklevel=2)
     failed = [o for o in outcomes if o.status in FAILING]
-    if failed:
+    if row.failing or (failed and row.verdict != "passed-with-note"):
         from .report import format_outcome_text
-        raise AssertionError(f"{len(failed)} of {len(outcomes)} cases of {op} fail; the first:\n"
-                             + format_outcome_text(failed[0], snippet=False))
+        examples_ = list(row.examples.items()) or [("", failed[0])]
+        raise AssertionError(
+            f"{len(failed)} of {len(outcomes)} cases of {op} fail"
+            + (f" (likely causes: {', '.join(f'{c} x{n}' for c, n in row.causes.items())})" if row.causes else "")
+            + "".join(f"\n--- {cause or 'first failure'}, smallest case:\n" + format_outcome_text(o, snippet=False)
+                      for cause, o in examples_))
     return outcomes

@@ -59,6 +59,10 @@ LABELS = {
                             "the smallest magnitude at which it fails",
     "log-underflow": "the loss is Inf where TensorFlow's is finite, its gradient is not: log of an underflowed "
                      "probability",
+    "relu-mask-from-upstream": "relu backward masks with dout > 0 instead of x > 0",
+    "upstream-gradient-dropped": "the backward routes the mask but never multiplies it by the upstream gradient",
+    "accumulator-overwritten": "a bias gradient holds only the last position's (or last sample's) upstream "
+                               "gradient: = where += belongs in the loop",
     "precision-only": "float32 rounding: slightly beyond the tolerance, consistent with another summation order",
     "arbiter": "the float64 finite-difference verdict on a disagreeing gradient (crosscheck.arbiter)",
 }
@@ -203,8 +207,8 @@ def _swapped_rule(info, case, tensor, actual) -> bool:
         return False
     try:
         args = info.geometry(info.resolve(case))
-        out = G.WindowArgs(tuple(reversed(args.in_sizes)), args.window, args.strides, args.dilations,
-                            args.padding).resolve().out
+        pads = G.padtype_to_pads(args.in_sizes, args.window, args.strides, args.dilations, args.padding)
+        out = G.output_sizes(tuple(reversed(args.in_sizes)), args.window, args.strides, args.dilations, pads)
     except Exception:
         return False
     ah, aw = _spatial_axes(case, tensor, info)
@@ -564,6 +568,38 @@ def known_mistakes(info, case, diff, actual, expected, tol) -> list[dict]:
     return found
 
 
+def accumulator_overwritten(info, case, diff, actual, expected, tol) -> list[dict]:
+    """A bias gradient (the sum of dy over every axis but the channel's) that kept only the last
+    loop iteration's term: dy at the last position, or the last sample's sum."""
+    if diff.tensor != "d_bias" or case.dy is None or actual.ndim != 1:
+        return []
+    dy = np.asarray(case.dy, dtype=np.float64)
+    channel = 1 if case.params.get("data_format") == "NCHW" else dy.ndim - 1
+    dy = np.moveaxis(dy, channel, -1).reshape(dy.shape[0], -1, dy.shape[channel])
+    if dy.shape[0] * dy.shape[1] < 2:
+        return []
+    for what, alt in (("the upstream gradient at the last position", dy[-1, -1]),
+                      ("the last sample's upstream gradient summed", dy[-1].sum(axis=0))):
+        ok, err = _matches(actual, alt, tol)
+        if ok:
+            return [entry("accumulator-overwritten", f"equals {what}, not the sum over all: {_falls(diff, err)}")]
+    return []
+
+
+def raised_cropping_at_zero_pad(case: Case, traceback_text: str) -> bool:
+    """A raise on a line that crops with ``[p:-p]`` in a case whose padding is 0 somewhere: the
+    empty crop cannot be assigned back (the raise form of "crop-empty-at-zero-pad")."""
+    import re
+    lines = [line.strip() for line in traceback_text.splitlines()
+             if line.startswith("    ") and re.search(r"\w", line)]   # source lines, not the ~~^^ markers
+    if not lines or not re.search(r"\[[^\]]*\b(\w+)\s*:\s*-\s*\1\b", lines[-1]):
+        return False
+    padding = case.params.get("padding")
+    if not isinstance(padding, list) or len(padding) != 4:
+        return False
+    return any(list(padding[a]) == [0, 0] for a in G.spatial_axes(case.params.get("data_format", "NHWC")))
+
+
 def precision_only(info, case, diff, actual, expected, tol) -> list[dict]:
     if case.dtype != "float32" or not np.all(np.isfinite(actual)):
         return []
@@ -577,4 +613,4 @@ def precision_only(info, case, diff, actual, expected, tol) -> list[dict]:
 
 HYPOTHESES: list[Callable] = [nan_inf, sign_flip, scale_factor, flipped_kernel, kernel_hw_swapped, spatial_shift,
                               same_padding_wrong_side, layout_mixup, border_only, stride_phase, undilated_dy,
-                              maxpool_ties, known_mistakes, precision_only]
+                              maxpool_ties, known_mistakes, accumulator_overwritten, precision_only]

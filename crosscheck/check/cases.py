@@ -28,7 +28,7 @@ class Supports:
     allowed channel counts; gradients: which of ``input``, ``filters``/``kernel``, ``bias`` the code
     computes (a first layer often has no input gradient); bias: whether the op has a bias at all.
     """
-    kernel_sizes: tuple = (1, 2, 3, 4)
+    kernel_sizes: tuple = (3, 2, 4, 1)      # the first is hypothesis's simplest draw: not a 1x1 that hides bugs
     square: bool = False
     strides: tuple = (1, 2, 3)
     pads: tuple = (0, 1, 2)
@@ -38,7 +38,7 @@ class Supports:
     out_channels: tuple = (1, 2, 3, 4)
     gradients: tuple = ("input", "filters", "bias")
     bias: bool = True
-    pool_sizes: tuple = (1, 2, 3)
+    pool_sizes: tuple = (2, 3, 1)
     features: tuple = tuple(range(1, 13))
     extra: dict = field(default_factory=dict)
 
@@ -98,19 +98,33 @@ def pool_cases(draw, supports: Supports = Supports(), layout: str = "NCHW", ties
     """A VALID pool whose stride divides the input; ``ties``: True / False / None (drawn)."""
     n = draw(st.integers(1, 3)) if supports.batch else 1
     c = draw(st.sampled_from(supports.in_channels))
-    ph = draw(st.sampled_from(supports.pool_sizes))
-    pw = ph if supports.square else draw(st.sampled_from(supports.pool_sizes))
+    tied = draw(st.booleans()) if ties is None else ties
+    sizes = [k for k in supports.pool_sizes if k > 1 or not tied] or list(supports.pool_sizes)  # a 1x1 window has no tie
+    ph = draw(st.sampled_from(sizes))
+    pw = ph if supports.square else draw(st.sampled_from(sizes))
     stride = draw(st.sampled_from(supports.strides))
     oh, ow = draw(st.integers(1, 4)), draw(st.integers(1, 4))
     h, w = (oh - 1) * stride + ph, (ow - 1) * stride + pw
     seed = draw(SEEDS)
     rng = np.random.default_rng(seed)
-    tied = draw(st.booleans()) if ties is None else ties
     size = n * c * h * w
     values = (tie_values if tied else distinct_values)(rng, size)
-    x = values.reshape(to_layout((n, h, w, c), layout))
+    x = values.reshape((n, h, w, c))
+    if tied and ph * pw > 1:   # at least the first window of every channel holds a tied maximum
+        second = (0, 1) if pw > 1 else (1, 0)
+        x[:, 0, 0] = x[:, second[0], second[1]] = x[:, :ph, :pw].max(axis=(1, 2))
+    x = np.ascontiguousarray(x if layout == "NHWC" else x.transpose(0, 3, 1, 2))
     params = dict(ksize=[ph, pw], strides=[stride, stride], padding="VALID", data_format=layout)
     return Case(op, params, {"input": x}, _normal(rng, to_layout((n, oh, ow, c), layout)), DTYPE, seed)
+
+
+MAX_POOL_SPLITS = ({"op": "max_pool2d", "tied": False}, {"op": "max_pool2d", "tied": True})
+POOL_SPLITS = MAX_POOL_SPLITS + ({"op": "avg_pool2d", "tied": False},)
+
+
+def pool_split_cases(supports: Supports, layout: str, options: dict, op: str = "max_pool2d"):
+    """pool_cases for a split of ``MAX_POOL_SPLITS`` / ``POOL_SPLITS`` (``op`` when none is given)."""
+    return pool_cases(supports, layout, ties=options.get("tied"), op=options.get("op", op))
 
 
 @st.composite
@@ -176,11 +190,11 @@ def loss_cases(draw, op: str, scale=None) -> Case:
 
 
 @st.composite
-def dropout_cases(draw, backward: bool) -> Case:
+def dropout_cases(draw, backward: bool, mode: str | None = None) -> Case:
     seed = draw(SEEDS)
     rng = np.random.default_rng(seed)
     p = draw(st.sampled_from([0.3, 0.5, 0.8]))
-    mode = "train" if backward else draw(st.sampled_from(["train", "train", "test"]))
+    mode = "train" if backward else mode or draw(st.sampled_from(["train", "train", "test"]))
     shape = (40, 50)
     x = rng.uniform(0.5, 2.0, shape) * rng.choice([-1.0, 1.0], shape)   # no zeros: out != 0 marks a kept unit
     return Case("dropout", {"p": p, "mode": mode, "seed": int(seed % 1000)}, {"x": x},

@@ -27,9 +27,10 @@ from ..case import IMPLEMENTATION_ERROR, PASS, Case, Outcome, TensorDiff
 from ..compare import NONE_NOTE
 from ..implementation import user_traceback
 from . import cases as C
-from .run import Guard, Spec, Variant, grads, modified_outcome, outcome_of, own_diff, pair
+from .run import Guard, Spec, Variant, WrongShape, grads, modified_outcome, outcome_of, own_diff, pair
 
 TENSORS_CONV = ("d_input", "d_filters", "d_bias")
+MODES = ({"training": True}, {"training": False})   # batch norm forward: train and test mode
 DROPOUT = (Variant("keep", "dropout: p is the probability of keeping a unit (the assignments from 2018)"),
            Variant("drop", "dropout: p is the probability of dropping a unit (the 2016-17 assignments)"))
 GROUPNORM = (Variant("(1, C, 1, 1)", "group norm: gamma and beta shaped (1, C, 1, 1)"),
@@ -109,7 +110,7 @@ def affine_adapter(fwd, bwd, names, guard: Guard):
                 return None, None, None
             dx, dw, db = grads(names[1], guard.call(lambda d: bwd(d, cache), ("dout",), dy), 3)
             if dx is not None and np.shape(dx) != xs_shape(x):
-                raise ValueError(f"{names[1]} returned dx of shape {np.shape(dx)}, but {names[0]} was given x of "
+                raise WrongShape(f"{names[1]} returned dx of shape {np.shape(dx)}, but {names[0]} was given x of "
                                  f"shape {xs_shape(x)}: dx must have x's shape")
             return _none_or(dx, lambda a: a.reshape(x.shape)), dw, db
         return out, pullback
@@ -334,8 +335,8 @@ def specs() -> list[Spec]:
     for s in ("_naive", "_fast"):
         fwd, bwd = "max_pool_forward" + s, "max_pool_backward" + s
         out.append(Spec(fwd, (fwd,), lambda o: C.pool_cases(), registry_run(pool_adapter, (fwd,), ("y",)), ("y",)))
-        out.append(Spec(bwd, (fwd, bwd), lambda o: C.pool_cases(), registry_run(pool_adapter, (fwd, bwd), ("d_input",)),
-                        ("d_input",), ties=True))
+        out.append(Spec(bwd, (fwd, bwd), lambda o: C.pool_split_cases(C.Supports(), "NCHW", o),
+                        registry_run(pool_adapter, (fwd, bwd), ("d_input",)), ("d_input",), ties=True, splits=C.MAX_POOL_SPLITS))
     out += [
         Spec("affine_forward", ("affine_forward",), lambda o: C.affine_cases(),
              registry_run(affine_adapter, ("affine_forward",), ("y",)), ("y",)),
@@ -356,16 +357,17 @@ def specs() -> list[Spec]:
         adapter_kind = "batchnorm" if kind == "spatial_batchnorm" else kind
         variants, group = (GROUPNORM, "groupnorm_gamma") if kind == "groupnorm" else ((), "")
         fwd = prefix + "_forward"
-        cases = (lambda k: lambda o: C.norm_cases(k))(kind)
+        cases = (lambda k: lambda o: C.norm_cases(k, training=o.get("training")))(kind)
         out.append(Spec(fwd, (fwd,), cases, registry_run(norm_adapter, (fwd,), ("y",), kind=adapter_kind), ("y",),
-                        variants=variants, group=group))
+                        variants=variants, group=group, splits=MODES if "batchnorm" in kind else ()))
         for bwd in [prefix + "_backward"] + (["batchnorm_backward_alt"] if prefix == "batchnorm" else []):
             train_cases = (lambda k: lambda o: C.norm_cases(k, training=True))(kind)
             out.append(Spec(bwd, (fwd, bwd), train_cases,
                             registry_run(norm_adapter, (fwd, bwd), judged, kind=adapter_kind), judged,
                             variants=variants, group=group))
-    out += [Spec("dropout_forward", ("dropout_forward",), lambda o: C.dropout_cases(False),
-                 dropout_run("dropout_forward", None), ("y", "kept_fraction"), variants=DROPOUT, group="dropout_p"),
+    out += [Spec("dropout_forward", ("dropout_forward",), lambda o: C.dropout_cases(False, o.get("mode")),
+                 dropout_run("dropout_forward", None), ("y", "kept_fraction"), variants=DROPOUT, group="dropout_p",
+                 splits=({"mode": "train"}, {"mode": "train"}, {"mode": "test"})),
             Spec("dropout_backward", ("dropout_forward", "dropout_backward"), lambda o: C.dropout_cases(True),
                  dropout_run("dropout_forward", "dropout_backward"), ("d_x",), variants=DROPOUT, group="dropout_p")]
     return out

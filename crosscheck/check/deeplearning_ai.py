@@ -149,6 +149,7 @@ def helper_run(name: str):
 
 def _specs() -> list[Spec]:
     conv = lambda o: C.conv_cases(SUPPORTS, layout="NHWC")  # noqa: E731
+    pool = lambda o: C.pool_split_cases(SUPPORTS, "NHWC", o)  # noqa: E731
     out = [Spec(n, (n,), c, helper_run(n), ("y",)) for n, c in (
         ("zero_pad", lambda o: pad_cases()), ("conv_single_step", lambda o: step_cases()),
         ("create_mask_from_window", lambda o: window_cases()), ("distribute_value", lambda o: distribute_cases()))]
@@ -157,12 +158,9 @@ def _specs() -> list[Spec]:
         Spec("conv_backward", ("conv_forward", "conv_backward"), conv,
              registry_run(conv_adapter, ("conv_forward", "conv_backward"), ("d_input", "d_filters", "d_bias")),
              ("d_input", "d_filters", "d_bias")),
-        Spec("pool_forward", ("pool_forward",),
-             lambda o: st.one_of(C.pool_cases(SUPPORTS, layout="NHWC"), C.pool_cases(SUPPORTS, "NHWC", op="avg_pool2d")),
-             _pool_run("pool_forward", None), ("y",)),
-        Spec("pool_backward", ("pool_forward", "pool_backward"),
-             lambda o: st.one_of(C.pool_cases(SUPPORTS, layout="NHWC"), C.pool_cases(SUPPORTS, "NHWC", op="avg_pool2d")),
-             _pool_run("pool_forward", "pool_backward"), ("d_input",), ties=True),
+        Spec("pool_forward", ("pool_forward",), pool, _pool_run("pool_forward", None), ("y",), splits=C.POOL_SPLITS),
+        Spec("pool_backward", ("pool_forward", "pool_backward"), pool, _pool_run("pool_forward", "pool_backward"),
+             ("d_input",), ties=True, splits=C.POOL_SPLITS),
     ]
     return out
 

@@ -552,15 +552,13 @@ def _optional(given) -> set:
     return {t for k, ts in mapping.items() if k not in given for t in ts}
 
 
-def layer_cases(layer: Layer):
+def layer_cases(layer: Layer, options: dict):
     s = C.Supports(**{**_default_supports(layer), **layer.supports})
     layout = "NHWC" if layer.layout in ("NHWC", "HWC", "HW") else "NCHW"
     if layer.op == "conv2d":
         return C.conv_cases(s, layout)
-    if layer.op in ("max_pool2d", "avg_pool2d"):
-        return C.pool_cases(s, layout, op=layer.op)
-    if layer.op == "pool":
-        return st.one_of(C.pool_cases(s, layout), C.pool_cases(s, layout, op="avg_pool2d"))
+    if layer.op in ("max_pool2d", "avg_pool2d", "pool"):
+        return C.pool_split_cases(s, layout, options, op=layer.op)
     if layer.op == "dense":
         return C.affine_cases(s)
     return C.relu_cases(((4, 5), (2, 3, 4, 4)) if layer.layout in ("NCHW", "NHWC") else ((1, 4, 5, 1),))
@@ -589,8 +587,9 @@ def layer_spec(layer: Layer) -> Spec:
     judged = {"conv2d": ("y", "d_input", "d_filters", "d_bias"), "dense": ("y", "d_x", "d_kernel", "d_bias"),
               "relu": ("y", "d_features")}.get(layer.op, ("y", "d_input"))
     run = activation_run(layer) if layer.activation else layer_run(layer)
-    return Spec(layer.row_name(), (), lambda o: layer_cases(layer), run, judged,
-                ties=layer.op in ("max_pool2d", "pool"))
+    splits = {"max_pool2d": C.MAX_POOL_SPLITS, "pool": C.POOL_SPLITS}.get(layer.op, ())
+    return Spec(layer.row_name(), (), lambda o: layer_cases(layer, o), run, judged,
+                ties=layer.op in ("max_pool2d", "pool"), splits=splits)
 
 
 def specs_of_module(module) -> list[Spec]:

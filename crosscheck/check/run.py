@@ -50,7 +50,9 @@ class Spec:
 
     ``cases(options)`` -> hypothesis strategy of Case; ``run(module, case, options)`` -> Outcome;
     ``judged``: the tensors this row is judged on; ``ties``: a max-pool backward; ``variants``:
-    conventions to detect (the first is the default), under the name ``group``."""
+    conventions to detect (the first is the default), under the name ``group``; ``splits``: option
+    sets (e.g. train and test mode, tied and tie-free windows) that each get a share of the examples,
+    so a short run still draws every one."""
     name: str
     requires: tuple
     cases: Callable
@@ -59,6 +61,7 @@ class Spec:
     ties: bool = False
     variants: tuple = ()
     group: str = ""
+    splits: tuple = ()
 
 
 @dataclass
@@ -118,16 +121,27 @@ def _same_value(a, b) -> bool:
         return True
 
 
+class WrongReturn(TypeError):
+    """The user's function returned something else than its convention says (cause "output-type")."""
+
+
+class WrongShape(ValueError):
+    """The user's function returned an array of a shape its convention rules out (cause "shape-mismatch")."""
+
+
+CONTRACT_CAUSES = {"WrongReturn": "output-type", "WrongShape": "shape-mismatch"}
+
+
 def pair(fn_name: str, result, what="(out, cache)"):
     if not isinstance(result, tuple) or len(result) != 2:
-        raise TypeError(f"{fn_name} must return {what}, got {type(result).__name__}")
+        raise WrongReturn(f"{fn_name} must return {what}, got {type(result).__name__}")
     return result
 
 
 def grads(fn_name: str, result, n: int):
     if not isinstance(result, (tuple, list)) or len(result) != n:
         got = f"a tuple of {len(result)}" if isinstance(result, tuple) else type(result).__name__
-        raise TypeError(f"{fn_name} must return {n} gradients, got {got}")
+        raise WrongReturn(f"{fn_name} must return {n} gradients, got {got}")
     return tuple(result)
 
 
@@ -183,15 +197,27 @@ def has_ties(case: Case) -> bool:
     return case.op == "max_pool2d" and tied_windows(get_op("max_pool2d").resolve(case)) > 0
 
 
+GENERIC_CAUSES = ("shape-mismatch", "output-shape")   # dropped where a named mistake explains the shape
+
+
+
 def causes_of(outcome: Outcome) -> list[str]:
     """The likely causes of a failing outcome (stable labels), or what it raised."""
     if outcome.status in (IMPLEMENTATION_ERROR, REFERENCE_ERROR):
+        from ..diagnosis import raised_cropping_at_zero_pad
+        if outcome.status == IMPLEMENTATION_ERROR and raised_cropping_at_zero_pad(outcome.case, outcome.message):
+            return ["crop-empty-at-zero-pad"]
         last = (outcome.message.strip().splitlines() or ["error"])[-1]
-        return [f"raises {last.split(':')[0]}"] if outcome.status == IMPLEMENTATION_ERROR else ["reference-error"]
-    labels = [e["label"] for d in outcome.failures for e in d.diagnosis
-              if e["label"] not in ("arbiter", "border-only", "stride-phase", "precision-only")]
-    labels = list(dict.fromkeys(labels))
-    return labels or ["unexplained"]
+        kind = last.split(":")[0].split(".")[-1]
+        if kind in CONTRACT_CAUSES:
+            return [CONTRACT_CAUSES[kind]]
+        return [f"raises {kind}"] if outcome.status == IMPLEMENTATION_ERROR else ["reference-error"]
+    from ..diagnosis import LOCATIONAL
+    labels = list(dict.fromkeys(e["label"] for d in outcome.failures for e in d.diagnosis
+                                if e["label"] not in ("arbiter", "precision-only")))
+    specific = [label for label in labels if label not in GENERIC_CAUSES and label not in LOCATIONAL]
+    where = [label for label in labels if label in LOCATIONAL]   # only where it differs: better than nothing
+    return specific or where or labels or ["unexplained"]
 
 
 def not_implemented(outcome: Outcome) -> bool:
@@ -203,15 +229,24 @@ def not_implemented(outcome: Outcome) -> bool:
     return bool(failures) and all(d.note in (NONE_NOTE, ZERO_NOTE) for d in failures)
 
 
+def stub_message(outcome: Outcome) -> str:
+    """What makes ``outcome`` look like starter code, with the user's traceback for a raise."""
+    if outcome.status == IMPLEMENTATION_ERROR:
+        return "raises where a result belongs (starter code?):\n" + outcome.message.rstrip()
+    what = {NONE_NOTE: "None", ZERO_NOTE: "all zeros"}
+    parts = [f"{d.tensor}: {what[d.note]}" for d in outcome.failures if d.note in what]
+    return f"returns {', '.join(parts)} where TensorFlow's result is not (starter code?)"
+
+
 def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note") -> Row:
     """The Row of ``outcomes``: verdict, causes with their smallest example, notes."""
     row = Row(spec.name, tried=len(outcomes), outcomes=outcomes)
-    stubs = 0
+    stubs = []
     for o in outcomes:
         if o.status == PASS:
             continue
         if not_implemented(o):
-            stubs += 1
+            stubs.append(o)
             continue
         rule = tie_rule(o) if spec.ties and has_ties(o.case) else None
         if rule is not None and ties != "tf" and all(d.tensor == "d_input" for d in o.failures):
@@ -232,7 +267,7 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note") -> Row:
         row.verdict = "failed"
     elif stubs:
         row.verdict = "not-implemented"
-        row.message = "returns None (or zeros, or raises NotImplementedError) where a result belongs: a stub?"
+        row.message = stub_message(stubs[0])
     elif row.notes:
         row.verdict = "passed-with-note"
     return row
@@ -242,13 +277,27 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note") -> Row:
 
 def run_spec_cases(spec: Spec, module, options: dict, examples: int, seed: int, stop_after: int | None = None,
                    timeout: float | None = None):
+    """The outcomes of ``examples`` cases, shared out over ``spec.splits`` (at least one each)."""
+    if spec.splits:
+        outcomes = []
+        for i, split in enumerate(spec.splits):
+            share = max(1, (examples + i) // len(spec.splits))
+            outcomes += run_split(spec, module, {**options, **split}, share, seed, stop_after, timeout)
+            if stop_after and sum(o.status in FAILING for o in outcomes) >= stop_after:
+                break
+        return outcomes
+    return run_split(spec, module, options, examples, seed, stop_after, timeout)
+
+
+def run_split(spec: Spec, module, options: dict, examples: int, seed: int, stop_after: int | None,
+              timeout: float | None):
     from ..fuzz import fuzz_outcomes
 
     def failures(outcomes):
         return sum(o.status in FAILING for o in outcomes)
     stop = (lambda outcomes: failures(outcomes) >= stop_after) if stop_after else None
     return fuzz_outcomes(spec.cases(options), lambda case: timed_run(spec, module, case, options, timeout),
-                         examples=examples, seed_key=f"check:{spec.name}:{options.get('variant', '')}:{seed}", stop=stop)
+                         examples=examples, seed_key=f"check:{spec.name}:{sorted(options.items())}:{seed}", stop=stop)
 
 
 def timed_run(spec: Spec, module, case: Case, options: dict, timeout: float | None) -> Outcome:

@@ -49,7 +49,7 @@ def unary_cases(draw, dtype: str, spellings: bool = True, *, op: str, arg: str, 
 
 def unary_op(name: str, arg: str, description: str, tf_source: str, tf_fn, *, params=None, choices=None,
              kink: str = "", extreme_values=None, floor=NA("element-wise: one rounding per element"),
-             errors=None) -> OpInfo:
+             errors=None, mistakes=None) -> OpInfo:
     """An element-wise op ``tf_fn(x, **params)`` on its one array ``arg``."""
     params, choices = params or {}, choices or {}
     drawn = {k: (params[k], choices[k]) for k in params}
@@ -75,7 +75,8 @@ def unary_op(name: str, arg: str, description: str, tf_source: str, tf_fn, *, pa
                   strategy=strategy, extreme=extreme, large=NA("element-wise: no blocking"), features=_shape_features, paths=(RefPath("tape", tape),),
                   geometry=NA("element-wise"), filter_arrays=NA("no filters"), filter_tensors=NA("no filters"),
                   plain_tf=PlainTF(tf_source, lambda call: {k: call.params.get(k) for k in params}),
-                  kinks=kinks if kink else NA("smooth everywhere"), mistakes=NA("no well-known wrong formulation to tell apart"),
+                  kinks=kinks if kink else NA("smooth everywhere"),
+                  mistakes=mistakes or NA("no well-known wrong formulation to tell apart"),
                   error_inputs=errors or (lambda: _unary_errors(arg)), tolerance_class="elementwise",
                   terms=NA("element-wise: one term"), scale_floor=floor)
 
@@ -89,10 +90,21 @@ def _float_only_errors(arg: str):
     return lambda: _unary_errors(arg) + [error("integer input", arg, {arg: np.ones(3, np.int32)})]
 
 
+def relu_mistakes(call: Call) -> dict:
+    """ReLU backward with the mask taken from dy, or the mask alone."""
+    if call.dy is None:
+        return {}
+    x, dy = call.arrays["features"], call.dy
+    return {"relu-mask-from-upstream": ("masked with dy > 0 instead of features > 0", {"d_features": dy * (dy > 0)}),
+            "upstream-gradient-dropped": ("the mask features > 0 itself, not multiplied by dy",
+                                          {"d_features": (x > 0).astype(dy.dtype)})}
+
+
 ALPHA = Param("negative slope (TF stores it as float32)", "value", 0.2, ("0.01", "0.5"))
 
 RELU = unary_op("relu", "features", "max(features, 0); TF's gradient at 0 is 0", "tf.nn.relu(features)",
-                lambda tf, x: tf.nn.relu(x), kink="TF's subgradient 0 is the spec", extreme_values=[0.0, -0.0])
+                lambda tf, x: tf.nn.relu(x), kink="TF's subgradient 0 is the spec", extreme_values=[0.0, -0.0],
+                mistakes=relu_mistakes)
 LEAKY_RELU = unary_op("leaky_relu", "features", "features if > 0 else alpha * features",
                       "tf.nn.leaky_relu(features, {params})", lambda tf, x, alpha: tf.nn.leaky_relu(x, alpha=alpha),
                       params={"alpha": ALPHA}, choices={"alpha": [0.01, 0.5]},

@@ -7,6 +7,8 @@ and divides by the number of valid (unpadded) cells.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -276,16 +278,20 @@ def max_pool_overwrite_gradient(call: Call, policy: str, whole_window: bool = Fa
 
 
 def mistakes(call: Call) -> dict:
-    """Max-pool gradients written with ``=`` where windows overlap (TF's tie rule, or every tied maximum)."""
+    """Max-pool gradients that forget dy, or are written with ``=`` where windows overlap (TF's tie
+    rule, or every tied maximum)."""
     if call.op != "max_pool2d" or call.dy is None:
         return {}
+    ones = Call(dataclasses.replace(call.case, dy=np.ones_like(call.dy)), call.params)
+    found = {"upstream-gradient-dropped": ("d_input is the mask of the maxima, not multiplied by dy",
+                                           {"d_input": max_pool_tape(ones)["d_input"]})}
     win = pool_window(call).resolve()
-    if all(s >= k for s, k in zip(win.strides, win.window)):
-        return {}
-    return {"pool-overwrites-overlap": (
-        f"dx written with = instead of += where windows overlap (stride {win.strides} < window {win.window})",
-        {f"d_input@{policy}{'-window' if whole else ''}": max_pool_overwrite_gradient(call, policy, whole)
-         for policy in ("first", "all") for whole in (False, True)})}
+    if any(s < k for s, k in zip(win.strides, win.window)):
+        found["pool-overwrites-overlap"] = (
+            f"dx written with = instead of += where windows overlap (stride {win.strides} < window {win.window})",
+            {f"d_input@{policy}{'-window' if whole else ''}": max_pool_overwrite_gradient(call, policy, whole)
+             for policy in ("first", "all") for whole in (False, True)})
+    return found
 
 
 def max_pool_kinks(case: Case) -> str:

@@ -17,8 +17,9 @@ class Bug:
     function: str          # the row that must fail
     old: str               # text in cs231n_reference.py ...
     new: str               # ... replaced by this
-    labels: tuple = ()     # diagnosis labels the first failure must carry
-    status: str = "mismatched"
+    labels: tuple = ()     # likely causes the row must list
+    verdict: str = "failed"
+    notes: tuple = ()      # text the row's notes must contain (a convention it follows)
 
 
 BUGS = [
@@ -47,7 +48,7 @@ BUGS = [
             dx[n_idx, c_idx, i * s + r, j * s + c] += dout[:, :, i, j]""",
         """            hit = window == window.max(axis=2, keepdims=True)
             dx[:, :, i * s:i * s + ph, j * s:j * s + pw] += (hit * dout[:, :, i, j, None]).reshape(N, C, ph, pw)""",
-        ("maxpool-all-ties",)),
+        (), "passed-with-note", ("full gradient to every tied maximum",)),
     Bug("maxpool-hw-swapped", "max-pool backward: window row/column unravelled with height and width swapped "
         "(wrong only for non-square windows)", "max_pool_backward_naive",
         "r, c = np.unravel_index(first, (ph, pw))", "c, r = np.unravel_index(first, (pw, ph))", ()),
@@ -79,7 +80,7 @@ BUGS = [
     Bug("relu-output", "ReLU backward multiplies by the output instead of the 0/1 input mask", "relu_backward",
         "return dout * (x > 0)", "return dout * np.maximum(x, 0)", ()),
     Bug("affine-dx-unshaped", "affine backward: dx left flat instead of reshaped to x's shape", "affine_backward",
-        "dx = (dout @ w.T).reshape(x.shape)", "dx = dout @ w.T", (), "error"),
+        "dx = (dout @ w.T).reshape(x.shape)", "dx = dout @ w.T", ("shape-mismatch",)),
     Bug("dropout-drop-prob", "dropout: p used as the drop probability (the convention keeps with probability p)",
         "dropout_forward", "mask = (np.random.rand(*x.shape) < p) / p", "mask = (np.random.rand(*x.shape) >= p) / p",
         ("scale-factor",)),

@@ -18,6 +18,7 @@ Optional per-file keys:
     "based_on": the correct file this one was derived from (it differs only by the bug)
     "missing": functions of the convention's standard set that the file does not define
     "import": how the file has to be / can be loaded, when that is not "load it by path"
+    "declared_by": a file whose crosscheck.Layer declarations (LAYERS) check this one's classes
 
 Per-function optional key:
     "also_acceptable": other verdicts that are defensible for that function.
@@ -32,8 +33,9 @@ VERDICTS = {
     "error": "cannot be checked at all because loading the file fails (SyntaxError, hang at import, ...)",
 }
 
-# Labels for bugs. The first group is the shared vocabulary; the second names the bugs in the
-# layer-class and deeplearning.ai files that have no shared label.
+# The bugs of this corpus by name. "labels" in EXPECTED are crosscheck's diagnosis labels
+# (docs/diagnosis.md); a bug that crosscheck has no label for is expected as "unexplained" (it must
+# still fail). The first group has labels of its own; the second names the others.
 LABELS = {
     "crop-empty-at-zero-pad": "dx cropped from the padded gradient with [pad:-pad], empty when pad == 0",
     "pool-overwrites-overlap": "max-pool backward writes dx with = instead of +=, wrong where windows overlap",
@@ -46,20 +48,20 @@ LABELS = {
     "log-underflow": "log taken of an already underflowed probability: -inf for large score gaps",
     "modifies-input": "writes into one of its input arrays",
 
-    "kernel-flipped": "input gradient uses the 180-degree-rotated kernel (the forward is a correlation)",
+    "flipped-kernel": "input gradient uses the 180-degree-rotated kernel (the forward is a correlation)",
     "upstream-gradient-dropped": "backward routes the mask but never multiplies it by the upstream gradient",
-    "spurious-1/N": "a parameter gradient divided by the batch size",
-    "wrong-relu-mask": "relu backward masks with dout > 0 instead of x > 0",
+    "scale-factor": "a parameter gradient divided by the batch size",
+    "relu-mask-from-upstream": "relu backward masks with dout > 0 instead of x > 0",
     "dW-transposed": "dW computed as the transposed product and reshaped, scrambling filters",
     "dout-flatten-order": "upstream gradient flattened in a different order than the im2col columns",
-    "db-wrong-axis": "bias gradient summed over the wrong axis (wrong shape)",
-    "wrong-lr-sign": "in-place update adds lr * grad (gradient ascent)",
+    "shape-mismatch": "bias gradient summed over the wrong axis (wrong shape)",
+    "sign-flip": "in-place update adds lr * grad (gradient ascent)",
     "wrong-window-offset": "gradient written at window offset i instead of i * stride",
     "softmax-jacobian-diagonal-only": "softmax backward uses p * (1 - p) * g, dropping the off-diagonal terms",
     "stride-ignored-in-dX": "input gradient accumulated at window start r instead of r * stride",
     "average-not-divided": "average-pool backward does not divide the gradient by the window size",
-    "db-mean-instead-of-sum": "bias gradient averaged over the batch instead of summed",
-    "db-not-summed": "bias gradient overwritten in the loop instead of summed over all positions",
+    "scale-factor": "bias gradient averaged over the batch instead of summed",
+    "accumulator-overwritten": "bias gradient overwritten in the loop instead of summed over all positions",
     "all-zero-gradient": "returns zero arrays of the right shapes (stub that was never filled in)",
 }
 
@@ -246,9 +248,8 @@ EXPECTED = {
         {"conv_forward_naive": {"verdict": "not-implemented", "labels": []},
          "conv_backward_naive": {"verdict": "not-implemented", "labels": []},
          "max_pool_backward_naive": {"verdict": "not-implemented", "labels": []},
-         "affine_backward": {"verdict": "failed", "labels": ["all-zero-gradient"],
-                             "notes": "dx, dw, db are np.zeros_like(x/w/b); the TODO region is just `pass`",
-                             "also_acceptable": ["not-implemented"]}},
+         "affine_backward": {"verdict": "not-implemented", "labels": [],
+                             "notes": "dx, dw, db are np.zeros_like(x/w/b); the TODO region is just `pass`"}},
         2019, based_on="cs231n/correct_2019.py"),
     "cs231n/py2_style.py": {
         "convention": "cs231n",
@@ -322,13 +323,13 @@ EXPECTED = {
         "notes": "style_attrs.py with one backward bug per class (forward passes are all correct).",
         "based_on": "layers/style_attrs.py",
         "functions": {
-            "Conv": {"verdict": "failed", "labels": ["kernel-flipped"],
+            "Conv": {"verdict": "failed", "labels": ["flipped-kernel"],
                      "notes": "dx accumulates W[:, :, ::-1, ::-1] * dout; dW and db are right (1x1 kernels hide it)"},
             "MaxPool": {"verdict": "failed", "labels": ["upstream-gradient-dropped"],
                         "notes": "dx is the one-hot mask of the first maximum, not multiplied by dout"},
-            "Linear": {"verdict": "failed", "labels": ["spurious-1/N"],
+            "Linear": {"verdict": "failed", "labels": ["scale-factor"],
                        "notes": "dW = x.T @ dout / N; dx and db right (N == 1 hides it)"},
-            "ReLU": {"verdict": "failed", "labels": ["wrong-relu-mask"], "notes": "dx = dout * (dout > 0)"},
+            "ReLU": {"verdict": "failed", "labels": ["relu-mask-from-upstream"], "notes": "dx = dout * (dout > 0)"},
         },
     },
     "layers/style_dicts.py": {
@@ -348,13 +349,13 @@ EXPECTED = {
         "notes": "style_dicts.py with one backward bug per class.",
         "based_on": "layers/style_dicts.py",
         "functions": {
-            "Conv": {"verdict": "failed", "labels": ["dW-transposed"],
+            "Conv": {"verdict": "failed", "labels": ["unexplained"],
                      "notes": "grads['W'] = (X_col @ dout_flat.T).reshape(W.shape): scrambled whenever F > 1; "
                               "dX and db right"},
-            "Maxpool": {"verdict": "failed", "labels": ["dout-flatten-order"],
+            "Maxpool": {"verdict": "failed", "labels": ["unexplained"],
                         "notes": "dout.ravel() instead of dout.transpose(2, 3, 0, 1).ravel(); right only when "
                                  "N * C == 1 or the output is 1x1"},
-            "FullyConnected": {"verdict": "failed", "labels": ["db-wrong-axis"],
+            "FullyConnected": {"verdict": "failed", "labels": ["shape-mismatch"],
                                "notes": "grads['b'] = sum over axis 1 -> shape (N, 1) instead of (1, out); dX, dW right"},
             "ReLU": {"verdict": "failed", "labels": ["modifies-input"],
                      "notes": "dX = dout (no copy) then dX[X <= 0] = 0: values right, caller's dout zeroed"},
@@ -362,6 +363,7 @@ EXPECTED = {
     },
     "layers/style_inplace.py": {
         "convention": "layers",
+        "declared_by": "layers/check_inplace.py",
         "notes": "cnn-from-scratch-like, one grayscale image at a time. Conv3x3(num_filters): filters "
                  "(num_filters, 3, 3), forward((h, w)) -> (h-2, w-2, num_filters), valid, stride 1, no bias; "
                  "backprop(d_L_d_out, learn_rate) does filters -= lr * grad and returns None. "
@@ -383,15 +385,16 @@ EXPECTED = {
     },
     "layers/style_inplace_bug.py": {
         "convention": "layers",
+        "declared_by": "layers/check_inplace_bug.py",
         "notes": "style_inplace.py with one backprop bug per class (forward passes correct).",
         "based_on": "layers/style_inplace.py",
         "functions": {
-            "Conv3x3": {"verdict": "failed", "labels": ["wrong-lr-sign"],
+            "Conv3x3": {"verdict": "failed", "labels": ["sign-flip"],
                         "notes": "filters += learn_rate * grad (the gradient itself is right)"},
-            "MaxPool2": {"verdict": "failed", "labels": ["wrong-window-offset"],
+            "MaxPool2": {"verdict": "failed", "labels": ["unexplained"],
                          "notes": "block gradient written at [i:i+2, j:j+2] instead of [2i:2i+2, 2j:2j+2]; "
                                   "full gradient to every tied maximum"},
-            "Softmax": {"verdict": "failed", "labels": ["softmax-jacobian-diagonal-only"],
+            "Softmax": {"verdict": "failed", "labels": ["unexplained"],
                         "notes": "d_L_d_t = p * (1 - p) * d_L_d_out: d_input, weight and bias updates all wrong"},
         },
     },
@@ -412,11 +415,11 @@ EXPECTED = {
         "notes": "style_numpyml.py with one backward bug per class.",
         "based_on": "layers/style_numpyml.py",
         "functions": {
-            "Conv2D": {"verdict": "failed", "labels": ["stride-ignored-in-dX"],
+            "Conv2D": {"verdict": "failed", "labels": ["stride-phase"],
                        "notes": "dX window starts at r instead of r * stride: right at stride 1 only; dW, db right"},
-            "Pool2D": {"verdict": "failed", "labels": ["average-not-divided"],
+            "Pool2D": {"verdict": "failed", "labels": ["scale-factor"],
                        "notes": "mode='average' only; mode='max' is right (first maximum)"},
-            "FullyConnected": {"verdict": "failed", "labels": ["db-mean-instead-of-sum"],
+            "FullyConnected": {"verdict": "failed", "labels": ["scale-factor"],
                                "notes": "db = dLdY.mean(axis=0); dX, dW right (batch of 1 hides it)"},
         },
     },
@@ -448,12 +451,12 @@ EXPECTED = {
                  "distribute_value forgets to divide by n_H * n_W, which breaks pool_backward in average mode.",
         "based_on": "deeplearning_ai/correct.py",
         "functions": {
-            "conv_backward": {"verdict": "failed", "labels": ["db-not-summed", "crop-empty-at-zero-pad"],
+            "conv_backward": {"verdict": "failed", "labels": ["accumulator-overwritten", "crop-empty-at-zero-pad"],
                               "notes": "dW right; dA_prev right for pad >= 1"},
             "create_mask_from_window": {"verdict": "passed", "labels": [],
                                         "notes": "x == max(x): marks every tied maximum"},
-            "distribute_value": {"verdict": "failed", "labels": ["average-not-divided"]},
-            "pool_backward": {"verdict": "failed", "labels": ["average-not-divided"],
+            "distribute_value": {"verdict": "failed", "labels": ["scale-factor"]},
+            "pool_backward": {"verdict": "failed", "labels": ["scale-factor"],
                               "notes": "mode='average' only (through distribute_value); mode='max' as in correct.py: "
                                        "full gradient to every tied maximum"},
         },
