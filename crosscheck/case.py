@@ -23,6 +23,12 @@ STATUSES = (PASS, MISMATCH, REFERENCE_UNSUPPORTED, REFERENCE_ERROR, IMPLEMENTATI
 FAILING = (MISMATCH, REFERENCE_ERROR, IMPLEMENTATION_ERROR)
 #: the implementation's vjp forward output, compared with TensorFlow's y as the op function's is
 VJP_Y = "vjp:y"
+OWN_PATH = "own"   # a path whose reference crosscheck computes itself (no TensorFlow op does it: dropout)
+
+
+def reference_name(path: str) -> str:
+    """Who computed the reference of ``path``: "TensorFlow", or "crosscheck's own reference"."""
+    return "crosscheck's own reference" if path.startswith(OWN_PATH) else "TensorFlow"
 
 
 @dataclass

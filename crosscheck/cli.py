@@ -390,7 +390,9 @@ def print_check_table(console: Console, rows, target: str, convention: str) -> N
     from rich.text import Text
     style = {"passed": "green", "passed-with-note": "cyan", "failed": "bold red", "not-implemented": "yellow",
              "error": "bold magenta"}
-    table = Table(title=f"crosscheck check {target} ({convention} convention, float64)", box=box.SIMPLE_HEAD)
+    console.print(f"crosscheck check {target} ({convention} convention, float64)", style="bold", markup=False,
+                  soft_wrap=True)
+    table = Table(box=box.SIMPLE_HEAD)
     for col in ("function", "verdict", "examples", "failing", "likely causes / notes"):
         table.add_column(col, no_wrap=col != "likely causes / notes", overflow="fold")
     for r in rows:

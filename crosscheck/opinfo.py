@@ -125,7 +125,7 @@ class OpInfo:
     params: keyword parameters (meaning, default, spellings).
     strategy: ``strategy(dtype, spellings)`` -> hypothesis strategy of Case; ``spellings=False``
         draws every parameter explicitly in its canonical form (for user code with other conventions).
-    extreme: ``extreme(dtype)`` -> strategy of Cases with values at the edges of the op's branches.
+    extreme: ``extreme(dtype, spellings=True)`` -> strategy of Cases with values at the edges of the op's branches.
     large: ``large(dtype)`` -> strategy of one realistic-size Case, run once per run: sizes past the
         batch chunking and cache blocking array code does (hundreds of MiB of im2col).
     features: ``features(case)`` -> labels of what the case exercises ("batch 0", "grouped", ...).

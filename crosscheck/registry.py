@@ -38,9 +38,9 @@ def cases(op: str, dtype: str, spellings: bool = True):
     extreme strategy (values at the edges of its branches) where it has one.
 
     ``spellings=False`` writes every parameter explicitly in its canonical form (for code that
-    follows another convention than the API's, through crosscheck.api)."""
+    follows another convention than the API's, through crosscheck.api); extreme cases included."""
     info = get_op(op)
     normal = info.strategy(dtype, spellings)
-    if not info.extreme or not spellings:
+    if not info.extreme:
         return normal
-    return st.one_of(*([normal] * (EXTREME_EVERY - 1)), info.extreme(dtype))
+    return st.one_of(*([normal] * (EXTREME_EVERY - 1)), info.extreme(dtype, spellings))

@@ -228,21 +228,37 @@ def tf_svm_loss(x, y):
 MAGNITUDES = (1, 3, 10, 30, 100, 300, 1000, 3000)
 
 
-def instability(fn, x, y) -> tuple[float | None, bool]:
-    """(smallest score magnitude at which the user's loss or gradient is not finite, whether only the
-    loss is) for scores shaped like ``x``, or (None, False) if it stays finite."""
+def _finite(fn, x, y) -> bool:
+    try:
+        with np.errstate(all="ignore"):
+            loss, dx = fn(x, y.copy())
+    except Exception:
+        return False
+    return bool(np.all(np.isfinite(np.asarray(loss, dtype=np.float64)))
+                and (dx is None or np.all(np.isfinite(np.asarray(dx, dtype=np.float64)))))
+
+
+def instability(fn, x, y) -> tuple[str, int] | None:
+    """("numerically-unstable" | "log-underflow", the smallest magnitude at which the user's loss or
+    gradient stops being finite), or None. A softmax loss is shift-invariant: one that fails on
+    ``x + c`` does not subtract the row max before exp; one that survives every shift but fails on
+    ``x * m`` (large gaps between scores) takes the log of a probability that underflowed to 0."""
     base = x / max(float(np.max(np.abs(x))), 1e-12)
     for m in MAGNITUDES:
-        try:
-            with np.errstate(all="ignore"):
-                loss, dx = fn(base * m, y.copy())
-        except Exception:
-            return m, False
-        loss_bad = not np.all(np.isfinite(np.asarray(loss, dtype=np.float64)))
-        dx_bad = dx is not None and not np.all(np.isfinite(np.asarray(dx, dtype=np.float64)))
-        if loss_bad or dx_bad:
-            return m, loss_bad and not dx_bad
-    return None, False
+        if not _finite(fn, base + m, y):
+            return "numerically-unstable", m
+    for m in MAGNITUDES:
+        if not _finite(fn, base * m, y):
+            return "log-underflow", m
+    return None
+
+
+UNSTABLE_WHY = {
+    "numerically-unstable": "exp overflows when every score is shifted by that much: the row's max is not "
+                            "subtracted before exp",
+    "log-underflow": "fine under any shift, but a gap of that size between scores makes a probability underflow "
+                     "to 0 before its log is taken (take log-probabilities as shifted - log(sum(exp(shifted))))",
+}
 
 
 def loss_run(name: str):
@@ -263,16 +279,14 @@ def loss_run(name: str):
                           "loss", path, x.size),
                  own_diff(case, dx, e_dx, "d_x", path, x.shape[1])]
         if any(not d.passed for d in diffs) and loss is not None:
-            magnitude, loss_only = instability(fn, x, y)
-            if magnitude is not None:
-                label, why = (("log-underflow", "the loss is not finite while its gradient is: the log of a "
-                               "probability that underflowed to 0 (take log-probabilities as shifted - "
-                               "log(sum(exp(shifted))))") if loss_only else
-                              ("numerically-unstable", "exp overflows: the row's max is not subtracted first"))
+            found = instability(fn, x, y)
+            if found is not None:
+                label, magnitude = found
                 for d in diffs:
                     if not d.passed:
-                        d.diagnosis.append({"label": label, "evidence": f"unstable for scores of magnitude "
-                                                                        f"~{magnitude}: {why}"})
+                        d.diagnosis = [e for e in d.diagnosis if e["label"] != "numerically-unstable"] + [
+                            {"label": label, "evidence": f"unstable for scores of magnitude ~{magnitude}: "
+                                                        f"{UNSTABLE_WHY[label]}"}]
         return modified_outcome(outcome_of(case, diffs, name, [path]), guard.modified)
     return run
 
@@ -306,7 +320,7 @@ def dropout_run(fwd_name: str, bwd_name: str | None):
         notes = [f"kept fraction {frac:.3f} for keep probability {keep_p} (binomial sd {sigma:.3f})"]
         diffs = []
         if bwd is None:
-            stat = TensorDiff(tensor="kept_fraction", path="binomial test, 5 sd", passed=abs(frac - keep_p) <= 5 * sigma,
+            stat = TensorDiff(tensor="kept_fraction", path="own binomial test, 5 sd", passed=abs(frac - keep_p) <= 5 * sigma,
                               shape=(), expected_shape=(), atol=5 * sigma, rtol=0.0, max_abs_err=abs(frac - keep_p),
                               mismatched=int(abs(frac - keep_p) > 5 * sigma), total=1,
                               worst=[{"index": [], "actual": frac, "expected": keep_p, "abs_err": abs(frac - keep_p)}])

@@ -57,8 +57,9 @@ def unary_op(name: str, arg: str, description: str, tf_source: str, tf_fn, *, pa
     def strategy(dtype, spellings=True):
         return unary_cases(dtype, spellings, op=name, arg=arg, params=drawn)
 
-    def extreme(dtype):
-        return unary_cases(dtype, op=name, arg=arg, params=drawn, scale=EXTREME_SCALE[dtype], special=extreme_values)
+    def extreme(dtype, spellings=True):
+        return unary_cases(dtype, spellings, op=name, arg=arg, params=drawn, scale=EXTREME_SCALE[dtype],
+                           special=extreme_values)
 
     def tape(call: Call) -> dict:
         T = tf_lib()
@@ -187,7 +188,7 @@ def softmax_op(name: str, description: str, tf_name: str, floor) -> OpInfo:
                   optional_arrays=NA("one array"), extra_arrays=NA("one array"), outputs=("y",),
                   params={"axis": axis_param()},
                   strategy=lambda dtype, spellings=True: softmax_cases(dtype, spellings, op=name),
-                  extreme=lambda dtype: softmax_cases(dtype, op=name, scale=EXTREME_SCALE[dtype]),
+                  extreme=lambda dtype, spellings=True: softmax_cases(dtype, spellings, op=name, scale=EXTREME_SCALE[dtype]),
                   large=NA("a reduction along one axis: no blocking"),
                   features=softmax_features, paths=(RefPath("tape", tape),), geometry=NA("no window"),
                   filter_arrays=NA("no filters"), filter_tensors=NA("no filters"),

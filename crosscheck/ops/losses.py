@@ -126,13 +126,13 @@ def _loss_op(name, description, arrays, differentiable, strategy, extreme, featu
 SOFTMAX_CROSS_ENTROPY = _loss_op(
     "softmax_cross_entropy_with_logits", "per-example cross-entropy of probability labels and logits along axis",
     ("labels", "logits"), ("labels", "logits"), softmax_cross_entropy_cases,
-    lambda dtype: softmax_cross_entropy_cases(dtype, scale=EXTREME_SCALE[dtype]), _span_features, sce_tape,
+    lambda dtype, spellings=True: softmax_cross_entropy_cases(dtype, spellings, scale=EXTREME_SCALE[dtype]), _span_features, sce_tape,
     "tf.nn.softmax_cross_entropy_with_logits(labels, logits, {params})", {"axis": axis_param()}, sce_errors,
     _axis_terms, log_softmax_floor)
 
 SPARSE_SOFTMAX_CROSS_ENTROPY = _loss_op(
     "sparse_softmax_cross_entropy_with_logits", "per-example cross-entropy of integer labels and logits (classes last)",
-    ("labels", "logits"), ("logits",), sparse_cases, lambda dtype: sparse_cases(dtype, scale=EXTREME_SCALE[dtype]),
+    ("labels", "logits"), ("logits",), sparse_cases, lambda dtype, spellings=True: sparse_cases(dtype, spellings, scale=EXTREME_SCALE[dtype]),
     _span_features, sparse_tape, "tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)", {},
     sparse_errors, _last_axis_terms, log_softmax_floor)
 

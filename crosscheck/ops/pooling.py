@@ -82,8 +82,8 @@ def pool_large(draw, dtype: str, op: str) -> Case:
     return Case(op, params, {"input": x}, S.normal(rng, (8, 32, 32, 64), dtype), dtype, seed)
 
 
-def max_pool_extreme(dtype: str):
-    return pool_cases(dtype, op="max_pool2d", values=tied_values)
+def max_pool_extreme(dtype: str, spellings: bool = True):
+    return pool_cases(dtype, spellings, op="max_pool2d", values=tied_values)
 
 
 @st.composite

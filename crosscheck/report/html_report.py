@@ -6,6 +6,8 @@ elements, one SVG mismatch image per channel, the replay command and the standal
 """
 from __future__ import annotations
 
+import numpy as np
+
 from html import escape
 from pathlib import Path
 
@@ -131,16 +133,30 @@ def render_html(document: dict) -> str:
     for status, title in ((MISMATCH, "Mismatches"), (REFERENCE_ERROR, "Reference errors"),
                           (IMPLEMENTATION_ERROR, "Implementation errors"),
                           (REFERENCE_UNSUPPORTED, "Reference unsupported")):
-        found = [o for o in document["outcomes"] if o["status"] == status]
+        found = sorted((o for o in document["outcomes"] if o["status"] == status), key=_case_size)
         if found:
             items = "".join(
                 f"<details{' open' if status == MISMATCH and i < 3 else ''}><summary class={status}>"
-                f"{escape(o['op'])} · {o['dtype']} · {escape(', '.join(sorted({f['tensor'] for f in o['diffs'] if not f['passed'] and f.get('judged', True)})) or o['status'])}"
-                f"</summary>{outcome_html(o)}</details>" for i, o in enumerate(found))
+                f"{escape(o['op'])} · {o['dtype']} · {escape(_failing_tensors(o))}"
+                + (f" · {escape(o['impl'])}: {escape(o['cause'])}" if o.get("cause") else "")
+                + f" · {escape(_shapes(o))}</summary>{outcome_html(o)}</details>" for i, o in enumerate(found))
             sections.append(f"<h2 class={status}>{title} ({len(found)})</h2>{items}")
     return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>crosscheck report</title>"
             f"<style>{_CSS}</style></head><body><h1>crosscheck report</h1><p>{verdict}</p><ul>{meta}</ul>"
             f"<h2>Summary</h2>{table}{''.join(sections)}</body></html>\n")
+
+
+def _case_size(o: dict) -> int:
+    """Elements in the case's arrays: the report lists the smallest failing case first."""
+    return sum(int(np.prod(shape)) for shape in o.get("shapes", {}).values() if isinstance(shape, (list, tuple)))
+
+
+def _shapes(o: dict) -> str:
+    return " ".join(f"{k}={tuple(v)}" for k, v in o.get("shapes", {}).items() if isinstance(v, (list, tuple)))
+
+
+def _failing_tensors(o: dict) -> str:
+    return ", ".join(sorted({f["tensor"] for f in o["diffs"] if not f["passed"] and f.get("judged", True)})) or o["status"]
 
 
 def write_html(document: dict, path) -> Path:

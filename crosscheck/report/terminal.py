@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES
+from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES, reference_name
 
 TOP_K = 5              # worst elements shown per tensor
 MAX_MAP_CHANNELS = 8   # channels drawn in the text mismatch map
@@ -63,13 +63,15 @@ def headline(d: dict) -> list[str]:
         return [f"crosscheck: {where} matches TensorFlow on paths {', '.join(d['paths']) or '-'}"]
     f = failures[0]
     others = sorted({(g["tensor"], g["path"]) for g in failures[1:]})
-    lines = [f"crosscheck: {d['op']} {f['tensor']} differs from TensorFlow (path {f['path']}) "
+    ref = reference_name(f["path"])
+    lines = [f"crosscheck: {d['op']} {f['tensor']} differs from {ref} (path {f['path']}) "
              f"[{d['dtype']}, impl {d['impl']}]"]
     if f["path"] == "harness":
         lines.append(f"{f['tensor']}: {f['note']}")
     elif f["shape"] != f["expected_shape"]:
-        lines.append(f"Shape mismatch: {f['note'] or ''} (got {tuple(f['shape'])}, TensorFlow gives "
-                     f"{tuple(f['expected_shape'])})")
+        note = f["note"] if f["note"] and not f["note"].startswith("shape ") else ""   # not the shapes again
+        shapes = f"got {tuple(f['shape'])}, {ref} gives {tuple(f['expected_shape'])}"
+        lines.append(f"Shape mismatch: {note} ({shapes})" if note else f"Shape mismatch: {shapes}")
     else:
         lines.append(f"Mismatched elements: {f['mismatched']} / {f['total']} ({_pct(f['mismatched'], f['total'])})")
         at = [w for w in f["worst"] if w["abs_err"] == f["max_abs_err"]][:1]

@@ -55,7 +55,7 @@ BUGS = [
     Bug("softmax-no-1/N", "softmax loss: gradient not divided by the batch size", "softmax_loss",
         "    dx /= N\n", "", ("scale-factor",)),
     Bug("softmax-no-max", "softmax loss: exp of the raw scores (the max not subtracted) overflows",
-        "softmax_loss", "shifted = x - x.max(axis=1, keepdims=True)", "shifted = x", ("nan-inf-mismatch",)),
+        "softmax_loss", "shifted = x - x.max(axis=1, keepdims=True)", "shifted = x", ("numerically-unstable",)),
     Bug("svm-sign", "SVM loss: gradient with the wrong sign", "svm_loss",
         "dx = positive / N", "dx = -positive / N", ("sign-flip",)),
     Bug("batchnorm-no-mean-term", "batch-norm backward: the gradient through the mean is dropped",

@@ -15,7 +15,9 @@ Each bug below is one small change to a correct CS231n-convention implementation
 `tests/crosscheck/test_gallery.py` checks that each is caught with the diagnosis listed here. The
 reports are the real output of `crosscheck check layers.py --functions <function> --examples 6`
 (regenerate with `python tests/crosscheck/cs231n_gallery.py`). Labels are explained in
-[diagnosis.md](diagnosis.md); "arbiter" lines are the finite-difference verdict.
+[diagnosis.md](diagnosis.md); "arbiter" lines are the finite-difference verdict. More realistic
+student files (each named bug, tie rules, year conventions, layer classes, the deeplearning.ai
+assignment) are in `tests/crosscheck/student_files/`, with the verdicts their `manifest.py` expects.
 
 """
 
@@ -28,9 +30,10 @@ def main() -> None:
             run = subprocess.run([sys.executable, "-m", "crosscheck", "check", str(path), "--functions",
                                   bug.function, "--examples", "6"], capture_output=True, text=True)
             out = run.stdout.replace(str(path), "layers.py").replace(tmp, ".")
-            diag = ", ".join(f"`{label}`" for label in bug.labels) or "none of the hypotheses (located only)"
-            parts.append(f"## {n}. {bug.title}\n\nFunction: `{bug.function}`. Verdict: {bug.status}. "
-                         f"Diagnosis: {diag}.\n\nThe change:\n\n```diff\n"
+            diag = ", ".join(f"`{label}`" for label in bug.labels) or (
+                "a note: " + "; ".join(bug.notes) if bug.notes else "none of the hypotheses (`unexplained`)")
+            parts.append(f"## {n}. {bug.title}\n\nFunction: `{bug.function}`. Verdict: {bug.verdict}. "
+                         f"Likely cause: {diag}.\n\nThe change:\n\n```diff\n"
                          + "".join(f"- {line}\n" for line in bug.old.strip("\n").splitlines())
                          + "".join(f"+ {line}\n" for line in bug.new.strip("\n").splitlines())
                          + f"```\n\n`crosscheck check` (exit status {run.returncode}):\n\n```text\n"

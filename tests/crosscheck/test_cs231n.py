@@ -186,3 +186,42 @@ def test_check_op_over_the_registry_strategy():
 def test_module_name_target(monkeypatch, capsys):
     monkeypatch.syspath_prepend(str(HERE))
     assert main(["check", "cs231n_reference", "--functions", "relu_forward", "--examples", "2"]) == 0
+
+
+def _pool_all_ties(dy, input, ksize, strides, padding, data_format):
+    """A max-pool backward that gives the full gradient to every tied maximum (written for the test:
+    windows resolved with crosscheck.geometry, loops over output positions)."""
+    from crosscheck import geometry as G
+    x = input if data_format == "NHWC" else input.transpose(0, 2, 3, 1)
+    g = dy if data_format == "NHWC" else dy.transpose(0, 2, 3, 1)
+    win = G.resolve(x.shape[1:3], ksize, strides, (1, 1), G.normalize_padding(padding, 2, data_format))
+    (t, b), (l, r) = win.pads
+    x = np.where(np.isnan(x), -np.inf, x)   # TF's scan never picks a NaN
+    xp = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)), constant_values=-np.inf)
+    dx = np.zeros_like(xp)
+    for i in range(win.out[0]):
+        for j in range(win.out[1]):
+            rows, cols = slice(i * strides[0], i * strides[0] + ksize[0]), slice(j * strides[1], j * strides[1] + ksize[1])
+            patch = xp[:, rows, cols]
+            dx[:, rows, cols] += (patch == patch.max(axis=(1, 2), keepdims=True)) * g[:, i, j][:, None, None]
+    dx = dx[:, t:t + x.shape[1], l:l + x.shape[2]]
+    return (dx if data_format == "NHWC" else dx.transpose(0, 3, 1, 2),)
+
+
+def test_check_op_tie_rule_is_a_warning_unless_ties_tf():
+    import warnings
+
+    import crosscheck
+    import npcnn.functional as F
+    forward = lambda input, **p: F.max_pool2d(input, **p)  # noqa: E731
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        outcomes = crosscheck.check_op("max_pool2d", forward, _pool_all_ties, examples=25, layout=None)
+    assert any(o.status != "pass" for o in outcomes), "some drawn cases must have ties"
+    assert any("full gradient to every tied maximum" in str(w.message) for w in caught)
+    try:
+        crosscheck.check_op("max_pool2d", forward, _pool_all_ties, examples=25, layout=None, ties="tf")
+    except AssertionError as e:
+        assert "maxpool-all-ties" in str(e)
+    else:
+        raise AssertionError("with ties='tf' the other tie rule must fail")
