@@ -383,6 +383,13 @@ def print_row_examples(console: Console, row, written: dict) -> None:
                           f"{(d.get('replay') or {}).get('command', '')}", markup=False, soft_wrap=True)
 
 
+def _short_note(note: str) -> str:
+    """A tie-rule note's rule (its reasoning is printed under the table); other notes whole."""
+    if not note.startswith("tie rule: "):
+        return note
+    return f"tie rule: {note[len('tie rule: '):].split(' (')[0]} (see note)"
+
+
 def print_check_table(console: Console, rows, target: str, convention: str) -> None:
     """One row per function: verdict, examples tried, failing examples, causes with counts, notes."""
     from rich import box
@@ -397,13 +404,16 @@ def print_check_table(console: Console, rows, target: str, convention: str) -> N
         table.add_column(col, no_wrap=col != "likely causes / notes", overflow="fold")
     for r in rows:
         what = ", ".join(f"{n}x {c}" for c, n in sorted(r.causes.items(), key=lambda kv: -kv[1]))
-        if r.notes:
-            what = "; ".join([what] * bool(what) + r.notes)
+        if r.notes:   # the note's first clause here, the whole note under the table
+            what = "; ".join([what] * bool(what) + [_short_note(n) for n in r.notes])
         if r.message and not what:
             what = r.message.splitlines()[0]
         table.add_row(r.function, Text(r.verdict, style=style.get(r.verdict, "")), str(r.tried), str(r.failing),
                       Text(what))
     console.print(table)
+    long_notes = [(r.function, n) for r in rows for n in r.notes if n.startswith("tie rule")]
+    for function, note in long_notes:
+        console.print(f"note on {function}: {note}", markup=False, soft_wrap=True)
 
 
 _COMMANDS = {"run": cmd_run, "replay": cmd_replay, "ops": cmd_ops, "train-digits": cmd_train_digits, "check": cmd_check}

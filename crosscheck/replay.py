@@ -167,8 +167,9 @@ def load_case(path) -> Case:
     return load_replay(path)[0]
 
 
-def replay_command(path) -> str:
-    return f"crosscheck replay {path}"
+def replay_command(path, impl: str = DEFAULT_IMPL) -> str:
+    """The command that re-runs a replay file against the implementation it was found with."""
+    return f"crosscheck replay {path}" + ("" if impl in (DEFAULT_IMPL, "npcnn.Sequential") else f" --impl {impl}")
 
 
 # --- the standalone snippet -------------------------------------------------------------------

@@ -139,12 +139,16 @@ def affine_cases(draw, supports: Supports = Supports()) -> Case:
     return Case("dense", {}, arrays, _normal(rng, (n, m)), DTYPE, seed)
 
 
+ELEMENTWISE_ARRAY = {"relu": "features", "sigmoid": "x", "tanh": "x"}
+
+
 @st.composite
-def relu_cases(draw, shapes=((4, 5), (2, 3, 4, 4), (3, 7))) -> Case:
+def relu_cases(draw, shapes=((4, 5), (2, 3, 4, 4), (3, 7)), op: str = "relu") -> Case:
+    """An element-wise op (relu, sigmoid, tanh) on one of ``shapes``."""
     shape = draw(st.sampled_from(list(shapes)))
     seed = draw(SEEDS)
     rng = np.random.default_rng(seed)
-    return Case("relu", {}, {"features": _normal(rng, shape)}, _normal(rng, shape), DTYPE, seed)
+    return Case(op, {}, {ELEMENTWISE_ARRAY[op]: _normal(rng, shape)}, _normal(rng, shape), DTYPE, seed)
 
 
 @st.composite

@@ -253,8 +253,6 @@ def discover(cls, module_layout: str) -> Layer | str:
             layer.layout = "NHWC" if layer.filter_layout == "HWIO" else "NCHW"
         if layer.supports == {} and b is None:
             layer.supports = {"bias": False}
-        if "pad" not in [name for name, _ in getattr(make, "plan", [])]:
-            pass
     params = inspect.signature(cls.__init__).parameters
     supports = dict(layer.supports)
     if op == "conv2d" and not any(p.lower() in CONSTRUCTOR["pad"] for p in params):
@@ -384,7 +382,7 @@ def _config_of(case: Case, layer: Layer) -> Config:
     if case.op == "dense":
         n_in, n_out = case.arrays["kernel"].shape
         return Config("dense", in_features=n_in, out_features=n_out)
-    x = case.arrays.get("input", case.arrays.get("features"))
+    x = case.arrays[ARRAY_NAMES[case.op][0]]
     if x.ndim != 4:   # an element-wise layer on a matrix
         return Config(case.op, input_shape=tuple(x.shape[1:]))
     nhwc = x.shape if fmt == "NHWC" else (x.shape[0], x.shape[2], x.shape[3], x.shape[1])
@@ -561,7 +559,7 @@ def layer_cases(layer: Layer, options: dict):
         return C.pool_split_cases(s, layout, options, op=layer.op)
     if layer.op == "dense":
         return C.affine_cases(s)
-    return C.relu_cases(((4, 5), (2, 3, 4, 4)) if layer.layout in ("NCHW", "NHWC") else ((1, 4, 5, 1),))
+    return C.relu_cases(((4, 5), (2, 3, 4, 4)) if layer.layout in ("NCHW", "NHWC") else ((1, 4, 5, 1),), op=layer.op)
 
 
 def _default_supports(layer: Layer) -> dict:
@@ -585,7 +583,7 @@ def _name_layer(layer: Layer) -> None:
 def layer_spec(layer: Layer) -> Spec:
     _name_layer(layer)
     judged = {"conv2d": ("y", "d_input", "d_filters", "d_bias"), "dense": ("y", "d_x", "d_kernel", "d_bias"),
-              "relu": ("y", "d_features")}.get(layer.op, ("y", "d_input"))
+              "relu": ("y", "d_features"), "sigmoid": ("y", "d_x"), "tanh": ("y", "d_x")}.get(layer.op, ("y", "d_input"))
     run = activation_run(layer) if layer.activation else layer_run(layer)
     splits = {"max_pool2d": C.MAX_POOL_SPLITS, "pool": C.POOL_SPLITS}.get(layer.op, ())
     return Spec(layer.row_name(), (), lambda o: layer_cases(layer, o), run, judged,

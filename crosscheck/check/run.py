@@ -22,6 +22,7 @@ import numpy as np
 
 from ..case import FAILING, IMPLEMENTATION_ERROR, MISMATCH, OWN_PATH, PASS, REFERENCE_ERROR, Case, Outcome, TensorDiff
 from ..compare import NONE_NOTE, ZERO_NOTE, compare
+from ..implementation import INSIDE_CROSSCHECK, ConventionError
 from ..tolerance import tolerance
 
 VERDICTS = ("passed", "passed-with-note", "failed", "not-implemented", "error")
@@ -121,11 +122,11 @@ def _same_value(a, b) -> bool:
         return True
 
 
-class WrongReturn(TypeError):
+class WrongReturn(ConventionError, TypeError):
     """The user's function returned something else than its convention says (cause "output-type")."""
 
 
-class WrongShape(ValueError):
+class WrongShape(ConventionError, ValueError):
     """The user's function returned an array of a shape its convention rules out (cause "shape-mismatch")."""
 
 
@@ -227,8 +228,10 @@ def causes_of(outcome: Outcome) -> list[str]:
 def not_implemented(outcome: Outcome) -> bool:
     """A stub: NotImplementedError, None where a result belongs, or zeros where the reference is not."""
     if outcome.status == IMPLEMENTATION_ERROR:
-        text = outcome.message
-        return "NotImplementedError" in text or "NoneType" in text.splitlines()[-1] if text.strip() else False
+        text = outcome.message.strip()
+        if not text or INSIDE_CROSSCHECK in text:   # crosscheck's own failure is never the user's stub
+            return False
+        return "NotImplementedError" in text or "NoneType" in text.splitlines()[-1]
     failures = outcome.failures
     return bool(failures) and all(d.note in (NONE_NOTE, ZERO_NOTE) for d in failures)
 

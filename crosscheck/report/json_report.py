@@ -50,7 +50,7 @@ def outcome_to_dict(outcome: Outcome, replay_file: str | None = None, check: dic
                   "snippet": check_snippet(replay_file, check)}
         return {**_outcome_fields(outcome), "replay": replay, "check": jsonable(check)}
     return {**_outcome_fields(outcome), "replay": None if replay_file is None else {
-            "file": str(replay_file), "command": replay_command(replay_file),
+            "file": str(replay_file), "command": replay_command(replay_file, outcome.impl),
             "snippet": snippet(case, replay_file, outcome.impl, tf_path=failing_path)}}
 
 

@@ -159,12 +159,16 @@ def test_every_mismatch_has_a_replay_file(broken_conv_run):
 def test_replay_reproduces_the_mismatch(broken_conv_run, impl_dir, monkeypatch, capsys):
     _, rep = broken_conv_run
     monkeypatch.syspath_prepend(str(impl_dir))
-    case_file = sorted((rep / "cases").iterdir())[0]
-    assert main(["replay", str(case_file)]) == 1          # the file remembers --impl broken_conv
+    doc = json.loads((rep / "report.json").read_text())
+    command = doc["outcomes"][0]["replay"]["command"].split()
+    assert command[:2] == ["crosscheck", "replay"] and command[-2:] == ["--impl", "broken_conv"]
+    assert main(command[1:]) == 1
     out = capsys.readouterr().out
     assert "d_input differs from TensorFlow" in out and "still fails" in out
-    assert main(["replay", str(case_file), "--impl", "npcnn.functional"]) == 0
-    assert "status: pass" in capsys.readouterr().out
+    # a replay file never chooses the code that runs: without --impl it is npcnn's, which passes
+    assert main(["replay", command[2]]) == 0
+    out = capsys.readouterr().out
+    assert "status: pass" in out and "--impl broken_conv" in out
 
 
 def test_snippet_of_a_real_mismatch_runs(broken_conv_run, impl_dir):
@@ -224,7 +228,7 @@ def test_npcnn_passes_a_small_run(tmp_path):
     (["run", "--ops", "conv3d"], "unknown op conv3d; known ops:"),
     (["run", "--ops", "conv2d", "--impl", "no_such_module_xyz"], "cannot use --impl no_such_module_xyz"),
     (["run", "--examples", "0"], "--examples must be at least 1"),
-    (["replay", "does-not-exist.json"], "cannot read replay file does-not-exist.json"),
+    (["replay", "does-not-exist.json"], "cannot use replay file does-not-exist.json"),
 ])
 def test_usage_errors_exit_2_with_a_message(args, message, capsys):
     assert main(args) == 2
