@@ -53,8 +53,9 @@ def test_window_geometry_is_per_axis(h, w, kh, kw, sh, sw, dh, dw):
     oh, th, bh = P.axis_output_size(h, kh, sh, dh, "SAME")
     ow, lw, rw = P.axis_output_size(w, kw, sw, dw, "SAME")
     assert geom.out == (oh, ow) and geom.pads == ((th, bh), (lw, rw))
-    # every window must fit inside the padded input
-    assert geom.padded[0] <= h + th + bh and geom.padded[1] <= w + lw + rw
+    # the last window must fit inside the padded input
+    for o, n, k, s, d, (a, b) in ((oh, h, kh, sh, dh, (th, bh)), (ow, w, kw, sw, dw, (lw, rw))):
+        assert (o - 1) * s + (k - 1) * d + 1 <= n + a + b
 
 
 def test_window_geometry_names_the_axis():
