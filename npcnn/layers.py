@@ -66,6 +66,7 @@ ACTIVATIONS = {
     "leaky_relu": ("leaky_relu", {"alpha": 0.2}),
     "elu": ("elu", {}),
     "sigmoid": ("sigmoid", {}),
+    "softplus": ("softplus", {}),
     "tanh": ("tanh", {}),
     "softmax": ("softmax", {"axis": -1}),
     "log_softmax": ("log_softmax", {"axis": -1}),

@@ -116,6 +116,9 @@ ELU = unary_op("elu", "features", "features if > 0 else exp(features) - 1", "tf.
                     "gradient 1 is the spec")
 SIGMOID = unary_op("sigmoid", "x", "1 / (1 + exp(-x))", "tf.math.sigmoid(x)", lambda tf, x: tf.math.sigmoid(x),
                    floor=dy_floor("d_x"), errors=_float_only_errors("x"))
+SOFTPLUS = unary_op("softplus", "features", "log(1 + exp(features)); its gradient is sigmoid(features)",
+                    "tf.math.softplus(features)", lambda tf, x: tf.math.softplus(x),
+                    floor=dy_floor("d_features"), errors=_float_only_errors("features"))
 TANH = unary_op("tanh", "x", "hyperbolic tangent", "tf.math.tanh(x)", lambda tf, x: tf.math.tanh(x),
                 floor=dy_floor("d_x"), errors=_float_only_errors("x"))
 
@@ -201,4 +204,4 @@ def softmax_op(name: str, description: str, tf_name: str, floor) -> OpInfo:
 SOFTMAX = softmax_op("softmax", "softmax along axis", "softmax", softmax_floor)
 LOG_SOFTMAX = softmax_op("log_softmax", "log of softmax along axis", "log_softmax", log_softmax_floor)
 
-OPS = (RELU, LEAKY_RELU, ELU, SIGMOID, TANH, SOFTMAX, LOG_SOFTMAX)
+OPS = (RELU, LEAKY_RELU, ELU, SIGMOID, SOFTPLUS, TANH, SOFTMAX, LOG_SOFTMAX)

@@ -91,6 +91,18 @@ def tanh_vjp(x):
     return y, lambda dy: (dy * (1 - y * y),)
 
 
+def softplus(features):
+    """``log(1 + exp(features))``, evaluated without overflow: ``max(x, 0) + log1p(exp(-|x|))``."""
+    x = as_float_array(features, "features")
+    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+
+
+@defvjp("softplus", ("features",))
+def softplus_vjp(features):
+    x = as_float_array(features, "features")
+    return softplus(x), lambda dy: (dy * sigmoid(x),)
+
+
 def log_softmax(logits, axis=-1):
     """``logits - logsumexp(logits)`` along ``axis`` (the max is subtracted first)."""
     x = as_float_array(logits, "logits")
