@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .case import FAILING, PATH_MODES, REFERENCE_UNSUPPORTED
+from .case import FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT, PATH_MODES, REFERENCE_UNSUPPORTED
 from .implementation import DEFAULT_IMPL
 from .threads import limit_threads
 
@@ -62,6 +64,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--fail-fast", action="store_true", help="stop at the first failure (the report holds it)")
     run.add_argument("--no-large", action="store_true",
                      help="skip the one realistic-size case of the ops that have one (conv2d, depthwise, pools)")
+    run.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                     help="seconds one call of the code under test may take (default 60); a call that does not "
+                          "return is an implementation-timeout, the run goes on")
+    run.add_argument("--in-process", action="store_true",
+                     help="run the code under test in crosscheck's own process (for a debugger); by default it runs "
+                          "in a worker process, so that a crash or a hang costs one case, not the run")
     run.add_argument("--no-error-parity", action="store_true",
                      help="skip the error-parity checks (invalid calls must be refused as TensorFlow refuses them)")
     replay = sub.add_parser("replay", help="re-run one saved case and print its report",
@@ -69,12 +77,18 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("case", metavar="CASE.json")
     replay.add_argument("--impl", default=None, metavar="MODULE",
                         help=f"implementation to run (default {DEFAULT_IMPL}; the file never chooses code to run)")
+    replay.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                        help="seconds the code under test may take (default 60)")
     replay.add_argument("--check", default=None, metavar="PATH_OR_MODULE",
                         help="for a case of `crosscheck check`: the file or module to run it on")
     sub.add_parser("ops", help="list the ops, their parameters and TensorFlow paths")
     sub.add_parser("train-digits", add_help=False,
                             help="train npcnn's example CNN on scikit-learn's digits "
                                  "(python -m npcnn.examples.train_digits; --help for its options)")
+    report = sub.add_parser("report", help="rebuild report.json and report.html of a run that was killed",
+                            description="Rebuild DIR/report.json and DIR/report.html from DIR/journal.jsonl (every "
+                                        "outcome a run or check found, written as it came) and print the verdict.")
+    report.add_argument("dir", metavar="DIR")
     check = sub.add_parser("check", help="check your own code (a .py file or a module) in a course's convention or "
                                          "as layer classes",
                            epilog="exit status: 0 every function found passes (notes allowed), 1 a failure, a stub or "
@@ -97,15 +111,39 @@ def _parser() -> argparse.ArgumentParser:
                             "from 2018) instead of detecting them")
     check.add_argument("--timeout", type=float, default=60.0, metavar="S",
                        help="seconds an import or one call of your code may take (default 60)")
+    check.add_argument("--in-process", action="store_true",
+                       help="run your code in crosscheck's own process (for a debugger); by default each case runs "
+                            "in a worker process, so that a crash or a hang costs one case, not the run")
     return p
 
 
-def _load_impl(name: str):
+def _usable_report_dir(path: str) -> Path:
+    """``--report`` checked before any work: a directory crosscheck can write (exit 2 otherwise)."""
+    from .report import ReportDirError
+    from .report.journal import check_report_dir
+    try:
+        return check_report_dir(path)
+    except ReportDirError as exc:
+        raise UsageError(str(exc)) from None
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what CI time limits send): handled like Ctrl-C, so the report is written."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
+def _load_impl(name: str, isolated: bool = True, timeout: float | None = 60.0):
+    """The implementation under test, in a worker process unless ``isolated`` is False."""
     from .implementation import load_impl
     try:
-        return load_impl(name)
-    except Exception as exc:   # ImportError, a module without vjp, ...: one line, no traceback
-        raise UsageError(f"cannot use --impl {name}: {type(exc).__name__}: {exc}") from None
+        return load_impl(name, isolated=isolated, timeout=timeout)
+    except Exception as exc:   # ImportError, a module without vjp, a crash at import: the reason, no traceback of ours
+        text = str(exc).strip()
+        raise UsageError(f"cannot use --impl {name}: {type(exc).__name__}: "
+                         + (text.splitlines()[-1] if text else "") + (f"\n{text}" if "\n" in text else "")) from None
 
 
 def _select_ops(names):
@@ -126,7 +164,8 @@ def cmd_run(args, console: Console) -> int:
     ops = _select_ops(args.ops) if args.ops or not args.networks else []
     op_examples = args.examples or DEFAULT_EXAMPLES
     net_examples = args.examples or DEFAULT_NETWORK_EXAMPLES if args.networks else 0
-    impl = _load_impl(args.impl)
+    report_dir = _usable_report_dir(args.report)
+    impl = _load_impl(args.impl, isolated=not args.in_process, timeout=args.timeout)
     limit_threads()
     from .coverage import missing_forms
     from .error_parity import run_error_parity
@@ -139,11 +178,13 @@ def cmd_run(args, console: Console) -> int:
     else:
         OPTIMIZERS = ()
     dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
-    report_dir = Path(args.report)
-    session = ReportSession(report_dir / "cases")
-    session.clear_cases()
+    meta = dict(impl=args.impl, seed=args.seed, examples=op_examples, dtypes=list(dtypes), ops=ops, paths=args.paths,
+                command=" ".join(["crosscheck", *args.argv]))
+    session = ReportSession()
+    session.start(report_dir, **meta)
     stop = (lambda _: not session.ok) if args.fail_fast else None
     start = time.perf_counter()
+    complete = False
     try:
         with Progress(TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=not console.is_terminal) as progress:
@@ -173,11 +214,10 @@ def cmd_run(args, console: Console) -> int:
             for optimizer in OPTIMIZERS if net_examples else ():
                 progress.update(overall, description=f"networks [{optimizer}]")
                 fuzz_networks(optimizer, examples=net_examples, seed=args.seed, on_outcome=record)
-    finally:   # interrupted or not, what was found so far is written
+        complete = True
+    finally:   # interrupted (SIGINT, SIGTERM) or not, what was found so far is written
         elapsed = time.perf_counter() - start
-        json_path, html_path = session.write(report_dir, impl=args.impl, seed=args.seed, examples=op_examples,
-                                             dtypes=list(dtypes), ops=ops, elapsed_s=round(elapsed, 2), paths=args.paths,
-                                             command=" ".join(["crosscheck", *args.argv]))
+        json_path, html_path = session.write(report_dir, complete=complete, elapsed_s=round(elapsed, 2), **meta)
     print_run(console, session, args, elapsed)
     console.print(f"report: {json_path}  {html_path}")
     return EXIT_OK if session.ok else EXIT_FAILED
@@ -205,7 +245,11 @@ def print_run(console: Console, session, args, elapsed: float) -> None:
     verdict = "[green]OK[/]" if session.ok else "[bold red]FAILED[/]"
     console.print(f"{verdict}: {counts['pass']} passed, {counts['mismatch']} mismatched, "
                   f"{counts['reference-unsupported']} reference-unsupported, {counts['reference-error']} reference "
-                  f"errors, {counts['implementation-error']} implementation errors; error parity "
+                  f"errors, {counts['implementation-error']} implementation errors"
+                  + "".join(f", {counts[s]} {word}" for s, word in ((IMPLEMENTATION_CRASH, "crashed"),
+                                                                      (IMPLEMENTATION_TIMEOUT, "timed out"))
+                            if counts.get(s))
+                  + "; error parity "
                   f"{parity['checked'] - parity['failed']}/{parity['checked']} in {elapsed:.1f} s")
     for problem in session.problems:
         console.print(f"  [bold red]fails:[/] {problem}", soft_wrap=True)
@@ -270,7 +314,7 @@ def cmd_replay(args, console: Console) -> int:
             console.print(f"this case was found with implementation {recorded!r}; replaying it against {impl_name}. "
                           f"To replay it against {recorded}: crosscheck replay {args.case} --impl {recorded}",
                           markup=False, soft_wrap=True)
-        outcome = run_case(case, impl=_load_impl(impl_name))
+        outcome = run_case(case, impl=_load_impl(impl_name, timeout=args.timeout))
     outcome.impl = impl_name
     d = ReportSession(None).add(outcome)
     d["replay"] = None
@@ -304,6 +348,24 @@ def cmd_ops(args, console: Console) -> int:
     return EXIT_OK
 
 
+def cmd_report(args, console: Console) -> int:
+    """report.json and report.html rebuilt from the journal of a run (for one that was killed)."""
+    from .report import ReportDirError, rebuild, summary_table
+    try:
+        session, meta, complete = rebuild(args.dir)
+    except ReportDirError as exc:
+        raise UsageError(str(exc)) from None
+    json_path, html_path = session.write(args.dir, complete=complete, rebuilt_from_journal=True, **meta)
+    console.print(summary_table(session.summary, title=f"crosscheck report {args.dir}: {meta.get('command', '')}"))
+    state = "complete" if complete else "interrupted: the report holds what was found until then"
+    console.print(f"{'[green]OK[/]' if session.ok and complete else '[bold red]FAILED[/]'}: {session.summary['total']} "
+                  f"cases, {len(session.outcomes)} not passing; the run was {state}")
+    for problem in session.problems:
+        console.print(f"  [bold red]fails:[/] {problem}", soft_wrap=True)
+    console.print(f"report: {json_path}  {html_path}")
+    return EXIT_OK if session.ok and complete else EXIT_FAILED
+
+
 def cmd_train_digits(args, console: Console) -> int:
     from npcnn.examples.train_digits import main as train_digits
     train_digits(args.example_args)
@@ -319,56 +381,94 @@ def cmd_check(args, console: Console) -> int:
     unknown = [f for f in (args.functions or []) if known and f not in known]
     if unknown:
         raise UsageError(f"unknown function {', '.join(unknown)}; known: {', '.join(known)}")
-    report_dir = Path(args.report)
-    session = ReportSession(report_dir / "cases")
-    session.clear_cases()
+    report_dir = _usable_report_dir(args.report)
+    session = ReportSession()
     session.require_compared = False
     meta = dict(impl=args.target, convention=args.convention, seed=args.seed, examples=args.examples,
                 command=" ".join(["crosscheck", *args.argv]))
+    session.start(report_dir, **meta)
+    worker = None
     try:
+        if not args.in_process:   # first in a worker: an import that crashes or hangs ends here, with a message
+            worker = start_check_worker(args.target, args.convention, args.timeout)
         module = load_user_code(args.target, timeout=args.timeout)
     except LoadError as exc:
         console.print(f"[bold red]crosscheck check: cannot load {args.target}[/]")
         console.print(str(exc), markup=False)
         console.print("[bold red]FAILED[/]: nothing was checked")
-        session.write(report_dir, functions=[], load_error=str(exc), **meta)
+        session.write(report_dir, functions=[], load_error=str(exc), more_problems=[f"cannot load {args.target}"],
+                      **meta)
         return EXIT_FAILED
     start = time.perf_counter()
-    rows = check_target(module, args.convention, examples=args.examples, seed=args.seed, only=args.functions,
-                        ties=args.ties, year=args.cs231n_year, timeout=args.timeout)
+    found: dict[int, dict] = {}     # id(outcome) -> its report dict (failures: replay file written at once)
+    check_info = lambda function: {"target": args.target, "convention": args.convention,  # noqa: E731
+                                   "function": function, "ties": args.ties, "year": args.cs231n_year}
+
+    def record(function: str, outcome) -> None:
+        outcome.impl = function
+        if outcome.status in FAILING:
+            found[id(outcome)] = session.add(outcome, check=check_info(function))
+        else:
+            session.count(outcome)
+    complete, rows = False, []
+    try:
+        rows = check_target(module, args.convention, examples=args.examples, seed=args.seed, only=args.functions,
+                            ties=args.ties, year=args.cs231n_year, timeout=args.timeout, worker=worker,
+                            on_outcome=record)
+        complete = True
+    finally:
+        if worker is not None:
+            worker.close()
+        if not complete:   # interrupted: every failure found so far is in the report and cases/
+            session.write(report_dir, complete=False, functions=[r.to_dict() for r in rows], **meta)
     elapsed = time.perf_counter() - start
     if not rows:
         console.print(f"[bold red]crosscheck check: {args.target} defines none of the {args.convention} functions[/] "
                       f"({', '.join(known) or 'layer classes with forward and backward'})", soft_wrap=True)
-        session.write(report_dir, functions=[], **meta)
+        session.write(report_dir, functions=[], more_problems=[f"{args.target} defines none of the "
+                                                               f"{args.convention} functions"], **meta)
         return EXIT_FAILED
     print_check_table(console, rows, args.target, args.convention)
+    examples = []   # the report lists the smallest case of each cause; cases/ keeps every failing one
     for row in rows:
-        for outcome in row.outcomes:       # every outcome is counted; failures also get replay files
-            outcome.impl = row.function
-        kept = {id(e) for e in row.examples.values()}
-        for o in row.outcomes:
-            if id(o) not in kept:
-                session.count(o)
         written = {}
         for cause, example in row.examples.items():
-            if id(example) in {id(e) for e, _ in written.values()}:
+            d = found.get(id(example)) or session.add(example, check=check_info(row.function))
+            if any(d is e for e in written.values()):
                 continue
-            d = session.add(example, check={"target": args.target, "convention": args.convention,
-                                            "function": row.function, "ties": args.ties, "year": args.cs231n_year})
             d["cause"] = cause
-            written[cause] = (example, d)
+            written[cause] = d
+            examples.append(d)
         if row.message:
             console.rule(f"{row.verdict}: {row.function}")
             console.print(row.message, markup=False)
-        print_row_examples(console, row, {c: d for c, (_, d) in written.items()})
-    json_path, html_path = session.write(report_dir, functions=[r.to_dict() for r in rows], **meta)
+        print_row_examples(console, row, written)
+    session.outcomes = examples
+    json_path, html_path = session.write(report_dir, functions=[r.to_dict() for r in rows], **meta, more_problems=[
+        f"{r.function}: {r.verdict}" for r in rows if r.verdict not in ("passed", "passed-with-note")])
     console.print(f"report: {json_path}  {html_path}")
     ok = rows_ok(rows)
     passing = sum(r.verdict in ("passed", "passed-with-note") for r in rows)
     console.print(f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}: {passing} of {len(rows)} functions pass in "
                   f"{elapsed:.1f} s")
     return EXIT_OK if ok else EXIT_FAILED
+
+
+def start_check_worker(target: str, convention: str, timeout: float | None):
+    """A started CheckWorker of ``target``; LoadError when importing it fails, crashes or hangs."""
+    from .check import LoadError
+    from .isolation import CheckWorker, WorkerCrash, WorkerTimeout
+    worker = CheckWorker(target, convention, timeout)
+    try:
+        worker.start()
+    except ImportError as exc:
+        raise LoadError(str(exc)) from None
+    except WorkerTimeout:
+        raise LoadError(f"importing {target} did not finish within {timeout:g} s (an endless loop or a wait at "
+                        "module level?); --timeout S allows more") from None
+    except WorkerCrash as exc:
+        raise LoadError(f"importing {target} crashed the Python process: {str(exc).rsplit(': ', 1)[-1]}") from None
+    return worker
 
 
 def print_row_examples(console: Console, row, written: dict) -> None:
@@ -416,7 +516,8 @@ def print_check_table(console: Console, rows, target: str, convention: str) -> N
         console.print(f"note on {function}: {note}", markup=False, soft_wrap=True)
 
 
-_COMMANDS = {"run": cmd_run, "replay": cmd_replay, "ops": cmd_ops, "train-digits": cmd_train_digits, "check": cmd_check}
+_COMMANDS = {"run": cmd_run, "replay": cmd_replay, "ops": cmd_ops, "train-digits": cmd_train_digits, "check": cmd_check,
+             "report": cmd_report}
 
 
 def main(argv=None) -> int:
@@ -431,11 +532,17 @@ def main(argv=None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # piped output (CI logs, subprocess) gets a wide fixed width instead of 80 columns
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         return _COMMANDS[args.command](args, console)
     except UsageError as exc:
-        Console(stderr=True, highlight=False).print(f"crosscheck: error: {exc}", markup=False)
+        Console(stderr=True, highlight=False).print(f"crosscheck: error: {exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        Console(stderr=True).print("crosscheck: interrupted (the report holds what was found so far)")
-        return 130
+    except KeyboardInterrupt as exc:
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        Console(stderr=True).print(f"crosscheck: {what} (the report holds what was found so far)")
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

@@ -5,7 +5,8 @@ filters, ...)``) and ``vjp(op, *arrays, **params) -> (y, pullback)``; npcnn.func
 default. :func:`call_impl` hands it copies of the case's arrays, parameters and ``dy``, then checks
 that none of them was written to (the case itself stays pristine for the reference and the replay
 file). A gradient is not asked for when the vjp's forward output already has another shape than
-TensorFlow's (``dy`` is drawn in TensorFlow's shape).
+TensorFlow's (``dy`` is drawn in TensorFlow's shape). An implementation loaded ``isolated`` runs in
+a worker process: a crash or a hang there is a result of the case (``stopped``), not the end of the run.
 """
 from __future__ import annotations
 
@@ -18,16 +19,19 @@ from types import ModuleType
 
 import numpy as np
 
-from .case import VJP_Y, Case
+from .case import IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT, VJP_Y, Case
+from .isolation import IsolatedModule, WorkerCrash, WorkerTimeout
 from .opinfo import OpInfo
 
 DEFAULT_IMPL = "npcnn.functional"
 _CROSSCHECK_DIR = str(Path(__file__).resolve().parent)
 
 
-def load_impl(module_name: str = DEFAULT_IMPL) -> ModuleType:
-    """Import the implementation under test by name; it must offer ``vjp``."""
-    module = importlib.import_module(module_name)
+def load_impl(module_name: str = DEFAULT_IMPL, isolated: bool = False, timeout: float | None = 60.0):
+    """Import the implementation under test by name; it must offer ``vjp``. ``isolated``: import it
+    in a worker process instead and return its proxy (crosscheck.isolation); ``timeout`` is then
+    the limit of each call, in seconds."""
+    module = IsolatedModule(module_name, timeout) if isolated else importlib.import_module(module_name)
     if not callable(getattr(module, "vjp", None)):
         raise ValueError(f"implementation module {module_name!r} has no vjp(op, *arrays, **params) function")
     return module
@@ -55,6 +59,8 @@ def user_traceback(exc: BaseException) -> str:
     An exception raised in crosscheck's own code alone keeps every frame and says so."""
     if isinstance(exc, ConventionError):
         return "".join(traceback.format_exception_only(type(exc), exc))
+    if getattr(exc, "remote_traceback", None):   # raised in the worker process (crosscheck.isolation)
+        return exc.remote_traceback
     every = traceback.extract_tb(exc.__traceback__)
     frames = [f for f in every if not f.filename.startswith(_CROSSCHECK_DIR)]
     if every and not frames:
@@ -74,6 +80,7 @@ class ImplResult:
     error: str = ""
     modified: list = field(default_factory=list)
     not_judged: str = ""
+    stopped: str = ""          # "" or the status of a crash / timeout of the worker (crosscheck.isolation)
 
 
 def _copies(case: Case):
@@ -132,6 +139,9 @@ def call_impl(info: OpInfo, case: Case, module) -> ImplResult:
         for n in info.differentiable:
             if n in case.arrays:
                 result.tensors["d_" + n] = named.get(n)
+    except (WorkerCrash, WorkerTimeout) as exc:
+        result.error = str(exc)
+        result.stopped = IMPLEMENTATION_CRASH if isinstance(exc, WorkerCrash) else IMPLEMENTATION_TIMEOUT
     except Exception as exc:
         result.error = user_traceback(exc)
     return result

@@ -116,8 +116,8 @@ FLOAT_DTYPES = ("float32", "float64")
 
 def validate(doc) -> None:
     """Raise ReplayFileError unless ``doc`` is a replay file crosscheck can run: the format, a known op
-    (or a ``crosscheck check`` case), a float dtype, arrays with non-negative shapes whose data has the
-    right size, JSON parameters."""
+    (or a ``crosscheck check`` case), a float dtype, parameters and arrays the op takes, arrays with
+    non-negative shapes whose data has the right size."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise ReplayFileError(f"not a crosscheck replay file (format {doc.get('format') if isinstance(doc, dict) else doc!r})")
     case = doc.get("case")
@@ -130,6 +130,18 @@ def validate(doc) -> None:
         raise ReplayFileError(f"dtype must be one of {FLOAT_DTYPES}, got {case.get('dtype')!r}")
     if not isinstance(case.get("params"), dict) or not isinstance(case.get("arrays"), dict):
         raise ReplayFileError("'params' and 'arrays' must be objects")
+    info = OPS.get(case.get("op")) if not doc.get("check") else None
+    if info is not None:
+        unknown = sorted(set(case["params"]) - set(info.params))
+        if unknown:
+            raise ReplayFileError(f"{info.name} takes no parameter {', '.join(unknown)}; it takes "
+                                  f"{', '.join(info.params) or 'none'}")
+        allowed = set(info.arrays) | set(info.optional_arrays or ()) | set(info.extra_arrays or ())
+        strange = sorted(set(case["arrays"]) - allowed)
+        missing = [n for n in info.arrays if n not in case["arrays"] and n not in (info.optional_arrays or ())]
+        if strange or missing:
+            raise ReplayFileError(f"{info.name} takes the arrays {', '.join(sorted(allowed))}; the file has "
+                                  f"{', '.join(sorted(case['arrays'])) or 'none'}")
     encoded = dict(case["arrays"], **({"dy": case["dy"]} if case.get("dy") is not None else {}))
     for name, a in encoded.items():
         if not isinstance(a, dict) or not {"dtype", "shape", "data"} <= set(a):

@@ -53,7 +53,7 @@ def run_case(case: Case, impl=None, paths: str = "all") -> Outcome:
     limit_threads()
     result = call_impl(info, case, module)
     if result.error:
-        return Outcome(case, IMPLEMENTATION_ERROR, message=result.error, impl=impl_name,
+        return Outcome(case, result.stopped or IMPLEMENTATION_ERROR, message=result.error, impl=impl_name,
                        diffs=modified_diffs(result.modified))
     outcome = check_against_reference(info, call, result, impl_name, first_only=paths == "first")
     if outcome.status == MISMATCH and paths == "first":

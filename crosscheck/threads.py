@@ -19,16 +19,22 @@ import os
 _STATE: dict = {}
 
 
+def limit_blas_threads(blas: int = 1) -> None:
+    """Only BLAS's pool (a process that never runs TensorFlow: the worker of crosscheck.isolation)."""
+    if "blas_limiter" not in _STATE:
+        from threadpoolctl import threadpool_limits
+        _STATE["blas_limiter"] = threadpool_limits(limits=blas, user_api="blas")
+
+
 def limit_threads(blas: int = 1, tf_intra: int = 1, tf_inter: int = 1) -> dict:
     """Limit BLAS (threadpoolctl) and TensorFlow (intra/inter-op) threads; idempotent.
 
     Returns what was applied: ``{"blas": n, "tf_intra": n, "tf_inter": n, "tf_applied": bool}``;
     ``tf_applied`` is False when TensorFlow's runtime had already started with other settings.
     """
-    if _STATE:
+    if "tf_applied" in _STATE:
         return {k: v for k, v in _STATE.items() if k != "blas_limiter"}
-    from threadpoolctl import threadpool_limits
-    _STATE["blas_limiter"] = threadpool_limits(limits=blas, user_api="blas")
+    limit_blas_threads(blas)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     import tensorflow as tf
     applied = True

@@ -37,14 +37,18 @@ def function_names(convention: str) -> list[str]:
 
 
 def check_target(module, convention: str = "cs231n", examples: int = 10, seed: int = 0, only=None,
-                 ties: str = "note", year: int | None = None, timeout: float | None = 60.0) -> list[Row]:
-    """Rows for every function (or layer) of ``convention`` that ``module`` defines."""
+                 ties: str = "note", year: int | None = None, timeout: float | None = 60.0, worker=None,
+                 on_outcome=None) -> list[Row]:
+    """Rows for every function (or layer) of ``convention`` that ``module`` defines. ``worker``: a
+    started crosscheck.isolation.CheckWorker of the same file, which then runs every case (a crash
+    or a hang of the user's code costs that case only); ``on_outcome(function, outcome)`` is called
+    on every judged case as it comes."""
     pinned = {}
     if convention == "cs231n":
         from .cs231n import pins_for_year
         pinned = pins_for_year(year)
     return check_module(module, specs_for(convention, module), examples=examples, seed=seed, only=only, ties=ties,
-                        pinned=pinned, timeout=timeout)
+                        pinned=pinned, timeout=timeout, worker=worker, on_outcome=on_outcome)
 
 
 def rerun(replay_path, module):

@@ -20,7 +20,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..case import FAILING, IMPLEMENTATION_ERROR, MISMATCH, OWN_PATH, PASS, REFERENCE_ERROR, Case, Outcome, TensorDiff
+from ..case import (FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, OWN_PATH, PASS,
+                    REFERENCE_ERROR, Case, Outcome, TensorDiff)
 from ..compare import NONE_NOTE, ZERO_NOTE, compare
 from ..implementation import INSIDE_CROSSCHECK, ConventionError
 from ..tolerance import tolerance
@@ -208,6 +209,10 @@ GENERIC_CAUSES = ("shape-mismatch", "output-shape", "nan-inf-mismatch")   # drop
 
 def causes_of(outcome: Outcome) -> list[str]:
     """The likely causes of a failing outcome (stable labels), or what it raised."""
+    if outcome.status == IMPLEMENTATION_CRASH:
+        return [f"crashes ({outcome.message.rsplit(': ', 1)[-1]})"]
+    if outcome.status == IMPLEMENTATION_TIMEOUT:
+        return ["hangs"]
     if outcome.status in (IMPLEMENTATION_ERROR, REFERENCE_ERROR):
         from ..diagnosis import raised_cropping_at_zero_pad
         if outcome.status == IMPLEMENTATION_ERROR and raised_cropping_at_zero_pad(outcome.case, outcome.message):
@@ -283,42 +288,56 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note") -> Row:
 # ------------------------------------------------------------------------------------ the run
 
 def run_spec_cases(spec: Spec, module, options: dict, examples: int, seed: int, stop_after: int | None = None,
-                   timeout: float | None = None):
-    """The outcomes of ``examples`` cases, shared out over ``spec.splits`` (at least one each)."""
+                   timeout: float | None = None, worker=None, on_outcome=None):
+    """The outcomes of ``examples`` cases, shared out over ``spec.splits`` (at least one each);
+    ``on_outcome(outcome)`` is called on each as it comes."""
     if spec.splits:
         outcomes = []
         for i, split in enumerate(spec.splits):
             share = max(1, (examples + i) // len(spec.splits))
-            outcomes += run_split(spec, module, {**options, **split}, share, seed, stop_after, timeout)
+            outcomes += run_split(spec, module, {**options, **split}, share, seed, stop_after, timeout, worker,
+                                  on_outcome)
             if stop_after and sum(o.status in FAILING for o in outcomes) >= stop_after:
                 break
         return outcomes
-    return run_split(spec, module, options, examples, seed, stop_after, timeout)
+    return run_split(spec, module, options, examples, seed, stop_after, timeout, worker, on_outcome)
 
 
 def run_split(spec: Spec, module, options: dict, examples: int, seed: int, stop_after: int | None,
-              timeout: float | None):
+              timeout: float | None, worker=None, on_outcome=None):
     from ..fuzz import fuzz_outcomes
 
     def failures(outcomes):
         return sum(o.status in FAILING for o in outcomes)
     stop = (lambda outcomes: failures(outcomes) >= stop_after) if stop_after else None
-    return fuzz_outcomes(spec.cases(options), lambda case: timed_run(spec, module, case, options, timeout),
-                         examples=examples, seed_key=f"check:{spec.name}:{sorted(options.items())}:{seed}", stop=stop)
+    return fuzz_outcomes(spec.cases(options), lambda case: timed_run(spec, module, case, options, timeout, worker),
+                         examples=examples, seed_key=f"check:{spec.name}:{sorted(options.items())}:{seed}", stop=stop,
+                         on_outcome=on_outcome)
 
 
-def timed_run(spec: Spec, module, case: Case, options: dict, timeout: float | None) -> Outcome:
-    """``spec.run`` with a time limit: a call that does not return is an implementation error."""
+def timed_run(spec: Spec, module, case: Case, options: dict, timeout: float | None, worker=None) -> Outcome:
+    """``spec.run`` with a time limit, in ``worker`` (a crosscheck.isolation.CheckWorker) when given:
+    a call that does not return is an implementation-timeout, a crash an implementation-crash."""
+    from ..isolation import WorkerCrash, WorkerTimeout
     from .loading import CallTimeout, time_limit
     try:
+        if worker is not None:
+            return worker.run(spec.name, case, options)
         with time_limit(timeout, f"{spec.name} on this case"):
             return spec.run(module, case, options)
     except CallTimeout as e:
-        return Outcome(case, IMPLEMENTATION_ERROR, message=f"CallTimeout: {e} (an endless loop?)", impl=spec.name)
+        return Outcome(case, IMPLEMENTATION_TIMEOUT, message=f"{e} (an endless loop?)", impl=spec.name)
+    except WorkerTimeout as e:
+        return Outcome(case, IMPLEMENTATION_TIMEOUT, message=f"{spec.name}: {e} (an endless loop?)", impl=spec.name)
+    except WorkerCrash as e:
+        return Outcome(case, IMPLEMENTATION_CRASH, message=f"{spec.name}: {e}", impl=spec.name)
+    except Exception as e:   # crosscheck's own adapter failed in the worker: its traceback says where
+        from ..implementation import user_traceback
+        return Outcome(case, IMPLEMENTATION_ERROR, message=user_traceback(e), impl=spec.name)
 
 
 def check_spec(spec: Spec, module, examples: int = 10, seed: int = 0, ties: str = "note",
-               pinned: dict | None = None, timeout: float | None = None) -> Row:
+               pinned: dict | None = None, timeout: float | None = None, worker=None, on_outcome=None) -> Row:
     """Run one function's cases; a function with year variants is first probed under each (unless
     the variant is pinned) and checked under the one it follows."""
     options = {"ties": ties}
@@ -328,23 +347,26 @@ def check_spec(spec: Spec, module, examples: int = 10, seed: int = 0, ties: str 
         fitting = None
         for variant in variants:
             probe = run_spec_cases(spec, module, {**options, "variant": variant.key}, examples=3, seed=seed,
-                                   stop_after=1, timeout=timeout)
+                                   stop_after=1, timeout=timeout, worker=worker)
             if all(o.status == PASS for o in probe):
                 fitting = variant
                 break
         variant = fitting or variants[0]
         options["variant"] = variant.key
-        row = judge(spec, run_spec_cases(spec, module, options, examples, seed, timeout=timeout), ties)
+        row = judge(spec, run_spec_cases(spec, module, options, examples, seed, timeout=timeout, worker=worker,
+                                         on_outcome=on_outcome), ties)
         if fitting is not None and (variant is not spec.variants[0] or chosen):
             row.notes.append(variant.note)
             if row.verdict == "passed":
                 row.verdict = "passed-with-note"
         return row
-    return judge(spec, run_spec_cases(spec, module, options, examples, seed, timeout=timeout), ties)
+    return judge(spec, run_spec_cases(spec, module, options, examples, seed, timeout=timeout, worker=worker,
+                                      on_outcome=on_outcome), ties)
 
 
 def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ties: str = "note",
-                 pinned: dict | None = None, timeout: float | None = None) -> list[Row]:
+                 pinned: dict | None = None, timeout: float | None = None, worker=None,
+                 on_outcome=None) -> list[Row]:
     """One Row per spec whose function ``module`` defines (a backward without its forward: an error row)."""
     from ..threads import limit_threads
     limit_threads()
@@ -362,7 +384,8 @@ def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ti
             rows.append(Row(spec.name, "error", message=f"{spec.name} needs {', '.join(missing)} (its cache) but "
                                                         f"{', '.join(missing)} is not defined"))
             continue
-        rows.append(check_spec(spec, module, examples, seed, ties, pinned, timeout))
+        each = None if on_outcome is None else (lambda name: lambda o: on_outcome(name, o))(spec.name)
+        rows.append(check_spec(spec, module, examples, seed, ties, pinned, timeout, worker, each))
     return rows
 
 

@@ -1,9 +1,10 @@
 """Diff reports: terminal (rich) and plain text, JSON (``docs/report-format.md``) and HTML.
 
 A :class:`ReportSession` collects the outcomes of one run: it counts every outcome in the
-summary, keeps every non-pass outcome in full and writes a replay file for each mismatch and
-implementation error the moment it is added (so nothing is lost if the run dies later);
-:meth:`ReportSession.write` then writes ``report.json`` and ``report.html``.
+summary, keeps every non-pass outcome in full and writes a replay file for each failure the moment
+it is added; a session :meth:`~ReportSession.start`-ed on a report directory also marks it in
+progress and journals every outcome (``journal.py``), so nothing is lost if the run dies later.
+:meth:`ReportSession.write` then writes ``report.json`` and ``report.html`` (atomically).
 """
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from ..case import FAILING, PASS, Outcome
 from ..replay import replay_filename, save_case
 from .html_report import render_html, write_html
+from .journal import JOURNAL_NAME, ReportDirError, open_report_dir, rebuild  # noqa: F401
 from .json_report import (add_parity, add_to_summary, build_document, empty_summary, merge_summaries, ok,
                           outcome_to_dict, problems, write_json)
 from .terminal import coverage_table, format_outcome_text, parity_table, print_outcome, summary_table
@@ -35,6 +37,19 @@ class ReportSession:
         self.outcomes: list[dict] = []   # non-pass outcomes, serialised
         self.error_parity: list[dict] = []
         self.require_compared = True
+        self.journal = None
+
+    def start(self, report_dir, **meta) -> None:
+        """Check ``report_dir`` (ReportDirError if it cannot hold a report), clear the previous run's
+        files, mark it in progress and journal every outcome from now on."""
+        self.cases_dir = Path(report_dir) / CASES_DIR
+        self.journal = open_report_dir(report_dir, {**meta, "require_compared": self.require_compared})
+
+    def _journal(self, outcome: Outcome, d: dict | None) -> None:
+        if self.journal is not None:
+            one = empty_summary()
+            add_to_summary(one, outcome)
+            self.journal.append({"kind": "outcome", "summary": one, "outcome": d})
 
     def clear_cases(self) -> None:
         """Remove replay files left in ``cases_dir`` by an earlier run, so the directory holds
@@ -53,17 +68,21 @@ class ReportSession:
         d = outcome_to_dict(outcome, replay_file, check)
         if outcome.status != PASS:
             self.outcomes.append(d)
+        self._journal(outcome, d if outcome.status != PASS else None)
         return d
 
     def count(self, outcome: Outcome) -> None:
         """Count ``outcome`` in the summary only."""
         add_to_summary(self.summary, outcome)
+        self._journal(outcome, None)
 
     def add_parity(self, parity) -> dict:
         """Count and keep one error-parity outcome (crosscheck.error_parity)."""
         add_parity(self.summary, parity)
         d = parity.to_dict()
         self.error_parity.append(d)
+        if self.journal is not None:
+            self.journal.append({"kind": "parity", "parity": d})
         return d
 
     @property
@@ -87,8 +106,22 @@ class ReportSession:
         return build_document(self.summary, self.outcomes, error_parity=self.error_parity,
                               require_compared=self.require_compared, **meta)
 
-    def write(self, report_dir, **meta) -> tuple[Path, Path]:
-        """Write ``report.json`` and ``report.html`` into ``report_dir``; return their paths."""
+    def write(self, report_dir, complete: bool = True, more_problems=(), **meta) -> tuple[Path, Path]:
+        """Write ``report.json`` and ``report.html`` into ``report_dir``; return their paths.
+        ``complete`` False: the run was interrupted (the report says so and cannot pass);
+        ``more_problems``: reasons the run fails that the outcomes do not show (a file that does not load)."""
         report_dir = Path(report_dir)
         doc = self.document(**meta)
-        return write_json(doc, report_dir / JSON_NAME), write_html(doc, report_dir / HTML_NAME)
+        extra = ([] if complete else ["the run was interrupted: the report holds what was found until then"])
+        extra += list(more_problems)
+        if not complete:
+            doc["interrupted"] = True
+        if extra:
+            doc["ok"] = False
+            doc["problems"] = extra + doc["problems"]
+        paths = write_html(doc, report_dir / HTML_NAME), write_json(doc, report_dir / JSON_NAME)
+        if self.journal is not None:
+            if complete:
+                self.journal.append({"kind": "end"})
+            self.journal.close()
+        return paths[1], paths[0]

@@ -11,7 +11,8 @@ import numpy as np
 from html import escape
 from pathlib import Path
 
-from ..case import IMPLEMENTATION_ERROR, MISMATCH, REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES
+from ..case import (IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, REFERENCE_ERROR,
+                    REFERENCE_UNSUPPORTED, STATUSES)
 from .terminal import TOP_K, _e, _g, _index, _params, headline
 
 CELL = 7  # SVG pixels per tensor element
@@ -21,7 +22,7 @@ body{font:14px/1.45 system-ui,sans-serif;margin:2em;color:#222;max-width:1200px}
 h1{font-size:1.5em} h2{font-size:1.2em;margin-top:2em} table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ccc;padding:2px 8px;text-align:left} th{background:#f3f3f3}
 td.n{text-align:right;font-variant-numeric:tabular-nums}
-.mismatch{color:#b00020;font-weight:bold} .implementation-error{color:#8e24aa;font-weight:bold}
+.mismatch{color:#b00020;font-weight:bold} .implementation-error,.implementation-crash,.implementation-timeout{color:#8e24aa;font-weight:bold}
 .reference-unsupported{color:#a66f00} .reference-error{color:#b00020;font-weight:bold} .pass{color:#2e7d32}
 details{border:1px solid #ddd;border-radius:4px;margin:.6em 0;padding:.3em .8em}
 summary{cursor:pointer;font-weight:bold} pre{background:#f7f7f7;padding:.6em;overflow-x:auto}
@@ -131,7 +132,8 @@ def render_html(document: dict) -> str:
             [[escape(p["op"]), escape(p["label"]), escape(p["why"]), escape(p["detail"]), escape(p["problem"])]
              for p in parity]))
     for status, title in ((MISMATCH, "Mismatches"), (REFERENCE_ERROR, "Reference errors"),
-                          (IMPLEMENTATION_ERROR, "Implementation errors"),
+                          (IMPLEMENTATION_ERROR, "Implementation errors"), (IMPLEMENTATION_CRASH, "Crashes"),
+                          (IMPLEMENTATION_TIMEOUT, "Timeouts"),
                           (REFERENCE_UNSUPPORTED, "Reference unsupported")):
         found = sorted((o for o in document["outcomes"] if o["status"] == status), key=_case_size)
         if found:
@@ -160,7 +162,5 @@ def _failing_tensors(o: dict) -> str:
 
 
 def write_html(document: dict, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(document), encoding="utf-8")
-    return path
+    from .journal import atomic_write_text
+    return atomic_write_text(path, render_html(document))

@@ -10,8 +10,8 @@ import json
 import math
 from pathlib import Path
 
-from ..case import (FAILING, IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES,
-                    Outcome)
+from ..case import (FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, PASS,
+                    REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES, Outcome)
 from ..replay import check_snippet, jsonable, replay_command, snippet
 
 #: a run fails when an op had fewer of its cases compared (passed or mismatched) than this
@@ -156,7 +156,8 @@ def ok(summary: dict, require_compared: bool = True) -> bool:
 
 def build_document(summary: dict, outcomes: list[dict], **meta) -> dict:
     """The report document: header, ``meta`` (impl, command, seed, ...), summary, outcomes."""
-    order = {s: i for i, s in enumerate((MISMATCH, REFERENCE_ERROR, IMPLEMENTATION_ERROR, REFERENCE_UNSUPPORTED, PASS))}
+    order = {s: i for i, s in enumerate((MISMATCH, REFERENCE_ERROR, IMPLEMENTATION_ERROR, IMPLEMENTATION_CRASH,
+                                         IMPLEMENTATION_TIMEOUT, REFERENCE_UNSUPPORTED, PASS))}
     outcomes = sorted(outcomes, key=lambda o: (order.get(o["status"], len(order)), o["op"], o["dtype"]))
     require_compared = meta.pop("require_compared", True)
     error_parity = meta.pop("error_parity", [])
@@ -167,7 +168,5 @@ def build_document(summary: dict, outcomes: list[dict], **meta) -> dict:
 
 
 def write_json(document: dict, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=1, allow_nan=False))
-    return path
+    from .journal import atomic_write_text
+    return atomic_write_text(path, json.dumps(document, indent=1, allow_nan=False))

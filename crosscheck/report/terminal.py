@@ -13,16 +13,19 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES, reference_name
+from ..case import (IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, PASS, REFERENCE_ERROR,
+                    REFERENCE_UNSUPPORTED, STATUSES, reference_name)
 
 TOP_K = 5              # worst elements shown per tensor
 MAX_MAP_CHANNELS = 8   # channels drawn in the text mismatch map
 MAX_MAP_SIDE = 32      # larger maps are drawn at a coarser grid (a cell is '#' if any element in it is)
 
 _STATUS_STYLE = {PASS: "green", MISMATCH: "bold red", REFERENCE_UNSUPPORTED: "yellow", REFERENCE_ERROR: "bold red",
-                 IMPLEMENTATION_ERROR: "bold magenta"}
+                 IMPLEMENTATION_ERROR: "bold magenta", IMPLEMENTATION_CRASH: "bold magenta",
+                 IMPLEMENTATION_TIMEOUT: "bold magenta"}
 _STATUS_HEADER = {PASS: "passed", MISMATCH: "mismatched", REFERENCE_UNSUPPORTED: "ref-unsupported",
-                  REFERENCE_ERROR: "ref-error", IMPLEMENTATION_ERROR: "impl-error"}
+                  REFERENCE_ERROR: "ref-error", IMPLEMENTATION_ERROR: "impl-error", IMPLEMENTATION_CRASH: "crash",
+                  IMPLEMENTATION_TIMEOUT: "timeout"}
 
 
 def _g(x) -> str:
@@ -53,6 +56,9 @@ def headline(d: dict) -> list[str]:
     if d["status"] == IMPLEMENTATION_ERROR:
         last = (d["message"].strip().splitlines() or ["(no message)"])[-1]
         return [f"crosscheck: the implementation raised on {where}: {last}"]
+    if d["status"] in (IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT):
+        return [f"crosscheck: the implementation {'crashed' if d['status'] == IMPLEMENTATION_CRASH else 'hung'} "
+                f"on {where}: {d['message']}"]
     if d["status"] == REFERENCE_UNSUPPORTED:
         return [f"crosscheck: TensorFlow has no reference for {where}: {d['message'] or '(no reason given)'}"]
     if d["status"] == REFERENCE_ERROR:

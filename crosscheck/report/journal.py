@@ -1,0 +1,131 @@
+"""A run's report directory while the run is going: nothing found is lost, nothing stale is trusted.
+
+At the start (:func:`open_report_dir`) the directory is checked (a directory, writable: otherwise
+:class:`ReportDirError` before any work), the previous run's ``report.json``, ``report.html``,
+journal and replay files are removed, and ``report.json`` is replaced by an *in-progress* document
+(``"ok": false``, ``"in_progress": true``), so no earlier verdict can be read as this run's.
+
+During the run every outcome is appended to ``journal.jsonl`` as one JSON line, flushed at once:
+``{"kind": "meta", ...}`` first, then ``{"kind": "outcome", "summary": <this outcome's summary>,
+"outcome": <its dict, or null for a pass>}`` and ``{"kind": "parity", "parity": ...}`` lines, and
+``{"kind": "end"}`` when the run finished. After a SIGKILL the journal and the replay files still
+hold everything found; :func:`rebuild` (``crosscheck report DIR``) turns them into report.json and
+report.html. The final documents are written atomically (a temporary file, then ``os.replace``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+JOURNAL_NAME = "journal.jsonl"
+
+
+class ReportDirError(Exception):
+    """The report directory cannot be used (a file in its place, not writable)."""
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def check_report_dir(report_dir) -> Path:
+    """``report_dir`` as a Path, created if missing; ReportDirError when it cannot hold a report."""
+    report_dir = Path(report_dir)
+    if report_dir.exists() and not report_dir.is_dir():
+        raise ReportDirError(f"--report {report_dir}: a file is in its place (a report is a directory)")
+    try:
+        (report_dir / "cases").mkdir(parents=True, exist_ok=True)
+        probe = report_dir / ".crosscheck-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise ReportDirError(f"--report {report_dir}: cannot write there ({exc.strerror or exc})") from None
+    return report_dir
+
+
+def in_progress_document(meta: dict) -> dict:
+    from .json_report import FORMAT, VERSION
+    return {"format": FORMAT, "version": VERSION, "in_progress": True, "ok": False,
+            "problems": [f"the run is in progress, or ended without writing its report: `crosscheck report "
+                         f"{meta.get('report_dir', 'DIR')}` rebuilds it from {JOURNAL_NAME} and the replay files"],
+            **{k: v for k, v in meta.items() if k != "report_dir"}}
+
+
+class Journal:
+    """``journal.jsonl`` of one run, appended line by line."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.file = open(self.path, "a", encoding="utf-8")
+
+    def append(self, entry: dict) -> None:
+        from ..replay import jsonable
+        self.file.write(json.dumps(jsonable(entry), allow_nan=False) + "\n")
+        self.file.flush()
+
+    def close(self) -> None:
+        if not self.file.closed:
+            self.file.close()
+
+
+def open_report_dir(report_dir, meta: dict) -> Journal:
+    """Check ``report_dir``, clear the previous run's files, mark the directory in progress and
+    start the journal (its first line: ``meta``)."""
+    from . import HTML_NAME, JSON_NAME
+    report_dir = check_report_dir(report_dir)
+    for old in [report_dir / HTML_NAME, report_dir / JOURNAL_NAME, *(report_dir / "cases").glob("*.json")]:
+        old.unlink(missing_ok=True)
+    from ..replay import jsonable
+    atomic_write_text(report_dir / JSON_NAME,
+                      json.dumps(jsonable(in_progress_document({**meta, "report_dir": str(report_dir)})), indent=1))
+    journal = Journal(report_dir / JOURNAL_NAME)
+    journal.append({"kind": "meta", **meta})
+    return journal
+
+
+def read_journal(report_dir) -> list[dict]:
+    """The journal's entries; a last line cut short by a kill is left out."""
+    path = Path(report_dir) / JOURNAL_NAME
+    if not path.is_file():
+        raise ReportDirError(f"{report_dir}: no {JOURNAL_NAME} (not a report directory of crosscheck run/check?)")
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return entries
+
+
+def rebuild(report_dir):
+    """report.json and report.html from the journal; returns (session, meta, complete)."""
+    from . import ReportSession
+    from .json_report import merge_summaries
+    entries = read_journal(report_dir)
+    meta = next((e for e in entries if e.get("kind") == "meta"), {})
+    session = ReportSession(None)
+    session.require_compared = meta.get("require_compared", True)
+    for e in entries:
+        if e.get("kind") == "outcome":
+            session.summary = merge_summaries(session.summary, e["summary"])
+            if e.get("outcome") is not None:
+                session.outcomes.append(e["outcome"])
+        elif e.get("kind") == "parity":
+            session.summary["error_parity"]["checked"] += 1
+            session.summary["error_parity"]["failed"] += 0 if e["parity"]["passed"] else 1
+            session.error_parity.append(e["parity"])
+    complete = any(e.get("kind") == "end" for e in entries)
+    return session, {k: v for k, v in meta.items() if k not in ("kind", "require_compared")}, complete

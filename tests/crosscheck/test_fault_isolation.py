@@ -1,0 +1,241 @@
+"""Nothing lost: faults in the code under test (segfault, abort, os._exit, a hang) cost one case each,
+signals and kills leave a report (or a journal it is rebuilt from), an unusable report directory is
+refused before any work, and a replay file never chooses the code that runs."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+FAULTY = '''"""npcnn.functional, with faults keyed on the batch size of relu's input."""
+import ctypes, os, time
+from npcnn.functional import *  # noqa
+from npcnn.functional import relu as _relu, vjp as _vjp
+
+FAULTS = {FAULTS}
+
+def _fault(x):
+    kind = FAULTS.get(getattr(x, "shape", (0,))[0] if getattr(x, "ndim", 0) else -1)
+    if kind == "segfault":
+        ctypes.string_at(0)
+    if kind == "abort":
+        os.abort()
+    if kind == "exit":
+        os._exit(7)
+    if kind == "hang":
+        time.sleep(1000)
+    if kind == "slow":
+        time.sleep(0.4)
+
+def relu(features):
+    _fault(features)
+    return _relu(features)
+
+def vjp(op, *arrays, **params):
+    if op == "relu":
+        _fault(arrays[0])
+    return _vjp(op, *arrays, **params)
+'''
+
+
+def write_impl(tmp_path, name: str, faults: dict) -> Path:
+    (tmp_path / f"{name}.py").write_text(FAULTY.replace("{FAULTS}", repr(faults)))
+    return tmp_path
+
+
+def crosscheck(args, cwd, timeout=600, **kw):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(cwd), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "crosscheck", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout, **kw)
+
+
+def report(path) -> dict:
+    return json.loads((Path(path) / "report.json").read_text())
+
+
+def test_each_fault_costs_one_case_and_the_run_goes_on(tmp_path):
+    faults = {1: "segfault", 2: "abort", 3: "exit", 4: "hang"}
+    write_impl(tmp_path, "faulty", faults)
+    r = crosscheck(["run", "--ops", "relu", "--dtype", "float64", "--examples", "60", "--timeout", "3",
+                    "--no-error-parity", "--impl", "faulty", "--report", "rep"], tmp_path)
+    assert r.returncode == 1, r.stderr
+    doc = report(tmp_path / "rep")
+    counts = doc["summary"]["counts"]
+    assert counts["implementation-crash"] >= 1 and counts["implementation-timeout"] >= 1, counts
+    assert counts["pass"] >= 10          # cases before and after the faults ran
+    messages = {o["message"] for o in doc["outcomes"]}
+    batch = lambda o: o["shapes"]["features"][0] if o["shapes"]["features"] else None  # noqa: E731
+    for o in doc["outcomes"]:
+        kind = faults.get(batch(o))
+        if kind == "segfault":
+            assert "SIGSEGV" in o["message"] and o["status"] == "implementation-crash"
+        elif kind == "abort":
+            assert "SIGABRT" in o["message"] and o["status"] == "implementation-crash"
+        elif kind == "exit":
+            assert "exited with status 7" in o["message"] and o["status"] == "implementation-crash"
+        elif kind == "hang":
+            assert o["status"] == "implementation-timeout" and "within 3 s" in o["message"]
+    assert any("SIGSEGV" in m for m in messages) and any("status 7" in m for m in messages)
+    assert all((tmp_path / o["replay"]["file"]).exists() for o in doc["outcomes"])
+    assert "crashed" in r.stdout and "timed out" in r.stdout
+
+
+def _start(tmp_path, name: str, report_dir: str):
+    write_impl(tmp_path, name, {n: "slow" for n in range(0, 10)})
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen([sys.executable, "-m", "crosscheck", "run", "--ops", "relu", "--examples", "200",
+                             "--no-error-parity", "--impl", name, "--report", report_dir], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    journal = tmp_path / report_dir / "journal.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if journal.exists() and len(journal.read_text().splitlines()) >= 6:
+            return proc
+        time.sleep(0.3)
+    proc.kill()
+    raise AssertionError("the run never journaled five outcomes")
+
+
+def _stale_report(tmp_path, report_dir: str):
+    """A passing report of an earlier run: it must not survive as this run's verdict."""
+    d = tmp_path / report_dir
+    (d / "cases").mkdir(parents=True)
+    (d / "report.json").write_text(json.dumps({"format": "crosscheck-report", "ok": True, "outcomes": []}))
+    (d / "cases" / "old-case.json").write_text("{}")
+
+
+def test_sigterm_writes_the_report_of_what_was_found(tmp_path):
+    _stale_report(tmp_path, "rep")
+    proc = _start(tmp_path, "slowterm", "rep")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    doc = report(tmp_path / "rep")
+    assert doc["ok"] is False and doc.get("interrupted") is True
+    assert doc["summary"]["total"] >= 5
+    assert not (tmp_path / "rep" / "cases" / "old-case.json").exists()
+    assert "terminated" in err
+
+
+def test_after_sigkill_the_journal_rebuilds_the_report(tmp_path):
+    _stale_report(tmp_path, "rep")
+    proc = _start(tmp_path, "slowkill", "rep")
+    proc.kill()
+    proc.communicate(timeout=60)
+    doc = report(tmp_path / "rep")
+    assert doc["ok"] is False and doc["in_progress"] is True       # the stale ok: true is gone
+    journaled = sum(1 for line in (tmp_path / "rep" / "journal.jsonl").read_text().splitlines()
+                    if '"kind": "outcome"' in line)
+    r = crosscheck(["report", "rep"], tmp_path)
+    assert r.returncode == 1 and "interrupted" in r.stdout
+    doc = report(tmp_path / "rep")
+    assert doc["summary"]["total"] == journaled >= 5 and doc["interrupted"] is True and doc["ok"] is False
+    assert (tmp_path / "rep" / "report.html").exists()
+
+
+def test_unusable_report_directory_is_refused_before_any_work(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    r = crosscheck(["run", "--ops", "relu", "--examples", "2", "--report", "afile"], tmp_path)
+    assert r.returncode == 2 and "a file is in its place" in r.stderr
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere (root): the permission case cannot be shown")
+        r = crosscheck(["check", str(ROOT / "tests/crosscheck/cs231n_reference.py"), "--report", "locked/r"], tmp_path)
+        assert r.returncode == 2 and "cannot write there" in r.stderr
+    finally:
+        locked.chmod(0o700)
+
+
+def test_unwritable_report_directory_as_root_is_refused_too(tmp_path, monkeypatch):
+    """The same refusal through the function the CLI calls, with the write made to fail."""
+    from crosscheck.cli import main
+    from crosscheck.report import journal
+
+    def refuse(self, *a, **k):
+        raise PermissionError(13, "Permission denied")
+    monkeypatch.setattr(journal.Path, "write_text", refuse)
+    assert main(["run", "--ops", "relu", "--examples", "2", "--report", str(tmp_path / "r")]) == 2
+
+
+CHECK_FAULTS = '''import ctypes, os, time
+import numpy as np
+
+def relu_forward(x):
+    if x.shape == (4, 5):
+        ctypes.string_at(0)
+    return np.maximum(x, 0), x
+
+def relu_backward(dout, cache):
+    if cache.shape == (3, 7):
+        time.sleep(1000)
+    return dout * (cache > 0)
+'''
+
+
+def test_check_survives_crashes_and_hangs_of_the_users_functions(tmp_path):
+    (tmp_path / "student.py").write_text(CHECK_FAULTS)
+    r = crosscheck(["check", "student.py", "--examples", "6", "--timeout", "4", "--report", "rep"], tmp_path)
+    assert r.returncode == 1, r.stderr
+    doc = report(tmp_path / "rep")
+    rows = {f["name"]: f for f in doc["functions"]}
+    assert any(c.startswith("crashes (killed by signal SIGSEGV)") for c in rows["relu_forward"]["causes"])
+    assert rows["relu_forward"]["failing"] < rows["relu_forward"]["examples"]     # the other cases ran
+    assert "hangs" in rows["relu_backward"]["causes"] or any(c.startswith("crashes") for c in rows["relu_backward"]["causes"])
+
+
+def test_check_import_that_hangs_or_crashes_is_a_message(tmp_path):
+    (tmp_path / "hangs.py").write_text("while True:\n    pass\n")
+    (tmp_path / "crashes.py").write_text("import ctypes\nctypes.string_at(0)\n")
+    r = crosscheck(["check", "hangs.py", "--timeout", "3", "--report", "rep"], tmp_path)
+    assert r.returncode == 1 and "did not finish within 3 s" in r.stdout
+    r = crosscheck(["check", "crashes.py", "--report", "rep"], tmp_path)
+    assert r.returncode == 1 and "crashed the Python process: killed by signal SIGSEGV" in r.stdout
+    assert report(tmp_path / "rep")["ok"] is False
+
+
+def _replay_file(tmp_path) -> Path:
+    from crosscheck.registry import get_op  # noqa: F401
+    from crosscheck.replay import save_case
+    from crosscheck.case import Case
+    import numpy as np
+    case = Case("relu", {}, {"features": np.array([[1.0, -2.0]])}, np.array([[0.5, 0.5]]), "float64", 0)
+    return save_case(tmp_path / "case.json", case)
+
+
+def test_replay_never_imports_the_module_a_file_names(tmp_path):
+    (tmp_path / "evil.py").write_text("open('IMPORTED', 'w').write('x')\n"
+                                      "from npcnn.functional import *\n")
+    path = _replay_file(tmp_path)
+    doc = json.loads(path.read_text())
+    doc["impl"] = "evil"
+    path.write_text(json.dumps(doc))
+    r = crosscheck(["replay", "case.json"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert not (tmp_path / "IMPORTED").exists()
+    assert "--impl evil" in r.stdout        # it says how to run the recorded one
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda d: d["case"].update(op="no_such_op"), "unknown op"),
+    (lambda d: d["case"]["arrays"]["features"].update(shape=[-1, 2]), "invalid shape"),
+    (lambda d: d["case"].update(dtype="int32"), "dtype must be"),
+    (lambda d: d["case"]["params"].update(alpha=0.3), "takes no parameter alpha"),
+    (lambda d: d["case"]["arrays"].update(x=d["case"]["arrays"]["features"]), "takes the arrays"),
+    (lambda d: d.update(format="something-else"), "not a crosscheck replay file"),
+])
+def test_unusable_replay_files_exit_2(tmp_path, edit, reason):
+    path = _replay_file(tmp_path)
+    doc = json.loads(path.read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+    r = crosscheck(["replay", "case.json"], tmp_path)
+    assert r.returncode == 2 and reason in r.stderr, (r.returncode, r.stderr)
