@@ -37,9 +37,12 @@ def assert_matches_tf(case: Case, forward: Callable, backward: Callable | None =
     mismatch or an exception of the code under test. Returns the Outcome otherwise."""
     from .report import format_outcome_text
     from .runner import run_case
+    from .recording import record
     outcome = run_case(case, adapter(case.op, forward, backward, getattr(forward, "__qualname__", "user code")))
+    d = record(outcome)
     if outcome.status in FAILING:
-        raise AssertionError(format_outcome_text(outcome, snippet=False))
+        from .report.terminal import outcome_lines
+        raise AssertionError("\n".join(text for _, text in outcome_lines(d, snippet=False)))
     return outcome
 
 
@@ -69,8 +72,9 @@ def check_op(op: str, forward: Callable, backward: Callable | None = None, *, la
     if ties not in ("note", "tf"):
         raise ValueError(f"ties must be 'note' or 'tf', got {ties!r}")
     impl = adapter(op, forward, backward, getattr(forward, "__qualname__", "user code"))
+    from .recording import record
     outcomes = fuzz_outcomes(cases(op, dtype, layout), lambda case: run_case(case, impl), examples=examples,
-                             seed_key=f"check_op:{op}:{dtype}:{layout}:{seed}")
+                             seed_key=f"check_op:{op}:{dtype}:{layout}:{seed}", on_outcome=record)
     row = judge(Spec(op, (), None, None, (), ties=op == "max_pool2d"), outcomes, ties)
     for note in row.notes:
         warnings.warn(f"{op}: {note}", stacklevel=2)

@@ -37,11 +37,19 @@ def load_impl(module_name: str = DEFAULT_IMPL, isolated: bool = False, timeout: 
     return module
 
 
-def resolve_impl(impl) -> tuple[ModuleType, str]:
-    """``(module, name)`` from a module, a module name or None (the default)."""
+_ISOLATED: dict = {}   # module name -> its worker's proxy, shared by every isolated run_case
+
+
+def resolve_impl(impl, isolated: bool = False) -> tuple[ModuleType, str]:
+    """``(module, name)`` from a module, a module name or None (the default); ``isolated``: a name
+    is imported in a worker process (one per name, reused), so a crash costs one case."""
     if impl is None:
         impl = DEFAULT_IMPL
     if isinstance(impl, str):
+        if isolated:
+            if impl not in _ISOLATED:
+                _ISOLATED[impl] = load_impl(impl, isolated=True)
+            return _ISOLATED[impl], impl
         return load_impl(impl), impl
     return impl, getattr(impl, "__name__", repr(impl))
 

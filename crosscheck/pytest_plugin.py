@@ -7,8 +7,10 @@ In a test::
 
 or take the ``crosscheck_record`` fixture (the same ``record`` function). With
 ``--crosscheck-report=DIR`` the session writes ``DIR/report.json``, ``DIR/report.html`` and one
-replay file per mismatch in ``DIR/cases/``; without it, replay files go to pytest's cache
-(``.pytest_cache/d/crosscheck/cases``) so the assertion message can still name one.
+replay file per failure in ``DIR/cases/``; without it, replay files go to pytest's cache
+(``.pytest_cache/d/crosscheck/cases``) so the assertion message can still name one. Every public
+helper records (``assert_matches_tf``, ``check_op``, ``assert_outcome_ok``); in a hypothesis test
+only the final, minimal falsifying example is kept (crosscheck.recording).
 
 Under pytest-xdist each worker sends its summary and non-pass outcomes to the controller through
 ``workeroutput``; the controller merges them and writes the one report.
@@ -21,31 +23,29 @@ from pathlib import Path
 
 import pytest
 
+from . import recording
 from .case import FAILING, Outcome
 from .report import CASES_DIR, ReportSession, format_outcome_text
 
 _WORKER_KEY = "crosscheck"
-_state: dict = {"session": None, "report_dir": None}
-
-
-def _session() -> ReportSession:
-    if _state["session"] is None:   # used outside a pytest run with this plugin
-        _state["session"] = ReportSession(Path(tempfile.gettempdir()) / "crosscheck-cases")
-    return _state["session"]
+_state: dict = {"report_dir": None, "written": None}
 
 
 def record(outcome: Outcome) -> dict:
-    """Add ``outcome`` to this session's report; returns its report dict."""
-    return _session().add(outcome)
+    """Add ``outcome`` to this session's report; returns its report dict (crosscheck.recording)."""
+    return recording.record(outcome)
 
 
 def assert_outcome_ok(outcome: Outcome) -> None:
-    """Record ``outcome``; raise AssertionError with its full text report on a mismatch, a reference
-    error or an implementation error (a reference-unsupported outcome, which a registered quirk
-    explains, is recorded and reported, not failed)."""
+    """Record ``outcome``; raise AssertionError with its full text report on a failure (a
+    reference-unsupported outcome, which a registered quirk explains, is recorded, not failed)."""
     d = record(outcome)
     if outcome.status in FAILING:
         raise AssertionError(format_outcome_text(d))
+
+
+def _session() -> ReportSession:
+    return recording.session()
 
 
 @pytest.fixture
@@ -69,9 +69,20 @@ def pytest_configure(config):
         cases_dir = config.cache.mkdir("crosscheck") / CASES_DIR
     else:
         cases_dir = Path(tempfile.gettempdir()) / "crosscheck-cases"
-    _state.update(session=ReportSession(cases_dir), report_dir=report_dir, written=None)
+    recording.set_session(ReportSession(cases_dir))
+    _state.update(report_dir=report_dir, written=None)
     if not _is_worker(config):    # once per session, before any xdist worker writes a case
-        _state["session"].clear_cases()
+        _session().clear_cases()
+
+
+def pytest_runtest_setup(item):
+    obj = getattr(item, "obj", None)
+    recording.begin_test(item.nodeid, bool(getattr(obj, "is_hypothesis_test", False)
+                                           or getattr(obj, "hypothesis", None) is not None))
+
+
+def pytest_runtest_teardown(item, nextitem):
+    recording.end_test()
 
 
 def _is_worker(config) -> bool:

@@ -29,15 +29,17 @@ def layout_axes(info: OpInfo, call: Call, tensor: str):
     return 3, (1, 2)
 
 
-def run_case(case: Case, impl=None, paths: str = "all") -> Outcome:
+def run_case(case: Case, impl=None, paths: str = "all", isolated: bool = False) -> Outcome:
     """Compare the implementation with every TF path of ``case.op``. Never raises on a case.
 
     ``paths="first"`` compares with the first TF path that can compute the case and, only if that
-    finds a mismatch, recomputes every path, so a reported mismatch always shows all of them."""
+    finds a mismatch, recomputes every path, so a reported mismatch always shows all of them.
+    ``isolated``: an implementation given by name runs in a worker process (crosscheck.isolation):
+    a crash or a hang there is an implementation-crash / -timeout outcome, not the end of the test run."""
     if paths not in PATH_MODES:
         raise ValueError(f"paths must be one of {PATH_MODES}, got {paths!r}")
     try:
-        module, impl_name = resolve_impl(impl)
+        module, impl_name = resolve_impl(impl, isolated)
     except Exception as exc:
         return Outcome(case, IMPLEMENTATION_ERROR, message=f"cannot load {impl}: {type(exc).__name__}: {exc}",
                        impl=str(impl))

@@ -239,3 +239,15 @@ def test_unusable_replay_files_exit_2(tmp_path, edit, reason):
     path.write_text(json.dumps(doc))
     r = crosscheck(["replay", "case.json"], tmp_path)
     assert r.returncode == 2 and reason in r.stderr, (r.returncode, r.stderr)
+
+
+def test_run_case_isolated_under_pytest(tmp_path, monkeypatch):
+    import numpy as np
+    from crosscheck.case import Case
+    from crosscheck.runner import run_case
+    write_impl(tmp_path, "faulty_inline", {1: "segfault"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    crash = Case("relu", {}, {"features": np.ones((1, 3))}, np.ones((1, 3)), "float64", 0)
+    fine = Case("relu", {}, {"features": -np.ones((5, 3))}, np.ones((5, 3)), "float64", 0)
+    assert run_case(crash, "faulty_inline", isolated=True).status == "implementation-crash"
+    assert run_case(fine, "faulty_inline", isolated=True).status == "pass"      # the worker was restarted
