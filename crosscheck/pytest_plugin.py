@@ -25,7 +25,8 @@ import pytest
 
 from . import recording
 from .case import FAILING, Outcome
-from .report import CASES_DIR, ReportSession, format_outcome_text
+
+CASES_DIR = "cases"
 
 _WORKER_KEY = "crosscheck"
 _state: dict = {"report_dir": None, "written": None}
@@ -41,10 +42,11 @@ def assert_outcome_ok(outcome: Outcome) -> None:
     reference-unsupported outcome, which a registered quirk explains, is recorded, not failed)."""
     d = record(outcome)
     if outcome.status in FAILING:
+        from .report import format_outcome_text
         raise AssertionError(format_outcome_text(d))
 
 
-def _session() -> ReportSession:
+def _session():
     return recording.session()
 
 
@@ -69,10 +71,11 @@ def pytest_configure(config):
         cases_dir = config.cache.mkdir("crosscheck") / CASES_DIR
     else:
         cases_dir = Path(tempfile.gettempdir()) / "crosscheck-cases"
-    recording.set_session(ReportSession(cases_dir))
-    _state.update(report_dir=report_dir, written=None)
-    if not _is_worker(config):    # once per session, before any xdist worker writes a case
-        _session().clear_cases()
+    recording.configure(cases_dir)     # the session itself is made on first use: a suite that never
+    _state.update(report_dir=report_dir, written=None)   # records imports nothing more of crosscheck
+    if not _is_worker(config) and cases_dir.is_dir():   # once, before any xdist worker writes a case
+        for old in cases_dir.glob("*.json"):
+            old.unlink(missing_ok=True)
 
 
 def pytest_runtest_setup(item):
@@ -93,14 +96,14 @@ def _is_worker(config) -> bool:
 def pytest_testnodedown(node, error):
     """xdist controller: merge what a finished worker recorded."""
     partial = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
-    if partial:
+    if partial and partial != "null":
         _session().merge_partial(json.loads(partial))
 
 
 def pytest_sessionfinish(session, exitstatus):
     config = session.config
     if _is_worker(config):
-        config.workeroutput[_WORKER_KEY] = json.dumps(_session().to_partial())
+        config.workeroutput[_WORKER_KEY] = json.dumps(_session().to_partial() if recording.used() else None)
         return
     if _state.get("report_dir"):
         command = "pytest " + " ".join(config.invocation_params.args)

@@ -13,19 +13,25 @@ from pathlib import Path
 
 from .case import FAILING, Outcome
 
-_state: dict = {"session": None, "test": None, "hypothesis": False, "pending": None}
+_state: dict = {"session": None, "cases_dir": None, "test": None, "hypothesis": False, "pending": None}
+
+
+def configure(cases_dir) -> None:
+    """Where this session's replay files go; the session is made when something is recorded."""
+    _state.update(session=None, cases_dir=Path(cases_dir))
+
+
+def used() -> bool:
+    return _state["session"] is not None
 
 
 def session():
-    """The session's ReportSession (a temporary one outside a pytest run with the plugin)."""
+    """The session's ReportSession (its replay files in a temporary folder outside a pytest run
+    with the plugin)."""
     from .report import ReportSession
     if _state["session"] is None:
-        _state["session"] = ReportSession(Path(tempfile.gettempdir()) / "crosscheck-cases")
+        _state["session"] = ReportSession(_state["cases_dir"] or Path(tempfile.gettempdir()) / "crosscheck-cases")
     return _state["session"]
-
-
-def set_session(new) -> None:
-    _state["session"] = new
 
 
 def begin_test(nodeid: str, uses_hypothesis: bool) -> None:

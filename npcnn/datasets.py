@@ -46,7 +46,7 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0, dtype="float32"):
     try:
         from sklearn.datasets import load_digits as sklearn_digits
     except ImportError:
-        raise ImportError("load_digits needs scikit-learn (pip install scikit-learn); "
+        raise ImportError("load_digits needs scikit-learn (pip install \"npcnn-crosscheck[examples]\"); "
                           "the data ships inside it, nothing is downloaded") from None
     digits = sklearn_digits()
     x = (digits.images / 16.0).astype(dtype)[..., None]

@@ -109,7 +109,9 @@ class Sequential:
 
     # --- forward / backward -------------------------------------------------------------------------
     def forward(self, x, training=False):
-        self._ensure_built()
+        if not self.built:   # as Keras: the first call builds the model from the input
+            x = np.asarray(x)
+            self.build((None,) + x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else "float32")
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
