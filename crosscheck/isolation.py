@@ -232,7 +232,7 @@ def _main(read_fd: int, write_fd: int) -> None:
         state = _setup(setup, lambda: outbox.send(("booted", None)))
     except BaseException as exc:   # noqa: BLE001 - reported to the caller, which decides
         from .implementation import user_traceback
-        friendly = type(exc).__name__ == "LoadError"   # crosscheck check's own message says all
+        friendly = type(exc).__name__ == "LoadError" or _is_missing_target(exc, setup)   # the message says all
         outbox.send(("failed", str(exc) if friendly else user_traceback(exc)))
         return
     outbox.send(("ready", state["info"]))
@@ -242,6 +242,12 @@ def _main(read_fd: int, write_fd: int) -> None:
         except (EOFError, OSError):
             return
         outbox.send(_answer(state, message))
+
+
+def _is_missing_target(exc: BaseException, setup: tuple) -> bool:
+    """True when the module to test itself (not something it imports) does not exist."""
+    return (isinstance(exc, ModuleNotFoundError) and setup[0] == "module" and bool(exc.name)
+            and (setup[1] == exc.name or setup[1].startswith(exc.name + ".")))
 
 
 def _setup(setup: tuple, booted) -> dict:

@@ -5,7 +5,7 @@ from .gradients import differentiable_ops, vjp, vjp_rule
 __all__ = ["functional", "vjp", "vjp_rule", "differentiable_ops"]
 
 # Models, layers, optimizers, losses, initializers and datasets (Keras-like API).
-from . import datasets, initializers, layers, losses, models, optimizers  # noqa: E402
+from . import config, datasets, initializers, layers, losses, models, optimizers  # noqa: E402
 from .layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Conv2DTranspose,  # noqa: E402
                      Dense, DepthwiseConv2D, Dropout, Flatten, GlobalAveragePooling2D, GroupNormalization,
                      LayerNormalization, MaxPooling2D, ReLU)

@@ -109,8 +109,12 @@ def _npcnn_config(klayer) -> tuple[str, dict]:
 
 
 def from_keras(model) -> Sequential:
-    """An npcnn Sequential equivalent to a built ``keras.Sequential``, with its weights copied."""
+    """An npcnn Sequential equivalent to a built ``keras.Sequential``, with its weights copied.
+    Keras's ``floatx`` is carried over to ``npcnn.config`` (optimizers made afterwards keep their
+    learning rate in it, as Keras's do)."""
     keras = _keras()
+    from .config import set_floatx
+    set_floatx(keras.config.floatx())
     if not isinstance(model, keras.Sequential):
         raise TypeError(f"from_keras takes a keras.Sequential, got {type(model).__name__}")
     if not model.built:

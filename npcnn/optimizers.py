@@ -7,7 +7,9 @@ name, zero-initialised in the weight's dtype. Hyperparameters are cast to each w
 before use, as Keras does, so float32 weights stay float32.
 
 Keras 3 rounds two kinds of hyperparameter to float32 even for float64 weights, and so does npcnn:
-the learning rate (a ``floatx`` = float32 variable) and every Python float that goes through
+the learning rate (kept in a ``floatx`` variable: float32 unless ``npcnn.config.set_floatx`` /
+``keras.config.set_floatx`` says float64; the dtype is read when the optimizer is made) and every
+Python float that goes through
 ``ops.cast(value, dtype)`` (``tf.cast`` makes a float32 tensor of it first): SGD's ``momentum`` and
 Adam's ``beta_1`` / ``beta_2`` inside ``beta ** t``. Python floats combined by ``ops.multiply`` /
 ``ops.add`` (``1 - beta_1``, ``rho``, ``epsilon``) stay exact. :func:`keras_cast` does the rounding.
@@ -40,9 +42,11 @@ class Optimizer:
 
     def __init__(self, learning_rate):
         """``learning_rate``: a float, or a schedule ``f(iterations) -> float`` (as Keras accepts)."""
+        from .config import floatx
         self.learning_rate = learning_rate if callable(learning_rate) else float(learning_rate)
         if not callable(learning_rate) and self.learning_rate < 0:
             raise ValueError(f"learning_rate must be >= 0, got {learning_rate}")
+        self.learning_rate_dtype = floatx()    # Keras's learning-rate variable has floatx's dtype
         self.iterations = 0
         self.slots: dict[str, dict] = {}
 
@@ -70,6 +74,14 @@ class Optimizer:
         lr = self.learning_rate
         return float(lr(self.iterations)) if callable(lr) else lr
 
+    def lr_for(self, dtype) -> np.generic:
+        """The learning rate as the update of a ``dtype`` weight sees it: a float is held in
+        ``learning_rate_dtype`` (Keras's variable) and cast; a schedule's value goes through float32."""
+        lr = self.current_learning_rate
+        if callable(self.learning_rate):
+            return keras_cast(lr, dtype)
+        return np.dtype(dtype).type(np.dtype(self.learning_rate_dtype).type(lr))
+
     def update(self, key, variable: np.ndarray, gradient: np.ndarray) -> None:
         raise NotImplementedError
 
@@ -96,7 +108,7 @@ class SGD(Optimizer):
 
     def update(self, key, variable, gradient):
         t = variable.dtype.type
-        lr = keras_cast(self.current_learning_rate, variable.dtype)
+        lr = self.lr_for(variable.dtype)
         if self.momentum == 0.0:
             variable -= gradient * lr
             return
@@ -132,7 +144,7 @@ class Adam(Optimizer):
         beta_2_power = np.power(keras_cast(self.beta_2, variable.dtype), step)
         m = self.slot("momentum", key, variable)
         v = self.slot("velocity", key, variable)
-        alpha = keras_cast(self.current_learning_rate, variable.dtype) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
+        alpha = self.lr_for(variable.dtype) * np.sqrt(1 - beta_2_power) / (1 - beta_1_power)
         m += (gradient - m) * t(1 - self.beta_1)
         v += (np.square(gradient) - v) * t(1 - self.beta_2)
         variable -= (m * alpha) / (np.sqrt(v) + t(self.epsilon))
@@ -167,7 +179,7 @@ class RMSprop(Optimizer):
             denominator = v - np.square(a) + t(self.epsilon)
         else:
             denominator = v + t(self.epsilon)
-        increment = keras_cast(self.current_learning_rate, variable.dtype) * gradient / np.sqrt(denominator)
+        increment = self.lr_for(variable.dtype) * gradient / np.sqrt(denominator)
         if self.momentum > 0:
             m = self.slot("momentum", key, variable)
             m[...] = t(self.momentum) * m + increment

@@ -149,7 +149,7 @@ def problems(summary: dict, require_compared: bool = True) -> list[str]:
 
 
 def ok(summary: dict, require_compared: bool = True) -> bool:
-    """No mismatch, reference error or implementation error; every op compared on at least
+    """No outcome of a FAILING status; every op compared on at least
     MIN_COMPARED of its cases; every error-parity check passed."""
     return not problems(summary, require_compared)
 

@@ -60,11 +60,13 @@ def test_non_contiguous_and_big_endian_arrays():
 
 
 def test_params_round_trip_and_dy_none(tmp_path):
-    case = Case("relu", {"alpha": 0.1, "pads": [[1, 2], [3, 4]], "s": (2, np.int64(1)), "eps": 1 / 3},
-                {"features": np.ones((2, 3))}, None, "float64", np.int64(5))
-    got = load_case(save_case(tmp_path / "c.json", case))
-    assert got.params == {"alpha": 0.1, "pads": [[1, 2], [3, 4]], "s": [2, 1], "eps": 1 / 3}
-    assert got.dy is None and got.seed == 5
+    leaky = Case("leaky_relu", {"alpha": 1 / 3}, {"features": np.ones((2, 3))}, None, "float64", np.int64(5))
+    got = load_case(save_case(tmp_path / "l.json", leaky))
+    assert got.params == {"alpha": 1 / 3} and got.dy is None and got.seed == 5
+    conv = Case("conv2d", {"strides": (2, np.int64(1)), "padding": [[0, 0], [1, 2], [3, 4], [0, 0]]},
+                {"input": np.ones((1, 4, 4, 1)), "filters": np.ones((2, 2, 1, 1))}, None, "float64", 0)
+    got = load_case(save_case(tmp_path / "c.json", conv))
+    assert got.params == {"strides": [2, 1], "padding": [[0, 0], [1, 2], [3, 4], [0, 0]]}
 
 
 def test_replay_file_records_impl_and_failures(tmp_path):

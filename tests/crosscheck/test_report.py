@@ -19,7 +19,8 @@ from _outcomes import error_outcome, mismatch_outcome, pass_outcome, unsupported
 ROOT = Path(__file__).resolve().parents[2]
 TOP_KEYS = {"format", "version", "created", "ok", "problems", "summary", "outcomes", "error_parity"}
 SUMMARY_KEYS = {"total", "counts", "ops", "error_parity"}
-OP_KEYS = {"pass", "mismatch", "reference-unsupported", "reference-error", "implementation-error", "paths", "dtypes",
+OP_KEYS = {"pass", "mismatch", "reference-unsupported", "reference-error", "implementation-error",
+           "implementation-crash", "implementation-timeout", "paths", "dtypes",
            "notes", "forms", "features"}
 OUTCOME_KEYS = {"status", "op", "impl", "dtype", "seed", "params", "shapes", "paths", "message", "notes",
                 "diffs", "replay"}
@@ -79,7 +80,8 @@ def test_json_document_schema(tmp_path):
     assert set(doc["summary"]) == SUMMARY_KEYS
     assert doc["summary"]["total"] == 5
     assert doc["summary"]["counts"] == {"pass": 2, "mismatch": 1, "reference-unsupported": 1,
-                                        "reference-error": 0, "implementation-error": 1}
+                                        "reference-error": 0, "implementation-error": 1,
+                                        "implementation-crash": 0, "implementation-timeout": 0}
     conv = doc["summary"]["ops"]["conv2d"]
     assert set(conv) == OP_KEYS and conv["paths"] == ["tape", "raw", "keras"]
     # every non-pass outcome in full, mismatches first; passes only counted

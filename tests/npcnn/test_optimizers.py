@@ -79,3 +79,34 @@ def test_mismatched_gradients_are_rejected():
         optimizers.SGD().apply({"a": np.ones(3)}, {"a": np.ones(2)})
     with pytest.raises(ValueError, match="unknown optimizer"):
         optimizers.get("adagrad")
+
+
+@pytest.fixture
+def floatx64():
+    """Keras and npcnn both set to floatx float64 for one test, then restored."""
+    from npcnn import config
+    before = keras.config.floatx(), config.floatx()
+    keras.config.set_floatx("float64")
+    config.set_floatx("float64")
+    yield
+    keras.config.set_floatx(before[0])
+    config.set_floatx(before[1])
+
+
+@pytest.mark.parametrize("name,config", CONFIGS[:4], ids=[f"{n}-{c}" for n, c in CONFIGS[:4]])
+def test_floatx_float64_keeps_the_learning_rate_exact(floatx64, name, config):
+    """Under floatx float64 Keras's learning-rate variable is float64: 0.1 is not rounded through
+    float32, so the two agree to the last bits only if npcnn follows floatx too."""
+    ours, theirs, init = _run_both(name, config, seed=7)
+    for i, expected in enumerate(theirs):
+        np.testing.assert_allclose(ours[f"w{i}"], expected, rtol=1e-15, atol=1e-15, err_msg=f"{name} w{i}")
+
+
+def test_floatx_is_read_when_the_optimizer_is_made(floatx64):
+    from npcnn import config
+    assert optimizers.SGD(0.1).lr_for(np.float64) == np.float64(0.1)
+    config.set_floatx("float32")
+    assert optimizers.SGD(0.1).lr_for(np.float64) == np.float64(np.float32(0.1))
+    for bad in ("float16", "int32", None, True):
+        with pytest.raises(ValueError, match="floatx must be one of"):
+            config.set_floatx(bad)
