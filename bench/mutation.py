@@ -106,6 +106,17 @@ EQUIVALENT: dict[tuple, str] = {
         "never scattering channels-first uses the other scatter order, which computes the same gradient",
     ("functional/core.py", "return np.random.default_rng(_check_seed(seed)).random(tuple(shape)) >= rate", 0,
      "GtE->Gt", 11): "the keep mask changes only where a uniform draw equals the rate exactly (2**-53 per cell)",
+    ("functional/conv.py", "if g == 1:", 0, "1->0", 12):
+        "the grouped weight matrix with one group, (1, K, O), broadcasts in the GEMM to the same product",
+    ("functional/conv.py", "x_nhwc[1:3], w_shape[:2], strides_hw, dilations_hw, _per_axis(P.normalize_padding("
+     "padding, data_format)))]", 0, "2->3", 30): _SLICE,
+    ("functional/conv.py", "raise ValueError(", 4, "raise->pass", 8):
+        "resolve_conv refuses the same output_shape next (its channels are not a multiple of filters[2])",
+    ("functional/conv.py", "if min(f_shape[:3]) < 1:   # a multiplier of 0 gives an empty output, as in TensorFlow", 0,
+     "1->0", 26): "resolve_conv refuses the empty kernel or channel axis next, with a ValueError naming the filter",
+    ("functional/normalization.py",
+     'raise ValueError(f"x must have a batch axis and a channel axis, got shape {x.shape}")', 0, "raise->pass", 8):
+        "a 1-D x then has its channel axis on the batch axis, which the axis check refuses next",
 }
 
 

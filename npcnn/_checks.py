@@ -6,12 +6,51 @@ import numpy as np
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def as_array(value, name: str) -> np.ndarray:
+    """``value`` as an ndarray: None and ragged nested lists are errors naming ``name``; a
+    non-native byte order (big-endian data read from a file) is converted to the native one."""
+    if value is None:
+        raise TypeError(f"{name} must be an array, got None")
+    try:
+        arr = np.asarray(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a rectangular array: its nested lists have unequal lengths") from None
+    if arr.dtype == object:
+        raise TypeError(f"{name} must be a numeric array, got an array of Python objects (shape {arr.shape})")
+    if arr.dtype.byteorder not in "=|":
+        arr = arr.astype(arr.dtype.newbyteorder("="))
+    return arr
+
+
 def as_float_array(value, name: str) -> np.ndarray:
     """Return ``value`` as a float32/float64 ndarray; anything else is a TypeError naming ``name``."""
-    arr = np.asarray(value)
+    arr = as_array(value, name)
     if arr.dtype not in FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got dtype {arr.dtype} (shape {arr.shape})")
     return arr
+
+
+def int_arg(value, name: str, owner: str, minimum: int = 1) -> int:
+    """A count argument (filters, units, groups, batch_size): an int >= ``minimum``; 2.7, "8" and
+    True are TypeErrors."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{owner}: {name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})")
+    if value < minimum:
+        raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def real_arg(value, name: str, owner: str, low: float | None = None, high: float | None = None,
+          high_open: bool = False) -> float:
+    """A finite float argument within [low, high] (or [low, high)); strings and bools are TypeErrors."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r} ({type(value).__name__})")
+    value = float(value)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if not np.isfinite(value) or (low is not None and value < low) or too_high:
+        bounds = f" in [{low}, {high}{')' if high_open else ']'}" if high is not None else f" >= {low}"
+        raise ValueError(f"{owner}: {name} must be a finite number{'' if low is None else bounds}, got {value}")
+    return value
 
 
 def same_dtype(**arrays) -> np.dtype:

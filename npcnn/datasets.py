@@ -58,6 +58,14 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0, dtype="float32"):
 MNIST_KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
+def _check_labels(y: np.ndarray, name: str) -> None:
+    """Class labels: integers >= 0. Float labels (1.0, 2.5, NaN) are refused rather than truncated."""
+    if y.dtype.kind not in "iu":
+        raise TypeError(f"{name} must hold integer class labels, got dtype {y.dtype}")
+    if y.size and y.min() < 0:
+        raise ValueError(f"{name} must hold class labels >= 0, got {y.min()}")
+
+
 def load_mnist(path, dtype="float32"):
     """MNIST from a Keras-format ``mnist.npz`` (keys x_train, y_train, x_test, y_test; uint8 images).
 
@@ -80,6 +88,9 @@ def load_mnist(path, dtype="float32"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim != 3 or y.shape != (x.shape[0],):
             raise ValueError(f"{path}: x_{split} must be (N, H, W) and y_{split} (N,), got {x.shape} and {y.shape}")
+        _check_labels(y, f"{path}: y_{split}")
+        if x.dtype.kind not in "uif":
+            raise TypeError(f"{path}: x_{split} must hold pixel values (uint8 0..255), got dtype {x.dtype}")
 
     def images(x):
         return (x.astype(dtype) / dtype.type(255))[..., None]

@@ -50,13 +50,35 @@ def differentiable_ops() -> list[str]:
     return sorted(_RULES)
 
 
+def _arrays_given_by_keyword(rule: VjpRule, arrays: tuple, params: dict) -> tuple[tuple, dict]:
+    """Array arguments passed by keyword (``bias=b``) join the positional ones, so the pullback
+    returns their gradients too; one given both ways, or after a gap, is a TypeError."""
+    named = [name for name in rule.arrays if name in params]
+    if not named:
+        return arrays, params
+    params = dict(params)
+    given = list(arrays)
+    for index, name in enumerate(rule.arrays):
+        if name not in params:
+            continue
+        if index < len(given):
+            raise TypeError(f"vjp({rule.name!r}) got {name} both positionally and by keyword")
+        if index > len(given):
+            missing = rule.arrays[len(given):index]
+            raise TypeError(f"vjp({rule.name!r}): {name} given by keyword needs {', '.join(missing)} before it")
+        given.append(params.pop(name))
+    return tuple(given), params
+
+
 def vjp(op, *arrays, **params):
     """Run ``op`` forward and return ``(output, pullback)``.
 
     ``pullback(dy)`` takes an upstream gradient with the output's shape and dtype and returns a
-    tuple with one gradient per array argument given (see :func:`vjp_rule` for their names).
+    tuple with one gradient per array argument given, positionally or by keyword (``bias=b``), in
+    the rule's order (see :func:`vjp_rule` for their names).
     """
     rule = vjp_rule(op)
+    arrays, params = _arrays_given_by_keyword(rule, arrays, params)
     if not rule.required <= len(arrays) <= len(rule.arrays):
         raise TypeError(
             f"vjp({rule.name!r}) takes the arrays {rule.arrays} positionally "

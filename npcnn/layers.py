@@ -21,7 +21,7 @@ import numpy as np
 
 from . import initializers
 from . import padding as P
-from ._checks import FLOAT_DTYPES
+from ._checks import FLOAT_DTYPES, int_arg, real_arg
 from .functional import moments
 from .gradients import vjp
 
@@ -95,6 +95,16 @@ def apply_activation(activation, x):
 
 # --- base class -------------------------------------------------------------------------------------
 
+def _saved_weight(saved: dict, layer: str, name: str, shape: tuple, dtype) -> np.ndarray:
+    if name not in saved:
+        raise ValueError(f"{layer}: the saved weights have no {name!r} (they have {sorted(saved)})")
+    value = saved[name]
+    if value.shape != shape or value.dtype != dtype:
+        raise ValueError(f"{layer}/{name}: the saved weight has shape {value.shape} {value.dtype}, the layer's "
+                         f"configuration needs {shape} {np.dtype(dtype)}")
+    return np.array(value)
+
+
 class Layer:
     """Base class. Subclasses implement ``build_weights``, ``call`` and ``compute_output_shape``.
 
@@ -111,8 +121,10 @@ class Layer:
         self._pullback = None
 
     # building
-    def build(self, input_shape, dtype="float32", seed=None):
-        """Create the weights for inputs of ``input_shape`` (batch axis included, may be None)."""
+    def build(self, input_shape, dtype="float32", seed=None, saved: dict | None = None):
+        """Create the weights for inputs of ``input_shape`` (batch axis included, may be None).
+        ``saved``: weight name -> array to use instead of initialising (a loaded model); each is
+        checked against the shape the layer needs before anything of that size is allocated."""
         dtype = np.dtype(dtype)
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"{self.name}: dtype must be float32 or float64, got {dtype}")
@@ -120,7 +132,11 @@ class Layer:
         self.dtype = dtype
         self.params, self.grads, self.trainable = {}, {}, ()
         self.compute_output_shape(self.input_shape)  # validates the shape before weights exist
-        self.build_weights(self.input_shape, np.random.default_rng(seed))
+        self._saved = saved
+        try:
+            self.build_weights(self.input_shape, np.random.default_rng(seed))
+        finally:
+            self._saved = None
         self.built = True
         return self
 
@@ -128,7 +144,11 @@ class Layer:
         pass
 
     def add_weight(self, name, shape, initializer, rng, trainable=True):
-        self.params[name] = initializers.get(initializer)(tuple(shape), self.dtype, rng)
+        saved = getattr(self, "_saved", None)
+        if saved is None:
+            self.params[name] = initializers.get(initializer)(tuple(shape), self.dtype, rng)
+        else:
+            self.params[name] = _saved_weight(saved, self.name, name, tuple(shape), self.dtype)
         if trainable:
             self.trainable = self.trainable + (name,)
         return self.params[name]
@@ -250,8 +270,8 @@ class Conv2D(_Conv):
                  bias_initializer="zeros", name=None):
         super().__init__(kernel_size, strides, padding, dilation_rate, use_bias, kernel_initializer,
                          bias_initializer, activation, data_format, name)
-        self.filters, self.groups = int(filters), int(groups)
-        if self.filters < 1 or self.groups < 1 or self.filters % self.groups:
+        self.filters, self.groups = int_arg(filters, "filters", "Conv2D"), int_arg(groups, "groups", "Conv2D")
+        if self.filters % self.groups:
             raise ValueError(f"Conv2D: filters ({filters}) must be a positive multiple of groups ({groups})")
 
     def compute_output_shape(self, input_shape):
@@ -299,7 +319,7 @@ class Conv2DTranspose(_Conv):
                  bias_initializer="zeros", name=None):
         super().__init__(kernel_size, strides, padding, dilation_rate, use_bias, kernel_initializer,
                          bias_initializer, activation, data_format, name)
-        self.filters = int(filters)
+        self.filters = int_arg(filters, "filters", "Conv2DTranspose")
         self.output_padding = None if output_padding is None else _pair(output_padding, "output_padding",
                                                                           "Conv2DTranspose")
 
@@ -334,7 +354,7 @@ class DepthwiseConv2D(_Conv):
                  bias_initializer="zeros", name=None):
         super().__init__(kernel_size, strides, padding, dilation_rate, use_bias, depthwise_initializer,
                          bias_initializer, activation, data_format, name)
-        self.depth_multiplier = int(depth_multiplier)
+        self.depth_multiplier = int_arg(depth_multiplier, "depth_multiplier", "DepthwiseConv2D")
 
     def compute_output_shape(self, input_shape):
         self._check_input(input_shape)
@@ -428,9 +448,7 @@ class Dense(Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", name=None):
         super().__init__(name)
-        self.units = int(units)
-        if self.units < 1:
-            raise ValueError(f"Dense: units must be positive, got {units}")
+        self.units = int_arg(units, "units", "Dense")
         self.activation = _check_activation(activation)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer)
@@ -496,9 +514,7 @@ class ReLU(Layer):
     """``keras.layers.ReLU``: ``max(x, 0)``, or ``negative_slope * x`` below zero (no max_value/threshold)."""
     def __init__(self, negative_slope=0.0, name=None):
         super().__init__(name)
-        self.negative_slope = float(negative_slope)
-        if self.negative_slope < 0:
-            raise ValueError(f"ReLU: negative_slope must be >= 0, got {negative_slope}")
+        self.negative_slope = real_arg(negative_slope, "negative_slope", "ReLU", low=0.0)
 
     def call(self, x, training):
         if self.negative_slope == 0.0:
@@ -518,9 +534,7 @@ class Dropout(Layer):
     """
     def __init__(self, rate, seed=None, name=None):
         super().__init__(name)
-        self.rate = float(rate)
-        if not 0.0 <= self.rate < 1.0:
-            raise ValueError(f"Dropout: rate must be in [0, 1), got {rate}")
+        self.rate = real_arg(rate, "rate", "Dropout", 0.0, 1.0, high_open=True)
         self.seed = seed
         self._rng = np.random.default_rng(seed)
 
@@ -544,9 +558,9 @@ class _Normalization(Layer):
     """gamma/beta handling shared by the normalization layers (``scale``/``center`` as Keras)."""
     def __init__(self, axis, epsilon, center, scale, beta_initializer, gamma_initializer, name):
         super().__init__(name)
-        if not isinstance(axis, int):
+        if isinstance(axis, bool) or not isinstance(axis, int):
             raise ValueError(f"{type(self).__name__}: npcnn supports one int axis, got axis={axis!r}")
-        self.axis, self.epsilon = axis, float(epsilon)
+        self.axis, self.epsilon = axis, real_arg(epsilon, "epsilon", type(self).__name__, low=0.0)
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
@@ -599,7 +613,7 @@ class BatchNormalization(_Normalization):
                  beta_initializer="zeros", gamma_initializer="ones", moving_mean_initializer="zeros",
                  moving_variance_initializer="ones", name=None):
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer, name)
-        self.momentum = float(momentum)
+        self.momentum = real_arg(momentum, "momentum", "BatchNormalization", 0.0, 1.0)
         self.moving_mean_initializer = initializers.get(moving_mean_initializer)
         self.moving_variance_initializer = initializers.get(moving_variance_initializer)
 
@@ -634,7 +648,7 @@ class GroupNormalization(_Normalization):
     def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", name=None):
         super().__init__(axis, epsilon, center, scale, beta_initializer, gamma_initializer, name)
-        self.groups = int(groups)
+        self.groups = int_arg(groups, "groups", "GroupNormalization")
 
     def compute_output_shape(self, input_shape):
         c = self._channels(input_shape)

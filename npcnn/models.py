@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import numpy as np
 from . import layers as L
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
-from ._checks import FLOAT_DTYPES
+from ._checks import FLOAT_DTYPES, int_arg
 
 FORMAT_VERSION = 1
 
@@ -78,7 +79,9 @@ class Sequential:
         self.built = False
 
     # --- building -----------------------------------------------------------------------------------
-    def build(self, input_shape, dtype="float32", seed=0):
+    def build(self, input_shape, dtype="float32", seed=0, saved: dict | None = None):
+        """Build every layer for inputs of ``input_shape``; ``saved``: ``"layer/weight"`` -> array,
+        used instead of initialising (see :meth:`load`)."""
         dtype = np.dtype(dtype)
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"model dtype must be float32 or float64, got {dtype}")
@@ -87,7 +90,9 @@ class Sequential:
         shape = (None,) + tuple(input_shape[1:])
         seeds = np.random.SeedSequence(seed).generate_state(len(self.layers), dtype=np.uint64)
         for layer, layer_seed in zip(self.layers, seeds):
-            layer.build(shape, dtype, seed=int(layer_seed))
+            mine = None if saved is None else {k.split("/", 1)[1]: v for k, v in saved.items()
+                                                  if k.split("/", 1)[0] == layer.name}
+            layer.build(shape, dtype, seed=int(layer_seed), saved=mine)
             shape = layer.compute_output_shape(shape)
         self.input_shape, self.dtype, self.built = (None,) + tuple(input_shape[1:]), dtype, True
         return self
@@ -216,8 +221,12 @@ class Sequential:
         while training (as Keras reports it). ``verbose``: 0 silent, 1 progress bar, 2 a line per epoch.
         """
         self._check_compiled()
+        batch_size = int_arg(batch_size, "batch_size", "fit")
+        epochs = int_arg(epochs, "epochs", "fit", minimum=0)
         x, y = self._prepare(x, y)
         n = len(x)
+        if n == 0:
+            raise ValueError(f"fit: x holds no examples (shape {x.shape})")
         rng = np.random.default_rng(seed)
         history = History()
         progress = _Progress(verbose, epochs, -(-n // batch_size))
@@ -249,6 +258,8 @@ class Sequential:
         """Loss (and accuracy) in inference mode; a list ``[loss, accuracy]`` or a dict."""
         self._check_compiled()
         x, y = self._prepare(x, y)
+        if len(x) == 0:
+            raise ValueError(f"evaluate: x holds no examples (shape {x.shape})")
         logits = self.predict(x, batch_size=batch_size)
         results = {"loss": float(self.loss(y, logits))}
         if self.metrics:
@@ -259,7 +270,10 @@ class Sequential:
 
     def predict(self, x, batch_size=32):
         """Outputs in inference mode, computed ``batch_size`` examples at a time."""
+        batch_size = int_arg(batch_size, "batch_size", "predict")
         x, _ = self._prepare(x)
+        if len(x) == 0:
+            return self.forward(x, training=False)
         outs = [self.forward(x[b:b + batch_size], training=False) for b in range(0, len(x), batch_size)]
         return np.concatenate(outs, axis=0)
 
@@ -279,26 +293,36 @@ class Sequential:
 
     @classmethod
     def load(cls, path) -> "Sequential":
-        """Rebuild a model written by :meth:`save` (no pickle involved)."""
+        """Rebuild a model written by :meth:`save` (no pickle involved). A file that is not one
+        (truncated, corrupted, empty, another format) is a ValueError naming it and what is wrong."""
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no saved npcnn model at {path}")
-        with np.load(path, allow_pickle=False) as data:
-            config = json.loads(str(data["config"]))
-            if config.get("format_version") != FORMAT_VERSION:
-                raise ValueError(f"{path}: unsupported format_version {config.get('format_version')!r}")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                if not hasattr(data, "files"):
+                    raise ValueError("a single NumPy array, not a .npz archive")
+                if "config" not in data.files:
+                    raise ValueError(f"an .npz archive without npcnn's 'config' entry (it holds {data.files[:5]})")
+                config = json.loads(str(data["config"]))
+                saved = {name: data[f"weight_{i}"] for i, name in enumerate(config["weights"])}
+        except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+            reason = str(exc)
+            if "pickle" in reason or isinstance(exc, (EOFError, zipfile.BadZipFile)) and "CRC" not in reason:
+                reason = "not an .npz archive (or a truncated one)"
+            raise ValueError(f"{path} is not a model saved by npcnn's Sequential.save: {reason}") from None
+        if config.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported format_version {config.get('format_version')!r}")
+        try:
             model = cls([L.deserialize(spec) for spec in config["model"]["layers"]], name=config["model"]["name"])
-            model.build(config["input_shape"], config["dtype"])
-            params = model.parameters()
-            if list(params) != config["weights"]:
-                raise ValueError(f"{path}: weight names {config['weights']} do not match the architecture's "
-                                 f"{list(params)}")
-            for i, (name, p) in enumerate(params.items()):
-                saved = data[f"weight_{i}"]
-                if saved.shape != p.shape or saved.dtype != p.dtype:
-                    raise ValueError(f"{path}: {name} has shape {saved.shape} {saved.dtype}, expected "
-                                     f"{p.shape} {p.dtype}")
-                p[...] = saved
+            model.build(config["input_shape"], config["dtype"], saved=saved)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"{path}: its config is incomplete or malformed ({type(exc).__name__}: {exc})") from None
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
+        if list(model.parameters()) != list(saved):
+            raise ValueError(f"{path}: weight names {list(saved)} do not match the architecture's "
+                             f"{list(model.parameters())}")
         return model
 
 

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import FLOAT_DTYPES, real_arg
+
 
 def keras_cast(value: float, dtype) -> np.generic:
     """``keras.ops.cast(value, dtype)`` of a Python float on the TensorFlow backend: via float32."""
@@ -43,9 +45,9 @@ class Optimizer:
     def __init__(self, learning_rate):
         """``learning_rate``: a float, or a schedule ``f(iterations) -> float`` (as Keras accepts)."""
         from .config import floatx
-        self.learning_rate = learning_rate if callable(learning_rate) else float(learning_rate)
-        if not callable(learning_rate) and self.learning_rate < 0:
-            raise ValueError(f"learning_rate must be >= 0, got {learning_rate}")
+        owner = type(self).__name__
+        self.learning_rate = (learning_rate if callable(learning_rate)
+                              else real_arg(learning_rate, "learning_rate", owner, low=0.0))
         self.learning_rate_dtype = floatx()    # Keras's learning-rate variable has floatx's dtype
         self.iterations = 0
         self.slots: dict[str, dict] = {}
@@ -62,6 +64,9 @@ class Optimizer:
         grads, params = _as_dicts(grads, params)
         for key, p in params.items():
             g = np.asarray(grads[key])
+            if isinstance(p, np.ndarray) and p.dtype not in FLOAT_DTYPES:
+                raise TypeError(f"parameter {key!r} has dtype {p.dtype} (shape {p.shape}): an optimizer updates "
+                                f"float32 or float64 arrays in place; an integer array cannot take the step")
             if not isinstance(p, np.ndarray) or g.shape != p.shape or g.dtype != p.dtype:
                 raise ValueError(f"gradient of {key!r} has shape {g.shape} dtype {g.dtype}; the parameter has "
                                  f"shape {np.shape(p)} dtype {getattr(p, 'dtype', type(p))}")
@@ -102,9 +107,8 @@ class SGD(Optimizer):
 
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
         super().__init__(learning_rate)
-        if not 0.0 <= momentum <= 1.0:
-            raise ValueError(f"momentum must be in [0, 1], got {momentum}")
-        self.momentum, self.nesterov = float(momentum), bool(nesterov)
+        self.momentum = real_arg(momentum, "momentum", "SGD", 0.0, 1.0)
+        self.nesterov = bool(nesterov)
 
     def update(self, key, variable, gradient):
         t = variable.dtype.type
@@ -135,7 +139,10 @@ class Adam(Optimizer):
 
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
         super().__init__(learning_rate)
-        self.beta_1, self.beta_2, self.epsilon = float(beta_1), float(beta_2), float(epsilon)
+        # beta = 1 never forgets its initial zero (Adam's bias correction divides by 0): refused
+        self.beta_1 = real_arg(beta_1, "beta_1", "Adam", 0.0, 1.0, high_open=True)
+        self.beta_2 = real_arg(beta_2, "beta_2", "Adam", 0.0, 1.0, high_open=True)
+        self.epsilon = real_arg(epsilon, "epsilon", "Adam", low=0.0)
 
     def update(self, key, variable, gradient):
         t = variable.dtype.type
@@ -165,7 +172,9 @@ class RMSprop(Optimizer):
 
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False):
         super().__init__(learning_rate)
-        self.rho, self.momentum, self.epsilon = float(rho), float(momentum), float(epsilon)
+        self.rho = real_arg(rho, "rho", "RMSprop", 0.0, 1.0)
+        self.momentum = real_arg(momentum, "momentum", "RMSprop", 0.0, 1.0)
+        self.epsilon = real_arg(epsilon, "epsilon", "RMSprop", low=0.0)
         self.centered = bool(centered)
 
     def update(self, key, variable, gradient):

@@ -371,6 +371,10 @@ def transpose_errors() -> list:
         error("output_shape with 3 values", "output_shape", a, **{**base, "output_shape": [5, 5, 2]}),
         error("input channels unequal filters[3]", "input", {"input": ones(1, 3, 3, 3), "filters": w}, **base),
         error("input not 4-D", "input", {"input": ones(3, 3, 2), "filters": w}, **base),
+        error("filters not 4-D", "filters", {"input": x, "filters": ones(3, 3, 2)}, **base),
+        error("output channels not a multiple of filters[2]", "output_shape", {"input": x, "filters": ones(3, 3, 2, 2)},
+              **{**base, "output_shape": [1, 5, 5, 3]}),
+        error("empty kernel", "filters", {"input": x, "filters": ones(0, 3, 2, 2)}, **base),
         error("output_shape below the SAME range", "output_shape", a, output_shape=[1, 4, 5, 2], strides=2,
               padding="SAME"),
     ]

@@ -7,7 +7,7 @@ Layouts are TensorFlow's: activations NHWC (or NCHW with ``data_format``), conv2
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -64,12 +64,25 @@ def resolve_conv(x_shape, w_shape, strides, padding, dilations, data_format,
     return ConvSpec(tuple(x_nhwc), tuple(w_shape), geom, groups, data_format)
 
 
+def live_spec(spec: ConvSpec) -> tuple[ConvSpec, tuple[slice, slice]]:
+    """``spec`` restricted to the kernel taps that read the unpadded input, and the slices of the
+    kernel they are (:func:`npcnn.padding.live_taps`); ``spec`` itself when every tap does. The
+    conv kernels below run on it, so a huge dilation or SAME window costs what the input does."""
+    geom, taps = P.live_taps(spec.geom, spec.x_shape[1:3])
+    if geom is spec.geom:
+        return spec, taps
+    return replace(spec, geom=geom, w_shape=(*geom.kernel, *spec.w_shape[2:])), taps
+
+
 def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec, keep: list | None = None) -> np.ndarray:
     """im2col + GEMM: ``(N, H, W, C) * (KH, KW, C/G, O) -> (N, OH, OW, O)``.
 
-    ``keep``: a list that receives the im2col matrix ``(N*OH*OW, KH*KW*C)`` when ``groups == 1`` and
-    the whole batch fits in one chunk, so that a vjp can reuse it for the filter gradient.
+    ``keep``: a list that receives the im2col matrix ``(N*OH*OW, KH*KW*C)`` (of the live taps,
+    :func:`live_spec`) when ``groups == 1`` and the whole batch fits in one chunk, so that a vjp
+    can reuse it for the filter gradient.
     """
+    spec, taps = live_spec(spec)
+    w = w[taps]
     n = x.shape[0]
     kh, kw, cg, cout = w.shape
     (oh, ow), g = spec.geom.out, spec.groups
@@ -120,7 +133,8 @@ def _depthwise_nhwc(xp: np.ndarray, f: np.ndarray, geom: P.WindowGeometry) -> np
 
 
 def _float_args(**named):
-    arrays = {k: as_float_array(v, k) for k, v in named.items() if v is not None}
+    """The named arrays as float arrays of one dtype; only ``bias`` may be None (left out)."""
+    arrays = {k: as_float_array(v, k) for k, v in named.items() if v is not None or k != "bias"}
     same_dtype(**arrays)
     return arrays
 

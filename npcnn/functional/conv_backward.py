@@ -16,7 +16,7 @@ import numpy as np
 
 from .._checks import as_shape, check_shape, from_nhwc, shape_from_nhwc, to_nhwc
 from ..gradients import defvjp
-from .conv import (ConvSpec, conv_nhwc, depthwise_filters_as_grouped, resolve_conv, resolve_depthwise,
+from .conv import (ConvSpec, conv_nhwc, live_spec, depthwise_filters_as_grouped, resolve_conv, resolve_depthwise,
                    _float_args)
 from .im2col import CACHE_BLOCK_BYTES, batch_chunks, pad_nhwc, scatter_windows, window_slices, window_view
 
@@ -27,6 +27,8 @@ SMALL_CHANNELS = 16
 
 def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
     """``dx (N, H, W, C)`` from ``w (KH, KW, C/G, O)`` and ``dy (N, OH, OW, O)``."""
+    spec, taps = live_spec(spec)
+    w = w[taps]
     n, h, wd, c = spec.x_shape
     kh, kw, cg, cout = w.shape
     (oh, ow), g = spec.geom.out, spec.groups
@@ -104,6 +106,11 @@ def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, col
 
     ``cols``: the forward pass's im2col matrix of ``x`` if it kept one (``groups == 1``).
     """
+    live, taps = live_spec(spec)
+    if live is not spec:   # taps that read only padding get a zero gradient
+        dw = np.zeros(spec.w_shape, dtype=x.dtype)
+        dw[taps] = conv_backprop_filter_nhwc(x, dy, live, cols)
+        return dw
     n = x.shape[0]
     kh, kw, cg, cout = spec.w_shape
     (oh, ow), g = spec.geom.out, spec.groups
@@ -131,8 +138,8 @@ def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, col
 
 
 def _check_dy(dy: np.ndarray, spec: ConvSpec, name: str = "out_backprop"):
-    check_shape(dy, shape_from_nhwc(spec.y_shape, spec.data_format), name, f"the conv output shape for input {spec.x_shape} (NHWC), "
-                                 f"filters {spec.w_shape}, {spec.data_format}")
+    check_shape(dy, shape_from_nhwc(spec.y_shape, spec.data_format), name,
+                f"the conv output shape for input {spec.x_shape} (NHWC), filters {spec.w_shape}, {spec.data_format}")
 
 
 def conv2d_backprop_input(input_sizes, filters, out_backprop, strides=1, padding="VALID", dilations=1,

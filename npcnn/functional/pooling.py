@@ -42,9 +42,10 @@ def _pool_geometry(x_shape, ksize, strides, padding, data_format, *, explicit_ok
                                  f"ksize {kernel}, pads ({before}, {after})")
     hw = x_shape[1:3] if data_format == "NHWC" else x_shape[2:4]
     try:
-        return P.window_geometry(hw, kernel, strides, (1, 1), pad)
+        geom = P.window_geometry(hw, kernel, strides, (1, 1), pad)
     except ValueError as e:
         raise ValueError(f"input shape {tuple(x_shape)} ({data_format}), ksize {kernel}: {e}") from None
+    return P.live_taps(geom, hw)[0]   # a window far larger than the input costs what the input does
 
 
 def _flat_windows(xp: np.ndarray, geom: P.WindowGeometry) -> np.ndarray:

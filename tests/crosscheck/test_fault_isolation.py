@@ -143,16 +143,29 @@ def test_unusable_report_directory_is_refused_before_any_work(tmp_path):
     (tmp_path / "afile").write_text("x")
     r = crosscheck(["run", "--ops", "relu", "--examples", "2", "--report", "afile"], tmp_path)
     assert r.returncode == 2 and "a file is in its place" in r.stderr
+    target = _unwritable_dir(tmp_path)
+    try:
+        r = crosscheck(["check", str(ROOT / "tests/crosscheck/cs231n_reference.py"), "--report", f"{target}/r"],
+                       tmp_path)
+        assert r.returncode == 2 and "cannot write there" in r.stderr
+    finally:
+        (tmp_path / "locked").chmod(0o700)
+
+
+def _unwritable_dir(tmp_path) -> str:
+    """A directory the tests cannot write to: a read-only one, or for root (who writes anywhere on
+    a normal file system) a path under /sys, which refuses new directories even to root."""
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o500)
+    if not os.access(locked, os.W_OK):
+        return str(locked)
     try:
-        if os.access(locked, os.W_OK):
-            pytest.skip("running as a user who can write anywhere (root): the permission case cannot be shown")
-        r = crosscheck(["check", str(ROOT / "tests/crosscheck/cs231n_reference.py"), "--report", "locked/r"], tmp_path)
-        assert r.returncode == 2 and "cannot write there" in r.stderr
-    finally:
-        locked.chmod(0o700)
+        os.mkdir("/sys/crosscheck-probe")
+    except OSError:
+        return "/sys/crosscheck-probe"
+    os.rmdir("/sys/crosscheck-probe")
+    pytest.fail("found no directory that refuses writes on this machine")
 
 
 def test_unwritable_report_directory_as_root_is_refused_too(tmp_path, monkeypatch):
