@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--in-process", action="store_true",
                      help="run the code under test in crosscheck's own process (for a debugger); by default it runs "
                           "in a worker process, so that a crash or a hang costs one case, not the run")
+    run.add_argument("--shard", default=None, metavar="K/N",
+                     help="run the K-th of N deterministic parts of the work (ops dealt round-robin); "
+                          "`crosscheck merge` combines the N reports into the whole run's")
     run.add_argument("--no-error-parity", action="store_true",
                      help="skip the error-parity checks (invalid calls must be refused as TensorFlow refuses them)")
     replay = sub.add_parser("replay", help="re-run one saved case and print its report",
@@ -89,6 +92,12 @@ def _parser() -> argparse.ArgumentParser:
                             description="Rebuild DIR/report.json and DIR/report.html from DIR/journal.jsonl (every "
                                         "outcome a run or check found, written as it came) and print the verdict.")
     report.add_argument("dir", metavar="DIR")
+    merge = sub.add_parser("merge", help="combine the reports of the shards of a `crosscheck run --shard K/N` campaign",
+                           epilog="exit status: 0 the whole run passes, 1 it fails, 2 the directories are not the "
+                                  "N shards of one campaign")
+    merge.add_argument("dirs", nargs="+", metavar="DIR")
+    merge.add_argument("--report", default=DEFAULT_REPORT_DIR, metavar="OUT",
+                       help=f"where the merged report goes (default ./{DEFAULT_REPORT_DIR})")
     check = sub.add_parser("check", help="check your own code (a .py file or a module) in a course's convention or "
                                          "as layer classes",
                            epilog="exit status: 0 every function found passes (notes allowed), 1 a failure, a stub or "
@@ -162,6 +171,9 @@ def cmd_run(args, console: Console) -> int:
     if args.examples is not None and args.examples < 1:
         raise UsageError("--examples must be at least 1")
     ops = _select_ops(args.ops) if args.ops or not args.networks else []
+    all_ops, shard = list(ops), _parse_shard(args.shard)
+    if shard:
+        ops = ops[shard[0] - 1::shard[1]]
     op_examples = args.examples or DEFAULT_EXAMPLES
     net_examples = args.examples or DEFAULT_NETWORK_EXAMPLES if args.networks else 0
     report_dir = _usable_report_dir(args.report)
@@ -178,8 +190,12 @@ def cmd_run(args, console: Console) -> int:
     else:
         OPTIMIZERS = ()
     dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
+    if shard and shard[0] != 1:
+        net_examples, OPTIMIZERS = 0, ()     # the networks belong to shard 1
     meta = dict(impl=args.impl, seed=args.seed, examples=op_examples, dtypes=list(dtypes), ops=ops, paths=args.paths,
                 command=" ".join(["crosscheck", *args.argv]))
+    if shard:
+        meta.update(shard=f"{shard[0]}/{shard[1]}", all_ops=all_ops, networks=bool(args.networks))
     session = ReportSession()
     session.start(report_dir, **meta)
     stop = (lambda _: not session.ok) if args.fail_fast else None
@@ -346,6 +362,37 @@ def cmd_ops(args, console: Console) -> int:
             console.print(f"  TF quirks   {', '.join(quirks)}", markup=False)
         console.print(f"  tolerance   {info.tolerance_class}", markup=False)
     return EXIT_OK
+
+
+def _parse_shard(text):
+    """``"K/N"`` -> ``(K, N)`` with 1 <= K <= N; None for no sharding."""
+    if text is None:
+        return None
+    try:
+        k, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise UsageError(f"--shard takes K/N (for example 2/4), got {text!r}") from None
+    if not 1 <= k <= n:
+        raise UsageError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
+    return k, n
+
+
+def cmd_merge(args, console: Console) -> int:
+    """One report from the N shard reports of a campaign (what the unsharded run would have written)."""
+    from .report import ReportDirError, merge_shards, summary_table
+    try:
+        session, meta, complete = merge_shards(args.dirs, args.report)
+    except ReportDirError as exc:
+        raise UsageError(str(exc)) from None
+    json_path, html_path = session.write(args.report, complete=complete, **meta)
+    console.print(summary_table(session.summary, title=f"crosscheck merge: {len(args.dirs)} shards"))
+    console.print(f"{'[green]OK[/]' if session.ok and complete else '[bold red]FAILED[/]'}: "
+                  f"{session.summary['total']} cases, {len(session.outcomes)} not passing"
+                  + ("" if complete else "; a shard was interrupted"))
+    for problem in session.problems:
+        console.print(f"  [bold red]fails:[/] {problem}", soft_wrap=True)
+    console.print(f"report: {json_path}  {html_path}")
+    return EXIT_OK if session.ok and complete else EXIT_FAILED
 
 
 def cmd_report(args, console: Console) -> int:
@@ -517,7 +564,7 @@ def print_check_table(console: Console, rows, target: str, convention: str) -> N
 
 
 _COMMANDS = {"run": cmd_run, "replay": cmd_replay, "ops": cmd_ops, "train-digits": cmd_train_digits, "check": cmd_check,
-             "report": cmd_report}
+             "report": cmd_report, "merge": cmd_merge}
 
 
 def main(argv=None) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 from ..case import FAILING, PASS, Outcome
 from ..replay import replay_filename, save_case
 from .html_report import render_html, write_html
-from .journal import JOURNAL_NAME, ReportDirError, open_report_dir, rebuild  # noqa: F401
+from .journal import JOURNAL_NAME, ReportDirError, merge_shards, open_report_dir, rebuild  # noqa: F401
 from .json_report import (add_parity, add_to_summary, build_document, empty_summary, merge_summaries, ok,
                           outcome_to_dict, problems, write_json)
 from .terminal import coverage_table, format_outcome_text, parity_table, print_outcome, summary_table

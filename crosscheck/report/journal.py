@@ -110,14 +110,10 @@ def read_journal(report_dir) -> list[dict]:
     return entries
 
 
-def rebuild(report_dir):
-    """report.json and report.html from the journal; returns (session, meta, complete)."""
+def _session_from(entries: list[dict]):
     from . import ReportSession
     from .json_report import merge_summaries
-    entries = read_journal(report_dir)
-    meta = next((e for e in entries if e.get("kind") == "meta"), {})
     session = ReportSession(None)
-    session.require_compared = meta.get("require_compared", True)
     for e in entries:
         if e.get("kind") == "outcome":
             session.summary = merge_summaries(session.summary, e["summary"])
@@ -127,5 +123,72 @@ def rebuild(report_dir):
             session.summary["error_parity"]["checked"] += 1
             session.summary["error_parity"]["failed"] += 0 if e["parity"]["passed"] else 1
             session.error_parity.append(e["parity"])
+    return session
+
+
+def rebuild(report_dir):
+    """report.json and report.html from the journal; returns (session, meta, complete)."""
+    entries = read_journal(report_dir)
+    meta = next((e for e in entries if e.get("kind") == "meta"), {})
+    session = _session_from(entries)
+    session.require_compared = meta.get("require_compared", True)
     complete = any(e.get("kind") == "end" for e in entries)
     return session, {k: v for k, v in meta.items() if k not in ("kind", "require_compared")}, complete
+
+
+#: what every shard of one campaign must share (else the merge is not the whole run)
+SHARED_META = ("impl", "seed", "examples", "dtypes", "paths", "all_ops", "networks")
+
+
+def merge_shards(shard_dirs, out_dir):
+    """One report of the shards of a ``crosscheck run --shard K/N`` campaign: the journals'
+    outcomes in shard order (each op belongs to one shard, so this is the whole run's order per op)
+    and their replay files copied into ``out_dir/cases`` (paths in the outcomes rewritten).
+    Returns ``(session, meta, complete)``; ReportDirError when the directories are not the N
+    shards of one campaign."""
+    import shutil
+    metas, journals = [], []
+    for d in shard_dirs:
+        entries = read_journal(d)
+        meta = next((e for e in entries if e.get("kind") == "meta"), {})
+        if not meta.get("shard"):
+            raise ReportDirError(f"{d}: not a shard of a campaign (its run had no --shard K/N)")
+        metas.append(meta)
+        journals.append(entries)
+    counts = {m["shard"].split("/")[1] for m in metas}
+    shards = sorted(int(m["shard"].split("/")[0]) for m in metas)
+    n = int(counts.pop()) if len(counts) == 1 else None
+    if n is None or shards != list(range(1, n + 1)):
+        raise ReportDirError(f"need the shards 1/N .. N/N of one campaign exactly once, got "
+                             f"{', '.join(m['shard'] for m in metas)}")
+    for key in SHARED_META:
+        values = {json.dumps(m.get(key)) for m in metas}
+        if len(values) > 1:
+            raise ReportDirError(f"the shards were run with different {key}: {', '.join(sorted(values))}")
+    if any(Path(out_dir).resolve() == Path(d).resolve() for d in shard_dirs):
+        raise ReportDirError(f"--report {out_dir} is one of the shards: merge into another directory")
+    out_dir = check_report_dir(out_dir)
+    for old_case in (out_dir / "cases").glob("*.json"):   # a previous merge's
+        old_case.unlink()
+    order = sorted(range(len(metas)), key=lambda i: int(metas[i]["shard"].split("/")[0]))
+    entries = []
+    for i in order:
+        src = Path(shard_dirs[i])
+        for case in (src / "cases").glob("*.json"):
+            shutil.copyfile(case, out_dir / "cases" / case.name)
+        old, new = str(src / "cases"), str(out_dir / "cases")
+        for e in journals[i]:
+            if e.get("kind") == "outcome" and e.get("outcome") and e["outcome"].get("replay"):
+                e["outcome"]["replay"] = json.loads(json.dumps(e["outcome"]["replay"]).replace(
+                    json.dumps(old)[1:-1], json.dumps(new)[1:-1]))
+            entries.append(e)
+    session = _session_from(entries)
+    first = metas[order[0]]
+    position = {op: i for i, op in enumerate(first.get("all_ops") or [])}
+    session.error_parity.sort(key=lambda p: position.get(p.get("op"), len(position)))   # the whole run's order
+    session.require_compared = first.get("require_compared", True)
+    meta = {**{k: first.get(k) for k in SHARED_META}, "ops": first.get("all_ops"),
+            "merged_from": [str(shard_dirs[i]) for i in order],
+            "command": " ".join(["crosscheck merge", *map(str, shard_dirs), "--report", str(out_dir)])}
+    complete = all(any(e.get("kind") == "end" for e in j) for j in journals)
+    return session, meta, complete

@@ -1,0 +1,62 @@
+"""`crosscheck run --shard K/N` and `crosscheck merge`: the shards of a campaign, merged, are the
+whole run (summary, outcomes, error parity, replay files); anything else is refused (exit 2)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from test_cli import BROKEN_CONV, crosscheck
+
+RUN = ["run", "--ops", "conv2d", "relu", "sigmoid", "--examples", "4", "--no-large", "--impl", "broken_conv"]
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    d = tmp_path_factory.mktemp("shards")
+    (d / "impl").mkdir()
+    (d / "impl" / "broken_conv.py").write_text(BROKEN_CONV)
+    runs = {name: crosscheck(RUN + extra + ["--report", name], d / "impl", d)
+            for name, extra in (("whole", []), ("s1", ["--shard", "1/2"]), ("s2", ["--shard", "2/2"]))}
+    merged = crosscheck(["merge", "s1", "s2", "--report", "merged"], d / "impl", d)
+    return d, runs, merged
+
+
+def _doc(path: Path) -> dict:
+    return json.loads((path / "report.json").read_text())
+
+
+def _comparable(outcome: dict) -> dict:
+    replay = outcome["replay"]
+    return {**outcome, "replay": replay and Path(replay["file"]).name}
+
+
+def test_merged_shards_are_the_whole_run(campaign):
+    d, runs, merged = campaign
+    assert runs["whole"].returncode == 1 and merged.returncode == 1, merged.stdout + merged.stderr
+    whole, both = _doc(d / "whole"), _doc(d / "merged")
+    shard_ops = [_doc(d / s)["ops"] for s in ("s1", "s2")]
+    assert shard_ops == [["conv2d", "sigmoid"], ["relu"]]          # dealt round-robin
+    assert both["summary"] == whole["summary"] and both["summary"]["counts"]["mismatch"] > 0
+    assert both["error_parity"] == whole["error_parity"]
+    assert [_comparable(o) for o in both["outcomes"]] == [_comparable(o) for o in whole["outcomes"]]
+    assert both["ok"] is False and both["problems"] == whole["problems"]
+    assert both["ops"] == whole["ops"] and both["merged_from"] == ["s1", "s2"]
+    merged_cases = sorted(p.name for p in (d / "merged" / "cases").glob("*.json"))
+    assert merged_cases == sorted(p.name for p in (d / "whole" / "cases").glob("*.json"))
+    for o in both["outcomes"]:
+        assert Path(o["replay"]["file"]).parent == Path("merged/cases") and "merged/cases" in o["replay"]["command"]
+
+
+def test_merge_refuses_what_is_not_one_whole_campaign(campaign):
+    d, _, _ = campaign
+    for dirs, words in ((["s1"], "shards 1/N .. N/N"), (["s1", "s1"], "exactly once"),
+                        (["s1", "whole"], "not a shard"), (["s1", "s2", "--report", "s1"], "is one of the shards")):
+        r = crosscheck(["merge", *dirs] + ([] if "--report" in dirs else ["--report", "m2"]), d / "impl", d)
+        assert r.returncode == 2 and words in r.stderr, (dirs, r.stderr)
+    other = crosscheck(RUN + ["--seed", "1", "--shard", "2/2", "--report", "s2_seed1"], d / "impl", d)
+    assert other.returncode in (0, 1)
+    r = crosscheck(["merge", "s1", "s2_seed1", "--report", "m3"], d / "impl", d)
+    assert r.returncode == 2 and "different seed" in r.stderr
+    for bad in ("3/2", "0/2", "two"):
+        r = crosscheck(["run", "--ops", "relu", "--shard", bad], d / "impl", d)
+        assert r.returncode == 2 and "--shard" in r.stderr
