@@ -128,7 +128,8 @@ class Layer:
         dtype = np.dtype(dtype)
         if dtype not in FLOAT_DTYPES:
             raise TypeError(f"{self.name}: dtype must be float32 or float64, got {dtype}")
-        self.input_shape = tuple(None if d is None else int(d) for d in input_shape)
+        self.input_shape = tuple(None if d is None else int_arg(d, f"input_shape {tuple(input_shape)}", self.name, 0)
+                                 for d in input_shape)
         self.dtype = dtype
         self.params, self.grads, self.trainable = {}, {}, ()
         self.compute_output_shape(self.input_shape)  # validates the shape before weights exist

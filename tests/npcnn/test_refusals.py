@@ -42,6 +42,9 @@ W = RNG.standard_normal((3, 3, 3, 4))
     (lambda: layers.BatchNormalization(axis=True), ValueError, "axis"),
     (lambda: layers.GroupNormalization(groups=2.5), TypeError, "groups"),
     (lambda: layers.MaxPooling2D(2.5), TypeError, "pool_size"),
+    (lambda: layers.MaxPooling2D(True), TypeError, "pool_size"),
+    (lambda: layers.Dense(3).build((None, True)), TypeError, "input_shape"),
+    (lambda: layers.Dense(3).build((None, 4.0)), TypeError, "input_shape"),
 ])
 def test_layer_arguments_are_checked(make, error, words):
     with pytest.raises(error, match=words):
