@@ -332,6 +332,8 @@ def conv2d_errors() -> list:
         error("empty kernel", "filters", {"input": x, "filters": ones(0, 3, 2, 2)}, **base),
         error("explicit pad on the channel axis (NCHW)", "padding", {"input": ones(1, 2, 5, 5), "filters": w},
               strides=1, padding=[[0, 0], [1, 0], [1, 1], [1, 1]], data_format="NCHW"),
+        error("explicit pad on the batch axis (NCHW)", "padding", {"input": ones(1, 2, 5, 5), "filters": w},
+              strides=1, padding=[[1, 0], [0, 0], [1, 1], [1, 1]], data_format="NCHW"),
     ]
 
 
