@@ -227,7 +227,9 @@ def _main(read_fd: int, write_fd: int) -> None:
     """The worker process: the caller's sys.path and setup, then requests until the pipe closes."""
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     paths, setup = inbox.recv()
-    sys.path[:0] = [p for p in paths if p not in sys.path]
+    # the caller's order wins: PYTHONPATH put crosscheck's own root first only so that this module
+    # could be imported; a copy of a package earlier on the caller's path must shadow it here too
+    sys.path[:] = list(paths) + [p for p in sys.path if p not in paths]
     try:
         state = _setup(setup, lambda: outbox.send(("booted", None)))
     except BaseException as exc:   # noqa: BLE001 - reported to the caller, which decides
