@@ -270,13 +270,15 @@ def test_the_worker_imports_what_the_callers_path_finds_first(tmp_path):
     """A copy of npcnn earlier on PYTHONPATH than the installed one (a fork, a mutant) is what the
     worker checks, as in-process: crosscheck's own root must not shadow it."""
     import shutil
-    shutil.copytree(ROOT / "npcnn", tmp_path / "npcnn")
-    with open(tmp_path / "npcnn" / "__init__.py", "a") as f:
+    fork, elsewhere = tmp_path / "fork", tmp_path / "elsewhere"
+    shutil.copytree(ROOT / "npcnn", fork / "npcnn")
+    elsewhere.mkdir()
+    with open(fork / "npcnn" / "__init__.py", "a") as f:
         f.write("\n\ndef which_copy():\n    return __file__\n")
     code = ("from crosscheck.isolation import IsolatedModule\n"
             "print(IsolatedModule('npcnn', 60).which_copy())")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)])}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(fork), str(ROOT)])}
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
-                       cwd=tmp_path)
+                       cwd=elsewhere)
     assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == str(tmp_path / "npcnn" / "__init__.py")
+    assert r.stdout.strip() == str(fork / "npcnn" / "__init__.py")
