@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--in-process", action="store_true",
                      help="run the code under test in crosscheck's own process (for a debugger); by default it runs "
                           "in a worker process, so that a crash or a hang costs one case, not the run")
+    run.add_argument("--shrink-time", type=float, default=20.0, metavar="S",
+                     help="seconds per op to shrink each (op, dtype)'s first failing case to a minimal one, "
+                          "reported first (default 20; 0: no shrinking)")
     run.add_argument("--shard", default=None, metavar="K/N",
                      help="run the K-th of N deterministic parts of the work (ops dealt round-robin); "
                           "`crosscheck merge` combines the N reports into the whole run's")
@@ -181,7 +184,7 @@ def cmd_run(args, console: Console) -> int:
     limit_threads()
     from .coverage import missing_forms
     from .error_parity import run_error_parity
-    from .fuzz import fuzz_op, large_cases, top_up_forms
+    from .fuzz import fuzz_op, large_cases, shrink_op, top_up_forms
     from .registry import OPS
     if net_examples:
         if args.impl != DEFAULT_IMPL:
@@ -206,7 +209,13 @@ def cmd_run(args, console: Console) -> int:
                       console=console, transient=not console.is_terminal) as progress:
             total = len(ops) * len(dtypes) * op_examples + len(OPTIMIZERS) * net_examples
             overall = progress.add_task("crosscheck", total=total)
-            record = lambda o: (session.add(o), progress.advance(overall))  # noqa: E731
+            first_failing: dict = {}   # (op, dtype) -> (Outcome, its dict): the case to shrink
+
+            def record(o):
+                d = session.add(o)
+                if o.status in FAILING:
+                    first_failing.setdefault((o.case.op, o.case.dtype), (o, d))
+                progress.advance(overall)
             if ops and not args.no_error_parity:
                 progress.update(overall, description="error parity")
                 run_error_parity(ops, impl, on_outcome=session.add_parity)
@@ -220,6 +229,13 @@ def cmd_run(args, console: Console) -> int:
                             on_outcome=record, stop=stop)
                     # hypothesis may stop early (few distinct examples): keep the bar honest
                     progress.update(overall, completed=done_before + op_examples)
+                    if (op, dtype) in first_failing and args.shrink_time > 0:
+                        progress.update(overall, description=f"{op} [{dtype}] shrinking")
+                        first, first_dict = first_failing[(op, dtype)]
+                        minimal, tried = shrink_op(op, first, examples=op_examples, dtype=dtype, seed=args.seed,
+                                                   impl=impl, paths=args.paths,
+                                                   budget_s=args.shrink_time / len(dtypes))
+                        session.add_minimal(minimal, first_dict, tried)
                 if not args.no_large and not (stop and stop(None)):
                     large_cases(op, dtype=dtypes[0], seed=args.seed, impl=impl, paths=args.paths, on_outcome=record)
                 missing = missing_forms(session.summary["ops"].get(op, {}), OPS[op])
@@ -248,9 +264,12 @@ def print_run(console: Console, session, args, elapsed: float) -> None:
         console.print(coverage_table(session.summary, OPS))
     if session.error_parity:
         console.print(parity_table(session.error_parity))
-    failed = [o for o in session.outcomes if o["status"] in FAILING]
+    failed = sorted((o for o in session.outcomes if o["status"] in FAILING), key=lambda o: not o.get("minimal"))
     for d in failed[:MAX_PRINTED_REPORTS]:
         console.rule(f"{d['status']}: {d['op']} [{d['dtype']}]")
+        if d.get("minimal"):
+            console.print(f"[bold]minimal failing case[/] (shrunk from the first failing one, shapes "
+                          f"{d['first_failing_shapes']}; {d['shrink_cases_tried']} cases tried)", soft_wrap=True)
         print_outcome(console, d)
     if len(failed) > MAX_PRINTED_REPORTS:
         console.print(f"... {len(failed) - MAX_PRINTED_REPORTS} more failures, all in the report files")

@@ -3,13 +3,16 @@
 ``crosscheck run`` (:func:`fuzz_op`), ``crosscheck.check_op`` and ``crosscheck check`` all go
 through :func:`fuzz_outcomes`: deterministic in its seed key, hypothesis only generates (no
 shrinking, no example database, no deadline), every outcome is collected and none raises.
+:func:`shrink_failure` then replays the same draws with hypothesis's shrinker on, to the smallest
+case that fails the same way, within a time budget.
 """
 from __future__ import annotations
 
 import zlib
+import time
 from typing import Callable
 
-from .case import Outcome
+from .case import FAILING, Outcome
 
 
 def seed_of(key: str) -> int:
@@ -43,6 +46,64 @@ def fuzz_outcomes(strategy, check: Callable[..., Outcome], *, examples: int, see
     return outcomes
 
 
+def failure_kind(outcome: Outcome) -> tuple:
+    """What a shrunk case must keep to count as the same failure: its status and, for a mismatch,
+    the tensor that fails first."""
+    failing = [d.tensor for d in outcome.diffs if not d.passed and d.judged]
+    return (outcome.status, failing[0] if failing else None)
+
+
+def case_size(outcome: Outcome) -> tuple:
+    """Smaller is simpler: the number of array elements, then the shapes themselves."""
+    shapes = [tuple(a.shape) for a in outcome.case.arrays.values()]
+    shapes.append(() if outcome.case.dy is None else tuple(outcome.case.dy.shape))
+    return (sum(int(_prod(s)) for s in shapes), shapes)
+
+
+def _prod(shape) -> int:
+    out = 1
+    for v in shape:
+        out *= v
+    return out
+
+
+class _Fails(Exception):
+    """Raised inside the shrinking test for a case that fails as the first one did."""
+
+
+def shrink_failure(strategy, check: Callable[..., Outcome], first: Outcome, *, examples: int, seed_key: str,
+                   budget_s: float) -> tuple[Outcome, int]:
+    """The smallest case (by :func:`case_size`) that fails like ``first`` (:func:`failure_kind`):
+    the draws of :func:`fuzz_outcomes` replayed with the same seed until they fail, then shrunk by
+    hypothesis (shapes and parameters shrink; values stay drawn from the seed), for at most
+    ``budget_s`` seconds. Returns ``(case, cases tried)``; ``first`` itself when nothing smaller fails."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as hypothesis_seed
+
+    kind, deadline = failure_kind(first), time.monotonic() + budget_s
+    state = {"best": first, "tried": 0}
+
+    @hypothesis_seed(seed_of(seed_key))
+    @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate, Phase.shrink],
+              suppress_health_check=list(HealthCheck), derandomize=False, print_blob=False, report_multiple_bugs=False)
+    @given(drawn=strategy)
+    def fails_alike(drawn):
+        if time.monotonic() > deadline:
+            return   # out of time: hypothesis stops finding smaller failures; the best so far stands
+        outcome = check(drawn)
+        state["tried"] += 1
+        if outcome.status in FAILING and failure_kind(outcome) == kind:
+            if case_size(outcome) < case_size(state["best"]):
+                state["best"] = outcome
+            raise _Fails()
+
+    try:
+        fails_alike()
+    except Exception:   # noqa: BLE001 - _Fails re-raised, or Flaky once the budget ran out: the record stands
+        pass
+    return state["best"], state["tried"]
+
+
 def fuzz_op(op_name: str, *, examples: int, dtype: str, seed: int, impl=None, paths: str = "all",
             on_outcome: Callable[[Outcome], None] | None = None, spellings: bool = True,
             stop: Callable[[list], bool] | None = None, key: str = "") -> list[Outcome]:
@@ -56,6 +117,17 @@ def fuzz_op(op_name: str, *, examples: int, dtype: str, seed: int, impl=None, pa
     return fuzz_outcomes(cases(op_name, dtype, spellings), lambda case: run_case(case, module, paths),
                          examples=examples, seed_key=f"{op_name}:{dtype}:{seed}{key}", on_outcome=on_outcome,
                          stop=stop)
+
+
+def shrink_op(op_name: str, first: Outcome, *, examples: int, dtype: str, seed: int, impl=None,
+              paths: str = "all", budget_s: float = 20.0) -> tuple[Outcome, int]:
+    """:func:`shrink_failure` for a failing case of :func:`fuzz_op` with the same arguments."""
+    from .implementation import resolve_impl
+    from .registry import cases
+    from .runner import run_case
+    module, _ = resolve_impl(impl)
+    return shrink_failure(cases(op_name, dtype), lambda case: run_case(case, module, paths), first,
+                          examples=examples, seed_key=f"{op_name}:{dtype}:{seed}", budget_s=budget_s)
 
 
 def top_up_forms(op_name: str, missing: dict, *, dtype: str, seed: int, impl=None, paths: str = "all",

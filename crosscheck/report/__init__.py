@@ -71,6 +71,20 @@ class ReportSession:
         self._journal(outcome, d if outcome.status != PASS else None)
         return d
 
+    def add_minimal(self, outcome: Outcome, first: dict, tried: int) -> dict:
+        """Keep the shrunk, minimal failing case of an (op, dtype) beside ``first`` (the dict of the
+        first failing case): marked ``"minimal": true`` with the first one's shapes, its own replay
+        file; not counted again in the summary (it is an extra case, not one of the run's draws)."""
+        replay_file = None
+        if self.cases_dir is not None:
+            replay_file = save_case(self.cases_dir / replay_filename(outcome), outcome.case, outcome)
+        d = {**outcome_to_dict(outcome, replay_file), "minimal": True, "first_failing_shapes": first["shapes"],
+             "shrink_cases_tried": tried}
+        self.outcomes.append(d)
+        if self.journal is not None:
+            self.journal.append({"kind": "minimal", "outcome": d})
+        return d
+
     def count(self, outcome: Outcome) -> None:
         """Count ``outcome`` in the summary only."""
         add_to_summary(self.summary, outcome)

@@ -119,6 +119,8 @@ def _session_from(entries: list[dict]):
             session.summary = merge_summaries(session.summary, e["summary"])
             if e.get("outcome") is not None:
                 session.outcomes.append(e["outcome"])
+        elif e.get("kind") == "minimal":
+            session.outcomes.append(e["outcome"])
         elif e.get("kind") == "parity":
             session.summary["error_parity"]["checked"] += 1
             session.summary["error_parity"]["failed"] += 0 if e["parity"]["passed"] else 1
@@ -178,7 +180,7 @@ def merge_shards(shard_dirs, out_dir):
             shutil.copyfile(case, out_dir / "cases" / case.name)
         old, new = str(src / "cases"), str(out_dir / "cases")
         for e in journals[i]:
-            if e.get("kind") == "outcome" and e.get("outcome") and e["outcome"].get("replay"):
+            if e.get("kind") in ("outcome", "minimal") and e.get("outcome") and e["outcome"].get("replay"):
                 e["outcome"]["replay"] = json.loads(json.dumps(e["outcome"]["replay"]).replace(
                     json.dumps(old)[1:-1], json.dumps(new)[1:-1]))
             entries.append(e)

@@ -158,7 +158,8 @@ def build_document(summary: dict, outcomes: list[dict], **meta) -> dict:
     """The report document: header, ``meta`` (impl, command, seed, ...), summary, outcomes."""
     order = {s: i for i, s in enumerate((MISMATCH, REFERENCE_ERROR, IMPLEMENTATION_ERROR, IMPLEMENTATION_CRASH,
                                          IMPLEMENTATION_TIMEOUT, REFERENCE_UNSUPPORTED, PASS))}
-    outcomes = sorted(outcomes, key=lambda o: (order.get(o["status"], len(order)), o["op"], o["dtype"]))
+    outcomes = sorted(outcomes, key=lambda o: (order.get(o["status"], len(order)), o["op"], o["dtype"],
+                                               not o.get("minimal")))   # a shrunk minimal case first
     require_compared = meta.pop("require_compared", True)
     error_parity = meta.pop("error_parity", [])
     return {"format": FORMAT, "version": VERSION,

@@ -153,7 +153,10 @@ def test_every_mismatch_has_a_replay_file(broken_conv_run):
     doc = json.loads((rep / "report.json").read_text())
     files = {Path(o["replay"]["file"]).name for o in doc["outcomes"] if o["status"] == "mismatch"}
     assert files == {p.name for p in (rep / "cases").iterdir()}
-    assert len(files) == doc["summary"]["counts"]["mismatch"]
+    drawn = {Path(o["replay"]["file"]).name for o in doc["outcomes"] if o["status"] == "mismatch"
+             and not o.get("minimal")}
+    assert len(drawn) == doc["summary"]["counts"]["mismatch"]
+    assert {o["dtype"] for o in doc["outcomes"] if o.get("minimal")} == {"float32", "float64"}   # one per dtype
 
 
 def test_replay_reproduces_the_mismatch(broken_conv_run, impl_dir, monkeypatch, capsys):
