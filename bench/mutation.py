@@ -114,6 +114,17 @@ EQUIVALENT: dict[tuple, str] = {
         "resolve_conv refuses the same output_shape next (its channels are not a multiple of filters[2])",
     ("functional/conv.py", "if min(f_shape[:3]) < 1:   # a multiplier of 0 gives an empty output, as in TensorFlow", 0,
      "1->0", 26): "resolve_conv refuses the empty kernel or channel axis next, with a ValueError naming the filter",
+    ("functional/conv.py", "if g > 1 and cg == 1:", 0, "1->0", 11):
+        "one group with one input channel: the depthwise multiply-add computes the ordinary convolution",
+    ("functional/conv.py", "if g > 1 and cg == 1:", 0, "1->0", 23):
+        "never taking the depthwise branch: the grouped GEMM computes the same depthwise convolution",
+    ("functional/conv.py", "chunks = batch_chunks(n, oh * ow * kh * kw * x.shape[3] * x.itemsize)", 0, "3->2", 57):
+        "the chunk estimate only sets how many samples a GEMM takes at a time; each sample's result is the same",
+    ("functional/conv.py", 'raise ValueError(f"filters {tuple(w_shape)} needs a non-empty kernel and channels, and '
+     'input "', 0, "raise->pass", 8):
+        "the channel check and resolve_conv refuse the same empty kernel or channel axis next",
+    ("functional/conv.py", "x_nhwc[1:3], w_shape[:2], strides_hw, dilations_hw, _per_axis(P.normalize_padding("
+     "padding, data_format)))]", 0, "3->4", 17): _SLICE,
     ("functional/normalization.py",
      'raise ValueError(f"x must have a batch axis and a channel axis, got shape {x.shape}")', 0, "raise->pass", 8):
         "a 1-D x then has its channel axis on the batch axis, which the axis check refuses next",
