@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--in-process", action="store_true",
                      help="run the code under test in crosscheck's own process (for a debugger); by default it runs "
                           "in a worker process, so that a crash or a hang costs one case, not the run")
+    run.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
+                     help="run in N processes (the work dealt as N shards, merged into one report: the same "
+                          "cases, outcomes and report as one process gives; default 1)")
     run.add_argument("--shrink-time", type=float, default=20.0, metavar="S",
                      help="seconds per op to shrink each (op, dtype)'s first failing case to a minimal one, "
                           "reported first (default 20; 0: no shrinking)")
@@ -169,10 +172,79 @@ def _select_ops(names):
     return list(dict.fromkeys(names))
 
 
+def _without_options(argv: list[str], names: tuple[str, ...]) -> list[str]:
+    """``argv`` without the options ``names`` and their values (``-j 2``, ``--jobs=2``, ``-j2``)."""
+    out, skip = [], False
+    for token in argv:
+        if skip:
+            skip = False
+        elif token in names:
+            skip = True
+        elif not any(token.startswith(n + "=") or (len(n) == 2 and token.startswith(n) and token[2:].isdigit())
+                     for n in names):
+            out.append(token)
+    return out
+
+
+def cmd_run_parallel(args, console: Console) -> int:
+    """``crosscheck run -j N``: N child runs ``--shard k/N`` (each with its own worker process),
+    merged into ``--report`` exactly as :func:`cmd_merge` does, then printed as one run."""
+    import shutil
+    import subprocess
+    from .report import ReportDirError, merge_shards
+    if args.shard:
+        raise UsageError("-j and --shard do not combine: give each shard its own machine or job")
+    report_dir = _usable_report_dir(args.report)
+    from .report.journal import JOURNAL_NAME, open_report_dir
+    open_report_dir(report_dir, {"command": " ".join(["crosscheck", *args.argv]), "jobs": args.jobs}).close()
+    (report_dir / JOURNAL_NAME).unlink()   # the shards journal their own outcomes (under .jobs/)
+    jobs_dir = report_dir / ".jobs"
+    shutil.rmtree(jobs_dir, ignore_errors=True)
+    jobs_dir.mkdir(parents=True)
+    base = _without_options(args.argv, ("-j", "--jobs", "--report"))
+    dirs = [jobs_dir / f"shard{k}" for k in range(1, args.jobs + 1)]
+    start = time.perf_counter()
+    children = []
+    for k, d in enumerate(dirs, 1):
+        log = open(jobs_dir / f"shard{k}.log", "w")
+        children.append((subprocess.Popen([sys.executable, "-m", "crosscheck", *base, "--shard", f"{k}/{args.jobs}",
+                                           "--report", str(d)], stdout=log, stderr=subprocess.STDOUT), log))
+    try:
+        codes = [child.wait() for child, _ in children]
+    except KeyboardInterrupt:   # the children got the signal too (one process group) or are stopped here
+        for child, _ in children:
+            child.terminate()
+        codes = [child.wait() for child, _ in children]
+        raise
+    finally:
+        for _, log in children:
+            log.close()
+    if any(code not in (0, 1) for code in codes):
+        k = next(i for i, code in enumerate(codes) if code not in (0, 1))
+        raise UsageError(f"shard {k + 1}/{args.jobs} ended with exit status {codes[k]}:\n"
+                         + (jobs_dir / f"shard{k + 1}.log").read_text()[-2000:])
+    try:
+        session, meta, complete = merge_shards(dirs, report_dir)
+    except ReportDirError as exc:
+        raise UsageError(str(exc)) from None
+    elapsed = time.perf_counter() - start
+    meta.update(command=" ".join(["crosscheck", *args.argv]), jobs=args.jobs)
+    meta.pop("merged_from", None)
+    json_path, html_path = session.write(report_dir, complete=complete, elapsed_s=round(elapsed, 2), **meta)
+    shutil.rmtree(jobs_dir, ignore_errors=True)
+    print_run(console, session, args, elapsed)
+    console.print(f"report: {json_path}  {html_path}")
+    return EXIT_OK if session.ok and complete else EXIT_FAILED
+
+
 def cmd_run(args, console: Console) -> int:
     from .report import ReportSession
     if args.examples is not None and args.examples < 1:
         raise UsageError("--examples must be at least 1")
+    if args.jobs < 1:
+        raise UsageError("-j/--jobs must be at least 1")
+    if args.jobs > 1:
+        return cmd_run_parallel(args, console)
     ops = _select_ops(args.ops) if args.ops or not args.networks else []
     all_ops, shard = list(ops), _parse_shard(args.shard)
     if shard:

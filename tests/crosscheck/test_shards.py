@@ -1,5 +1,6 @@
 """`crosscheck run --shard K/N` and `crosscheck merge`: the shards of a campaign, merged, are the
-whole run (summary, outcomes, error parity, replay files); anything else is refused (exit 2)."""
+whole run (summary, outcomes, error parity, replay files); anything else is refused (exit 2).
+`crosscheck run -j 2` (two shards run and merged by the command itself) gives the serial report."""
 import json
 from pathlib import Path
 
@@ -16,7 +17,8 @@ def campaign(tmp_path_factory):
     (d / "impl").mkdir()
     (d / "impl" / "broken_conv.py").write_text(BROKEN_CONV)
     runs = {name: crosscheck(RUN + extra + ["--report", name], d / "impl", d)
-            for name, extra in (("whole", []), ("s1", ["--shard", "1/2"]), ("s2", ["--shard", "2/2"]))}
+            for name, extra in (("whole", []), ("s1", ["--shard", "1/2"]), ("s2", ["--shard", "2/2"]),
+                                ("j2", ["-j", "2"]))}
     merged = crosscheck(["merge", "s1", "s2", "--report", "merged"], d / "impl", d)
     return d, runs, merged
 
@@ -47,6 +49,21 @@ def test_merged_shards_are_the_whole_run(campaign):
         assert Path(o["replay"]["file"]).parent == Path("merged/cases") and "merged/cases" in o["replay"]["command"]
 
 
+def test_two_jobs_give_the_serial_report(campaign):
+    d, runs, _ = campaign
+    assert runs["j2"].returncode == 1, runs["j2"].stdout + runs["j2"].stderr
+    whole, jobs = _doc(d / "whole"), _doc(d / "j2")
+    assert jobs["summary"] == whole["summary"] and jobs["error_parity"] == whole["error_parity"]
+    assert [_comparable(o) for o in jobs["outcomes"]] == [_comparable(o) for o in whole["outcomes"]]
+    assert jobs["jobs"] == 2 and jobs["ops"] == whole["ops"] and not (d / "j2" / ".jobs").exists()
+    assert sorted(p.name for p in (d / "j2" / "cases").glob("*.json")) == \
+        sorted(p.name for p in (d / "whole" / "cases").glob("*.json"))
+    # the printed verdict is the serial run's
+    verdict = [line for line in runs["whole"].stdout.splitlines() if line.startswith("FAILED:")]
+    assert verdict and verdict[0].split(" in ")[0] == \
+        [line for line in runs["j2"].stdout.splitlines() if line.startswith("FAILED:")][0].split(" in ")[0]
+
+
 def test_merge_refuses_what_is_not_one_whole_campaign(campaign):
     d, _, _ = campaign
     for dirs, words in ((["s1"], "shards 1/N .. N/N"), (["s1", "s1"], "exactly once"),
@@ -60,3 +77,5 @@ def test_merge_refuses_what_is_not_one_whole_campaign(campaign):
     for bad in ("3/2", "0/2", "two"):
         r = crosscheck(["run", "--ops", "relu", "--shard", bad], d / "impl", d)
         assert r.returncode == 2 and "--shard" in r.stderr
+    r = crosscheck(["run", "--ops", "relu", "-j", "2", "--shard", "1/2"], d / "impl", d)
+    assert r.returncode == 2 and "do not combine" in r.stderr
