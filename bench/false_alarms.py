@@ -14,7 +14,9 @@ import argparse
 import time
 
 from crosscheck.registry import OPS
-from crosscheck.runner import fuzz_op, summarize
+from crosscheck.case import FAILING
+from crosscheck.fuzz import fuzz_op
+from crosscheck.runner import summarize
 
 
 def headroom(outcome) -> float:
@@ -27,18 +29,18 @@ def headroom(outcome) -> float:
     return worst
 
 
-def main() -> int:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--examples", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ops", default="")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     ops = args.ops.split(",") if args.ops else list(OPS)
     per = max(1, args.examples // (2 * len(ops)))
     start = time.time()
     total = {}
     alarms = []
-    print(f"{'op':42s} {'dtype':8s} {'pass':>5s} {'mism':>5s} {'unsup':>5s} {'err':>4s} {'headroom':>9s} {'s':>6s}")
+    print(f"{'op':42s} {'dtype':8s} {'pass':>5s} {'mism':>5s} {'unsup':>5s} {'err':>4s} {'ref-err':>7s} {'headroom':>9s} {'s':>6s}")
     for op in ops:
         for dtype in ("float32", "float64"):
             t = time.time()
@@ -49,14 +51,14 @@ def main() -> int:
             alarms += [o for o in outs if o.status != "pass"]
             room = max((headroom(o) for o in outs), default=0.0)
             print(f"{op:42s} {dtype:8s} {c['pass']:5d} {c['mismatch']:5d} {c['reference-unsupported']:5d} "
-                  f"{c['implementation-error']:4d} {room:9.4f} {time.time() - t:6.1f}", flush=True)
+                  f"{c['implementation-error']:4d} {c['reference-error']:7d} {room:9.4f} {time.time() - t:6.1f}", flush=True)
     print(f"\n{sum(total.values())} examples in {time.time() - start:.0f} s: {total}")
     print(f"false alarms (mismatch on correct npcnn): {total.get('mismatch', 0)}")
     for o in alarms[:20]:
         print("-", o.status, o.case.op, o.case.dtype, o.case.params, o.case.shapes(), o.message[-300:])
         for d in o.failures[:2]:
             print("    ", d.path, d.tensor, d.max_abs_err, d.atol, d.rtol, d.mismatched, d.total, d.note)
-    return 1 if total.get("mismatch", 0) else 0
+    return 1 if any(total.get(status, 0) for status in FAILING) else 0
 
 
 if __name__ == "__main__":

@@ -66,3 +66,10 @@ def test_every_mutant_judged_equivalent_still_exists():
                     if p.name != "__init__.py"})
     keys = mutant_keys(files)
     assert [k for k in EQUIVALENT if k not in keys] == []
+
+
+def test_false_alarm_count_runs_and_fails_only_on_a_failing_status():
+    proc = subprocess.run([sys.executable, "bench/false_alarms.py", "--examples", "8", "--ops", "relu,conv2d"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "false alarms (mismatch on correct npcnn): 0" in proc.stdout
