@@ -61,6 +61,8 @@ def conv_features(case: Case) -> list[str]:
     feats = []
     if x[0] == 0:
         feats.append("batch 0")
+    if case.op == "depthwise_conv2d" and w[3] == 0:
+        feats.append("channel multiplier 0")
     if max(call.params["dilations"]) > 1:
         feats.append("dilated")
     groups = conv_groups(call)
@@ -172,7 +174,8 @@ def conv2d_transpose_cases(draw, dtype: str, spellings: bool = True) -> Case:
 @st.composite
 def depthwise_conv2d_cases(draw, dtype: str, spellings: bool = True) -> Case:
     cfg = draw(S.window_config(CONV_PARAMS, spellings))
-    c, mult, n = draw(S.channel_counts()), draw(st.integers(1, 3)), draw(S.BATCHES)
+    # multiplier 0 (an empty output, as TF allows) in about 1 case in 10; 0 last so shrinking prefers 1
+    c, mult, n = draw(S.channel_counts()), draw(st.sampled_from((1, 2, 3) * 3 + (0,))), draw(S.BATCHES)
     seed, rng = _values(draw, dtype)
     fmt = cfg.data_format
     arrays = {"input": S.normal(rng, S.layout((n, *cfg.in_sizes, c), fmt), dtype),
@@ -265,15 +268,17 @@ def transpose_tape(call: Call) -> dict:
 
 def depthwise_tape(call: Call) -> dict:
     """tf.nn.depthwise_conv2d, undilated on a zero-dilated filter (quirks dilated-conv-gradient,
-    depthwise-strided-dilated-size); tf.nn.conv2d per channel for unequal strides and empty batches
-    (quirks depthwise-unequal-strides, depthwise-empty-batch-filter-gradient)."""
+    depthwise-strided-dilated-size); tf.nn.conv2d per channel for unequal strides, empty batches
+    and a zero channel multiplier (quirks depthwise-unequal-strides,
+    depthwise-empty-batch-filter-gradient, depthwise-zero-multiplier-gradient)."""
     from ..oracle.quirks import applies
     T = tf_lib()
     tf = T.tf
     fmt, strides, dilations = call.data_format, call.params["strides"], call.params["dilations"]
     pad = T.tf_padding(call.params["padding"])
     c = call.arrays["filter"].shape[2]
-    per_channel = applies("depthwise-unequal-strides", call) or applies("depthwise-empty-batch-filter-gradient", call)
+    per_channel = any(applies(q, call) for q in ("depthwise-unequal-strides", "depthwise-empty-batch-filter-gradient",
+                                                 "depthwise-zero-multiplier-gradient"))
     g = T.ConvSetup("NHWC", [1, 1, 1, c], [1, 1, 1, 1], tuple(strides), tuple(dilations), pad, c)
 
     def forward(input, filter):
@@ -298,7 +303,8 @@ def _plain_conv_params(call: Call, **extra) -> dict:
 def plain_conv_works(call: Call) -> str:
     from ..oracle.quirks import applies
     for quirk in ("nchw-float64", "dilated-conv-gradient", "grouped-conv-gradient", "depthwise-unequal-strides",
-                  "depthwise-strided-dilated-size", "depthwise-empty-batch-filter-gradient"):
+                  "depthwise-strided-dilated-size", "depthwise-empty-batch-filter-gradient",
+                  "depthwise-zero-multiplier-gradient"):
         if applies(quirk, call):
             return f"quirk {quirk}: the oracle builds this case's reference another TF way"
     return nhwc_only(call)

@@ -159,6 +159,21 @@ def demo_depthwise_one_dilation() -> bool:
     return tuple(y.shape[1:3]) != (5, 5)
 
 
+def demo_depthwise_zero_multiplier() -> bool:
+    """With multiplier 0 the output is empty and every gradient is 0; TF's input gradient is left
+    uninitialised (garbage on most runs: the demonstration tries 20 times)."""
+    tf = _tf()
+    for _ in range(20):
+        x, f = tf.constant(np.ones((2, 8, 8, 4), "float64")), tf.constant(np.ones((3, 3, 4, 0), "float64"))
+        with tf.GradientTape() as t:
+            t.watch(x)
+            y = tf.nn.depthwise_conv2d(x, f, [1, 1, 1, 1], "SAME")
+        g = t.gradient(y, x, output_gradients=tf.zeros_like(y)).numpy()
+        if not np.all(g == 0):
+            return True
+    return False
+
+
 def demo_depthwise_empty_batch() -> bool:
     """The filter gradient of an empty batch is 0; TF's kernel leaves its output uninitialised
     (garbage or NaN on most runs: the demonstration tries 20 times)."""
@@ -330,6 +345,11 @@ QUIRKS: tuple[Quirk, ...] = (
           "NaN) instead of zeros",
           "the reference is tf.nn.conv2d group by group (groups = channels), whose gradient is 0",
           lambda c: c.arrays["input"].shape[0] == 0, demo_depthwise_empty_batch),
+    Quirk("depthwise-zero-multiplier-gradient", "defect", ("depthwise_conv2d",),
+          "the input gradient of tf.nn.depthwise_conv2d with channel multiplier 0 (an empty output) is "
+          "uninitialised memory (values like 9e223) instead of zeros",
+          "the reference is tf.nn.conv2d group by group (groups = channels), whose gradient is 0",
+          lambda c: c.arrays["filter"].shape[3] == 0, demo_depthwise_zero_multiplier),
     Quirk("flush-to-zero", "precision", ("sigmoid", "tanh", "elu", "softmax", "log_softmax"),
           "TensorFlow's CPU kernels flush subnormal float32 results to 0 (sigmoid(-103) is 0, not 1.4e-45)",
           "the tolerance's absolute part is never below the dtype's smallest normal number (docs/tolerances.md)",
