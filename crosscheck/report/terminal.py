@@ -23,8 +23,9 @@ MAX_MAP_SIDE = 32      # larger maps are drawn at a coarser grid (a cell is '#' 
 _STATUS_STYLE = {PASS: "green", MISMATCH: "bold red", REFERENCE_UNSUPPORTED: "yellow", REFERENCE_ERROR: "bold red",
                  IMPLEMENTATION_ERROR: "bold magenta", IMPLEMENTATION_CRASH: "bold magenta",
                  IMPLEMENTATION_TIMEOUT: "bold magenta"}
-_STATUS_HEADER = {PASS: "passed", MISMATCH: "mismatched", REFERENCE_UNSUPPORTED: "ref-unsupported",
-                  REFERENCE_ERROR: "ref-error", IMPLEMENTATION_ERROR: "impl-error", IMPLEMENTATION_CRASH: "crash",
+# short: with the longest op name and seven counts the table still fits 120 columns
+_STATUS_HEADER = {PASS: "pass", MISMATCH: "mism.", REFERENCE_UNSUPPORTED: "unsup.",
+                  REFERENCE_ERROR: "ref-err", IMPLEMENTATION_ERROR: "impl-err", IMPLEMENTATION_CRASH: "crash",
                   IMPLEMENTATION_TIMEOUT: "timeout"}
 
 
