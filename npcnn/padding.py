@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Sequence, Union
 
-import numpy as np
-
 PaddingSpec = Union[str, Sequence]
 DATA_FORMATS = ("NHWC", "NCHW")
 
@@ -175,14 +173,14 @@ def live_taps(geom: WindowGeometry, in_hw) -> tuple[WindowGeometry, tuple[slice,
     with the kernel so that the output size stays the same."""
     axes = []
     for n, o, k, s, d, (top, _) in zip(in_hw, geom.out, geom.kernel, geom.strides, geom.dilations, geom.pads):
-        taps = np.arange(k)
-        first = taps * d - top                              # input row read by output 0, per tap
-        o_min = np.maximum(0, -(first // s))                # first output whose read is >= 0
-        alive = (o_min < o) & (first + o_min * s <= n - 1)
-        if not alive.any() or o == 0:
+        # tap t reads rows t*d - top + i*s, i < o: some of them lie in [0, n) only if
+        # t*d - top <= n - 1 and t*d - top + (o - 1)*s >= 0 (no arrays of k taps: k may be huge)
+        first_tap = max(0, -((top - (o - 1) * s) // -d) if o else 0)
+        last_tap = min(k - 1, (n - 1 + top) // d)
+        if n == 0 or o == 0 or first_tap > last_tap:
             return geom, (slice(None), slice(None))
         # the pads stay >= 0: keep taps from top // d on; rows past the last read may stay unpadded
-        lo, hi = min(int(taps[alive][0]), top // d), int(taps[alive][-1]) + 1
+        lo, hi = min(first_tap, top // d), last_tap + 1
         new_top = top - lo * d
         new_bottom = max(0, (o - 1) * s + (hi - lo - 1) * d + 1 - n - new_top)
         axes.append((slice(lo, hi), (new_top, new_bottom), hi - lo))
