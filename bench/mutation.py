@@ -114,10 +114,6 @@ EQUIVALENT: dict[tuple, str] = {
         "resolve_conv refuses the same output_shape next (its channels are not a multiple of filters[2])",
     ("functional/conv.py", "if min(f_shape[:3]) < 1:   # a multiplier of 0 gives an empty output, as in TensorFlow", 0,
      "1->0", 26): "resolve_conv refuses the empty kernel or channel axis next, with a ValueError naming the filter",
-    **{("padding.py", "if not alive.any() or o == 0:", 0, kind, col):
-       "the window is then computed unclipped: the same values, only the cost bound is lost (which "
-       "tests/npcnn/test_refusals.py checks; a crosscheck run cannot see speed)"
-       for kind, col in (("0->1", 35), ("drop Not", 11), ("Eq->NotEq", 30))},
     ("padding.py", "return range(max(low, 1), max(low + s, 1))", 0, "1->0", 26):
         "a size 0 in the range is never asked for: conv2d_transpose's output_shape must be positive first",
     ("padding.py", "return range(max(low, 1), max(low + s, 1))", 0, "1->0", 43):

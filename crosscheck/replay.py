@@ -280,5 +280,5 @@ def snippet(case: Case, replay_path="CASE.json", impl: str = DEFAULT_IMPL, tf_pa
                   f"ref = compute_reference(load_case({str(replay_path)!r}))",
                   f"expected = ref.paths[{path}]"]
     lines += ["for name, e in expected.items():",
-              "    print(name, 'max abs err', np.abs(np.asarray(actual[name], dtype=np.float64) - e).max())"]
+              "    print(name, 'max abs err', np.abs(np.asarray(actual[name], dtype=np.float64) - e).max(initial=0.0))"]
     return "\n".join(lines) + "\n"
