@@ -63,3 +63,26 @@ def test_unsupported_layers_are_named():
     kmodel = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.ReLU(max_value=6.0, name="relu6")])
     with pytest.raises(ValueError, match="'relu6'.*max_value"):
         from_keras(kmodel)
+
+
+def test_from_keras_carries_floatx_so_training_steps_match():
+    """The issue's case: Keras floatx float64, a model taken over by from_keras, 5 SGD steps at lr
+    0.05. Keras keeps the learning rate in float64 then, and so must npcnn."""
+    before = keras.config.floatx(), N.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        kmodel = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+        ours = from_keras(kmodel)
+        assert N.config.floatx() == "float64"
+        ours.compile(optimizer=N.optimizers.SGD(0.05), loss="mse")
+        kmodel.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+        rng = np.random.default_rng(3)
+        x, y = rng.standard_normal((8, 6)), rng.standard_normal((8, 3))
+        for _ in range(5):
+            ours.train_step(x, y)
+            kmodel.train_on_batch(x, y)
+        for a, b in zip(ours.parameters().values(), kmodel.get_weights()):
+            np.testing.assert_allclose(a, b, rtol=1e-13, atol=1e-15)
+    finally:
+        keras.config.set_floatx(before[0])
+        N.config.set_floatx(before[1])
