@@ -71,7 +71,7 @@ def test_from_keras_carries_floatx_so_training_steps_match():
     before = keras.config.floatx(), N.config.floatx()
     keras.config.set_floatx("float64")
     try:
-        kmodel = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3)])
+        kmodel = keras.Sequential([keras.Input((6,), dtype="float64"), keras.layers.Dense(3, dtype="float64")])
         ours = from_keras(kmodel)
         assert N.config.floatx() == "float64"
         ours.compile(optimizer=N.optimizers.SGD(0.05), loss="mse")
