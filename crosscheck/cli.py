@@ -470,38 +470,40 @@ def _parse_shard(text):
 
 def cmd_merge(args, console: Console) -> int:
     """One report from the N shard reports of a campaign (what the unsharded run would have written)."""
-    from .report import ReportDirError, merge_shards, summary_table
+    from .report import ReportDirError, merge_shards
     try:
         session, meta, complete = merge_shards(args.dirs, args.report)
     except ReportDirError as exc:
         raise UsageError(str(exc)) from None
-    json_path, html_path = session.write(args.report, complete=complete, **meta)
-    console.print(summary_table(session.summary, title=f"crosscheck merge: {len(args.dirs)} shards"))
-    console.print(f"{'[green]OK[/]' if session.ok and complete else '[bold red]FAILED[/]'}: "
-                  f"{session.summary['total']} cases, {len(session.outcomes)} not passing"
-                  + ("" if complete else "; a shard was interrupted"))
-    for problem in session.problems:
-        console.print(f"  [bold red]fails:[/] {problem}", soft_wrap=True)
-    console.print(f"report: {json_path}  {html_path}")
-    return EXIT_OK if session.ok and complete else EXIT_FAILED
+    paths = session.write(args.report, complete=complete, **meta)
+    return _print_rebuilt(console, session, f"crosscheck merge: {len(args.dirs)} shards", complete, paths,
+                          "" if complete else "; a shard was interrupted")
 
 
 def cmd_report(args, console: Console) -> int:
     """report.json and report.html rebuilt from the journal of a run (for one that was killed)."""
-    from .report import ReportDirError, rebuild, summary_table
+    from .report import ReportDirError, rebuild
     try:
         session, meta, complete = rebuild(args.dir)
     except ReportDirError as exc:
         raise UsageError(str(exc)) from None
-    json_path, html_path = session.write(args.dir, complete=complete, rebuilt_from_journal=True, **meta)
-    console.print(summary_table(session.summary, title=f"crosscheck report {args.dir}: {meta.get('command', '')}"))
+    paths = session.write(args.dir, complete=complete, rebuilt_from_journal=True, **meta)
     state = "complete" if complete else "interrupted: the report holds what was found until then"
-    console.print(f"{'[green]OK[/]' if session.ok and complete else '[bold red]FAILED[/]'}: {session.summary['total']} "
-                  f"cases, {len(session.outcomes)} not passing; the run was {state}")
+    return _print_rebuilt(console, session, f"crosscheck report {args.dir}: {meta.get('command', '')}", complete,
+                          paths, f"; the run was {state}")
+
+
+def _print_rebuilt(console: Console, session, title: str, complete: bool, paths, state: str) -> int:
+    """The summary table, verdict line, problems and report paths of a report written from journals."""
+    from .report import summary_table
+    ok = session.ok and complete
+    console.print(summary_table(session.summary, title=title))
+    console.print(f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}: {session.summary['total']} cases, "
+                  f"{len(session.outcomes)} not passing{state}")
     for problem in session.problems:
         console.print(f"  [bold red]fails:[/] {problem}", soft_wrap=True)
-    console.print(f"report: {json_path}  {html_path}")
-    return EXIT_OK if session.ok and complete else EXIT_FAILED
+    console.print(f"report: {paths[0]}  {paths[1]}")
+    return EXIT_OK if ok else EXIT_FAILED
 
 
 def cmd_train_digits(args, console: Console) -> int:

@@ -8,8 +8,8 @@ case that fails the same way, within a time budget.
 """
 from __future__ import annotations
 
-import zlib
 import time
+import zlib
 from typing import Callable
 
 from .case import FAILING, Outcome
@@ -19,19 +19,30 @@ def seed_of(key: str) -> int:
     return zlib.crc32(key.encode())
 
 
+def _seeded(seed_key: str, examples: int, generate_only: bool):
+    """Hypothesis settings of every fuzz run: seeded by ``seed_key``, no database, no deadline;
+    the generate phase only, or generate then shrink."""
+    from hypothesis import HealthCheck, Phase, settings
+    from hypothesis import seed as hypothesis_seed
+    phases = [Phase.generate] if generate_only else [Phase.generate, Phase.shrink]
+
+    def decorate(test):
+        return hypothesis_seed(seed_of(seed_key))(settings(
+            max_examples=examples, database=None, deadline=None, phases=phases, suppress_health_check=list(HealthCheck),
+            derandomize=False, print_blob=False, report_multiple_bugs=False)(test))
+    return decorate
+
+
 def fuzz_outcomes(strategy, check: Callable[..., Outcome], *, examples: int, seed_key: str,
                   on_outcome: Callable[[Outcome], None] | None = None,
                   stop: Callable[[list], bool] | None = None) -> list[Outcome]:
     """``check(drawn)`` for ``examples`` draws of ``strategy``, deterministically from ``seed_key``;
     ``stop(outcomes)`` ends the run early when it returns True."""
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hypothesis_seed
+    from hypothesis import given
 
     outcomes: list[Outcome] = []
 
-    @hypothesis_seed(seed_of(seed_key))
-    @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck), derandomize=False, print_blob=False)
+    @_seeded(seed_key, examples, generate_only=True)
     @given(drawn=strategy)
     def collect(drawn):
         if stop is not None and stop(outcomes):
@@ -49,22 +60,14 @@ def fuzz_outcomes(strategy, check: Callable[..., Outcome], *, examples: int, see
 def failure_kind(outcome: Outcome) -> tuple:
     """What a shrunk case must keep to count as the same failure: its status and, for a mismatch,
     the tensor that fails first."""
-    failing = [d.tensor for d in outcome.diffs if not d.passed and d.judged]
-    return (outcome.status, failing[0] if failing else None)
+    failing = outcome.failures
+    return (outcome.status, failing[0].tensor if failing else None)
 
 
 def case_size(outcome: Outcome) -> tuple:
     """Smaller is simpler: the number of array elements, then the shapes themselves."""
-    shapes = [tuple(a.shape) for a in outcome.case.arrays.values()]
-    shapes.append(() if outcome.case.dy is None else tuple(outcome.case.dy.shape))
-    return (sum(int(_prod(s)) for s in shapes), shapes)
-
-
-def _prod(shape) -> int:
-    out = 1
-    for v in shape:
-        out *= v
-    return out
+    arrays = [*outcome.case.arrays.values(), *([] if outcome.case.dy is None else [outcome.case.dy])]
+    return (sum(a.size for a in arrays), [a.shape for a in arrays])
 
 
 class _Fails(Exception):
@@ -77,15 +80,12 @@ def shrink_failure(strategy, check: Callable[..., Outcome], first: Outcome, *, e
     the draws of :func:`fuzz_outcomes` replayed with the same seed until they fail, then shrunk by
     hypothesis (shapes and parameters shrink; values stay drawn from the seed), for at most
     ``budget_s`` seconds. Returns ``(case, cases tried)``; ``first`` itself when nothing smaller fails."""
-    from hypothesis import HealthCheck, Phase, given, settings
-    from hypothesis import seed as hypothesis_seed
+    from hypothesis import given
 
     kind, deadline = failure_kind(first), time.monotonic() + budget_s
     state = {"best": first, "tried": 0}
 
-    @hypothesis_seed(seed_of(seed_key))
-    @settings(max_examples=examples, database=None, deadline=None, phases=[Phase.generate, Phase.shrink],
-              suppress_health_check=list(HealthCheck), derandomize=False, print_blob=False, report_multiple_bugs=False)
+    @_seeded(seed_key, examples, generate_only=False)
     @given(drawn=strategy)
     def fails_alike(drawn):
         if time.monotonic() > deadline:
@@ -104,30 +104,32 @@ def shrink_failure(strategy, check: Callable[..., Outcome], first: Outcome, *, e
     return state["best"], state["tried"]
 
 
+def _op_check(op_name: str, dtype: str, impl, paths: str, spellings: bool = True):
+    """The registry strategy of ``op_name`` and the check that runs one of its cases on ``impl``."""
+    from .implementation import resolve_impl
+    from .registry import cases
+    from .runner import run_case
+    module, _ = resolve_impl(impl)
+    return cases(op_name, dtype, spellings), lambda case: run_case(case, module, paths)
+
+
 def fuzz_op(op_name: str, *, examples: int, dtype: str, seed: int, impl=None, paths: str = "all",
             on_outcome: Callable[[Outcome], None] | None = None, spellings: bool = True,
             stop: Callable[[list], bool] | None = None, key: str = "") -> list[Outcome]:
     """Run ``examples`` cases of ``op_name`` drawn from the registry; the same seed draws the same
     cases. The op and dtype (and ``key``) enter the seed, so float32 and float64 runs draw different
     shapes."""
-    from .implementation import resolve_impl
-    from .registry import cases
-    from .runner import run_case
-    module, _ = resolve_impl(impl)
-    return fuzz_outcomes(cases(op_name, dtype, spellings), lambda case: run_case(case, module, paths),
-                         examples=examples, seed_key=f"{op_name}:{dtype}:{seed}{key}", on_outcome=on_outcome,
-                         stop=stop)
+    strategy, check = _op_check(op_name, dtype, impl, paths, spellings)
+    return fuzz_outcomes(strategy, check, examples=examples, seed_key=f"{op_name}:{dtype}:{seed}{key}",
+                         on_outcome=on_outcome, stop=stop)
 
 
 def shrink_op(op_name: str, first: Outcome, *, examples: int, dtype: str, seed: int, impl=None,
               paths: str = "all", budget_s: float = 20.0) -> tuple[Outcome, int]:
     """:func:`shrink_failure` for a failing case of :func:`fuzz_op` with the same arguments."""
-    from .implementation import resolve_impl
-    from .registry import cases
-    from .runner import run_case
-    module, _ = resolve_impl(impl)
-    return shrink_failure(cases(op_name, dtype), lambda case: run_case(case, module, paths), first,
-                          examples=examples, seed_key=f"{op_name}:{dtype}:{seed}", budget_s=budget_s)
+    strategy, check = _op_check(op_name, dtype, impl, paths)
+    return shrink_failure(strategy, check, first, examples=examples, seed_key=f"{op_name}:{dtype}:{seed}",
+                          budget_s=budget_s)
 
 
 def top_up_forms(op_name: str, missing: dict, *, dtype: str, seed: int, impl=None, paths: str = "all",

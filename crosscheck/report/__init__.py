@@ -58,13 +58,17 @@ class ReportSession:
             for old in self.cases_dir.glob("*.json"):
                 old.unlink()
 
+    def _replay_file(self, outcome: Outcome, check: dict | None = None):
+        """The replay file written for a failing ``outcome`` (None for others, or with no report directory)."""
+        if outcome.status in REPLAYED and self.cases_dir is not None:
+            return save_case(self.cases_dir / replay_filename(outcome), outcome.case, outcome, check=check)
+        return None
+
     def add(self, outcome: Outcome, check: dict | None = None) -> dict:
         """Count ``outcome``; keep it (and write its replay file) unless it passed. Returns its dict.
         ``check``: for ``crosscheck check``, the target, convention and function the case belongs to."""
         add_to_summary(self.summary, outcome)
-        replay_file = None
-        if outcome.status in REPLAYED and self.cases_dir is not None:
-            replay_file = save_case(self.cases_dir / replay_filename(outcome), outcome.case, outcome, check=check)
+        replay_file = self._replay_file(outcome, check)
         d = outcome_to_dict(outcome, replay_file, check)
         if outcome.status != PASS:
             self.outcomes.append(d)
@@ -75,10 +79,7 @@ class ReportSession:
         """Keep the shrunk, minimal failing case of an (op, dtype) beside ``first`` (the dict of the
         first failing case): marked ``"minimal": true`` with the first one's shapes, its own replay
         file; not counted again in the summary (it is an extra case, not one of the run's draws)."""
-        replay_file = None
-        if self.cases_dir is not None:
-            replay_file = save_case(self.cases_dir / replay_filename(outcome), outcome.case, outcome)
-        d = {**outcome_to_dict(outcome, replay_file), "minimal": True, "first_failing_shapes": first["shapes"],
+        d = {**outcome_to_dict(outcome, self._replay_file(outcome)), "minimal": True, "first_failing_shapes": first["shapes"],
              "shrink_cases_tried": tried}
         self.outcomes.append(d)
         if self.journal is not None:

@@ -7,8 +7,8 @@ journal and replay files are removed, and ``report.json`` is replaced by an *in-
 
 During the run every outcome is appended to ``journal.jsonl`` as one JSON line, flushed at once:
 ``{"kind": "meta", ...}`` first, then ``{"kind": "outcome", "summary": <this outcome's summary>,
-"outcome": <its dict, or null for a pass>}`` and ``{"kind": "parity", "parity": ...}`` lines, and
-``{"kind": "end"}`` when the run finished. After a SIGKILL the journal and the replay files still
+"outcome": <its dict, or null for a pass>}``, ``{"kind": "minimal", "outcome": ...}`` (a shrunk
+case) and ``{"kind": "parity", "parity": ...}`` lines, and ``{"kind": "end"}`` when the run finished. After a SIGKILL the journal and the replay files still
 hold everything found; :func:`rebuild` (``crosscheck report DIR``) turns them into report.json and
 report.html. The final documents are written atomically (a temporary file, then ``os.replace``).
 """
@@ -128,14 +128,21 @@ def _session_from(entries: list[dict]):
     return session
 
 
+def _meta(entries: list[dict]) -> dict:
+    return next((e for e in entries if e.get("kind") == "meta"), {})
+
+
+def _finished(entries: list[dict]) -> bool:
+    return any(e.get("kind") == "end" for e in entries)
+
+
 def rebuild(report_dir):
     """report.json and report.html from the journal; returns (session, meta, complete)."""
     entries = read_journal(report_dir)
-    meta = next((e for e in entries if e.get("kind") == "meta"), {})
+    meta = _meta(entries)
     session = _session_from(entries)
     session.require_compared = meta.get("require_compared", True)
-    complete = any(e.get("kind") == "end" for e in entries)
-    return session, {k: v for k, v in meta.items() if k not in ("kind", "require_compared")}, complete
+    return session, {k: v for k, v in meta.items() if k not in ("kind", "require_compared")}, _finished(entries)
 
 
 #: what every shard of one campaign must share (else the merge is not the whole run)
@@ -152,15 +159,15 @@ def merge_shards(shard_dirs, out_dir):
     metas, journals = [], []
     for d in shard_dirs:
         entries = read_journal(d)
-        meta = next((e for e in entries if e.get("kind") == "meta"), {})
+        meta = _meta(entries)
         if not meta.get("shard"):
             raise ReportDirError(f"{d}: not a shard of a campaign (its run had no --shard K/N)")
         metas.append(meta)
         journals.append(entries)
-    counts = {m["shard"].split("/")[1] for m in metas}
-    shards = sorted(int(m["shard"].split("/")[0]) for m in metas)
-    n = int(counts.pop()) if len(counts) == 1 else None
-    if n is None or shards != list(range(1, n + 1)):
+    parts = [tuple(int(v) for v in m["shard"].split("/")) for m in metas]   # (K, N) of each
+    counts = {n for _, n in parts}
+    n = counts.pop() if len(counts) == 1 else None
+    if n is None or sorted(k for k, _ in parts) != list(range(1, n + 1)):
         raise ReportDirError(f"need the shards 1/N .. N/N of one campaign exactly once, got "
                              f"{', '.join(m['shard'] for m in metas)}")
     for key in SHARED_META:
@@ -172,7 +179,7 @@ def merge_shards(shard_dirs, out_dir):
     out_dir = check_report_dir(out_dir)
     for old_case in (out_dir / "cases").glob("*.json"):   # a previous merge's
         old_case.unlink()
-    order = sorted(range(len(metas)), key=lambda i: int(metas[i]["shard"].split("/")[0]))
+    order = sorted(range(len(metas)), key=lambda i: parts[i][0])
     entries = []
     for i in order:
         src = Path(shard_dirs[i])
@@ -192,5 +199,4 @@ def merge_shards(shard_dirs, out_dir):
     meta = {**{k: first.get(k) for k in SHARED_META}, "ops": first.get("all_ops"),
             "merged_from": [str(shard_dirs[i]) for i in order],
             "command": " ".join(["crosscheck merge", *map(str, shard_dirs), "--report", str(out_dir)])}
-    complete = all(any(e.get("kind") == "end" for e in j) for j in journals)
-    return session, meta, complete
+    return session, meta, all(_finished(j) for j in journals)
