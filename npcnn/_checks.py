@@ -30,10 +30,15 @@ def as_float_array(value, name: str) -> np.ndarray:
     return arr
 
 
+def is_int(value) -> bool:
+    """A Python or NumPy integer, not a bool (True is an int to Python, never a size here)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def int_arg(value, name: str, owner: str, minimum: int = 1) -> int:
     """A count argument (filters, units, groups, batch_size): an int >= ``minimum``; 2.7, "8" and
     True are TypeErrors."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_int(value):
         raise TypeError(f"{owner}: {name} must be an int >= {minimum}, got {value!r} ({type(value).__name__})")
     if value < minimum:
         raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import padding as P
-from .._checks import as_float_array, check_rank, same_dtype
+from .._checks import as_float_array, check_rank, is_int, same_dtype
 from ..gradients import defvjp
 
 
@@ -47,7 +47,7 @@ def _check_rate(rate) -> float:
 
 def _check_seed(seed) -> int:
     """A dropout seed: a non-negative int (NumPy's default_rng takes no other)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+    if not is_int(seed):
         raise TypeError(f"seed must be a non-negative int (NumPy's default_rng seed), got {seed!r}")
     if seed < 0:
         raise ValueError(f"seed must be a non-negative int (NumPy's default_rng seed), got {seed!r}")

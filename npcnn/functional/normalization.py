@@ -13,18 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_float_array, same_dtype
+from .._checks import as_float_array, is_int, same_dtype
 from ..gradients import defvjp
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
 
 
 def _norm_axes(axis, ndim: int, name: str = "axis", *, single: bool = False, empty_ok: bool = False) -> tuple[int, ...]:
     """``axis`` (an int or, unless ``single``, a sequence of ints) as sorted non-negative axes;
     ``empty_ok``: an empty sequence means no axis (tf.nn.moments reduces nothing then)."""
-    if _is_int(axis):
+    if is_int(axis):
         axes = (axis,)
     elif single:
         raise TypeError(f"{name} must be one int, got {axis!r}")
@@ -33,7 +29,7 @@ def _norm_axes(axis, ndim: int, name: str = "axis", *, single: bool = False, emp
             axes = tuple(axis)
         except TypeError:
             raise TypeError(f"{name} must be an int or a sequence of ints, got {axis!r}") from None
-        if not all(_is_int(a) for a in axes):
+        if not all(is_int(a) for a in axes):
             raise TypeError(f"{name} must contain ints, got {axis!r}")
     if (not axes and not empty_ok) or any(not -ndim <= a < ndim for a in axes):
         raise ValueError(f"{name}={axis!r} is out of range for a {ndim}-D input")
