@@ -197,36 +197,34 @@ def conv2d_tape(call: Call) -> dict:
 
     def forward(input, filters, bias=None):
         y = T.conv_nhwc(T.to_nhwc(input, g.fmt), filters, g)
-        return T.from_nhwc(y if bias is None else y + bias, g.fmt)
+        return T.from_nhwc(y if bias is None else T.tf.nn.bias_add(y, bias), g.fmt)
     return T.tape(forward, call, ("input", "filters", "bias"))
 
 
 def conv2d_backprop_ops(call: Call) -> dict:
     """d_input and d_filters from tf.compat.v1.nn.conv2d_backprop_input / _filter; d_bias = sum(dy)."""
     T, g = tf_lib(), _setup(call)
-    tf = T.tf
-    dy = T.to_nhwc(tf.constant(call.dy), g.fmt)
-    w = tf.constant(call.arrays["filters"])
-    out = {"d_input": T.from_nhwc(T.backprop_input_nhwc(w, dy, g), g.fmt),
-           "d_filters": T.backprop_filter_nhwc(T.to_nhwc(tf.constant(call.arrays["input"]), g.fmt), dy, g)}
+    dy = T.tf.constant(T.nhwc_array(call.dy, g.fmt))
+    w = call.arrays["filters"]
+    out = {"d_input": T.nhwc_result(T.backprop_input_nhwc(w, dy, g), g.fmt),
+           "d_filters": T.backprop_filter_nhwc(T.tf.constant(T.nhwc_array(call.arrays["input"], g.fmt)), dy, g).numpy()}
     if "bias" in call.arrays:
-        out["d_bias"] = tf.reduce_sum(dy, axis=[0, 1, 2])
-    return {k: v.numpy() for k, v in out.items()}
+        out["d_bias"] = T.tf.reduce_sum(dy, axis=[0, 1, 2]).numpy()
+    return out
 
 
 def conv2d_transpose_path(call: Call) -> dict:
     """d_input as tf.nn.conv2d_transpose(dy, filters) onto the input's shape."""
     T, g = tf_lib(), _setup(call)
-    dy = T.to_nhwc(T.tf.constant(call.dy), g.fmt)
-    return {"d_input": T.from_nhwc(T.conv_transpose_nhwc(dy, T.tf.constant(call.arrays["filters"]), g), g.fmt).numpy()}
+    dy = T.tf.constant(T.nhwc_array(call.dy, g.fmt))
+    return {"d_input": T.nhwc_result(T.conv_transpose_nhwc(dy, call.arrays["filters"], g), g.fmt)}
 
 
 def keras_path(call: Call) -> dict:
     """d_input from keras.layers.Conv2DTranspose holding the filters."""
     T, g = tf_lib(), _setup(call)
-    dy = T.to_nhwc(T.tf.constant(call.dy), g.fmt)
-    return {"d_input": T.from_nhwc(T.keras_conv2d_transpose(dy, T.tf.constant(call.arrays["filters"]), g),
-                                   g.fmt).numpy()}
+    dy = T.tf.constant(T.nhwc_array(call.dy, g.fmt))
+    return {"d_input": T.nhwc_result(T.keras_conv2d_transpose(dy, call.arrays["filters"], g), g.fmt)}
 
 
 def keras_applies(call: Call) -> str:

@@ -20,6 +20,9 @@ import tensorflow as tf  # noqa: E402
 
 from .. import geometry as G  # noqa: E402
 from ..opinfo import Call  # noqa: E402
+from . import tf_glue  # noqa: E402
+
+tf_glue.install()
 
 OpError = tf.errors.OpError
 
@@ -30,6 +33,17 @@ def to_nhwc(t, data_format: str):
 
 def from_nhwc(t, data_format: str):
     return t if data_format == "NHWC" else tf.transpose(t, [0, 3, 1, 2])
+
+
+def nhwc_array(a: np.ndarray, data_format: str) -> np.ndarray:
+    """A path's constant input in NHWC (the transpose done in NumPy: nothing differentiates it)."""
+    return a if data_format == "NHWC" else a.transpose(0, 2, 3, 1)
+
+
+def nhwc_result(t, data_format: str) -> np.ndarray:
+    """A path's NHWC output tensor as an array in the case's layout."""
+    a = t.numpy()
+    return a if data_format == "NHWC" else a.transpose(0, 3, 1, 2)
 
 
 def nhwc_shape(shape, data_format: str) -> list[int]:
@@ -92,22 +106,27 @@ def conv_setup(x_shape, w_shape, call: Call) -> ConvSetup:
                      tf_padding(call.params["padding"]), x[3] // w[2])
 
 
-def insertion_matrix(k: int, d: int, dtype) -> np.ndarray:
-    """``E (k_eff, k)`` with ``E[i * d, i] = 1``: ``E @ w`` inserts ``d - 1`` zeros between taps."""
-    e = np.zeros(((k - 1) * d + 1, k), dtype=dtype)
-    e[np.arange(k) * d, np.arange(k)] = 1
-    return e
+def dilated_tap_indices(kernel_hw, dilations) -> np.ndarray:
+    """``(kh, kw, 2)`` positions ``(i * dh, j * dw)`` of the taps in the zero-dilated kernel."""
+    (kh, kw), (dh, dw) = kernel_hw, dilations
+    return np.stack(np.meshgrid(np.arange(kh) * dh, np.arange(kw) * dw, indexing="ij"), axis=-1).astype(np.int32)
 
 
 def zero_dilate(w, dilations):
-    """Zero-inserted kernel ``(kh_eff, kw_eff, ...)``, exact and differentiable (quirk
-    ``dilated-conv-gradient``: TF's own dilated conv gradients fail on CPU)."""
+    """Zero-inserted kernel ``(kh_eff, kw_eff, ...)`` (quirk ``dilated-conv-gradient``: TF's own
+    dilated conv gradients fail on CPU). A NumPy array (a path's constant) is dilated in NumPy; a
+    tensor (one a tape watches) by ``tf.scatter_nd``, whose gradient samples the taps back out."""
     if max(dilations) == 1:
         return w
     kh, kw = int(w.shape[0]), int(w.shape[1])
-    eh = tf.constant(insertion_matrix(kh, dilations[0], w.dtype.as_numpy_dtype))
-    ew = tf.constant(insertion_matrix(kw, dilations[1], w.dtype.as_numpy_dtype))
-    return tf.einsum("ah,bw,hwio->abio", eh, ew, w)
+    shape = [*G.effective_window((kh, kw), dilations), *(int(v) for v in w.shape[2:])]
+    if isinstance(w, np.ndarray):
+        out = np.zeros(shape, dtype=w.dtype)
+        out[::dilations[0], ::dilations[1]] = w
+        return out
+    if 0 in shape:   # scatter_nd refuses an empty output; an empty kernel has nothing to differentiate
+        return tf.zeros(shape, w.dtype)
+    return tf.scatter_nd(tf.constant(dilated_tap_indices((kh, kw), dilations)), w, shape)
 
 
 def split_groups(t, groups: int, axis: int = -1):
@@ -170,31 +189,25 @@ def keras_output_padding(g: ConvSetup, dy_hw, kernel_hw):
                   f"(output_padding would be {ops}; Keras needs 0 <= output_padding < strides {list(g.strides)})")
 
 
-_KERAS_LAYERS: dict = {}
-
-
 def keras_conv2d_transpose(dy, w, g: ConvSetup):
-    """dx by a ``keras.layers.Conv2DTranspose`` whose kernel is the conv's kernel (bias off); a dilated
-    conv's kernel is given zero-dilated. Layers are cached per configuration and their kernel
-    assigned (building one costs milliseconds); the call is exactly the layer's ``call``."""
+    """dx by Keras's Conv2DTranspose with the conv's kernel (bias off; a dilated conv's kernel given
+    zero-dilated): ``keras.ops.conv_transpose`` with the arguments ``Conv2DTranspose.call`` passes
+    it (tests/crosscheck/test_oracle.py checks a built layer gives the same). Calling the op, not a
+    layer, spares building a layer and its variable per kernel shape (about 12 ms each)."""
     import keras
     w = zero_dilate(w, g.dilations)
-    kh, kw, cin, cout = (int(v) for v in w.shape)
+    kh, kw = int(w.shape[0]), int(w.shape[1])
     output_padding, why_not = keras_output_padding(g, [int(v) for v in dy.shape[1:3]], (kh, kw))
     if why_not:
         raise ValueError(why_not)
-    key = (kh, kw, cin, cout, tuple(g.strides), g.pad, output_padding, w.dtype.name)
-    layer = _KERAS_LAYERS.get(key)
-    if layer is None:
-        layer = keras.layers.Conv2DTranspose(filters=cin, kernel_size=(kh, kw), strides=tuple(g.strides),
-                                             padding=g.pad.lower(), output_padding=output_padding,
-                                             use_bias=False, dtype=w.dtype.name)
-        layer.build((None, None, None, cout))
-        if len(_KERAS_LAYERS) > 256:
-            _KERAS_LAYERS.clear()
-        _KERAS_LAYERS[key] = layer
-    layer.kernel.assign(w)
-    return layer(dy)
+    return keras.ops.conv_transpose(dy, tf.constant(w), **keras_transpose_arguments(g, output_padding))
+
+
+def keras_transpose_arguments(g: ConvSetup, output_padding) -> dict:
+    """The keyword arguments ``Conv2DTranspose.call`` gives ``keras.ops.conv_transpose`` for a layer
+    made with these strides, padding and output_padding (as the layer standardises them)."""
+    return {"strides": list(g.strides), "padding": g.pad.lower(), "output_padding": output_padding,
+            "dilation_rate": (1, 1), "data_format": "channels_last"}
 
 
 # --------------------------------------------------------------------------------------- pooling

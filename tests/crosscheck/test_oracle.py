@@ -228,3 +228,47 @@ def test_tf_avg_pool_gradient_bug_is_detected_and_the_conv_formulation_used():
     (d_input,) = [d for d in outcome.diffs if d.tensor == "d_input"]
     assert d_input.path == "tape_avg_pool_as_conv"  # TF's own (wrong) d_input is not the reference
     assert d_input.max_abs_err < 1e-12
+
+
+@pytest.mark.parametrize("strides, padding, x_hw, dilations", [
+    ((2, 2), "SAME", (6, 5), (1, 1)), ((2, 3), "VALID", (9, 8), (1, 1)), ((3, 2), "VALID", (10, 7), (1, 1)),
+    ((1, 1), "SAME", (5, 4), (2, 1)), ((2, 1), "SAME", (8, 6), (1, 2))])
+def test_keras_path_is_what_a_built_conv2d_transpose_layer_computes(strides, padding, x_hw, dilations):
+    # the path calls keras.ops.conv_transpose as Conv2DTranspose.call does; a real layer must agree exactly
+    import keras
+    from crosscheck.oracle import resolve, tf_lib as T
+    from crosscheck.geometry import resolve as window
+    w = normal((3, 2, 2, 4), "float64", 1)
+    out = window(x_hw, (3, 2), strides, dilations, padding).out
+    params = dict(strides=list(strides), padding=padding, dilations=list(dilations), data_format="NHWC")
+    case = Case("conv2d", params, {"input": normal((2, *x_hw, 2), "float64"), "filters": w},
+                normal((2, *out, 4), "float64", 2), "float64", 0)
+    _, call = resolve(case)
+    g = T.conv_setup(case.arrays["input"].shape, w.shape, call)
+    wd = T.zero_dilate(w, dilations)
+    output_padding, why_not = T.keras_output_padding(g, out, wd.shape[:2])
+    assert why_not == ""
+    layer = keras.layers.Conv2DTranspose(filters=2, kernel_size=wd.shape[:2], strides=strides, padding=padding.lower(),
+                                         output_padding=output_padding, use_bias=False, dtype="float64")
+    layer.build((None, None, None, 4))
+    layer.kernel.assign(wd)
+    expected = layer(tf.constant(case.dy)).numpy()
+    got = T.keras_conv2d_transpose(tf.constant(case.dy), w, g).numpy()
+    assert got.shape == expected.shape == case.arrays["input"].shape
+    np.testing.assert_array_equal(got, expected)
+
+
+def test_zero_dilated_kernel_is_the_same_from_numpy_and_from_a_tensor_and_its_gradient_samples_the_taps():
+    from crosscheck.oracle import tf_lib as T
+    w = normal((3, 2, 2, 5), "float64")
+    from_numpy = T.zero_dilate(w, (2, 3))
+    assert from_numpy.shape == (5, 4, 2, 5)
+    np.testing.assert_array_equal(from_numpy[::2, ::3], w)
+    assert np.count_nonzero(from_numpy) == np.count_nonzero(w)
+    t = tf.constant(w)
+    g = normal((5, 4, 2, 5), "float64", 1)
+    with tf.GradientTape() as tape:
+        tape.watch(t)
+        from_tensor = T.zero_dilate(t, (2, 3))
+    np.testing.assert_array_equal(from_tensor.numpy(), from_numpy)
+    np.testing.assert_array_equal(tape.gradient(from_tensor, t, output_gradients=tf.constant(g)).numpy(), g[::2, ::3])
