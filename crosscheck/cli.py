@@ -70,9 +70,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--in-process", action="store_true",
                      help="run the code under test in crosscheck's own process (for a debugger); by default it runs "
                           "in a worker process, so that a crash or a hang costs one case, not the run")
-    run.add_argument("-j", "--jobs", type=int, default=1, metavar="N",
-                     help="run in N processes (the work dealt as N shards, merged into one report: the same "
-                          "cases, outcomes and report as one process gives; default 1)")
+    run.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                     help="run in N processes (the ops dealt as N shards, merged into one report: the same "
+                          "cases, outcomes and report as one process gives; default: the usable cores, at most "
+                          "one per op; 1 under --shard)")
     run.add_argument("--shrink-time", type=float, default=20.0, metavar="S",
                      help="seconds per op to shrink each (op, dtype)'s first failing case to a minimal one, "
                           "reported first (default 20; 0: no shrinking)")
@@ -186,6 +187,12 @@ def _without_options(argv: list[str], names: tuple[str, ...]) -> list[str]:
     return out
 
 
+def default_jobs(n_ops: int) -> int:
+    """The cores this process may use, at most one per op (the work is dealt by op)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cores, n_ops))
+
+
 def cmd_run_parallel(args, console: Console) -> int:
     """``crosscheck run -j N``: N child runs ``--shard k/N`` (each with its own worker process),
     merged into ``--report`` exactly as :func:`cmd_merge` does, then printed as one run."""
@@ -241,11 +248,13 @@ def cmd_run(args, console: Console) -> int:
     from .report import ReportSession
     if args.examples is not None and args.examples < 1:
         raise UsageError("--examples must be at least 1")
-    if args.jobs < 1:
+    ops = _select_ops(args.ops) if args.ops or not args.networks else []
+    if args.jobs is None:
+        args.jobs = 1 if args.shard else default_jobs(len(ops))
+    elif args.jobs < 1:
         raise UsageError("-j/--jobs must be at least 1")
     if args.jobs > 1:
         return cmd_run_parallel(args, console)
-    ops = _select_ops(args.ops) if args.ops or not args.networks else []
     all_ops, shard = list(ops), _parse_shard(args.shard)
     if shard:
         ops = ops[shard[0] - 1::shard[1]]

@@ -17,7 +17,7 @@ def campaign(tmp_path_factory):
     (d / "impl").mkdir()
     (d / "impl" / "broken_conv.py").write_text(BROKEN_CONV)
     runs = {name: crosscheck(RUN + extra + ["--report", name], d / "impl", d)
-            for name, extra in (("whole", []), ("s1", ["--shard", "1/2"]), ("s2", ["--shard", "2/2"]),
+            for name, extra in (("whole", ["-j", "1"]), ("s1", ["--shard", "1/2"]), ("s2", ["--shard", "2/2"]),
                                 ("j2", ["-j", "2"]))}
     merged = crosscheck(["merge", "s1", "s2", "--report", "merged"], d / "impl", d)
     return d, runs, merged
@@ -79,3 +79,12 @@ def test_merge_refuses_what_is_not_one_whole_campaign(campaign):
         assert r.returncode == 2 and "--shard" in r.stderr
     r = crosscheck(["run", "--ops", "relu", "-j", "2", "--shard", "1/2"], d / "impl", d)
     assert r.returncode == 2 and "do not combine" in r.stderr
+
+
+def test_the_default_job_count_is_the_usable_cores_at_most_one_per_op(monkeypatch):
+    import os
+    from crosscheck import cli
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    assert [cli.default_jobs(n) for n in (0, 1, 3, 26)] == [1, 1, 3, 4]
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0}, raising=False)
+    assert cli.default_jobs(26) == 1
