@@ -12,6 +12,7 @@ for ops with no plain TF call, where a documented rule says the call is invalid.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -91,9 +92,12 @@ def _dtype(e: ErrorInput) -> str:
 
 
 def _first_line(exc) -> str:
+    """The first line of an exception's message, without TF's function-node prefix and without the
+    `` name: ...`` TF's Python fallback appends (it comes and goes with the process's history, and a
+    report must not depend on that)."""
     text = str(getattr(exc, "message", exc)).strip()
     line = text.splitlines()[0] if text else ""
-    return line.split("}} ")[-1][:200]
+    return re.sub(r"(\[Op:[^\]]*\])\s+name:.*$", r"\1", line.split("}} ")[-1])[:200]
 
 
 def impl_verdict(info: OpInfo, e: ErrorInput, module) -> tuple[str, str, object]:

@@ -73,3 +73,19 @@ def test_false_alarm_count_runs_and_fails_only_on_a_failing_status():
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert "false alarms (mismatch on correct npcnn): 0" in proc.stdout
+
+
+def test_harness_groups_are_the_registry_families_and_its_targets_read_its_figures():
+    from bench.harness import op_groups, targets
+    from crosscheck.registry import OPS
+    groups = op_groups()
+    assert groups["conv2d"] == ["conv2d"] and "activations" in groups
+    assert sorted(op for name, ops in groups.items() if name != "conv2d" for op in ops) == sorted(OPS)
+    rates = {name: {"cases_per_s": 100.0} for name in groups}
+    ran = {"returncode": 0, "seconds": 30.0}
+    harness = {"rates": {"groups": rates}, "crosscheck_run": {"serial": {**ran, "seconds": 50.0}, "j2": ran,
+                                                             "j2_over_serial": 0.6},
+               "shrink": {"shrink_s": 2.0, "minimal_shapes": {"input": [1, 6, 1, 1]}}}
+    found = []
+    targets(harness, lambda name, value, limit, met: found.append((name, met)))
+    assert [met for _, met in found] == [False, False, True, True, True]

@@ -18,6 +18,7 @@ from crosscheck.replay import save_case
 
 ROOT = Path(__file__).resolve().parents[2]
 
+
 # conv2d's input gradient must correlate dy with the kernel rotated by 180 degrees; this one uses
 # the kernel as it is (npcnn's rule applied to a pre-flipped kernel undoes the flip).
 BROKEN_CONV = '''
@@ -97,10 +98,45 @@ def impl_dir(tmp_path_factory):
     return d
 
 
-def crosscheck(args, impl_dir, cwd):
+def crosscheck_process(args, impl_dir, cwd):
+    """``python -m crosscheck ARGS`` in a new process, as a user runs it (``impl_dir`` on PYTHONPATH)."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(impl_dir), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run([sys.executable, "-m", "crosscheck", *args], capture_output=True, text=True,
                           cwd=cwd, env=env, timeout=600)
+
+
+def crosscheck(args, impl_dir, cwd):
+    """``crosscheck ARGS`` through ``crosscheck.cli.main`` in this process, as :func:`crosscheck_process`
+    would run it: in ``cwd``, with ``impl_dir`` first on the path (for the worker processes and the
+    shard processes of ``-j`` too), stdout and stderr captured. Spares a TensorFlow import (about 7 s
+    of CPU) per command; what only a new process shows (signals, imports, the entry point) is tested
+    with :func:`crosscheck_process`. Modules imported from ``impl_dir`` or ``cwd`` are forgotten after."""
+    import contextlib
+    import io
+    out, err = io.StringIO(), io.StringIO()
+    saved_path, saved_cwd, saved_env = list(sys.path), os.getcwd(), os.environ.get("PYTHONPATH")
+    before = set(sys.modules)
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(impl_dir), str(ROOT)])
+    sys.path[:0] = [str(impl_dir)]
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:      # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 2
+    finally:
+        os.chdir(saved_cwd)
+        sys.path[:] = saved_path
+        if saved_env is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved_env
+        for name in set(sys.modules) - before:
+            where = str(getattr(sys.modules[name], "__file__", "") or "")
+            if where.startswith((str(impl_dir), str(cwd))):
+                del sys.modules[name]
+    return subprocess.CompletedProcess(["crosscheck", *args], code, out.getvalue(), err.getvalue())
 
 
 def failing_diffs(doc):
@@ -216,7 +252,7 @@ def test_tied_maxima_case_is_caught_on_replay(impl_dir, tmp_path, monkeypatch, c
 
 
 def test_npcnn_passes_a_small_run(tmp_path):
-    proc = crosscheck(["run", "--ops", "conv2d", "relu", "--examples", "3", "--seed", "1", "--report", "rep"],
+    proc = crosscheck_process(["run", "--ops", "conv2d", "relu", "--examples", "3", "--seed", "1", "--report", "rep"],
                       ROOT, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
