@@ -3,9 +3,7 @@ of conv2d, depthwise_conv2d, conv2d_backprop_input and conv2d_backprop_filter.
 
 For ``y = conv2d(x, w)`` with upstream gradient ``dy`` (all NHWC, ``w`` HWIO):
 
-* ``dx`` with stride 1 (and one group, >= 16 input channels): the conv of the padded ``dy`` with the
-  rotated kernel, one im2col GEMM (:func:`_backprop_input_as_conv`).
-* ``dx`` otherwise: each output's gradient spreads back over the input cells its window read. One GEMM gives
+* ``dx``: each output's gradient spreads back over the input cells its window read. One GEMM gives
   ``dcols = dy @ w^T`` of shape ``(N, OH, OW, KH, KW, C)``; a loop over the ``KH * KW`` kernel
   offsets adds ``dcols[..., i, j, :]`` into the strided slice of the padded input that offset
   touched (this is "dilating dy by the stride and convolving with the flipped kernel", done without
@@ -20,7 +18,6 @@ from .._checks import as_shape, check_shape, from_nhwc, shape_from_nhwc, to_nhwc
 from ..gradients import defvjp
 from .conv import (ConvSpec, conv_nhwc, live_spec, depthwise_filters_as_grouped, resolve_conv, resolve_depthwise,
                    _float_args)
-from ..padding import WindowGeometry
 from .im2col import CACHE_BLOCK_BYTES, batch_chunks, pad_nhwc, scatter_windows, window_slices, window_view
 
 
@@ -38,8 +35,6 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
     og = cout // g
     if g > 1 and cg == 1:
         return _depthwise_backprop_input(w.reshape(kh, kw, g, og), dy.reshape(n, oh, ow, g, og), spec)
-    if g == 1 and spec.geom.strides == (1, 1) and c >= SMALL_CHANNELS:
-        return _backprop_input_as_conv(w, dy, spec)
     chunks = batch_chunks(n, oh * ow * kh * kw * c * dy.itemsize)
     dx = None if len(chunks) == 1 else np.empty((n, h, wd, c), dtype=dy.dtype)
     # few channels: scatter (C, N, OH, OW) blocks, whose strided adds run along rows, not along C
@@ -71,43 +66,6 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
             return part  # one chunk: the scatter result itself (channels-first: a transposed view), no copy
         dx[chunk] = part
     return dx
-
-
-def _backprop_input_as_conv(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
-    """Stride 1, one group: ``dx`` is a VALID conv of ``dy``, shifted and zero-padded so that every
-    input cell's window holds each output that read it, with the kernel rotated by 180 degrees and
-    its in/out axes swapped: one im2col GEMM ``(N*H*W, KH*KW*O) @ (KH*KW*O, C)`` per batch chunk
-    instead of a GEMM and ``KH * KW`` strided scatter-adds.
-
-    Per axis, input cell ``h`` was read by output ``h + pad_before - i * d`` through tap ``i``; with
-    ``q[u] = dy[u - ((k - 1) * d - pad_before)]`` that is ``q[h + (k - 1 - i) * d]``."""
-    n, h, wd, c = spec.x_shape
-    kh, kw, _, cout = w.shape
-    (dh, dw), ((pt, _), (pl, _)) = spec.geom.dilations, spec.geom.pads
-    q = _placed(dy, ((kh - 1) * dh - pt, (kw - 1) * dw - pl), (h + (kh - 1) * dh, wd + (kw - 1) * dw))
-    geom = WindowGeometry(out=(h, wd), pads=((0, 0), (0, 0)), kernel=(kh, kw), strides=(1, 1), dilations=(dh, dw))
-    w_rotated = w[::-1, ::-1].transpose(0, 1, 3, 2).reshape(kh * kw * cout, c)
-    dx = np.empty((n, h, wd, c), dtype=dy.dtype)
-    for chunk in batch_chunks(n, h * wd * kh * kw * cout * dy.itemsize):
-        view = window_view(q[chunk], geom)
-        m = view.shape[0] * h * wd
-        dx[chunk] = (view.reshape(m, kh * kw * cout) @ w_rotated).reshape(view.shape[0], h, wd, c)
-    return dx
-
-
-def _placed(a: np.ndarray, offset, size) -> np.ndarray:
-    """``(N, size[0], size[1], C)`` zeros with NHWC ``a`` written at row/column ``offset`` (which
-    may be negative, or put part of ``a`` past the end: what falls outside is dropped)."""
-    n, h, w, c = a.shape
-    if offset == (0, 0) and (h, w) == tuple(size):
-        return a
-    out = np.zeros((n, *size, c), dtype=a.dtype)
-    (r0, c0) = offset
-    src_r, src_c = slice(max(0, -r0), max(0, min(h, size[0] - r0))), slice(max(0, -c0), max(0, min(w, size[1] - c0)))
-    dst_r = slice(max(0, r0), max(0, r0) + max(0, src_r.stop - src_r.start))
-    dst_c = slice(max(0, c0), max(0, c0) + max(0, src_c.stop - src_c.start))
-    out[:, dst_r, dst_c, :] = a[:, src_r, src_c, :]
-    return out
 
 
 def _depthwise_backprop_input(f: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
