@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                      help="run in N processes (the ops dealt as N shards, merged into one report: the same "
                           "cases, outcomes and report as one process gives; default: the usable cores, at most "
-                          "one per op; 1 under --shard)")
+                          "one per op; 1 with --shard, --fail-fast or --in-process)")
     run.add_argument("--shrink-time", type=float, default=20.0, metavar="S",
                      help="seconds per op to shrink each (op, dtype)'s first failing case to a minimal one, "
                           "reported first (default 20; 0: no shrinking)")
@@ -250,7 +250,8 @@ def cmd_run(args, console: Console) -> int:
         raise UsageError("--examples must be at least 1")
     ops = _select_ops(args.ops) if args.ops or not args.networks else []
     if args.jobs is None:
-        args.jobs = 1 if args.shard else default_jobs(len(ops))
+        # one process where a serial run is the point: a shard, stopping at the first failure, a debugger
+        args.jobs = 1 if args.shard or args.fail_fast or args.in_process else default_jobs(len(ops))
     elif args.jobs < 1:
         raise UsageError("-j/--jobs must be at least 1")
     if args.jobs > 1:

@@ -287,3 +287,14 @@ def test_ops_lists_every_registered_op(capsys):
     out = capsys.readouterr().out
     for name, info in OPS.items():
         assert name in out
+
+
+def test_fail_fast_stops_at_the_first_failure_in_one_process(impl_dir, tmp_path):
+    proc = crosscheck(["run", "--ops", "conv2d", "relu", "--impl", "broken_conv", "--examples", "10", "--fail-fast",
+                       "--no-error-parity", "--shrink-time", "0", "--report", "rep"], impl_dir, tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert "jobs" not in doc                                # two ops, yet one process: a serial stop is the point
+    statuses = [o["status"] for o in doc["outcomes"]]
+    assert statuses == ["mismatch"]                         # the report holds the failure it stopped at
+    assert doc["summary"]["counts"]["mismatch"] == 1 and "relu" not in doc["summary"]["ops"]
