@@ -221,7 +221,7 @@ def conv2d_transpose_path(call: Call) -> dict:
 
 
 def keras_path(call: Call) -> dict:
-    """d_input from keras.layers.Conv2DTranspose holding the filters."""
+    """d_input from Keras's Conv2DTranspose with the filters as its kernel (what its call computes)."""
     T, g = tf_lib(), _setup(call)
     dy = T.tf.constant(T.nhwc_array(call.dy, g.fmt))
     return {"d_input": T.nhwc_result(T.keras_conv2d_transpose(dy, call.arrays["filters"], g), g.fmt)}
