@@ -51,13 +51,25 @@ def _recorded_attrs():
 def test_the_shim_agrees_with_tensorflows_make_attr_on_every_attribute_the_paths_read():
     seen = _recorded_attrs()
     assert {"Conv2D", "MaxPool", "AvgPool", "DepthwiseConv2dNative", "LeakyRelu"} <= {op for op, _, _ in seen}
-    shortcut = 0
+    numeric = 0
     for op, attr, value in seen:
         typ = backprop.op_attr_type(op, attr)
         ours, theirs = backprop.make_attr(typ, value), backprop.make_attr.original(typ, value)
         assert type(ours) is type(theirs) and ours == theirs, (op, attr, value)
-        shortcut += ours is not theirs or isinstance(value, (int, float, bool))
-    assert shortcut > 0
+        numeric += isinstance(value, (list, tuple)) and all(isinstance(v, int) for v in value)
+    assert numeric > 0     # strides, dilations, ksize: the attributes the shortcut is for
+
+
+def test_numeric_attributes_skip_nest_and_others_still_use_it(monkeypatch):
+    def no_nest(*args, **kwargs):
+        raise AssertionError("nest.map_structure called")
+    monkeypatch.setattr(backprop.nest, "map_structure", no_nest)
+    assert backprop.make_attr([1], [1, 2, 2, 1]) == [1, 2, 2, 1]        # list(int): the shortcut
+    assert backprop.make_attr(3, True) is True                          # bool
+    with pytest.raises(AssertionError, match="nest"):
+        backprop.make_attr.original([1], [1, 2, 2, 1])                  # TF's own function walks it
+    with pytest.raises(AssertionError, match="nest"):
+        backprop.make_attr(0, "SAME")                                   # a string goes to TF's function
 
 
 @pytest.mark.parametrize("typ, value", [([4], [1, 2]), (4, 1), ([5], [[1, 2]]), (5, [1, 2]), (0, "SAME"), ([0], ["a"]),
