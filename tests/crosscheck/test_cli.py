@@ -298,3 +298,12 @@ def test_fail_fast_stops_at_the_first_failure_in_one_process(impl_dir, tmp_path)
     statuses = [o["status"] for o in doc["outcomes"]]
     assert statuses == ["mismatch"]                         # the report holds the failure it stopped at
     assert doc["summary"]["counts"]["mismatch"] == 1 and "relu" not in doc["summary"]["ops"]
+
+
+def test_in_process_runs_in_one_process_and_j_1_is_serial(impl_dir, tmp_path):
+    for extra, name in ((["--in-process"], "inproc"), (["-j", "1"], "serial")):
+        proc = crosscheck(["run", "--ops", "relu", "sigmoid", "--examples", "2", "--no-error-parity", "--no-large",
+                           *extra, "--report", name], impl_dir, tmp_path)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        doc = json.loads((tmp_path / name / "report.json").read_text())
+        assert "jobs" not in doc and doc["ops"] == ["relu", "sigmoid"], name
