@@ -6,6 +6,7 @@ Exit status: 0 all good; 1 a mismatch or an implementation error was found; 2 us
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import signal
 import sys
@@ -71,14 +72,14 @@ def _parser() -> argparse.ArgumentParser:
                      help="run the code under test in crosscheck's own process (for a debugger); by default it runs "
                           "in a worker process, so that a crash or a hang costs one case, not the run")
     run.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                     help="run in N processes (the ops dealt as N shards, merged into one report: the same "
-                          "cases, outcomes and report as one process gives; default: the usable cores, at most "
-                          "one per op; 1 with --shard, --fail-fast or --in-process)")
+                     help="run in N processes ((op, dtype) pairs dealt as N shards, merged into one report: the "
+                          "same cases, outcomes and report as one process gives; default: the usable cores, at "
+                          "most one per (op, dtype); 1 with --shard, --fail-fast or --in-process)")
     run.add_argument("--shrink-time", type=float, default=20.0, metavar="S",
                      help="seconds per op to shrink each (op, dtype)'s first failing case to a minimal one, "
                           "reported first (default 20; 0: no shrinking)")
     run.add_argument("--shard", default=None, metavar="K/N",
-                     help="run the K-th of N deterministic parts of the work (ops dealt round-robin); "
+                     help="run the K-th of N deterministic parts of the work ((op, dtype) pairs dealt round-robin); "
                           "`crosscheck merge` combines the N reports into the whole run's")
     run.add_argument("--no-error-parity", action="store_true",
                      help="skip the error-parity checks (invalid calls must be refused as TensorFlow refuses them)")
@@ -187,41 +188,78 @@ def _without_options(argv: list[str], names: tuple[str, ...]) -> list[str]:
     return out
 
 
-def default_jobs(n_ops: int) -> int:
-    """The cores this process may use, at most one per op (the work is dealt by op)."""
+def default_jobs(n_units: int) -> int:
+    """The cores this process may use, at most one per (op, dtype) (the work is dealt so)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cores, n_ops))
+    return max(1, min(cores, n_units))
+
+
+def shard_units(ops, dtypes, shard) -> list[tuple[str, str]]:
+    """The (op, dtype) units of shard ``(K, N)`` (all of them for None): op ``i`` in dtype ``j``
+    goes to shard ``(i + j) % N + 1``, so an op's dtypes run in different shards and each shard
+    gets about the same mix of ops."""
+    units = [(i, j, op, dtype) for i, op in enumerate(ops) for j, dtype in enumerate(dtypes)]
+    return [(op, dtype) for i, j, op, dtype in units if shard is None or (i + j) % shard[1] == shard[0] - 1]
+
+
+def _exit_with_parent() -> None:
+    """In a shard process (Linux): SIGTERM when the parent dies, so a killed ``-j`` run's shards write
+    their reports and stop instead of running on unseen (``crosscheck report DIR`` merges them)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def cmd_run_parallel(args, console: Console) -> int:
     """``crosscheck run -j N``: N child runs ``--shard k/N`` (each with its own worker process),
-    merged into ``--report`` exactly as :func:`cmd_merge` does, then printed as one run."""
+    merged into ``--report`` exactly as :func:`cmd_merge` does, then printed as one run. Interrupted
+    (Ctrl-C, SIGTERM), the shards are stopped, write what they found, and that is merged and written;
+    if this process is killed, the shards stop too and ``crosscheck report DIR`` merges their journals."""
     import shutil
     import subprocess
     from .report import ReportDirError, merge_shards
+    from .report.journal import JOBS_DIR, JOURNAL_NAME, open_report_dir
     if args.shard:
         raise UsageError("-j and --shard do not combine: give each shard its own machine or job")
     report_dir = _usable_report_dir(args.report)
-    from .report.journal import JOURNAL_NAME, open_report_dir
     open_report_dir(report_dir, {"command": " ".join(["crosscheck", *args.argv]), "jobs": args.jobs}).close()
     (report_dir / JOURNAL_NAME).unlink()   # the shards journal their own outcomes (under .jobs/)
-    jobs_dir = report_dir / ".jobs"
+    jobs_dir = report_dir / JOBS_DIR
     shutil.rmtree(jobs_dir, ignore_errors=True)
     jobs_dir.mkdir(parents=True)
     base = _without_options(args.argv, ("-j", "--jobs", "--report"))
     dirs = [jobs_dir / f"shard{k}" for k in range(1, args.jobs + 1)]
     start = time.perf_counter()
+
+    def merged(complete_run: bool):
+        session, meta, complete = merge_shards(dirs, report_dir)
+        meta.update(command=" ".join(["crosscheck", *args.argv]), jobs=args.jobs)
+        meta.pop("merged_from", None)
+        paths = session.write(report_dir, complete=complete and complete_run,
+                              elapsed_s=round(time.perf_counter() - start, 2), **meta)
+        shutil.rmtree(jobs_dir, ignore_errors=True)
+        return session, paths, complete and complete_run
+
     children = []
     for k, d in enumerate(dirs, 1):
         log = open(jobs_dir / f"shard{k}.log", "w")
         children.append((subprocess.Popen([sys.executable, "-m", "crosscheck", *base, "--shard", f"{k}/{args.jobs}",
-                                           "--report", str(d)], stdout=log, stderr=subprocess.STDOUT), log))
+                                           "--report", str(d)], stdout=log, stderr=subprocess.STDOUT,
+                                          preexec_fn=_exit_with_parent if os.name == "posix" else None), log))
     try:
         codes = [child.wait() for child, _ in children]
-    except KeyboardInterrupt:   # the children got the signal too (one process group) or are stopped here
+    except KeyboardInterrupt:   # Ctrl-C reached the shards too (one process group); SIGTERM only this one
         for child, _ in children:
-            child.terminate()
-        codes = [child.wait() for child, _ in children]
+            if child.poll() is None:
+                child.terminate()
+        for child, _ in children:
+            child.wait()
+        try:
+            merged(complete_run=False)
+        except ReportDirError:    # a shard stopped before its report directory existed: the journals stay
+            pass
         raise
     finally:
         for _, log in children:
@@ -231,15 +269,10 @@ def cmd_run_parallel(args, console: Console) -> int:
         raise UsageError(f"shard {k + 1}/{args.jobs} ended with exit status {codes[k]}:\n"
                          + (jobs_dir / f"shard{k + 1}.log").read_text()[-2000:])
     try:
-        session, meta, complete = merge_shards(dirs, report_dir)
+        session, (json_path, html_path), complete = merged(complete_run=True)
     except ReportDirError as exc:
         raise UsageError(str(exc)) from None
-    elapsed = time.perf_counter() - start
-    meta.update(command=" ".join(["crosscheck", *args.argv]), jobs=args.jobs)
-    meta.pop("merged_from", None)
-    json_path, html_path = session.write(report_dir, complete=complete, elapsed_s=round(elapsed, 2), **meta)
-    shutil.rmtree(jobs_dir, ignore_errors=True)
-    print_run(console, session, args, elapsed)
+    print_run(console, session, args, time.perf_counter() - start)
     console.print(f"report: {json_path}  {html_path}")
     return EXIT_OK if session.ok and complete else EXIT_FAILED
 
@@ -248,17 +281,18 @@ def cmd_run(args, console: Console) -> int:
     from .report import ReportSession
     if args.examples is not None and args.examples < 1:
         raise UsageError("--examples must be at least 1")
-    ops = _select_ops(args.ops) if args.ops or not args.networks else []
+    all_ops = _select_ops(args.ops) if args.ops or not args.networks else []
+    dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
     if args.jobs is None:
         # one process where a serial run is the point: a shard, stopping at the first failure, a debugger
-        args.jobs = 1 if args.shard or args.fail_fast or args.in_process else default_jobs(len(ops))
+        args.jobs = 1 if args.shard or args.fail_fast or args.in_process else default_jobs(len(all_ops) * len(dtypes))
     elif args.jobs < 1:
         raise UsageError("-j/--jobs must be at least 1")
     if args.jobs > 1:
         return cmd_run_parallel(args, console)
-    all_ops, shard = list(ops), _parse_shard(args.shard)
-    if shard:
-        ops = ops[shard[0] - 1::shard[1]]
+    shard = _parse_shard(args.shard)
+    mine = set(shard_units(all_ops, dtypes, shard))
+    ops = [op for op in all_ops if any((op, dtype) in mine for dtype in dtypes)]
     op_examples = args.examples or DEFAULT_EXAMPLES
     net_examples = args.examples or DEFAULT_NETWORK_EXAMPLES if args.networks else 0
     report_dir = _usable_report_dir(args.report)
@@ -266,7 +300,7 @@ def cmd_run(args, console: Console) -> int:
     limit_threads()
     from .coverage import missing_forms
     from .error_parity import run_error_parity
-    from .fuzz import fuzz_op, large_cases, shrink_op, top_up_forms
+    from .fuzz import fuzz_op, large_cases, record_drawn_forms, shrink_op, top_up_forms
     from .registry import OPS
     if net_examples:
         if args.impl != DEFAULT_IMPL:
@@ -274,13 +308,13 @@ def cmd_run(args, console: Console) -> int:
         from .networks import OPTIMIZERS, fuzz_networks
     else:
         OPTIMIZERS = ()
-    dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
     if shard and shard[0] != 1:
         net_examples, OPTIMIZERS = 0, ()     # the networks belong to shard 1
     meta = dict(impl=args.impl, seed=args.seed, examples=op_examples, dtypes=list(dtypes), ops=ops, paths=args.paths,
                 command=" ".join(["crosscheck", *args.argv]))
     if shard:
-        meta.update(shard=f"{shard[0]}/{shard[1]}", all_ops=all_ops, networks=bool(args.networks))
+        meta.update(shard=f"{shard[0]}/{shard[1]}", all_ops=all_ops, networks=bool(args.networks),
+                    units=[list(u) for u in shard_units(all_ops, dtypes, shard)])
     session = ReportSession()
     session.start(report_dir, **meta)
     stop = (lambda _: not session.ok) if args.fail_fast else None
@@ -289,7 +323,7 @@ def cmd_run(args, console: Console) -> int:
     try:
         with Progress(TextColumn("{task.description:<40}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console, transient=not console.is_terminal) as progress:
-            total = len(ops) * len(dtypes) * op_examples + len(OPTIMIZERS) * net_examples
+            total = len(mine) * op_examples + len(OPTIMIZERS) * net_examples
             overall = progress.add_task("crosscheck", total=total)
             first_failing: dict = {}   # (op, dtype) -> (Outcome, its dict): the case to shrink
 
@@ -298,13 +332,17 @@ def cmd_run(args, console: Console) -> int:
                 if o.status in FAILING:
                     first_failing.setdefault((o.case.op, o.case.dtype), (o, d))
                 progress.advance(overall)
-            if ops and not args.no_error_parity:
+            # an op's own work (error parity, the large case, form top-ups) goes with its first dtype
+            owned = [op for op in ops if (op, dtypes[0]) in mine]
+            if owned and not args.no_error_parity:
                 progress.update(overall, description="error parity")
-                run_error_parity(ops, impl, on_outcome=session.add_parity)
+                run_error_parity(owned, impl, on_outcome=session.add_parity)
             for op in ops:
                 for dtype in dtypes:
                     if stop and stop(None):
                         break
+                    if (op, dtype) not in mine:
+                        continue
                     progress.update(overall, description=f"{op} [{dtype}]")
                     done_before = progress.tasks[overall].completed
                     fuzz_op(op, examples=op_examples, dtype=dtype, seed=args.seed, impl=impl, paths=args.paths,
@@ -318,9 +356,15 @@ def cmd_run(args, console: Console) -> int:
                                                    impl=impl, paths=args.paths,
                                                    budget_s=args.shrink_time / len(dtypes))
                         session.add_minimal(minimal, first_dict, tried)
+                if op not in owned:
+                    continue
                 if not args.no_large and not (stop and stop(None)):
                     large_cases(op, dtype=dtypes[0], seed=args.seed, impl=impl, paths=args.paths, on_outcome=record)
-                missing = missing_forms(session.summary["ops"].get(op, {}), OPS[op])
+                entry = copy.deepcopy(session.summary["ops"].get(op, {}))
+                for dtype in dtypes:
+                    if (op, dtype) not in mine:   # run by another shard: its draws' forms count all the same
+                        record_drawn_forms(entry, op, examples=op_examples, dtype=dtype, seed=args.seed)
+                missing = missing_forms(entry, OPS[op])
                 if missing and not (stop and stop(None)):
                     progress.update(overall, description=f"{op} [forms the draws missed]")
                     top_up_forms(op, missing, dtype=dtypes[0], seed=args.seed, impl=impl, paths=args.paths,

@@ -132,6 +132,17 @@ def shrink_op(op_name: str, first: Outcome, *, examples: int, dtype: str, seed: 
                           budget_s=budget_s)
 
 
+def record_drawn_forms(entry: dict, op_name: str, *, examples: int, dtype: str, seed: int) -> None:
+    """Count into the summary ``entry`` the forms and features of the cases :func:`fuzz_op` with
+    these arguments draws, without running them (a shard whose op's other dtype runs elsewhere
+    decides the form top-ups as the whole run does)."""
+    from .coverage import record
+    from .registry import cases, get_op
+    info = get_op(op_name)
+    fuzz_outcomes(cases(op_name, dtype), lambda case: record(entry, info, case), examples=examples,
+                  seed_key=f"{op_name}:{dtype}:{seed}")
+
+
 def top_up_forms(op_name: str, missing: dict, *, dtype: str, seed: int, impl=None, paths: str = "all",
                  on_outcome: Callable[[Outcome], None] | None = None, examples: int = 2,
                  stop: Callable[[list], bool] | None = None) -> list[Outcome]:

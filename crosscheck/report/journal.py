@@ -136,8 +136,24 @@ def _finished(entries: list[dict]) -> bool:
     return any(e.get("kind") == "end" for e in entries)
 
 
+#: where ``crosscheck run -j N`` keeps its shards' report directories while they run
+JOBS_DIR = ".jobs"
+
+
+def job_dirs(report_dir) -> list[Path]:
+    """The shard directories of a ``crosscheck run -j N`` under ``report_dir`` (empty if none)."""
+    jobs = Path(report_dir) / JOBS_DIR
+    return sorted((d for d in jobs.glob("shard*") if d.is_dir()), key=lambda d: int(d.name[5:] or 0)) \
+        if jobs.is_dir() else []
+
+
 def rebuild(report_dir):
-    """report.json and report.html from the journal; returns (session, meta, complete)."""
+    """report.json and report.html from the journal (a ``-j N`` run's: its shards' journals, merged);
+    returns (session, meta, complete)."""
+    if not (Path(report_dir) / JOURNAL_NAME).is_file() and job_dirs(report_dir):
+        session, meta, complete = merge_shards(job_dirs(report_dir), report_dir)
+        meta.pop("merged_from", None)
+        return session, meta, complete
     entries = read_journal(report_dir)
     meta = _meta(entries)
     session = _session_from(entries)
@@ -151,8 +167,9 @@ SHARED_META = ("impl", "seed", "examples", "dtypes", "paths", "all_ops", "networ
 
 def merge_shards(shard_dirs, out_dir):
     """One report of the shards of a ``crosscheck run --shard K/N`` campaign: the journals'
-    outcomes in shard order (each op belongs to one shard, so this is the whole run's order per op)
-    and their replay files copied into ``out_dir/cases`` (paths in the outcomes rewritten).
+    outcomes in shard order (each (op, dtype) belongs to one shard, and the report orders outcomes
+    by status, op and dtype, keeping each pair's own order: the whole run's order) and their replay
+    files copied into ``out_dir/cases`` (paths in the outcomes rewritten).
     Returns ``(session, meta, complete)``; ReportDirError when the directories are not the N
     shards of one campaign."""
     import shutil

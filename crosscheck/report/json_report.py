@@ -83,11 +83,9 @@ def add_to_summary(summary: dict, outcome: Outcome) -> None:
     summary["total"] += 1
     summary["counts"][outcome.status] += 1
     entry[outcome.status] += 1
-    for path in outcome.paths:
-        if path not in entry["paths"]:
-            entry["paths"].append(path)
-    if outcome.case.dtype not in entry["dtypes"]:
-        entry["dtypes"].append(outcome.case.dtype)
+    entry["paths"] = in_path_order(outcome.case.op, [*entry["paths"], *outcome.paths])
+    if outcome.case.dtype not in entry["dtypes"]:   # kept sorted: the same list however the run was dealt
+        entry["dtypes"] = sorted([*entry["dtypes"], outcome.case.dtype])
     for note in outcome.notes:   # alternate TF formulations are counted even when the case passed
         entry["notes"][note] = entry["notes"].get(note, 0) + 1
     if outcome.case.op in OPS:
@@ -108,6 +106,14 @@ def _merge_counts(into: dict, other: dict) -> None:
             into[key] = into.get(key, 0) + n
 
 
+def in_path_order(op: str, paths) -> list[str]:
+    """The distinct ``paths`` in the order the op's OpInfo lists them (any other name last): the
+    same list whichever case, shard or worker used a path first."""
+    from ..registry import OPS
+    order = [p.name for p in OPS[op].paths] if op in OPS else []
+    return sorted(dict.fromkeys(paths), key=lambda p: order.index(p) if p in order else len(order))
+
+
 def merge_summaries(a: dict, b: dict) -> dict:
     """The summary of two runs' outcomes together (xdist workers, shards)."""
     merged = json.loads(json.dumps(a))
@@ -119,8 +125,8 @@ def merge_summaries(a: dict, b: dict) -> dict:
         into = merged["ops"].setdefault(op, _op_entry())
         for s in STATUSES:
             into[s] = into.get(s, 0) + entry.get(s, 0)
-        into["paths"] += [p for p in entry["paths"] if p not in into["paths"]]
-        into["dtypes"] += [d for d in entry["dtypes"] if d not in into["dtypes"]]
+        into["paths"] = in_path_order(op, into["paths"] + entry["paths"])
+        into["dtypes"] = sorted(set(into["dtypes"]) | set(entry["dtypes"]))
         for key in ("notes", "forms", "features"):
             _merge_counts(into.setdefault(key, {}), entry.get(key, {}))
     return merged

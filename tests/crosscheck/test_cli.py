@@ -147,7 +147,7 @@ def failing_diffs(doc):
 @pytest.fixture(scope="module")
 def broken_conv_run(impl_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("conv_run")
-    proc = crosscheck(["run", "--ops", "conv2d", "--impl", "broken_conv", "--examples", "10",
+    proc = crosscheck(["run", "-j", "1", "--ops", "conv2d", "--impl", "broken_conv", "--examples", "10",
                        "--report", str(out / "rep")], impl_dir, out)
     return proc, out / "rep"
 
@@ -174,8 +174,8 @@ def test_unflipped_conv_kernel_is_caught(broken_conv_run):
 
 def test_first_path_mode_finds_the_same_mismatches_with_every_path(broken_conv_run, impl_dir, tmp_path):
     _, rep = broken_conv_run
-    proc = crosscheck(["run", "--ops", "conv2d", "--impl", "broken_conv", "--examples", "10", "--paths", "first",
-                       "--report", str(tmp_path / "rep")], impl_dir, tmp_path)
+    proc = crosscheck(["run", "-j", "1", "--ops", "conv2d", "--impl", "broken_conv", "--examples", "10",
+                       "--paths", "first", "--report", str(tmp_path / "rep")], impl_dir, tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     every, first = (json.loads((r / "report.json").read_text()) for r in (rep, tmp_path / "rep"))
     assert first["paths"] == "first" and every["paths"] == "all"
@@ -226,7 +226,7 @@ def test_snippet_of_a_real_mismatch_runs(broken_conv_run, impl_dir):
 
 
 def test_max_pool_backward_bugs_are_caught(impl_dir, tmp_path):
-    proc = crosscheck(["run", "--ops", "max_pool2d", "--impl", "broken_pool", "--examples", "10",
+    proc = crosscheck(["run", "-j", "1", "--ops", "max_pool2d", "--impl", "broken_pool", "--examples", "10",
                        "--report", "rep"], impl_dir, tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())

@@ -87,20 +87,29 @@ def test_each_fault_costs_one_case_and_the_run_goes_on(tmp_path):
     assert "crashed" in r.stdout and "timed out" in r.stdout
 
 
-def _start(tmp_path, name: str, report_dir: str):
+def _start(tmp_path, name: str, report_dir: str, jobs: str):
+    """A slow run (-j ``jobs``, relu in both dtypes: two shards with -j 2), once it journaled 5 outcomes."""
     write_impl(tmp_path, name, {n: "slow" for n in range(0, 10)})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen([sys.executable, "-m", "crosscheck", "run", "--ops", "relu", "--examples", "200",
-                             "--no-error-parity", "--impl", name, "--report", report_dir], cwd=tmp_path, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    journal = tmp_path / report_dir / "journal.jsonl"
+                             "--no-error-parity", "--impl", name, "-j", jobs, "--report", report_dir], cwd=tmp_path,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        if journal.exists() and len(journal.read_text().splitlines()) >= 6:
+        if _journaled(tmp_path / report_dir) >= 5:
             return proc
         time.sleep(0.3)
     proc.kill()
     raise AssertionError("the run never journaled five outcomes")
+
+
+def _journals(d: Path) -> list[Path]:
+    """The run's journal, or its shards' (under .jobs/) for a -j run."""
+    return [d / "journal.jsonl"] if (d / "journal.jsonl").exists() else sorted(d.glob(".jobs/shard*/journal.jsonl"))
+
+
+def _journaled(d: Path) -> int:
+    return sum(1 for j in _journals(d) for line in j.read_text().splitlines() if '"kind": "outcome"' in line)
 
 
 def _stale_report(tmp_path, report_dir: str):
@@ -111,28 +120,38 @@ def _stale_report(tmp_path, report_dir: str):
     (d / "cases" / "old-case.json").write_text("{}")
 
 
-def test_sigterm_writes_the_report_of_what_was_found(tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_sigterm_writes_the_report_of_what_was_found(tmp_path, jobs):
     _stale_report(tmp_path, "rep")
-    proc = _start(tmp_path, "slowterm", "rep")
+    proc = _start(tmp_path, "slowterm", "rep", jobs)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err
     doc = report(tmp_path / "rep")
     assert doc["ok"] is False and doc.get("interrupted") is True
     assert doc["summary"]["total"] >= 5
+    if jobs == "2":   # both shards' outcomes merged, the shard directories gone
+        assert doc["jobs"] == 2 and set(doc["summary"]["ops"]["relu"]["dtypes"]) == {"float32", "float64"}
+        assert not (tmp_path / "rep" / ".jobs").exists()
     assert not (tmp_path / "rep" / "cases" / "old-case.json").exists()
     assert "terminated" in err
 
 
-def test_after_sigkill_the_journal_rebuilds_the_report(tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_after_sigkill_the_journal_rebuilds_the_report(tmp_path, jobs):
     _stale_report(tmp_path, "rep")
-    proc = _start(tmp_path, "slowkill", "rep")
+    proc = _start(tmp_path, "slowkill", "rep", jobs)
     proc.kill()
     proc.communicate(timeout=60)
     doc = report(tmp_path / "rep")
     assert doc["ok"] is False and doc["in_progress"] is True       # the stale ok: true is gone
-    journaled = sum(1 for line in (tmp_path / "rep" / "journal.jsonl").read_text().splitlines()
-                    if '"kind": "outcome"' in line)
+    if jobs == "2":   # the shards learn that their parent died, write their reports and stop
+        shard_reports = [tmp_path / "rep" / ".jobs" / f"shard{k}" / "report.json" for k in (1, 2)]
+        deadline = time.monotonic() + 120
+        while not all(p.exists() and json.loads(p.read_text()).get("interrupted") for p in shard_reports):
+            assert time.monotonic() < deadline, "the shards ran on after their parent was killed"
+            time.sleep(0.3)
+    journaled = _journaled(tmp_path / "rep")
     r = crosscheck(["report", "rep"], tmp_path)
     assert r.returncode == 1 and "interrupted" in r.stdout
     doc = report(tmp_path / "rep")

@@ -36,8 +36,11 @@ def test_merged_shards_are_the_whole_run(campaign):
     d, runs, merged = campaign
     assert runs["whole"].returncode == 1 and merged.returncode == 1, merged.stdout + merged.stderr
     whole, both = _doc(d / "whole"), _doc(d / "merged")
-    shard_ops = [_doc(d / s)["ops"] for s in ("s1", "s2")]
-    assert shard_ops == [["conv2d", "sigmoid"], ["relu"]]          # dealt round-robin
+    shards = [_doc(d / s) for s in ("s1", "s2")]
+    # (op, dtype) pairs dealt round-robin, an op's dtypes to different shards
+    assert [s["units"] for s in shards] == [[["conv2d", "float32"], ["relu", "float64"], ["sigmoid", "float32"]],
+                                            [["conv2d", "float64"], ["relu", "float32"], ["sigmoid", "float64"]]]
+    assert [sorted(s["summary"]["ops"]["conv2d"]["dtypes"]) for s in shards] == [["float32"], ["float64"]]
     assert both["summary"] == whole["summary"] and both["summary"]["counts"]["mismatch"] > 0
     assert both["error_parity"] == whole["error_parity"]
     assert [_comparable(o) for o in both["outcomes"]] == [_comparable(o) for o in whole["outcomes"]]
