@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "CI": "true", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
-#: conv2d whose input gradient loses its last row when the input is taller than 5 (tests/crosscheck/test_shrink.py)
+#: conv2d whose input gradient loses its last row when the input is taller than 5 (also tests/crosscheck/test_shrink.py's)
 TALL_BUG = '''import npcnn
 from npcnn.functional import *  # noqa
 
@@ -46,7 +46,7 @@ def vjp(op, *arrays, **params):
             index = [slice(None)] * 4
             index[h_axis] = -1
             grads[0] = grads[0].copy()
-            grads[0][tuple(index)] = 0
+            grads[0][tuple(index)] = 0          # the last row's gradient is lost
         return tuple(grads)
     return y, wrong_when_taller_than_5
 '''

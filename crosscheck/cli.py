@@ -291,7 +291,8 @@ def cmd_run(args, console: Console) -> int:
     if args.jobs > 1:
         return cmd_run_parallel(args, console)
     shard = _parse_shard(args.shard)
-    mine = set(shard_units(all_ops, dtypes, shard))
+    units = shard_units(all_ops, dtypes, shard)
+    mine = set(units)
     ops = [op for op in all_ops if any((op, dtype) in mine for dtype in dtypes)]
     op_examples = args.examples or DEFAULT_EXAMPLES
     net_examples = args.examples or DEFAULT_NETWORK_EXAMPLES if args.networks else 0
@@ -314,7 +315,7 @@ def cmd_run(args, console: Console) -> int:
                 command=" ".join(["crosscheck", *args.argv]))
     if shard:
         meta.update(shard=f"{shard[0]}/{shard[1]}", all_ops=all_ops, networks=bool(args.networks),
-                    units=[list(u) for u in shard_units(all_ops, dtypes, shard)])
+                    units=[list(u) for u in units])
     session = ReportSession()
     session.start(report_dir, **meta)
     stop = (lambda _: not session.ok) if args.fail_fast else None

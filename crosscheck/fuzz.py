@@ -19,6 +19,12 @@ def seed_of(key: str) -> int:
     return zlib.crc32(key.encode())
 
 
+def op_seed_key(op_name: str, dtype: str, seed: int, key: str = "") -> str:
+    """The seed key of an op's draws: the op and dtype (and ``key``) enter it, so float32 and float64
+    draw different shapes; every function that replays or recounts :func:`fuzz_op`'s draws uses it."""
+    return f"{op_name}:{dtype}:{seed}{key}"
+
+
 def _seeded(seed_key: str, examples: int, generate_only: bool):
     """Hypothesis settings of every fuzz run: seeded by ``seed_key``, no database, no deadline;
     the generate phase only, or generate then shrink."""
@@ -117,10 +123,9 @@ def fuzz_op(op_name: str, *, examples: int, dtype: str, seed: int, impl=None, pa
             on_outcome: Callable[[Outcome], None] | None = None, spellings: bool = True,
             stop: Callable[[list], bool] | None = None, key: str = "") -> list[Outcome]:
     """Run ``examples`` cases of ``op_name`` drawn from the registry; the same seed draws the same
-    cases. The op and dtype (and ``key``) enter the seed, so float32 and float64 runs draw different
-    shapes."""
+    cases (:func:`op_seed_key`)."""
     strategy, check = _op_check(op_name, dtype, impl, paths, spellings)
-    return fuzz_outcomes(strategy, check, examples=examples, seed_key=f"{op_name}:{dtype}:{seed}{key}",
+    return fuzz_outcomes(strategy, check, examples=examples, seed_key=op_seed_key(op_name, dtype, seed, key),
                          on_outcome=on_outcome, stop=stop)
 
 
@@ -128,7 +133,7 @@ def shrink_op(op_name: str, first: Outcome, *, examples: int, dtype: str, seed: 
               paths: str = "all", budget_s: float = 20.0) -> tuple[Outcome, int]:
     """:func:`shrink_failure` for a failing case of :func:`fuzz_op` with the same arguments."""
     strategy, check = _op_check(op_name, dtype, impl, paths)
-    return shrink_failure(strategy, check, first, examples=examples, seed_key=f"{op_name}:{dtype}:{seed}",
+    return shrink_failure(strategy, check, first, examples=examples, seed_key=op_seed_key(op_name, dtype, seed),
                           budget_s=budget_s)
 
 
@@ -140,7 +145,7 @@ def record_drawn_forms(entry: dict, op_name: str, *, examples: int, dtype: str, 
     from .registry import cases, get_op
     info = get_op(op_name)
     fuzz_outcomes(cases(op_name, dtype), lambda case: record(entry, info, case), examples=examples,
-                  seed_key=f"{op_name}:{dtype}:{seed}")
+                  seed_key=op_seed_key(op_name, dtype, seed))
 
 
 def top_up_forms(op_name: str, missing: dict, *, dtype: str, seed: int, impl=None, paths: str = "all",
@@ -169,4 +174,4 @@ def large_cases(op_name: str, *, dtype: str, seed: int, impl=None, paths: str = 
         return []
     module, _ = resolve_impl(impl)
     return fuzz_outcomes(info.large(dtype), lambda case: run_case(case, module, paths), examples=1,
-                         seed_key=f"{op_name}:{dtype}:{seed}:large", on_outcome=on_outcome)
+                         seed_key=op_seed_key(op_name, dtype, seed, ":large"), on_outcome=on_outcome)

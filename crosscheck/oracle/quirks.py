@@ -159,34 +159,32 @@ def demo_depthwise_one_dilation() -> bool:
     return tuple(y.shape[1:3]) != (5, 5)
 
 
-def demo_depthwise_zero_multiplier() -> bool:
-    """With multiplier 0 the output is empty and every gradient is 0; TF's input gradient is left
-    uninitialised (garbage on most runs: the demonstration tries 20 times)."""
+def _depthwise_gradient_ever_nonzero(x_shape, f_shape, dtype: str, wrt: str) -> bool:
+    """Whether TF's gradient of tf.nn.depthwise_conv2d (ones in, SAME) with respect to ``wrt``
+    ("input" or "filter") for a zero upstream gradient is nonzero on any of 20 tries: it must be 0,
+    and uninitialised memory is garbage on most runs but not on every one."""
     tf = _tf()
     for _ in range(20):
-        x, f = tf.constant(np.ones((2, 8, 8, 4), "float64")), tf.constant(np.ones((3, 3, 4, 0), "float64"))
+        x, f = tf.constant(np.ones(x_shape, dtype)), tf.constant(np.ones(f_shape, dtype))
         with tf.GradientTape() as t:
-            t.watch(x)
+            t.watch(x if wrt == "input" else f)
             y = tf.nn.depthwise_conv2d(x, f, [1, 1, 1, 1], "SAME")
-        g = t.gradient(y, x, output_gradients=tf.zeros_like(y)).numpy()
+        g = t.gradient(y, x if wrt == "input" else f, output_gradients=tf.zeros_like(y)).numpy()
         if not np.all(g == 0):
             return True
     return False
+
+
+def demo_depthwise_zero_multiplier() -> bool:
+    """With multiplier 0 the output is empty and every gradient is 0; TF's input gradient is left
+    uninitialised."""
+    return _depthwise_gradient_ever_nonzero((2, 8, 8, 4), (3, 3, 4, 0), "float64", "input")
 
 
 def demo_depthwise_empty_batch() -> bool:
     """The filter gradient of an empty batch is 0; TF's kernel leaves its output uninitialised
-    (garbage or NaN on most runs: the demonstration tries 20 times)."""
-    tf = _tf()
-    for _ in range(20):
-        x, f = tf.constant(np.zeros((0, 8, 8, 16), "float32")), tf.constant(np.ones((5, 5, 16, 4), "float32"))
-        with tf.GradientTape() as t:
-            t.watch(f)
-            y = tf.nn.depthwise_conv2d(x, f, [1, 1, 1, 1], "SAME")
-        g = t.gradient(y, f, output_gradients=tf.zeros_like(y)).numpy()
-        if not np.all(g == 0):
-            return True
-    return False
+    (garbage or NaN)."""
+    return _depthwise_gradient_ever_nonzero((0, 8, 8, 16), (5, 5, 16, 4), "float32", "filter")
 
 
 def demo_nchw_float64() -> bool:

@@ -150,8 +150,9 @@ def job_dirs(report_dir) -> list[Path]:
 def rebuild(report_dir):
     """report.json and report.html from the journal (a ``-j N`` run's: its shards' journals, merged);
     returns (session, meta, complete)."""
-    if not (Path(report_dir) / JOURNAL_NAME).is_file() and job_dirs(report_dir):
-        session, meta, complete = merge_shards(job_dirs(report_dir), report_dir)
+    shards = [] if (Path(report_dir) / JOURNAL_NAME).is_file() else job_dirs(report_dir)
+    if shards:
+        session, meta, complete = merge_shards(shards, report_dir)
         meta.pop("merged_from", None)
         return session, meta, complete
     entries = read_journal(report_dir)

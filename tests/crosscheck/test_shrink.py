@@ -1,28 +1,8 @@
 """`crosscheck run` shrinks each (op, dtype)'s first failing case to a minimal one and reports it first."""
 import json
 
+from bench.harness import TALL_BUG   # the bug bench --harness times the shrinking of
 from test_cli import crosscheck
-
-TALL_BUG = '''import npcnn
-from npcnn.functional import *  # noqa
-
-
-def vjp(op, *arrays, **params):
-    y, pullback = npcnn.vjp(op, *arrays, **params)
-    if op != "conv2d":
-        return y, pullback
-    h_axis = 1 if params.get("data_format", "NHWC") == "NHWC" else 2
-
-    def wrong_when_taller_than_5(dy):
-        grads = list(pullback(dy))
-        if grads[0].shape[h_axis] > 5:
-            index = [slice(None)] * 4
-            index[h_axis] = -1
-            grads[0] = grads[0].copy()
-            grads[0][tuple(index)] = 0          # the last row's gradient is lost
-        return tuple(grads)
-    return y, wrong_when_taller_than_5
-'''
 
 
 def test_a_bug_in_tall_inputs_is_shrunk_to_batch_1_and_height_6(tmp_path):
