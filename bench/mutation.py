@@ -82,17 +82,14 @@ EQUIVALENT: dict[tuple, str] = {
      "raise->pass", 12): "the next check refuses the missing statistics too, with a TypeError naming them",
     ("padding.py", "total = max((out - 1) * s + k_eff - size, 0)", 0, "0->1", 50):
         "a SAME pad of 0 becomes a pad of 1 after the input, which no window reaches",
-    ("functional/conv.py", "for chunk in batch_chunks(n, y[:1].nbytes, CACHE_BLOCK_BYTES):", 0, "1->2", 36): _BLOCK,
-    ("functional/conv_backward.py", "for chunk in batch_chunks(dy.shape[0], dy[:1].nbytes, CACHE_BLOCK_BYTES):", 0,
-     "1->0", 47): _BLOCK,
+    **{("functional/conv_backward.py",
+        "parts = map_chunks(run, batch_chunks(dy.shape[0], dy[:1].nbytes, CACHE_BLOCK_BYTES))", 0, kind, 58): _BLOCK
+       for kind in ("1->0", "1->2")},
     ("functional/im2col.py", "step = max(1, budget // max(1, bytes_per_sample))", 0, "1->2", 32): _BLOCK,
     **{("functional/im2col.py", "CACHE_BLOCK_BYTES = 2**20", 0, kind, col): _BLOCK
        for kind, col in (("20->21", 23), ("20->19", 23), ("2->3", 20), ("2->1", 20), ("Pow->Mult", 20))},
     ("functional/conv.py", "if out_nhwc[0] != x_nhwc[0] or any(n not in r for n, r in zip(out_nhwc[1:3], ranges)):",
      0, "3->4", 77): _SLICE,
-    ("functional/conv_backward.py",
-     "scatter_windows(per_offset, spec.geom, (dyc.shape[0], h, w, c), dy.dtype, out=dx[chunk])", 0, "0->1", 58):
-        "scatter_windows reads only H and W of x_shape when it is given `out`",
     ("functional/pooling.py", "ones = np.ones((1, *x_shape[1:3], 1), dtype=dtype)", 0, "1->2", 20):
         "two identical rows of valid-cell counts: row 0 is the same",
     ("functional/activations.py", "return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))", 0, "Gt->GtE", 20):

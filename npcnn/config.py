@@ -1,4 +1,5 @@
-"""npcnn's global settings, mirroring Keras's: ``floatx()`` / ``set_floatx(dtype)``.
+"""npcnn's global settings: ``floatx()`` / ``set_floatx(dtype)``, mirroring Keras's, and
+``num_threads()`` / ``set_num_threads(n)``, the threads npcnn's element-wise kernel loops use.
 
 ``floatx`` is the dtype optimizers keep their learning rate in, as Keras 3 keeps it in a
 ``floatx`` variable (float32 by default: a float64 model's learning rate is then rounded through
@@ -6,10 +7,12 @@ float32, as in Keras). ``npcnn.keras_compat.from_keras`` copies ``keras.config.f
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 FLOATX_CHOICES = ("float32", "float64")
-_settings = {"floatx": "float32"}
+_settings = {"floatx": "float32", "num_threads": None}
 
 
 def floatx() -> str:
@@ -26,3 +29,27 @@ def set_floatx(dtype) -> None:
     if name not in FLOATX_CHOICES:
         raise ValueError(f"floatx must be one of {FLOATX_CHOICES}, got {dtype!r}")
     _settings["floatx"] = name
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not on Linux
+        return os.cpu_count() or 1
+
+
+def num_threads() -> int:
+    """How many threads the per-kernel-offset loops of depthwise conv and pooling run their batch
+    chunks on: the value set by :func:`set_num_threads`, else ``NPCNN_NUM_THREADS``, else the usable
+    cores. (NumPy's element-wise loops release the GIL; BLAS has its own pool, see threadpoolctl.)"""
+    if _settings["num_threads"] is not None:
+        return _settings["num_threads"]
+    env = os.environ.get("NPCNN_NUM_THREADS", "")
+    return int(env) if env.isdigit() and int(env) > 0 else _usable_cores()
+
+
+def set_num_threads(n) -> None:
+    """Set :func:`num_threads` to a positive int, or ``None`` for the default."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
+        raise ValueError(f"num_threads must be a positive int or None, got {n!r}")
+    _settings["num_threads"] = None if n is None else int(n)

@@ -13,7 +13,8 @@ import numpy as np
 
 from .. import padding as P
 from .._checks import as_float_array, as_shape, check_rank, check_shape, same_dtype, shape_to_nhwc, to_nhwc, from_nhwc
-from .im2col import CACHE_BLOCK_BYTES, batch_chunks, pad_nhwc, window_slices, window_view
+from .im2col import CACHE_BLOCK_BYTES, batch_chunks, live_offsets, pad_nhwc, window_view
+from ..parallel import map_chunks
 
 
 @dataclass(frozen=True)
@@ -87,9 +88,9 @@ def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec, keep: list | None = 
     kh, kw, cg, cout = w.shape
     (oh, ow), g = spec.geom.out, spec.groups
     og = cout // g
-    xp = pad_nhwc(x, spec.geom.pads)
     if g > 1 and cg == 1:
-        return _depthwise_nhwc(xp, w.reshape(kh, kw, g, og), spec.geom).reshape(n, oh, ow, cout)
+        return _depthwise_nhwc(x, w.reshape(kh, kw, g, og), spec.geom).reshape(n, oh, ow, cout)
+    xp = pad_nhwc(x, spec.geom.pads)
     y = np.empty((n, oh, ow, cout), dtype=x.dtype)
     if g == 1:
         w_mat = w.reshape(kh * kw * cg, cout)
@@ -111,25 +112,42 @@ def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec, keep: list | None = 
     return y
 
 
-def _depthwise_nhwc(xp: np.ndarray, f: np.ndarray, geom: P.WindowGeometry) -> np.ndarray:
+def _depthwise_nhwc(x: np.ndarray, f: np.ndarray, geom: P.WindowGeometry) -> np.ndarray:
     """One input channel per group: ``(N, OH, OW, C, M)`` as a multiply-add per kernel offset.
 
-    xp: padded ``(N, Hp, Wp, C)``; f: ``(KH, KW, C, M)``. (A GEMM with K = KH*KW per channel would
-    spend its time in im2col copies and tiny matrix products.) Batch chunks of about
-    ``CACHE_BLOCK_BYTES`` keep each chunk in cache over the KH * KW passes.
+    x: unpadded ``(N, H, W, C)``, each offset adding only its taps inside the input
+    (:func:`~npcnn.functional.im2col.clipped_window_slices`); f: ``(KH, KW, C, M)``. (A GEMM with
+    K = KH*KW per channel would spend its time in im2col copies and tiny matrix products.) Each
+    multiplier column is one ``(N, OH, OW, C)`` array and each filter row is tiled along OW
+    (:func:`tiled_filter_rows`), so that NumPy's inner loops run over OW * C contiguous values, not
+    C. Batch chunks of about ``CACHE_BLOCK_BYTES`` stay in cache over the KH * KW passes and run on
+    threads.
     """
-    n, c, mult = xp.shape[0], f.shape[2], f.shape[3]
-    # multiplier 1: stay 4-D (a trailing axis of length 1 makes NumPy's inner loops one element long)
-    y = np.zeros((n, *geom.out, c) if mult == 1 else (n, *geom.out, c, mult), dtype=xp.dtype)
-    for chunk in batch_chunks(n, y[:1].nbytes, CACHE_BLOCK_BYTES):
-        yc, xc = y[chunk], xp[chunk]
-        tmp = np.empty_like(yc)
-        for i in range(f.shape[0]):
-            for j in range(f.shape[1]):
-                rows, cols = window_slices(geom, i, j)
-                xs = xc[:, rows, cols, :] if mult == 1 else xc[:, rows, cols, :, None]
-                yc += np.multiply(xs, f[i, j, :, 0] if mult == 1 else f[i, j], out=tmp)
-    return y
+    n, h, w, c = x.shape
+    (oh, ow), mult = geom.out, f.shape[3]
+    rows_of = tiled_filter_rows(f, ow)
+    taps = live_offsets(geom, (h, w))
+    y = np.empty((mult, n, oh, ow, c), dtype=x.dtype)
+
+    def run(chunk):
+        xc = x[chunk]
+        for m in range(mult):
+            yc = y[m, chunk]
+            yc.fill(0)
+            tmp = np.empty_like(yc)
+            for (i, j), ((out_rows, out_cols), (in_rows, in_cols)) in taps:
+                product = np.multiply(xc[:, in_rows, in_cols], rows_of[m, i, j, out_cols],
+                                      out=tmp[:, out_rows, out_cols])
+                yc[:, out_rows, out_cols] += product
+    map_chunks(run, batch_chunks(n, oh * ow * c * x.itemsize, CACHE_BLOCK_BYTES))
+    return y.transpose(1, 2, 3, 4, 0)
+
+
+def tiled_filter_rows(f: np.ndarray, width: int) -> np.ndarray:
+    """Depthwise filters ``(KH, KW, C, M)`` as ``(M, KH, KW, width, C)``: each ``f[i, j, :, m]``
+    repeated ``width`` times, contiguous, to multiply a whole ``(width, C)`` row of the input."""
+    per_column = f.transpose(3, 0, 1, 2)[:, :, :, None, :]
+    return np.ascontiguousarray(np.broadcast_to(per_column, (*per_column.shape[:3], width, f.shape[2])))
 
 
 def _float_args(**named):

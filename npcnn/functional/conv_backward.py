@@ -17,8 +17,9 @@ import numpy as np
 from .._checks import as_shape, check_shape, from_nhwc, shape_from_nhwc, to_nhwc
 from ..gradients import defvjp
 from .conv import (ConvSpec, conv_nhwc, live_spec, depthwise_filters_as_grouped, resolve_conv, resolve_depthwise,
-                   _float_args)
-from .im2col import CACHE_BLOCK_BYTES, batch_chunks, pad_nhwc, scatter_windows, window_slices, window_view
+                   tiled_filter_rows, _float_args)
+from .im2col import CACHE_BLOCK_BYTES, batch_chunks, live_offsets, pad_nhwc, scatter_windows, window_view
+from ..parallel import map_chunks
 
 
 #: Below this many input channels the input gradient is scattered channels-first (see scatter_windows).
@@ -71,34 +72,48 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
 def _depthwise_backprop_input(f: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
     """dx of :func:`~npcnn.functional.conv._depthwise_nhwc`: f ``(KH, KW, C, M)``, dy ``(N, OH, OW, C, M)``.
 
-    Batch chunks of about ``CACHE_BLOCK_BYTES`` keep each chunk's scatter target in cache.
+    Per kernel offset and multiplier column, ``dy[..., m] * f[i, j, :, m]`` (filter rows tiled
+    along OW, as in the forward) is added onto the input cells that offset read; batch chunks of
+    about ``CACHE_BLOCK_BYTES`` keep each chunk's target in cache and run on threads.
     """
     n, h, w, c = spec.x_shape
+    mult = f.shape[3]
+    rows_of = tiled_filter_rows(f, dy.shape[2])
+    taps = live_offsets(spec.geom, (h, w))
     dx = np.empty(spec.x_shape, dtype=dy.dtype)
-    for chunk in batch_chunks(n, h * w * c * dy.itemsize, CACHE_BLOCK_BYTES):
-        dyc = dy[chunk]
-        if f.shape[3] == 1:
-            dyc = dyc[..., 0]
-            per_offset = lambda i, j: dyc * f[i, j, :, 0]  # noqa: E731
-        else:
-            per_offset = lambda i, j: np.einsum("nhwcm,cm->nhwc", dyc, f[i, j])  # noqa: E731
-        scatter_windows(per_offset, spec.geom, (dyc.shape[0], h, w, c), dy.dtype, out=dx[chunk])
+
+    def run(chunk):
+        dxc, dy_columns = dx[chunk], dy[chunk].transpose(4, 0, 1, 2, 3)   # (M, n, OH, OW, C)
+        dxc.fill(0)
+        tmp = np.empty(dy_columns.shape[1:], dtype=dy.dtype)
+        for (i, j), ((out_rows, out_cols), (in_rows, in_cols)) in taps:
+            for m in range(mult):
+                product = np.multiply(dy_columns[m][:, out_rows, out_cols], rows_of[m, i, j, out_cols],
+                                      out=tmp[:, out_rows, out_cols])
+                dxc[:, in_rows, in_cols] += product
+    map_chunks(run, batch_chunks(n, h * w * c * dy.itemsize, CACHE_BLOCK_BYTES))
     return dx
 
 
-def _depthwise_backprop_filter(xp: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
-    """``(KH, KW, C, M)`` filter gradient: xp padded ``(N, Hp, Wp, C)``, dy ``(N, OH, OW, C, M)``."""
+def _depthwise_backprop_filter(x: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
+    """``(KH, KW, C, M)`` filter gradient: x unpadded ``(N, H, W, C)``, dy ``(N, OH, OW, C, M)``.
+
+    Each offset sums over the taps inside the input (those on padding read zeros). Batch chunks run
+    on threads, each returning its partial sum; they are added in chunk order."""
     kh, kw = spec.geom.kernel
-    df = np.zeros((kh, kw, *dy.shape[3:]), dtype=dy.dtype)
-    for chunk in batch_chunks(dy.shape[0], dy[:1].nbytes, CACHE_BLOCK_BYTES):
-        xc, dyc = xp[chunk], dy[chunk]
-        for i in range(kh):
-            for j in range(kw):
-                rows, cols = window_slices(spec.geom, i, j)
-                xs = xc[:, rows, cols, :]
-                df[i, j] += (np.einsum("nhwc,nhwc->c", xs, dyc[..., 0])[:, None] if dy.shape[4] == 1
-                             else np.einsum("nhwc,nhwcm->cm", xs, dyc))
-    return df
+    mult = dy.shape[4]
+    taps = live_offsets(spec.geom, x.shape[1:3])
+
+    def run(chunk):
+        xc, dy_columns = x[chunk], dy[chunk].transpose(4, 0, 1, 2, 3)
+        part = np.zeros((kh, kw, mult, dy.shape[3]), dtype=dy.dtype)
+        for (i, j), ((out_rows, out_cols), (in_rows, in_cols)) in taps:
+            xs = xc[:, in_rows, in_cols]
+            for m in range(mult):
+                part[i, j, m] = np.einsum("nhwc,nhwc->c", xs, dy_columns[m][:, out_rows, out_cols])
+        return part
+    parts = map_chunks(run, batch_chunks(dy.shape[0], dy[:1].nbytes, CACHE_BLOCK_BYTES))
+    return sum(parts[1:], parts[0]).transpose(0, 1, 3, 2)
 
 
 def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, cols=None) -> np.ndarray:
@@ -117,10 +132,10 @@ def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, col
     og = cout // g
     if cols is not None:
         return (cols.T @ dy.reshape(cols.shape[0], cout)).reshape(kh, kw, cg, cout)
-    xp = pad_nhwc(x, spec.geom.pads)
     if g > 1 and cg == 1:
-        dw = _depthwise_backprop_filter(xp, dy.reshape(n, oh, ow, g, og), spec)
+        dw = _depthwise_backprop_filter(x, dy.reshape(n, oh, ow, g, og), spec)
         return dw.reshape(kh, kw, 1, cout)
+    xp = pad_nhwc(x, spec.geom.pads)
     acc = np.zeros((kh * kw * cg, cout) if g == 1 else (g, kh * kw * cg, og), dtype=x.dtype)
     for chunk in batch_chunks(n, oh * ow * kh * kw * x.shape[3] * x.itemsize):
         view = window_view(xp[chunk], spec.geom)

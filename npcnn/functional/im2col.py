@@ -9,6 +9,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from ..padding import WindowGeometry
+from ..parallel import map_chunks
 
 #: The most bytes one im2col matrix (or its gradient) may take; convs process the batch in chunks
 #: that fit. ``npcnn.functional.im2col.IM2COL_BUDGET_BYTES = ...`` changes it.
@@ -63,6 +64,13 @@ def clipped_window_slices(geom: WindowGeometry, in_hw, i: int, j: int):
     return (out_rows, out_cols), (in_rows, in_cols)
 
 
+def live_offsets(geom: WindowGeometry, in_hw) -> list:
+    """``[((i, j), clipped_window_slices(geom, in_hw, i, j)), ...]`` for the kernel offsets that
+    read some cell of the unpadded input, in row-major order."""
+    return [((i, j), taps) for i in range(geom.kernel[0]) for j in range(geom.kernel[1])
+            if (taps := clipped_window_slices(geom, in_hw, i, j)) is not None]
+
+
 def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype, channels_first: bool = False,
                     out: np.ndarray | None = None) -> np.ndarray:
     """The adjoint of :func:`window_view`: the NHWC input gradient ``x_shape`` that receives, for
@@ -95,13 +103,15 @@ def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype, channels_f
 
 def scatter_windows_in_chunks(per_offset, geom: WindowGeometry, x_shape, dtype) -> np.ndarray:
     """:func:`scatter_windows` over batch chunks of about ``CACHE_BLOCK_BYTES`` (of input gradient),
-    so that the KH * KW strided adds of a chunk hit cache. ``per_offset(i, j, chunk)`` gives the
+    so that the KH * KW strided adds of a chunk hit cache, run on threads (``parallel.map_chunks``). ``per_offset(i, j, chunk)`` gives the
     NHWC-output-shaped block of the samples ``chunk`` (a slice of the batch)."""
     n, h, w, c = x_shape
     dx = np.empty(x_shape, dtype=dtype)
-    for chunk in batch_chunks(n, h * w * c * np.dtype(dtype).itemsize, CACHE_BLOCK_BYTES):
+
+    def run(chunk):
         size = len(range(n)[chunk])
         scatter_windows(lambda i, j: per_offset(i, j, chunk), geom, (size, h, w, c), dtype, out=dx[chunk])
+    map_chunks(run, batch_chunks(n, h * w * c * np.dtype(dtype).itemsize, CACHE_BLOCK_BYTES))
     return dx
 
 

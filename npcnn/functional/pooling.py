@@ -20,8 +20,9 @@ import numpy as np
 from .. import padding as P
 from .._checks import as_float_array, check_rank, from_nhwc, to_nhwc
 from ..gradients import defvjp
-from .im2col import (CACHE_BLOCK_BYTES, batch_chunks, clipped_window_slices, pad_nhwc, scatter_windows_in_chunks,
+from .im2col import (CACHE_BLOCK_BYTES, batch_chunks, live_offsets, pad_nhwc, scatter_windows_in_chunks,
                      window_slices, window_view)
+from ..parallel import map_chunks
 
 
 def _pool_geometry(x_shape, ksize, strides, padding, data_format, *, explicit_ok: bool):
@@ -68,7 +69,7 @@ def _max_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry, with_argmax: bool = Tr
     Mirrors TF's scan: visit the kernel offsets in row-major order and move to a cell only if it
     is strictly greater (NaN never is). A window starts at its first valid cell, so one whose
     first valid cell is NaN keeps its gradient there. Works in batch chunks of about
-    ``CACHE_BLOCK_BYTES`` so that the KH * KW passes over a chunk stay in cache.
+    ``CACHE_BLOCK_BYTES``, run on threads, so that the KH * KW passes over a chunk stay in cache.
     """
     kh, kw = geom.kernel
     n, h, w, c = x.shape
@@ -78,7 +79,8 @@ def _max_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry, with_argmax: bool = Tr
     first_valid = _flat_windows(valid, geom).argmax(axis=-1)[0]  # (OH, OW, 1)
     y = np.empty((n, *geom.out, c), dtype=x.dtype)
     argmax = np.empty(y.shape, np.min_scalar_type(kh * kw - 1)) if with_argmax else None
-    for chunk in batch_chunks(n, h * w * c * x.itemsize, CACHE_BLOCK_BYTES):
+
+    def run(chunk):
         xc, best = x[chunk], y[chunk]
         key = pad_nhwc(xc, geom.pads, -np.inf)
         if has_nan:
@@ -109,6 +111,7 @@ def _max_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry, with_argmax: bool = Tr
         if with_argmax and has_nan:
             am[nan_first] = np.broadcast_to(first_valid, best.shape)[nan_first]
         np.maximum(best, np.finfo(x.dtype).min, out=best)
+    map_chunks(run, batch_chunks(n, h * w * c * x.itemsize, CACHE_BLOCK_BYTES))
     return y, argmax
 
 
@@ -167,13 +170,13 @@ def _avg_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry):
     n, h, w, c = x.shape
     y = np.zeros((n, *geom.out, c), dtype=x.dtype)
     # a sum per kernel offset over the taps inside the input (padding adds zeros), over batch
-    # chunks that stay in cache
-    taps = [t for i in range(geom.kernel[0]) for j in range(geom.kernel[1])
-            if (t := clipped_window_slices(geom, (h, w), i, j)) is not None]
-    for chunk in batch_chunks(n, h * w * c * x.itemsize, CACHE_BLOCK_BYTES):
+    # chunks that stay in cache, on threads
+    taps = [t for _, t in live_offsets(geom, (h, w))]
+    def run(chunk):
         xc, yc = x[chunk], y[chunk]
         for (out_rows, out_cols), (in_rows, in_cols) in taps:
             yc[:, out_rows, out_cols, :] += xc[:, in_rows, in_cols, :]
+    map_chunks(run, batch_chunks(n, h * w * c * x.itemsize, CACHE_BLOCK_BYTES))
     y /= counts
     return y, counts
 
