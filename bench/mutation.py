@@ -119,8 +119,13 @@ EQUIVALENT: dict[tuple, str] = {
         "one group with one input channel: the depthwise multiply-add computes the ordinary convolution",
     ("functional/conv.py", "if g > 1 and cg == 1:", 0, "1->0", 23):
         "never taking the depthwise branch: the grouped GEMM computes the same depthwise convolution",
-    ("functional/conv.py", "chunks = batch_chunks(n, oh * ow * kh * kw * x.shape[3] * x.itemsize)", 0, "3->2", 57):
+    ("functional/conv.py", "per_sample = oh * ow * kh * kw * x.shape[3] * x.itemsize", 0, "3->2", 45):
         "the chunk estimate only sets how many samples a GEMM takes at a time; each sample's result is the same",
+    **{("functional/conv.py",
+        "keep = keep if keep is not None and n * per_sample <= im2col.IM2COL_BUDGET_BYTES else None", 0, kind, col):
+       "whether the forward keeps its im2col matrices for the filter gradient changes memory, not the gradient "
+       "(the same per-chunk products, added in another order)"
+       for kind, col in (("And->Or", 19), ("IsNot->Is", 19), ("LtE->Lt", 40), ("Mult->Div", 40))},
     ("functional/conv.py", 'raise ValueError(f"filters {tuple(w_shape)} needs a non-empty kernel and channels, and '
      'input "', 0, "raise->pass", 8):
         "the channel check and resolve_conv refuse the same empty kernel or channel axis next",

@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import padding as P
 from .._checks import as_float_array, as_shape, check_rank, check_shape, same_dtype, shape_to_nhwc, to_nhwc, from_nhwc
+from . import im2col
 from .im2col import CACHE_BLOCK_BYTES, batch_chunks, live_offsets, pad_nhwc, window_view
 from ..parallel import map_chunks
 
@@ -78,9 +79,9 @@ def live_spec(spec: ConvSpec) -> tuple[ConvSpec, tuple[slice, slice]]:
 def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec, keep: list | None = None) -> np.ndarray:
     """im2col + GEMM: ``(N, H, W, C) * (KH, KW, C/G, O) -> (N, OH, OW, O)``.
 
-    ``keep``: a list that receives the im2col matrix ``(N*OH*OW, KH*KW*C)`` (of the live taps,
-    :func:`live_spec`) when ``groups == 1`` and the whole batch fits in one chunk, so that a vjp
-    can reuse it for the filter gradient.
+    ``keep``: a list that receives the im2col matrix of each batch chunk, ``(n*OH*OW, KH*KW*C)``
+    (of the live taps, :func:`live_spec`), when ``groups == 1`` and the whole batch's matrices fit
+    in ``IM2COL_BUDGET_BYTES``, so that a vjp can reuse them for the filter gradient.
     """
     spec, taps = live_spec(spec)
     w = w[taps]
@@ -96,19 +97,20 @@ def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec, keep: list | None = 
         w_mat = w.reshape(kh * kw * cg, cout)
     else:
         w_mat = w.reshape(kh * kw, cg, g, og).transpose(2, 0, 1, 3).reshape(g, kh * kw * cg, og)
-    chunks = batch_chunks(n, oh * ow * kh * kw * x.shape[3] * x.itemsize)
+    per_sample = oh * ow * kh * kw * x.shape[3] * x.itemsize
+    chunks = batch_chunks(n, per_sample)
+    keep = keep if keep is not None and n * per_sample <= im2col.IM2COL_BUDGET_BYTES else None
     for chunk in chunks:
         view = window_view(xp[chunk], spec.geom)
         m = view.shape[0] * oh * ow
         if g == 1:
             cols = view.reshape(m, kh * kw * cg)
-            if keep is not None and len(chunks) == 1:
+            if keep is not None:
                 keep.append(cols)
-            out = cols @ w_mat
+            np.matmul(cols, w_mat, out=y[chunk].reshape(m, cout))
         else:
             cols = view.reshape(m, kh * kw, g, cg).transpose(2, 0, 1, 3).reshape(g, m, kh * kw * cg)
-            out = np.matmul(cols, w_mat).transpose(1, 0, 2)
-        y[chunk] = out.reshape(view.shape[0], oh, ow, cout)
+            y[chunk] = np.matmul(cols, w_mat).transpose(1, 0, 2).reshape(view.shape[0], oh, ow, cout)
     return y
 
 

@@ -37,7 +37,7 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
     if g > 1 and cg == 1:
         return _depthwise_backprop_input(w.reshape(kh, kw, g, og), dy.reshape(n, oh, ow, g, og), spec)
     chunks = batch_chunks(n, oh * ow * kh * kw * c * dy.itemsize)
-    dx = None if len(chunks) == 1 else np.empty((n, h, wd, c), dtype=dy.dtype)
+    dx = np.empty((n, h, wd, c), dtype=dy.dtype)
     # few channels: scatter (C, N, OH, OW) blocks, whose strided adds run along rows, not along C
     channels_first = g == 1 and c < SMALL_CHANNELS
     if channels_first:
@@ -55,17 +55,18 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
             dcols = np.matmul(w_offsets, dyc.reshape(m, cout).T).reshape(kh, kw, c, nc, oh, ow)
             part = scatter_windows(lambda i, j: dcols[i, j], spec.geom, (nc, h, wd, c), dy.dtype,
                                    channels_first=True).transpose(1, 2, 3, 0)
+            if len(chunks) == 1:
+                return part  # the scatter result itself, a transposed view: no copy
+            dx[chunk] = part
         elif g == 1:
             dcols = np.matmul(dyc.reshape(m, cout), w_offsets).reshape(kh, kw, nc, oh, ow, c)
-            part = scatter_windows(lambda i, j: dcols[i, j], spec.geom, (nc, h, wd, c), dy.dtype)
+            scatter_windows(lambda i, j: dcols[i, j], spec.geom, (nc, h, wd, c), dy.dtype, out=dx[chunk])
         else:
             dyg = dyc.reshape(m, g, og).transpose(1, 0, 2)
             dcols = np.matmul(dyg, w_mat_t).reshape(g, m, kh * kw, cg).transpose(1, 2, 0, 3)
             dcols = dcols.reshape(nc, oh, ow, kh, kw, c)
-            part = scatter_windows(lambda i, j: dcols[:, :, :, i, j, :], spec.geom, (nc, h, wd, c), dy.dtype)
-        if dx is None:
-            return part  # one chunk: the scatter result itself (channels-first: a transposed view), no copy
-        dx[chunk] = part
+            scatter_windows(lambda i, j: dcols[:, :, :, i, j, :], spec.geom, (nc, h, wd, c), dy.dtype,
+                            out=dx[chunk])
     return dx
 
 
@@ -119,7 +120,8 @@ def _depthwise_backprop_filter(x: np.ndarray, dy: np.ndarray, spec: ConvSpec) ->
 def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, cols=None) -> np.ndarray:
     """``dw (KH, KW, C/G, O)`` from ``x (N, H, W, C)`` and ``dy (N, OH, OW, O)``.
 
-    ``cols``: the forward pass's im2col matrix of ``x`` if it kept one (``groups == 1``).
+    ``cols``: the forward pass's im2col matrices of ``x``, one per batch chunk, if it kept them
+    (``groups == 1``, see ``conv_nhwc``'s ``keep``).
     """
     live, taps = live_spec(spec)
     if live is not spec:   # taps that read only padding get a zero gradient
@@ -131,7 +133,10 @@ def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, col
     (oh, ow), g = spec.geom.out, spec.groups
     og = cout // g
     if cols is not None:
-        return (cols.T @ dy.reshape(cols.shape[0], cout)).reshape(kh, kw, cg, cout)
+        dy_rows = dy.reshape(-1, cout)
+        starts = np.cumsum([0] + [c.shape[0] for c in cols])
+        dw = sum(cols[k].T @ dy_rows[starts[k]:starts[k + 1]] for k in range(1, len(cols)))
+        return (cols[0].T @ dy_rows[:starts[1]] + dw).reshape(kh, kw, cg, cout)
     if g > 1 and cg == 1:
         dw = _depthwise_backprop_filter(x, dy.reshape(n, oh, ow, g, og), spec)
         return dw.reshape(kh, kw, 1, cout)
@@ -190,7 +195,7 @@ def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides=1, padding
 @defvjp("conv2d", ("input", "filters", "bias"), required=2)
 def conv2d_vjp(input, filters, bias=None, strides=1, padding="VALID", dilations=1, data_format="NHWC"):
     from .conv import conv2d_forward
-    kept = []  # the forward im2col matrix, when one chunk held it: the filter gradient reuses it
+    kept = []  # the forward's im2col matrices, when the budget held them: the filter gradient reuses them
     y, spec = conv2d_forward(input, filters, bias, strides, padding, dilations, data_format, keep=kept)
     x, w = np.asarray(input), np.asarray(filters)
     x_nhwc = to_nhwc(x, data_format)
@@ -198,7 +203,7 @@ def conv2d_vjp(input, filters, bias=None, strides=1, padding="VALID", dilations=
     def pullback(dy):
         dy_nhwc = to_nhwc(dy, data_format)
         dx = from_nhwc(conv_backprop_input_nhwc(w, dy_nhwc, spec), data_format)
-        dw = conv_backprop_filter_nhwc(x_nhwc, dy_nhwc, spec, kept[0] if kept else None)
+        dw = conv_backprop_filter_nhwc(x_nhwc, dy_nhwc, spec, kept or None)
         db = None if bias is None else dy_nhwc.sum(axis=(0, 1, 2))
         return dx, dw, db
     return y, pullback

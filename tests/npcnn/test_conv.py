@@ -360,15 +360,18 @@ def test_float32_in_float32_out(case):
             assert grad.dtype == np.float32, op
 
 
-@given(conv_cases(max_groups=2))
-def test_batch_chunking_gives_the_same_result(case):
+@pytest.mark.parametrize("limit", ["IM2COL_BUDGET_BYTES", "GEMM_BLOCK_BYTES"])
+@given(case=conv_cases(max_groups=2))
+def test_batch_chunking_gives_the_same_result(limit, case):
+    """One sample per chunk: over the memory budget (the vjp recomputes each chunk's im2col matrix for
+    the filter gradient) or over the cache block only (the vjp keeps one matrix per chunk)."""
     x, w, bias, params, rng = case
     x = np.concatenate([x, rng.standard_normal(x.shape)])  # at least two samples
     y, pullback = conv_vjp(x, w, bias, params)
     dy = rng.standard_normal(y.shape)
     grads = pullback(dy)
-    saved = im2col.IM2COL_BUDGET_BYTES
-    im2col.IM2COL_BUDGET_BYTES = 1  # one sample per chunk
+    saved = getattr(im2col, limit)
+    setattr(im2col, limit, 1)  # one sample per chunk
     try:
         chunks = im2col.batch_chunks(x.shape[0], 8)
         assert len(chunks) == x.shape[0]
@@ -377,12 +380,25 @@ def test_batch_chunking_gives_the_same_result(case):
         bpi = F.conv2d_backprop_input(x.shape, w, dy, **params)
         bpf = F.conv2d_backprop_filter(x, w.shape, dy, **params)
     finally:
-        im2col.IM2COL_BUDGET_BYTES = saved
+        setattr(im2col, limit, saved)
     np.testing.assert_allclose(y_c, y, rtol=1e-12, atol=1e-12)
     for a, b in zip(grads, grads_c):
         np.testing.assert_allclose(b, a, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(bpi, grads[0], rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(bpf, grads[1], rtol=1e-12, atol=1e-12)
+
+
+def test_the_vjp_keeps_one_im2col_matrix_per_chunk_within_the_budget(monkeypatch):
+    x, w = np.random.default_rng(0).standard_normal((3, 5, 5, 2)), np.ones((3, 3, 2, 4))
+    monkeypatch.setattr(im2col, "GEMM_BLOCK_BYTES", 1)
+    spec = F.conv.resolve_conv(x.shape, w.shape, 1, "SAME", 1, "NHWC")
+    kept = []
+    F.conv.conv_nhwc(x, w, spec, keep=kept)
+    assert [c.shape for c in kept] == [(25, 18)] * 3
+    monkeypatch.setattr(im2col, "IM2COL_BUDGET_BYTES", 3 * 25 * 18 * 8 - 1)   # the three do not fit
+    kept = []
+    F.conv.conv_nhwc(x, w, spec, keep=kept)
+    assert kept == []
 
 
 # ---------------------------------------------------------------- TensorFlow spot checks
