@@ -88,7 +88,9 @@ def test_each_fault_costs_one_case_and_the_run_goes_on(tmp_path):
 
 
 def _start(tmp_path, name: str, report_dir: str, jobs: str):
-    """A slow run (-j ``jobs``, relu in both dtypes: two shards with -j 2), once it journaled 5 outcomes."""
+    """A slow run (-j ``jobs``, relu in both dtypes: two shards with -j 2), once it journaled 5 outcomes
+    and, with -j 2, each shard some (on a loaded machine one shard can still be importing when the
+    other has journaled 5; stopped then, it has found nothing and writes no report)."""
     write_impl(tmp_path, name, {n: "slow" for n in range(0, 10)})
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.Popen([sys.executable, "-m", "crosscheck", "run", "--ops", "relu", "--examples", "200",
@@ -96,7 +98,9 @@ def _start(tmp_path, name: str, report_dir: str, jobs: str):
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
-        if _journaled(tmp_path / report_dir) >= 5:
+        journals = _journals(tmp_path / report_dir)
+        if _journaled(tmp_path / report_dir) >= 5 and len(journals) == int(jobs) \
+                and all('"kind": "outcome"' in j.read_text() for j in journals):
             return proc
         time.sleep(0.3)
     proc.kill()
