@@ -11,6 +11,8 @@ every axis the parameters are broadcast along.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._checks import as_float_array, is_int, same_dtype
@@ -99,26 +101,67 @@ def batch_normalization(x, gamma, beta, moving_mean=None, moving_variance=None, 
     return batch_normalization_vjp(x, gamma, beta, moving_mean, moving_variance, training, epsilon, axis)[0]
 
 
+class _ChannelRows:
+    """``x`` as a C-contiguous matrix whose column ``k`` always holds channel ``channel_of[k]``, for
+    per-channel arithmetic with long inner loops: with channels last, each row holds the ``R * C``
+    values of the ``R`` cells along axis -2 (broadcasting a ``(C,)`` vector against ``(..., C)``
+    would make NumPy's inner loop C values long); otherwise each row is a ``C * B`` block with ``B``
+    the cells after the channel axis. ``tile(v)`` spreads a ``(C,)`` vector along a row, ``fold(s)``
+    adds a row-shaped sum back to ``(C,)``."""
+
+    def __init__(self, shape: tuple, ax: int):
+        self.c, self.b = shape[ax], math.prod(shape[ax + 1:])
+        self.r = shape[ax - 1] if self.b == 1 and ax >= 1 else 1
+        self.width = self.r * self.c * self.b
+        self.cells = math.prod(shape) // self.c if self.c else 0   # cells per channel
+
+    def matrix(self, a: np.ndarray) -> np.ndarray:
+        return a.reshape(a.size // self.width if self.width else 0, self.width)
+
+    def tile(self, v: np.ndarray) -> np.ndarray:
+        return np.tile(np.repeat(v, self.b), self.r)
+
+    def fold(self, row: np.ndarray) -> np.ndarray:
+        return row.reshape(self.r, self.c, self.b).sum(axis=(0, 2))
+
+
 @defvjp("batch_normalization", ("x", "gamma", "beta"))
 def batch_normalization_vjp(x, gamma, beta, moving_mean=None, moving_variance=None, training=True,
                             epsilon=1e-3, axis=-1):
+    """Per channel ``c``: ``y = gamma * xhat + beta``, ``xhat = (x - mean) * inv_std``. Backward, with
+    ``dbeta = sum(dy)``, ``dgamma = sum(dy * xhat)`` over the ``m`` cells of each channel:
+    ``dx = gamma * inv_std * (dy - dbeta / m - xhat * dgamma / m)`` in training (the shared rule of
+    the module docstring with ``sum(gxh) = gamma * dbeta``, ``sum(gxh * xhat) = gamma * dgamma``),
+    ``dx = gamma * inv_std * dy`` with the moving statistics."""
     x, ax, p = _batch_norm_args(x, gamma, beta, moving_mean, moving_variance, training, axis)
     eps = _eps(epsilon, x.dtype)
-    axes = tuple(a for a in range(x.ndim) if a != ax)
+    layout = _ChannelRows(x.shape, ax)
+    x2, m = layout.matrix(x), layout.cells
+    gamma, beta = p["gamma"].ravel(), p["beta"].ravel()
     if training:
-        mean = x.mean(axis=axes, keepdims=True)
-        var = np.square(x - mean).mean(axis=axes, keepdims=True)
+        mean = layout.fold(x2.sum(axis=0)) / m
+        xhat = x2 - layout.tile(mean)
+        var = layout.fold(np.einsum("ij,ij->j", xhat, xhat)) / m
     else:
-        mean, var = p["moving_mean"], p["moving_variance"]
+        mean, var = p["moving_mean"].ravel(), p["moving_variance"].ravel()
+        xhat = x2 - layout.tile(mean)
     inv_std = 1 / np.sqrt(var + eps)
-    xhat = (x - mean) * inv_std
-    y = p["gamma"] * xhat + p["beta"]
+    xhat *= layout.tile(inv_std)
+    y = xhat * layout.tile(gamma)
+    y += layout.tile(beta)
 
     def pullback(dy):
-        gxh = dy * p["gamma"]
-        dx = _normalize_backward(gxh, xhat, inv_std, axes) if training else gxh * inv_std
-        return dx, (dy * xhat).sum(axis=axes), dy.sum(axis=axes)
-    return y, pullback
+        dy2 = layout.matrix(np.ascontiguousarray(dy))
+        dbeta, dgamma = layout.fold(dy2.sum(axis=0)), layout.fold(np.einsum("ij,ij->j", dy2, xhat))
+        if training:
+            dx = xhat * layout.tile(-dgamma / m)
+            dx += dy2
+            dx -= layout.tile(dbeta / m)
+            dx *= layout.tile(gamma * inv_std)
+        else:
+            dx = dy2 * layout.tile(gamma * inv_std)
+        return dx.reshape(x.shape), dgamma, dbeta
+    return y.reshape(x.shape), pullback
 
 
 def group_normalization(x, gamma, beta, groups, epsilon=1e-3, axis=-1):
