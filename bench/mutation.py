@@ -1,7 +1,9 @@
 """Mutation testing of crosscheck's verdict: mutate npcnn's op code, check that ``crosscheck run`` fails.
 
-    python -m bench --mutation [--sample N] [--seed S] [--examples K] [-j 2] [--files GLOB ...]
+    python -m bench --mutation [--sample N] [--seed S] [--examples K] [-j 2] [--files GLOB ...] [--since REV]
     python -m bench.mutation   (the same options)
+
+``--since REV`` mutates only the lines changed since the git revision REV (a review of a change).
 
 A small AST mutator over ``npcnn/padding.py`` and ``npcnn/functional/*.py`` (the code whose
 meaning crosscheck checks): arithmetic and comparison operators swapped, integer / float / boolean
@@ -23,6 +25,7 @@ import ast
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
 import sys
@@ -288,6 +291,21 @@ def make_mutant(rel: str, index: int) -> tuple[Mutant, str] | None:
                   _short(before), _short(after)), mutated
 
 
+def changed_lines(diff: str) -> set[int]:
+    """The new-side line numbers of a ``git diff -U0`` of one file (added or changed lines)."""
+    lines = set()
+    for m in re.finditer(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", diff, re.M):
+        start, count = int(m[1]), int(m[2] or 1)
+        lines.update(range(start, start + count))
+    return lines
+
+
+def lines_changed_since(rev: str, rel: str) -> set[int]:
+    diff = subprocess.run(["git", "diff", "-U0", rev, "--", str(PACKAGE / rel)], capture_output=True, text=True,
+                          cwd=ROOT, check=True).stdout
+    return changed_lines(diff)
+
+
 def _short(text: str, limit: int = 160) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "..."
@@ -336,16 +354,18 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=600, help="seconds per mutant run (default 600)")
     parser.add_argument("--files", nargs="+", default=list(DEFAULT_FILES), help="globs under npcnn/")
     parser.add_argument("--out", default="mutation-results.json", help="where the results go")
+    parser.add_argument("--since", metavar="REV", help="only mutants on lines changed since this git revision")
     args = parser.parse_args(argv)
     files = sorted({str(p.relative_to(PACKAGE)) for pattern in args.files for p in PACKAGE.glob(pattern)
                     if p.name != "__init__.py"})
+    changed = {rel: lines_changed_since(args.since, rel) for rel in files} if args.since else None
     points = find_mutants(files)
     rng = random.Random(args.seed)
     rng.shuffle(points)
     chosen = []
     for rel, index in points:
         made = make_mutant(rel, index)
-        if made is not None:
+        if made is not None and (changed is None or made[0].line in changed[rel]):
             chosen.append(made)
         if len(chosen) == args.sample:
             break

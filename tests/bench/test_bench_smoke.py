@@ -68,6 +68,15 @@ def test_every_mutant_judged_equivalent_still_exists():
     assert [k for k in EQUIVALENT if k not in keys] == []
 
 
+def test_mutation_since_reads_the_new_side_of_each_hunk():
+    from bench.mutation import changed_lines
+    diff = ("diff --git a/f.py b/f.py\n--- a/f.py\n+++ b/f.py\n"
+            "@@ -3,2 +3,4 @@ def f():\n-a\n-b\n+a\n+b\n+c\n+d\n"
+            "@@ -20 +22 @@ x\n-old\n+new\n"
+            "@@ -30,3 +31,0 @@ y\n-gone\n-gone\n-gone\n")
+    assert changed_lines(diff) == {3, 4, 5, 6, 22}
+
+
 def test_false_alarm_count_runs_and_fails_only_on_a_failing_status():
     proc = subprocess.run([sys.executable, "bench/false_alarms.py", "--examples", "8", "--ops", "relu,conv2d"],
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
