@@ -222,8 +222,8 @@ def parse_args(argv=None):
     p.add_argument("--pytest", action="store_true", help="with --harness: also time `pytest -n 2` (ci profile)")
     p.add_argument("--examples", type=int, default=200, help="with --harness: cases per op (default 200)")
     p.add_argument("--threads", type=int, default=0,
-                   help="limit BLAS (threadpoolctl) and TF intra-op pools to N threads (default: library defaults); "
-                        "1 gives stable figures on a machine other processes are using")
+                   help="limit BLAS (threadpoolctl), npcnn's chunk threads and TF intra-op pools to N threads "
+                        "(default: library defaults); 1 gives stable figures on a machine other processes are using")
     p.add_argument("--out", default="bench-results.json")
     args = p.parse_args(argv)
     ops = [o for o in args.ops.split(",") if o]
@@ -255,6 +255,9 @@ def main(argv=None) -> int:
     tf = None if args.no_tf else TFWorker(intra=args.threads, inter=1 if args.threads else 0)
     from threadpoolctl import threadpool_limits
     blas_limit = threadpool_limits(limits=args.threads, user_api="blas") if args.threads else None
+    if args.threads:
+        import npcnn
+        npcnn.config.set_num_threads(args.threads)   # npcnn's own chunk threads (depthwise, pooling)
     try:
         tf_config = tf.config() if tf else None
         rows = [derive(r) for r in measure_rows(cases, dtypes, repeats, budget, args.quick, tf, log)]

@@ -24,6 +24,8 @@ def interleaved(keys: list[str], threads: int = 0, repeats: int = 15) -> dict:
     cores = threads or os.cpu_count() or 1
     config = {**configure(intra=cores, inter=1), "blas": cores}
     out = []
+    import npcnn
+    npcnn.config.set_num_threads(cores)
     with threadpool_limits(limits=cores, user_api="blas"):
         for key in keys:
             name, dtype = key.rsplit(":", 1)

@@ -89,6 +89,11 @@ EQUIVALENT: dict[tuple, str] = {
         "parts = map_chunks(run, batch_chunks(dy.shape[0], dy[:1].nbytes, CACHE_BLOCK_BYTES))", 0, kind, 58): _BLOCK
        for kind in ("1->0", "1->2")},
     ("functional/im2col.py", "step = max(1, budget // max(1, bytes_per_sample))", 0, "1->2", 32): _BLOCK,
+    **{("functional/im2col.py", "GEMM_BLOCK_BYTES = 8 * 2**20", 0, kind, col): _BUDGET
+       for kind, col in (("2->1", 23), ("2->3", 23), ("20->19", 26), ("20->21", 26), ("8->7", 19), ("8->9", 19),
+                         ("Mult->Div", 19), ("Pow->Mult", 23))},
+    ("functional/im2col.py", "budget = min(GEMM_BLOCK_BYTES, IM2COL_BUDGET_BYTES) if budget is None else budget", 0,
+     "min->max", 13): _BUDGET,
     **{("functional/im2col.py", "CACHE_BLOCK_BYTES = 2**20", 0, kind, col): _BLOCK
        for kind, col in (("20->21", 23), ("20->19", 23), ("2->3", 20), ("2->1", 20), ("Pow->Mult", 20))},
     ("functional/conv.py", "if out_nhwc[0] != x_nhwc[0] or any(n not in r for n, r in zip(out_nhwc[1:3], ranges)):",
@@ -134,6 +139,12 @@ EQUIVALENT: dict[tuple, str] = {
         "the channel check and resolve_conv refuse the same empty kernel or channel axis next",
     ("functional/conv.py", "x_nhwc[1:3], w_shape[:2], strides_hw, dilations_hw, _per_axis(P.normalize_padding("
      "padding, data_format)))]", 0, "3->4", 17): _SLICE,
+    **{("functional/normalization.py", "self.r = shape[ax - 1] if self.b == 1 and ax >= 1 else 1", 0, kind, col):
+       "R = 1 and R = the size of the axis before the channels are both valid row layouts (each row a whole number "
+       "of channel blocks): the choice changes the matrix's shape, not the arithmetic"
+       for kind, col in (("Eq->NotEq", 34), ("1->2", 44), ("1->2", 56))},
+    ("functional/normalization.py", "return a.reshape(a.size // self.width if self.width else 0, self.width)", 0,
+     "0->1", 65): "with no channels the matrix is (1, 0) instead of (0, 0): both empty, every sum over them empty",
     ("functional/normalization.py",
      'raise ValueError(f"x must have a batch axis and a channel axis, got shape {x.shape}")', 0, "raise->pass", 8):
         "a 1-D x then has its channel axis on the batch axis, which the axis check refuses next",
