@@ -134,9 +134,9 @@ def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, col
     og = cout // g
     if cols is not None:
         dy_rows = dy.reshape(-1, cout)
-        starts = np.cumsum([0] + [c.shape[0] for c in cols])
-        dw = sum(cols[k].T @ dy_rows[starts[k]:starts[k + 1]] for k in range(1, len(cols)))
-        return (cols[0].T @ dy_rows[:starts[1]] + dw).reshape(kh, kw, cg, cout)
+        bounds = np.cumsum([0] + [c.shape[0] for c in cols])
+        dw = sum(c.T @ dy_rows[a:b] for c, a, b in zip(cols, bounds[:-1], bounds[1:]))
+        return dw.reshape(kh, kw, cg, cout)
     if g > 1 and cg == 1:
         dw = _depthwise_backprop_filter(x, dy.reshape(n, oh, ow, g, og), spec)
         return dw.reshape(kh, kw, 1, cout)

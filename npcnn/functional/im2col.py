@@ -110,8 +110,9 @@ def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype, channels_f
 
 def scatter_windows_in_chunks(per_offset, geom: WindowGeometry, x_shape, dtype) -> np.ndarray:
     """:func:`scatter_windows` over batch chunks of about ``CACHE_BLOCK_BYTES`` (of input gradient),
-    so that the KH * KW strided adds of a chunk hit cache, run on threads (``parallel.map_chunks``). ``per_offset(i, j, chunk)`` gives the
-    NHWC-output-shaped block of the samples ``chunk`` (a slice of the batch)."""
+    so that the KH * KW strided adds of a chunk hit cache, run on threads (``npcnn.parallel``).
+    ``per_offset(i, j, chunk)`` gives the NHWC-output-shaped block of the samples ``chunk`` (a slice
+    of the batch)."""
     n, h, w, c = x_shape
     dx = np.empty(x_shape, dtype=dtype)
 

@@ -98,6 +98,21 @@ def test_a_forked_child_gets_threads_of_its_own(threads):
     pytest.fail("the forked child hung in the thread pool")
 
 
+def test_chunks_mapped_from_a_chunk_run_inline(threads):
+    """A chunk function that maps chunks itself must not wait on the pool it runs in."""
+    from npcnn.parallel import map_chunks
+    threads(2)
+    result = []
+    worker = threading.Thread(target=lambda: result.append(
+        map_chunks(lambda c: map_chunks(lambda d: (c, d, threading.current_thread().name), [0, 1]), [0, 1])))
+    worker.start()
+    worker.join(30)
+    assert not worker.is_alive(), "nested map_chunks deadlocked"
+    (outer,) = result
+    assert [[(c, d) for c, d, _ in inner] for inner in outer] == [[(0, 0), (0, 1)], [(1, 0), (1, 1)]]
+    assert all(len({name for *_, name in inner}) == 1 for inner in outer)   # each inner map ran on one thread
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
 def test_set_num_threads_refuses_what_is_not_a_positive_int(bad):
     with pytest.raises(ValueError, match="num_threads"):
