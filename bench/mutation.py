@@ -142,7 +142,12 @@ EQUIVALENT: dict[tuple, str] = {
     **{("functional/normalization.py", "self.r = shape[ax - 1] if self.b == 1 and ax >= 1 else 1", 0, kind, col):
        "R = 1 and R = the size of the axis before the channels are both valid row layouts (each row a whole number "
        "of channel blocks): the choice changes the matrix's shape, not the arithmetic"
-       for kind, col in (("Eq->NotEq", 34), ("1->2", 44), ("1->2", 56))},
+       for kind, col in (("Eq->NotEq", 34), ("1->2", 44), ("1->0", 44), ("1->2", 56))},
+    ("functional/conv_backward.py", "taps = live_offsets(spec.geom, x.shape[1:3])", 0, "3->4", 45): _SLICE,
+    ("functional/conv_backward.py", "if len(chunks) == 1:", 0, "1->0", 30):
+        "the channels-first scatter result is copied into dx instead of returned as a view: the same values",
+    ("functional/conv_backward.py", "dy_rows = dy.reshape(-1, cout)", 0, "1->2", 30):
+        "NumPy reads any negative size in reshape as the one unknown dimension",
     ("functional/normalization.py", "return a.reshape(a.size // self.width if self.width else 0, self.width)", 0,
      "0->1", 65): "with no channels the matrix is (1, 0) instead of (0, 0): both empty, every sum over them empty",
     ("functional/normalization.py",

@@ -165,7 +165,8 @@ def top_up_forms(op_name: str, missing: dict, *, dtype: str, seed: int, impl=Non
 
 def large_cases(op_name: str, *, dtype: str, seed: int, impl=None, paths: str = "all",
                 on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """The op's one realistic-size case (its OpInfo's ``large``), or nothing if it has none."""
+    """The op's realistic-size cases (its OpInfo's ``large``: one, or a tuple of sizes, each run
+    once), or nothing if it has none."""
     from .implementation import resolve_impl
     from .registry import get_op
     from .runner import run_case
@@ -173,5 +174,10 @@ def large_cases(op_name: str, *, dtype: str, seed: int, impl=None, paths: str = 
     if not info.large:
         return []
     module, _ = resolve_impl(impl)
-    return fuzz_outcomes(info.large(dtype), lambda case: run_case(case, module, paths), examples=1,
-                         seed_key=op_seed_key(op_name, dtype, seed, ":large"), on_outcome=on_outcome)
+    sizes = info.large(dtype)
+    out = []
+    for k, strategy in enumerate(sizes if isinstance(sizes, tuple) else (sizes,)):
+        out += fuzz_outcomes(strategy, lambda case: run_case(case, module, paths), examples=1,
+                             seed_key=op_seed_key(op_name, dtype, seed, ":large" + (str(k) if k else "")),
+                             on_outcome=on_outcome)
+    return out

@@ -126,8 +126,9 @@ class OpInfo:
     strategy: ``strategy(dtype, spellings)`` -> hypothesis strategy of Case; ``spellings=False``
         draws every parameter explicitly in its canonical form (for user code with other conventions).
     extreme: ``extreme(dtype, spellings=True)`` -> strategy of Cases with values at the edges of the op's branches.
-    large: ``large(dtype)`` -> strategy of one realistic-size Case, run once per run: sizes past the
-        batch chunking and cache blocking array code does (hundreds of MiB of im2col).
+    large: ``large(dtype)`` -> strategy of one realistic-size Case (or a tuple of them, each run
+        once), run once per run: sizes past the batch chunking and cache blocking array code does
+        (tens to hundreds of MiB of im2col: a code path may differ between the two).
     features: ``features(case)`` -> labels of what the case exercises ("batch 0", "grouped", ...).
     paths: the TensorFlow reference paths.
     geometry: ``geometry(call)`` -> the case's :class:`crosscheck.geometry.WindowArgs` (unchecked).

@@ -118,15 +118,22 @@ def conv2d_cases(draw, dtype: str, spellings: bool = True) -> Case:
     return Case("conv2d", dict(c.cfg.params), arrays, S.normal(rng, S.layout(c.y, fmt), dtype), dtype, seed)
 
 
+def conv2d_large(dtype: str) -> tuple:
+    """Two realistic sizes, 3x3 SAME with bias: 16 x 64 x 64 x 64 -> 32 channels (151 MB of float32
+    im2col) and a CIFAR training batch, 32 x 32 x 32 x 32 -> 64 (38 MB)."""
+    return (_conv2d_sized((16, 64, 64, 64), 32, dtype), _conv2d_sized((32, 32, 32, 32), 64, dtype))
+
+
 @st.composite
-def conv2d_large(draw, dtype: str) -> Case:
-    """16 x 64 x 64 x 64 -> 32 channels, 3x3, SAME: 151 MB of float32 im2col."""
+def _conv2d_sized(draw, x_nhwc: tuple, out_channels: int, dtype: str) -> Case:
     fmt = draw(st.sampled_from(["NHWC", "NCHW"]))
     seed, rng = _values(draw, dtype)
-    arrays = {"input": S.normal(rng, S.layout((16, 64, 64, 64), fmt), dtype),
-              "filters": S.normal(rng, (3, 3, 64, 32), dtype), "bias": S.normal(rng, (32,), dtype)}
+    arrays = {"input": S.normal(rng, S.layout(x_nhwc, fmt), dtype),
+              "filters": S.normal(rng, (3, 3, x_nhwc[3], out_channels), dtype),
+              "bias": S.normal(rng, (out_channels,), dtype)}
     params = {"strides": [1, 1], "padding": "SAME", "dilations": [1, 1], "data_format": fmt}
-    return Case("conv2d", params, arrays, S.normal(rng, S.layout((16, 64, 64, 32), fmt), dtype), dtype, seed)
+    y_nhwc = (*x_nhwc[:3], out_channels)
+    return Case("conv2d", params, arrays, S.normal(rng, S.layout(y_nhwc, fmt), dtype), dtype, seed)
 
 
 @st.composite
