@@ -95,16 +95,11 @@ def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype, channels_f
     else:
         dx = out
         dx.fill(0)
-    for i in range(geom.kernel[0]):
-        for j in range(geom.kernel[1]):
-            taps = clipped_window_slices(geom, (h, w), i, j)
-            if taps is None:
-                continue
-            (out_rows, out_cols), (in_rows, in_cols) = taps
-            if channels_first:
-                dx[:, :, in_rows, in_cols] += per_offset(i, j)[:, :, out_rows, out_cols]
-            else:
-                dx[:, in_rows, in_cols, :] += per_offset(i, j)[:, out_rows, out_cols, :]
+    for (i, j), ((out_rows, out_cols), (in_rows, in_cols)) in live_offsets(geom, (h, w)):
+        if channels_first:
+            dx[:, :, in_rows, in_cols] += per_offset(i, j)[:, :, out_rows, out_cols]
+        else:
+            dx[:, in_rows, in_cols, :] += per_offset(i, j)[:, out_rows, out_cols, :]
     return dx
 
 
