@@ -14,6 +14,7 @@ explicit asymmetric pairs (pads may exceed the kernel where TensorFlow allows it
 from __future__ import annotations
 
 import contextvars
+import functools
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -31,6 +32,41 @@ MAX_EXPLICIT_PAD = 6
 SEEDS = st.integers(0, 2**32 - 1)
 BATCHES = st.sampled_from([1, 2, 3, 4, 0])   # shrinks towards 1; 0 is TF's empty batch
 OMIT = object()                 # a parameter left out of the call (its default applies)
+
+
+# ---------------------------------------------------------------------------- strategy objects
+
+def _frozen(value):
+    """A hashable key for a strategy's arguments, every value tagged by its type (1, 1.0, True
+    and [1] stay apart); TypeError if a value is unhashable."""
+    if isinstance(value, (list, tuple)):
+        return (type(value), tuple(_frozen(v) for v in value))
+    if isinstance(value, dict):
+        return (dict, tuple((_frozen(k), _frozen(v)) for k, v in value.items()))
+    hash(value)
+    return (type(value), value)
+
+
+def reused(make):
+    """Wrap a function that builds a strategy so that the same arguments give the same strategy
+    object. Hypothesis validates each new strategy object on its first draw (a walk over the
+    strategy's parts) and keeps per-object caches: building one per draw cost more than drawing.
+    Arguments that cannot be made hashable build a new object, as before."""
+    cache: dict = {}
+
+    @functools.wraps(make)
+    def get(*args, **kwargs):
+        try:
+            key = (_frozen(args), _frozen(kwargs))
+        except TypeError:
+            return make(*args, **kwargs)
+        if key not in cache:
+            cache[key] = make(*args, **kwargs)
+        return cache[key]
+    return get
+
+
+_sampled = reused(st.sampled_from)
 
 
 # ------------------------------------------------------------------------------------- values
@@ -59,10 +95,12 @@ def with_special_values(rng, x: np.ndarray, values) -> np.ndarray:
     return x
 
 
+@reused
 def small_shapes(min_rank: int = 1, max_rank: int = 4, max_side: int = 8):
     return st.lists(st.integers(1, max_side), min_size=min_rank, max_size=max_rank).map(tuple)
 
 
+@reused
 def channel_counts(low: int = 1, high: int = MAX_CHANNELS):
     """Mostly 1-8 channels, sometimes 16 or 20 (where implementations change their inner loops)."""
     return st.one_of(st.integers(low, high), st.integers(low, high), st.integers(low, high),
@@ -90,7 +128,14 @@ def pick(draw, name: str, options):
     forced = (_FORCED.get() or {}).get(name)
     if forced is not None and forced in options:
         return forced
-    return draw(st.sampled_from(list(options)))
+    return draw(sampled(tuple(options)))
+
+
+def sampled(options: tuple):
+    """``st.sampled_from(options)``, one strategy object per tuple of options (see :func:`reused`)."""
+    return _sampled(options)
+
+
 
 
 def forms_for(param: Param, spellings: bool, canonical_form: str) -> tuple:
@@ -104,6 +149,7 @@ def spelled(params: dict, name: str, value) -> None:
         params[name] = value
 
 
+@reused
 @st.composite
 def choice_param(draw, name: str, param: Param, choices, spellings: bool = True):
     """(meaning, value as written or OMIT) of a parameter with a few values (data_format, keepdims, ...)."""
@@ -113,6 +159,7 @@ def choice_param(draw, name: str, param: Param, choices, spellings: bool = True)
     return (param.default, OMIT) if picked == DEFAULT else (by_form[picked], by_form[picked])
 
 
+@reused
 @st.composite
 def spatial_param(draw, name: str, param: Param, low: int, high: int, data_format: str, spellings: bool = True,
                   rank: int = 2):
@@ -127,6 +174,7 @@ def spatial_param(draw, name: str, param: Param, low: int, high: int, data_forma
     return values, spell_spatial(values, form, data_format)
 
 
+@reused
 @st.composite
 def padding_param(draw, param: Param, data_format: str, spellings: bool = True):
     """(mode "SAME" / "VALID" / "EXPLICIT", form) for a padding parameter; the caller draws the
@@ -174,6 +222,7 @@ class WindowConfig:
     params: dict              # strides / padding / dilations / data_format as the call writes them
 
 
+@reused
 @st.composite
 def window_config(draw, params: dict, spellings: bool = True, *, window_param: str | None = None,
                   max_k: int = 5, pads_below_window: bool = False) -> WindowConfig:

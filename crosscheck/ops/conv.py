@@ -89,6 +89,7 @@ class ConvShapes:
     groups: int
 
 
+@S.reused
 @st.composite
 def conv_shapes(draw, spellings: bool = True, grouped: bool = True) -> ConvShapes:
     cfg = draw(S.window_config(CONV_PARAMS, spellings))
@@ -211,10 +212,10 @@ def conv2d_tape(call: Call) -> dict:
 def conv2d_backprop_ops(call: Call) -> dict:
     """d_input and d_filters from tf.compat.v1.nn.conv2d_backprop_input / _filter; d_bias = sum(dy)."""
     T, g = tf_lib(), _setup(call)
-    dy = T.tf.constant(T.nhwc_array(call.dy, g.fmt))
+    dy = T.nhwc_constant(call.dy, g.fmt)
     w = call.arrays["filters"]
     out = {"d_input": T.nhwc_result(T.backprop_input_nhwc(w, dy, g), g.fmt),
-           "d_filters": T.backprop_filter_nhwc(T.tf.constant(T.nhwc_array(call.arrays["input"], g.fmt)), dy, g).numpy()}
+           "d_filters": T.backprop_filter_nhwc(T.nhwc_constant(call.arrays["input"], g.fmt), dy, g).numpy()}
     if "bias" in call.arrays:
         out["d_bias"] = T.tf.reduce_sum(dy, axis=[0, 1, 2]).numpy()
     return out
@@ -223,14 +224,14 @@ def conv2d_backprop_ops(call: Call) -> dict:
 def conv2d_transpose_path(call: Call) -> dict:
     """d_input as tf.nn.conv2d_transpose(dy, filters) onto the input's shape."""
     T, g = tf_lib(), _setup(call)
-    dy = T.tf.constant(T.nhwc_array(call.dy, g.fmt))
+    dy = T.nhwc_constant(call.dy, g.fmt)
     return {"d_input": T.nhwc_result(T.conv_transpose_nhwc(dy, call.arrays["filters"], g), g.fmt)}
 
 
 def keras_path(call: Call) -> dict:
     """d_input from Keras's Conv2DTranspose with the filters as its kernel (what its call computes)."""
     T, g = tf_lib(), _setup(call)
-    dy = T.tf.constant(T.nhwc_array(call.dy, g.fmt))
+    dy = T.nhwc_constant(call.dy, g.fmt)
     return {"d_input": T.nhwc_result(T.keras_conv2d_transpose(dy, call.arrays["filters"], g), g.fmt)}
 
 

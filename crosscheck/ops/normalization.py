@@ -34,6 +34,7 @@ def _count(shape, axes) -> int:
     return product([shape[a] for a in axes])
 
 
+@S.reused
 @st.composite
 def _shape_with_count(draw, rank: int, reduced: tuple, max_side: int = 6) -> tuple:
     """A shape of ``rank`` whose ``reduced`` axes hold at least MIN_GROUP elements in total."""

@@ -64,25 +64,32 @@ def compute_reference(case, first_only: bool = False) -> Reference:
     info, call = resolve(case)
     precheck(case)
     ref = Reference(first_only=first_only, notes=workaround_notes(call))
-    for path in info.paths:
-        if first_only and ref.paths:
-            break
-        why_not = path.applies(call)
-        if why_not:
-            ref.skipped[path.name] = why_not
-            continue
-        try:
-            tensors = path.compute(call)
-        except tf_lib.OpError as e:
-            raise TFReferenceError(f"TensorFlow raised {type(e).__name__} on path {path.name}: "
-                                   f"{first_line(e.message)}") from None
-        except Exception:
-            raise TFReferenceError(f"path {path.name} failed:\n{traceback.format_exc()}") from None
-        ref.paths[path.name] = {k: np.asarray(v) for k, v in tensors.items()}
+    with tf_lib.shared_constants():
+        for path in info.paths:
+            if first_only and ref.paths:
+                break
+            why_not = path.applies(call)
+            if why_not:
+                ref.skipped[path.name] = why_not
+                continue
+            ref.paths[path.name] = _compute_path(path, call)
     if not ref.paths:
         reasons = "; ".join(f"{p}: {r}" for p, r in ref.skipped.items())
         raise TFReferenceError(f"no TensorFlow path of {case.op} applies to this case ({reasons})")
     return ref
+
+
+def _compute_path(path, call) -> dict:
+    """One path's tensors as arrays; TFReferenceError for whatever it raises."""
+    from . import tf_lib
+    try:
+        tensors = path.compute(call)
+    except tf_lib.OpError as e:
+        raise TFReferenceError(f"TensorFlow raised {type(e).__name__} on path {path.name}: "
+                               f"{first_line(e.message)}") from None
+    except Exception:
+        raise TFReferenceError(f"path {path.name} failed:\n{traceback.format_exc()}") from None
+    return {k: np.asarray(v) for k, v in tensors.items()}
 
 
 def forward_reference(case) -> dict:

@@ -10,6 +10,7 @@ pooling built from ``tf.nn.conv2d`` (``avg-pool-grad-same-window``).
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -56,11 +57,61 @@ def tf_padding(padding):
     return padding if isinstance(padding, str) else G.full_padding(padding, "NHWC")
 
 
+_SHARED: dict | None = None     # id(array) -> (array, tensor) while shared_constants() is open
+
+
+@contextmanager
+def shared_constants():
+    """Within the block, :func:`constant` converts each array once: the paths of one case share the
+    tensors of its arrays (an EagerTensor is immutable, so sharing changes no value)."""
+    global _SHARED
+    outer, _SHARED = _SHARED, {}
+    try:
+        yield
+    finally:
+        _SHARED = outer
+
+
+def constant(a: np.ndarray):
+    """``tf.constant(a)``; inside :func:`shared_constants`, the same tensor for the same array object
+    (the cache holds the array, so its id cannot be reused while the block lasts)."""
+    if _SHARED is None:
+        return tf.constant(a)
+    hit = _SHARED.get(id(a))
+    if hit is None:
+        hit = _SHARED[id(a)] = (a, tf.constant(a))
+    return hit[1]
+
+
+def nhwc_constant(a: np.ndarray, data_format: str):
+    """A path's constant input as an NHWC tensor (transposed in NumPy: nothing differentiates it)."""
+    if data_format == "NHWC":
+        return constant(a)
+    if _SHARED is None:
+        return tf.constant(nhwc_array(a, data_format))
+    key = ("nhwc", id(a))
+    hit = _SHARED.get(key)
+    if hit is None:
+        hit = _SHARED[key] = (a, tf.constant(nhwc_array(a, data_format)))
+    return hit[1]
+
+
+def tensor(value):
+    """A NumPy array as a (shared) constant; a tensor as it is."""
+    return constant(value) if isinstance(value, np.ndarray) else value
+
+
+def sizes(values) -> np.ndarray:
+    """A shape argument (input_sizes, filter_sizes, output_shape) as int32: TF's eager fast path
+    takes an array; a Python list sends each call through its slower fallback (same op, same value)."""
+    return np.asarray(values, dtype=np.int32)
+
+
 def tape(fn: Callable, call: Call, differentiable, arrays: dict | None = None) -> dict:
     """``{"y": fn(**arrays)}`` plus ``{"d_<name>": ...}`` for ``differentiable`` by GradientTape with
     ``output_gradients=dy``. A gradient TF reports as None (no dependence) is zeros."""
     given = call.arrays if arrays is None else arrays
-    consts = {k: tf.constant(v) for k, v in given.items()}
+    consts = {k: constant(v) for k, v in given.items()}
     watched = [n for n in differentiable if n in consts]
     with tf.GradientTape() as gt:
         for n in watched:
@@ -68,7 +119,7 @@ def tape(fn: Callable, call: Call, differentiable, arrays: dict | None = None) -
         y = fn(**consts)
     out = {"y": y.numpy()}
     if call.dy is not None and watched:
-        grads = gt.gradient(y, [consts[n] for n in watched], output_gradients=tf.constant(call.dy))
+        grads = gt.gradient(y, [consts[n] for n in watched], output_gradients=constant(call.dy))
         for n, g in zip(watched, grads):
             out["d_" + n] = np.zeros_like(given[n]) if g is None else tf.convert_to_tensor(g).numpy()
     return out
@@ -126,7 +177,7 @@ def zero_dilate(w, dilations):
         return out
     if 0 in shape:   # scatter_nd refuses an empty output; an empty kernel has nothing to differentiate
         return tf.zeros(shape, w.dtype)
-    return tf.scatter_nd(tf.constant(dilated_tap_indices((kh, kw), dilations)), w, shape)
+    return tf.scatter_nd(dilated_tap_indices((kh, kw), dilations), w, shape)
 
 
 def split_groups(t, groups: int, axis: int = -1):
@@ -140,15 +191,15 @@ def _concat(parts):
 
 def conv_nhwc(x, w, g: ConvSetup):
     """tf.nn.conv2d in NHWC with the zero-dilated kernel, group by group."""
-    wd = zero_dilate(w, g.dilations)
+    wd = tensor(zero_dilate(w, g.dilations))
     return _concat([tf.nn.conv2d(xg, wg, g.tf_strides, g.pad)
                     for xg, wg in zip(split_groups(x, g.groups), split_groups(wd, g.groups))])
 
 
 def backprop_input_nhwc(w, dy, g: ConvSetup):
     """tf.compat.v1.nn.conv2d_backprop_input (NHWC), zero-dilated kernel, group by group."""
-    wd = zero_dilate(w, g.dilations)
-    size = [*g.x_nhwc[:3], g.x_nhwc[3] // g.groups]
+    wd = tensor(zero_dilate(w, g.dilations))
+    size = sizes([*g.x_nhwc[:3], g.x_nhwc[3] // g.groups])
     return _concat([tf.compat.v1.nn.conv2d_backprop_input(size, wg, dyg, g.tf_strides, g.pad)
                     for wg, dyg in zip(split_groups(wd, g.groups), split_groups(dy, g.groups))])
 
@@ -157,16 +208,16 @@ def backprop_filter_nhwc(x, dy, g: ConvSetup):
     """tf.compat.v1.nn.conv2d_backprop_filter (NHWC); with dilation, the gradient of the
     zero-dilated kernel sampled at the taps; group by group."""
     kh_eff, kw_eff, cg, o = g.dilated_kernel_shape
-    size = [kh_eff, kw_eff, cg, o // g.groups]
+    size = sizes([kh_eff, kw_eff, cg, o // g.groups])
     dw = _concat([tf.compat.v1.nn.conv2d_backprop_filter(xg, size, dyg, g.tf_strides, g.pad)
                   for xg, dyg in zip(split_groups(x, g.groups), split_groups(dy, g.groups))])
-    return dw[::g.dilations[0], ::g.dilations[1]]
+    return dw if max(g.dilations) == 1 else dw[::g.dilations[0], ::g.dilations[1]]
 
 
 def conv_transpose_nhwc(dy, w, g: ConvSetup):
     """tf.nn.conv2d_transpose (NHWC) onto the conv's input shape, zero-dilated kernel, by group."""
-    wd = zero_dilate(w, g.dilations)
-    size = [*g.x_nhwc[:3], g.x_nhwc[3] // g.groups]
+    wd = tensor(zero_dilate(w, g.dilations))
+    size = sizes([*g.x_nhwc[:3], g.x_nhwc[3] // g.groups])
     return _concat([tf.nn.conv2d_transpose(dyg, wg, size, g.tf_strides, g.pad)
                     for wg, dyg in zip(split_groups(wd, g.groups), split_groups(dy, g.groups))])
 
@@ -200,7 +251,7 @@ def keras_conv2d_transpose(dy, w, g: ConvSetup):
     output_padding, why_not = keras_output_padding(g, [int(v) for v in dy.shape[1:3]], (kh, kw))
     if why_not:
         raise ValueError(why_not)
-    return keras.ops.conv_transpose(dy, tf.constant(w), **keras_transpose_arguments(g, output_padding))
+    return keras.ops.conv_transpose(dy, constant(w), **keras_transpose_arguments(g, output_padding))
 
 
 def keras_transpose_arguments(g: ConvSetup, output_padding) -> dict:

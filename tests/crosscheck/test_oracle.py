@@ -272,3 +272,18 @@ def test_zero_dilated_kernel_is_the_same_from_numpy_and_from_a_tensor_and_its_gr
         from_tensor = T.zero_dilate(t, (2, 3))
     np.testing.assert_array_equal(from_tensor.numpy(), from_numpy)
     np.testing.assert_array_equal(tape.gradient(from_tensor, t, output_gradients=tf.constant(g)).numpy(), g[::2, ::3])
+
+
+def test_the_paths_of_one_case_share_each_array_s_tensor_and_nothing_outlives_the_case():
+    from crosscheck.oracle import tf_lib as T
+    a = np.arange(24, dtype=np.float32).reshape(1, 2, 3, 4)
+    assert T.constant(a) is not T.constant(a)          # outside a case: a fresh tensor each time
+    with T.shared_constants():
+        assert T.constant(a) is T.constant(a)
+        nchw = T.nhwc_constant(a, "NCHW")
+        assert nchw is T.nhwc_constant(a, "NCHW") and nchw is not T.constant(a)
+        np.testing.assert_array_equal(nchw.numpy(), a.transpose(0, 2, 3, 1))
+    with T.shared_constants():
+        b = a.copy()
+        b[0, 0, 0, 0] = 7.0
+        assert T.constant(b).numpy()[0, 0, 0, 0] == 7.0

@@ -1,0 +1,27 @@
+"""Strategy objects built once per argument set (crosscheck.strategies.reused)."""
+from hypothesis import strategies as st
+
+from crosscheck import strategies as S
+from crosscheck.ops._common import CONV_PARAMS
+
+
+def test_the_same_arguments_give_the_same_strategy_object():
+    assert S.window_config(CONV_PARAMS, True) is S.window_config(CONV_PARAMS, True)
+    assert S.sampled(("a", "b")) is S.sampled(("a", "b"))
+    assert S.window_config(CONV_PARAMS, True) is not S.window_config(CONV_PARAMS, False)
+
+
+def test_equal_values_of_other_types_stay_apart():
+    made = []
+    build = S.reused(lambda v: made.append(v) or st.just(v))
+    for v in (1, True, 1.0, [1], (1,)):
+        build(v)
+    assert made == [1, True, 1.0, [1], (1,)]
+    assert build(True).example() is True
+
+
+def test_unhashable_arguments_build_a_new_strategy_each_time():
+    made = []
+    build = S.reused(lambda v: made.append(v) or st.just(0))
+    build({1}), build({1})
+    assert len(made) == 2
