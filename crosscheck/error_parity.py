@@ -54,10 +54,8 @@ def tf_verdict(info: OpInfo, e: ErrorInput) -> tuple[str, str, object]:
     source = info.plain_tf.source(call) if callable(info.plain_tf.source) else info.plain_tf.source
     params = {k: v for k, v in info.plain_tf.params(call).items() if v is not None}
     expr = source.format(params=", ".join(f"{k}={k}" for k in params))
-    import os
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import keras
-    import tensorflow as tf
+    from .tf_import import keras_module, tensorflow
+    tf, keras = tensorflow(), keras_module()
     try:
         y = eval(expr, {"tf": tf, "keras": keras}, {**e.arrays, **params})   # noqa: S307 (our own source)
         y = [np.asarray(t) for t in y] if isinstance(y, (tuple, list)) else np.asarray(y)

@@ -225,6 +225,8 @@ _HANDLE = "crosscheck-isolation-handle"
 
 def _main(read_fd: int, write_fd: int) -> None:
     """The worker process: the caller's sys.path and setup, then requests until the pipe closes."""
+    from .tf_import import lean
+    lean()
     inbox, outbox = Connection(read_fd, writable=False), Connection(write_fd, readable=False)
     paths, setup = inbox.recv()
     # the caller's order wins: PYTHONPATH put crosscheck's own root first only so that this module

@@ -20,5 +20,8 @@ def main(argv=None) -> int:
         print(f"crosscheck: the harness needs {', '.join(absent)}, which are not installed; install them with: "
               f"{INSTALL}", file=sys.stderr)
         return 2
+    if argv is None:   # started as the command (not called by a program): the process is crosscheck's own
+        from .tf_import import lean
+        lean()
     from .cli import main as cli_main
     return cli_main(argv)

@@ -215,8 +215,8 @@ def network_terms(model: npcnn.Sequential, batch: int, classes: int) -> int:
 
 def _keras_step(kmodel, x, y):
     """Keras's forward (layer by layer, training mode), loss and gradients, as GradientTape sees them."""
-    import keras
-    import tensorflow as tf
+    from .tf_import import keras_module, tensorflow
+    tf, keras = tensorflow(), keras_module()
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64")
     outputs = []
     with tf.GradientTape() as tape:
@@ -230,7 +230,8 @@ def _keras_step(kmodel, x, y):
 
 
 def _optimizers(name: str):
-    import keras
+    from .tf_import import keras_module
+    keras = keras_module()
     if name == "sgd":
         return npcnn.SGD(learning_rate=0.05, momentum=0.9), keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)
     if name == "adam":

@@ -14,7 +14,6 @@ these limits.
 """
 from __future__ import annotations
 
-import os
 
 _STATE: dict = {}
 
@@ -35,8 +34,8 @@ def limit_threads(blas: int = 1, tf_intra: int = 1, tf_inter: int = 1) -> dict:
     if "tf_applied" in _STATE:
         return {k: v for k, v in _STATE.items() if k != "blas_limiter"}
     limit_blas_threads(blas)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    from .tf_import import tensorflow
+    tf = tensorflow()
     applied = True
     try:
         tf.config.threading.set_intra_op_parallelism_threads(tf_intra)

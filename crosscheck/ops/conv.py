@@ -217,7 +217,7 @@ def conv2d_backprop_ops(call: Call) -> dict:
     out = {"d_input": T.nhwc_result(T.backprop_input_nhwc(w, dy, g), g.fmt),
            "d_filters": T.backprop_filter_nhwc(T.nhwc_constant(call.arrays["input"], g.fmt), dy, g).numpy()}
     if "bias" in call.arrays:
-        out["d_bias"] = T.tf.reduce_sum(dy, axis=[0, 1, 2]).numpy()
+        out["d_bias"] = T.tf.reduce_sum(dy, axis=T.sizes([0, 1, 2])).numpy()
     return out
 
 

@@ -15,7 +15,6 @@ own rule), "precision" (a rounding detail, not wrong).
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -98,9 +97,8 @@ def _labels_not_distributions(call: Call) -> bool:
 # ----------------------------------------------------------------------------- demonstrations
 
 def _tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-    return tf
+    from ..tf_import import tensorflow
+    return tensorflow()
 
 
 def _raises(fn) -> bool:
@@ -305,7 +303,8 @@ def demo_leaky_alpha() -> bool:
 
 
 def demo_keras_optimizer() -> bool:
-    import keras
+    from ..tf_import import keras_module
+    keras = keras_module()
     v = keras.Variable(np.array([1.0]), dtype="float64")
     opt = keras.optimizers.SGD(learning_rate=0.1)
     opt.apply([keras.ops.convert_to_tensor(np.array([1.0]))], [v])

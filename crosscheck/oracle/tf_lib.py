@@ -9,31 +9,33 @@ pooling built from ``tf.nn.conv2d`` (``avg-pool-grad-same-window``).
 """
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+from .. import geometry as G
+from ..opinfo import Call
+from ..tf_import import tensorflow
+from . import tf_glue
 
-from .. import geometry as G  # noqa: E402
-from ..opinfo import Call  # noqa: E402
-from . import tf_glue  # noqa: E402
+tf = tensorflow()
 
 tf_glue.install()
 
 OpError = tf.errors.OpError
 
 
+_TO_NHWC, _FROM_NHWC = np.array([0, 2, 3, 1], np.int32), np.array([0, 3, 1, 2], np.int32)
+
+
 def to_nhwc(t, data_format: str):
-    return t if data_format == "NHWC" else tf.transpose(t, [0, 2, 3, 1])
+    return t if data_format == "NHWC" else tf.transpose(t, _TO_NHWC)
 
 
 def from_nhwc(t, data_format: str):
-    return t if data_format == "NHWC" else tf.transpose(t, [0, 3, 1, 2])
+    return t if data_format == "NHWC" else tf.transpose(t, _FROM_NHWC)
 
 
 def nhwc_array(a: np.ndarray, data_format: str) -> np.ndarray:
@@ -102,8 +104,9 @@ def tensor(value):
 
 
 def sizes(values) -> np.ndarray:
-    """A shape argument (input_sizes, filter_sizes, output_shape) as int32: TF's eager fast path
-    takes an array; a Python list sends each call through its slower fallback (same op, same value)."""
+    """A shape, axis or permutation argument (input_sizes, filter_sizes, output_shape, axis, perm) as
+    int32: TF's eager fast path takes an array; a Python list sent each call through its slower
+    fallback (the same op with the same value)."""
     return np.asarray(values, dtype=np.int32)
 
 
@@ -177,7 +180,7 @@ def zero_dilate(w, dilations):
         return out
     if 0 in shape:   # scatter_nd refuses an empty output; an empty kernel has nothing to differentiate
         return tf.zeros(shape, w.dtype)
-    return tf.scatter_nd(dilated_tap_indices((kh, kw), dilations), w, shape)
+    return tf.scatter_nd(tf.constant(dilated_tap_indices((kh, kw), dilations)), w, sizes(shape))
 
 
 def split_groups(t, groups: int, axis: int = -1):

@@ -1,0 +1,50 @@
+"""Importing TensorFlow and Keras: every crosscheck module that needs them calls :func:`tensorflow`.
+
+``import tensorflow`` imports Keras, and Keras imports matplotlib (for ``keras.visualization``)
+and scikit-learn (for its scikit-learn wrappers) whenever they are installed, as they are here
+(npcnn's digits example uses both). crosscheck uses neither part of Keras, and the two imports cost
+a third of TensorFlow's import time (about 2.5 of 7.5 s on the 2-core development machine), paid
+again by every process crosscheck starts: each shard of ``-j N``, each ``crosscheck check`` worker
+after a crash. In crosscheck's own processes (:func:`lean`, called by the ``crosscheck`` command
+and the worker processes) the two are hidden while TensorFlow and Keras are imported: Keras then
+leaves out those two features, and nothing else changes. Both stay importable afterwards (the
+user's code may import them). A process that imports crosscheck as a library (the pytest helpers,
+the Python API) imports TensorFlow untouched, so its own use of Keras's plots and wrappers works.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+#: what Keras imports only for features crosscheck never uses
+HIDDEN_WHILE_IMPORTING = ("matplotlib", "sklearn")
+_STATE = {"lean": False}
+
+
+def lean() -> None:
+    """Called by crosscheck's own processes before anything imports TensorFlow."""
+    _STATE["lean"] = True
+
+
+def tensorflow():
+    """The ``tensorflow`` module (with Keras imported), TF's C++ log level set to errors only."""
+    if "tensorflow" in sys.modules and "keras" in sys.modules:
+        return sys.modules["tensorflow"]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    hidden = [m for m in HIDDEN_WHILE_IMPORTING if m not in sys.modules] if _STATE["lean"] else []
+    for name in hidden:
+        sys.modules[name] = None        # `import name` raises ImportError, which Keras catches
+    try:
+        import keras  # noqa: F401
+        import tensorflow as tf
+    finally:
+        for name in hidden:
+            if name in sys.modules and sys.modules[name] is None:
+                del sys.modules[name]
+    return tf
+
+
+def keras_module():
+    """The ``keras`` module, imported as :func:`tensorflow` imports it."""
+    tensorflow()
+    return sys.modules["keras"]
