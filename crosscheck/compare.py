@@ -32,19 +32,21 @@ def compare(actual, expected, tol: Tolerance, *, tensor: str, path: str, channel
         diff.mismatched = diff.total
         return diff
     a, e = actual.astype(np.float64), expected.astype(np.float64)
-    err, bound = abs_error(a, e), tol.atol + tol.rtol * np.abs(e)
-    if not np.isfinite(e).all():
-        bound = np.where(np.isfinite(e), bound, tol.atol)
-    bad = err > bound
-    diff.mismatched = int(np.count_nonzero(bad))
-    diff.passed = diff.mismatched == 0
-    if not diff.passed and a.size and not np.any(a) and np.any(e):
-        diff.note = ZERO_NOTE
-    if err.size:
-        diff.max_abs_err = float(err.max())
-        diff.max_rel_err = max_relative_error(err, e)
-        # a passing tensor keeps its closest call and its largest error (the headroom), no more
-        diff.worst = worst_elements(a, e, err, bound, k if not diff.passed else min(k, 2))
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):   # inf - inf, x / 0: handled below
+        err, mag = abs_error(a, e), np.abs(e)
+        bound = tol.atol + tol.rtol * mag
+        if not np.isfinite(e).all():
+            bound = np.where(np.isfinite(e), bound, tol.atol)
+        bad = err > bound
+        diff.mismatched = int(np.count_nonzero(bad))
+        diff.passed = diff.mismatched == 0
+        if not diff.passed and a.size and not np.any(a) and np.any(e):
+            diff.note = ZERO_NOTE
+        if err.size:
+            diff.max_abs_err = float(err.max())
+            diff.max_rel_err = max_relative_error(err, mag)
+            # a passing tensor keeps its closest call and its largest error (the headroom), no more
+            diff.worst = worst_elements(a, e, err, bound, k if not diff.passed else min(k, 2))
     if a.ndim == 4 and channel_axis is not None:
         if diff.passed:
             diff.channel_map = [0] * bad.shape[channel_axis]
@@ -58,9 +60,8 @@ def compare(actual, expected, tol: Tolerance, *, tensor: str, path: str, channel
 
 def abs_error(a: np.ndarray, e: np.ndarray) -> np.ndarray:
     """``|a - e|`` where NaN against NaN and an inf against the same inf count as 0, and any other
-    NaN as inf (so it always fails)."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        err = np.abs(a - e)
+    NaN as inf (so it always fails). Call it under ``np.errstate(invalid="ignore", over="ignore")``."""
+    err = np.abs(a - e)
     if np.isfinite(err).all():
         return err
     agree = (np.isnan(a) & np.isnan(e)) | (np.isinf(a) & (a == e))
@@ -68,11 +69,10 @@ def abs_error(a: np.ndarray, e: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(err), np.inf, err)
 
 
-def max_relative_error(err: np.ndarray, e: np.ndarray) -> float:
-    """``max |a - e| / |e|``; an error where ``e`` is 0 is infinitely relative."""
-    mag = np.abs(e)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = err / mag if (mag > 0).all() else np.where(mag > 0, err / mag, np.where(err > 0, np.inf, 0.0))
+def max_relative_error(err: np.ndarray, mag: np.ndarray) -> float:
+    """``max |a - e| / |e|`` (``mag`` is ``|e|``); an error where ``e`` is 0 is infinitely relative.
+    Call it under ``np.errstate(divide="ignore", invalid="ignore")``."""
+    rel = err / mag if (mag > 0).all() else np.where(mag > 0, err / mag, np.where(err > 0, np.inf, 0.0))
     worst = float(rel.max())  # NaN (inf / inf) propagates through max and counts as infinite
     return np.inf if np.isnan(worst) else worst
 
@@ -83,17 +83,18 @@ def _shape(a) -> tuple:
 
 def worst_elements(a, e, err, bound, k: int) -> list[dict]:
     """The ``k`` elements with the largest ``err / bound`` (the most out-of-tolerance first); the
-    element with the largest absolute error is always among them (last, if it is not in the top k)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = err / bound if (bound > 0).all() else np.where(bound > 0, err / bound, np.where(err > 0, np.inf, 0.0))
+    element with the largest absolute error is always among them (last, if it is not in the top k).
+    Call it under ``np.errstate(divide="ignore", invalid="ignore")``."""
+    ratio = err / bound if (bound > 0).all() else np.where(bound > 0, err / bound, np.where(err > 0, np.inf, 0.0))
     ratio = ratio.reshape(-1)
     k = min(k, ratio.size)
-    top = np.argpartition(-ratio, k - 1)[:k]
-    top = top[np.lexsort((top, -ratio[top]))]
+    top = np.argpartition(-ratio, k - 1)[:k] if k < ratio.size else np.arange(ratio.size)
+    top = top[np.lexsort((top, -ratio[top]))].tolist()
     largest = int(np.argmax(err.reshape(-1)))  # the headline's "greatest absolute difference" is always listed
     if largest not in top:
-        top = np.append(top[:k - 1], largest)
-    index = np.stack(np.unravel_index(top, a.shape), axis=1).tolist() if a.ndim else [[] for _ in top]
+        top = top[:k - 1] + [largest]
+    index = [list(i) for i in zip(*(axis.tolist() for axis in np.unravel_index(top, a.shape)))] if a.ndim \
+        else [[] for _ in top]
     flat_a, flat_e, flat_err = a.reshape(-1)[top].tolist(), e.reshape(-1)[top].tolist(), err.reshape(-1)[top].tolist()
     return [{"index": i, "actual": x, "expected": y, "abs_err": z}
             for i, x, y, z in zip(index, flat_a, flat_e, flat_err)]
