@@ -51,7 +51,8 @@ def reused(make):
     """Wrap a function that builds a strategy so that the same arguments give the same strategy
     object. Hypothesis validates each new strategy object on its first draw (a walk over the
     strategy's parts) and keeps per-object caches: building one per draw cost more than drawing.
-    Arguments that cannot be made hashable build a new object, as before."""
+    Arguments that cannot be made hashable build a new object, as before. Meant for building
+    blocks whose arguments come from a small fixed set (the cache is never emptied)."""
     cache: dict = {}
 
     @functools.wraps(make)
@@ -66,7 +67,10 @@ def reused(make):
     return get
 
 
-_sampled = reused(st.sampled_from)
+@reused
+def sampled(options: tuple):
+    """``st.sampled_from(options)``, one strategy object per tuple of options."""
+    return st.sampled_from(options)
 
 
 # ------------------------------------------------------------------------------------- values
@@ -129,13 +133,6 @@ def pick(draw, name: str, options):
     if forced is not None and forced in options:
         return forced
     return draw(sampled(tuple(options)))
-
-
-def sampled(options: tuple):
-    """``st.sampled_from(options)``, one strategy object per tuple of options (see :func:`reused`)."""
-    return _sampled(options)
-
-
 
 
 def forms_for(param: Param, spellings: bool, canonical_form: str) -> tuple:
