@@ -74,28 +74,27 @@ def shared_constants():
         _SHARED = outer
 
 
-def constant(a: np.ndarray):
-    """``tf.constant(a)``; inside :func:`shared_constants`, the same tensor for the same array object
-    (the cache holds the array, so its id cannot be reused while the block lasts)."""
+def _shared(key, a: np.ndarray, make):
+    """``make(a)`` once per ``key`` inside :func:`shared_constants` (the cache holds ``a``, so its id
+    cannot be reused while the block lasts); outside it, ``make(a)`` every time."""
     if _SHARED is None:
-        return tf.constant(a)
-    hit = _SHARED.get(id(a))
+        return make(a)
+    hit = _SHARED.get(key)
     if hit is None:
-        hit = _SHARED[id(a)] = (a, tf.constant(a))
+        hit = _SHARED[key] = (a, make(a))
     return hit[1]
+
+
+def constant(a: np.ndarray):
+    """``tf.constant(a)``; inside :func:`shared_constants`, the same tensor for the same array object."""
+    return _shared(id(a), a, tf.constant)
 
 
 def nhwc_constant(a: np.ndarray, data_format: str):
     """A path's constant input as an NHWC tensor (transposed in NumPy: nothing differentiates it)."""
     if data_format == "NHWC":
         return constant(a)
-    if _SHARED is None:
-        return tf.constant(nhwc_array(a, data_format))
-    key = ("nhwc", id(a))
-    hit = _SHARED.get(key)
-    if hit is None:
-        hit = _SHARED[key] = (a, tf.constant(nhwc_array(a, data_format)))
-    return hit[1]
+    return _shared(("nhwc", id(a)), a, lambda v: tf.constant(nhwc_array(v, data_format)))
 
 
 def tensor(value):
