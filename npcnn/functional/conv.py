@@ -14,7 +14,7 @@ import numpy as np
 from .. import padding as P
 from .._checks import as_float_array, as_shape, check_rank, check_shape, same_dtype, shape_to_nhwc, to_nhwc, from_nhwc
 from . import im2col
-from .im2col import CACHE_BLOCK_BYTES, batch_chunks, live_offsets, pad_nhwc, window_view
+from .im2col import CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, pad_nhwc, window_view
 from ..parallel import map_chunks
 
 
@@ -128,19 +128,21 @@ def _depthwise_nhwc(x: np.ndarray, f: np.ndarray, geom: P.WindowGeometry) -> np.
     n, h, w, c = x.shape
     (oh, ow), mult = geom.out, f.shape[3]
     rows_of = tiled_filter_rows(f, ow)
-    taps = live_offsets(geom, (h, w))
+    order = accumulation_order(geom, (h, w), onto="output")
     y = np.empty((mult, n, oh, ow, c), dtype=x.dtype)
 
     def run(chunk):
         xc = x[chunk]
         for m in range(mult):
             yc = y[m, chunk]
-            yc.fill(0)
+            if not (order and order[0][2]):
+                yc.fill(0)
             tmp = np.empty_like(yc)
-            for (i, j), ((out_rows, out_cols), (in_rows, in_cols)) in taps:
+            for (i, j), ((out_rows, out_cols), (in_rows, in_cols)), assign in order:
                 product = np.multiply(xc[:, in_rows, in_cols], rows_of[m, i, j, out_cols],
-                                      out=tmp[:, out_rows, out_cols])
-                yc[:, out_rows, out_cols] += product
+                                      out=yc if assign else tmp[:, out_rows, out_cols])
+                if not assign:
+                    yc[:, out_rows, out_cols] += product
     map_chunks(run, batch_chunks(n, oh * ow * c * x.itemsize, CACHE_BLOCK_BYTES))
     return y.transpose(1, 2, 3, 4, 0)
 

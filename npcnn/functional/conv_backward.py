@@ -18,7 +18,7 @@ from .._checks import as_shape, check_shape, from_nhwc, shape_from_nhwc, to_nhwc
 from ..gradients import defvjp
 from .conv import (ConvSpec, conv_nhwc, live_spec, depthwise_filters_as_grouped, resolve_conv, resolve_depthwise,
                    tiled_filter_rows, _float_args)
-from .im2col import CACHE_BLOCK_BYTES, batch_chunks, live_offsets, pad_nhwc, scatter_windows, window_view
+from .im2col import CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, live_offsets, pad_nhwc, scatter_windows, window_view
 from ..parallel import map_chunks
 
 
@@ -80,18 +80,21 @@ def _depthwise_backprop_input(f: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> 
     n, h, w, c = spec.x_shape
     mult = f.shape[3]
     rows_of = tiled_filter_rows(f, dy.shape[2])
-    taps = live_offsets(spec.geom, (h, w))
+    order = accumulation_order(spec.geom, (h, w), onto="input")
     dx = np.empty(spec.x_shape, dtype=dy.dtype)
 
     def run(chunk):
         dxc, dy_columns = dx[chunk], dy[chunk].transpose(4, 0, 1, 2, 3)   # (M, n, OH, OW, C)
-        dxc.fill(0)
+        if not (order and order[0][2]):
+            dxc.fill(0)
         tmp = np.empty(dy_columns.shape[1:], dtype=dy.dtype)
-        for (i, j), ((out_rows, out_cols), (in_rows, in_cols)) in taps:
+        for (i, j), ((out_rows, out_cols), (in_rows, in_cols)), assign in order:
             for m in range(mult):
+                first = assign and m == 0   # this tap's cells get their first term here
                 product = np.multiply(dy_columns[m][:, out_rows, out_cols], rows_of[m, i, j, out_cols],
-                                      out=tmp[:, out_rows, out_cols])
-                dxc[:, in_rows, in_cols] += product
+                                      out=dxc[:, in_rows, in_cols] if first else tmp[:, out_rows, out_cols])
+                if not first:
+                    dxc[:, in_rows, in_cols] += product
     map_chunks(run, batch_chunks(n, h * w * c * dy.itemsize, CACHE_BLOCK_BYTES))
     return dx
 

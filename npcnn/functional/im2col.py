@@ -5,6 +5,8 @@ The window view is a zero-copy ``as_strided`` view of a padded NHWC input with s
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
@@ -78,6 +80,54 @@ def live_offsets(geom: WindowGeometry, in_hw) -> list:
             if (taps := clipped_window_slices(geom, in_hw, i, j)) is not None]
 
 
+def _axis_tiling(n: int, o: int, k: int, s: int, d: int, pad: int) -> range | None:
+    """The first run of consecutive taps of one axis whose reads cover ``[0, n)`` exactly once (tap
+    ``t`` reads ``t * d - pad + s * i`` for outputs ``i < o``), or None."""
+    if n == 0 or o == 0 or k * k * n > 2**20:
+        return None
+    reads = [r[(r >= 0) & (r < n)] for r in (t * d - pad + s * np.arange(o) for t in range(k))]
+    for first in range(k):
+        count = np.zeros(n, np.int64)
+        for last in range(first, k):
+            count[reads[last]] += 1   # one tap reads a cell at most once
+            if count.max() > 1:
+                break
+            if count.min() == 1:
+                return range(first, last + 1)
+    return None
+
+
+@lru_cache(maxsize=512)
+def _tiling_offsets(geom: WindowGeometry, in_hw) -> frozenset:
+    """The kernel offsets ``(i, j)`` whose taps, together, read every input cell exactly once
+    (empty when there are none): for 3x3 stride 1 SAME the centre, for 3x3 stride 2 SAME on an even
+    input the four offsets of the top-left 2x2."""
+    rows, cols = (_axis_tiling(n, o, k, s, d, pad) for n, o, k, s, d, (pad, _) in
+                  zip(in_hw, geom.out, geom.kernel, geom.strides, geom.dilations, geom.pads))
+    if rows is None or cols is None:
+        return frozenset()
+    return frozenset((i, j) for i in rows for j in cols)
+
+
+def accumulation_order(geom: WindowGeometry, in_hw, onto: str) -> list:
+    """:func:`live_offsets` ordered for a loop that adds one block per kernel offset onto the
+    output (``onto="output"``: a window sum, such as pooling's forward) or onto the input (``"input"``:
+    a scatter, such as an input gradient): ``[((i, j), taps, assign), ...]``. The offsets marked
+    ``assign`` come first and together write every cell of the target exactly once, so the loop
+    assigns their blocks and adds the rest, with no zero fill and one pass fewer; if no offset is
+    marked, the target must start at zero. Onto the output, the first offset whose taps all lie in the
+    input is marked; onto the input, the offsets of :func:`_tiling_offsets`."""
+    offsets = live_offsets(geom, in_hw)
+    if onto == "output":
+        marked = next(({ij} for ij, (out_slices, _) in offsets
+                       if all(sl.indices(o)[:2] == (0, o) for sl, o in zip(out_slices, geom.out))), set())
+    elif onto == "input":
+        marked = _tiling_offsets(geom, tuple(in_hw))
+    else:
+        raise ValueError(f"onto must be 'output' or 'input', got {onto!r}")
+    return sorted(((ij, taps, ij in marked) for ij, taps in offsets), key=lambda entry: not entry[2])
+
+
 def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype, channels_first: bool = False,
                     out: np.ndarray | None = None) -> np.ndarray:
     """The adjoint of :func:`window_view`: the NHWC input gradient ``x_shape`` that receives, for
@@ -90,16 +140,19 @@ def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype, channels_f
     """
     n, h, w, c = x_shape
     shape = (c, n, h, w) if channels_first else (n, h, w, c)
-    if out is None:
-        dx = np.zeros(shape, dtype=dtype)
-    else:
-        dx = out
+    order = accumulation_order(geom, (h, w), onto="input")
+    dx = np.empty(shape, dtype=dtype) if out is None else out
+    if not (order and order[0][2]):
         dx.fill(0)
-    for (i, j), ((out_rows, out_cols), (in_rows, in_cols)) in live_offsets(geom, (h, w)):
+    for (i, j), ((out_rows, out_cols), (in_rows, in_cols)), assign in order:
         if channels_first:
-            dx[:, :, in_rows, in_cols] += per_offset(i, j)[:, :, out_rows, out_cols]
+            target, block = dx[:, :, in_rows, in_cols], per_offset(i, j)[:, :, out_rows, out_cols]
         else:
-            dx[:, in_rows, in_cols, :] += per_offset(i, j)[:, out_rows, out_cols, :]
+            target, block = dx[:, in_rows, in_cols, :], per_offset(i, j)[:, out_rows, out_cols, :]
+        if assign:
+            target[...] = block
+        else:
+            target += block
     return dx
 
 

@@ -20,7 +20,7 @@ import numpy as np
 from .. import padding as P
 from .._checks import as_float_array, check_rank, from_nhwc, to_nhwc
 from ..gradients import defvjp
-from .im2col import (CACHE_BLOCK_BYTES, batch_chunks, live_offsets, pad_nhwc, scatter_windows_in_chunks,
+from .im2col import (CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, pad_nhwc, scatter_windows_in_chunks,
                      window_slices, window_view)
 from ..parallel import map_chunks
 
@@ -164,19 +164,32 @@ def avg_pool2d(input, ksize, strides, padding="VALID", data_format="NHWC"):
     return from_nhwc(_avg_pool_nhwc(to_nhwc(x, data_format), geom)[0], data_format)
 
 
+def _window_sums(x: np.ndarray, geom: P.WindowGeometry, out: np.ndarray) -> np.ndarray:
+    """``out (N, OH, OW, C)`` = the sum of each window's cells inside the NHWC input ``x`` (padding
+    adds zeros): one add per kernel offset."""
+    order = accumulation_order(geom, x.shape[1:3], onto="output")
+    if not (order and order[0][2]):
+        out.fill(0)
+    for _, ((out_rows, out_cols), (in_rows, in_cols)), assign in order:
+        if assign:
+            out[...] = x[:, in_rows, in_cols, :]
+        else:
+            out[:, out_rows, out_cols, :] += x[:, in_rows, in_cols, :]
+    return out
+
+
 def _avg_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry):
-    """``(y, counts)``: window sums over zero padding divided by ``counts (OH, OW, 1)`` valid cells."""
+    """``(y, counts)``: window sums over zero padding divided by ``counts (OH, OW, 1)`` valid cells.
+
+    Batch chunks stay in cache over the KH * KW adds and run on threads. (Summing along W, then
+    along H, costs KH + KW adds per output instead of KH * KW, but measured 30% slower for 3x3
+    stride 2 on (8, 112, 112, 64) float32: its intermediate array costs more than it saves.)
+    """
     counts = _valid_counts(x.shape, geom, x.dtype)
     n, h, w, c = x.shape
-    y = np.zeros((n, *geom.out, c), dtype=x.dtype)
-    # a sum per kernel offset over the taps inside the input (padding adds zeros), over batch
-    # chunks that stay in cache, on threads
-    taps = [t for _, t in live_offsets(geom, (h, w))]
-    def run(chunk):
-        xc, yc = x[chunk], y[chunk]
-        for (out_rows, out_cols), (in_rows, in_cols) in taps:
-            yc[:, out_rows, out_cols, :] += xc[:, in_rows, in_cols, :]
-    map_chunks(run, batch_chunks(n, h * w * c * x.itemsize, CACHE_BLOCK_BYTES))
+    y = np.empty((n, *geom.out, c), dtype=x.dtype)
+    map_chunks(lambda chunk: _window_sums(x[chunk], geom, y[chunk]),
+               batch_chunks(n, h * w * c * x.itemsize, CACHE_BLOCK_BYTES))
     y /= counts
     return y, counts
 

@@ -186,3 +186,36 @@ def test_clipped_window_slices_are_the_unpadded_taps_of_the_padded_window(h, w, 
             assert np.arange(geom.out[1])[out_cols].tolist() == np.flatnonzero(inside_w).tolist()
             assert np.arange(h)[in_rows].tolist() == taps_h[inside_h].tolist()
             assert np.arange(w)[in_cols].tolist() == taps_w[inside_w].tolist()
+
+
+@given(sizes, sizes, kernels, kernels, strides, strides, dilations, pads, pads, pads, pads)
+def test_accumulation_order_writes_every_cell_once_before_adding(h, w, kh, kw, sh, sw, d, t, b, l, r):
+    """The offsets a window sum or a scatter assigns (instead of adding) come first and write every
+    cell of their target exactly once; the scatter built on them equals adding every offset's block
+    onto zeros of the padded input."""
+    from npcnn.functional.im2col import accumulation_order, scatter_windows, window_slices
+    try:
+        geom = P.window_geometry((h, w), (kh, kw), (sh, sw), (d, d), ((t, b), (l, r)))
+    except ValueError:
+        return
+    for onto, target in (("output", geom.out), ("input", (h, w))):
+        order = accumulation_order(geom, (h, w), onto)
+        marked = [assign for _, _, assign in order]
+        assert marked == sorted(marked, reverse=True)
+        if not any(marked):
+            continue
+        writes = np.zeros(target, int)
+        for _, slices, assign in order:
+            if assign:
+                writes[slices[0] if onto == "output" else slices[1]] += 1
+        assert (writes == 1).all(), (onto, geom)
+    rng = np.random.default_rng(h * 1000 + w)
+    blocks = rng.standard_normal((kh, kw, 2, *geom.out, 3))
+    expected = np.zeros((2, h + t + b, w + l + r, 3))
+    for i in range(kh):
+        for j in range(kw):
+            rows, cols = window_slices(geom, i, j)
+            expected[:, rows, cols] += blocks[i, j]
+    scattered = scatter_windows(lambda i, j: blocks[i, j], geom, (2, h, w, 3), blocks.dtype,
+                                out=np.full((2, h, w, 3), np.nan))
+    np.testing.assert_allclose(scattered, expected[:, t:t + h, l:l + w], rtol=1e-12, atol=1e-12)
