@@ -306,3 +306,59 @@ def test_the_worker_imports_what_the_callers_path_finds_first(tmp_path):
                        cwd=elsewhere)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(fork / "npcnn" / "__init__.py")
+
+
+PROBE = '''import json, multiprocessing, os, sys
+child = multiprocessing.get_context("spawn").Process(target=os._exit, args=(7,))
+child.start()
+child.join()
+json.dump({"cwd": os.getcwd(), "mark": os.environ.get("CROSSCHECK_TEST_MARK"), "ppid": os.getppid(),
+           "child_exit": child.exitcode, "stdout": os.readlink("/proc/self/fd/1"),
+           "tensorflow_before_the_file": "tensorflow" in sys.modules}, open("probe.json", "w"))
+'''
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc (Linux)")
+def test_a_check_worker_is_forked_and_runs_where_and_as_the_caller_says(tmp_path, monkeypatch):
+    """Check workers are forked from the fork server that has imported TensorFlow (a restart after a
+    crash costs no import), yet see what a new process would: the caller's working directory and
+    environment *now* (not those of the server's start), stdout on /dev/null, and the right to
+    start processes of their own."""
+    from crosscheck.isolation import CheckWorker, ForkedProcess
+    (tmp_path / "first.py").write_text("")
+    first = CheckWorker(str(tmp_path / "first.py"), "cs231n", 120)   # the fork server runs from here on
+    first.start()
+    first.close()
+    here = tmp_path / "elsewhere"
+    here.mkdir()
+    (here / "probe.py").write_text(PROBE)
+    monkeypatch.chdir(here)
+    monkeypatch.setenv("CROSSCHECK_TEST_MARK", "set after the server started")
+    worker = CheckWorker("probe.py", "cs231n", 120)
+    try:
+        worker.start()
+        assert isinstance(worker.process, ForkedProcess)
+    finally:
+        worker.close()
+    probe = json.loads((here / "probe.json").read_text())
+    assert probe["ppid"] != os.getpid()          # a child of the fork server, not of this process
+    assert probe["cwd"] == str(here)
+    assert probe["mark"] == "set after the server started"
+    assert probe["stdout"] == os.devnull
+    assert probe["child_exit"] == 7
+    assert probe["tensorflow_before_the_file"]
+
+
+def test_without_a_fork_server_the_check_worker_starts_python(tmp_path, monkeypatch):
+    """Where the fork server cannot start a worker (none on the platform, or it died), the worker
+    is a new ``python`` process, a child of this one, with the same behaviour: a crash is reported
+    with its signal."""
+    import crosscheck.isolation as isolation
+    monkeypatch.setattr(isolation, "fork_context", lambda preload: None)
+    (tmp_path / "crashes.py").write_text(
+        "import ctypes, os\nopen('ppid', 'w').write(str(os.getppid()))\nctypes.string_at(0)\n")
+    monkeypatch.chdir(tmp_path)
+    worker = isolation.CheckWorker("crashes.py", "cs231n", 120)
+    with pytest.raises(isolation.WorkerCrash, match="killed by signal SIGSEGV"):
+        worker.start()
+    assert int((tmp_path / "ppid").read_text()) == os.getpid()
