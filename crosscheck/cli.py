@@ -212,13 +212,22 @@ def _exit_with_parent() -> None:
         pass
 
 
+def _shard_main(argv: list) -> None:
+    """A shard of ``crosscheck run -j N``, forked from the fork server (:mod:`crosscheck.forking`):
+    ``crosscheck ARGV`` as ``python -m crosscheck ARGV`` would run it."""
+    _exit_with_parent()
+    sys.exit(main(argv))
+
+
 def cmd_run_parallel(args, console: Console) -> int:
-    """``crosscheck run -j N``: N child runs ``--shard k/N`` (each with its own worker process),
+    """``crosscheck run -j N``: N child runs ``--shard k/N`` (each with its own worker process;
+    forked from the fork server that has imported TensorFlow, see :mod:`crosscheck.forking`),
     merged into ``--report`` exactly as :func:`cmd_merge` does, then printed as one run. Interrupted
     (Ctrl-C, SIGTERM), the shards are stopped, write what they found, and that is merged and written;
     if this process is killed, the shards stop too and ``crosscheck report DIR`` merges their journals."""
     import shutil
     import subprocess
+    from . import forking
     from .report import ReportDirError, merge_shards
     from .report.journal import JOBS_DIR, JOURNAL_NAME, open_report_dir
     if args.shard:
@@ -244,10 +253,14 @@ def cmd_run_parallel(args, console: Console) -> int:
 
     children = []
     for k, d in enumerate(dirs, 1):
-        log = open(jobs_dir / f"shard{k}.log", "w")
-        children.append((subprocess.Popen([sys.executable, "-m", "crosscheck", *base, "--shard", f"{k}/{args.jobs}",
-                                           "--report", str(d)], stdout=log, stderr=subprocess.STDOUT,
-                                          preexec_fn=_exit_with_parent if os.name == "posix" else None), log))
+        shard_argv, log_path = [*base, "--shard", f"{k}/{args.jobs}", "--report", str(d)], jobs_dir / f"shard{k}.log"
+        child, log = forking.start(_shard_main, (shard_argv,), output=log_path, name=f"crosscheck-shard{k}"), None
+        if child is None:   # no fork server: a new python process, the same program
+            log = open(log_path, "w")
+            child = subprocess.Popen([sys.executable, "-m", "crosscheck", *shard_argv], stdout=log,
+                                     stderr=subprocess.STDOUT,
+                                     preexec_fn=_exit_with_parent if os.name == "posix" else None)
+        children.append((child, log))
     try:
         codes = [child.wait() for child, _ in children]
     except KeyboardInterrupt:   # Ctrl-C reached the shards too (one process group); SIGTERM only this one
@@ -263,7 +276,8 @@ def cmd_run_parallel(args, console: Console) -> int:
         raise
     finally:
         for _, log in children:
-            log.close()
+            if log is not None:
+                log.close()
     if any(code not in (0, 1) for code in codes):
         k = next(i for i, code in enumerate(codes) if code not in (0, 1))
         raise UsageError(f"shard {k + 1}/{args.jobs} ended with exit status {codes[k]}:\n"

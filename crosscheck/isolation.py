@@ -2,9 +2,9 @@
 or a hang in it costs one case, not the run.
 
     Worker            one child process (``python -c``, two pipes), kept alive across cases,
-                      restarted after it dies; a check worker is forked from a fork server that
-                      has imported TensorFlow once (:mod:`crosscheck.check.preload`), so a restart
-                      after a crash costs milliseconds, not a TensorFlow import
+                      restarted after it dies; a check worker is forked from the fork server that
+                      has imported TensorFlow once (:mod:`crosscheck.forking`), so a restart after
+                      a crash costs milliseconds, not a TensorFlow import
     IsolatedModule    a module proxy: ``proxy.conv2d(...)`` and ``proxy.vjp(...)`` run in the worker;
                       a returned callable (a pullback) stays there and is called through a handle
     WorkerCrash       the worker died during a call (the signal or exit status says how)
@@ -31,6 +31,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
+
+from . import forking
 
 START_TIMEOUT = 120.0   # seconds for the worker to start and import the code under test
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -61,12 +63,12 @@ def describe_exit(exitcode: int | None) -> str:
 
 class Worker:
     """One child process running :func:`_serve` on ``setup``; :meth:`request` sends a message and
-    waits for the answer at most ``timeout`` seconds. ``preload``: a module to fork the child from a
-    fork server that has imported it (see :func:`fork_context`), instead of starting ``python``."""
+    waits for the answer at most ``timeout`` seconds. ``fork``: fork the child from the fork server
+    that has imported TensorFlow (:mod:`crosscheck.forking`) instead of starting ``python``."""
 
     def __init__(self, setup: tuple, timeout: float | None = 60.0, start_timeout: float | None = START_TIMEOUT,
-                 preload: str | None = None):
-        self.setup, self.timeout, self.start_timeout, self.preload = setup, timeout, start_timeout, preload
+                 fork: bool = False):
+        self.setup, self.timeout, self.start_timeout, self.fork = setup, timeout, start_timeout, fork
         self.process = None
         self.conn = self.writer = None
         self.info = None
@@ -75,9 +77,7 @@ class Worker:
     def start(self):
         """Start the child; returns what its setup reported (raises WorkerCrash / WorkerTimeout, or
         ``ImportError`` with the child's traceback when the setup raised)."""
-        context = fork_context(self.preload) if self.preload else None
-        started = context is not None and self._fork(context)
-        if not started:
+        if not (self.fork and self._fork()):
             self._start_python()
         self.restarts += 1
         self.writer.send((list(sys.path), self.setup))
@@ -103,22 +103,19 @@ class Worker:
         self.writer = Connection(to_child_w, readable=False)
         self.conn = Connection(to_parent_r, writable=False)
 
-    def _fork(self, context) -> bool:
-        """Fork the child from ``context``'s fork server; False if the server cannot (the caller
-        then starts ``python``: the same worker, only slower to start)."""
-        inbox, writer = context.Pipe(duplex=False)
-        reader, outbox = context.Pipe(duplex=False)
-        process = context.Process(target=_forked_main, args=(inbox, outbox, os.getcwd(), _worker_environ()),
-                                  daemon=True, name="crosscheck-worker")
-        try:
-            process.start()
-        except Exception:   # noqa: BLE001 - e.g. the server died importing the preload module
-            for conn in (inbox, writer, reader, outbox):
-                conn.close()
-            return False
+    def _fork(self) -> bool:
+        """Fork the child from the fork server (:mod:`crosscheck.forking`); False if it cannot."""
+        from multiprocessing import Pipe
+        inbox, writer = Pipe(duplex=False)
+        reader, outbox = Pipe(duplex=False)
+        process = forking.start(_serve, (inbox, outbox), environ=_worker_environ(), name="crosscheck-worker")
         inbox.close()
         outbox.close()
-        self.process, self.writer, self.conn = ForkedProcess(process), writer, reader
+        if process is None:
+            writer.close()
+            reader.close()
+            return False
+        self.process, self.writer, self.conn = process, writer, reader
         return True
 
     def alive(self) -> bool:
@@ -175,49 +172,6 @@ class Worker:
 
 def _worker_environ() -> dict:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
-
-
-def fork_context(preload: str):
-    """multiprocessing's fork-server context, with ``preload`` among the modules the server imports
-    before it forks anything; None where there is no fork server (Windows). The server is this
-    process's one fork server, started at its first use and kept until this process exits; a server
-    already running without ``preload`` still forks working children (they import it themselves)."""
-    import multiprocessing
-    if "forkserver" not in multiprocessing.get_all_start_methods():
-        return None
-    from multiprocessing import forkserver
-    modules = list(getattr(forkserver._forkserver, "_preload_modules", []))
-    if preload not in modules:
-        forkserver.set_forkserver_preload(modules + [preload])
-    return multiprocessing.get_context("forkserver")
-
-
-class ForkedProcess:
-    """A fork-server child (``multiprocessing.Process``) with the ``poll`` / ``wait`` / ``kill`` of
-    ``subprocess.Popen`` that :class:`Worker` uses; the exit code is kept once known."""
-
-    def __init__(self, process):
-        self._process, self._code = process, None
-        self.pid = process.pid
-
-    def poll(self) -> int | None:
-        if self._process is not None and self._process.exitcode is not None:
-            self._code = self._process.exitcode
-            self._process.close()     # its sentinel's file descriptor
-            self._process = None
-        return self._code
-
-    def wait(self, timeout: float | None = None) -> int:
-        if self._process is not None:
-            self._process.join(timeout)
-        code = self.poll()
-        if code is None:
-            raise subprocess.TimeoutExpired(f"crosscheck worker {self.pid}", timeout)
-        return code
-
-    def kill(self):
-        if self._process is not None:
-            self._process.kill()
 
 
 # ----------------------------------------------------------------------------- the caller's side
@@ -303,23 +257,6 @@ def _main(read_fd: int, write_fd: int) -> None:
     from .tf_import import lean
     lean()
     _serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False))
-
-
-def _forked_main(inbox: Connection, outbox: Connection, cwd: str, environ: dict) -> None:
-    """The worker process forked from the fork server: the caller's working directory and
-    environment (the server keeps those of its start), stdin and stdout on /dev/null as for the
-    ``python -c`` worker, then :func:`_serve`."""
-    import multiprocessing
-    # the code under test may start processes of its own (a daemonic multiprocessing child may not)
-    multiprocessing.current_process()._config["daemon"] = False
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(environ)
-    devnull = os.open(os.devnull, os.O_RDWR)
-    os.dup2(devnull, 0)
-    os.dup2(devnull, 1)
-    os.close(devnull)
-    _serve(inbox, outbox)
 
 
 def _serve(inbox: Connection, outbox: Connection) -> None:
@@ -454,8 +391,7 @@ class CheckWorker(Worker):
     Spec's case at a time (the TensorFlow reference included)."""
 
     def __init__(self, target: str, convention: str, timeout: float | None = 60.0):
-        super().__init__(("check", target, convention), timeout, start_timeout=timeout,
-                         preload="crosscheck.check.preload")
+        super().__init__(("check", target, convention), timeout, start_timeout=timeout, fork=True)
         self.target = target
 
     def run(self, spec_name: str, case, options: dict):

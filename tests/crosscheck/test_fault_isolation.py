@@ -324,7 +324,8 @@ def test_a_check_worker_is_forked_and_runs_where_and_as_the_caller_says(tmp_path
     crash costs no import), yet see what a new process would: the caller's working directory and
     environment *now* (not those of the server's start), stdout on /dev/null, and the right to
     start processes of their own."""
-    from crosscheck.isolation import CheckWorker, ForkedProcess
+    from crosscheck.forking import ForkedProcess
+    from crosscheck.isolation import CheckWorker
     (tmp_path / "first.py").write_text("")
     first = CheckWorker(str(tmp_path / "first.py"), "cs231n", 120)   # the fork server runs from here on
     first.start()
@@ -353,8 +354,9 @@ def test_without_a_fork_server_the_check_worker_starts_python(tmp_path, monkeypa
     """Where the fork server cannot start a worker (none on the platform, or it died), the worker
     is a new ``python`` process, a child of this one, with the same behaviour: a crash is reported
     with its signal."""
+    import crosscheck.forking
     import crosscheck.isolation as isolation
-    monkeypatch.setattr(isolation, "fork_context", lambda preload: None)
+    monkeypatch.setattr(crosscheck.forking, "fork_context", lambda: None)
     (tmp_path / "crashes.py").write_text(
         "import ctypes, os\nopen('ppid', 'w').write(str(os.getppid()))\nctypes.string_at(0)\n")
     monkeypatch.chdir(tmp_path)
@@ -362,3 +364,19 @@ def test_without_a_fork_server_the_check_worker_starts_python(tmp_path, monkeypa
     with pytest.raises(isolation.WorkerCrash, match="killed by signal SIGSEGV"):
         worker.start()
     assert int((tmp_path / "ppid").read_text()) == os.getpid()
+
+
+def test_forked_processes_never_run_the_callers_script_again(tmp_path):
+    """multiprocessing's fork server would import the caller's ``__main__`` script in the server
+    and in each child; crosscheck's forked processes run only crosscheck's own functions, so a
+    script without an ``if __name__ == "__main__"`` guard runs once."""
+    (tmp_path / "student.py").write_text("def relu_forward(x):\n    return x * (x > 0), x\n")
+    script = ("open('runs', 'a').write('run\\n')\n"
+              "from crosscheck.cli import main\n"
+              "main(['check', 'student.py', '--examples', '1', '--report', 'rep'])\n")
+    (tmp_path / "unguarded.py").write_text(script)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    r = subprocess.run([sys.executable, "unguarded.py"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert "relu_forward" in r.stdout, r.stdout + r.stderr
+    assert (tmp_path / "runs").read_text() == "run\n"
