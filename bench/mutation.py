@@ -89,6 +89,9 @@ EQUIVALENT: dict[tuple, str] = {
         "parts = map_chunks(run, batch_chunks(dy.shape[0], dy[:1].nbytes, CACHE_BLOCK_BYTES))", 0, kind, 58): _BLOCK
        for kind in ("1->0", "1->2")},
     ("functional/im2col.py", "step = max(1, budget // max(1, bytes_per_sample))", 0, "1->2", 32): _BLOCK,
+    ("functional/im2col.py", "if count.max() > 1:", 0, "Gt->GtE", 15):
+        "no run of taps is ever found to tile the axis: every target is zero-filled and every offset added, the "
+        "same sums in another order (what accumulation_order saves is one pass)",
     **{("functional/im2col.py", "GEMM_BLOCK_BYTES = 8 * 2**20", 0, kind, col): _BUDGET
        for kind, col in (("2->1", 23), ("2->3", 23), ("20->19", 26), ("20->21", 26), ("8->7", 19), ("8->9", 19),
                          ("Mult->Div", 19), ("Pow->Mult", 23))},
