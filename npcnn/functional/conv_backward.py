@@ -85,7 +85,7 @@ def _depthwise_backprop_input(f: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> 
 
     def run(chunk):
         dxc, dy_columns = dx[chunk], dy[chunk].transpose(4, 0, 1, 2, 3)   # (M, n, OH, OW, C)
-        if not (order and order[0][2]):
+        if not (mult and order and order[0][2]):   # multiplier 0: no term at all, the gradient is 0
             dxc.fill(0)
         tmp = np.empty(dy_columns.shape[1:], dtype=dy.dtype)
         for (i, j), ((out_rows, out_cols), (in_rows, in_cols)), assign in order:

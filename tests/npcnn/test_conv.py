@@ -504,6 +504,16 @@ def test_depthwise_against_tensorflow(tf, x_shape, mult, strides, padding):
         np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-10, atol=1e-12)
 
 
+@pytest.mark.parametrize("kernel", [(1, 1), (3, 3)])
+def test_depthwise_with_multiplier_0_has_an_empty_output_and_a_zero_input_gradient(kernel):
+    """No output channel reads the input: its gradient is exactly 0 (not what the memory held)."""
+    x = np.random.default_rng(3).standard_normal((2, 5, 5, 4))
+    y, pullback = npcnn.vjp("depthwise_conv2d", x, np.ones((*kernel, 4, 0)), padding="SAME")
+    assert y.shape == (2, 5, 5, 0)
+    dx, df = pullback(np.ones(y.shape))
+    assert dx.shape == x.shape and not dx.any() and df.shape == (*kernel, 4, 0)
+
+
 @pytest.mark.parametrize("padding", ["SAME", "VALID", [[1, 2], [3, 0]]])
 def test_transpose_and_backprop_ops_against_tensorflow(tf, padding):
     rng = np.random.default_rng(13)
