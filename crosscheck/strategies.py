@@ -255,7 +255,8 @@ def window_config(draw, params: dict, spellings: bool = True, *, window_param: s
             top = k - 1 if pads_below_window else MAX_EXPLICIT_PAD
             before, after = draw(st.integers(0, top)), draw(st.integers(0, top))
             pads.append((before, after))
-            sizes.append(draw(st.integers(max(1, ke - before - after), MAX_HW)))
+            # pads that cover the window allow an empty axis (TF computes those windows over padding only)
+            sizes.append(draw(st.integers(max(0, ke - before - after), MAX_HW)))
     padding = tuple(pads) if mode == "EXPLICIT" else mode
     spelled(call, "padding", write_padding(padding, form, fmt))
     win = G.resolve(sizes, window, strides, dilations, padding, pads_below_window=pads_below_window)

@@ -79,9 +79,11 @@ def check_shape(arr: np.ndarray, expected: tuple, name: str, why: str = "") -> N
         raise ValueError(f"{name} must have shape {tuple(expected)}{suffix}, got {arr.shape}")
 
 
-def as_shape(value, name: str, rank: int, empty_batch: bool = False) -> tuple[int, ...]:
-    """A shape argument (``input_sizes``, ``filter_sizes``, ``output_shape``) as a tuple of ints;
-    ``empty_batch``: the first entry may be 0 (an activation shape)."""
+def as_shape(value, name: str, rank: int, data_format: str | None = None) -> tuple[int, ...]:
+    """A shape argument (``input_sizes``, ``filter_sizes``, ``output_shape``) as a tuple of ints.
+    ``data_format``: an activation shape in that layout, whose batch and spatial entries may be 0
+    (TensorFlow computes an empty batch, and an empty H or W whose windows read only padding); its
+    channels, and every entry of a filter shape, must be positive."""
     try:
         items = np.asarray(value).reshape(-1)
     except (TypeError, ValueError):
@@ -91,9 +93,11 @@ def as_shape(value, name: str, rank: int, empty_batch: bool = False) -> tuple[in
             isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items))):
         raise TypeError(f"{name} must be a sequence of {rank} ints, got {value!r}")
     shape = tuple(int(v) for v in items)
-    if len(shape) != rank or min(shape[1:] if empty_batch else shape) < 1 or (shape and shape[0] < 0):
-        raise ValueError(f"{name} must be {rank} positive ints{' (the batch may be 0)' if empty_batch else ''}, "
-                         f"got {value!r}")
+    channels = None if data_format is None else (data_format.index("C") if len(shape) == rank else 0)
+    at_least = [1 if channels is None or i == channels else 0 for i in range(len(shape))]
+    if len(shape) != rank or any(v < low for v, low in zip(shape, at_least)):
+        what = "positive ints" if data_format is None else f"ints, the channels ({data_format}) positive, the others >= 0"
+        raise ValueError(f"{name} must be {rank} {what}, got {value!r}")
     return shape
 
 

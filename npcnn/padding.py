@@ -154,14 +154,15 @@ def transpose_output_range(in_size: int, k: int, s: int, d: int, padding) -> ran
     """Sizes ``n`` for which a conv over ``n`` gives ``in_size`` outputs (conv2d_transpose's choice).
 
     VALID: ``[(in-1)s + k_eff, (in-1)s + k_eff + s - 1]``; SAME: ``[(in-1)s + 1, in*s]``;
-    explicit: ``[(in-1)s + k_eff - before - after, ... + s - 1]`` clipped to sizes >= 1.
+    explicit: ``[(in-1)s + k_eff - before - after, ... + s - 1]`` clipped to sizes >= 0 (an empty
+    axis is reachable when the pads cover a window: TensorFlow computes it).
     """
     k_eff = effective_kernel(k, d)
     if padding == "SAME":
         return range((in_size - 1) * s + 1, in_size * s + 1)
     before, after = (0, 0) if padding == "VALID" else padding
     low = (in_size - 1) * s + k_eff - before - after
-    return range(max(low, 1), max(low + s, 1))
+    return range(max(low, 0), max(low + s, 0))
 
 
 def live_taps(geom: WindowGeometry, in_hw) -> tuple[WindowGeometry, tuple[slice, slice]]:

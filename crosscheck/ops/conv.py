@@ -61,6 +61,8 @@ def conv_features(case: Case) -> list[str]:
     feats = []
     if x[0] == 0:
         feats.append("batch 0")
+    if 0 in G.spatial_shape(x, call.data_format):
+        feats.append("empty H or W (pads cover the window)")
     if case.op == "depthwise_conv2d" and w[3] == 0:
         feats.append("channel multiplier 0")
     if max(call.params["dilations"]) > 1:

@@ -233,7 +233,7 @@ def resolve_transpose(x_shape, w_shape, output_shape, strides, padding, dilation
     ``output_shape`` (the conv's input) must be one that the conv maps back onto ``x_shape``.
     """
     P.check_data_format(data_format)
-    output_shape = as_shape(output_shape, "output_shape", 4, empty_batch=True)
+    output_shape = as_shape(output_shape, "output_shape", 4, data_format)
     if len(x_shape) != 4:
         raise ValueError(f"input must be 4-D ({data_format}), got shape {tuple(x_shape)}")
     if len(w_shape) != 4:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import padding as P
 from .._checks import as_shape, check_shape, from_nhwc, shape_from_nhwc, to_nhwc
 from ..gradients import defvjp
 from .conv import (ConvSpec, conv_nhwc, live_spec, depthwise_filters_as_grouped, resolve_conv, resolve_depthwise,
@@ -174,7 +175,8 @@ def conv2d_backprop_input(input_sizes, filters, out_backprop, strides=1, padding
     """
     a = _float_args(filters=filters, out_backprop=out_backprop)
     w, dy = a["filters"], a["out_backprop"]
-    sizes = as_shape(input_sizes, "input_sizes", 4, empty_batch=True)
+    P.check_data_format(data_format)
+    sizes = as_shape(input_sizes, "input_sizes", 4, data_format)
     spec = resolve_conv(sizes, w.shape, strides, padding, dilations, data_format, x_name="input_sizes")
     _check_dy(dy, spec)
     return from_nhwc(conv_backprop_input_nhwc(w, to_nhwc(dy, data_format), spec), data_format)

@@ -113,7 +113,7 @@ CASES = {
     "backprop_input dy NCHW": (lambda: F.conv2d_backprop_input((2, 4, 5, 5), W, DY, data_format="NCHW"), ValueError,
                                [r"out_backprop must have shape \(2, 6, 3, 3\)", r"NCHW"]),
     "input_sizes 3 ints": (lambda: F.conv2d_backprop_input((2, 5, 5), W, DY), ValueError,
-                           [r"input_sizes must be 4 positive ints", r"\(2, 5, 5\)"]),
+                           [r"input_sizes must be 4 ints, the channels \(NHWC\) positive", r"\(2, 5, 5\)"]),
     "input_sizes float": (lambda: F.conv2d_backprop_input((2, 5.5, 5, 4), W, DY), TypeError,
                           [r"input_sizes must be a sequence of 4 ints"]),
     "filter_sizes negative": (lambda: F.conv2d_backprop_filter(X, (3, 3, 4, -6), DY), ValueError,
@@ -134,7 +134,7 @@ CASES = {
     "transpose out channels": (lambda: F.conv2d_transpose(DY, W, (2, 5, 5, 3)), ValueError,
                                [r"output_shape channels \(3", shape_re((2, 5, 5, 3)), r"filters\[2\]", shape_re(W.shape)]),
     "transpose output_shape rank": (lambda: F.conv2d_transpose(DY, W, (2, 5, 5)), ValueError,
-                                    [r"output_shape must be 4 positive ints"]),
+                                    [r"output_shape must be 4 ints, the channels \(NHWC\) positive"]),
     "transpose output_shape float": (lambda: F.conv2d_transpose(DY, W, (2, 5.0, 5, 4)), TypeError,
                                      [r"output_shape must be a sequence of 4 ints"]),
     # data_format
@@ -192,6 +192,27 @@ def test_pullback_rejects_dy_of_wrong_shape_and_dtype(op):
 def test_an_empty_batch_gives_an_empty_result_as_in_tensorflow(fn):
     y = fn(X[:0])
     assert y.shape[0] == 0 and y.dtype == X.dtype
+
+
+@pytest.mark.parametrize("fmt", ["NHWC", "NCHW"])
+def test_an_empty_axis_whose_windows_read_only_padding_is_computed_as_in_tensorflow(fmt):
+    """TF computes conv2d over an empty H when the pads cover the window (each output reads only
+    padding), and its backprop ops and conv2d_transpose with input_sizes / output_shape H = 0."""
+    w = np.ones((1, 1, 2, 2))
+    pads = [[0, 0], [2, 2], [0, 0], [0, 0]] if fmt == "NHWC" else [[0, 0], [0, 0], [2, 2], [0, 0]]
+    x_shape, y_shape = ((1, 0, 3, 2), (1, 4, 3, 2)) if fmt == "NHWC" else ((1, 2, 0, 3), (1, 2, 4, 3))
+    y, pullback = npcnn.vjp("conv2d", np.ones(x_shape), w, padding=pads, data_format=fmt)
+    assert y.shape == y_shape and not y.any()
+    dx, dw = pullback(np.ones(y_shape))
+    assert dx.shape == x_shape and dw.shape == w.shape and not dw.any()
+    assert F.conv2d_backprop_input(x_shape, w, np.ones(y_shape), padding=pads, data_format=fmt).shape == x_shape
+    assert F.conv2d_transpose(np.ones(y_shape), w, x_shape, padding=pads, data_format=fmt).shape == x_shape
+    with pytest.raises(ValueError, match="not reachable"):       # pads (1, 0) do not cover a 1x1 window twice
+        F.conv2d_transpose(np.ones(y_shape), w, x_shape, padding=[[0, 0], [1, 0], [0, 0], [0, 0]] if fmt == "NHWC"
+                           else [[0, 0], [0, 0], [1, 0], [0, 0]], data_format=fmt)
+    no_channels = (1, 0, 3, 0) if fmt == "NHWC" else (1, 0, 0, 3)
+    with pytest.raises(ValueError, match=f"channels \\({fmt}\\) positive"):
+        F.conv2d_backprop_input(no_channels, w, np.ones(y_shape), padding=pads, data_format=fmt)
 
 
 def test_depthwise_zero_multiplier_is_an_empty_result_as_in_tf():
