@@ -93,7 +93,7 @@ def as_shape(value, name: str, rank: int, data_format: str | None = None) -> tup
             isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items))):
         raise TypeError(f"{name} must be a sequence of {rank} ints, got {value!r}")
     shape = tuple(int(v) for v in items)
-    channels = None if data_format is None else (data_format.index("C") if len(shape) == rank else 0)
+    channels = None if data_format is None else data_format.index("C")
     at_least = [1 if channels is None or i == channels else 0 for i in range(len(shape))]
     if len(shape) != rank or any(v < low for v, low in zip(shape, at_least)):
         what = "positive ints" if data_format is None else f"ints, the channels ({data_format}) positive, the others >= 0"
