@@ -22,5 +22,4 @@ from .check import loading  # noqa: E402,F401
 from .oracle import quirks, tf_glue, tf_lib  # noqa: E402,F401
 from .threads import limit_threads  # noqa: E402
 
-# last: an import above resets OpenBLAS's thread count (measured: 1 -> 2 when the limit came first)
 limit_threads()

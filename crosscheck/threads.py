@@ -21,6 +21,7 @@ _STATE: dict = {}
 def limit_blas_threads(blas: int = 1) -> None:
     """Only BLAS's pool (a process that never runs TensorFlow: the worker of crosscheck.isolation)."""
     if "blas_limiter" not in _STATE:
+        import numpy  # noqa: F401  (loads its BLAS: threadpoolctl limits only the libraries already loaded)
         from threadpoolctl import threadpool_limits
         _STATE["blas_limiter"] = threadpool_limits(limits=blas, user_api="blas")
 

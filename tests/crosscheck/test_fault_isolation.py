@@ -314,7 +314,9 @@ child.start()
 child.join()
 json.dump({"cwd": os.getcwd(), "mark": os.environ.get("CROSSCHECK_TEST_MARK"), "ppid": os.getppid(),
            "child_exit": child.exitcode, "stdout": os.readlink("/proc/self/fd/1"),
-           "tensorflow_before_the_file": "tensorflow" in sys.modules}, open("probe.json", "w"))
+           "tensorflow_before_the_file": "tensorflow" in sys.modules,
+           "blas_threads": [i["num_threads"] for i in __import__("threadpoolctl").threadpool_info()
+                            if i["user_api"] == "blas"]}, open("probe.json", "w"))
 '''
 
 
@@ -348,6 +350,7 @@ def test_a_check_worker_is_forked_and_runs_where_and_as_the_caller_says(tmp_path
     assert probe["stdout"] == os.devnull
     assert probe["child_exit"] == 7
     assert probe["tensorflow_before_the_file"]
+    assert probe["blas_threads"] and set(probe["blas_threads"]) == {1}   # the server's limit, inherited
 
 
 def test_without_a_fork_server_the_check_worker_starts_python(tmp_path, monkeypatch):
