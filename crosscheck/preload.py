@@ -9,11 +9,7 @@ in the server; npcnn is not imported (the code under test is imported only where
 """
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from .tf_import import lean  # noqa: E402
+from .tf_import import lean
 
 lean()
 

@@ -4,10 +4,10 @@
 and scikit-learn (for its scikit-learn wrappers) whenever they are installed, as they are here
 (npcnn's digits example uses both). crosscheck uses neither part of Keras, and the two imports cost
 a third of TensorFlow's import time (on the 2-core development machine: 8.3 s with them, 5.7 s
-without), paid again by every process crosscheck starts: each shard of ``-j N``, each
-``crosscheck check`` worker after a crash. In crosscheck's own processes (:func:`lean`, called by the ``crosscheck`` command
-and the worker processes) the two are hidden while TensorFlow and Keras are imported: Keras then
-leaves out those two features, and nothing else changes. Both stay importable afterwards (the
+without), paid by every crosscheck process that imports TensorFlow (the command, its fork server:
+:mod:`crosscheck.forking`). In crosscheck's own processes (:func:`lean`, called by the ``crosscheck``
+command, the fork server's preload and the worker processes) the two are hidden while TensorFlow
+and Keras are imported: Keras then leaves out those two features, and nothing else changes. Both stay importable afterwards (the
 user's code may import them). A process that imports crosscheck as a library (the pytest helpers,
 the Python API) imports TensorFlow untouched, so its own use of Keras's plots and wrappers works.
 """

@@ -14,7 +14,7 @@ import numpy as np
 from .. import padding as P
 from .._checks import as_float_array, as_shape, check_rank, check_shape, same_dtype, shape_to_nhwc, to_nhwc, from_nhwc
 from . import im2col
-from .im2col import CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, pad_nhwc, window_view
+from .im2col import CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, needs_zero_fill, pad_nhwc, window_view
 from ..parallel import map_chunks
 
 
@@ -135,7 +135,7 @@ def _depthwise_nhwc(x: np.ndarray, f: np.ndarray, geom: P.WindowGeometry) -> np.
         xc = x[chunk]
         for m in range(mult):
             yc = y[m, chunk]
-            if not (order and order[0][2]):
+            if needs_zero_fill(order):
                 yc.fill(0)
             tmp = np.empty_like(yc)
             for (i, j), ((out_rows, out_cols), (in_rows, in_cols)), assign in order:

@@ -19,7 +19,8 @@ from .._checks import as_shape, check_shape, from_nhwc, shape_from_nhwc, to_nhwc
 from ..gradients import defvjp
 from .conv import (ConvSpec, conv_nhwc, live_spec, depthwise_filters_as_grouped, resolve_conv, resolve_depthwise,
                    tiled_filter_rows, _float_args)
-from .im2col import CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, live_offsets, pad_nhwc, scatter_windows, window_view
+from .im2col import (CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, live_offsets, needs_zero_fill, pad_nhwc,
+                     scatter_windows, window_view)
 from ..parallel import map_chunks
 
 
@@ -86,7 +87,7 @@ def _depthwise_backprop_input(f: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> 
 
     def run(chunk):
         dxc, dy_columns = dx[chunk], dy[chunk].transpose(4, 0, 1, 2, 3)   # (M, n, OH, OW, C)
-        if not (mult and order and order[0][2]):   # multiplier 0: no term at all, the gradient is 0
+        if not mult or needs_zero_fill(order):   # multiplier 0: no term at all, the gradient is 0
             dxc.fill(0)
         tmp = np.empty(dy_columns.shape[1:], dtype=dy.dtype)
         for (i, j), ((out_rows, out_cols), (in_rows, in_cols)), assign in order:

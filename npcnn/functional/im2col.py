@@ -128,6 +128,11 @@ def accumulation_order(geom: WindowGeometry, in_hw, onto: str) -> list:
     return sorted(((ij, taps, ij in marked) for ij, taps in offsets), key=lambda entry: not entry[2])
 
 
+def needs_zero_fill(order: list) -> bool:
+    """True unless :func:`accumulation_order` marked offsets that write every cell of the target."""
+    return not (order and order[0][2])
+
+
 def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype, channels_first: bool = False,
                     out: np.ndarray | None = None) -> np.ndarray:
     """The adjoint of :func:`window_view`: the NHWC input gradient ``x_shape`` that receives, for
@@ -142,7 +147,7 @@ def scatter_windows(per_offset, geom: WindowGeometry, x_shape, dtype, channels_f
     shape = (c, n, h, w) if channels_first else (n, h, w, c)
     order = accumulation_order(geom, (h, w), onto="input")
     dx = np.empty(shape, dtype=dtype) if out is None else out
-    if not (order and order[0][2]):
+    if needs_zero_fill(order):
         dx.fill(0)
     for (i, j), ((out_rows, out_cols), (in_rows, in_cols)), assign in order:
         if channels_first:

@@ -20,7 +20,8 @@ import numpy as np
 from .. import padding as P
 from .._checks import as_float_array, check_rank, from_nhwc, to_nhwc
 from ..gradients import defvjp
-from .im2col import (CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, pad_nhwc, scatter_windows_in_chunks,
+from .im2col import (CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, needs_zero_fill, pad_nhwc,
+                     scatter_windows_in_chunks,
                      window_slices, window_view)
 from ..parallel import map_chunks
 
@@ -164,11 +165,10 @@ def avg_pool2d(input, ksize, strides, padding="VALID", data_format="NHWC"):
     return from_nhwc(_avg_pool_nhwc(to_nhwc(x, data_format), geom)[0], data_format)
 
 
-def _window_sums(x: np.ndarray, geom: P.WindowGeometry, out: np.ndarray) -> np.ndarray:
+def _window_sums(x: np.ndarray, order: list, out: np.ndarray) -> np.ndarray:
     """``out (N, OH, OW, C)`` = the sum of each window's cells inside the NHWC input ``x`` (padding
-    adds zeros): one add per kernel offset."""
-    order = accumulation_order(geom, x.shape[1:3], onto="output")
-    if not (order and order[0][2]):
+    adds zeros): one add per kernel offset, in ``order`` (:func:`accumulation_order` onto the output)."""
+    if needs_zero_fill(order):
         out.fill(0)
     for _, ((out_rows, out_cols), (in_rows, in_cols)), assign in order:
         if assign:
@@ -188,7 +188,8 @@ def _avg_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry):
     counts = _valid_counts(x.shape, geom, x.dtype)
     n, h, w, c = x.shape
     y = np.empty((n, *geom.out, c), dtype=x.dtype)
-    map_chunks(lambda chunk: _window_sums(x[chunk], geom, y[chunk]),
+    order = accumulation_order(geom, (h, w), onto="output")
+    map_chunks(lambda chunk: _window_sums(x[chunk], order, y[chunk]),
                batch_chunks(n, h * w * c * x.itemsize, CACHE_BLOCK_BYTES))
     y /= counts
     return y, counts
