@@ -33,10 +33,7 @@ def compare(actual, expected, tol: Tolerance, *, tensor: str, path: str, channel
         return diff
     a, e = actual.astype(np.float64), expected.astype(np.float64)
     with np.errstate(invalid="ignore", over="ignore", divide="ignore"):   # inf - inf, x / 0: handled below
-        err, mag = abs_error(a, e), np.abs(e)
-        bound = tol.atol + tol.rtol * mag
-        if not np.isfinite(e).all():
-            bound = np.where(np.isfinite(e), bound, tol.atol)
+        err, mag, bound = _errors(a, e, tol)
         bad = err > bound
         diff.mismatched = int(np.count_nonzero(bad))
         diff.passed = diff.mismatched == 0
@@ -56,6 +53,27 @@ def compare(actual, expected, tol: Tolerance, *, tensor: str, path: str, channel
             if spatial_axes is not None:
                 diff.spatial_map = spatial_map(bad, channel_axis, spatial_axes)
     return diff
+
+
+def within(actual, expected, tol: Tolerance) -> tuple[bool, float]:
+    """``(passed, max_abs_err)`` of :func:`compare`, without the worst elements and maps (the
+    diagnosis asks this of many alternatives of one tensor)."""
+    if actual is None or expected is None or np.shape(actual) != np.shape(expected):
+        return False, 0.0
+    a, e = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+        err, _, bound = _errors(a, e, tol)
+        return not bool(np.any(err > bound)), float(err.max()) if err.size else 0.0
+
+
+def _errors(a: np.ndarray, e: np.ndarray, tol: Tolerance):
+    """``|a - e|`` (:func:`abs_error`), ``|e|`` and each element's bound ``atol + rtol |e|`` (``atol``
+    where ``e`` is not finite)."""
+    err, mag = abs_error(a, e), np.abs(e)
+    bound = tol.atol + tol.rtol * mag
+    if not np.isfinite(e).all():
+        bound = np.where(np.isfinite(e), bound, tol.atol)
+    return err, mag, bound
 
 
 def abs_error(a: np.ndarray, e: np.ndarray) -> np.ndarray:

@@ -57,15 +57,19 @@ def precheck(case) -> None:
         raise ReferenceUnsupported(f"not handed to TensorFlow (quirk {q.id}): {q.what}", q.id)
 
 
-def compute_reference(case, first_only: bool = False) -> Reference:
-    """Every TF path of ``case.op`` (or, with ``first_only``, the first that applies)."""
+def compute_reference(case, first_only: bool = False, prefer: str | None = None) -> Reference:
+    """Every TF path of ``case.op`` (or, with ``first_only``, the first that applies); with
+    ``prefer``, the path of that name alone, or the first that applies if it does not."""
     from . import tf_lib
     from .quirks import workaround_notes
     info, call = resolve(case)
     precheck(case)
+    paths = info.paths
+    if prefer is not None:
+        paths, first_only = sorted(paths, key=lambda p: p.name != prefer), True
     ref = Reference(first_only=first_only, notes=workaround_notes(call))
     with tf_lib.shared_constants():
-        for path in info.paths:
+        for path in paths:
             if first_only and ref.paths:
                 break
             why_not = path.applies(call)

@@ -78,6 +78,16 @@ def test_conv2d_is_compared_against_all_four_paths_when_keras_can_express_it():
     assert dx_paths == set(outcome.paths)
 
 
+def test_a_preferred_path_is_computed_alone_or_the_first_that_applies_instead():
+    from crosscheck.oracle import compute_reference
+    params = dict(strides=[1, 1], dilations=[1, 1], data_format="NHWC")
+    arrays = {"input": normal((1, 5, 5, 2), "float64"), "filters": normal((3, 3, 2, 3), "float64")}
+    same = Case("conv2d", dict(params, padding="SAME"), arrays, normal((1, 5, 5, 3), "float64"), "float64", 0)
+    assert list(compute_reference(same, prefer="keras_conv2d_transpose").paths) == ["keras_conv2d_transpose"]
+    explicit = Case("conv2d", dict(params, padding=[[0, 0], [1, 1], [1, 1], [0, 0]]), arrays, same.dy, "float64", 0)
+    assert list(compute_reference(explicit, prefer="keras_conv2d_transpose").paths) == ["tape"]   # Keras: no explicit pads
+
+
 def test_first_path_mode_compares_one_path_and_rechecks_every_path_on_a_mismatch():
     import types
     import npcnn.functional as F

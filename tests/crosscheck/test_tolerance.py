@@ -118,11 +118,17 @@ def test_relative_error_against_an_expected_zero_is_infinite_not_the_largest_flo
     (np.array([np.nan, 1.0]), np.array([0.0, 1.0]), 1),                 # NaN against a number
     (np.array([5.0, 1.0]), np.array([np.inf, 1.0]), 1),                 # a number against inf
     (np.zeros((0, 3)), np.zeros((0, 3)), 0),                            # empty
+    (np.zeros((2, 3)), np.zeros((3, 2)), 6),                            # another shape
+    (None, np.zeros(2), 2),                                             # no value
 ])
 def test_compare_handles_scalars_nonfinite_values_and_empty_tensors(actual, expected, mismatched):
-    from crosscheck.compare import compare
+    from crosscheck.compare import compare, within
     diff = compare(actual, expected, tolerance("float64", 1, expected), tensor="y", path="tape")
     assert diff.mismatched == mismatched and diff.passed == (mismatched == 0)
+    # the diagnosis's quick check says the same
+    assert within(actual, expected, tolerance("float64", 1, expected)) == (diff.passed, diff.max_abs_err)
+    if actual is None or actual.shape != expected.shape:
+        return
     if mismatched:
         assert diff.max_abs_err == np.inf or diff.max_abs_err > 0.05
         assert diff.worst[0]["index"] == ([] if actual.ndim == 0 else [0])
