@@ -105,6 +105,33 @@ def crosscheck_process(args, impl_dir, cwd):
                           cwd=cwd, env=env, timeout=600)
 
 
+def crosscheck_forked(args, impl_dir, cwd):
+    """``crosscheck ARGS`` in a process of its own forked from crosscheck's fork server, as the shards
+    of ``-j`` are (:mod:`crosscheck.forking`: TensorFlow imported once, its runtime started in the
+    child with crosscheck's thread limits), in ``cwd`` with ``impl_dir`` on the path: a new process
+    like :func:`crosscheck_process` without its TensorFlow import. stdout and stderr come back
+    together, as both ``stdout`` and ``stderr``."""
+    import tempfile
+    from crosscheck import forking
+    from crosscheck.cli import _shard_main
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(impl_dir), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    saved_path, saved_cwd = list(sys.path), os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp, "output.log")
+        sys.path[:0] = [str(impl_dir)]
+        os.chdir(cwd)
+        try:
+            child = forking.start(_shard_main, (list(args),), output=log, environ=env, name="crosscheck-test")
+        finally:
+            os.chdir(saved_cwd)
+            sys.path[:] = saved_path
+        if child is None:
+            return crosscheck_process(args, impl_dir, cwd)
+        code = child.wait(timeout=600)
+        text = log.read_text()
+    return subprocess.CompletedProcess(["crosscheck", *args], code, text, text)
+
+
 def crosscheck(args, impl_dir, cwd):
     """``crosscheck ARGS`` through ``crosscheck.cli.main`` in this process, as :func:`crosscheck_process`
     would run it: in ``cwd``, with ``impl_dir`` first on the path (for the worker processes and the
@@ -252,8 +279,8 @@ def test_tied_maxima_case_is_caught_on_replay(impl_dir, tmp_path, monkeypatch, c
 
 
 def test_npcnn_passes_a_small_run(tmp_path):
-    proc = crosscheck_process(["run", "--ops", "conv2d", "relu", "--examples", "3", "--seed", "1", "--report", "rep"],
-                      ROOT, tmp_path)
+    proc = crosscheck_forked(["run", "--ops", "conv2d", "relu", "--examples", "3", "--seed", "1", "--report", "rep"],
+                             ROOT, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert doc["ok"] and doc["summary"]["counts"]["mismatch"] == 0

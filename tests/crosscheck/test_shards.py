@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from test_cli import BROKEN_CONV, crosscheck, crosscheck_process
+from test_cli import BROKEN_CONV, crosscheck, crosscheck_forked
 
 RUN = ["run", "--ops", "conv2d", "relu", "sigmoid", "--examples", "4", "--no-large", "--impl", "broken_conv"]
 
@@ -16,9 +16,9 @@ def campaign(tmp_path_factory):
     d = tmp_path_factory.mktemp("shards")
     (d / "impl").mkdir()
     (d / "impl" / "broken_conv.py").write_text(BROKEN_CONV)
-    # each run in a process of its own, as -j 2's shards are: in this one TensorFlow may already run with
-    # more threads than crosscheck sets, and its float64 sums then differ in the last bits
-    runs = {name: crosscheck_process(RUN + extra + ["--report", name], d / "impl", d)
+    # each run in a process of its own, forked as -j 2's shards are: in this one TensorFlow may already run
+    # with more threads than crosscheck sets, and its float64 sums then differ in the last bits
+    runs = {name: crosscheck_forked(RUN + extra + ["--report", name], d / "impl", d)
             for name, extra in (("whole", ["-j", "1"]), ("s1", ["--shard", "1/2"]), ("s2", ["--shard", "2/2"]))}
     runs["j2"] = crosscheck(RUN + ["-j", "2", "--report", "j2"], d / "impl", d)
     merged = crosscheck(["merge", "s1", "s2", "--report", "merged"], d / "impl", d)
