@@ -7,7 +7,9 @@ of the conv it transposes), depthwise filters ``[kh, kw, in, multiplier]``.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 from hypothesis import strategies as st
@@ -17,9 +19,11 @@ from .. import strategies as S
 from ..case import Case
 from ..opinfo import NA, Call, OpInfo, PlainTF, RefPath, taps
 from ..params import Param
-from ._common import (CONV_PARAMS, bilinear_floor, error, nhwc_only, ones, tf_lib, tf_pad, tf_spatial,
-                      tf_spatial_pair, window_errors)
+from ._common import (CONV_PARAMS, bilinear_floor, empty_axis_features, error, nhwc_only, ones, tf_lib, tf_pad,
+                      tf_spatial, tf_spatial_pair, window_errors)
 
+#: tf.nn.conv2d_transpose's padding defaults to "SAME" (TF's other convolutions have no default)
+TRANSPOSE_PARAMS = {**CONV_PARAMS, "padding": dataclasses.replace(CONV_PARAMS["padding"], default="SAME")}
 LINEAR = NA("linear in each array: differentiable everywhere, no value-dependent branch")
 NO_EXTREME = NA("linear in each array: no value-dependent branch to reach (sizes vary instead)")
 NO_LARGE = NA("conv2d's large case runs the same forward, input-gradient and filter-gradient code")
@@ -36,6 +40,11 @@ def _shape_of(call: Call, name: str):
 _CONV_OPERANDS = {"conv2d": ("input", "filters"), "conv2d_backprop_input": ("input_sizes", "filters"),
                   "conv2d_backprop_filter": ("input", "filter_sizes"), "conv2d_transpose": ("output_shape", "filters"),
                   "depthwise_conv2d": ("input", "filter")}
+
+
+def conv_batch(call: Call) -> int:
+    """The batch size of the conv input (an array or a shape parameter)."""
+    return _shape_of(call, _CONV_OPERANDS[call.op][0])[0]
 
 
 def conv_window(call: Call) -> G.WindowArgs:
@@ -61,8 +70,7 @@ def conv_features(case: Case) -> list[str]:
     feats = []
     if x[0] == 0:
         feats.append("batch 0")
-    if 0 in G.spatial_shape(x, call.data_format):
-        feats.append("empty H or W (pads cover the window)")
+    feats += empty_axis_features(G.spatial_shape(x, call.data_format), call.params["padding"])
     if case.op == "depthwise_conv2d" and w[3] == 0:
         feats.append("channel multiplier 0")
     if max(call.params["dilations"]) > 1:
@@ -93,8 +101,8 @@ class ConvShapes:
 
 @S.reused
 @st.composite
-def conv_shapes(draw, spellings: bool = True, grouped: bool = True) -> ConvShapes:
-    cfg = draw(S.window_config(CONV_PARAMS, spellings))
+def conv_shapes(draw, spellings: bool = True, grouped: bool = True, params: dict = CONV_PARAMS) -> ConvShapes:
+    cfg = draw(S.window_config(params, spellings))
     groups = draw(st.sampled_from([1, 1, 2, 4])) if grouped else 1
     if groups == 1:
         cin_g, cout = draw(S.channel_counts()), draw(S.channel_counts())
@@ -173,7 +181,7 @@ def conv2d_backprop_filter_cases(draw, dtype: str, spellings: bool = True) -> Ca
 def conv2d_transpose_cases(draw, dtype: str, spellings: bool = True) -> Case:
     """The transpose of a drawn conv2d: its input is the conv's output, its output_shape the conv's
     input (one of the several sizes conv2d_transpose allows for stride > 1)."""
-    c = draw(conv_shapes(spellings))
+    c = draw(conv_shapes(spellings, params=TRANSPOSE_PARAMS))
     seed, rng = _values(draw, dtype)
     fmt = c.cfg.data_format
     arrays = {"input": S.normal(rng, S.layout(c.y, fmt), dtype), "filters": S.normal(rng, c.w, dtype)}
@@ -300,6 +308,44 @@ def depthwise_tape(call: Call) -> dict:
     return T.tape(forward, call, ("input", "filter"))
 
 
+def on_an_empty_batch(compute: Callable[[Call], dict], filter_tensors: tuple) -> Callable[[Call], dict]:
+    """``compute``, except for a case quirk empty-output-filter-gradient concerns (a non-empty batch,
+    an empty output): there ``compute`` runs on the case's empty batch (the same empty sums, which
+    TensorFlow computes as 0) and the batch size is put back on the batch-carrying tensors, which
+    are empty (every 4-D tensor but the filters' ones)."""
+    def run(call: Call) -> dict:
+        from ..oracle.quirks import applies
+        if not applies("empty-output-filter-gradient", call):
+            return compute(call)
+        n = conv_batch(call)
+        tensors = {k: np.asarray(v) for k, v in compute(_batch_emptied(call, "y" not in filter_tensors)).items()}
+        return {k: _with_batch(v, n, k) if v.ndim == 4 and k not in filter_tensors else v for k, v in tensors.items()}
+    return run
+
+
+def _batch_emptied(call: Call, dy_has_batch: bool) -> Call:
+    """``call`` with batch 0: its activation arrays (and dy if the output is one) sliced to [:0], a
+    batch-giving shape parameter (input_sizes, output_shape) starting with 0."""
+    x_name, w_name = _CONV_OPERANDS[call.op]
+    arrays = {k: v if k == w_name or np.ndim(v) != 4 else v[:0] for k, v in call.arrays.items()}
+
+    def zero_batch(params: dict) -> dict:
+        if x_name in arrays or x_name not in params:
+            return dict(params)
+        shape = [int(v) for v in params[x_name]]
+        return {**params, x_name: type(params[x_name])([0, *shape[1:]]) if isinstance(params[x_name], tuple)
+                else [0, *shape[1:]]}
+    case = call.case
+    dy = case.dy[:0] if case.dy is not None and dy_has_batch else case.dy
+    return Call(Case(case.op, zero_batch(case.params), arrays, dy, case.dtype, case.seed), zero_batch(call.params))
+
+
+def _with_batch(a: np.ndarray, n: int, name: str) -> np.ndarray:
+    if a.size:
+        raise ValueError(f"{name} of shape {a.shape} is not empty: the empty-batch workaround does not apply")
+    return np.zeros((n, *a.shape[1:]), a.dtype)
+
+
 # ------------------------------------------------------------------------------------ plain TF
 
 def _plain_conv_params(call: Call, **extra) -> dict:
@@ -312,7 +358,7 @@ def plain_conv_works(call: Call) -> str:
     from ..oracle.quirks import applies
     for quirk in ("nchw-float64", "dilated-conv-gradient", "grouped-conv-gradient", "depthwise-unequal-strides",
                   "depthwise-strided-dilated-size", "depthwise-empty-batch-filter-gradient",
-                  "depthwise-zero-multiplier-gradient"):
+                  "depthwise-zero-multiplier-gradient", "empty-output-filter-gradient"):
         if applies(quirk, call):
             return f"quirk {quirk}: the oracle builds this case's reference another TF way"
     return nhwc_only(call)
@@ -462,10 +508,12 @@ def depthwise_terms(call: Call) -> dict:
 # ------------------------------------------------------------------------------------- the ops
 
 def _conv_op(name, description, arrays, strategy, paths, plain, errors, terms, floor, filters, filter_tensors,
-             extra_params=None, optional=NA("every array is required"), large=NO_LARGE) -> OpInfo:
+             extra_params=None, optional=NA("every array is required"), large=NO_LARGE,
+             conv_params=CONV_PARAMS) -> OpInfo:
+    paths = tuple(dataclasses.replace(p, compute=on_an_empty_batch(p.compute, filter_tensors)) for p in paths)
     return OpInfo(name=name, description=description, arrays=arrays, differentiable=arrays, optional_arrays=optional,
                   extra_arrays=NA("every array is differentiated"), outputs=("y",),
-                  params={**(extra_params or {}), **CONV_PARAMS}, strategy=strategy, extreme=NO_EXTREME, large=large,
+                  params={**(extra_params or {}), **conv_params}, strategy=strategy, extreme=NO_EXTREME, large=large,
                   features=conv_features, paths=paths, geometry=conv_window, filter_arrays=filters,
                   filter_tensors=filter_tensors, plain_tf=plain, kinks=LINEAR,
                   mistakes=NA("flipped kernels, shifts and layouts are diagnosis's own hypotheses"), error_inputs=errors,
@@ -509,7 +557,8 @@ CONV2D_TRANSPOSE = _conv_op(
     PlainTF("tf.nn.conv2d_transpose(input, filters, {params})",
             lambda call: _plain_conv_params(call, output_shape=call.params.get("output_shape")), plain_conv_works),
     transpose_errors, transpose_terms, bilinear_floor("input", "filters"), ("filters",), ("d_filters",),
-    extra_params={"output_shape": Param("the conv input's shape, 4 ints in data_format", "shape", forms=("list",))})
+    extra_params={"output_shape": Param("the conv input's shape, 4 ints in data_format", "shape", forms=("list",))},
+    conv_params=TRANSPOSE_PARAMS)
 
 DEPTHWISE_CONV2D = _conv_op(
     "depthwise_conv2d", "depthwise convolution; filter [kh, kw, in, multiplier], output channel c*multiplier+m",

@@ -17,7 +17,8 @@ from .. import strategies as S
 from ..case import Case
 from ..opinfo import NA, Call, OpInfo, PlainTF, RefPath, product, rms, taps
 from ..params import Param
-from ._common import DATA_FORMAT, error, nhwc_only, ones, pool_params, tf_lib, tf_pad, tf_spatial, window_errors
+from ._common import (DATA_FORMAT, empty_axis_features, error, nhwc_only, ones, pool_params, tf_lib, tf_pad, tf_spatial,
+                      window_errors)
 
 MAX_POOL_PARAMS = pool_params(explicit=True)
 AVG_POOL_PARAMS = pool_params(explicit=False)
@@ -36,6 +37,7 @@ def pool_features(case: Case) -> list[str]:
     x = call.arrays["input"]
     feats = ["batch 0"] if x.shape[0] == 0 else []
     win = pool_window(call)
+    feats += empty_axis_features(win.in_sizes, win.padding)
     if any(k > n for k, n in zip(win.window, win.in_sizes)):
         feats.append("window wider than the input")
     if any(s > k for s, k in zip(win.strides, win.window)):

@@ -88,6 +88,13 @@ def _avg_pool_defect_axes(call: Call) -> list[int]:
     return [a for a, (n, k, (before, _)) in enumerate(zip(in_sizes, window, pads)) if k > n and before > k - n]
 
 
+def _empty_conv_output(call: Call) -> bool:
+    """A non-empty batch whose convolution output has an empty H or W (SAME on an empty input axis)."""
+    from ..ops.conv import conv_batch
+    from ..registry import get_op
+    return conv_batch(call) > 0 and 0 in get_op(call.op).geometry(call).resolve().out
+
+
 def _labels_not_distributions(call: Call) -> bool:
     labels = call.arrays["labels"].astype(np.float64)
     sums = labels.sum(axis=int(call.params.get("axis", -1)))
@@ -183,6 +190,14 @@ def demo_depthwise_empty_batch() -> bool:
     """The filter gradient of an empty batch is 0; TF's kernel leaves its output uninitialised
     (garbage or NaN)."""
     return _depthwise_gradient_ever_nonzero((0, 8, 8, 16), (5, 5, 16, 4), "float32", "filter")
+
+
+def demo_empty_output_filter_gradient() -> bool:
+    """SAME on a (2, 0, 5, C) input, so an empty output: tf.nn.conv2d's and tf.nn.depthwise_conv2d's
+    filter gradients must be 0; each is nonzero on one of 20 tries (uninitialised memory)."""
+    x, w = np.ones((2, 0, 5, 2), "float32"), np.ones((3, 3, 2, 4), "float32")
+    conv = any(not np.all(_conv_grad(x, w, strides=1, padding="SAME") == 0) for _ in range(20))
+    return conv and _depthwise_gradient_ever_nonzero((2, 0, 5, 2), (3, 3, 2, 2), "float32", "filter")
 
 
 def demo_nchw_float64() -> bool:
@@ -347,6 +362,14 @@ QUIRKS: tuple[Quirk, ...] = (
           "uninitialised memory (values like 9e223) instead of zeros",
           "the reference is tf.nn.conv2d group by group (groups = channels), whose gradient is 0",
           lambda c: c.arrays["filter"].shape[3] == 0, demo_depthwise_zero_multiplier),
+    Quirk("empty-output-filter-gradient", "defect", CONV_OPS + ("depthwise_conv2d",),
+          "the filter gradient of a convolution whose output has an empty H or W (SAME on an input with an empty H "
+          "or W) and a non-empty batch is uninitialised memory (huge values or NaN) instead of zeros: "
+          "Conv2DBackpropFilter (so conv2d's, conv2d_backprop_input's and conv2d_transpose's filter gradients, "
+          "conv2d_backprop_filter itself) and tf.nn.depthwise_conv2d's",
+          "the reference is computed on the case's empty batch (the same empty sums, which TensorFlow computes as "
+          "0) and the batch size put back on the empty tensors",
+          _empty_conv_output, demo_empty_output_filter_gradient),
     Quirk("flush-to-zero", "precision", ("sigmoid", "tanh", "elu", "softmax", "log_softmax"),
           "TensorFlow's CPU kernels flush subnormal float32 results to 0 (sigmoid(-103) is 0, not 1.4e-45)",
           "the tolerance's absolute part is never below the dtype's smallest normal number (docs/tolerances.md)",

@@ -13,12 +13,13 @@ from .conv import _float_args, conv_nhwc, resolve_transpose
 from .conv_backward import conv_backprop_filter_nhwc, conv_backprop_input_nhwc
 
 
-def conv2d_transpose(input, filters, output_shape, strides=1, padding="VALID", dilations=1, data_format="NHWC"):
+def conv2d_transpose(input, filters, output_shape, strides=1, padding="SAME", dilations=1, data_format="NHWC"):
     """Transposed convolution, as ``tf.nn.conv2d_transpose``.
 
     input: ``(N, H, W, C_in)``; filters: ``(KH, KW, C_out, C_in)``; output_shape: ``(N, OH, OW, C_out)``
     in ``data_format``, which conv2d with the same strides/padding/dilations must map back to the
-    input's shape (a ValueError names the reachable sizes otherwise).
+    input's shape (a ValueError names the reachable sizes otherwise). padding defaults to "SAME",
+    as TensorFlow's does (npcnn's other convolutions default to "VALID"; TF's have no default).
     """
     a = _float_args(input=input, filters=filters)
     x, w = a["input"], a["filters"]
@@ -27,7 +28,7 @@ def conv2d_transpose(input, filters, output_shape, strides=1, padding="VALID", d
 
 
 @defvjp("conv2d_transpose", ("input", "filters"))
-def conv2d_transpose_vjp(input, filters, output_shape, strides=1, padding="VALID", dilations=1,
+def conv2d_transpose_vjp(input, filters, output_shape, strides=1, padding="SAME", dilations=1,
                          data_format="NHWC"):
     """d input is the forward conv2d of g; d filters is conv2d's filter gradient with g as input."""
     y = conv2d_transpose(input, filters, output_shape, strides, padding, dilations, data_format)

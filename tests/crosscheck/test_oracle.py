@@ -33,6 +33,59 @@ def test_empty_conv_output_is_not_handed_to_tf():
     assert "window-larger-than-input" in outcome.message
 
 
+SAME_12 = dict(strides=[1, 2], padding="SAME", dilations=[1, 1], data_format="NHWC")
+EMPTY_OUTPUT_CASES = {   # SAME on an input with an empty H (or W): an empty output, a batch of 2
+    "conv2d": (dict(SAME_12), {"input": (2, 0, 5, 2), "filters": (3, 3, 2, 4), "bias": (4,)}, (2, 0, 3, 4), "d_filters"),
+    "conv2d NCHW": (dict(SAME_12, data_format="NCHW"), {"input": (2, 2, 5, 0), "filters": (3, 3, 2, 4)}, (2, 4, 5, 0),
+                    "d_filters"),
+    "conv2d_backprop_input": (dict(SAME_12, input_sizes=[2, 0, 5, 2]),
+                              {"filters": (3, 3, 2, 4), "out_backprop": (2, 0, 3, 4)}, (2, 0, 5, 2), "d_filters"),
+    "conv2d_backprop_filter": (dict(SAME_12, filter_sizes=[3, 3, 2, 4]),
+                               {"input": (2, 0, 5, 2), "out_backprop": (2, 0, 3, 4)}, (3, 3, 2, 4), "y"),
+    "conv2d_transpose": (dict(SAME_12, output_shape=[2, 0, 5, 2]), {"input": (2, 0, 3, 4), "filters": (3, 3, 2, 4)},
+                         (2, 0, 5, 2), "d_filters"),
+    "depthwise_conv2d": (dict(SAME_12, strides=[1, 1]), {"input": (2, 0, 5, 3), "filter": (3, 3, 3, 2)}, (2, 0, 5, 6),
+                         "d_filter"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EMPTY_OUTPUT_CASES))
+def test_an_empty_output_has_a_zero_filter_gradient_though_tf_leaves_it_uninitialised(name):
+    """Quirk empty-output-filter-gradient: TF's filter gradient here is garbage; the reference is 0
+    (computed on the empty batch), the empty tensors keep the batch of 2, npcnn passes, and an
+    implementation that returns garbage there fails."""
+    import types
+    import npcnn.functional as F
+    from crosscheck.oracle import compute_reference
+    params, shapes, dy_shape, filter_grad = EMPTY_OUTPUT_CASES[name]
+    op = name.split()[0]
+    case = Case(op, params, {k: normal(s, "float32", i) for i, (k, s) in enumerate(shapes.items())},
+                normal(dy_shape, "float32", 9), "float32", 0)
+    ref = compute_reference(case)
+    assert any("empty-output-filter-gradient" in n for n in ref.notes)
+    for tensors in ref.paths.values():
+        for tensor, value in tensors.items():
+            if tensor == filter_grad or tensor == "d_bias":
+                assert value.size and np.all(value == 0), (tensor, value)
+            else:
+                assert value.size == 0 and value.shape[0] == 2, (tensor, value.shape)
+    assert run_case(case).status == PASS
+
+    def garbage_filter_grad(op_name, *arrays, **kw):
+        out, pullback = F.vjp(op_name, *arrays, **kw)
+        if filter_grad == "y":
+            return np.full_like(out, 7.0), pullback
+        index = list(shapes).index(filter_grad[2:])
+        return out, lambda dy: tuple(np.full_like(g, 7.0) if i == index else g for i, g in enumerate(pullback(dy)))
+    forward = getattr(F, op)
+    if filter_grad == "y":
+        forward = lambda *a, **kw: np.full(params["filter_sizes"], 7.0, "float32")   # noqa: E731
+    broken = types.SimpleNamespace(**{op: forward}, vjp=garbage_filter_grad, __name__="garbage")
+    outcome = run_case(case, broken)
+    assert outcome.status == "mismatch", outcome_summary(outcome)
+    assert {d.tensor for d in outcome.failures} <= {filter_grad, "vjp:y"}
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_dilated_conv_gradient_uses_the_zero_dilated_kernel(dtype):
     x, w = normal((2, 11, 9, 3), dtype, 1), normal((3, 2, 3, 4), dtype, 2)

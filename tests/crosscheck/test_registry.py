@@ -71,3 +71,48 @@ def test_the_readme_states_the_registered_op_count():
     from pathlib import Path
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert f"all {len(OPS)} registered ops" in readme
+
+
+#: ops whose TensorFlow meaning is a Keras layer's (their snippets use crosscheck's oracle)
+KERAS_LAYER_OF = {"batch_normalization": "keras.layers.BatchNormalization(",
+                  "layer_normalization": "keras.layers.LayerNormalization(",
+                  "group_normalization": "keras.layers.GroupNormalization("}
+
+
+def _tf_function(source: str):
+    """The TensorFlow / Keras callable a plain-TF snippet calls (``tf.nn.conv2d_transpose(...)``)."""
+    from crosscheck.tf_import import keras_module, tensorflow
+    head = source.split("(")[0].split(".")
+    obj = {"tf": tensorflow(), "keras": keras_module()}[head[0]]
+    for part in head[1:]:
+        obj = getattr(obj, part)
+    return obj
+
+
+def test_every_default_is_tensorflows_where_tensorflow_has_one():
+    """A parameter a case leaves out means TensorFlow's default: a crosscheck default of its own
+    would make the reference and the code under test agree on something TensorFlow does not do
+    (conv2d_transpose's padding is "SAME" in TensorFlow; the other convolutions have no default)."""
+    from hypothesis import find
+    from crosscheck.params import canonical
+    compared, wrong = set(), []
+    for op in OP_NAMES:
+        info = OPS[op]
+        if info.plain_tf:
+            source = info.plain_tf.source
+            if callable(source):
+                source = source(info.resolve(find(cases(op, "float32"), lambda case: True)))
+        else:
+            source = KERAS_LAYER_OF[op]
+        fn = _tf_function(source)
+        signature = inspect.signature(fn.__init__ if inspect.isclass(fn) else fn)
+        for name, param in info.params.items():
+            tf_param = signature.parameters.get(name)
+            if tf_param is None or tf_param.default in (inspect.Parameter.empty, None) or not param.has_default:
+                continue   # TF requires it, or its None means "the documented default", resolved inside
+            compared.add((op, name))
+            if canonical(param.kind, param.default) != canonical(param.kind, tf_param.default):
+                wrong.append((op, name, param.default, tf_param.default))
+    assert wrong == []
+    assert {("conv2d_transpose", "padding"), ("conv2d_backprop_input", "dilations"), ("leaky_relu", "alpha"),
+            ("moments", "keepdims"), ("layer_normalization", "epsilon"), ("batch_normalization", "axis")} <= compared

@@ -25,3 +25,18 @@ def test_unhashable_arguments_build_a_new_strategy_each_time():
     build = S.reused(lambda v: made.append(v) or st.just(0))
     build({1}), build({1})
     assert len(made) == 2
+
+
+def test_window_ops_draw_empty_axes_under_same_and_under_covering_pads():
+    """TF computes an empty H or W under SAME (an empty output) and where explicit pads cover the
+    window: 100 draws of each convolution include both, rarely (the rest stay real work)."""
+    from collections import Counter
+    from crosscheck.fuzz import fuzz_outcomes, op_seed_key
+    from crosscheck.ops.conv import OPS
+    from crosscheck.registry import cases
+    seen = Counter()
+    for info in OPS:
+        fuzz_outcomes(cases(info.name, "float32"), lambda case: seen.update(info.features(case) + ["case"]),
+                      examples=100, seed_key=op_seed_key(info.name, "float32", 0))
+    same, padded = seen["empty H or W, SAME (an empty output)"], seen["empty H or W, explicit pads cover the window"]
+    assert same and padded and same + padded <= 0.12 * seen["case"], seen
