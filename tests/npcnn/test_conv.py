@@ -530,3 +530,13 @@ def test_transpose_and_backprop_ops_against_tensorflow(tf, padding):
     np.testing.assert_allclose(F.conv2d_backprop_filter(x, w.shape, dy, strides=(2, 3), padding=padding),
                                tf.compat.v1.nn.conv2d_backprop_filter(x, w.shape, dy, [1, 2, 3, 1], tpad).numpy(),
                                rtol=1e-10, atol=1e-12)
+
+
+def test_conv2d_transpose_padding_defaults_to_same_as_tensorflow():
+    # tf.nn.conv2d_transpose(input, filters, output_shape, strides, padding="SAME"): 3 -> 5 or 6 with stride 2
+    rng = np.random.default_rng(0)
+    dy, w = rng.standard_normal((1, 3, 3, 3)), rng.standard_normal((3, 3, 2, 3))
+    np.testing.assert_array_equal(F.conv2d_transpose(dy, w, (1, 6, 5, 2), strides=2),
+                                  F.conv2d_transpose(dy, w, (1, 6, 5, 2), strides=2, padding="SAME"))
+    with pytest.raises(ValueError, match="padding 'SAME'"):
+        F.conv2d_transpose(dy, w, (1, 7, 7, 2), strides=2)     # VALID's size, not SAME's

@@ -122,10 +122,10 @@ CASES = {
     "backprop_filter channel": (lambda: F.conv2d_backprop_filter(X, (3, 3, 3, 6), DY), ValueError,
                                 [r"filter_sizes in-channels \(3", shape_re((3, 3, 3, 6))]),
     # conv2d_transpose output_shape
-    "transpose unreachable": (lambda: F.conv2d_transpose(DY, W, (2, 9, 7, 4), strides=2), ValueError,
+    "transpose unreachable": (lambda: F.conv2d_transpose(DY, W, (2, 9, 7, 4), strides=2, padding="VALID"), ValueError,
                               [r"output_shape \(2, 9, 7, 4\)", r"not reachable from input shape " + shape_re(DY.shape),
                                r"allowed output sizes H: 7\.\.8, W: 7\.\.8"]),
-    "transpose too small": (lambda: F.conv2d_transpose(DY, W, (2, 1, 7, 4), strides=2), ValueError,
+    "transpose too small": (lambda: F.conv2d_transpose(DY, W, (2, 1, 7, 4), strides=2, padding="VALID"), ValueError,
                             [r"output_shape \(2, 1, 7, 4\)", r"allowed output sizes H: 7\.\.8"]),
     "transpose SAME range": (lambda: F.conv2d_transpose(DY, W, (2, 4, 6, 4), strides=2, padding="SAME"), ValueError,
                              [r"allowed output sizes H: 5\.\.6, W: 5\.\.6"]),
@@ -163,7 +163,7 @@ VJP_OPS = {  # op: (arrays, params)
     "conv2d": ((X, W), {}),
     "conv2d+bias": ((X, W, np.zeros(6)), {}),
     "depthwise_conv2d": ((X, DW_F), dict(strides=2, padding="SAME")),
-    "conv2d_transpose": ((DY, W), dict(output_shape=X.shape)),
+    "conv2d_transpose": ((DY, W), dict(output_shape=X.shape, padding="VALID")),
     "conv2d_backprop_input": ((W, DY), dict(input_sizes=X.shape)),
     "conv2d_backprop_filter": ((X, DY), dict(filter_sizes=W.shape)),
 }
