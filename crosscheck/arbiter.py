@@ -47,26 +47,33 @@ def forward_f64(case):
 
 def gap(f, arrays, k: int, dy, grad, *, seed: int) -> float:
     """Relative gap between ``grad`` (the gradient w.r.t. ``arrays[k]``) and finite differences."""
+    return gaps(f, arrays, k, dy, [grad], seed=seed)[0]
+
+
+def gaps(f, arrays, k: int, dy, grads, *, seed: int) -> list[float]:
+    """:func:`gap` of each of ``grads``, the finite differences evaluated once for all of them."""
     a64 = [np.asarray(a, np.float64) for a in arrays]
-    g = np.asarray(grad, np.float64)
-    if not np.all(np.isfinite(g)):
-        return float("inf")
+    gs = [np.asarray(g, np.float64) for g in grads]
+    finite = [bool(np.all(np.isfinite(g))) for g in gs]
+    if not any(finite):
+        return [float("inf")] * len(gs)
     if a64[k].size <= CENTRAL_MAX:
         numeric = numerical_vjp(lambda x: f(*a64[:k], x, *a64[k + 1:]), [a64[k]], dy)[0]
         scale = max(float(np.max(np.abs(numeric))), 1e-12)
-        return float(np.max(np.abs(g - numeric))) / scale
+        return [float(np.max(np.abs(g - numeric))) / scale if ok else float("inf") for g, ok in zip(gs, finite)]
     rng = np.random.default_rng(seed)
-    worst = 0.0
+    worst = [0.0] * len(gs)
     eps = 1e-6 * max(1.0, float(np.max(np.abs(a64[k]))))
     for _ in range(DIRECTIONS):
         v = rng.standard_normal(a64[k].shape)
         plus = np.vdot(f(*a64[:k], a64[k] + eps * v, *a64[k + 1:]), dy)
         minus = np.vdot(f(*a64[:k], a64[k] - eps * v, *a64[k + 1:]), dy)
         numeric = (plus - minus) / (2 * eps)
-        analytic = float(np.vdot(g, v))
-        scale = max(abs(numeric), float(np.linalg.norm(g)) * 1e-3, 1e-12)
-        worst = max(worst, abs(analytic - numeric) / scale)
-    return worst
+        for i, g in enumerate(gs):
+            analytic = float(np.vdot(g, v))
+            scale = max(abs(numeric), float(np.linalg.norm(g)) * 1e-3, 1e-12)
+            worst[i] = max(worst[i], abs(analytic - numeric) / scale)
+    return [w if ok else float("inf") for w, ok in zip(worst, finite)]
 
 
 def verdict(tensor: str, impl_ok: bool, tf_ok: bool, impl_gap: float, tf_gap: float) -> str:
@@ -116,8 +123,7 @@ def arbitrate(case, actual: dict, ref, diffs) -> list[str]:
         path = next(d.path for d in diffs if d.tensor == tensor and not d.passed)
         tf_grad = ref.paths[path][tensor]
         try:
-            impl_gap = gap(f, arrays, k, dy, actual[tensor], seed=case.seed)
-            tf_gap = gap(f, arrays, k, dy, tf_grad, seed=case.seed)
+            impl_gap, tf_gap = gaps(f, arrays, k, dy, [actual[tensor], tf_grad], seed=case.seed)
         except Exception as exc:     # the forward cannot be evaluated: no verdict, say why
             text = f"{tensor}: the finite-difference arbiter could not run ({type(exc).__name__}: {exc})"
             notes.append(text)

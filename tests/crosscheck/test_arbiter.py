@@ -3,6 +3,7 @@ the TF defects of docs/tf-defects.md that it confirms."""
 import warnings
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 import npcnn.functional as F
@@ -56,6 +57,26 @@ def test_arbiter_confirms_tf_avg_pool_gradient_defect_d1():
     assert npcnn_gap <= AGREE["float64"] < tf_gap
     assert "TensorFlow disagrees with finite differences here" in verdict(
         "d_input", npcnn_gap <= AGREE["float64"], tf_gap <= AGREE["float64"], npcnn_gap, tf_gap)
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 4, 2), (2, 6, 6, 3)])   # central differences, random directions
+def test_gaps_evaluate_the_finite_differences_once_for_several_gradients(shape):
+    """The arbiter judges the code under test's gradient and TensorFlow's from one set of forward
+    evaluations; each gap is what gap() gives alone (a non-finite gradient's is infinite)."""
+    from crosscheck.arbiter import gaps
+    rng = np.random.default_rng(3)
+    x, dy = rng.standard_normal(shape), rng.standard_normal(shape)
+    calls = []
+
+    def f(v):
+        calls.append(1)
+        return np.tanh(v) * 2
+    right, wrong, bad = dy * 2 / np.cosh(x) ** 2, dy / np.cosh(x) ** 2, np.full(shape, np.nan)
+    together = gaps(f, [x], 0, dy, [right, wrong, bad], seed=1)
+    once = len(calls)
+    assert together == [gap(f, [x], 0, dy, g, seed=1) for g in (right, wrong, bad)]
+    assert together[0] <= AGREE["float64"] < together[1] and together[2] == np.inf
+    assert len(calls) == 3 * once          # the two finite gradients alone cost twice one gaps() call
 
 
 def test_tf_depthwise_strided_dilated_output_size_defect_d4():
