@@ -86,3 +86,33 @@ def test_from_keras_carries_floatx_so_training_steps_match():
     finally:
         keras.config.set_floatx(before[0])
         N.config.set_floatx(before[1])
+
+
+def _same_default(mine, theirs) -> bool:
+    """Equal defaults, an int meaning the pair of it (strides=1 is Keras's (1, 1))."""
+    def pair(v):
+        return (v, v) if isinstance(v, int) and not isinstance(v, bool) else v
+    return mine == theirs or pair(mine) == pair(theirs)
+
+
+def test_every_layer_and_optimizer_takes_keras_defaults():
+    """An argument left out means what Keras means (a default of npcnn's own would pass every check
+    that spells its arguments out); npcnn may give a default where Keras requires the argument."""
+    import inspect
+    import npcnn.layers as L
+    import npcnn.optimizers as O
+    compared, wrong = 0, []
+    for mine_module, theirs_module in ((L, keras.layers), (O, keras.optimizers)):
+        for name, cls in vars(mine_module).items():
+            if not (inspect.isclass(cls) and cls.__module__ == mine_module.__name__ and hasattr(theirs_module, name)):
+                continue
+            theirs = inspect.signature(getattr(theirs_module, name).__init__).parameters
+            for arg, p in inspect.signature(cls.__init__).parameters.items():
+                q = theirs.get(arg)
+                if q is None or q.default is inspect.Parameter.empty or p.default is inspect.Parameter.empty:
+                    continue
+                compared += 1
+                if not _same_default(p.default, q.default):
+                    wrong.append((name, arg, p.default, q.default))
+    assert wrong == []
+    assert compared > 60
