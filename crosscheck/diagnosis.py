@@ -33,6 +33,8 @@ LABELS = {
     "output-shape": "the forward output has another shape than TensorFlow's rule gives (the rule is stated)",
     "output-type": "an output is not a NumPy array of the case's dtype (a list, or float64 for a float32 case)",
     "modifies-input": "the implementation wrote into one of its inputs (crosscheck passes copies and keeps the original)",
+    "default-differs": "a parameter the case leaves out (so TensorFlow's default applies) has another default in the "
+                       "code under test's function",
     "nan-inf-mismatch": "NaN or Inf where TensorFlow has finite values (or the reverse)",
     "sign-flip": "the tensor equals minus TensorFlow's",
     "scale-factor": "the tensor equals TensorFlow's times a constant (the factor is given)",
@@ -75,6 +77,33 @@ LOCATIONAL = {"border-only", "stride-phase"}
 def entry(label: str, evidence: str) -> dict:
     assert label in LABELS, label
     return {"label": label, "evidence": evidence}
+
+
+def defaults_differ(info: OpInfo, case: Case, fn) -> list[dict]:
+    """"default-differs" entries: each parameter ``case`` leaves out whose default in ``fn`` (the
+    code under test's function of the op, read from its signature, never called) means something
+    other than TensorFlow's default."""
+    import inspect
+    from .params import canonical
+    try:
+        signature = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return []
+    fmt = case.params.get("data_format", "NHWC") if isinstance(case.params.get("data_format"), str) else "NHWC"
+    found = []
+    for name, param in info.params.items():
+        theirs = signature.get(name)
+        if name in case.params or not param.has_default or theirs is None or theirs.default is inspect.Parameter.empty:
+            continue
+        try:
+            same = canonical(param.kind, theirs.default, fmt) == canonical(param.kind, param.default, fmt)
+        except (ValueError, TypeError):
+            same = False
+        if not same:
+            found.append(entry("default-differs", f"the case leaves {name} out, which means TensorFlow's default "
+                                                  f"{param.default!r}; {getattr(fn, '__name__', case.op)} defaults to "
+                                                  f"{theirs.default!r}"))
+    return found
 
 
 def filter_array(info: OpInfo | None) -> str | None:

@@ -183,12 +183,14 @@ class IsolatedModule:
     def __init__(self, name: str, timeout: float | None = 60.0):
         self.__name__ = name
         self._worker = Worker(("module", name), timeout)
-        self._names = set(self._worker.start())
+        self._defaults = dict(self._worker.start())   # name -> its parameters' defaults
 
     def __getattr__(self, attr):
-        if attr.startswith("__") or attr not in self.__dict__.get("_names", ()):
+        if attr.startswith("__") or attr not in self.__dict__.get("_defaults", ()):
             raise AttributeError(attr)
-        return RemoteFunction(self._worker, attr)
+        fn = RemoteFunction(self._worker, attr)
+        fn.__signature__ = _signature(self._defaults[attr])
+        return fn
 
     def close(self):
         self._worker.close()
@@ -287,6 +289,25 @@ def _is_missing_target(exc: BaseException, setup: tuple) -> bool:
             and (setup[1] == exc.name or setup[1].startswith(exc.name + ".")))
 
 
+def _defaults(fn) -> dict:
+    """The plain-valued parameter defaults of ``fn`` (what the caller's diagnosis reads), {} if none."""
+    import inspect
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    plain = (str, int, float, bool, tuple, list, type(None))
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty
+            and isinstance(p.default, plain)}
+
+
+def _signature(defaults: dict):
+    """A signature with those defaults, for ``inspect.signature`` of a RemoteFunction."""
+    import inspect
+    return inspect.Signature([inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=v)
+                              for n, v in defaults.items()])
+
+
 def _setup(setup: tuple, booted) -> dict:
     """Import the code under test; ``booted()`` is called once crosscheck's own imports are done."""
     from .threads import limit_blas_threads, limit_threads
@@ -297,7 +318,7 @@ def _setup(setup: tuple, booted) -> dict:
         import importlib
         module = importlib.import_module(setup[1])
         names = [n for n in dir(module) if not n.startswith("__") and callable(getattr(module, n, None))]
-        return {"kind": kind, "module": module, "handles": {}, "info": names}
+        return {"kind": kind, "module": module, "handles": {}, "info": {n: _defaults(getattr(module, n)) for n in names}}
     if kind == "check":
         limit_threads()
         from .check import specs_for

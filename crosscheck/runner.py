@@ -55,11 +55,32 @@ def run_case(case: Case, impl=None, paths: str = "all", isolated: bool = False) 
     limit_threads()
     result = call_impl(info, case, module)
     if result.error:
-        return Outcome(case, result.stopped or IMPLEMENTATION_ERROR, message=result.error, impl=impl_name,
-                       diffs=modified_diffs(result.modified))
+        outcome = Outcome(case, result.stopped or IMPLEMENTATION_ERROR, message=result.error, impl=impl_name,
+                          diffs=modified_diffs(result.modified))
+        return with_default_differences(outcome, info, module)
     outcome = check_against_reference(info, call, result, impl_name, first_only=paths == "first")
     if outcome.status == MISMATCH and paths == "first":
         outcome = check_against_reference(info, call, result, impl_name, first_only=False)
+    return with_default_differences(outcome, info, module) if outcome.status == MISMATCH else outcome
+
+
+def with_default_differences(outcome: Outcome, info: OpInfo, module) -> Outcome:
+    """A failing outcome whose case leaves out a parameter the implementation's function defaults
+    otherwise than TensorFlow gets a "default-differs" cause: on every failing tensor, or (no tensor
+    was compared) as a harness entry of its own."""
+    from .diagnosis import defaults_differ
+    try:
+        found = defaults_differ(info, outcome.case, getattr(module, outcome.case.op, None))
+    except Exception:    # noqa: BLE001 - a cause that cannot be worked out explains nothing
+        return outcome
+    if not found:
+        return outcome
+    failing = [d for d in outcome.diffs if d.judged and not d.passed]
+    for d in failing:
+        d.diagnosis = found + d.diagnosis
+    if not failing:
+        outcome.diffs.append(TensorDiff(tensor="defaults", path="harness", passed=False, shape=(), expected_shape=(),
+                                        atol=0.0, rtol=0.0, mismatched=len(found), total=len(found), diagnosis=found))
     return outcome
 
 

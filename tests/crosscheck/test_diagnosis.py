@@ -135,3 +135,57 @@ def test_precision_only_for_a_float32_rounding_sized_excess():
     diff = compare(actual, expected, tol, tensor="d_input", path="tape")
     assert "precision-only" not in {e["label"] for e in diagnose_tensor(get_op("conv2d"), case32, diff, actual,
                                                                           expected, tol)}
+
+
+OWN_DEFAULTS = '''"""npcnn, except for two defaults of its own: conv2d_transpose's padding (TF: 'SAME') and leaky_relu's
+alpha (TF: 0.2)."""
+import npcnn
+from npcnn.functional import *  # noqa
+from npcnn.functional import conv2d_transpose as _transpose, leaky_relu as _leaky
+
+
+def conv2d_transpose(input, filters, output_shape, strides=1, padding="VALID", dilations=1, data_format="NHWC"):
+    return _transpose(input, filters, output_shape, strides, padding, dilations, data_format)
+
+
+def leaky_relu(features, alpha=0.3):
+    return _leaky(features, alpha)
+
+
+def vjp(op, *arrays, **params):
+    if op == "leaky_relu":
+        params.setdefault("alpha", 0.3)
+    if op == "conv2d_transpose":
+        params.setdefault("padding", "VALID")
+    return npcnn.vjp(op, *arrays, **params)
+'''
+
+
+@pytest.mark.parametrize("isolated", [False, True])
+def test_a_default_of_the_codes_own_is_named(tmp_path, monkeypatch, isolated):
+    """A case that leaves a parameter out means TensorFlow's default; when the code under test's
+    function defaults to something else, the failure says so (in a worker process too)."""
+    import importlib
+    (tmp_path / "own_defaults.py").write_text(OWN_DEFAULTS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    impl = "own_defaults" if isolated else importlib.import_module("own_defaults")
+    rng = np.random.default_rng(0)
+    leaky = Case("leaky_relu", {}, {"features": rng.standard_normal((2, 5))}, rng.standard_normal((2, 5)), "float64", 0)
+    outcome = run_case(leaky, impl, isolated=isolated)
+    assert outcome.status == MISMATCH
+    causes = [c["evidence"] for d in outcome.failures for c in d.diagnosis if c["label"] == "default-differs"]
+    assert causes and all("leaves alpha out" in c and "0.2" in c and "0.3" in c for c in causes)
+    transpose = Case("conv2d_transpose", {"output_shape": [1, 6, 5, 2], "strides": 2},
+                     {"input": rng.standard_normal((1, 3, 3, 3)), "filters": rng.standard_normal((3, 3, 2, 3))},
+                     rng.standard_normal((1, 6, 5, 2)), "float64", 0)
+    outcome = run_case(transpose, impl, isolated=isolated)
+    assert outcome.status == "implementation-error"          # VALID cannot reach SAME's output shape
+    (entry,) = [d for d in outcome.diffs if d.tensor == "defaults"]
+    assert "leaves padding out, which means TensorFlow's default 'SAME'" in entry.diagnosis[0]["evidence"]
+    assert "'VALID'" in entry.diagnosis[0]["evidence"]
+    # spelled out, the same parameter is not a cause; npcnn's own defaults are TensorFlow's
+    spelled = Case("leaky_relu", {"alpha": 0.3}, leaky.arrays, leaky.dy, "float64", 0)
+    assert all(c["label"] != "default-differs" for d in run_case(spelled, impl, isolated=isolated).diffs
+               for c in d.diagnosis)
+    assert run_case(transpose).status == PASS
