@@ -42,9 +42,9 @@ _CONV_OPERANDS = {"conv2d": ("input", "filters"), "conv2d_backprop_input": ("inp
                   "depthwise_conv2d": ("input", "filter")}
 
 
-def conv_batch(call: Call) -> int:
-    """The batch size of the conv input (an array or a shape parameter)."""
-    return _shape_of(call, _CONV_OPERANDS[call.op][0])[0]
+def conv_input_shape(call: Call) -> tuple:
+    """The conv input's shape (an array's or a shape parameter's), in the case's layout."""
+    return _shape_of(call, _CONV_OPERANDS[call.op][0])
 
 
 def conv_window(call: Call) -> G.WindowArgs:
@@ -317,7 +317,7 @@ def on_an_empty_batch(compute: Callable[[Call], dict], filter_tensors: tuple) ->
         from ..oracle.quirks import applies
         if not applies("empty-output-filter-gradient", call):
             return compute(call)
-        n = conv_batch(call)
+        n = conv_input_shape(call)[0]
         tensors = {k: np.asarray(v) for k, v in compute(_batch_emptied(call, "y" not in filter_tensors)).items()}
         return {k: _with_batch(v, n, k) if v.ndim == 4 and k not in filter_tensors else v for k, v in tensors.items()}
     return run
