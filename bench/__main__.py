@@ -75,6 +75,8 @@ def measure_rows(cases, dtypes, repeats: int, budget_s: float, quick: bool, tf, 
                        "note": case.note, "gemm_dims": gemm_dims(case),
                        "flops": None if flops is None else flops * (1 if pass_ == "fwd" else 3)}
                 timers = {"npcnn": timed(ours[pass_])}
+                if pass_ == "fwd+bwd":    # its two halves, for the targets' "where the time goes"
+                    timers.update(npcnn_vjp=timed(ours["vjp"]), npcnn_pullback=timed(ours["pullback"]))
                 if gemm:
                     timers["gemm"] = timed(gemm[pass_])
                 if tf is not None:
@@ -137,6 +139,7 @@ def targets(rows, memory, harness) -> list[dict]:
     def add(name, value, limit, met, detail=""):
         out.append({"target": name, "value": value, "limit": limit, "met": met, "detail": detail})
 
+    forward = {(r["op"], r["case"], r["dtype"]): r for r in rows if r["pass"] == "fwd"}
     for r in rows:
         label = f"{r['op']}/{r['case']} {r['dtype']} {r['pass']}"
         cin = r["shapes"].get("filters", [0, 0, 0])[2]
@@ -150,7 +153,8 @@ def targets(rows, memory, harness) -> list[dict]:
             # issue 13: conv2d at most TF's time; depthwise, pooling and batch norm at most 1.5x
             limit = 1.0 if r["fn"] == "conv2d" else 1.5 if r["op"] != "dense" else None
             if limit is not None:
-                add(f"npcnn/TF: {label}", r["npcnn_over_tf"], limit, r["npcnn_over_tf"] <= limit)
+                add(f"npcnn/TF: {label}", r["npcnn_over_tf"], limit, r["npcnn_over_tf"] <= limit,
+                    where_the_time_goes(r, forward.get((r["op"], r["case"], r["dtype"]))))
     if memory:
         extra = memory["peak_rss_mb"] - memory["rss_before_mb"]
         # beyond the arrays it returns, one pass may hold a few chunk-sized temporaries
@@ -161,6 +165,20 @@ def targets(rows, memory, harness) -> list[dict]:
         from .harness import targets as harness_targets
         harness_targets(harness, add)
     return out
+
+
+def where_the_time_goes(row: dict, fwd_row: dict | None) -> str:
+    """A fwd+bwd row's medians split: npcnn's vjp forward and pullback (and its plain forward),
+    TF's forward and the rest of its fwd+bwd."""
+    ms = lambda r, side: r[side]["median_ms"]  # noqa: E731
+    parts = []
+    if "npcnn_vjp" in row:
+        parts.append(f"npcnn {ms(row, 'npcnn'):.1f} ms = vjp forward {ms(row, 'npcnn_vjp'):.1f} + pullback "
+                     f"{ms(row, 'npcnn_pullback'):.1f}" + (f" (plain forward {ms(fwd_row, 'npcnn'):.1f})" if fwd_row else ""))
+    if "tf" in row and fwd_row and "tf" in fwd_row:
+        parts.append(f"TF {ms(row, 'tf'):.1f} ms = forward {ms(fwd_row, 'tf'):.1f} + backward "
+                     f"{ms(row, 'tf') - ms(fwd_row, 'tf'):.1f} (fwd+bwd minus fwd)")
+    return "; ".join(parts)
 
 
 def print_table(rows, isolation, memory, goals, info) -> None:
@@ -204,6 +222,11 @@ def print_goals(console, goals) -> None:
         goal_table.add_row(g["target"], f"{g['value']:.3g}", f"{g['limit']:g}",
                            {True: "yes", False: "NO", None: "-"}[g["met"]])
     console.print(goal_table)
+    missed = [g for g in goals if g["met"] is False and g.get("detail")]
+    if missed:
+        console.print("where the time goes, for each target missed (medians of this run):")
+        for g in missed:
+            console.print(f"  {g['target']}: {g['detail']}", markup=False)
 
 
 def parse_args(argv=None):

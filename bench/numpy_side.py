@@ -21,14 +21,18 @@ def _op_arrays(case: BenchCase, arrays: dict) -> list:
 
 
 def npcnn_calls(case: BenchCase, arrays: dict, dy: np.ndarray) -> dict:
-    """``{"fwd": f, "fwd+bwd": g}``: npcnn's forward function, and vjp + pullback."""
+    """``{"fwd": f, "fwd+bwd": g, "vjp": v, "pullback": p}``: npcnn's forward function, vjp +
+    pullback, and the two halves of the latter apart (where a fwd+bwd's time goes)."""
     fn = getattr(F, case.npcnn_fn)
     args = _op_arrays(case, arrays)
 
+    def vjp():
+        return npcnn.vjp(case.npcnn_fn, *args, **case.params)
+
     def fwd_bwd():
-        _, pullback = npcnn.vjp(case.npcnn_fn, *args, **case.params)
-        return pullback(dy)
-    return {"fwd": lambda: fn(*args, **case.params), "fwd+bwd": fwd_bwd}
+        return vjp()[1](dy)
+    pullback = vjp()[1]
+    return {"fwd": lambda: fn(*args, **case.params), "fwd+bwd": fwd_bwd, "vjp": vjp, "pullback": lambda: pullback(dy)}
 
 
 def gemm_calls(case: BenchCase, dtype: str) -> dict | None:

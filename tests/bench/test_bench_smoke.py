@@ -46,6 +46,23 @@ def test_targets_are_records_and_the_table_is_printed(result):
     assert "npcnn/TF" in stdout and "conv2d/mnist" in stdout
 
 
+def test_each_npcnn_tf_target_says_where_the_time_goes(result):
+    """npcnn's fwd+bwd timed in halves (vjp forward, pullback) beside TF's forward and the rest; a
+    missed target prints that line under the table."""
+    import io
+    from rich.console import Console
+    from bench.__main__ import print_goals
+    data, _ = result
+    (row,) = [r for r in data["results"] if r["pass"] == "fwd+bwd"]
+    assert row["npcnn_vjp"]["median_ms"] > 0 and row["npcnn_pullback"]["median_ms"] > 0
+    (target,) = [t for t in data["targets"] if t["target"].startswith("npcnn/TF")]
+    assert "vjp forward" in target["detail"] and "pullback" in target["detail"] and "TF " in target["detail"]
+    out = io.StringIO()
+    print_goals(Console(file=out, width=200), [dict(target, met=False), dict(target, met=True, target="met one")])
+    assert "where the time goes" in out.getvalue() and target["detail"] in out.getvalue()
+    assert "met one:" not in out.getvalue()
+
+
 def test_naive_loops_agree_with_a_direct_sum():
     """The naive conv is a reference in the benchmark: check it on one output cell by hand."""
     import numpy as np
