@@ -367,9 +367,11 @@ def check_spec(spec: Spec, module, examples: int = 10, seed: int = 0, ties: str 
 def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ties: str = "note",
                  pinned: dict | None = None, timeout: float | None = None, worker=None,
                  on_outcome=None) -> list[Row]:
-    """One Row per spec whose function ``module`` defines (a backward without its forward: an error row)."""
-    from ..threads import limit_threads
-    limit_threads()
+    """One Row per spec whose function ``module`` defines (a backward without its forward: an error row).
+    With a ``worker`` the cases run there, TensorFlow's reference too: this process never imports it."""
+    if worker is None:
+        from ..threads import limit_threads
+        limit_threads()
     rows = []
     for spec in specs:
         if only and spec.name not in only:
