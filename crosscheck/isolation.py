@@ -296,9 +296,11 @@ def _defaults(fn) -> dict:
         parameters = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return {}
-    plain = (str, int, float, bool, tuple, list, type(None))
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty
-            and isinstance(p.default, plain)}
+    def plain(v) -> bool:   # what travels back for sure (a lambda in a default list would not pickle)
+        if isinstance(v, (tuple, list)):
+            return all(plain(x) for x in v)
+        return isinstance(v, (str, int, float, bool, type(None)))
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty and plain(p.default)}
 
 
 def _signature(defaults: dict):

@@ -60,14 +60,14 @@ def nhwc_only(call: Call) -> str:
     return "" if call.data_format == "NHWC" else "plain TF needs NHWC here (quirk nchw-float64); the oracle transposes"
 
 
-# --------------------------------------------------------------------------- error inputs
-
 def empty_axis_features(in_sizes, padding) -> list[str]:
     """The coverage feature of a window op's input with an empty H or W (none otherwise)."""
     if 0 not in tuple(in_sizes):
         return []
     return ["empty H or W, SAME (an empty output)" if padding == "SAME" else "empty H or W, explicit pads cover the window"]
 
+
+# --------------------------------------------------------------------------- error inputs
 
 def error(label: str, argument: str, arrays: dict, **params) -> ErrorInput:
     return ErrorInput(label, arrays, params, argument)
