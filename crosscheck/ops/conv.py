@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from hypothesis import strategies as st
@@ -19,8 +18,8 @@ from .. import strategies as S
 from ..case import Case
 from ..opinfo import NA, Call, OpInfo, PlainTF, RefPath, taps
 from ..params import Param
-from ._common import (CONV_PARAMS, bilinear_floor, empty_axis_features, error, nhwc_only, ones, tf_lib, tf_pad,
-                      tf_spatial, tf_spatial_pair, window_errors)
+from ._common import (CONV_PARAMS, bilinear_floor, empty_axis_features, error, nhwc_only, on_an_empty_batch, ones,
+                      tf_lib, tf_pad, tf_spatial, tf_spatial_pair, window_errors)
 
 #: tf.nn.conv2d_transpose's padding defaults to "SAME" (TF's other convolutions have no default)
 TRANSPOSE_PARAMS = {**CONV_PARAMS, "padding": dataclasses.replace(CONV_PARAMS["padding"], default="SAME")}
@@ -40,11 +39,6 @@ def _shape_of(call: Call, name: str):
 _CONV_OPERANDS = {"conv2d": ("input", "filters"), "conv2d_backprop_input": ("input_sizes", "filters"),
                   "conv2d_backprop_filter": ("input", "filter_sizes"), "conv2d_transpose": ("output_shape", "filters"),
                   "depthwise_conv2d": ("input", "filter")}
-
-
-def conv_input_shape(call: Call) -> tuple:
-    """The conv input's shape (an array's or a shape parameter's), in the case's layout."""
-    return _shape_of(call, _CONV_OPERANDS[call.op][0])
 
 
 def conv_window(call: Call) -> G.WindowArgs:
@@ -308,44 +302,6 @@ def depthwise_tape(call: Call) -> dict:
     return T.tape(forward, call, ("input", "filter"))
 
 
-def on_an_empty_batch(compute: Callable[[Call], dict], filter_tensors: tuple) -> Callable[[Call], dict]:
-    """``compute``, except for a case quirk empty-output-filter-gradient concerns (a non-empty batch,
-    an empty output): there ``compute`` runs on the case's empty batch (the same empty sums, which
-    TensorFlow computes as 0) and the batch size is put back on the batch-carrying tensors, which
-    are empty (every 4-D tensor but the filters' ones)."""
-    def run(call: Call) -> dict:
-        from ..oracle.quirks import applies
-        if not applies("empty-output-filter-gradient", call):
-            return compute(call)
-        n = conv_input_shape(call)[0]
-        tensors = {k: np.asarray(v) for k, v in compute(_batch_emptied(call, "y" not in filter_tensors)).items()}
-        return {k: _with_batch(v, n, k) if v.ndim == 4 and k not in filter_tensors else v for k, v in tensors.items()}
-    return run
-
-
-def _batch_emptied(call: Call, dy_has_batch: bool) -> Call:
-    """``call`` with batch 0: its activation arrays (and dy if the output is one) sliced to [:0], a
-    batch-giving shape parameter (input_sizes, output_shape) starting with 0."""
-    x_name, w_name = _CONV_OPERANDS[call.op]
-    arrays = {k: v if k == w_name or np.ndim(v) != 4 else v[:0] for k, v in call.arrays.items()}
-
-    def zero_batch(params: dict) -> dict:
-        if x_name in arrays or x_name not in params:
-            return dict(params)
-        shape = [int(v) for v in params[x_name]]
-        return {**params, x_name: type(params[x_name])([0, *shape[1:]]) if isinstance(params[x_name], tuple)
-                else [0, *shape[1:]]}
-    case = call.case
-    dy = case.dy[:0] if case.dy is not None and dy_has_batch else case.dy
-    return Call(Case(case.op, zero_batch(case.params), arrays, dy, case.dtype, case.seed), zero_batch(call.params))
-
-
-def _with_batch(a: np.ndarray, n: int, name: str) -> np.ndarray:
-    if a.size:
-        raise ValueError(f"{name} of shape {a.shape} is not empty: the empty-batch workaround does not apply")
-    return np.zeros((n, *a.shape[1:]), a.dtype)
-
-
 # ------------------------------------------------------------------------------------ plain TF
 
 def _plain_conv_params(call: Call, **extra) -> dict:
@@ -510,7 +466,9 @@ def depthwise_terms(call: Call) -> dict:
 def _conv_op(name, description, arrays, strategy, paths, plain, errors, terms, floor, filters, filter_tensors,
              extra_params=None, optional=NA("every array is required"), large=NO_LARGE,
              conv_params=CONV_PARAMS) -> OpInfo:
-    paths = tuple(dataclasses.replace(p, compute=on_an_empty_batch(p.compute, filter_tensors)) for p in paths)
+    x_name, w_name = _CONV_OPERANDS[name]
+    paths = tuple(dataclasses.replace(p, compute=on_an_empty_batch(p.compute, x_name, w_name, filter_tensors))
+                  for p in paths)
     return OpInfo(name=name, description=description, arrays=arrays, differentiable=arrays, optional_arrays=optional,
                   extra_arrays=NA("every array is differentiated"), outputs=("y",),
                   params={**(extra_params or {}), **conv_params}, strategy=strategy, extreme=NO_EXTREME, large=large,

@@ -17,8 +17,8 @@ from .. import strategies as S
 from ..case import Case
 from ..opinfo import NA, Call, OpInfo, PlainTF, RefPath, product, rms, taps
 from ..params import Param
-from ._common import (DATA_FORMAT, empty_axis_features, error, nhwc_only, ones, pool_params, tf_lib, tf_pad, tf_spatial,
-                      window_errors)
+from ._common import (DATA_FORMAT, empty_axis_features, error, nhwc_only, on_an_empty_batch, ones, pool_params, tf_lib,
+                      tf_pad, tf_spatial, window_errors)
 
 MAX_POOL_PARAMS = pool_params(explicit=True)
 AVG_POOL_PARAMS = pool_params(explicit=False)
@@ -307,6 +307,7 @@ def max_pool_kinks(case: Case) -> str:
 
 def _pool_op(name, description, params, strategy, extreme, paths, plain, kinks, mistakes=NA(
         "averaging has no tie rule or overwrite to tell apart")) -> OpInfo:
+    paths = tuple(dataclasses.replace(p, compute=on_an_empty_batch(p.compute, "input", None)) for p in paths)
     return OpInfo(name=name, description=description, arrays=("input",), differentiable=("input",),
                   optional_arrays=NA("one array"), extra_arrays=NA("one array"), outputs=("y",), params=params,
                   strategy=strategy, extreme=extreme, large=lambda dtype: pool_large(dtype, name), features=pool_features, paths=paths, geometry=pool_window,

@@ -88,11 +88,11 @@ def _avg_pool_defect_axes(call: Call) -> list[int]:
     return [a for a, (n, k, (before, _)) in enumerate(zip(in_sizes, window, pads)) if k > n and before > k - n]
 
 
-def _empty_conv_output(call: Call) -> bool:
-    """A non-empty batch whose convolution output has an empty H or W (SAME on an empty input axis)."""
-    from ..ops.conv import conv_input_shape
+def _empty_window_output(call: Call) -> bool:
+    """A non-empty batch whose window output has an empty H or W (SAME on an empty input axis)."""
+    from ..ops._common import window_input_shape
     from ..registry import get_op
-    x = conv_input_shape(call)
+    x = window_input_shape(call)
     # an empty output needs an empty input axis (the cheap test first: this runs for every path of every case)
     return x[0] > 0 and 0 in G.spatial_shape(x, call.data_format) and 0 in get_op(call.op).geometry(call).resolve().out
 
@@ -194,12 +194,35 @@ def demo_depthwise_empty_batch() -> bool:
     return _depthwise_gradient_ever_nonzero((0, 8, 8, 16), (5, 5, 16, 4), "float32", "filter")
 
 
+EMPTY_OUTPUT_FILTER_GRADIENT = """
+import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
+import sys
+import numpy as np, tensorflow as tf
+def filter_gradient(x_shape, w_shape, strides, depthwise=False):
+    x, w = tf.constant(np.ones(x_shape, 'float32')), tf.constant(np.ones(w_shape, 'float32'))
+    with tf.GradientTape() as t:
+        t.watch(w)
+        y = (tf.nn.depthwise_conv2d(x, w, strides, 'SAME') if depthwise else tf.nn.conv2d(x, w, strides, 'SAME'))
+    return t.gradient(y, w, output_gradients=tf.zeros_like(y)).numpy()
+if sys.argv[1] == 'garbage':
+    conv = any(np.any(filter_gradient((2, 0, 5, 2), (3, 3, 2, 4), [1, 1, 1, 1]) != 0) for _ in range(20))
+    depthwise = any(np.any(filter_gradient((2, 0, 5, 2), (3, 3, 2, 2), [1, 1, 1, 1], True) != 0) for _ in range(20))
+    print('uninitialised' if conv and depthwise else 'zeros')
+else:
+    filter_gradient((3, 21, 0, 3), (1, 1, 3, 3), [1, 1, 3, 1])
+    print('computed')
+"""
+
+
 def demo_empty_output_filter_gradient() -> bool:
-    """SAME on a (2, 0, 5, C) input, so an empty output: tf.nn.conv2d's and tf.nn.depthwise_conv2d's
-    filter gradients must be 0; each is nonzero on one of 20 tries (uninitialised memory)."""
-    x, w = np.ones((2, 0, 5, 2), "float32"), np.ones((3, 3, 2, 4), "float32")
-    conv = any(not np.all(_conv_grad(x, w, strides=1, padding="SAME") == 0) for _ in range(20))
-    return conv and _depthwise_gradient_ever_nonzero((2, 0, 5, 2), (3, 3, 2, 2), "float32", "filter")
+    """In child processes: SAME on a (2, 0, 5, C) input, so an empty output: tf.nn.conv2d's and
+    tf.nn.depthwise_conv2d's filter gradients (exact: 0) are nonzero on one of 20 tries; a 1x1
+    filter with stride 3 along the empty axis kills the process."""
+    def run(mode):
+        return subprocess.run([sys.executable, "-c", EMPTY_OUTPUT_FILTER_GRADIENT, mode], capture_output=True,
+                              text=True, timeout=300)
+    garbage, crash = run("garbage"), run("crash")
+    return "uninitialised" in garbage.stdout and crash.returncode < 0
 
 
 def demo_nchw_float64() -> bool:
@@ -364,14 +387,15 @@ QUIRKS: tuple[Quirk, ...] = (
           "uninitialised memory (values like 9e223) instead of zeros",
           "the reference is tf.nn.conv2d group by group (groups = channels), whose gradient is 0",
           lambda c: c.arrays["filter"].shape[3] == 0, demo_depthwise_zero_multiplier),
-    Quirk("empty-output-filter-gradient", "defect", CONV_OPS + ("depthwise_conv2d",),
+    Quirk("empty-output-filter-gradient", "crash", CONV_OPS + ("depthwise_conv2d", "avg_pool2d"),
           "the filter gradient of a convolution whose output has an empty H or W (SAME on an input with an empty H "
-          "or W) and a non-empty batch is uninitialised memory (huge values or NaN) instead of zeros: "
-          "Conv2DBackpropFilter (so conv2d's, conv2d_backprop_input's and conv2d_transpose's filter gradients, "
-          "conv2d_backprop_filter itself) and tf.nn.depthwise_conv2d's",
+          "or W) and a non-empty batch is uninitialised memory (huge values or NaN) instead of zeros, and with a 1x1 "
+          "filter and a stride of 2 or more along the empty axis the process dies (SIGSEGV): Conv2DBackpropFilter "
+          "(so conv2d's, conv2d_backprop_input's and conv2d_transpose's filter gradients, conv2d_backprop_filter "
+          "itself, and the tape of avg_pool2d built from tf.nn.conv2d) and tf.nn.depthwise_conv2d's",
           "the reference is computed on the case's empty batch (the same empty sums, which TensorFlow computes as "
-          "0) and the batch size put back on the empty tensors",
-          _empty_conv_output, demo_empty_output_filter_gradient),
+          "0, and never crashes on) and the batch size put back on the empty tensors",
+          _empty_window_output, demo_empty_output_filter_gradient, in_subprocess=True),
     Quirk("flush-to-zero", "precision", ("sigmoid", "tanh", "elu", "softmax", "log_softmax"),
           "TensorFlow's CPU kernels flush subnormal float32 results to 0 (sigmoid(-103) is 0, not 1.4e-45)",
           "the tolerance's absolute part is never below the dtype's smallest normal number (docs/tolerances.md)",
@@ -467,7 +491,7 @@ def expected_refusal(call: Call) -> Quirk | None:
 
 def workaround_notes(call: Call) -> list[str]:
     """One note per quirk whose workaround the reference of ``call`` uses."""
-    return [q.note for q in QUIRKS if not q.refuses and q.kind in ("limitation", "defect") and q.holds_for(call)]
+    return [q.note for q in QUIRKS if not q.refuses and q.kind in ("limitation", "defect", "crash") and q.holds_for(call)]
 
 
 # ------------------------------------------------------------------------------- the docs table

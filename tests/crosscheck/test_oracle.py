@@ -86,6 +86,23 @@ def test_an_empty_output_has_a_zero_filter_gradient_though_tf_leaves_it_uninitia
     assert {d.tensor for d in outcome.failures} <= {filter_grad, "vjp:y"}
 
 
+@pytest.mark.parametrize("op", ["conv2d", "avg_pool2d"])
+def test_a_1x1_window_striding_over_an_empty_axis_never_reaches_tfs_crashing_kernel(op):
+    """TF's filter gradient with a 1x1 filter and stride 3 along an empty W kills the process
+    (SIGSEGV; quirk empty-output-filter-gradient): conv2d's reference, and avg_pool2d's built from
+    tf.nn.conv2d, are computed on the empty batch instead; this test process would die otherwise."""
+    x = normal((3, 21, 0, 3), "float32")
+    if op == "conv2d":
+        case = Case(op, dict(strides=[1, 3], padding="SAME"), {"input": x, "filters": normal((1, 1, 3, 3), "float32")},
+                    normal((3, 21, 0, 3), "float32"), "float32", 0)
+    else:
+        case = Case(op, dict(ksize=1, strides=[1, 3], padding="SAME"), {"input": x}, normal((3, 21, 0, 3), "float32"),
+                    "float32", 0)
+    outcome = run_case(case)
+    assert outcome.status == PASS, outcome_summary(outcome)
+    assert any("empty-output-filter-gradient" in n for n in outcome.notes)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_dilated_conv_gradient_uses_the_zero_dilated_kernel(dtype):
     x, w = normal((2, 11, 9, 3), dtype, 1), normal((3, 2, 3, 4), dtype, 2)
