@@ -89,7 +89,8 @@ def defaults_differ(info: OpInfo, case: Case, fn) -> list[dict]:
         signature = inspect.signature(fn).parameters
     except (TypeError, ValueError):
         return []
-    fmt = case.params.get("data_format", "NHWC") if isinstance(case.params.get("data_format"), str) else "NHWC"
+    fmt = case.params.get("data_format")
+    fmt = fmt if isinstance(fmt, str) else "NHWC"
     found = []
     for name, param in info.params.items():
         theirs = signature.get(name)

@@ -296,6 +296,7 @@ def _defaults(fn) -> dict:
         parameters = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
         return {}
+
     def plain(v) -> bool:   # what travels back for sure (a lambda in a default list would not pickle)
         if isinstance(v, (tuple, list)):
             return all(plain(x) for x in v)

@@ -18,8 +18,8 @@ from .. import strategies as S
 from ..case import Case
 from ..opinfo import NA, Call, OpInfo, PlainTF, RefPath, taps
 from ..params import Param
-from ._common import (CONV_PARAMS, bilinear_floor, empty_axis_features, error, nhwc_only, on_an_empty_batch, ones,
-                      tf_lib, tf_pad, tf_spatial, tf_spatial_pair, window_errors)
+from ._common import (CONV_PARAMS, WINDOW_INPUT, bilinear_floor, empty_axis_features, error, nhwc_only,
+                      on_an_empty_batch, ones, shape_of, tf_lib, tf_pad, tf_spatial, tf_spatial_pair, window_errors)
 
 #: tf.nn.conv2d_transpose's padding defaults to "SAME" (TF's other convolutions have no default)
 TRANSPOSE_PARAMS = {**CONV_PARAMS, "padding": dataclasses.replace(CONV_PARAMS["padding"], default="SAME")}
@@ -30,20 +30,15 @@ NO_LARGE = NA("conv2d's large case runs the same forward, input-gradient and fil
 
 # --------------------------------------------------------------------------------- geometry
 
-def _shape_of(call: Call, name: str):
-    """The shape named by an array argument or a shape parameter (input_sizes, filter_sizes, ...)."""
-    return tuple(call.arrays[name].shape) if name in call.arrays else tuple(int(v) for v in call.params[name])
-
-
 # per op: (the array or shape param giving the conv input, the one giving the HWIO filters)
-_CONV_OPERANDS = {"conv2d": ("input", "filters"), "conv2d_backprop_input": ("input_sizes", "filters"),
-                  "conv2d_backprop_filter": ("input", "filter_sizes"), "conv2d_transpose": ("output_shape", "filters"),
-                  "depthwise_conv2d": ("input", "filter")}
+_CONV_OPERANDS = {op: (WINDOW_INPUT.get(op, "input"), w_name) for op, w_name in (
+    ("conv2d", "filters"), ("conv2d_backprop_input", "filters"), ("conv2d_backprop_filter", "filter_sizes"),
+    ("conv2d_transpose", "filters"), ("depthwise_conv2d", "filter"))}
 
 
 def conv_window(call: Call) -> G.WindowArgs:
     x_name, w_name = _CONV_OPERANDS[call.op]
-    x, w = _shape_of(call, x_name), _shape_of(call, w_name)
+    x, w = shape_of(call, x_name), shape_of(call, w_name)
     return G.WindowArgs(G.spatial_shape(x, call.data_format), tuple(w[:2]), tuple(call.params["strides"]),
                         tuple(call.params["dilations"]), call.params["padding"])
 
@@ -52,15 +47,15 @@ def conv_groups(call: Call) -> int:
     """in_channels / filter in-channels (depthwise: the channel count)."""
     x_name, w_name = _CONV_OPERANDS[call.op]
     if call.op == "depthwise_conv2d":
-        return int(_shape_of(call, w_name)[2])
-    return G.channels(_shape_of(call, x_name), call.data_format) // int(_shape_of(call, w_name)[2])
+        return int(shape_of(call, w_name)[2])
+    return G.channels(shape_of(call, x_name), call.data_format) // int(shape_of(call, w_name)[2])
 
 
 def conv_features(case: Case) -> list[str]:
     from ..registry import get_op
     call = get_op(case.op).resolve(case)
     x_name, w_name = _CONV_OPERANDS[case.op]
-    x, w = _shape_of(call, x_name), _shape_of(call, w_name)
+    x, w = shape_of(call, x_name), shape_of(call, w_name)
     feats = []
     if x[0] == 0:
         feats.append("batch 0")
@@ -200,7 +195,7 @@ def depthwise_conv2d_cases(draw, dtype: str, spellings: bool = True) -> Case:
 
 def _setup(call: Call):
     x_name, w_name = _CONV_OPERANDS[call.op]
-    return tf_lib().conv_setup(_shape_of(call, x_name), _shape_of(call, w_name), call)
+    return tf_lib().conv_setup(shape_of(call, x_name), shape_of(call, w_name), call)
 
 
 def conv2d_tape(call: Call) -> dict:
@@ -466,8 +461,7 @@ def depthwise_terms(call: Call) -> dict:
 def _conv_op(name, description, arrays, strategy, paths, plain, errors, terms, floor, filters, filter_tensors,
              extra_params=None, optional=NA("every array is required"), large=NO_LARGE,
              conv_params=CONV_PARAMS) -> OpInfo:
-    x_name, w_name = _CONV_OPERANDS[name]
-    paths = tuple(dataclasses.replace(p, compute=on_an_empty_batch(p.compute, x_name, w_name, filter_tensors))
+    paths = tuple(dataclasses.replace(p, compute=on_an_empty_batch(p.compute, _CONV_OPERANDS[name][1], filter_tensors))
                   for p in paths)
     return OpInfo(name=name, description=description, arrays=arrays, differentiable=arrays, optional_arrays=optional,
                   extra_arrays=NA("every array is differentiated"), outputs=("y",),

@@ -307,7 +307,7 @@ def max_pool_kinks(case: Case) -> str:
 
 def _pool_op(name, description, params, strategy, extreme, paths, plain, kinks, mistakes=NA(
         "averaging has no tie rule or overwrite to tell apart")) -> OpInfo:
-    paths = tuple(dataclasses.replace(p, compute=on_an_empty_batch(p.compute, "input", None)) for p in paths)
+    paths = tuple(dataclasses.replace(p, compute=on_an_empty_batch(p.compute, None)) for p in paths)
     return OpInfo(name=name, description=description, arrays=("input",), differentiable=("input",),
                   optional_arrays=NA("one array"), extra_arrays=NA("one array"), outputs=("y",), params=params,
                   strategy=strategy, extreme=extreme, large=lambda dtype: pool_large(dtype, name), features=pool_features, paths=paths, geometry=pool_window,
