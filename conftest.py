@@ -7,6 +7,9 @@ crosscheck's plugin (registered as a pytest11 entry point in pyproject.toml) add
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# TensorFlow's CPU kernels for this test process and every process it starts (which inherit the
+# environment): crosscheck's default, Eigen, unless TF_ENABLE_ONEDNN_OPTS is set (=1 tests oneDNN).
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 

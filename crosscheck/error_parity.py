@@ -41,7 +41,7 @@ class ParityOutcome:
 
 def tf_verdict(info: OpInfo, e: ErrorInput) -> tuple[str, str, object]:
     """(REFUSES or COMPUTES, why, TF's output or None)."""
-    from .oracle.quirks import expected_refusal
+    from .oracle.quirks import expected_refusal, float64_detour
     if e.rule:
         return REFUSES, f"rule: {e.rule}", None
     case = Case(info.name, dict(e.params), dict(e.arrays), None, _dtype(e), 0)
@@ -49,6 +49,10 @@ def tf_verdict(info: OpInfo, e: ErrorInput) -> tuple[str, str, object]:
     quirk = expected_refusal(call)
     if quirk is not None:
         return REFUSES, f"quirk {quirk.id}: {quirk.workaround}", None
+    arrays, detour = dict(e.arrays), float64_detour(call)
+    if detour is not None:   # TensorFlow's float64 kernels judge (their verdict, their output's shape)
+        arrays = {k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype == np.float32 else v
+                  for k, v in arrays.items()}
     if not info.plain_tf:
         raise ValueError(f"{info.name} error input {e.label!r} needs a rule: the op has no plain TF call")
     source = info.plain_tf.source(call) if callable(info.plain_tf.source) else info.plain_tf.source
@@ -57,11 +61,12 @@ def tf_verdict(info: OpInfo, e: ErrorInput) -> tuple[str, str, object]:
     from .tf_import import keras_module, tensorflow
     tf, keras = tensorflow(), keras_module()
     try:
-        y = eval(expr, {"tf": tf, "keras": keras}, {**e.arrays, **params})   # noqa: S307 (our own source)
+        y = eval(expr, {"tf": tf, "keras": keras}, {**arrays, **params})   # noqa: S307 (our own source)
         y = [np.asarray(t) for t in y] if isinstance(y, (tuple, list)) else np.asarray(y)
     except Exception as exc:
         return REFUSES, f"TensorFlow: {type(exc).__name__}: {_first_line(exc)}", None
-    return COMPUTES, f"TensorFlow computes {expr}", y
+    via = f" (in float64, quirk {detour.id})" if detour is not None else ""
+    return COMPUTES, f"TensorFlow computes {expr}{via}", y
 
 
 def lenient_resolve(info: OpInfo, case: Case):

@@ -10,11 +10,17 @@ command, the fork server's preload and the worker processes) the two are hidden 
 and Keras are imported: Keras then leaves out those two features, and nothing else changes. Both stay importable afterwards (the
 user's code may import them). A process that imports crosscheck as a library (the pytest helpers,
 the Python API) imports TensorFlow untouched, so its own use of Keras's plots and wrappers works.
+
+Whoever imports TensorFlow first decides its CPU kernels (:mod:`crosscheck.oracle.backend`): when
+crosscheck does, the backend is chosen first (Eigen unless ``TF_ENABLE_ONEDNN_OPTS`` or
+``--tf-backend`` says otherwise).
 """
 from __future__ import annotations
 
 import os
 import sys
+
+from .oracle import backend
 
 #: what Keras imports only for features crosscheck never uses
 HIDDEN_WHILE_IMPORTING = ("matplotlib", "sklearn")
@@ -31,6 +37,8 @@ def tensorflow():
     if "tensorflow" in sys.modules and "keras" in sys.modules:
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" not in sys.modules and not backend.chosen():
+        backend.choose()
     hidden = [m for m in HIDDEN_WHILE_IMPORTING if m not in sys.modules] if _STATE["lean"] else []
     for name in hidden:
         sys.modules[name] = None        # `import name` raises ImportError, which Keras catches

@@ -57,13 +57,27 @@ def precheck(case) -> None:
         raise ReferenceUnsupported(f"not handed to TensorFlow (quirk {q.id}): {q.what}", q.id)
 
 
+def in_float64(call):
+    """``call`` with its float32 arrays and dy as float64 (dtype "float64"): the float64 detour."""
+    from ..case import Case
+    from ..opinfo import Call
+
+    def up(a):
+        return a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype == np.float32 else a
+    c = call.case
+    return Call(Case(c.op, c.params, {k: up(v) for k, v in c.arrays.items()}, up(c.dy), "float64", c.seed),
+                call.params)
+
+
 def compute_reference(case, first_only: bool = False, prefer: str | None = None) -> Reference:
     """Every TF path of ``case.op`` (or, with ``first_only``, the first that applies); with
-    ``prefer``, the path of that name alone, or the first that applies if it does not."""
+    ``prefer``, the path of that name alone, or the first that applies if it does not. A case
+    a float64-detour quirk concerns is computed in float64 and rounded to its own dtype."""
     from . import tf_lib
-    from .quirks import workaround_notes
+    from .quirks import float64_detour, workaround_notes
     info, call = resolve(case)
     precheck(case)
+    detour = float64_detour(call) is not None
     paths = info.paths
     if prefer is not None:
         paths, first_only = sorted(paths, key=lambda p: p.name != prefer), True
@@ -76,7 +90,11 @@ def compute_reference(case, first_only: bool = False, prefer: str | None = None)
             if why_not:
                 ref.skipped[path.name] = why_not
                 continue
-            ref.paths[path.name] = _compute_path(path, call)
+            if detour:
+                ref.paths[path.name] = {k: v.astype(np.float32) if v.dtype == np.float64 else v
+                                        for k, v in _compute_path(path, in_float64(call)).items()}
+            else:
+                ref.paths[path.name] = _compute_path(path, call)
     if not ref.paths:
         reasons = "; ".join(f"{p}: {r}" for p, r in ref.skipped.items())
         raise TFReferenceError(f"no TensorFlow path of {case.op} applies to this case ({reasons})")

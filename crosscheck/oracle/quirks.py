@@ -12,6 +12,11 @@ fails the run.
 Kinds: "defect" (TF gives a wrong answer), "limitation" (TF refuses on CPU), "crash" (TF kills the
 process), "spec" (what TF does is not what the API crosscheck checks means; crosscheck follows its
 own rule), "precision" (a rounding detail, not wrong).
+
+Backends: each quirk holds on the CPU backends it names (:mod:`crosscheck.oracle.backend`: Eigen,
+oneDNN); it concerns a case only while TensorFlow runs one of them. A ``float64_detour`` quirk is
+worked around by computing the float32 case in float64 (TensorFlow's float64 kernels are Eigen's
+on either backend: oneDNN computes float32 only) and rounding the result to float32.
 """
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ import numpy as np
 
 from .. import geometry as G
 from ..opinfo import Call
+from . import backend
+from .backend import BACKENDS, EIGEN, ONEDNN
 
 CONV_OPS = ("conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose")
 WINDOW_OPS = CONV_OPS + ("depthwise_conv2d", "max_pool2d", "avg_pool2d")
@@ -47,10 +54,13 @@ class Quirk:
     refuses: bool = False          # never hand such a case to TensorFlow: reference-unsupported
     expect_refusal: bool = False   # error parity: the implementation must refuse it whatever TF does
     in_subprocess: bool = False    # demonstrate() kills its process
+    backends: tuple = BACKENDS     # the TensorFlow CPU backends it holds on
+    float64_detour: bool = False   # worked around by computing the float32 case in float64 (Eigen)
 
     def holds_for(self, call: Call) -> bool:
-        """Whether this quirk concerns ``call`` (a predicate that cannot be evaluated does not)."""
-        if call.op not in self.ops:
+        """Whether this quirk concerns ``call`` on the backend in force (a predicate that cannot be
+        evaluated does not)."""
+        if call.op not in self.ops or (len(self.backends) < len(BACKENDS) and backend.in_force() not in self.backends):
             return False
         try:
             return bool(self.applies(call))
@@ -97,6 +107,64 @@ def _empty_window_output(call: Call) -> bool:
     return x[0] > 0 and 0 in G.spatial_shape(x, call.data_format) and 0 in get_op(call.op).geometry(call).resolve().out
 
 
+#: the shape parameters of the conv ops (their arrays' shapes given as a list)
+_SHAPE_PARAMS = ("input_sizes", "filter_sizes", "output_shape")
+
+
+def _empty_float32_window_tensor(call: Call) -> bool:
+    """A float32 window-op case with a zero-size axis in an array, dy or a shape parameter."""
+    if call.dtype != "float32":
+        return False
+    shapes = [np.shape(a) for a in call.arrays.values() if a is not None]
+    shapes += [np.shape(call.dy)] if call.dy is not None else []
+    shapes += [tuple(call.params[p]) for p in _SHAPE_PARAMS if p in call.params]
+    return any(0 in tuple(int(v) for v in shape) for shape in shapes)
+
+
+def _single_channel_strided_width(call: Call) -> bool:
+    """float32, one input channel per group, a kernel wider than 1 and a width stride of 2 or more
+    that leave one output column."""
+    from ..registry import get_op
+    if call.dtype != "float32":
+        return False
+    filter_in = int(call.params["filter_sizes"][2]) if "filter_sizes" in call.params else \
+        np.shape(call.arrays["filters"])[2]
+    args = get_op(call.op).geometry(call)
+    window = args.resolve()
+    groups = _groups(call) if call.op == "conv2d" else 1
+    k_eff = (window.window[1] - 1) * window.dilations[1] + 1
+    return filter_in == 1 and groups >= 1 and window.strides[1] >= 2 and k_eff >= 2 and window.out[1] == 1
+
+
+def _wrongly_ranked(call: Call) -> bool:
+    """An input, filter or output gradient that is not 4-D, or a shape parameter that does not hold 4 sizes."""
+    arrays = [call.arrays[n] for n in ("input", "filters", "out_backprop") if call.arrays.get(n) is not None]
+    sizes = [call.case.params[p] for p in _SHAPE_PARAMS if p in call.case.params]
+    return any(np.ndim(a) != 4 for a in arrays) or any(np.ndim(v) != 1 or len(v) != 4 for v in sizes)
+
+
+def _malformed_conv_call(call: Call) -> bool:
+    """Wrongly ranked (above), or strides or dilations given as a list of 3 values."""
+    lists = [call.case.params.get(name) for name in ("strides", "dilations")]
+    return _wrongly_ranked(call) or any(isinstance(v, (list, tuple)) and len(v) == 3 for v in lists)
+
+
+def _huge_attribute(call: Call) -> bool:
+    """A stride, dilation or window size of 2**31 or more (an int32 overflow in TensorFlow)."""
+    def values(v):
+        return [v] if isinstance(v, (int, np.integer)) else list(v) if isinstance(v, (list, tuple)) else []
+    return any(isinstance(x, (int, np.integer)) and not isinstance(x, bool) and abs(int(x)) >= 2 ** 31
+               for name in ("strides", "dilations", "ksize") for x in values(call.case.params.get(name, 1)))
+
+
+def _batch_or_channel_pads(call: Call) -> bool:
+    padding = call.case.params.get("padding")
+    if not isinstance(padding, (list, tuple)) or len(padding) != 4:
+        return False
+    outer = (padding[0], padding[3]) if call.case.params.get("data_format", "NHWC") != "NCHW" else padding[:2]
+    return any(int(v) != 0 for pair in outer for v in pair)
+
+
 def _labels_not_distributions(call: Call) -> bool:
     labels = call.arrays["labels"].astype(np.float64)
     sums = labels.sum(axis=int(call.params.get("axis", -1)))
@@ -139,15 +207,17 @@ def demo_dilated_gradient() -> bool:
 
 
 def demo_grouped_gradient() -> bool:
+    """float64 on both backends; float32 too on Eigen (oneDNN computes it)."""
+    dtypes = ("float64",) if backend.in_force() == ONEDNN else ("float32", "float64")
     return all(_raises(lambda d=dtype: _conv_grad(_normal((1, 5, 5, 4), d), _normal((3, 3, 2, 4), d),
                                                   strides=1, padding="SAME"))
-               for dtype in ("float32", "float64"))
+               for dtype in dtypes)
 
 
 def demo_depthwise_unequal_strides() -> bool:
+    """float64 (Eigen's kernel on both backends; oneDNN's float32 kernel takes unequal strides)."""
     tf = _tf()
-    return _raises(lambda: tf.nn.depthwise_conv2d(_normal((1, 6, 6, 2), "float32"), _normal((2, 2, 2, 1), "float32"),
-                                                  [1, 1, 2, 1], "VALID"))
+    return _raises(lambda: tf.nn.depthwise_conv2d(_normal((1, 6, 6, 2)), _normal((2, 2, 2, 1)), [1, 1, 2, 1], "VALID"))
 
 
 def demo_depthwise_strided_dilated_size() -> bool:
@@ -190,8 +260,8 @@ def demo_depthwise_zero_multiplier() -> bool:
 
 def demo_depthwise_empty_batch() -> bool:
     """The filter gradient of an empty batch is 0; TF's kernel leaves its output uninitialised
-    (garbage or NaN)."""
-    return _depthwise_gradient_ever_nonzero((0, 8, 8, 16), (5, 5, 16, 4), "float32", "filter")
+    (garbage or NaN). float64: Eigen's kernel on both backends (float32 on oneDNN: quirk onednn-empty-tensor)."""
+    return _depthwise_gradient_ever_nonzero((0, 8, 8, 16), (5, 5, 16, 4), "float64", "filter")
 
 
 EMPTY_OUTPUT_FILTER_GRADIENT = """
@@ -199,7 +269,7 @@ import os; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
 import sys
 import numpy as np, tensorflow as tf
 def filter_gradient(x_shape, w_shape, strides, depthwise=False):
-    x, w = tf.constant(np.ones(x_shape, 'float32')), tf.constant(np.ones(w_shape, 'float32'))
+    x, w = tf.constant(np.ones(x_shape, sys.argv[2])), tf.constant(np.ones(w_shape, sys.argv[2]))
     with tf.GradientTape() as t:
         t.watch(w)
         y = (tf.nn.depthwise_conv2d(x, w, strides, 'SAME') if depthwise else tf.nn.conv2d(x, w, strides, 'SAME'))
@@ -217,12 +287,14 @@ else:
 def demo_empty_output_filter_gradient() -> bool:
     """In child processes: SAME on a (2, 0, 5, C) input, so an empty output: tf.nn.conv2d's and
     tf.nn.depthwise_conv2d's filter gradients (exact: 0) are nonzero on one of 20 tries; a 1x1
-    filter with stride 3 along the empty axis kills the process."""
-    def run(mode):
-        return subprocess.run([sys.executable, "-c", EMPTY_OUTPUT_FILTER_GRADIENT, mode], capture_output=True,
+    filter with stride 3 along the empty axis kills the process. The crash in float64 (Eigen's
+    kernels on both backends, which oneDNN's float32 cases reach through quirk onednn-empty-tensor),
+    the garbage in float32 on Eigen."""
+    def run(mode, dtype):
+        return subprocess.run([sys.executable, "-c", EMPTY_OUTPUT_FILTER_GRADIENT, mode, dtype], capture_output=True,
                               text=True, timeout=300)
-    garbage, crash = run("garbage"), run("crash")
-    return "uninitialised" in garbage.stdout and crash.returncode < 0
+    crash = run("crash", "float64").returncode < 0
+    return crash and (backend.in_force() == ONEDNN or "uninitialised" in run("garbage", "float32").stdout)
 
 
 def demo_nchw_float64() -> bool:
@@ -280,6 +352,51 @@ def demo_maxpool_empty_window() -> bool:
     one of 20 tries, or the process dies (the SIGFPE of TF #125509)."""
     proc = subprocess.run([sys.executable, "-c", MAXPOOL_EMPTY], capture_output=True, text=True, timeout=300)
     return proc.returncode < 0 or "uninitialised" in proc.stdout
+
+
+ONEDNN_ABORT = """
+import os, sys; os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'
+import numpy as np, tensorflow as tf
+x, w = np.ones((1, 5, 5, 2), np.float32), np.ones((3, 3, 2, 4), np.float32)
+try:
+    if sys.argv[1] == 'rank':
+        tf.nn.conv2d(x[0], w, 1, 'SAME')
+    else:
+        tf.nn.conv2d(x, w, 2 ** 31, 'SAME')
+except Exception as e:
+    print('refused', type(e).__name__)
+"""
+
+
+def _child_aborts(mode: str) -> bool:
+    """Whether ONEDNN_ABORT's call in ``mode`` kills a child process (this process's backend, inherited)."""
+    proc = subprocess.run([sys.executable, "-c", ONEDNN_ABORT, mode], capture_output=True, text=True, timeout=300)
+    return proc.returncode < 0 and "refused" not in proc.stdout
+
+
+def demo_onednn_empty_tensor() -> bool:
+    """float32 tf.nn.conv2d on an empty batch returns its input unchanged (shape (0, 5, 5, 2) for
+    (0, 5, 5, 4)), and a filter with no output channels is refused."""
+    tf = _tf()
+    y = tf.nn.conv2d(np.ones((0, 5, 5, 2), np.float32), np.ones((3, 3, 2, 4), np.float32), 1, "SAME")
+    return tuple(y.shape) != (0, 5, 5, 4) and _raises(
+        lambda: tf.nn.conv2d(np.ones((1, 5, 5, 2), np.float32), np.ones((3, 3, 2, 0), np.float32), 1, "SAME"))
+
+
+def demo_onednn_single_channel_strided_width() -> bool:
+    """Input (2, 3, 5, 1), filter (1, 5, 1, 2), strides (1, 4), VALID: float32 differs from float64 by more than 1."""
+    tf = _tf()
+    x, w = _normal((2, 3, 5, 1)), _normal((1, 5, 1, 2), seed=1)
+    y32 = tf.nn.conv2d(x.astype(np.float32), w.astype(np.float32), [1, 4], "VALID").numpy()
+    y64 = tf.nn.conv2d(x, w, [1, 4], "VALID").numpy()
+    return bool(np.max(np.abs(y32 - y64)) > 1.0)
+
+
+def demo_onednn_batch_channel_pads() -> bool:
+    tf = _tf()
+    call = lambda: tf.nn.conv2d(np.ones((1, 5, 5, 2), np.float32), np.ones((3, 3, 2, 4), np.float32), 1,  # noqa: E731
+                                [[1, 0], [1, 1], [1, 1], [0, 1]])
+    return not _raises(call) and tuple(call().shape) == (1, 5, 5, 4)
 
 
 def _integer_arrays(call: Call) -> bool:
@@ -351,6 +468,46 @@ def demo_keras_optimizer() -> bool:
     return float(v.numpy()[0]) == 1.0 - float(np.float32(0.1)) and float(v.numpy()[0]) != 0.9
 
 
+ONEDNN_QUIRKS: tuple[Quirk, ...] = (
+    Quirk("onednn-empty-tensor", "defect", WINDOW_OPS,
+          "float32 convolutions and pools with a zero-size axis (an empty batch, H, W or channel axis) go wrong: "
+          "tf.nn.conv2d returns its input unchanged on an empty batch, avg_pool2d's conv formulation then fails "
+          "(RealDiv: incompatible shapes), the filter gradients are wrong, and a filter with no output channels "
+          "(or a channel multiplier of 0) is refused (\"filter must not have zero elements\") where Eigen computes an "
+          "empty output",
+          "the reference is computed in float64 (Eigen's kernels: oneDNN computes float32 only) and rounded to "
+          "float32; error parity judges such a call by its float64 verdict",
+          _empty_float32_window_tensor, demo_onednn_empty_tensor, backends=(ONEDNN,), float64_detour=True),
+    Quirk("onednn-single-channel-strided-width", "defect", CONV_OPS,
+          "float32 tf.nn.conv2d with one input channel, a kernel wider than 1 and a width stride of 2 or more that "
+          "leave one output column returns wrong values (input (2, 20, 14, 1), filter (2, 13, 1, 1), strides (1, 4), "
+          "VALID: values near 1e29)",
+          "the reference is computed in float64 (Eigen's kernels) and rounded to float32",
+          _single_channel_strided_width, demo_onednn_single_channel_strided_width, backends=(ONEDNN,),
+          float64_detour=True),
+    Quirk("onednn-malformed-call-abort", "crash", CONV_OPS,
+          "tf.nn.conv2d, conv2d_transpose and the conv2d_backprop ops abort the process (\"Check failed: index >= 0 "
+          "&& index < num_total_dims\") on an input that is not 4-D, a size vector of 3 values or 3 strides, where "
+          "Eigen raises InvalidArgumentError",
+          "refused: never handed to TensorFlow; error parity expects the implementation to raise, as Eigen does",
+          _malformed_conv_call, lambda: _child_aborts("rank"), tf_issue="TF #112555, #111453, #125511 (fixed after 2.21)",
+          refuses=True, expect_refusal=True, in_subprocess=True, backends=(ONEDNN,)),
+    Quirk("onednn-int32-attribute-abort", "crash", WINDOW_OPS,
+          "a stride, dilation or window size of 2**31 or more aborts the process in oneDNN's graph layout pass "
+          "(\"Attr strides has value 2147483648 out of range for an int32\"), float32 and float64 alike, where Eigen "
+          "raises InvalidArgumentError",
+          "refused: never handed to TensorFlow; error parity expects the implementation to raise, as Eigen does",
+          _huge_attribute, lambda: _child_aborts("int32"), refuses=True, expect_refusal=True, in_subprocess=True,
+          backends=(ONEDNN,)),
+    Quirk("onednn-batch-channel-pads", "spec", CONV_OPS + ("depthwise_conv2d",),
+          "nonzero explicit pads on the batch or channel axis are ignored and the convolution computed, where Eigen "
+          "refuses them (\"Nonzero explicit padding in the batch or depth dimensions is not supported\")",
+          "refused: the checked API refuses such pads, as TensorFlow's documentation and Eigen's kernels do; error "
+          "parity expects a ValueError",
+          _batch_or_channel_pads, demo_onednn_batch_channel_pads, refuses=True, expect_refusal=True,
+          backends=(ONEDNN,)),
+)
+
 QUIRKS: tuple[Quirk, ...] = (
     Quirk("dilated-conv-gradient", "limitation", CONV_OPS + ("depthwise_conv2d",),
           "every dilated convolution gradient fails on CPU (\"Current CPU implementations do not yet support "
@@ -358,12 +515,12 @@ QUIRKS: tuple[Quirk, ...] = (
           "the reference convolves with a zero-dilated (zero-inserted) kernel without dilation",
           lambda c: max(c.params["dilations"]) > 1, demo_dilated_gradient),
     Quirk("grouped-conv-gradient", "limitation", CONV_OPS,
-          "grouped-convolution gradients fail on CPU in float32 and float64 (\"Gradients for grouped "
+          "grouped-convolution gradients fail on CPU in float64 and, on Eigen, in float32 (\"Gradients for grouped "
           "convolutions are not supported on CPU\"); so does a grouped tf.nn.conv2d_transpose",
           "the reference is computed group by group and concatenated",
           lambda c: _groups(c) > 1, demo_grouped_gradient),
     Quirk("depthwise-unequal-strides", "limitation", ("depthwise_conv2d",),
-          "tf.nn.depthwise_conv2d refuses unequal row and column strides on CPU",
+          "tf.nn.depthwise_conv2d refuses unequal row and column strides on CPU (oneDNN's float32 kernel takes them)",
           "the reference is tf.nn.conv2d group by group (groups = channels)",
           lambda c: c.params["strides"][0] != c.params["strides"][1], demo_depthwise_unequal_strides),
     Quirk("depthwise-strided-dilated-size", "defect", ("depthwise_conv2d",),
@@ -429,7 +586,7 @@ QUIRKS: tuple[Quirk, ...] = (
           "tf.nn.depthwise_conv2d computes with an empty (0 x k) kernel, where tf.nn.conv2d refuses one",
           "refused: the checked API refuses an empty kernel for every convolution; error parity expects a ValueError",
           lambda c: min(c.arrays["filter"].shape[:2]) < 1,
-          lambda: _tf().nn.depthwise_conv2d(np.ones((1, 5, 5, 2), np.float32), np.ones((0, 2, 2, 1), np.float32),
+          lambda: _tf().nn.depthwise_conv2d(np.ones((1, 5, 5, 2)), np.ones((0, 2, 2, 1)),   # float64: Eigen's kernel
                                             [1, 1, 1, 1], "SAME").shape == (1, 5, 5, 2),
           refuses=True, expect_refusal=True),
     Quirk("integer-inputs", "spec", ALL_OPS,
@@ -466,7 +623,7 @@ QUIRKS: tuple[Quirk, ...] = (
           "Keras 3 optimizers keep the learning rate in a float32 variable (default floatx) even for float64 weights",
           "npcnn's optimizers round the same way, so network parity holds to 1e-12",
           lambda c: True, demo_keras_optimizer),
-)
+) + ONEDNN_QUIRKS
 
 BY_ID = {q.id: q for q in QUIRKS}
 
@@ -482,6 +639,11 @@ def applies(quirk_id: str, call: Call) -> bool:
 def refusing(call: Call) -> Quirk | None:
     """The first quirk that makes the case one TensorFlow must not be handed."""
     return next((q for q in QUIRKS if q.refuses and q.holds_for(call)), None)
+
+
+def float64_detour(call: Call) -> Quirk | None:
+    """The quirk under which the float32 reference of ``call`` is computed in float64 (None: no detour)."""
+    return next((q for q in QUIRKS if q.float64_detour and q.holds_for(call)), None)
 
 
 def expected_refusal(call: Call) -> Quirk | None:
@@ -503,6 +665,13 @@ def markdown() -> str:
              "Generated from `crosscheck/oracle/quirks.py` by `python -m crosscheck.oracle.quirks > docs/tf-defects.md`"
              " (a test keeps this file equal to the registry). Measured on tensorflow-cpu 2.21 / Keras 3.15, CPU.",
              "",
+             "TensorFlow has two CPU backends: its Eigen kernels, and its oneDNN kernels, which it runs by default on "
+             "Linux x86 CPUs with AVX512_VNNI, AVX512_BF16, AVX_VNNI or AMX (`TF_ENABLE_ONEDNN_OPTS=0` or `1` chooses). "
+             "crosscheck's reference is Eigen unless told otherwise (`--tf-backend`). The *backends* column says where "
+             "each quirk holds; its demonstration is run on both, and must show on those and only those. TensorFlow's "
+             "float64 kernels are Eigen's on both backends (oneDNN computes float32), so a oneDNN defect is worked "
+             "around by computing the float32 case in float64.",
+             "",
              "These are the only reasons a case may be *reference-unsupported*. Any other error TensorFlow raises "
              "on a generated case is a *reference-error*, which fails the run. Every entry has a demonstration "
              f"that TensorFlow still behaves so: `{TEST_FILE}::test_quirk_still_holds[<id>]`.",
@@ -511,10 +680,11 @@ def markdown() -> str:
              "(it kills the process), **spec** (what it does is not what the checked API means; crosscheck follows "
              "the documented rule), **precision** (a rounding detail).",
              "",
-             "| id | kind | ops | what TensorFlow does | crosscheck's answer | TF issue |",
-             "|---|---|---|---|---|---|"]
+             "| id | kind | backends | ops | what TensorFlow does | crosscheck's answer | TF issue |",
+             "|---|---|---|---|---|---|---|"]
     for q in QUIRKS:
-        lines.append(f"| `{q.id}` | {q.kind} | {', '.join(q.ops)} | {q.what} | {q.workaround} | {q.tf_issue or '-'} |")
+        lines.append(f"| `{q.id}` | {q.kind} | {', '.join(q.backends)} | {', '.join(q.ops)} | {q.what} | "
+                     f"{q.workaround} | {q.tf_issue or '-'} |")
     return "\n".join(lines) + "\n"
 
 

@@ -68,6 +68,7 @@ def test_a_run_against_a_copy_of_npcnn_never_loads_npcnn(tmp_path):
     shutil.copytree(ROOT / "npcnn", tmp_path / "npcnn_copy", ignore=shutil.ignore_patterns("__pycache__", "examples"))
     proc = subprocess.run([sys.executable, "-c", RUN_EVERY_OP.format(root=str(ROOT))], capture_output=True, text=True,
                           cwd=tmp_path, env={"PYTHONPATH": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3",
+                                             "TF_ENABLE_ONEDNN_OPTS": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "0"),
                                              "PATH": "/usr/bin:/bin"}, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]
     assert "npcnn loaded: False" in proc.stdout
