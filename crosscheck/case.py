@@ -18,12 +18,14 @@ REFERENCE_ERROR = "reference-error"
 IMPLEMENTATION_ERROR = "implementation-error"
 IMPLEMENTATION_CRASH = "implementation-crash"      # the worker running the code under test died
 IMPLEMENTATION_TIMEOUT = "implementation-timeout"  # the code under test did not return in time
+REFERENCE_CRASH = "reference-crash"   # TensorFlow killed crosscheck's process computing this case's reference
 # which TF paths a run compares with: every one, or the first that works (all of them again on a mismatch)
 PATH_MODES = ("all", "first")
-STATUSES = (PASS, MISMATCH, REFERENCE_UNSUPPORTED, REFERENCE_ERROR, IMPLEMENTATION_ERROR, IMPLEMENTATION_CRASH,
-            IMPLEMENTATION_TIMEOUT)
+STATUSES = (PASS, MISMATCH, REFERENCE_UNSUPPORTED, REFERENCE_ERROR, REFERENCE_CRASH, IMPLEMENTATION_ERROR,
+            IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT)
 #: statuses that fail a run
-FAILING = (MISMATCH, REFERENCE_ERROR, IMPLEMENTATION_ERROR, IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT)
+FAILING = (MISMATCH, REFERENCE_ERROR, REFERENCE_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_CRASH,
+           IMPLEMENTATION_TIMEOUT)
 #: the implementation's vjp forward output, compared with TensorFlow's y as the op function's is
 VJP_Y = "vjp:y"
 OWN_PATH = "own"   # a path whose reference crosscheck computes itself (no TensorFlow op does it: dropout)

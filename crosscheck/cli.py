@@ -1,12 +1,14 @@
 """The ``crosscheck`` command: ``run`` (fuzz ops against TensorFlow), ``replay`` (one saved case), ``ops``.
 
-Exit status: 0 all good; 1 a mismatch or an implementation error was found; 2 usage error
-(unknown op, an --impl module that cannot be imported, an unreadable replay file).
+Exit status: 0 all good; 1 a mismatch, an implementation error or a TensorFlow crash was found; 2 usage
+error (unknown op, an --impl module that cannot be imported, an unreadable replay file); 3 crosscheck
+itself crashed (a shard died outside any case): the report holds what the rest of the run found.
 """
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import os
 import signal
 import sys
@@ -19,6 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from .case import FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT, PATH_MODES, REFERENCE_UNSUPPORTED
 from .implementation import DEFAULT_IMPL
+from .oracle import backend
+from .supervision import Resume
 from .threads import limit_threads
 
 # Examples per op and dtype in a default `crosscheck run`: every op in float32 and float64 (2,500
@@ -30,7 +34,7 @@ DEFAULT_REPORT_DIR = "crosscheck-report"
 DTYPES = ("float32", "float64")
 MAX_PRINTED_REPORTS = 3     # full mismatch reports printed in the terminal; all are in the files
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_CRASHED = 0, 1, 2, 3
 
 
 class UsageError(Exception):
@@ -42,8 +46,8 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Compare CNN ops (npcnn or your own module) against TensorFlow.")
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="fuzz registered ops against TensorFlow and write a diff report",
-                         epilog="exit status: 0 no mismatch, 1 a mismatch or an implementation error, "
-                                "2 usage error")
+                         epilog="exit status: 0 no mismatch, 1 a mismatch, an implementation error or a TensorFlow "
+                                "crash, 2 usage error, 3 crosscheck itself crashed (the report holds what was found)")
     run.add_argument("--ops", nargs="+", metavar="OP", help="ops to check (default: all; see `crosscheck ops`)")
     run.add_argument("--examples", type=int, default=None, metavar="N",
                      help=f"examples per op and dtype (default {DEFAULT_EXAMPLES}), or architectures per "
@@ -83,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
                           "`crosscheck merge` combines the N reports into the whole run's")
     run.add_argument("--no-error-parity", action="store_true",
                      help="skip the error-parity checks (invalid calls must be refused as TensorFlow refuses them)")
+    _backend_option(run, both=True)
+    run.add_argument("--resume", default=None, help=argparse.SUPPRESS)   # a restarted shard's units (supervision.py)
     replay = sub.add_parser("replay", help="re-run one saved case and print its report",
                             epilog="exit status: 0 the case passes now, 1 it still fails, 2 usage error")
     replay.add_argument("case", metavar="CASE.json")
@@ -92,6 +98,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="seconds the code under test may take (default 60)")
     replay.add_argument("--check", default=None, metavar="PATH_OR_MODULE",
                         help="for a case of `crosscheck check`: the file or module to run it on")
+    _backend_option(replay)
+    replay.add_argument("--here", action="store_true", help=argparse.SUPPRESS)   # in this process (the child's side)
     sub.add_parser("ops", help="list the ops, their parameters and TensorFlow paths")
     sub.add_parser("train-digits", add_help=False,
                             help="train npcnn's example CNN on scikit-learn's digits "
@@ -128,10 +136,32 @@ def _parser() -> argparse.ArgumentParser:
                             "from 2018) instead of detecting them")
     check.add_argument("--timeout", type=float, default=60.0, metavar="S",
                        help="seconds an import or one call of your code may take (default 60)")
+    _backend_option(check)
     check.add_argument("--in-process", action="store_true",
                        help="run your code in crosscheck's own process (for a debugger); by default each case runs "
                             "in a worker process, so that a crash or a hang costs one case, not the run")
     return p
+
+
+def _backend_option(parser, both: bool = False) -> None:
+    parser.add_argument("--tf-backend", choices=[*backend.BACKENDS, *(["both"] if both else [])], default=None,
+                        help="TensorFlow's CPU kernels for the reference: eigen (the default, the same verdict on every "
+                             "machine), onednn (TensorFlow's own default on AVX-512 VNNI / AMX CPUs)"
+                             + (", or both: the run on Eigen, and every case also computed on oneDNN in another "
+                                "process, their disagreements listed apart" if both else "")
+                             + f"; default: {backend.VARIABLE} if set, else eigen")
+
+
+def _choose_backend(args) -> None:
+    """Set TensorFlow's backend before anything imports it (children inherit it)."""
+    name = getattr(args, "tf_backend", None)
+    try:
+        if name is None:
+            backend.choose()
+        else:
+            backend.choose(backend.EIGEN if name == "both" else name, chosen_by=f"--tf-backend {name}")
+    except backend.BackendError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _usable_report_dir(path: str) -> Path:
@@ -219,19 +249,93 @@ def _shard_main(argv: list) -> None:
     sys.exit(main(argv))
 
 
-def cmd_run_parallel(args, console: Console) -> int:
-    """``crosscheck run -j N``: N child runs ``--shard k/N`` (each with its own worker process;
-    forked from the fork server that has imported TensorFlow, see :mod:`crosscheck.forking`),
-    merged into ``--report`` exactly as :func:`cmd_merge` does, then printed as one run. Interrupted
-    (Ctrl-C, SIGTERM), the shards are stopped, write what they found, and that is merged and written;
-    if this process is killed, the shards stop too and ``crosscheck report DIR`` merges their journals."""
-    import shutil
+def _start_shard(argv: list, log_path: Path, name: str):
+    """A shard process running ``crosscheck ARGV``: forked from the fork server, or a new python."""
     import subprocess
     from . import forking
+    child, log = forking.start(_shard_main, (argv,), output=log_path, name=name), None
+    if child is None:   # no fork server: a new python process, the same program
+        log = open(log_path, "w")
+        child = subprocess.Popen([sys.executable, "-m", "crosscheck", *argv], stdout=log, stderr=subprocess.STDOUT,
+                                 preexec_fn=_exit_with_parent if os.name == "posix" else None)
+    return child, log
+
+
+class _Shard:
+    """One shard of a supervised run and its attempts (a new one after each TensorFlow crash)."""
+
+    def __init__(self, k: int, jobs: int, base: list, jobs_dir: Path):
+        self.k, self.jobs, self.base, self.jobs_dir = k, jobs, base, jobs_dir
+        self.dirs: list[Path] = []
+        self.done: list[str] = []
+        self.crashed: dict = {}
+        self.code: int | None = None
+        self.child = self.log = None
+        self.lost = ""   # why the shard could not be restarted (crosscheck itself died)
+
+    def start(self) -> None:
+        n = len(self.dirs)
+        d = self.jobs_dir / (f"shard{self.k}" + (f".{n}" if n else ""))
+        argv = [*self.base, "--shard", f"{self.k}/{self.jobs}", "--report", str(d)]
+        if n:
+            resume = self.jobs_dir / f"shard{self.k}.{n}.resume.json"
+            resume.write_text(json.dumps({"done": self.done, "crashed": self.crashed}), encoding="utf-8")
+            argv += ["--resume", str(resume)]
+        self.dirs.append(d)
+        self.child, self.log = _start_shard(argv, self.jobs_dir / f"{d.name}.log", f"crosscheck-{d.name}")
+
+    def poll(self) -> bool:
+        """Whether the shard has ended for good (restarted past a TensorFlow crash otherwise)."""
+        code = self.child.poll()
+        if code is None:
+            return False
+        if self.log is not None:
+            self.log.close()
+        if code in (EXIT_OK, EXIT_FAILED):
+            self.code = code
+            return True
+        log_text = (self.jobs_dir / f"{self.dirs[-1].name}.log").read_text(errors="replace")
+        if code == EXIT_USAGE:   # e.g. an --impl that cannot be imported: the shard's own message
+            raise UsageError(log_text.strip().removeprefix("crosscheck: error: ") if self.jobs == 1 else
+                             f"shard {self.k}/{self.jobs} ended with exit status 2:\n{log_text[-2000:]}")
+        from .isolation import describe_exit
+        from .report.journal import ReportDirError, read_journal
+        from .supervision import MAX_ATTEMPTS, crash_after, fatal_line
+        how = describe_exit(code)
+        try:
+            done, running = crash_after(read_journal(self.dirs[-1]))
+        except ReportDirError:
+            done, running = [], None
+        if running is None or len(self.dirs) >= MAX_ATTEMPTS:
+            self.code, self.lost = code, (f"shard {self.k}/{self.jobs} {how} outside any unit of TensorFlow work "
+                                          f"(crosscheck itself crashed): {fatal_line(log_text)}" if running is None
+                                          else f"shard {self.k}/{self.jobs} crashed {MAX_ATTEMPTS} times; stopped")
+            return True
+        self.done += done + ([] if running in self.crashed else [])
+        self.crashed[running] = {"how": how, "line": fatal_line(log_text)}
+        self.start()
+        return False
+
+    def stop(self) -> None:
+        if self.child is not None and self.child.poll() is None:
+            self.child.terminate()
+        if self.child is not None:
+            self.child.wait()
+        if self.log is not None:
+            self.log.close()
+
+
+def cmd_run_parallel(args, console: Console) -> int:
+    """``crosscheck run`` (``-j N``, N >= 1): N child runs ``--shard k/N`` (each with its own worker
+    process; forked from the fork server that has imported TensorFlow, see :mod:`crosscheck.forking`),
+    merged into ``--report`` exactly as :func:`cmd_merge` does, then printed as one run. A shard
+    that TensorFlow kills is restarted past the unit it died in (:mod:`crosscheck.supervision`): that
+    case becomes a reference-crash outcome and the run goes on. Interrupted (Ctrl-C, SIGTERM), the
+    shards are stopped, write what they found, and that is merged and written; if this process is
+    killed, the shards stop too and ``crosscheck report DIR`` merges their journals."""
+    import shutil
     from .report import ReportDirError, merge_shards
     from .report.journal import JOBS_DIR, JOURNAL_NAME, open_report_dir
-    if args.shard:
-        raise UsageError("-j and --shard do not combine: give each shard its own machine or job")
     report_dir = _usable_report_dir(args.report)
     open_report_dir(report_dir, {"command": " ".join(["crosscheck", *args.argv]), "jobs": args.jobs}).close()
     (report_dir / JOURNAL_NAME).unlink()   # the shards journal their own outcomes (under .jobs/)
@@ -239,56 +343,51 @@ def cmd_run_parallel(args, console: Console) -> int:
     shutil.rmtree(jobs_dir, ignore_errors=True)
     jobs_dir.mkdir(parents=True)
     base = _without_options(args.argv, ("-j", "--jobs", "--report"))
-    dirs = [jobs_dir / f"shard{k}" for k in range(1, args.jobs + 1)]
+    shards = [_Shard(k, args.jobs, base, jobs_dir) for k in range(1, args.jobs + 1)]
     start = time.perf_counter()
 
     def merged(complete_run: bool):
-        session, meta, complete = merge_shards(dirs, report_dir)
+        session, meta, complete = merge_shards([d for shard in shards for d in shard.dirs], report_dir)
+        session.tensorflow = meta.get("tensorflow")
         meta.update(command=" ".join(["crosscheck", *args.argv]), jobs=args.jobs)
         meta.pop("merged_from", None)
-        paths = session.write(report_dir, complete=complete and complete_run,
+        lost = [shard.lost for shard in shards if shard.lost]
+        paths = session.write(report_dir, complete=complete and complete_run and not lost, more_problems=lost,
                               elapsed_s=round(time.perf_counter() - start, 2), **meta)
         shutil.rmtree(jobs_dir, ignore_errors=True)
-        return session, paths, complete and complete_run
+        return session, paths, complete and complete_run and not lost
 
-    children = []
-    for k, d in enumerate(dirs, 1):
-        shard_argv, log_path = [*base, "--shard", f"{k}/{args.jobs}", "--report", str(d)], jobs_dir / f"shard{k}.log"
-        child, log = forking.start(_shard_main, (shard_argv,), output=log_path, name=f"crosscheck-shard{k}"), None
-        if child is None:   # no fork server: a new python process, the same program
-            log = open(log_path, "w")
-            child = subprocess.Popen([sys.executable, "-m", "crosscheck", *shard_argv], stdout=log,
-                                     stderr=subprocess.STDOUT,
-                                     preexec_fn=_exit_with_parent if os.name == "posix" else None)
-        children.append((child, log))
+    for shard in shards:
+        shard.start()
     try:
-        codes = [child.wait() for child, _ in children]
+        running = list(shards)
+        while running:
+            running = [shard for shard in running if not shard.poll()]
+            if running:
+                time.sleep(0.05)
+    except UsageError:
+        for shard in shards:
+            shard.stop()
+        raise
     except KeyboardInterrupt:   # Ctrl-C reached the shards too (one process group); SIGTERM only this one
-        for child, _ in children:
-            if child.poll() is None:
-                child.terminate()
-        for child, _ in children:
-            child.wait()
+        for shard in shards:
+            shard.stop()
         try:
             merged(complete_run=False)
         except ReportDirError:    # a shard stopped before its report directory existed: the journals stay
             pass
         raise
-    finally:
-        for _, log in children:
-            if log is not None:
-                log.close()
-    if any(code not in (0, 1) for code in codes):
-        k = next(i for i, code in enumerate(codes) if code not in (0, 1))
-        raise UsageError(f"shard {k + 1}/{args.jobs} ended with exit status {codes[k]}:\n"
-                         + (jobs_dir / f"shard{k + 1}.log").read_text()[-2000:])
     try:
         session, (json_path, html_path), complete = merged(complete_run=True)
     except ReportDirError as exc:
         raise UsageError(str(exc)) from None
     print_run(console, session, args, time.perf_counter() - start)
     console.print(f"report: {json_path}  {html_path}")
-    return EXIT_OK if session.ok and complete else EXIT_FAILED
+    lost = [shard.lost for shard in shards if shard.lost]
+    for line in lost:
+        Console(stderr=True, highlight=False).print(f"crosscheck: {line}; the report holds what the other units "
+                                                    f"found", markup=False, soft_wrap=True)
+    return EXIT_CRASHED if lost else EXIT_OK if session.ok and complete else EXIT_FAILED
 
 
 def cmd_run(args, console: Console) -> int:
@@ -302,8 +401,8 @@ def cmd_run(args, console: Console) -> int:
         args.jobs = 1 if args.shard or args.fail_fast or args.in_process else default_jobs(len(all_ops) * len(dtypes))
     elif args.jobs < 1:
         raise UsageError("-j/--jobs must be at least 1")
-    if args.jobs > 1:
-        return cmd_run_parallel(args, console)
+    if not (args.shard or args.in_process):
+        return cmd_run_parallel(args, console)   # shards in processes of their own: a TensorFlow crash costs a case
     shard = _parse_shard(args.shard)
     units = shard_units(all_ops, dtypes, shard)
     mine = set(units)
@@ -326,12 +425,17 @@ def cmd_run(args, console: Console) -> int:
     if shard and shard[0] != 1:
         net_examples, OPTIMIZERS = 0, ()     # the networks belong to shard 1
     meta = dict(impl=args.impl, seed=args.seed, examples=op_examples, dtypes=list(dtypes), ops=ops, paths=args.paths,
-                command=" ".join(["crosscheck", *args.argv]))
+                command=" ".join(["crosscheck", *args.argv]), tensorflow=backend.describe())
     if shard:
         meta.update(shard=f"{shard[0]}/{shard[1]}", all_ops=all_ops, networks=bool(args.networks),
                     units=[list(u) for u in units])
+    if args.resume:
+        meta["resumed"] = True   # a later attempt of a shard TensorFlow crashed (supervision.py)
     session = ReportSession()
     session.start(report_dir, **meta)
+    session.tensorflow = meta["tensorflow"]
+    resume = Resume.load(args.resume, session.journal)
+    guard = _both_backends_guard(resume.guard, session) if args.tf_backend == "both" else resume.guard
     stop = (lambda _: not session.ok) if args.fail_fast else None
     start = time.perf_counter()
     complete = False
@@ -351,7 +455,7 @@ def cmd_run(args, console: Console) -> int:
             owned = [op for op in ops if (op, dtypes[0]) in mine]
             if owned and not args.no_error_parity:
                 progress.update(overall, description="error parity")
-                run_error_parity(owned, impl, on_outcome=session.add_parity)
+                run_error_parity(owned, impl, on_outcome=session.add_parity, resume=resume)
             for op in ops:
                 for dtype in dtypes:
                     if stop and stop(None):
@@ -361,10 +465,11 @@ def cmd_run(args, console: Console) -> int:
                     progress.update(overall, description=f"{op} [{dtype}]")
                     done_before = progress.tasks[overall].completed
                     fuzz_op(op, examples=op_examples, dtype=dtype, seed=args.seed, impl=impl, paths=args.paths,
-                            on_outcome=record, stop=stop)
+                            on_outcome=record, stop=stop, guard=guard)
                     # hypothesis may stop early (few distinct examples): keep the bar honest
                     progress.update(overall, completed=done_before + op_examples)
-                    if (op, dtype) in first_failing and args.shrink_time > 0:
+                    if (op, dtype) in first_failing and args.shrink_time > 0 and \
+                            _shrink_unit(resume, session, op, dtype) == "run":
                         progress.update(overall, description=f"{op} [{dtype}] shrinking")
                         first, first_dict = first_failing[(op, dtype)]
                         minimal, tried = shrink_op(op, first, examples=op_examples, dtype=dtype, seed=args.seed,
@@ -374,7 +479,8 @@ def cmd_run(args, console: Console) -> int:
                 if op not in owned:
                     continue
                 if not args.no_large and not (stop and stop(None)):
-                    large_cases(op, dtype=dtypes[0], seed=args.seed, impl=impl, paths=args.paths, on_outcome=record)
+                    large_cases(op, dtype=dtypes[0], seed=args.seed, impl=impl, paths=args.paths, on_outcome=record,
+                                guard=guard)
                 entry = copy.deepcopy(session.summary["ops"].get(op, {}))
                 for dtype in dtypes:
                     if (op, dtype) not in mine:   # run by another shard: its draws' forms count all the same
@@ -383,10 +489,14 @@ def cmd_run(args, console: Console) -> int:
                 if missing and not (stop and stop(None)):
                     progress.update(overall, description=f"{op} [forms the draws missed]")
                     top_up_forms(op, missing, dtype=dtypes[0], seed=args.seed, impl=impl, paths=args.paths,
-                                 on_outcome=record, stop=stop)
+                                 on_outcome=record, stop=stop, guard=guard)
             for optimizer in OPTIMIZERS if net_examples else ():
                 progress.update(overall, description=f"networks [{optimizer}]")
-                fuzz_networks(optimizer, examples=net_examples, seed=args.seed, on_outcome=record)
+                state = resume.unit(f"networks:{optimizer}")
+                if state == "run":
+                    fuzz_networks(optimizer, examples=net_examples, seed=args.seed, on_outcome=record)
+                elif state == "crashed":
+                    session.add_crash(f"networks [{optimizer}]", resume.crashed[f"networks:{optimizer}"])
         complete = True
     finally:   # interrupted (SIGINT, SIGTERM) or not, what was found so far is written
         elapsed = time.perf_counter() - start
@@ -396,10 +506,36 @@ def cmd_run(args, console: Console) -> int:
     return EXIT_OK if session.ok else EXIT_FAILED
 
 
+def _both_backends_guard(guard, session):
+    """``guard`` that also computes each case on oneDNN and records where the backends disagree."""
+    from .backend_differ import disagreement
+
+    def both(key, case, run):
+        def run_both():
+            outcome = run()
+            found = disagreement(case)
+            if found is not None:
+                session.add_backend_disagreement(found, case)
+            return outcome
+        return guard(key, case, run_both)
+    return both
+
+
+def _shrink_unit(resume, session, op: str, dtype: str) -> str:
+    """The shrinking of (op, dtype) as a journaled unit; a crash in it is a problem of the run."""
+    key = f"shrink:{op}:{dtype}"
+    state = resume.unit(key)
+    if state == "crashed":
+        session.add_crash(f"shrinking {op} [{dtype}] (the first failing case stands unshrunk)", resume.crashed[key])
+    return state
+
+
 def print_run(console: Console, session, args, elapsed: float) -> None:
     """The run's summary, coverage and error-parity tables, the first failures and the verdict."""
     from .registry import OPS
     from .report import coverage_table, parity_table, print_outcome, summary_table
+    if getattr(session, "tensorflow", None):
+        console.print(f"reference: {backend.one_line(session.tensorflow)}", markup=False, soft_wrap=True)
     console.print(summary_table(session.summary, title=f"crosscheck run: {args.impl}, seed {args.seed}"))
     if session.summary["ops"]:
         console.print(coverage_table(session.summary, OPS))
@@ -416,6 +552,7 @@ def print_run(console: Console, session, args, elapsed: float) -> None:
         console.print(f"... {len(failed) - MAX_PRINTED_REPORTS} more failures, all in the report files")
     print_unsupported(console, session.outcomes)
     print_notes(console, session.summary)
+    print_backend_disagreements(console, session.summary, both=getattr(args, "tf_backend", None) == "both")
     counts = session.summary["counts"]
     parity = session.summary["error_parity"]
     verdict = "[green]OK[/]" if session.ok else "[bold red]FAILED[/]"
@@ -429,6 +566,23 @@ def print_run(console: Console, session, args, elapsed: float) -> None:
                   f"{parity['checked'] - parity['failed']}/{parity['checked']} in {elapsed:.1f} s")
     for problem in session.problems:
         console.print(f"  [bold red]fails:[/] {problem}", soft_wrap=True)
+
+
+def print_backend_disagreements(console: Console, summary: dict, both: bool, limit: int = 10) -> None:
+    """--tf-backend both: the cases on which TensorFlow's Eigen and oneDNN kernels disagree (not the
+    code under test's verdict), each with the third opinion's verdict."""
+    found = summary.get("backend_disagreements") or []
+    if not (found or both):
+        return
+    console.print(f"[cyan]TensorFlow's backends disagree (Eigen vs oneDNN; not the code under test's verdict): "
+                  f"{len(found)} case{'s' if len(found) != 1 else ''}[/]")
+    for d in found[:limit]:
+        what = "; ".join(f"{t['tensor']} on {t['path']} (max abs {t['max_abs_error']:.3g}): {t['verdict']}"
+                         for t in d["tensors"][:3]) or f"eigen {d['eigen']}, onednn {d['onednn']}"
+        console.print(f"  {d['op']} [{d['dtype']}] {what}  replay: {d.get('replay', '-')}", markup=False,
+                      soft_wrap=True)
+    if len(found) > limit:
+        console.print(f"  ... {len(found) - limit} more in report.json (summary.backend_disagreements)")
 
 
 def print_notes(console: Console, summary: dict, limit: int = 12) -> None:
@@ -458,14 +612,40 @@ def print_unsupported(console: Console, outcomes: list[dict], limit: int = 10) -
 
 
 def cmd_replay(args, console: Console) -> int:
-    """Re-run one saved case. A replay file is data: it never chooses the code that runs (npcnn, the
-    ``--impl`` given here, or the ``--check`` target given here)."""
+    """Re-run one saved case, in a child process (``--here``: in this one), so that a case
+    TensorFlow crashes on is reported as such. A replay file is data: it never chooses the code
+    that runs (npcnn, the ``--impl`` given here, or the ``--check`` target given here)."""
+    import tempfile
     from .replay import ReplayFileError, read_replay
-    from .report import ReportSession, print_outcome
     try:
-        doc, case = read_replay(args.case)
+        read_replay(args.case)
     except (OSError, ReplayFileError) as exc:
         raise UsageError(f"cannot use replay file {args.case}: {exc}") from None
+    if args.here:
+        return _replay_here(args, console)
+    from .isolation import describe_exit
+    from .supervision import fatal_line
+    with tempfile.TemporaryDirectory(prefix="crosscheck-replay-") as tmp:
+        log_path = Path(tmp) / "replay.log"
+        child, log = _start_shard([*args.argv, "--here"], log_path, "crosscheck-replay")
+        try:
+            code = child.wait()
+        finally:
+            if log is not None:
+                log.close()
+        text = log_path.read_text(errors="replace")
+    if code in (EXIT_OK, EXIT_FAILED, EXIT_USAGE):
+        sys.stdout.write(text)
+        return code
+    console.print(f"status: reference-crash (still fails): the process replaying this case was {describe_exit(code)}; "
+                  f"TensorFlow's last words: {fatal_line(text)}", markup=False, soft_wrap=True)
+    return EXIT_FAILED
+
+
+def _replay_here(args, console: Console) -> int:
+    from .replay import read_replay
+    from .report import ReportSession, print_outcome
+    doc, case = read_replay(args.case)
     limit_threads()
     recorded = doc.get("impl") or DEFAULT_IMPL
     check = doc.get("check")
@@ -744,6 +924,8 @@ def main(argv=None) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if threading.current_thread() is threading.main_thread() \
         else None
     try:
+        if args.command in ("run", "replay", "check"):
+            _choose_backend(args)
         return _COMMANDS[args.command](args, console)
     except UsageError as exc:
         Console(stderr=True, highlight=False).print(f"crosscheck: error: {exc}", markup=False, soft_wrap=True)

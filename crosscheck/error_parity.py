@@ -158,14 +158,32 @@ def check_error_input(info: OpInfo, e: ErrorInput, module, name_arguments: bool 
                          detail if actual != COMPUTES else f"{detail} shape {_shape(y)}", not problem, problem)
 
 
-def run_error_parity(ops, module, name_arguments: bool = True, on_outcome=None) -> list[ParityOutcome]:
-    """Every error input of every op in ``ops``."""
+def describe_crash(crash: dict) -> str:
+    return f"{crash.get('how', 'killed')}: {crash.get('line') or 'no message'}"
+
+
+def crashed_outcome(info: OpInfo, e: ErrorInput, how: str) -> ParityOutcome:
+    """The verdict on an invalid call TensorFlow crashed on (no registered crash quirk covers it)."""
+    return ParityOutcome(info.name, e.label, e.argument, "unknown", f"TensorFlow crashed: {how}", "not run", "", False,
+                         f"TensorFlow killed the process on this call ({how}); register a crash quirk "
+                         "(crosscheck/oracle/quirks.py) so that it is never handed to TensorFlow")
+
+
+def run_error_parity(ops, module, name_arguments: bool = True, on_outcome=None, resume=None) -> list[ParityOutcome]:
+    """Every error input of every op in ``ops``. With ``resume`` (crosscheck.supervision.Resume), each
+    call is journaled before TensorFlow sees it; a call an earlier attempt finished is skipped, one
+    TensorFlow crashed on is reported so."""
     from .registry import get_op
     out = []
     for op in ops:
         info = get_op(op)
         for e in info.error_inputs():
-            outcome = check_error_input(info, e, module, name_arguments)
+            key = f"parity:{op}:{e.label}"
+            state = "run" if resume is None else resume.unit(key)
+            if state == "done":
+                continue
+            outcome = (crashed_outcome(info, e, describe_crash(resume.crashed[key])) if state == "crashed"
+                       else check_error_input(info, e, module, name_arguments))
             out.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)

@@ -39,21 +39,34 @@ def _seeded(seed_key: str, examples: int, generate_only: bool):
     return decorate
 
 
+#: ``guard(unit key, case, run) -> Outcome | None``: runs a case as a journaled unit
+#: (crosscheck.supervision.Resume.guard); None skips a case an earlier attempt finished
+Guard = Callable[[str, object, Callable[[], Outcome]], "Outcome | None"]
+
+
 def fuzz_outcomes(strategy, check: Callable[..., Outcome], *, examples: int, seed_key: str,
                   on_outcome: Callable[[Outcome], None] | None = None,
-                  stop: Callable[[list], bool] | None = None) -> list[Outcome]:
+                  stop: Callable[[list], bool] | None = None, guard: Guard | None = None) -> list[Outcome]:
     """``check(drawn)`` for ``examples`` draws of ``strategy``, deterministically from ``seed_key``;
-    ``stop(outcomes)`` ends the run early when it returns True."""
+    ``stop(outcomes)`` ends the run early when it returns True. With ``guard``, the i-th draw is
+    the unit ``seed_key#i``."""
     from hypothesis import given
 
     outcomes: list[Outcome] = []
+    drawn_count = [0]
 
     @_seeded(seed_key, examples, generate_only=True)
     @given(drawn=strategy)
     def collect(drawn):
         if stop is not None and stop(outcomes):
             return
-        outcome = check(drawn)
+        drawn_count[0] += 1
+        if guard is None:
+            outcome = check(drawn)
+        else:
+            outcome = guard(f"{seed_key}#{drawn_count[0]}", drawn, lambda: check(drawn))
+            if outcome is None:
+                return
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
@@ -121,12 +134,12 @@ def _op_check(op_name: str, dtype: str, impl, paths: str, spellings: bool = True
 
 def fuzz_op(op_name: str, *, examples: int, dtype: str, seed: int, impl=None, paths: str = "all",
             on_outcome: Callable[[Outcome], None] | None = None, spellings: bool = True,
-            stop: Callable[[list], bool] | None = None, key: str = "") -> list[Outcome]:
+            stop: Callable[[list], bool] | None = None, key: str = "", guard: Guard | None = None) -> list[Outcome]:
     """Run ``examples`` cases of ``op_name`` drawn from the registry; the same seed draws the same
     cases (:func:`op_seed_key`)."""
     strategy, check = _op_check(op_name, dtype, impl, paths, spellings)
     return fuzz_outcomes(strategy, check, examples=examples, seed_key=op_seed_key(op_name, dtype, seed, key),
-                         on_outcome=on_outcome, stop=stop)
+                         on_outcome=on_outcome, stop=stop, guard=guard)
 
 
 def shrink_op(op_name: str, first: Outcome, *, examples: int, dtype: str, seed: int, impl=None,
@@ -150,7 +163,7 @@ def record_drawn_forms(entry: dict, op_name: str, *, examples: int, dtype: str, 
 
 def top_up_forms(op_name: str, missing: dict, *, dtype: str, seed: int, impl=None, paths: str = "all",
                  on_outcome: Callable[[Outcome], None] | None = None, examples: int = 2,
-                 stop: Callable[[list], bool] | None = None) -> list[Outcome]:
+                 stop: Callable[[list], bool] | None = None, guard: Guard | None = None) -> list[Outcome]:
     """``examples`` more cases for each ``{parameter: [forms]}`` the random draws missed, with that
     form forced (hypothesis's choices are far from uniform, so 100 draws can miss one of 8 forms)."""
     from .strategies import forcing
@@ -164,7 +177,7 @@ def top_up_forms(op_name: str, missing: dict, *, dtype: str, seed: int, impl=Non
 
 
 def large_cases(op_name: str, *, dtype: str, seed: int, impl=None, paths: str = "all",
-                on_outcome: Callable[[Outcome], None] | None = None) -> list[Outcome]:
+                on_outcome: Callable[[Outcome], None] | None = None, guard: Guard | None = None) -> list[Outcome]:
     """The op's realistic-size cases (its OpInfo's ``large``: one, or a tuple of sizes, each run
     once), or nothing if it has none."""
     from .implementation import resolve_impl
@@ -179,5 +192,5 @@ def large_cases(op_name: str, *, dtype: str, seed: int, impl=None, paths: str = 
     for k, strategy in enumerate(sizes if isinstance(sizes, tuple) else (sizes,)):
         out += fuzz_outcomes(strategy, lambda case: run_case(case, module, paths), examples=1,
                              seed_key=op_seed_key(op_name, dtype, seed, ":large" + (str(k) if k else "")),
-                             on_outcome=on_outcome)
+                             on_outcome=on_outcome, guard=guard)
     return out

@@ -67,8 +67,9 @@ class Worker:
     that has imported TensorFlow (:mod:`crosscheck.forking`) instead of starting ``python``."""
 
     def __init__(self, setup: tuple, timeout: float | None = 60.0, start_timeout: float | None = START_TIMEOUT,
-                 fork: bool = False):
+                 fork: bool = False, environ: dict | None = None):
         self.setup, self.timeout, self.start_timeout, self.fork = setup, timeout, start_timeout, fork
+        self.environ = dict(environ or {})   # set in the child's environment (a started python's only)
         self.process = None
         self.conn = self.writer = None
         self.info = None
@@ -93,7 +94,7 @@ class Worker:
     def _start_python(self):
         to_child_r, to_child_w = os.pipe()
         to_parent_r, to_parent_w = os.pipe()
-        env = {**_worker_environ(),
+        env = {**_worker_environ(), **self.environ,
                "PYTHONPATH": os.pathsep.join([_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])}
         code = f"from crosscheck.isolation import _main; _main({to_child_r}, {to_parent_w})"
         self.process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(to_child_r, to_parent_w), env=env,
@@ -180,9 +181,9 @@ class IsolatedModule:
     """A proxy of module ``name`` imported in a worker: its callable attributes are functions that
     run there. ``timeout``: seconds per call."""
 
-    def __init__(self, name: str, timeout: float | None = 60.0):
+    def __init__(self, name: str, timeout: float | None = 60.0, environ: dict | None = None):
         self.__name__ = name
-        self._worker = Worker(("module", name), timeout)
+        self._worker = Worker(("module", name), timeout, environ=environ)
         self._defaults = dict(self._worker.start())   # name -> its parameters' defaults
 
     def __getattr__(self, attr):

@@ -69,15 +69,16 @@ def in_float64(call):
                 call.params)
 
 
-def compute_reference(case, first_only: bool = False, prefer: str | None = None) -> Reference:
+def compute_reference(case, first_only: bool = False, prefer: str | None = None, detour: bool = True) -> Reference:
     """Every TF path of ``case.op`` (or, with ``first_only``, the first that applies); with
     ``prefer``, the path of that name alone, or the first that applies if it does not. A case
-    a float64-detour quirk concerns is computed in float64 and rounded to its own dtype."""
+    a float64-detour quirk concerns is computed in float64 and rounded to its own dtype (unless
+    ``detour`` is False: TensorFlow's own answer on this backend, as ``--tf-backend both`` wants it)."""
     from . import tf_lib
     from .quirks import float64_detour, workaround_notes
     info, call = resolve(case)
     precheck(case)
-    detour = float64_detour(call) is not None
+    detour = detour and float64_detour(call) is not None
     paths = info.paths
     if prefer is not None:
         paths, first_only = sorted(paths, key=lambda p: p.name != prefer), True

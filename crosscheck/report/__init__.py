@@ -38,6 +38,7 @@ class ReportSession:
         self.error_parity: list[dict] = []
         self.require_compared = True
         self.journal = None
+        self.tensorflow = None   # what computed the reference (crosscheck.oracle.backend.describe)
 
     def start(self, report_dir, **meta) -> None:
         """Check ``report_dir`` (ReportDirError if it cannot hold a report), clear the previous run's
@@ -90,6 +91,34 @@ class ReportSession:
         """Count ``outcome`` in the summary only."""
         add_to_summary(self.summary, outcome)
         self._journal(outcome, None)
+
+    def add_crash(self, where: str, crash: dict) -> None:
+        """A TensorFlow crash in work that is not one case (shrinking, an optimizer's networks): a
+        problem of the run (crash: how the process died and TensorFlow's last line)."""
+        text = f"{where}: {crash.get('how', 'killed')}: {crash.get('line') or 'no message'}"
+        self.summary.setdefault("crashes", []).append(text)
+        if self.journal is not None:
+            one = empty_summary()
+            one["crashes"] = [text]
+            self.journal.append({"kind": "outcome", "summary": one, "outcome": None})
+
+    def add_backend_disagreement(self, found: dict, case) -> dict:
+        """A case on which TensorFlow's Eigen and oneDNN kernels disagree (crosscheck.backend_differ):
+        kept in the summary apart from the code under test's verdict, with a replay file and a
+        snippet to run under TF_ENABLE_ONEDNN_OPTS=0 and =1."""
+        from ..replay import case_id, snippet
+        found = dict(found)
+        if self.cases_dir is not None:
+            path = save_case(self.cases_dir / f"backends-{case.op}-{case.dtype}-{case_id(case)}.json", case)
+            found["replay"] = str(path)
+            found["snippet"] = ("# run it twice: TF_ENABLE_ONEDNN_OPTS=0 python snippet.py, then TF_ENABLE_ONEDNN_OPTS=1\n"
+                                + snippet(case, path))
+        self.summary.setdefault("backend_disagreements", []).append(found)
+        if self.journal is not None:
+            one = empty_summary()
+            one["backend_disagreements"] = [found]
+            self.journal.append({"kind": "outcome", "summary": one, "outcome": None})
+        return found
 
     def add_parity(self, parity) -> dict:
         """Count and keep one error-parity outcome (crosscheck.error_parity)."""

@@ -11,7 +11,7 @@ import numpy as np
 from html import escape
 from pathlib import Path
 
-from ..case import (IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, REFERENCE_ERROR,
+from ..case import (REFERENCE_CRASH, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, REFERENCE_ERROR,
                     REFERENCE_UNSUPPORTED, STATUSES)
 from .terminal import TOP_K, _e, _g, _index, _params, headline
 
@@ -132,6 +132,7 @@ def render_html(document: dict) -> str:
             [[escape(p["op"]), escape(p["label"]), escape(p["why"]), escape(p["detail"]), escape(p["problem"])]
              for p in parity]))
     for status, title in ((MISMATCH, "Mismatches"), (REFERENCE_ERROR, "Reference errors"),
+                          (REFERENCE_CRASH, "TensorFlow crashes"),
                           (IMPLEMENTATION_ERROR, "Implementation errors"), (IMPLEMENTATION_CRASH, "Crashes"),
                           (IMPLEMENTATION_TIMEOUT, "Timeouts"),
                           (REFERENCE_UNSUPPORTED, "Reference unsupported")):

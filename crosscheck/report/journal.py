@@ -143,8 +143,11 @@ JOBS_DIR = ".jobs"
 def job_dirs(report_dir) -> list[Path]:
     """The shard directories of a ``crosscheck run -j N`` under ``report_dir`` (empty if none)."""
     jobs = Path(report_dir) / JOBS_DIR
-    return sorted((d for d in jobs.glob("shard*") if d.is_dir()), key=lambda d: int(d.name[5:] or 0)) \
-        if jobs.is_dir() else []
+
+    def order(d: Path):   # shard K's attempts: shardK, shardK.1, shardK.2, ... (restarts after TensorFlow crashes)
+        k, _, attempt = d.name[5:].partition(".")
+        return int(k or 0), int(attempt or 0)
+    return sorted((d for d in jobs.glob("shard*") if d.is_dir()), key=order) if jobs.is_dir() else []
 
 
 def rebuild(report_dir):
@@ -170,7 +173,8 @@ def merge_shards(shard_dirs, out_dir):
     """One report of the shards of a ``crosscheck run --shard K/N`` campaign: the journals'
     outcomes in shard order (each (op, dtype) belongs to one shard, and the report orders outcomes
     by status, op and dtype, keeping each pair's own order: the whole run's order) and their replay
-    files copied into ``out_dir/cases`` (paths in the outcomes rewritten).
+    files copied into ``out_dir/cases`` (paths in the outcomes rewritten). A shard restarted after a
+    TensorFlow crash has several directories (attempts, in order): their journals are one shard's.
     Returns ``(session, meta, complete)``; ReportDirError when the directories are not the N
     shards of one campaign."""
     import shutil
@@ -185,7 +189,8 @@ def merge_shards(shard_dirs, out_dir):
     parts = [tuple(int(v) for v in m["shard"].split("/")) for m in metas]   # (K, N) of each
     counts = {n for _, n in parts}
     n = counts.pop() if len(counts) == 1 else None
-    if n is None or sorted(k for k, _ in parts) != list(range(1, n + 1)):
+    attempts = [i for i in range(len(parts)) if not metas[i].get("resumed")]   # each shard's first attempt
+    if n is None or sorted(parts[i][0] for i in attempts) != list(range(1, n + 1)):
         raise ReportDirError(f"need the shards 1/N .. N/N of one campaign exactly once, got "
                              f"{', '.join(m['shard'] for m in metas)}")
     for key in SHARED_META:
@@ -197,7 +202,7 @@ def merge_shards(shard_dirs, out_dir):
     out_dir = check_report_dir(out_dir)
     for old_case in (out_dir / "cases").glob("*.json"):   # a previous merge's
         old_case.unlink()
-    order = sorted(range(len(metas)), key=lambda i: parts[i][0])
+    order = sorted(range(len(metas)), key=lambda i: parts[i][0])   # stable: a shard's attempts in their order
     entries = []
     for i in order:
         src = Path(shard_dirs[i])
@@ -208,13 +213,17 @@ def merge_shards(shard_dirs, out_dir):
             if e.get("kind") in ("outcome", "minimal") and e.get("outcome") and e["outcome"].get("replay"):
                 e["outcome"]["replay"] = json.loads(json.dumps(e["outcome"]["replay"]).replace(
                     json.dumps(old)[1:-1], json.dumps(new)[1:-1]))
+            if e.get("kind") == "outcome" and e["summary"].get("backend_disagreements"):
+                e["summary"]["backend_disagreements"] = json.loads(json.dumps(
+                    e["summary"]["backend_disagreements"]).replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1]))
             entries.append(e)
     session = _session_from(entries)
     first = metas[order[0]]
     position = {op: i for i, op in enumerate(first.get("all_ops") or [])}
     session.error_parity.sort(key=lambda p: position.get(p.get("op"), len(position)))   # the whole run's order
     session.require_compared = first.get("require_compared", True)
-    meta = {**{k: first.get(k) for k in SHARED_META}, "ops": first.get("all_ops"),
+    meta = {**{k: first.get(k) for k in SHARED_META}, "ops": first.get("all_ops"), "tensorflow": first.get("tensorflow"),
             "merged_from": [str(shard_dirs[i]) for i in order],
             "command": " ".join(["crosscheck merge", *map(str, shard_dirs), "--report", str(out_dir)])}
-    return session, meta, all(_finished(j) for j in journals)
+    last = {parts[i][0]: journals[i] for i in order}   # each shard's last attempt
+    return session, meta, all(_finished(j) for j in last.values())

@@ -10,7 +10,7 @@ import json
 import math
 from pathlib import Path
 
-from ..case import (FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, PASS,
+from ..case import (REFERENCE_CRASH, FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, PASS,
                     REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES, Outcome)
 from ..replay import check_snippet, jsonable, replay_command, snippet
 
@@ -119,6 +119,9 @@ def merge_summaries(a: dict, b: dict) -> dict:
     merged = json.loads(json.dumps(a))
     merged["total"] += b["total"]
     _merge_counts(merged["counts"], b["counts"])
+    for key in ("crashes", "backend_disagreements"):   # lists, kept in the order found
+        if b.get(key):
+            merged[key] = merged.get(key, []) + b[key]
     _merge_counts(merged.setdefault("error_parity", {"checked": 0, "failed": 0}),
                   b.get("error_parity", {"checked": 0, "failed": 0}))
     for op, entry in b["ops"].items():
@@ -151,6 +154,7 @@ def problems(summary: dict, require_compared: bool = True) -> list[str]:
     failed = summary.get("error_parity", {}).get("failed", 0)
     if failed:
         out.append(f"{failed} error-parity failures")
+    out += [f"TensorFlow crashed the process while {c}" for c in summary.get("crashes", [])]
     return out
 
 
@@ -162,7 +166,7 @@ def ok(summary: dict, require_compared: bool = True) -> bool:
 
 def build_document(summary: dict, outcomes: list[dict], **meta) -> dict:
     """The report document: header, ``meta`` (impl, command, seed, ...), summary, outcomes."""
-    order = {s: i for i, s in enumerate((MISMATCH, REFERENCE_ERROR, IMPLEMENTATION_ERROR, IMPLEMENTATION_CRASH,
+    order = {s: i for i, s in enumerate((MISMATCH, REFERENCE_ERROR, REFERENCE_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_CRASH,
                                          IMPLEMENTATION_TIMEOUT, REFERENCE_UNSUPPORTED, PASS))}
     outcomes = sorted(outcomes, key=lambda o: (order.get(o["status"], len(order)), o["op"], o["dtype"],
                                                not o.get("minimal")))   # a shrunk minimal case first

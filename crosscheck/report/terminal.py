@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..case import (IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, PASS, REFERENCE_ERROR,
+from ..case import (REFERENCE_CRASH, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, PASS, REFERENCE_ERROR,
                     REFERENCE_UNSUPPORTED, STATUSES, reference_name)
 
 TOP_K = 5              # worst elements shown per tensor
@@ -21,11 +21,12 @@ MAX_MAP_CHANNELS = 8   # channels drawn in the text mismatch map
 MAX_MAP_SIDE = 32      # larger maps are drawn at a coarser grid (a cell is '#' if any element in it is)
 
 _STATUS_STYLE = {PASS: "green", MISMATCH: "bold red", REFERENCE_UNSUPPORTED: "yellow", REFERENCE_ERROR: "bold red",
+                 REFERENCE_CRASH: "bold red",
                  IMPLEMENTATION_ERROR: "bold magenta", IMPLEMENTATION_CRASH: "bold magenta",
                  IMPLEMENTATION_TIMEOUT: "bold magenta"}
 # short: with the longest op name and seven counts the table still fits 120 columns
 _STATUS_HEADER = {PASS: "pass", MISMATCH: "mism.", REFERENCE_UNSUPPORTED: "unsup.",
-                  REFERENCE_ERROR: "ref-err", IMPLEMENTATION_ERROR: "impl-err", IMPLEMENTATION_CRASH: "crash",
+                  REFERENCE_ERROR: "ref-err", REFERENCE_CRASH: "tf-crash", IMPLEMENTATION_ERROR: "impl-err", IMPLEMENTATION_CRASH: "crash",
                   IMPLEMENTATION_TIMEOUT: "timeout"}
 
 
@@ -65,6 +66,9 @@ def headline(d: dict) -> list[str]:
     if d["status"] == REFERENCE_ERROR:
         first = (d["message"].strip().splitlines() or ["(no message)"])[0]
         return [f"crosscheck: TensorFlow failed on {where} (no registered quirk covers it): {first}"]
+    if d["status"] == REFERENCE_CRASH:
+        return [f"crosscheck: TensorFlow crashed the process computing the reference of {where} (no registered "
+                f"quirk covers it): {(d['message'].strip().splitlines() or ['(no message)'])[0]}"]
     failures = [f for f in d["diffs"] if not f["passed"] and f.get("judged", True)]
     if d["status"] == PASS or not failures:
         return [f"crosscheck: {where} matches TensorFlow on paths {', '.join(d['paths']) or '-'}"]
@@ -145,9 +149,9 @@ def outcome_lines(d: dict, snippet: bool = True) -> list[tuple[str, str]]:
     out += [("", line) for line in _table(rows)]
     add(("", f"  params   {_params(d['params'])}"))
     add(("", "  shapes   " + "  ".join(f"{k}={tuple(v)}" for k, v in d["shapes"].items())))
-    if d["status"] in (IMPLEMENTATION_ERROR, REFERENCE_UNSUPPORTED, REFERENCE_ERROR) and d["message"]:
+    if d["status"] in (IMPLEMENTATION_ERROR, REFERENCE_UNSUPPORTED, REFERENCE_ERROR, REFERENCE_CRASH) and d["message"]:
         add(("bold", {IMPLEMENTATION_ERROR: "Traceback of the implementation", REFERENCE_UNSUPPORTED: "Reason",
-                      REFERENCE_ERROR: "What TensorFlow said"}[d["status"]]))
+                      REFERENCE_ERROR: "What TensorFlow said", REFERENCE_CRASH: "How TensorFlow died"}[d["status"]]))
         out += [("", "  " + line) for line in d["message"].rstrip().splitlines()]
     if d["diffs"]:
         add(("bold", "Comparisons"))
