@@ -401,6 +401,8 @@ def cmd_run(args, console: Console) -> int:
         args.jobs = 1 if args.shard or args.fail_fast or args.in_process else default_jobs(len(all_ops) * len(dtypes))
     elif args.jobs < 1:
         raise UsageError("-j/--jobs must be at least 1")
+    if args.shard and args.jobs > 1:
+        raise UsageError("-j and --shard do not combine: give each shard its own machine or job")
     if not (args.shard or args.in_process):
         return cmd_run_parallel(args, console)   # shards in processes of their own: a TensorFlow crash costs a case
     shard = _parse_shard(args.shard)

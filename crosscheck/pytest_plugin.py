@@ -106,8 +106,10 @@ def pytest_sessionfinish(session, exitstatus):
         config.workeroutput[_WORKER_KEY] = json.dumps(_session().to_partial() if recording.used() else None)
         return
     if _state.get("report_dir"):
+        from .oracle import backend
         command = "pytest " + " ".join(config.invocation_params.args)
-        _state["written"] = _session().write(_state["report_dir"], command=command)
+        _state["tensorflow"] = backend.describe()   # the backend in force, whoever imported TensorFlow first
+        _state["written"] = _session().write(_state["report_dir"], command=command, tensorflow=_state["tensorflow"])
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
@@ -117,4 +119,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     counts = _session().summary["counts"]
     terminalreporter.write_sep("-", "crosscheck")
     terminalreporter.write_line(", ".join(f"{n} {status}" for status, n in counts.items()))
+    if _state.get("tensorflow"):
+        from .oracle import backend
+        terminalreporter.write_line(f"reference: {backend.one_line(_state['tensorflow'])}")
     terminalreporter.write_line(f"report: {written[0]}  {written[1]}")

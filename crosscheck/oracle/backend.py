@@ -27,6 +27,8 @@ import sys
 EIGEN, ONEDNN = "eigen", "onednn"
 BACKENDS = (EIGEN, ONEDNN)
 VARIABLE = "TF_ENABLE_ONEDNN_OPTS"
+#: how the backend was chosen, handed down to the processes crosscheck starts (they inherit the choice)
+CHOSEN_BY = "CROSSCHECK_TF_BACKEND_CHOSEN_BY"
 #: the CPU features for which TensorFlow 2.21 turns oneDNN on by default on Linux (DefaultOneDnnPolicy)
 ONEDNN_DEFAULT_FEATURES = ("avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_bf16", "amx_int8")
 #: the features a report names (those that decide the default, and the vector width)
@@ -56,7 +58,8 @@ def choose(name: str | None = None, chosen_by: str = "crosscheck's default") -> 
     raises :class:`BackendError` if TensorFlow runs another backend."""
     if name is None:
         if os.environ.get(VARIABLE, "").strip():
-            name, chosen_by = requested(), f"{VARIABLE}={os.environ[VARIABLE].strip()}"
+            name = requested()
+            chosen_by = os.environ.get(CHOSEN_BY) or f"{VARIABLE}={os.environ[VARIABLE].strip()}"
         else:
             name = EIGEN
     value = variable_value(name)
@@ -65,10 +68,8 @@ def choose(name: str | None = None, chosen_by: str = "crosscheck's default") -> 
         if actual != name:
             raise BackendError(f"TensorFlow was imported before crosscheck and runs its {actual} kernels; "
                                f"the {name} backend needs {VARIABLE}={value} set before TensorFlow is imported")
-        _STATE.setdefault("chosen_by", "in force when crosscheck started")
-        return name
     os.environ[VARIABLE] = value
-    _STATE["chosen_by"] = chosen_by
+    os.environ[CHOSEN_BY] = _STATE["chosen_by"] = chosen_by
     return name
 
 

@@ -124,7 +124,18 @@ def render_html(document: dict) -> str:
                "<span class=mismatch>failed: " + escape("; ".join(document.get("problems", []))) + "</span>")
     meta = "".join(f"<li>{escape(k)}: <code>{escape(str(document[k]))}</code></li>"
                    for k in ("impl", "command", "seed", "created") if document.get(k) is not None)
+    if isinstance(document.get("tensorflow"), dict):
+        from ..oracle.backend import one_line
+        meta += f"<li>reference: {escape(one_line(document['tensorflow']))}</li>"
     sections = []
+    found = document.get("summary", {}).get("backend_disagreements") or []
+    if found:
+        sections.append("<h2>TensorFlow's backends disagree (Eigen vs oneDNN; not the code under test's verdict)</h2>"
+                        + _table(["op", "dtype", "tensor, path: verdict", "replay"],
+                                 [[escape(d["op"]), escape(d["dtype"]),
+                                   escape("; ".join(f"{t['tensor']}, {t['path']}: {t['verdict']}" for t in d["tensors"])
+                                          or f"eigen {d['eigen']}, onednn {d['onednn']}"),
+                                   escape(str(d.get("replay", "-")))] for d in found]))
     parity = [p for p in document.get("error_parity", []) if not p["passed"]]
     if parity:
         sections.append("<h2 class=mismatch>Error parity failures</h2>" + _table(

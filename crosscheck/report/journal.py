@@ -180,7 +180,11 @@ def merge_shards(shard_dirs, out_dir):
     import shutil
     metas, journals = [], []
     for d in shard_dirs:
-        entries = read_journal(d)
+        try:
+            entries = read_journal(d)
+        except ReportDirError:
+            raise ReportDirError(f"{d}: not a shard of a campaign (no {JOURNAL_NAME}: a merged or whole run's report "
+                                 "directory?)") from None
         meta = _meta(entries)
         if not meta.get("shard"):
             raise ReportDirError(f"{d}: not a shard of a campaign (its run had no --shard K/N)")

@@ -2,6 +2,7 @@
 reference, prechecks or compares imports npcnn (statically, anywhere in the module), and a whole
 run of every op against a renamed copy of npcnn never loads npcnn itself."""
 import ast
+import os
 import subprocess
 import sys
 from pathlib import Path

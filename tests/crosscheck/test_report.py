@@ -19,7 +19,7 @@ from _outcomes import error_outcome, mismatch_outcome, pass_outcome, unsupported
 ROOT = Path(__file__).resolve().parents[2]
 TOP_KEYS = {"format", "version", "created", "ok", "problems", "summary", "outcomes", "error_parity"}
 SUMMARY_KEYS = {"total", "counts", "ops", "error_parity"}
-OP_KEYS = {"pass", "mismatch", "reference-unsupported", "reference-error", "implementation-error",
+OP_KEYS = {"pass", "mismatch", "reference-unsupported", "reference-error", "reference-crash", "implementation-error",
            "implementation-crash", "implementation-timeout", "paths", "dtypes",
            "notes", "forms", "features"}
 OUTCOME_KEYS = {"status", "op", "impl", "dtype", "seed", "params", "shapes", "paths", "message", "notes",
@@ -79,7 +79,7 @@ def test_json_document_schema(tmp_path):
     assert doc["ok"] is False and doc["impl"] == "broken_mod"
     assert set(doc["summary"]) == SUMMARY_KEYS
     assert doc["summary"]["total"] == 5
-    assert doc["summary"]["counts"] == {"pass": 2, "mismatch": 1, "reference-unsupported": 1,
+    assert doc["summary"]["counts"] == {"pass": 2, "mismatch": 1, "reference-unsupported": 1, "reference-crash": 0,
                                         "reference-error": 0, "implementation-error": 1,
                                         "implementation-crash": 0, "implementation-timeout": 0}
     conv = doc["summary"]["ops"]["conv2d"]

@@ -1,0 +1,164 @@
+"""A TensorFlow crash costs one case, not the run (crosscheck/supervision.py), and the backend a run
+uses is the one its report names (crosscheck/oracle/backend.py).
+
+TensorFlow is made to abort inside a reference computation (or an error-parity call) once, by a
+``sitecustomize`` module on PYTHONPATH that wraps crosscheck's own entry points in every process
+the run starts; the run must finish with exit 1, every other case in the report, the crash recorded
+with its replay file.
+"""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from crosscheck.oracle.backend import VARIABLE
+from crosscheck.supervision import Resume, crash_after, fatal_line
+
+ROOT = Path(__file__).resolve().parents[2]
+
+ABORT_ONCE = '''
+import os
+MARKER = {marker!r}
+
+
+def _abort_once():
+    try:
+        fd = os.open(MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return
+    os.close(fd)
+    print("F0000 00:00:0 fake.cc:1] Check failed: injected by the test", flush=True)
+    os.abort()
+
+
+import crosscheck.oracle as _oracle
+import crosscheck.error_parity as _parity
+_compute_path, _tf_verdict = _oracle._compute_path, _parity.tf_verdict
+
+
+def _crashing_path(path, call):
+    if call.op == "relu" and call.dtype == {dtype!r} and {where!r} == "reference":
+        _abort_once()
+    return _compute_path(path, call)
+
+
+def _crashing_verdict(info, e):
+    if info.name == "relu" and {where!r} == "parity":
+        _abort_once()
+    return _tf_verdict(info, e)
+
+
+_oracle._compute_path, _parity.tf_verdict = _crashing_path, _crashing_verdict
+'''
+
+
+def _run(tmp_path, where: str, jobs: str, dtype: str = "float32", examples: int = 12):
+    site = tmp_path / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(ABORT_ONCE.format(marker=str(tmp_path / "aborted"), dtype=dtype,
+                                                             where=where))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "crosscheck", "run", "--ops", "relu", "sigmoid", "--examples",
+                           str(examples), "-j", jobs, "--no-large", "--report", "rep"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    return proc, json.loads((tmp_path / "rep" / "report.json").read_text())
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_tensorflow_abort_in_a_reference_costs_one_case(tmp_path, jobs):
+    proc, doc = _run(tmp_path, "reference", jobs)
+    assert (tmp_path / "aborted").exists(), "the injected abort never ran"
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    counts = doc["summary"]["counts"]
+    assert counts["reference-crash"] == 1 and counts["pass"] == 2 * 2 * 12 - 1, counts   # every other case
+    crashed = [o for o in doc["outcomes"] if o["status"] == "reference-crash"]
+    assert crashed[0]["op"] == "relu" and crashed[0]["dtype"] == "float32"
+    assert "SIGABRT" in crashed[0]["message"] and "Check failed: injected by the test" in crashed[0]["message"]
+    replay = tmp_path / (crashed[0]["replay"]["file"] if isinstance(crashed[0]["replay"], dict) else crashed[0]["replay"])
+    assert replay.is_file() and json.loads(replay.read_text())["case"]["op"] == "relu"
+    assert doc["summary"]["error_parity"]["failed"] == 0 and doc["summary"]["error_parity"]["checked"] > 0
+    assert "reference-crash" in proc.stdout
+
+
+def test_a_tensorflow_abort_in_error_parity_costs_one_call(tmp_path):
+    proc, doc = _run(tmp_path, "parity", "1", examples=3)
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    failed = [p for p in doc["error_parity"] if not p["passed"]]
+    assert len(failed) == 1 and failed[0]["op"] == "relu" and "killed by signal SIGABRT" in failed[0]["problem"]
+    assert doc["summary"]["counts"]["pass"] == 2 * 2 * 3          # the fuzzed cases all ran
+    parity_relu = [p for p in doc["error_parity"] if p["op"] == "relu"]
+    assert len(parity_relu) > 1 and all(p["passed"] for p in parity_relu if p is not failed[0])
+
+
+def test_the_unit_a_shard_died_in_is_its_last_started_one(tmp_path):
+    entries = [{"kind": "meta"}, {"kind": "started", "key": "a"}, {"kind": "outcome"}, {"kind": "started", "key": "b"}]
+    assert crash_after(entries) == (["a"], "b")
+    assert crash_after([{"kind": "meta"}]) == ([], None)
+    text = "I0000 noise\nF0000 00:00 tensor_format.h:428] Check failed: index >= 0\n*** Check failure stack trace: ***\n    @ 0x1 f\n"
+    assert fatal_line(text).startswith("F0000") and "Check failed" in fatal_line(text)
+    resume = Resume(done={"a"}, crashed={"b": {"how": "killed by signal SIGABRT", "line": "F0000 x"}})
+    assert resume.guard("a", None, lambda: pytest.fail("a done unit ran again")) is None
+    crashed = resume.guard("b", "the case", lambda: pytest.fail("the crashing unit ran again"))
+    assert crashed.status == "reference-crash" and "SIGABRT" in crashed.message and crashed.case == "the case"
+    assert resume.guard("c", None, lambda: "ran") == "ran"
+
+
+@pytest.mark.parametrize("value,backend", [("0", "eigen"), ("1", "onednn")])
+def test_the_report_names_the_backend_in_force(tmp_path, value, backend):
+    env = {**os.environ, VARIABLE: value, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "crosscheck", "run", "--ops", "conv2d", "--examples", "4", "--dtype",
+                           "float32", "--no-large", "--report", "rep"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert doc["tensorflow"]["backend"] == backend and doc["tensorflow"]["chosen_by"] == f"{VARIABLE}={value}"
+    assert f"{backend} kernels" in proc.stdout
+
+
+def test_the_backend_option_overrides_the_environment(tmp_path):
+    env = {**os.environ, VARIABLE: "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "crosscheck", "run", "--ops", "relu", "--examples", "2",
+                           "--tf-backend", "eigen", "--report", "rep"], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert doc["tensorflow"]["backend"] == "eigen" and doc["tensorflow"]["chosen_by"] == "--tf-backend eigen"
+
+
+def test_both_backends_lists_where_they_disagree_with_a_verdict(tmp_path):
+    """float32 conv2d on an empty batch: oneDNN returns its input unchanged (quirk onednn-empty-tensor);
+    the run's own verdict (Eigen) passes, the disagreement is listed with who is right."""
+    proc = subprocess.run([sys.executable, "-m", "crosscheck", "run", "--ops", "conv2d", "--dtype", "float32",
+                           "--examples", "30", "--no-large", "--no-error-parity", "--tf-backend", "both",
+                           "--report", "rep"], cwd=tmp_path, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    found = doc["summary"]["backend_disagreements"]
+    assert found and "TensorFlow's backends disagree" in proc.stdout
+    shapes = [t for d in found for t in d["tensors"] if "shapes:" in t["verdict"]]
+    assert shapes and all(t["verdict"].startswith("Eigen is right, oneDNN is wrong") for t in shapes)
+    assert all((tmp_path / d["replay"]).is_file() for d in found)
+
+
+def test_a_crashed_xdist_worker_does_not_hang_the_suite(tmp_path):
+    """The suite's xdist settings (pyproject.toml: --dist loadscope, --max-worker-restart 0): a test
+    that kills its worker fails the session at once instead of deadlocking a replaced worker."""
+    (tmp_path / "test_a.py").write_text("def test_pass_1():\n    pass\n\ndef test_pass_2():\n    pass\n")
+    (tmp_path / "test_b.py").write_text("import os\n\ndef test_crash():\n    os.abort()\n\ndef test_after():\n    pass\n")
+    (tmp_path / "test_c.py").write_text("def test_pass_3():\n    pass\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = " + _ADDOPTS + "\n")
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "-p", "no:cacheprovider"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0 and "test_crash" in proc.stdout, proc.stdout[-2000:]
+
+
+def _pyproject_addopts() -> str:
+    import tomllib
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["addopts"]
+
+
+_ADDOPTS = _pyproject_addopts()
