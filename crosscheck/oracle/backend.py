@@ -59,7 +59,9 @@ def choose(name: str | None = None, chosen_by: str = "crosscheck's default") -> 
     if name is None:
         if os.environ.get(VARIABLE, "").strip():
             name = requested()
-            chosen_by = os.environ.get(CHOSEN_BY) or f"{VARIABLE}={os.environ[VARIABLE].strip()}"
+            value, _, handed_down = os.environ.get(CHOSEN_BY, "").partition(" ")
+            chosen_by = handed_down if value == os.environ[VARIABLE].strip() and handed_down else \
+                f"{VARIABLE}={os.environ[VARIABLE].strip()}"
         else:
             name = EIGEN
     value = variable_value(name)
@@ -69,7 +71,8 @@ def choose(name: str | None = None, chosen_by: str = "crosscheck's default") -> 
             raise BackendError(f"TensorFlow was imported before crosscheck and runs its {actual} kernels; "
                                f"the {name} backend needs {VARIABLE}={value} set before TensorFlow is imported")
     os.environ[VARIABLE] = value
-    os.environ[CHOSEN_BY] = _STATE["chosen_by"] = chosen_by
+    _STATE["chosen_by"] = chosen_by
+    os.environ[CHOSEN_BY] = f"{value} {chosen_by}"   # valid while the variable keeps this value
     return name
 
 
