@@ -255,15 +255,45 @@ def window_config(draw, params: dict, spellings: bool = True, *, window_param: s
         elif mode == "VALID":
             sizes.append(draw(st.integers(ke, MAX_HW)))
         else:
-            top = k - 1 if pads_below_window else MAX_EXPLICIT_PAD
-            before, after = draw(st.integers(0, top)), draw(st.integers(0, top))
-            pads.append((before, after))
-            # pads that cover the window allow an empty axis (TF computes those windows over padding only)
-            sizes.append(draw(st.integers(max(0, ke - before - after), MAX_HW)))
+            pads.append(None)
+            sizes.append(None)
+    if mode == "EXPLICIT":
+        tops = [k - 1 if pads_below_window else MAX_EXPLICIT_PAD for k in window]
+        flat = draw(explicit_pads(tops))
+        pads = [(flat[0], flat[1]), (flat[2], flat[3])]
+        # pads that cover the window allow an empty axis (TF computes those windows over padding only)
+        sizes = [draw(st.integers(max(0, ke - before - after), MAX_HW)) for ke, (before, after) in zip(k_eff, pads)]
     padding = tuple(pads) if mode == "EXPLICIT" else mode
     spelled(call, "padding", write_padding(padding, form, fmt))
     win = G.resolve(sizes, window, strides, dilations, padding, pads_below_window=pads_below_window)
     return WindowConfig(fmt, tuple(sizes), tuple(window), tuple(strides), tuple(dilations), padding, win.out, call)
+
+
+#: how the four explicit pads (top, bottom, left, right) relate: drawn first, so that the boundary
+#: combinations kernels branch on (no padding, equal pads, one side only, all but one) are drawn as
+#: often as free ones; "free" first, so that shrinking prefers independent pads
+PAD_PATTERNS = ("free", "all zero", "all equal", "one side", "all equal but one zero", "symmetric per axis")
+
+
+@st.composite
+def explicit_pads(draw, tops) -> list[int]:
+    """[top, bottom, left, right], each at most ``tops`` of its axis, in one of :data:`PAD_PATTERNS`."""
+    limits = [tops[0], tops[0], tops[1], tops[1]]
+    pattern = draw(st.sampled_from(PAD_PATTERNS))
+    shared = draw(st.integers(min(1, min(limits)), min(limits)))   # nonzero where every axis allows it
+    side = draw(st.integers(0, 3))
+    if pattern == "free":
+        return [draw(st.integers(0, t)) for t in limits]
+    if pattern == "all zero":
+        return [0, 0, 0, 0]
+    if pattern == "all equal":
+        return [shared] * 4
+    if pattern == "one side":
+        return [draw(st.integers(min(1, limits[side]), limits[side])) if i == side else 0 for i in range(4)]
+    if pattern == "all equal but one zero":
+        return [0 if i == side else shared for i in range(4)]
+    h, w = draw(st.integers(0, tops[0])), draw(st.integers(0, tops[1]))
+    return [h, h, w, w]
 
 
 def layout(shape_nhwc, data_format: str) -> list[int]:

@@ -79,11 +79,13 @@ def check_shape(arr: np.ndarray, expected: tuple, name: str, why: str = "") -> N
         raise ValueError(f"{name} must have shape {tuple(expected)}{suffix}, got {arr.shape}")
 
 
-def as_shape(value, name: str, rank: int, data_format: str | None = None) -> tuple[int, ...]:
+def as_shape(value, name: str, rank: int, data_format: str | None = None,
+             minimums: tuple | None = None) -> tuple[int, ...]:
     """A shape argument (``input_sizes``, ``filter_sizes``, ``output_shape``) as a tuple of ints.
     ``data_format``: an activation shape in that layout, whose batch and spatial entries may be 0
     (TensorFlow computes an empty batch, and an empty H or W whose windows read only padding); its
-    channels, and every entry of a filter shape, must be positive."""
+    channels, and every entry of a filter shape, must be positive. ``minimums``: each entry's
+    least value instead (a filter shape with no output channels: ``(1, 1, 1, 0)``)."""
     try:
         items = np.asarray(value).reshape(-1)
     except (TypeError, ValueError):
@@ -94,9 +96,10 @@ def as_shape(value, name: str, rank: int, data_format: str | None = None) -> tup
         raise TypeError(f"{name} must be a sequence of {rank} ints, got {value!r}")
     shape = tuple(int(v) for v in items)
     channels = None if data_format is None else data_format.index("C")
-    at_least = [1 if channels is None or i == channels else 0 for i in range(len(shape))]
+    at_least = list(minimums) if minimums else [1 if channels is None or i == channels else 0 for i in range(len(shape))]
     if len(shape) != rank or any(v < low for v, low in zip(shape, at_least)):
-        what = "positive ints" if data_format is None else f"ints, the channels ({data_format}) positive, the others >= 0"
+        what = (f"ints, each at least {tuple(at_least)}" if minimums else "positive ints" if data_format is None
+                else f"ints, the channels ({data_format}) positive, the others >= 0")
         raise ValueError(f"{name} must be {rank} {what}, got {value!r}")
     return shape
 

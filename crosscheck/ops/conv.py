@@ -348,6 +348,29 @@ def conv2d_errors() -> list:
     ]
 
 
+def size_bound_errors(size_param: str, arrays: dict, in_size: int = 3, k: int = 3, stride: int = 2) -> list:
+    """Both sides of both bounds of the sizes ``size_param`` (conv2d_transpose's output_shape,
+    conv2d_backprop_input's input_sizes) may take for a 3x3 input, kernel and output of 2 channels,
+    stride 2: under SAME, VALID and explicit pads, along H and along W (the other axis in range).
+    The sizes in the range are computed by TensorFlow, the ones beside it refused."""
+    out = []
+    for name, padding, per_axis in (("SAME", "SAME", ("SAME", "SAME")), ("VALID", "VALID", ("VALID", "VALID")),
+                                    ("explicit", [[0, 0], [1, 0], [0, 1], [0, 0]], ((1, 0), (0, 1)))):
+        ranges = [G.transpose_sizes(in_size, k, stride, 1, p) for p in per_axis]
+        for axis, axis_name in enumerate("HW"):
+            r = ranges[axis]
+            for n, where in ((r.start - 1, "below"), (r.start, "at the bottom of"), (r.stop - 1, "at the top of"),
+                             (r.stop, "above")):
+                if n < 1:
+                    continue
+                hw = [ranges[0].start, ranges[1].start]
+                hw[axis] = n
+                out.append(error(f"{size_param} {n} {where} the {axis_name} range {r.start}..{r.stop - 1} ({name}, "
+                                 f"stride {stride})", size_param, arrays,
+                                 **{size_param: [1, *hw, 2], "strides": stride, "padding": padding}))
+    return out
+
+
 def backprop_input_errors() -> list:
     w, dy = ones(3, 3, 2, 2), ones(1, 5, 5, 2)
     base = {"input_sizes": [1, 5, 5, 2], "strides": 1, "padding": "SAME"}
@@ -356,7 +379,14 @@ def backprop_input_errors() -> list:
         error("input_sizes with 3 values", "input_sizes", a, **{**base, "input_sizes": [5, 5, 2]}),
         error("out_backprop of the wrong shape", "out_backprop", {"filters": w, "out_backprop": ones(1, 4, 5, 2)}, **base),
         error("filters not 4-D", "filters", {"filters": ones(3, 3, 2), "out_backprop": dy}, **base),
-    ]
+        error("empty batch", "input_sizes", {"filters": w, "out_backprop": ones(0, 5, 5, 2)},
+              **{**base, "input_sizes": [0, 5, 5, 2]}),
+        error("empty height (SAME)", "input_sizes", {"filters": w, "out_backprop": ones(1, 0, 5, 2)},
+              **{**base, "input_sizes": [1, 0, 5, 2]}),
+        error("no input channels", "input_sizes", {"filters": ones(3, 3, 0, 2), "out_backprop": dy},
+              **{**base, "input_sizes": [1, 5, 5, 0]}),
+        error("no output channels", "filters", {"filters": ones(3, 3, 2, 0), "out_backprop": ones(1, 5, 5, 0)}, **base),
+    ] + size_bound_errors("input_sizes", {"filters": w, "out_backprop": ones(1, 3, 3, 2)})
 
 
 def backprop_filter_errors() -> list:
@@ -367,6 +397,12 @@ def backprop_filter_errors() -> list:
         error("filter_sizes with 3 values", "filter_sizes", a, **{**base, "filter_sizes": [3, 3, 2]}),
         error("out_backprop of the wrong shape", "out_backprop", {"input": x, "out_backprop": ones(1, 5, 4, 2)}, **base),
         error("input not 4-D", "input", {"input": ones(5, 5, 2), "out_backprop": dy}, **base),
+        error("empty batch", "input", {"input": ones(0, 5, 5, 2), "out_backprop": ones(0, 5, 5, 2)}, **base),
+        error("empty height (SAME)", "input", {"input": ones(1, 0, 5, 2), "out_backprop": ones(1, 0, 5, 2)}, **base),
+        error("no input channels", "filter_sizes", {"input": ones(1, 5, 5, 0), "out_backprop": dy},
+              **{**base, "filter_sizes": [3, 3, 0, 2]}),
+        error("no output channels", "filter_sizes", {"input": x, "out_backprop": ones(1, 5, 5, 0)},
+              **{**base, "filter_sizes": [3, 3, 2, 0]}),
     ]
 
 
@@ -396,7 +432,13 @@ def transpose_errors() -> list:
         error("empty kernel", "filters", {"input": x, "filters": ones(0, 3, 2, 2)}, **base),
         error("output_shape below the SAME range", "output_shape", a, output_shape=[1, 4, 5, 2], strides=2,
               padding="SAME"),
-    ]
+        error("empty batch", "input", {"input": ones(0, 3, 3, 2), "filters": w}, **{**base, "output_shape": [0, 5, 5, 2]}),
+        error("empty height (SAME)", "input", {"input": ones(1, 0, 3, 2), "filters": w}, output_shape=[1, 0, 3, 2],
+              strides=1, padding="SAME"),
+        error("no input channels", "input", {"input": ones(1, 3, 3, 0), "filters": ones(3, 3, 2, 0)}, **base),
+        error("no output channels", "output_shape", {"input": x, "filters": ones(3, 3, 0, 2)},
+              **{**base, "output_shape": [1, 5, 5, 0]}),
+    ] + size_bound_errors("output_shape", a)
 
 
 def depthwise_errors() -> list:
@@ -411,6 +453,7 @@ def depthwise_errors() -> list:
         error("empty batch", "input", {"input": ones(0, 5, 5, 2), "filter": f}, **base),
         error("empty height (SAME)", "input", {"input": ones(1, 0, 5, 2), "filter": f}, **base),
         error("no channel multiplier", "filter", {"input": x, "filter": ones(2, 2, 2, 0)}, **base),
+        error("no input channels", "input", {"input": ones(1, 5, 5, 0), "filter": ones(2, 2, 0, 1)}, **base),
         error("empty kernel", "filter", {"input": x, "filter": ones(0, 2, 2, 1)}, **base),
     ]
 

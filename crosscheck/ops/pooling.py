@@ -174,6 +174,7 @@ def _pool_errors(op: str) -> list:
         error("integer input", "input", {"input": np.ones((1, 5, 5, 2), np.int32)}, **base),
         error("empty batch", "input", {"input": ones(0, 5, 5, 2)}, **base),
         error("empty height (SAME)", "input", {"input": ones(1, 0, 5, 2)}, **base),
+        error("no channels", "input", {"input": ones(1, 5, 5, 0)}, **base),
     ]
     if op == "max_pool2d":
         out.append(error("explicit pad as wide as the window", "padding", {"input": x},

@@ -33,8 +33,9 @@ class ConvSpec:
 
 
 def resolve_conv(x_shape, w_shape, strides, padding, dilations, data_format,
-                 x_name="input", w_name="filters") -> ConvSpec:
-    """Validate a conv2d configuration and resolve its geometry. ``x_shape`` is in ``data_format``."""
+                 x_name="input", w_name="filters", channelless: bool = False) -> ConvSpec:
+    """Validate a conv2d configuration and resolve its geometry. ``x_shape`` is in ``data_format``.
+    ``channelless``: an input with no channels is allowed (depthwise: an empty output)."""
     P.check_data_format(data_format)
     if len(x_shape) != 4:
         raise ValueError(f"{x_name} must be 4-D ({data_format}), got shape {tuple(x_shape)}")
@@ -43,7 +44,7 @@ def resolve_conv(x_shape, w_shape, strides, padding, dilations, data_format,
     x_nhwc = shape_to_nhwc(x_shape, data_format)
     # as in TensorFlow: an empty batch, an empty H or W (under SAME) and no output channels give
     # empty results; an empty kernel or no input channels is an error
-    if min(w_shape[:3]) < 1 or x_nhwc[3] < 1:
+    if min(w_shape[:3]) < 1 or (x_nhwc[3] < 1 and not channelless):
         raise ValueError(f"{w_name} {tuple(w_shape)} needs a non-empty kernel and in-channels, and {x_name} "
                          f"{tuple(x_shape)} at least one channel")
     kh, kw, cin_g, cout = w_shape
@@ -52,7 +53,7 @@ def resolve_conv(x_shape, w_shape, strides, padding, dilations, data_format,
         raise ValueError(
             f"{x_name} channels ({cin}, shape {tuple(x_shape)}) must be a multiple of {w_name} in-channels "
             f"({cin_g}, shape {tuple(w_shape)}); groups = in_channels / filter in-channels")
-    groups = cin // cin_g
+    groups = max(cin // cin_g, 1)   # 1 for a channelless input (depthwise), whose output is empty
     if cout % groups:
         raise ValueError(
             f"{w_name} out-channels ({cout}, shape {tuple(w_shape)}) must be divisible by groups={groups}")
@@ -83,6 +84,8 @@ def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec, keep: list | None = 
     (of the live taps, :func:`live_spec`), when ``groups == 1`` and the whole batch's matrices fit
     in ``IM2COL_BUDGET_BYTES``, so that a vjp can reuse them for the filter gradient.
     """
+    if spec.x_shape[3] == 0:   # a channelless input (depthwise): an empty output
+        return np.zeros((x.shape[0], *spec.geom.out, w.shape[3]), dtype=x.dtype)
     spec, taps = live_spec(spec)
     w = w[taps]
     n = x.shape[0]
@@ -202,8 +205,8 @@ def resolve_depthwise(x_shape, f_shape, strides, padding, dilations, data_format
         raise ValueError(f"input must be 4-D ({data_format}), got shape {tuple(x_shape)}")
     if len(f_shape) != 4:
         raise ValueError(f"filter must be 4-D [kh, kw, in, multiplier], got shape {tuple(f_shape)}")
-    if min(f_shape[:3]) < 1:   # a multiplier of 0 gives an empty output, as in TensorFlow
-        raise ValueError(f"filter {tuple(f_shape)} needs a non-empty kernel and in-channels")
+    if min(f_shape[:2]) < 1:   # no channels or a multiplier of 0 give an empty output, as in TensorFlow
+        raise ValueError(f"filter {tuple(f_shape)} needs a non-empty kernel")
     cin = shape_to_nhwc(x_shape, data_format)[3]
     if f_shape[2] != cin:
         raise ValueError(
@@ -211,7 +214,7 @@ def resolve_depthwise(x_shape, f_shape, strides, padding, dilations, data_format
             f"({cin}, shape {tuple(x_shape)})")
     kh, kw, c, mult = f_shape
     return resolve_conv(x_shape, (kh, kw, 1, c * mult), strides, padding, dilations, data_format,
-                        w_name="filter")
+                        w_name="filter", channelless=True)
 
 
 def depthwise_conv2d(input, filter, strides=1, padding="VALID", dilations=1, data_format="NHWC"):
@@ -239,9 +242,8 @@ def resolve_transpose(x_shape, w_shape, output_shape, strides, padding, dilation
     if len(w_shape) != 4:
         raise ValueError(f"filters must be 4-D [kh, kw, out, in], got shape {tuple(w_shape)}")
     x_nhwc = shape_to_nhwc(x_shape, data_format)
-    if min(w_shape) < 1 or x_nhwc[3] < 1:
-        raise ValueError(f"filters {tuple(w_shape)} needs a non-empty kernel and channels, and input "
-                         f"{tuple(x_shape)} at least one channel")
+    if min(w_shape[:3]) < 1:   # an input with no channels (filters[3] == 0) gives zeros, as in TensorFlow
+        raise ValueError(f"filters {tuple(w_shape)} needs a non-empty kernel and output channels")
     if x_nhwc[3] != w_shape[3]:
         raise ValueError(
             f"input channels ({x_nhwc[3]}, shape {tuple(x_shape)}) must equal filters[3] "

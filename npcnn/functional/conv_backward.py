@@ -30,6 +30,8 @@ SMALL_CHANNELS = 16
 
 def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
     """``dx (N, H, W, C)`` from ``w (KH, KW, C/G, O)`` and ``dy (N, OH, OW, O)``."""
+    if spec.x_shape[3] == 0:   # a channelless input (depthwise): an empty gradient
+        return np.zeros(spec.x_shape, dtype=dy.dtype)
     spec, taps = live_spec(spec)
     w = w[taps]
     n, h, wd, c = spec.x_shape
@@ -128,6 +130,8 @@ def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, col
     ``cols``: the forward pass's im2col matrices of ``x``, one per batch chunk, if it kept them
     (``groups == 1``, see ``conv_nhwc``'s ``keep``).
     """
+    if spec.x_shape[3] == 0:   # a channelless input (depthwise): an empty gradient
+        return np.zeros(spec.w_shape, dtype=x.dtype)
     live, taps = live_spec(spec)
     if live is not spec:   # taps that read only padding get a zero gradient
         dw = np.zeros(spec.w_shape, dtype=x.dtype)
@@ -162,9 +166,9 @@ def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, col
     return acc.reshape(g, kh, kw, cg, og).transpose(1, 2, 3, 0, 4).reshape(kh, kw, cg, cout)
 
 
-def _check_dy(dy: np.ndarray, spec: ConvSpec, name: str = "out_backprop"):
+def _check_dy(dy: np.ndarray, spec: ConvSpec, name: str = "out_backprop", x_name: str = "input"):
     check_shape(dy, shape_from_nhwc(spec.y_shape, spec.data_format), name,
-                f"the conv output shape for input {spec.x_shape} (NHWC), filters {spec.w_shape}, {spec.data_format}")
+                f"the conv output shape for {x_name} {spec.x_shape} (NHWC), filters {spec.w_shape}, {spec.data_format}")
 
 
 def conv2d_backprop_input(input_sizes, filters, out_backprop, strides=1, padding="VALID", dilations=1,
@@ -179,7 +183,7 @@ def conv2d_backprop_input(input_sizes, filters, out_backprop, strides=1, padding
     P.check_data_format(data_format)
     sizes = as_shape(input_sizes, "input_sizes", 4, data_format)
     spec = resolve_conv(sizes, w.shape, strides, padding, dilations, data_format, x_name="input_sizes")
-    _check_dy(dy, spec)
+    _check_dy(dy, spec, x_name="input_sizes")
     return from_nhwc(conv_backprop_input_nhwc(w, to_nhwc(dy, data_format), spec), data_format)
 
 
@@ -192,7 +196,7 @@ def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides=1, padding
     """
     a = _float_args(input=input, out_backprop=out_backprop)
     x, dy = a["input"], a["out_backprop"]
-    sizes = as_shape(filter_sizes, "filter_sizes", 4)
+    sizes = as_shape(filter_sizes, "filter_sizes", 4, minimums=(1, 1, 1, 0))   # no output channels: an empty gradient
     spec = resolve_conv(x.shape, sizes, strides, padding, dilations, data_format, w_name="filter_sizes")
     _check_dy(dy, spec)
     return conv_backprop_filter_nhwc(to_nhwc(x, data_format), to_nhwc(dy, data_format), spec)

@@ -117,7 +117,7 @@ CASES = {
     "input_sizes float": (lambda: F.conv2d_backprop_input((2, 5.5, 5, 4), W, DY), TypeError,
                           [r"input_sizes must be a sequence of 4 ints"]),
     "filter_sizes negative": (lambda: F.conv2d_backprop_filter(X, (3, 3, 4, -6), DY), ValueError,
-                              [r"filter_sizes must be 4 positive ints"]),
+                              [r"filter_sizes must be 4 ints, each at least"]),
     "filter_sizes text": (lambda: F.conv2d_backprop_filter(X, "3x3", DY), TypeError, [r"filter_sizes must be a sequence"]),
     "backprop_filter channel": (lambda: F.conv2d_backprop_filter(X, (3, 3, 3, 6), DY), ValueError,
                                 [r"filter_sizes in-channels \(3", shape_re((3, 3, 3, 6))]),
