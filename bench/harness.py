@@ -7,6 +7,9 @@
 * the **bare-tape baseline**: one eager ``tf.GradientTape`` conv2d call (forward, input and filter
   gradients with a random upstream gradient, results fetched), measured in the same child process;
   each group's milliseconds per case divided by it gives a ratio that does not depend on the machine;
+* **journaled units**: ``crosscheck run`` journals each case before TensorFlow sees it (so that a
+  TensorFlow crash costs one case, crosscheck/supervision.py); conv2d and relu fuzzed with and
+  without that journal, alternating in the same process: the ratio of the medians;
 * **serial vs -j 2**: wall time of the default ``crosscheck run`` with ``-j 1`` and with ``-j 2``;
 * **shrink times**: a conv2d whose input gradient loses its last row when H > 5, fuzzed until it
   fails, then shrunk (``crosscheck.fuzz.shrink_op``): seconds, cases tried, first and minimal shapes;
@@ -111,7 +114,32 @@ def fuzz_rates(examples: int) -> dict:
         groups[name] = {"ops": ops, "paths": paths, "cases": cases, "seconds": seconds, "cases_per_s": cases / seconds,
                         "ms_per_case": ms, "over_bare_tape": ms / baseline,
                         "statuses": {k: v for k, v in statuses.items() if v}}
-    return {"bare_tape_ms": baseline, "examples_per_op": examples, "groups": groups}
+    return {"bare_tape_ms": baseline, "examples_per_op": examples, "groups": groups,
+            "journal_overhead": journal_overhead(examples)}
+
+
+def journal_overhead(examples: int, rounds: int = 6) -> dict:
+    """Seconds to fuzz ``examples`` float32 cases of conv2d and of relu with each case journaled as a
+    unit (crosscheck.supervision.Resume.guard) and without, alternating; medians and their ratio."""
+    from crosscheck.fuzz import fuzz_op
+    from crosscheck.report.journal import Journal
+    from crosscheck.supervision import Resume
+    out = {}
+    for op in ("conv2d", "relu"):
+        times: dict[str, list] = {"plain": [], "journaled": []}
+        with tempfile.TemporaryDirectory() as tmp:
+            journal = Journal(Path(tmp, "journal.jsonl"))
+            fuzz_op(op, examples=5, dtype="float32", seed=98)   # first use: imports, TF kernels
+            for r in range(rounds):
+                for kind in (("plain", "journaled") if r % 2 == 0 else ("journaled", "plain")):
+                    guard = Resume(journal=journal).guard if kind == "journaled" else None
+                    t = time.perf_counter()
+                    fuzz_op(op, examples=examples, dtype="float32", seed=2, guard=guard)
+                    times[kind].append(time.perf_counter() - t)
+            journal.close()
+        plain, journaled = statistics.median(times["plain"]), statistics.median(times["journaled"])
+        out[op] = {"plain_s": plain, "journaled_s": journaled, "ratio": journaled / plain, "rounds": rounds}
+    return out
 
 
 def shrink_figures() -> dict:
@@ -168,12 +196,14 @@ def run(examples: int = 200, pytest: bool = False, log=print) -> dict:
 
 
 def targets(harness: dict, add) -> None:
-    """Issue 13's harness targets, through ``add(name, value, limit, met)``."""
+    """The harness's targets, through ``add(name, value, limit, met)``."""
     groups = harness["rates"]["groups"]
     rate = groups["conv2d"]["cases_per_s"]
     add("conv2d cases/s, every TF path, one process (goal 300)", rate, 150, rate >= 150)
     rate = groups["activations"]["cases_per_s"]
     add("element-wise (activations) cases/s, one process", rate, 300, rate >= 300)
+    for op, j in harness["rates"].get("journal_overhead", {}).items():
+        add(f"{op}: per-case cost with each case journaled / without", j["ratio"], 1.05, j["ratio"] <= 1.05)
     run = harness["crosscheck_run"]
     ran = all(run[k]["returncode"] in (0, 1) for k in ("serial", "j2"))
     add("default `crosscheck run` seconds (default -j)", run["j2"]["seconds"], 60, ran and run["j2"]["seconds"] <= 60)
@@ -199,6 +229,9 @@ def print_harness(console, harness: dict) -> None:
         table.add_row(name, ops, str(g["cases"]), f"{g['cases_per_s']:.0f}", f"{g['ms_per_case']:.2f}",
                       f"{g['over_bare_tape']:.1f}")
     console.print(table)
+    for op, j in rates.get("journal_overhead", {}).items():
+        console.print(f"journaled units, {op}: {j['journaled_s']:.2f} s with, {j['plain_s']:.2f} s without (median of "
+                      f"{j['rounds']}, alternating): ratio {j['ratio']:.3f}")
     run = harness["crosscheck_run"]
     console.print(f"default `crosscheck run`: -j 1 {run['serial']['seconds']:.1f} s, -j 2 {run['j2']['seconds']:.1f} s "
                   f"(ratio {run['j2_over_serial']:.2f})")

@@ -69,7 +69,7 @@ class Worker:
     def __init__(self, setup: tuple, timeout: float | None = 60.0, start_timeout: float | None = START_TIMEOUT,
                  fork: bool = False, environ: dict | None = None):
         self.setup, self.timeout, self.start_timeout, self.fork = setup, timeout, start_timeout, fork
-        self.environ = dict(environ or {})   # set in the child's environment (a started python's only)
+        self.environ = dict(environ or {})   # set in the child's environment
         self.process = None
         self.conn = self.writer = None
         self.info = None
@@ -109,7 +109,8 @@ class Worker:
         from multiprocessing import Pipe
         inbox, writer = Pipe(duplex=False)
         reader, outbox = Pipe(duplex=False)
-        process = forking.start(_serve, (inbox, outbox), environ=_worker_environ(), name="crosscheck-worker")
+        process = forking.start(_serve, (inbox, outbox), environ={**_worker_environ(), **self.environ},
+                                name="crosscheck-worker")
         inbox.close()
         outbox.close()
         if process is None:
@@ -169,6 +170,10 @@ class Worker:
             self.process.kill()
             self.process.wait(5)
         self.conn = self.writer = self.process = None
+
+
+def _remove(path: str) -> None:
+    Path(path).unlink(missing_ok=True)
 
 
 def _worker_environ() -> dict:
@@ -416,8 +421,25 @@ class CheckWorker(Worker):
     Spec's case at a time (the TensorFlow reference included)."""
 
     def __init__(self, target: str, convention: str, timeout: float | None = 60.0):
-        super().__init__(("check", target, convention), timeout, start_timeout=timeout, fork=True)
+        import tempfile
+        from .oracle import PHASE_FILE
+        import weakref
+        fd, self.phase_file = tempfile.mkstemp(prefix="crosscheck-phase-")
+        os.close(fd)
+        weakref.finalize(self, _remove, self.phase_file)   # kept across restarts: read after a crash
+        super().__init__(("check", target, convention), timeout, start_timeout=timeout, fork=True,
+                         environ={PHASE_FILE: self.phase_file})
         self.target = target
+
+    def in_tensorflow(self) -> bool:
+        """Whether the worker was computing a TensorFlow reference when it last stopped (crashed)."""
+        try:
+            with open(self.phase_file) as f:
+                return f.read() == "tensorflow"
+        except OSError:
+            return False
+
+
 
     def run(self, spec_name: str, case, options: dict):
         reply = self.request(("check", spec_name, case, options))

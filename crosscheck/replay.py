@@ -254,6 +254,17 @@ def snippet(case: Case, replay_path="CASE.json", impl: str = DEFAULT_IMPL, tf_pa
         lines += [f"_, pullback = impl.vjp({case.op!r}, {', '.join(positional)}{kw_arrays}, **params)",
                   f"actual.update(zip({['d_' + n for n in positional]!r}, pullback(dy)))"]
     lines.append("")
+    lines += _tf_lines(case, replay_path, tf_path, names, unpack, diff_names, outputs)
+    lines += ["for name, e in expected.items():",
+              "    print(name, 'max abs err', np.abs(np.asarray(actual[name], dtype=np.float64) - e).max(initial=0.0))"]
+    return "\n".join(lines) + "\n"
+
+
+def _tf_lines(case: Case, replay_path, tf_path, names, unpack, diff_names, outputs, raw: bool = False) -> list[str]:
+    """Snippet lines that leave TensorFlow's tensors of ``case`` in ``expected`` (its plain call, or
+    crosscheck's oracle where plain TensorFlow cannot compute the case on CPU; ``raw``: without the
+    float64 detour around the backend's known defects)."""
+    lines = []
     why_not = _plain_tf_reason(case)
     if not why_not:
         from .registry import OPS
@@ -277,8 +288,26 @@ def snippet(case: Case, replay_path="CASE.json", impl: str = DEFAULT_IMPL, tf_pa
         lines += [f"# plain TensorFlow cannot compute this case here ({why_not}): use crosscheck's oracle",
                   "from crosscheck.oracle import compute_reference",
                   "from crosscheck.replay import load_case",
-                  f"ref = compute_reference(load_case({str(replay_path)!r}))",
+                  f"ref = compute_reference(load_case({str(replay_path)!r}){', detour=False' if raw else ''})",
                   f"expected = ref.paths[{path}]"]
+    return lines
+
+
+def tensorflow_snippet(case: Case, replay_path="CASE.json") -> str:
+    """Short standalone Python that prints TensorFlow's tensors of ``case`` alone (shape, greatest
+    magnitude, first values): run under TF_ENABLE_ONEDNN_OPTS=0 and =1 to see its two backends differ."""
+    positional, keyword, diff_names, outputs = _op_layout(case)
+    names = positional + keyword
+    unpack = f"{', '.join(names)}{',' if len(names) == 1 else ''}"
+    lines = ["# TensorFlow's Eigen and oneDNN kernels disagree on this case: run it twice and compare,",
+             "#   TF_ENABLE_ONEDNN_OPTS=0 python this.py   and   TF_ENABLE_ONEDNN_OPTS=1 python this.py",
+             "import base64, json", "import numpy as np", "import tensorflow as tf", "import keras", "",
+             f"doc = json.load(open({str(replay_path)!r}))['case']",
+             "arr = lambda d: np.frombuffer(base64.b64decode(d['data']), d['dtype']).reshape(d['shape'])",
+             f"{unpack} = [arr(doc['arrays'][k]) for k in {names!r}]",
+             "dy = arr(doc['dy'])" if case.dy is not None else "dy = None", ""]
+    lines += _tf_lines(case, replay_path, None, names, unpack, diff_names, outputs, raw=True)
     lines += ["for name, e in expected.items():",
-              "    print(name, 'max abs err', np.abs(np.asarray(actual[name], dtype=np.float64) - e).max(initial=0.0))"]
+              "    e = np.asarray(e)",
+              "    print(name, e.shape, 'max |value|', np.abs(e).max(initial=0.0), 'first values', e.ravel()[:4])"]
     return "\n".join(lines) + "\n"

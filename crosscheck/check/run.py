@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..case import (FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, OWN_PATH, PASS,
+from ..case import (REFERENCE_CRASH, FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, OWN_PATH, PASS,
                     REFERENCE_ERROR, Case, Outcome, TensorDiff)
 from ..compare import NONE_NOTE, ZERO_NOTE, compare
 from ..implementation import INSIDE_CROSSCHECK, ConventionError
@@ -211,6 +211,8 @@ def causes_of(outcome: Outcome) -> list[str]:
     """The likely causes of a failing outcome (stable labels), or what it raised."""
     if outcome.status == IMPLEMENTATION_CRASH:
         return [f"crashes ({outcome.message.rsplit(': ', 1)[-1]})"]
+    if outcome.status == REFERENCE_CRASH:
+        return ["tensorflow-crash (not your code: TensorFlow killed the process computing the reference)"]
     if outcome.status == IMPLEMENTATION_TIMEOUT:
         return ["hangs"]
     if outcome.status in (IMPLEMENTATION_ERROR, REFERENCE_ERROR):
@@ -330,6 +332,10 @@ def timed_run(spec: Spec, module, case: Case, options: dict, timeout: float | No
     except WorkerTimeout as e:
         return Outcome(case, IMPLEMENTATION_TIMEOUT, message=f"{spec.name}: {e} (an endless loop?)", impl=spec.name)
     except WorkerCrash as e:
+        if worker is not None and worker.in_tensorflow():   # TensorFlow, not the user's code, took the worker down
+            from ..supervision import crash_message
+            return Outcome(case, REFERENCE_CRASH, impl=spec.name, message=crash_message(
+                {"how": str(e).rsplit(": ", 1)[-1], "line": "(its output went to the worker's stderr)"}))
         return Outcome(case, IMPLEMENTATION_CRASH, message=f"{spec.name}: {e}", impl=spec.name)
     except Exception as e:   # crosscheck's own adapter failed in the worker: its traceback says where
         from ..implementation import user_traceback

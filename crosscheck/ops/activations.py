@@ -110,8 +110,20 @@ LEAKY_RELU = unary_op("leaky_relu", "features", "features if > 0 else alpha * fe
                       "tf.nn.leaky_relu(features, {params})", lambda tf, x, alpha: tf.nn.leaky_relu(x, alpha=alpha),
                       params={"alpha": ALPHA}, choices={"alpha": [0.01, 0.5]},
                       kink="TF's subgradient alpha is the spec", extreme_values=[0.0, -0.0])
+def elu_floor(call) -> dict:
+    """Below 0, TensorFlow computes y = exp(x) - 1 (quirk elu-exp-minus-one) and the gradient as
+    dy * (y + 1): both are differences of terms of size exp(x) and |dy|, whatever their result."""
+    x = np.asarray(call.arrays["features"], np.float64)
+    negative = x[x < 0]
+    floors = {"y": rms(np.exp(negative)) if negative.size else 0.0}
+    if call.dy is not None:
+        floors["d_features"] = rms(call.dy)
+    return floors
+
+
 ELU = unary_op("elu", "features", "features if > 0 else exp(features) - 1", "tf.nn.elu(features)",
                lambda tf, x: tf.nn.elu(x), extreme_values=[0.0, -0.0], errors=_float_only_errors("features"),
+               floor=elu_floor,
                kink="the second derivative jumps (finite differences are first-order accurate only); TF's "
                     "gradient 1 is the spec")
 SIGMOID = unary_op("sigmoid", "x", "1 / (1 + exp(-x))", "tf.math.sigmoid(x)", lambda tf, x: tf.math.sigmoid(x),

@@ -8,12 +8,36 @@ TensorFlow; computing a reference does.
 """
 from __future__ import annotations
 
+import contextlib
+import os
 import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..geometry import GeometryError
+
+
+#: a file a process that runs both the code under test and TensorFlow (a ``crosscheck check`` worker)
+#: is given, which says "tensorflow" while a reference is computed: if the process dies then, its
+#: parent knows that TensorFlow, not the code under test, took it down
+PHASE_FILE = "CROSSCHECK_TF_PHASE_FILE"
+
+
+@contextlib.contextmanager
+def tensorflow_phase():
+    """Mark :data:`PHASE_FILE` (when this process has one) while TensorFlow computes."""
+    path = os.environ.get(PHASE_FILE)
+    if not path:
+        yield
+        return
+    with open(path, "w") as f:
+        f.write("tensorflow")
+    try:
+        yield
+    finally:
+        with open(path, "w"):
+            pass
 
 
 class ReferenceUnsupported(Exception):
@@ -69,6 +93,19 @@ def in_float64(call):
                 call.params)
 
 
+def to_float32(a: np.ndarray) -> np.ndarray:
+    """A float64 result of the detour rounded to float32; float64's extreme values become float32's
+    (a max-pool window over padding only gives the dtype's lowest value, not -inf)."""
+    if a.dtype != np.float64:
+        return a
+    with np.errstate(over="ignore"):
+        out = a.astype(np.float32)
+    info64, info32 = np.finfo(np.float64), np.finfo(np.float32)
+    out[a == info64.min] = info32.min
+    out[a == info64.max] = info32.max
+    return out
+
+
 def compute_reference(case, first_only: bool = False, prefer: str | None = None, detour: bool = True) -> Reference:
     """Every TF path of ``case.op`` (or, with ``first_only``, the first that applies); with
     ``prefer``, the path of that name alone, or the first that applies if it does not. A case
@@ -83,7 +120,7 @@ def compute_reference(case, first_only: bool = False, prefer: str | None = None,
     if prefer is not None:
         paths, first_only = sorted(paths, key=lambda p: p.name != prefer), True
     ref = Reference(first_only=first_only, notes=workaround_notes(call))
-    with tf_lib.shared_constants():
+    with tf_lib.shared_constants(), tensorflow_phase():
         for path in paths:
             if first_only and ref.paths:
                 break
@@ -92,8 +129,7 @@ def compute_reference(case, first_only: bool = False, prefer: str | None = None,
                 ref.skipped[path.name] = why_not
                 continue
             if detour:
-                ref.paths[path.name] = {k: v.astype(np.float32) if v.dtype == np.float64 else v
-                                        for k, v in _compute_path(path, in_float64(call)).items()}
+                ref.paths[path.name] = {k: to_float32(v) for k, v in _compute_path(path, in_float64(call)).items()}
             else:
                 ref.paths[path.name] = _compute_path(path, call)
     if not ref.paths:

@@ -127,7 +127,7 @@ def _single_channel_strided_width(call: Call) -> bool:
     from ..registry import get_op
     if call.dtype != "float32":
         return False
-    if call.op == "depthwise_conv2d":
+    if call.op in ("depthwise_conv2d", "avg_pool2d"):   # avg_pool2d: its reference built from tf.nn.conv2d
         filter_in = 1
     else:
         filter_in = int(call.params["filter_sizes"][2]) if "filter_sizes" in call.params else \
@@ -460,6 +460,13 @@ def demo_leaky_alpha() -> bool:
     return y == -float(np.float32(0.2)) and y != -0.2
 
 
+def demo_elu_exp_minus_one() -> bool:
+    """float32 elu(-1e-5): TensorFlow's relative error is above 1e-4 (expm1 would be exact to 1e-7)."""
+    x = np.float32(-1e-5)
+    y = float(_tf().nn.elu(np.array([x])).numpy()[0])
+    return abs(y - np.expm1(np.float64(x))) / abs(np.expm1(np.float64(x))) > 1e-4
+
+
 def demo_keras_optimizer() -> bool:
     from ..tf_import import keras_module
     keras = keras_module()
@@ -479,8 +486,9 @@ ONEDNN_QUIRKS: tuple[Quirk, ...] = (
           "the reference is computed in float64 (Eigen's kernels: oneDNN computes float32 only) and rounded to "
           "float32; error parity judges such a call by its float64 verdict",
           _empty_float32_window_tensor, demo_onednn_empty_tensor, backends=(ONEDNN,), float64_detour=True),
-    Quirk("onednn-single-channel-strided-width", "defect", CONV_OPS + ("depthwise_conv2d",),
-          "float32 tf.nn.conv2d with one input channel (per group: depthwise's reference group by group too), a "
+    Quirk("onednn-single-channel-strided-width", "defect", CONV_OPS + ("depthwise_conv2d", "avg_pool2d"),
+          "float32 tf.nn.conv2d with one input channel (per group: depthwise's reference group by group and "
+          "avg_pool2d's built from tf.nn.conv2d too), a "
           "kernel wider than 1 and a width stride of 2 or more that leave one output column returns wrong values "
           "in some such cases (input (2, 20, 14, 1), filter (2, 13, 1, 1), strides (1, 4), VALID: values near 1e29)",
           "the reference is computed in float64 (Eigen's kernels) and rounded to float32",
@@ -616,6 +624,13 @@ QUIRKS: tuple[Quirk, ...] = (
           "although the forward value came from another cell",
           "TensorFlow's rule is the spec (npcnn copies it, documented); max_pool2d's extreme cases include NaN",
           lambda c: bool(np.isnan(c.arrays["input"]).any()), demo_maxpool_nan),
+    Quirk("elu-exp-minus-one", "precision", ("elu",),
+          "tf.nn.elu computes exp(x) - 1 below 0, not expm1(x): near 0 a float32 result keeps an absolute error of "
+          "float32's eps (elu(-1e-5) is 1e-3 off, relative), and the gradient dy * (y + 1) one of |dy| eps",
+          "the tolerance of elu's y counts exp(x), and of its gradient |dy|, as the size of the terms that cancel "
+          "(docs/tolerances.md): an expm1 implementation and an exp(x) - 1 one both pass",
+          lambda c: c.dtype == "float32" and bool(np.any(np.asarray(c.arrays["features"]) < 0)),
+          demo_elu_exp_minus_one),
     Quirk("leaky-relu-alpha-float32", "precision", ("leaky_relu",),
           "tf.nn.leaky_relu stores alpha as a float32 attribute: float64 inputs use float64(float32(alpha))",
           "npcnn rounds alpha the same way; nothing to work around",

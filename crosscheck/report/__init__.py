@@ -106,13 +106,12 @@ class ReportSession:
         """A case on which TensorFlow's Eigen and oneDNN kernels disagree (crosscheck.backend_differ):
         kept in the summary apart from the code under test's verdict, with a replay file and a
         snippet to run under TF_ENABLE_ONEDNN_OPTS=0 and =1."""
-        from ..replay import case_id, snippet
+        from ..replay import case_id, tensorflow_snippet
         found = dict(found)
         if self.cases_dir is not None:
             path = save_case(self.cases_dir / f"backends-{case.op}-{case.dtype}-{case_id(case)}.json", case)
             found["replay"] = str(path)
-            found["snippet"] = ("# run it twice: TF_ENABLE_ONEDNN_OPTS=0 python snippet.py, then TF_ENABLE_ONEDNN_OPTS=1\n"
-                                + snippet(case, path))
+            found["snippet"] = tensorflow_snippet(case, path)
         self.summary.setdefault("backend_disagreements", []).append(found)
         if self.journal is not None:
             one = empty_summary()

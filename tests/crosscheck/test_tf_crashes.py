@@ -162,3 +162,22 @@ def _pyproject_addopts() -> str:
 
 
 _ADDOPTS = _pyproject_addopts()
+
+
+def test_a_tensorflow_abort_in_a_check_worker_is_not_blamed_on_the_users_code(tmp_path):
+    """``crosscheck check`` computes the reference in the worker that runs the user's file: a crash
+    while TensorFlow computes is a reference-crash, not an implementation-crash of the user's code."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(ABORT_ONCE.format(marker=str(tmp_path / "aborted"), dtype="float64",
+                                                             where="reference"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "crosscheck", "check", str(ROOT / "tests/crosscheck/cs231n_reference.py"),
+                           "--functions", "relu_forward", "relu_backward", "--examples", "4", "--report", "rep"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert (tmp_path / "aborted").exists(), "the injected abort never ran"
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    statuses = [o["status"] for o in doc["outcomes"]]
+    assert statuses.count("reference-crash") == 1 and "implementation-crash" not in statuses, statuses
+    assert "tensorflow-crash" in proc.stdout
