@@ -88,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-error-parity", action="store_true",
                      help="skip the error-parity checks (invalid calls must be refused as TensorFlow refuses them)")
     _backend_option(run, both=True)
-    run.add_argument("--resume", default=None, help=argparse.SUPPRESS)   # a restarted shard's units (supervision.py)
+    run.add_argument("--resume", default=None, help=argparse.SUPPRESS)
+    run.add_argument("--in-shard", action="store_true", help=argparse.SUPPRESS)   # a supervised shard process   # a restarted shard's units (supervision.py)
     replay = sub.add_parser("replay", help="re-run one saved case and print its report",
                             epilog="exit status: 0 the case passes now, 1 it still fails, 2 usage error")
     replay.add_argument("case", metavar="CASE.json")
@@ -276,7 +277,7 @@ class _Shard:
     def start(self) -> None:
         n = len(self.dirs)
         d = self.jobs_dir / (f"shard{self.k}" + (f".{n}" if n else ""))
-        argv = [*self.base, "--shard", f"{self.k}/{self.jobs}", "--report", str(d)]
+        argv = [*self.base, "--shard", f"{self.k}/{self.jobs}", "--report", str(d), "--in-shard"]
         if n:
             resume = self.jobs_dir / f"shard{self.k}.{n}.resume.json"
             resume.write_text(json.dumps({"done": self.done, "crashed": self.crashed}), encoding="utf-8")
@@ -311,7 +312,7 @@ class _Shard:
                                           f"(crosscheck itself crashed): {fatal_line(log_text)}" if running is None
                                           else f"shard {self.k}/{self.jobs} crashed {MAX_ATTEMPTS} times; stopped")
             return True
-        self.done += done + ([] if running in self.crashed else [])
+        self.done += done
         self.crashed[running] = {"how": how, "line": fatal_line(log_text)}
         self.start()
         return False
@@ -335,21 +336,27 @@ def cmd_run_parallel(args, console: Console) -> int:
     killed, the shards stop too and ``crosscheck report DIR`` merges their journals."""
     import shutil
     from .report import ReportDirError, merge_shards
-    from .report.journal import JOBS_DIR, JOURNAL_NAME, open_report_dir
+    from .report.journal import JOBS_DIR, JOURNAL_NAME, combine_attempts, open_report_dir
+    own_shard = _parse_shard(args.shard)   # --shard K/N: this run is one shard of a campaign
     report_dir = _usable_report_dir(args.report)
-    open_report_dir(report_dir, {"command": " ".join(["crosscheck", *args.argv]), "jobs": args.jobs}).close()
+    open_report_dir(report_dir, {"command": " ".join(["crosscheck", *args.argv]),
+                                 **({} if own_shard else {"jobs": args.jobs})}).close()
     (report_dir / JOURNAL_NAME).unlink()   # the shards journal their own outcomes (under .jobs/)
     jobs_dir = report_dir / JOBS_DIR
     shutil.rmtree(jobs_dir, ignore_errors=True)
     jobs_dir.mkdir(parents=True)
-    base = _without_options(args.argv, ("-j", "--jobs", "--report"))
-    shards = [_Shard(k, args.jobs, base, jobs_dir) for k in range(1, args.jobs + 1)]
+    base = _without_options(args.argv, ("-j", "--jobs", "--report", "--shard"))
+    shards = ([_Shard(own_shard[0], own_shard[1], base, jobs_dir)] if own_shard else
+              [_Shard(k, args.jobs, base, jobs_dir) for k in range(1, args.jobs + 1)])
     start = time.perf_counter()
 
     def merged(complete_run: bool):
-        session, meta, complete = merge_shards([d for shard in shards for d in shard.dirs], report_dir)
+        if own_shard:   # the shard's own report directory, mergeable with the campaign's other shards
+            session, meta, complete = combine_attempts(shards[0].dirs, report_dir)
+        else:
+            session, meta, complete = merge_shards([d for shard in shards for d in shard.dirs], report_dir)
         session.tensorflow = meta.get("tensorflow")
-        meta.update(command=" ".join(["crosscheck", *args.argv]), jobs=args.jobs)
+        meta.update(command=" ".join(["crosscheck", *args.argv]), **({} if own_shard else {"jobs": args.jobs}))
         meta.pop("merged_from", None)
         lost = [shard.lost for shard in shards if shard.lost]
         paths = session.write(report_dir, complete=complete and complete_run and not lost, more_problems=lost,
@@ -403,7 +410,7 @@ def cmd_run(args, console: Console) -> int:
         raise UsageError("-j/--jobs must be at least 1")
     if args.shard and args.jobs > 1:
         raise UsageError("-j and --shard do not combine: give each shard its own machine or job")
-    if not (args.shard or args.in_process):
+    if not (args.in_shard or args.in_process):
         return cmd_run_parallel(args, console)   # shards in processes of their own: a TensorFlow crash costs a case
     shard = _parse_shard(args.shard)
     units = shard_units(all_ops, dtypes, shard)

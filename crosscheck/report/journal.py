@@ -169,6 +169,38 @@ def rebuild(report_dir):
 SHARED_META = ("impl", "seed", "examples", "dtypes", "paths", "all_ops", "networks")
 
 
+def _moved(entries: list[dict], src: Path, out_dir: Path) -> list[dict]:
+    """``entries`` of the report directory ``src`` with its replay files copied into ``out_dir/cases``
+    and the paths that name them rewritten."""
+    import shutil
+    for case in (src / "cases").glob("*.json"):
+        shutil.copyfile(case, out_dir / "cases" / case.name)
+    old, new = json.dumps(str(src / "cases"))[1:-1], json.dumps(str(out_dir / "cases"))[1:-1]
+    for e in entries:
+        if e.get("kind") in ("outcome", "minimal") and e.get("outcome") and e["outcome"].get("replay"):
+            e["outcome"]["replay"] = json.loads(json.dumps(e["outcome"]["replay"]).replace(old, new))
+        if e.get("kind") == "outcome" and e["summary"].get("backend_disagreements"):
+            e["summary"]["backend_disagreements"] = json.loads(
+                json.dumps(e["summary"]["backend_disagreements"]).replace(old, new))
+    return entries
+
+
+def combine_attempts(attempt_dirs, out_dir):
+    """One report directory ``out_dir`` (its journal and replay files) from the attempts of one shard
+    (restarted after TensorFlow crashes), as if one process had run it; returns (session, meta, complete)."""
+    out_dir = check_report_dir(out_dir)
+    entries, last = [], []
+    for i, d in enumerate(attempt_dirs):
+        last = read_journal(d)
+        entries += [e for e in _moved(last, Path(d), out_dir) if not (i and e.get("kind") == "meta")]
+    with open(out_dir / JOURNAL_NAME, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(e, allow_nan=False) + "\n" for e in entries)
+    meta = _meta(entries)
+    session = _session_from(entries)
+    session.require_compared = meta.get("require_compared", True)
+    return session, {k: v for k, v in meta.items() if k not in ("kind", "require_compared")}, _finished(last)
+
+
 def merge_shards(shard_dirs, out_dir):
     """One report of the shards of a ``crosscheck run --shard K/N`` campaign: the journals'
     outcomes in shard order (each (op, dtype) belongs to one shard, and the report orders outcomes
@@ -209,18 +241,7 @@ def merge_shards(shard_dirs, out_dir):
     order = sorted(range(len(metas)), key=lambda i: parts[i][0])   # stable: a shard's attempts in their order
     entries = []
     for i in order:
-        src = Path(shard_dirs[i])
-        for case in (src / "cases").glob("*.json"):
-            shutil.copyfile(case, out_dir / "cases" / case.name)
-        old, new = str(src / "cases"), str(out_dir / "cases")
-        for e in journals[i]:
-            if e.get("kind") in ("outcome", "minimal") and e.get("outcome") and e["outcome"].get("replay"):
-                e["outcome"]["replay"] = json.loads(json.dumps(e["outcome"]["replay"]).replace(
-                    json.dumps(old)[1:-1], json.dumps(new)[1:-1]))
-            if e.get("kind") == "outcome" and e["summary"].get("backend_disagreements"):
-                e["summary"]["backend_disagreements"] = json.loads(json.dumps(
-                    e["summary"]["backend_disagreements"]).replace(json.dumps(old)[1:-1], json.dumps(new)[1:-1]))
-            entries.append(e)
+        entries += _moved(journals[i], Path(shard_dirs[i]), out_dir)
     session = _session_from(entries)
     first = metas[order[0]]
     position = {op: i for i, op in enumerate(first.get("all_ops") or [])}

@@ -55,14 +55,14 @@ _oracle._compute_path, _parity.tf_verdict = _crashing_path, _crashing_verdict
 '''
 
 
-def _run(tmp_path, where: str, jobs: str, dtype: str = "float32", examples: int = 12):
+def _run(tmp_path, where: str, jobs: str, dtype: str = "float32", examples: int = 12, extra=()):
     site = tmp_path / "site"
     site.mkdir(exist_ok=True)
     (site / "sitecustomize.py").write_text(ABORT_ONCE.format(marker=str(tmp_path / "aborted"), dtype=dtype,
                                                              where=where))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run([sys.executable, "-m", "crosscheck", "run", "--ops", "relu", "sigmoid", "--examples",
-                           str(examples), "-j", jobs, "--no-large", "--report", "rep"], cwd=tmp_path, env=env,
+                           str(examples), "-j", jobs, "--no-large", "--report", "rep", *extra], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=600)
     return proc, json.loads((tmp_path / "rep" / "report.json").read_text())
 
@@ -81,6 +81,23 @@ def test_a_tensorflow_abort_in_a_reference_costs_one_case(tmp_path, jobs):
     assert replay.is_file() and json.loads(replay.read_text())["case"]["op"] == "relu"
     assert doc["summary"]["error_parity"]["failed"] == 0 and doc["summary"]["error_parity"]["checked"] > 0
     assert "reference-crash" in proc.stdout
+
+
+def test_a_tensorflow_abort_in_one_shard_of_a_campaign_costs_one_case(tmp_path):
+    """--shard K/N (a campaign over machines): the shard's report directory holds its attempts as one
+    shard, which `crosscheck merge` takes like any other."""
+    proc, doc = _run(tmp_path, "reference", "1", extra=("--shard", "1/2"))
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert doc["shard"] == "1/2" and doc["summary"]["counts"]["reference-crash"] == 1
+    other = subprocess.run([sys.executable, "-m", "crosscheck", "run", "--ops", "relu", "sigmoid", "--examples", "12",
+                            "--no-large", "--shard", "2/2", "--report", "rep2"], cwd=tmp_path, capture_output=True,
+                           text=True, timeout=600)
+    assert other.returncode == 0, other.stdout[-3000:]
+    merged = subprocess.run([sys.executable, "-m", "crosscheck", "merge", "rep", "rep2", "--report", "whole"],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert merged.returncode == 1, merged.stdout[-3000:] + merged.stderr[-3000:]
+    whole = json.loads((tmp_path / "whole" / "report.json").read_text())
+    assert whole["summary"]["counts"]["reference-crash"] == 1 and whole["summary"]["counts"]["pass"] == 2 * 2 * 12 - 1
 
 
 def test_a_tensorflow_abort_in_error_parity_costs_one_call(tmp_path):
