@@ -120,8 +120,6 @@ EQUIVALENT: dict[tuple, str] = {
      "padding, data_format)))]", 0, "2->3", 30): _SLICE,
     ("functional/conv.py", "raise ValueError(", 4, "raise->pass", 8):
         "resolve_conv refuses the same output_shape next (its channels are not a multiple of filters[2])",
-    ("functional/conv.py", "if min(f_shape[:3]) < 1:   # a multiplier of 0 gives an empty output, as in TensorFlow", 0,
-     "1->0", 26): "resolve_conv refuses the empty kernel or channel axis next, with a ValueError naming the filter",
     ("functional/conv.py", "if g > 1 and cg == 1:", 0, "1->0", 11):
         "one group with one input channel: the depthwise multiply-add computes the ordinary convolution",
     ("functional/conv.py", "if g > 1 and cg == 1:", 0, "1->0", 23):
@@ -133,9 +131,6 @@ EQUIVALENT: dict[tuple, str] = {
        "whether the forward keeps its im2col matrices for the filter gradient changes memory, not the gradient "
        "(the same per-chunk products, added in another order)"
        for kind, col in (("And->Or", 19), ("IsNot->Is", 19), ("LtE->Lt", 40), ("Mult->Div", 40))},
-    ("functional/conv.py", 'raise ValueError(f"filters {tuple(w_shape)} needs a non-empty kernel and channels, and '
-     'input "', 0, "raise->pass", 8):
-        "the channel check and resolve_conv refuse the same empty kernel or channel axis next",
     ("functional/conv.py", "x_nhwc[1:3], w_shape[:2], strides_hw, dilations_hw, _per_axis(P.normalize_padding("
      "padding, data_format)))]", 0, "3->4", 17): _SLICE,
     **{("functional/normalization.py", "self.r = shape[ax - 1] if self.b == 1 and ax >= 1 else 1", 0, kind, col):

@@ -88,8 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-error-parity", action="store_true",
                      help="skip the error-parity checks (invalid calls must be refused as TensorFlow refuses them)")
     _backend_option(run, both=True)
-    run.add_argument("--resume", default=None, help=argparse.SUPPRESS)
-    run.add_argument("--in-shard", action="store_true", help=argparse.SUPPRESS)   # a supervised shard process   # a restarted shard's units (supervision.py)
+    run.add_argument("--resume", default=None, help=argparse.SUPPRESS)   # a restarted shard's units (supervision.py)
+    run.add_argument("--in-shard", action="store_true", help=argparse.SUPPRESS)   # a supervised shard process
     replay = sub.add_parser("replay", help="re-run one saved case and print its report",
                             epilog="exit status: 0 the case passes now, 1 it still fails, 2 usage error")
     replay.add_argument("case", metavar="CASE.json")

@@ -132,7 +132,8 @@ def describe() -> dict:
     tf = sys.modules.get("tensorflow")
     flags = set(cpu_flags())
     return {"tensorflow": getattr(tf, "__version__", "(not imported)"), "backend": in_force(),
-            "chosen_by": _STATE.get("chosen_by", f"{VARIABLE}={os.environ.get(VARIABLE, '(unset)')}"),
+            "chosen_by": _STATE.get("chosen_by") or (f"{VARIABLE}={os.environ[VARIABLE]}" if os.environ.get(VARIABLE)
+                                                    else "TensorFlow's own default here (imported before crosscheck)"),
             "default_here": default_on_this_cpu(), "cpu": cpu_model(),
             "cpu_features": [f for f in REPORTED_FEATURES if f in flags]}
 
