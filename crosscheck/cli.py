@@ -783,7 +783,7 @@ def cmd_check(args, console: Console) -> int:
     session = ReportSession()
     session.require_compared = False
     meta = dict(impl=args.target, convention=args.convention, seed=args.seed, examples=args.examples,
-                command=" ".join(["crosscheck", *args.argv]))
+                command=" ".join(["crosscheck", *args.argv]), tensorflow=backend.describe())
     session.start(report_dir, **meta)
     worker = None
     try:
@@ -826,6 +826,7 @@ def cmd_check(args, console: Console) -> int:
         session.write(report_dir, functions=[], more_problems=[f"{args.target} defines none of the "
                                                                f"{args.convention} functions"], **meta)
         return EXIT_FAILED
+    console.print(f"reference: {backend.one_line(meta['tensorflow'])}", markup=False, soft_wrap=True)
     print_check_table(console, rows, args.target, args.convention)
     examples = []   # the report lists the smallest case of each cause; cases/ keeps every failing one
     for row in rows:

@@ -126,12 +126,23 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def installed_version() -> str:
+    """TensorFlow's version without importing it (a process that leaves TensorFlow to its workers)."""
+    from importlib import metadata
+    for dist in ("tensorflow-cpu", "tensorflow", "tensorflow-intel"):
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+    return "(not installed)"
+
+
 def describe() -> dict:
     """What a report says about its oracle: TensorFlow's version, the backend in force, how it was
     chosen, the CPU and its features that matter. Imports nothing: call it where TensorFlow runs."""
     tf = sys.modules.get("tensorflow")
     flags = set(cpu_flags())
-    return {"tensorflow": getattr(tf, "__version__", "(not imported)"), "backend": in_force(),
+    return {"tensorflow": getattr(tf, "__version__", None) or installed_version(), "backend": in_force(),
             "chosen_by": _STATE.get("chosen_by") or (f"{VARIABLE}={os.environ[VARIABLE]}" if os.environ.get(VARIABLE)
                                                     else "TensorFlow's own default here (imported before crosscheck)"),
             "default_here": default_on_this_cpu(), "cpu": cpu_model(),

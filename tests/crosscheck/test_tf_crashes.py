@@ -198,3 +198,5 @@ def test_a_tensorflow_abort_in_a_check_worker_is_not_blamed_on_the_users_code(tm
     statuses = [o["status"] for o in doc["outcomes"]]
     assert statuses.count("reference-crash") == 1 and "implementation-crash" not in statuses, statuses
     assert "tensorflow-crash" in proc.stdout
+    expected = "onednn" if os.environ.get(VARIABLE) == "1" else "eigen"   # the test process's, inherited
+    assert doc["tensorflow"]["backend"] == expected and f"{expected} kernels" in proc.stdout
