@@ -250,6 +250,14 @@ def _shard_main(argv: list) -> None:
     sys.exit(main(argv))
 
 
+def _journal_finished(report_dir: Path) -> bool:
+    from .report.journal import ReportDirError, read_journal
+    try:
+        return any(e.get("kind") == "end" for e in read_journal(report_dir))
+    except ReportDirError:
+        return False
+
+
 def _start_shard(argv: list, log_path: Path, name: str):
     """A shard process running ``crosscheck ARGV``: forked from the fork server, or a new python."""
     import subprocess
@@ -292,10 +300,13 @@ class _Shard:
             return False
         if self.log is not None:
             self.log.close()
+        log_text = (self.jobs_dir / f"{self.dirs[-1].name}.log").read_text(errors="replace")
         if code in (EXIT_OK, EXIT_FAILED):
             self.code = code
+            if not _journal_finished(self.dirs[-1]):   # a traceback of crosscheck's own: say so, keep the log
+                self.lost = (f"shard {self.k}/{self.jobs} stopped before its end (exit status {code}; its log: "
+                             f"{self.jobs_dir / (self.dirs[-1].name + '.log')}):\n" + log_text.strip()[-1500:])
             return True
-        log_text = (self.jobs_dir / f"{self.dirs[-1].name}.log").read_text(errors="replace")
         if code == EXIT_USAGE:   # e.g. an --impl that cannot be imported: the shard's own message
             raise UsageError(log_text.strip().removeprefix("crosscheck: error: ") if self.jobs == 1 else
                              f"shard {self.k}/{self.jobs} ended with exit status 2:\n{log_text[-2000:]}")
@@ -361,7 +372,8 @@ def cmd_run_parallel(args, console: Console) -> int:
         lost = [shard.lost for shard in shards if shard.lost]
         paths = session.write(report_dir, complete=complete and complete_run and not lost, more_problems=lost,
                               elapsed_s=round(time.perf_counter() - start, 2), **meta)
-        shutil.rmtree(jobs_dir, ignore_errors=True)
+        if not lost:   # a lost shard's directory and log stay, for whoever looks into it
+            shutil.rmtree(jobs_dir, ignore_errors=True)
         return session, paths, complete and complete_run and not lost
 
     for shard in shards:

@@ -200,3 +200,35 @@ def test_a_tensorflow_abort_in_a_check_worker_is_not_blamed_on_the_users_code(tm
     assert "tensorflow-crash" in proc.stdout
     expected = "onednn" if os.environ.get(VARIABLE) == "1" else "eigen"   # the test process's, inherited
     assert doc["tensorflow"]["backend"] == expected and f"{expected} kernels" in proc.stdout
+
+
+RAISE_ONCE = '''
+import crosscheck.runner as _runner
+_run_case = _runner.run_case
+
+
+def _failing_run_case(case, *args, **kwargs):
+    if case.op == "relu":
+        raise RuntimeError("a bug of crosscheck's own, injected by the test")
+    return _run_case(case, *args, **kwargs)
+
+
+_runner.run_case = _failing_run_case
+'''
+
+
+def test_a_shard_that_dies_of_crosschecks_own_error_is_exit_3_with_its_traceback(tmp_path):
+    """Not TensorFlow: crosscheck itself raised in a shard. Exit 3, the traceback shown, the log kept,
+    and the other shard's outcomes in the report."""
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(RAISE_ONCE)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "crosscheck", "run", "--ops", "relu", "sigmoid", "--examples", "4",
+                           "--dtype", "float32", "-j", "2", "--no-large", "--no-error-parity", "--report", "rep"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "stopped before its end" in proc.stderr and "injected by the test" in proc.stderr
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert doc["ok"] is False and doc["summary"]["ops"]["sigmoid"]["pass"] == 4
+    assert list((tmp_path / "rep" / ".jobs").glob("shard*.log"))
