@@ -7,7 +7,8 @@ for ops with no plain TF call, where a documented rule says the call is invalid.
 
 * TensorFlow refuses: the implementation must raise ValueError or TypeError whose message names
   the argument (``name_arguments``), from the op function and from ``vjp`` alike;
-* TensorFlow computes: the implementation must compute too, with the same output shape.
+* TensorFlow computes: the implementation must compute too, with the same output shape, and its
+  vjp's pullback must return gradients of the arrays' shapes.
 """
 from __future__ import annotations
 
@@ -113,8 +114,15 @@ def impl_verdict(info: OpInfo, e: ErrorInput, module) -> tuple[str, str, object]
     if info.differentiable and callable(getattr(module, "vjp", None)):
         def vjp():
             a = arrays()
-            positional = [a.pop(n) for n in info.arrays if n in a]
-            return module.vjp(info.name, *positional, **a, **copy.deepcopy(e.params))[0]
+            names = [n for n in info.arrays if n in a]
+            positional = [a.pop(n) for n in names]
+            y, pullback = module.vjp(info.name, *positional, **a, **copy.deepcopy(e.params))
+            if isinstance(y, np.ndarray):   # a call that computes has a gradient too, of its arrays' shapes
+                for name, x, g in zip(names, positional, pullback(np.ones_like(y))):
+                    if g is not None and np.shape(g) != np.shape(x):
+                        raise AssertionError(f"the pullback returned d_{name} of shape {np.shape(g)} for {name} of "
+                                             f"shape {np.shape(x)}")
+            return y
         calls.append(("vjp", vjp))
     verdicts = []
     for where, fn in calls:

@@ -340,6 +340,8 @@ def conv2d_errors() -> list:
         error("empty height (SAME)", "input", {"input": ones(1, 0, 5, 2), "filters": w}, **base),
         error("no output channels", "filters", {"input": x, "filters": ones(3, 3, 2, 0)}, **base),
         error("no input channels", "filters", {"input": ones(1, 5, 5, 0), "filters": ones(3, 3, 0, 2)}, **base),
+        error("filters with no input channels", "filters", {"input": x, "filters": ones(3, 3, 0, 2)}, **base),
+        error("input with no channels", "input", {"input": ones(1, 5, 5, 0), "filters": w}, **base),
         error("empty kernel", "filters", {"input": x, "filters": ones(0, 3, 2, 2)}, **base),
         error("explicit pad on the channel axis (NCHW)", "padding", {"input": ones(1, 2, 5, 5), "filters": w},
               strides=1, padding=[[0, 0], [1, 0], [1, 1], [1, 1]], data_format="NCHW"),
@@ -386,6 +388,7 @@ def backprop_input_errors() -> list:
         error("no input channels", "input_sizes", {"filters": ones(3, 3, 0, 2), "out_backprop": dy},
               **{**base, "input_sizes": [1, 5, 5, 0]}),
         error("no output channels", "filters", {"filters": ones(3, 3, 2, 0), "out_backprop": ones(1, 5, 5, 0)}, **base),
+        error("filters with no input channels", "filters", {"filters": ones(3, 3, 0, 2), "out_backprop": dy}, **base),
     ] + size_bound_errors("input_sizes", {"filters": w, "out_backprop": ones(1, 3, 3, 2)})
 
 
@@ -403,6 +406,7 @@ def backprop_filter_errors() -> list:
               **{**base, "filter_sizes": [3, 3, 0, 2]}),
         error("no output channels", "filter_sizes", {"input": x, "out_backprop": ones(1, 5, 5, 0)},
               **{**base, "filter_sizes": [3, 3, 2, 0]}),
+        error("filter_sizes with no input channels", "filter_sizes", a, **{**base, "filter_sizes": [3, 3, 0, 2]}),
     ]
 
 
@@ -438,6 +442,7 @@ def transpose_errors() -> list:
         error("no input channels", "input", {"input": ones(1, 3, 3, 0), "filters": ones(3, 3, 2, 0)}, **base),
         error("no output channels", "output_shape", {"input": x, "filters": ones(3, 3, 0, 2)},
               **{**base, "output_shape": [1, 5, 5, 0]}),
+        error("filters with no output channels", "filters", {"input": x, "filters": ones(3, 3, 0, 2)}, **base),
     ] + size_bound_errors("output_shape", a)
 
 

@@ -460,6 +460,22 @@ def demo_leaky_alpha() -> bool:
     return y == -float(np.float32(0.2)) and y != -0.2
 
 
+def _channelless_input_channel_filter(call: Call) -> bool:
+    x, w = call.arrays["input"], call.arrays["filters"]
+    return np.ndim(x) == 4 and np.ndim(w) == 4 and G.channels(np.shape(x), call.data_format) == 0 and np.shape(w)[2] > 0
+
+
+def demo_conv_channelless_input() -> bool:
+    """float64 (Eigen's kernels on both backends): input (1, 5, 5, 0), filters (3, 3, 2, 2): the forward
+    computes zeros of shape (1, 5, 5, 2), the gradient of the same call raises."""
+    tf = _tf()
+    x, w = tf.constant(np.ones((1, 5, 5, 0))), tf.constant(np.ones((3, 3, 2, 2)))
+    with tf.GradientTape() as t:
+        t.watch([x, w])
+        y = tf.nn.conv2d(x, w, 1, "SAME")
+    return tuple(y.shape) == (1, 5, 5, 2) and _raises(lambda: t.gradient(y, [x, w], output_gradients=tf.ones_like(y)))
+
+
 def demo_elu_exp_minus_one() -> bool:
     """float32 elu(-1e-5): TensorFlow's relative error is above 1e-4 (expm1 would be exact to 1e-7)."""
     x = np.float32(-1e-5)
@@ -598,6 +614,12 @@ QUIRKS: tuple[Quirk, ...] = (
           lambda: _tf().nn.depthwise_conv2d(np.ones((1, 5, 5, 2)), np.ones((0, 2, 2, 1)),   # float64: Eigen's kernel
                                             [1, 1, 1, 1], "SAME").shape == (1, 5, 5, 2),
           refuses=True, expect_refusal=True),
+    Quirk("conv2d-channelless-input", "spec", ("conv2d",),
+          "tf.nn.conv2d computes zeros for an input with no channels and a filter with input channels (0 groups), "
+          "but its gradient refuses the same call (and oneDNN's float32 kernel refuses the forward too)",
+          "refused: an input with no channels is an error for the checked conv2d, as for its gradient; error parity "
+          "expects a ValueError",
+          _channelless_input_channel_filter, demo_conv_channelless_input, refuses=True, expect_refusal=True),
     Quirk("integer-inputs", "spec", ALL_OPS,
           "conv2d, max_pool2d, relu, leaky_relu, moments, mean_squared_error, Flatten and GlobalAveragePooling2D "
           "compute on integer tensors",

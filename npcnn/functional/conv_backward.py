@@ -30,7 +30,7 @@ SMALL_CHANNELS = 16
 
 def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> np.ndarray:
     """``dx (N, H, W, C)`` from ``w (KH, KW, C/G, O)`` and ``dy (N, OH, OW, O)``."""
-    if spec.x_shape[3] == 0:   # a channelless input (depthwise): an empty gradient
+    if spec.x_shape[3] == 0 or spec.w_shape[3] == 0:   # no channels in or out: nothing flows back
         return np.zeros(spec.x_shape, dtype=dy.dtype)
     spec, taps = live_spec(spec)
     w = w[taps]
@@ -130,7 +130,7 @@ def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, col
     ``cols``: the forward pass's im2col matrices of ``x``, one per batch chunk, if it kept them
     (``groups == 1``, see ``conv_nhwc``'s ``keep``).
     """
-    if spec.x_shape[3] == 0:   # a channelless input (depthwise): an empty gradient
+    if spec.x_shape[3] == 0 or spec.w_shape[3] == 0:   # no channels in or out: an empty or zero gradient
         return np.zeros(spec.w_shape, dtype=x.dtype)
     live, taps = live_spec(spec)
     if live is not spec:   # taps that read only padding get a zero gradient
