@@ -120,6 +120,16 @@ EQUIVALENT: dict[tuple, str] = {
      "padding, data_format)))]", 0, "2->3", 30): _SLICE,
     ("functional/conv.py", "raise ValueError(", 4, "raise->pass", 8):
         "resolve_conv refuses the same output_shape next (its channels are not a multiple of filters[2])",
+    ("functional/conv.py", 'raise ValueError(f"filter {tuple(f_shape)} needs a non-empty kernel")', 0, "raise->pass", 8):
+        "resolve_conv refuses the same empty kernel next, with a ValueError naming the filter",
+    **{("functional/conv_backward.py", 'sizes = as_shape(filter_sizes, "filter_sizes", 4, minimums=(1, 1, 1, 0))   # no '
+        "output channels: an empty gradient", 0, "1->0", col):
+       "resolve_conv refuses the same empty kernel or in-channels next, with a ValueError naming filter_sizes"
+       for col in (64, 67, 70)},
+    ("functional/conv_backward.py", "if spec.x_shape[3] == 0 or spec.w_shape[3] == 0:   # no channels in or out: an "
+     "empty or zero gradient", 0, "3->2", 20):
+        "an empty width gives the zero filter gradient the general path gives (windows over padding read zeros), "
+        "and a channelless input the same empty gradient from the general path",
     ("functional/conv.py", "if g > 1 and cg == 1:", 0, "1->0", 11):
         "one group with one input channel: the depthwise multiply-add computes the ordinary convolution",
     ("functional/conv.py", "if g > 1 and cg == 1:", 0, "1->0", 23):
