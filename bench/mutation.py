@@ -122,6 +122,8 @@ EQUIVALENT: dict[tuple, str] = {
         "resolve_conv refuses the same output_shape next (its channels are not a multiple of filters[2])",
     ("functional/conv.py", 'raise ValueError(f"filter {tuple(f_shape)} needs a non-empty kernel")', 0, "raise->pass", 8):
         "resolve_conv refuses the same empty kernel next, with a ValueError naming the filter",
+    ("functional/conv.py", "if min(f_shape[:2]) < 1:   # no channels or a multiplier of 0 give an empty output, as in "
+     "TensorFlow", 0, "1->0", 26): "resolve_conv refuses the same empty kernel next, with a ValueError naming the filter",
     **{("functional/conv_backward.py", 'sizes = as_shape(filter_sizes, "filter_sizes", 4, minimums=(1, 1, 1, 0))   # no '
         "output channels: an empty gradient", 0, "1->0", col):
        "resolve_conv refuses the same empty kernel or in-channels next, with a ValueError naming filter_sizes"
