@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import os
 import signal
 import sys
@@ -22,7 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from .case import FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT, PATH_MODES, REFERENCE_UNSUPPORTED
 from .implementation import DEFAULT_IMPL
 from .oracle import backend
-from .supervision import Resume
+from .supervision import Resume, Shard, ShardUsageError, exit_with_parent, start_shard
 from .threads import limit_threads
 
 # Examples per op and dtype in a default `crosscheck run`: every op in float32 and float64 (2,500
@@ -233,108 +232,11 @@ def shard_units(ops, dtypes, shard) -> list[tuple[str, str]]:
     return [(op, dtype) for i, j, op, dtype in units if shard is None or (i + j) % shard[1] == shard[0] - 1]
 
 
-def _exit_with_parent() -> None:
-    """In a shard process (Linux): SIGTERM when the parent dies, so a killed ``-j`` run's shards write
-    their reports and stop instead of running on unseen (``crosscheck report DIR`` merges them)."""
-    try:
-        import ctypes
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-
-
 def _shard_main(argv: list) -> None:
     """A shard of ``crosscheck run -j N``, forked from the fork server (:mod:`crosscheck.forking`):
     ``crosscheck ARGV`` as ``python -m crosscheck ARGV`` would run it."""
-    _exit_with_parent()
+    exit_with_parent()
     sys.exit(main(argv))
-
-
-def _journal_finished(report_dir: Path) -> bool:
-    from .report.journal import ReportDirError, read_journal
-    try:
-        return any(e.get("kind") == "end" for e in read_journal(report_dir))
-    except ReportDirError:
-        return False
-
-
-def _start_shard(argv: list, log_path: Path, name: str):
-    """A shard process running ``crosscheck ARGV``: forked from the fork server, or a new python."""
-    import subprocess
-    from . import forking
-    child, log = forking.start(_shard_main, (argv,), output=log_path, name=name), None
-    if child is None:   # no fork server: a new python process, the same program
-        log = open(log_path, "w")
-        child = subprocess.Popen([sys.executable, "-m", "crosscheck", *argv], stdout=log, stderr=subprocess.STDOUT,
-                                 preexec_fn=_exit_with_parent if os.name == "posix" else None)
-    return child, log
-
-
-class _Shard:
-    """One shard of a supervised run and its attempts (a new one after each TensorFlow crash)."""
-
-    def __init__(self, k: int, jobs: int, base: list, jobs_dir: Path):
-        self.k, self.jobs, self.base, self.jobs_dir = k, jobs, base, jobs_dir
-        self.dirs: list[Path] = []
-        self.done: list[str] = []
-        self.crashed: dict = {}
-        self.code: int | None = None
-        self.child = self.log = None
-        self.lost = ""   # why the shard could not be restarted (crosscheck itself died)
-
-    def start(self) -> None:
-        n = len(self.dirs)
-        d = self.jobs_dir / (f"shard{self.k}" + (f".{n}" if n else ""))
-        argv = [*self.base, "--shard", f"{self.k}/{self.jobs}", "--report", str(d), "--in-shard"]
-        if n:
-            resume = self.jobs_dir / f"shard{self.k}.{n}.resume.json"
-            resume.write_text(json.dumps({"done": self.done, "crashed": self.crashed}), encoding="utf-8")
-            argv += ["--resume", str(resume)]
-        self.dirs.append(d)
-        self.child, self.log = _start_shard(argv, self.jobs_dir / f"{d.name}.log", f"crosscheck-{d.name}")
-
-    def poll(self) -> bool:
-        """Whether the shard has ended for good (restarted past a TensorFlow crash otherwise)."""
-        code = self.child.poll()
-        if code is None:
-            return False
-        if self.log is not None:
-            self.log.close()
-        log_text = (self.jobs_dir / f"{self.dirs[-1].name}.log").read_text(errors="replace")
-        if code in (EXIT_OK, EXIT_FAILED):
-            self.code = code
-            if not _journal_finished(self.dirs[-1]):   # a traceback of crosscheck's own: say so, keep the log
-                self.lost = (f"shard {self.k}/{self.jobs} stopped before its end (exit status {code}; its log: "
-                             f"{self.jobs_dir / (self.dirs[-1].name + '.log')}):\n" + log_text.strip()[-1500:])
-            return True
-        if code == EXIT_USAGE:   # e.g. an --impl that cannot be imported: the shard's own message
-            raise UsageError(log_text.strip().removeprefix("crosscheck: error: ") if self.jobs == 1 else
-                             f"shard {self.k}/{self.jobs} ended with exit status 2:\n{log_text[-2000:]}")
-        from .isolation import describe_exit
-        from .report.journal import ReportDirError, read_journal
-        from .supervision import MAX_ATTEMPTS, crash_after, fatal_line
-        how = describe_exit(code)
-        try:
-            done, running = crash_after(read_journal(self.dirs[-1]))
-        except ReportDirError:
-            done, running = [], None
-        if running is None or len(self.dirs) >= MAX_ATTEMPTS:
-            self.code, self.lost = code, (f"shard {self.k}/{self.jobs} {how} outside any unit of TensorFlow work "
-                                          f"(crosscheck itself crashed): {fatal_line(log_text)}" if running is None
-                                          else f"shard {self.k}/{self.jobs} crashed {MAX_ATTEMPTS} times; stopped")
-            return True
-        self.done += done
-        self.crashed[running] = {"how": how, "line": fatal_line(log_text)}
-        self.start()
-        return False
-
-    def stop(self) -> None:
-        if self.child is not None and self.child.poll() is None:
-            self.child.terminate()
-        if self.child is not None:
-            self.child.wait()
-        if self.log is not None:
-            self.log.close()
 
 
 def cmd_run_parallel(args, console: Console) -> int:
@@ -357,8 +259,8 @@ def cmd_run_parallel(args, console: Console) -> int:
     shutil.rmtree(jobs_dir, ignore_errors=True)
     jobs_dir.mkdir(parents=True)
     base = _without_options(args.argv, ("-j", "--jobs", "--report", "--shard"))
-    shards = ([_Shard(own_shard[0], own_shard[1], base, jobs_dir)] if own_shard else
-              [_Shard(k, args.jobs, base, jobs_dir) for k in range(1, args.jobs + 1)])
+    shards = ([Shard(own_shard[0], own_shard[1], base, jobs_dir, _shard_main)] if own_shard else
+              [Shard(k, args.jobs, base, jobs_dir, _shard_main) for k in range(1, args.jobs + 1)])
     start = time.perf_counter()
 
     def merged(complete_run: bool):
@@ -384,10 +286,10 @@ def cmd_run_parallel(args, console: Console) -> int:
             running = [shard for shard in running if not shard.poll()]
             if running:
                 time.sleep(0.05)
-    except UsageError:
+    except ShardUsageError as exc:   # e.g. an --impl that cannot be imported: the shard's own message
         for shard in shards:
             shard.stop()
-        raise
+        raise UsageError(str(exc)) from None
     except KeyboardInterrupt:   # Ctrl-C reached the shards too (one process group); SIGTERM only this one
         for shard in shards:
             shard.stop()
@@ -648,7 +550,7 @@ def cmd_replay(args, console: Console) -> int:
     from .supervision import fatal_line
     with tempfile.TemporaryDirectory(prefix="crosscheck-replay-") as tmp:
         log_path = Path(tmp) / "replay.log"
-        child, log = _start_shard([*args.argv, "--here"], log_path, "crosscheck-replay")
+        child, log = start_shard([*args.argv, "--here"], log_path, "crosscheck-replay", _shard_main)
         try:
             code = child.wait()
         finally:

@@ -12,13 +12,17 @@ units and turns the crashing one, when it is drawn again, into a ``reference-cra
 (signal, TensorFlow's ``Check failed`` line, a replay file), and the run goes on.
 
     Resume                  a shard's view: which units to skip, which crashed (``--resume FILE``)
-    crash_after(entries)    the parent's view: (done keys, the key that was running) of a dead shard
+    Shard                   the parent's view: one shard's process and its attempts
+    crash_after(entries)    (done keys, the key that was running) of a dead shard, from its journal
     fatal_line(log)         the last line TensorFlow printed before it died (``F0000 ... Check failed``)
 """
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -27,6 +31,8 @@ from .case import REFERENCE_CRASH, Outcome
 
 #: how many times one shard is restarted after crashes before the run gives up on it
 MAX_ATTEMPTS = 25
+#: how a shard process ends (the command's exit statuses): done, done with failures, a usage error
+FINISHED, USAGE = (0, 1), 2
 _FATAL = re.compile(r"(Check failed|F\d{4} |Fatal Python error|Floating point exception|Segmentation fault|"
                     r"terminate called|Aborted)")
 
@@ -93,3 +99,109 @@ def fatal_line(log_text: str) -> str:
     lines = [line.strip() for line in log_text.splitlines() if line.strip()]
     fatal = [line for line in lines if _FATAL.search(line) and not line.startswith("@")]
     return (fatal[-1] if fatal else lines[-1] if lines else "")[:500]
+
+
+# ------------------------------------------------------------------------------- the parent's side
+
+class ShardUsageError(Exception):
+    """A shard ended with a usage error (an --impl that cannot be imported): its own message."""
+
+
+def exit_with_parent() -> None:
+    """In a shard process (Linux): SIGTERM when the parent dies, so a killed run's shards write their
+    reports and stop instead of running on unseen (``crosscheck report DIR`` merges them)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def journal_finished(report_dir: Path) -> bool:
+    from .report.journal import ReportDirError, read_journal
+    try:
+        return any(e.get("kind") == "end" for e in read_journal(report_dir))
+    except ReportDirError:
+        return False
+
+
+def start_shard(argv: list, log_path: Path, name: str, target: Callable):
+    """A process running ``target(argv)`` (``crosscheck ARGV``), its output in ``log_path``: forked from
+    the fork server (:mod:`crosscheck.forking`), or a new python. Returns (process, open log or None)."""
+    import subprocess
+    from . import forking
+    child, log = forking.start(target, (argv,), output=log_path, name=name), None
+    if child is None:   # no fork server: a new python process, the same program
+        log = open(log_path, "w")
+        child = subprocess.Popen([sys.executable, "-m", "crosscheck", *argv], stdout=log, stderr=subprocess.STDOUT,
+                                 preexec_fn=exit_with_parent if os.name == "posix" else None)
+    return child, log
+
+
+class Shard:
+    """Shard ``k`` of ``jobs`` of a supervised run and its attempts (a new one after each TensorFlow
+    crash), each a ``crosscheck run ... --shard k/jobs --report jobs_dir/shardK[.N]`` process."""
+
+    def __init__(self, k: int, jobs: int, base: list, jobs_dir: Path, target: Callable):
+        self.k, self.jobs, self.base, self.jobs_dir, self.target = k, jobs, base, jobs_dir, target
+        self.dirs: list[Path] = []
+        self.done: list[str] = []
+        self.crashed: dict = {}
+        self.code: int | None = None
+        self.child = self.log = None
+        self.lost = ""   # why the shard could not be restarted (crosscheck itself died)
+
+    def start(self) -> None:
+        n = len(self.dirs)
+        d = self.jobs_dir / (f"shard{self.k}" + (f".{n}" if n else ""))
+        argv = [*self.base, "--shard", f"{self.k}/{self.jobs}", "--report", str(d), "--in-shard"]
+        if n:
+            resume = self.jobs_dir / f"shard{self.k}.{n}.resume.json"
+            resume.write_text(json.dumps({"done": self.done, "crashed": self.crashed}), encoding="utf-8")
+            argv += ["--resume", str(resume)]
+        self.dirs.append(d)
+        self.child, self.log = start_shard(argv, self.jobs_dir / f"{d.name}.log", f"crosscheck-{d.name}", self.target)
+
+    def poll(self) -> bool:
+        """Whether the shard has ended for good (restarted past a TensorFlow crash otherwise);
+        ShardUsageError when it ended with a usage error."""
+        code = self.child.poll()
+        if code is None:
+            return False
+        if self.log is not None:
+            self.log.close()
+        log_path = self.jobs_dir / f"{self.dirs[-1].name}.log"
+        log_text = log_path.read_text(errors="replace")
+        if code in FINISHED:
+            self.code = code
+            if not journal_finished(self.dirs[-1]):   # a traceback of crosscheck's own: say so, keep the log
+                self.lost = (f"shard {self.k}/{self.jobs} stopped before its end (exit status {code}; its log: "
+                             f"{log_path}):\n" + log_text.strip()[-1500:])
+            return True
+        if code == USAGE:
+            raise ShardUsageError(log_text.strip().removeprefix("crosscheck: error: ") if self.jobs == 1 else
+                                  f"shard {self.k}/{self.jobs} ended with exit status 2:\n{log_text[-2000:]}")
+        from .isolation import describe_exit
+        from .report.journal import ReportDirError, read_journal
+        how = describe_exit(code)
+        try:
+            done, running = crash_after(read_journal(self.dirs[-1]))
+        except ReportDirError:
+            done, running = [], None
+        if running is None or len(self.dirs) >= MAX_ATTEMPTS:
+            self.code, self.lost = code, (f"shard {self.k}/{self.jobs} {how} outside any unit of TensorFlow work "
+                                          f"(crosscheck itself crashed): {fatal_line(log_text)}" if running is None
+                                          else f"shard {self.k}/{self.jobs} crashed {MAX_ATTEMPTS} times; stopped")
+            return True
+        self.done += done
+        self.crashed[running] = {"how": how, "line": fatal_line(log_text)}
+        self.start()
+        return False
+
+    def stop(self) -> None:
+        if self.child is not None and self.child.poll() is None:
+            self.child.terminate()
+        if self.child is not None:
+            self.child.wait()
+        if self.log is not None:
+            self.log.close()

@@ -30,7 +30,7 @@ import numpy as np
 from .. import geometry as G
 from ..opinfo import Call
 from . import backend
-from .backend import BACKENDS, EIGEN, ONEDNN
+from .backend import BACKENDS, ONEDNN
 
 CONV_OPS = ("conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose")
 WINDOW_OPS = CONV_OPS + ("depthwise_conv2d", "max_pool2d", "avg_pool2d")

@@ -209,7 +209,6 @@ def merge_shards(shard_dirs, out_dir):
     TensorFlow crash has several directories (attempts, in order): their journals are one shard's.
     Returns ``(session, meta, complete)``; ReportDirError when the directories are not the N
     shards of one campaign."""
-    import shutil
     metas, journals = [], []
     for d in shard_dirs:
         try:
