@@ -55,7 +55,9 @@ def requested(environ=None) -> str:
 def choose(name: str | None = None, chosen_by: str = "crosscheck's default") -> str:
     """Make ``name`` (default: what the environment asks for, else Eigen) this process's backend,
     inherited by every process it starts. Before TensorFlow is imported this decides; after, it
-    raises :class:`BackendError` if TensorFlow runs another backend."""
+    raises :class:`BackendError` if TensorFlow runs another backend than the one ``name`` asks for
+    (with no ``name``, the backend in force is kept and reported)."""
+    explicit = name is not None
     if name is None:
         if os.environ.get(VARIABLE, "").strip():
             name = requested()
@@ -67,6 +69,9 @@ def choose(name: str | None = None, chosen_by: str = "crosscheck's default") -> 
     value = variable_value(name)
     if "tensorflow" in sys.modules:
         actual = in_force()
+        if not explicit and not os.environ.get(VARIABLE, "").strip():   # imported first: reported, not chosen
+            _STATE["chosen_by"] = "TensorFlow's own default here (imported before crosscheck)"
+            return actual
         if actual != name:
             raise BackendError(f"TensorFlow was imported before crosscheck and runs its {actual} kernels; "
                                f"the {name} backend needs {VARIABLE}={value} set before TensorFlow is imported")

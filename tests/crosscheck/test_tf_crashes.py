@@ -232,3 +232,23 @@ def test_a_shard_that_dies_of_crosschecks_own_error_is_exit_3_with_its_traceback
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert doc["ok"] is False and doc["summary"]["ops"]["sigmoid"]["pass"] == 4
     assert list((tmp_path / "rep" / ".jobs").glob("shard*.log"))
+
+
+def test_where_tensorflow_was_imported_first_the_backend_in_force_is_reported_not_changed():
+    """A user's suite that imports TensorFlow before crosscheck: crosscheck cannot choose any more; it
+    reports what TensorFlow runs, and refuses to claim another backend when asked for one."""
+    code = ("import tensorflow\n"
+            "from tensorflow.python.util import _pywrap_util_port\n"
+            "from crosscheck.oracle import backend\n"
+            "actual = 'onednn' if _pywrap_util_port.IsMklEnabled() else 'eigen'\n"
+            "assert backend.choose() == actual and backend.describe()['backend'] == actual\n"
+            "assert backend.describe()['chosen_by'].startswith(\"TensorFlow's own default\")\n"
+            "other = 'eigen' if actual == 'onednn' else 'onednn'\n"
+            "try:\n"
+            "    backend.choose(other)\n"
+            "except backend.BackendError as e:\n"
+            "    print('refused', e)\n")
+    env = {k: v for k, v in os.environ.items() if k != VARIABLE}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
+                          cwd=ROOT)
+    assert proc.returncode == 0 and "refused" in proc.stdout, proc.stdout + proc.stderr[-2000:]
