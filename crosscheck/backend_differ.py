@@ -28,21 +28,11 @@ def other_backend():
     return _STATE["worker"]
 
 
-def _eigen_reference(case) -> tuple[dict, str]:
-    from .oracle import ReferenceUnsupported, TFReferenceError, compute_reference
-    try:
-        return compute_reference(case).paths, ""
-    except ReferenceUnsupported as exc:
-        return {}, f"reference-unsupported: {exc}"
-    except TFReferenceError as exc:
-        return {}, f"reference-error: {str(exc).splitlines()[0]}"
-
-
 def _truth(case, tensor: str, eigen, onednn) -> str:
     """Which backend the third opinion sides with on ``tensor`` (finite differences or float64)."""
     from .arbiter import AGREE, forward_f64, gaps, kink_reason
     from .compare import within
-    from .oracle import forward_reference, in_float64
+    from .oracle import float64_forward
     from .registry import get_op
     from .tolerance import tolerance
     if tensor.startswith("d_"):
@@ -60,9 +50,7 @@ def _truth(case, tensor: str, eigen, onednn) -> str:
                                                  f"{o_gap:.2g}")
     info = get_op(case.op)
     call = info.resolve(case)
-    from .case import Case
-    c64 = in_float64(call).case
-    truth = forward_reference(Case(c64.op, c64.params, c64.arrays, None, c64.dtype, c64.seed)).get(tensor)
+    truth = float64_forward(case).get(tensor)
     if truth is None or np.shape(truth) != np.shape(eigen) or np.shape(truth) != np.shape(onednn):
         return "no float64 verdict (shapes differ)"
     tol = tolerance(case.dtype, info.tensor_terms(call).get(tensor, 1), truth, info.tensor_scale_floor(call).get(tensor, 0.0))
@@ -72,15 +60,11 @@ def _truth(case, tensor: str, eigen, onednn) -> str:
 
 def _shape_truth(case, tensor: str, eigen_shape, onednn_shape) -> str:
     """Which backend's shape is right: a gradient has its array's shape, an output the float64 forward's."""
-    from .case import Case
-    from .oracle import forward_reference, in_float64
-    from .registry import get_op
+    from .oracle import float64_forward
     if tensor.startswith("d_") and tensor[2:] in case.arrays:
         right = tuple(np.shape(case.arrays[tensor[2:]]))
     else:
-        c64 = in_float64(get_op(case.op).resolve(case)).case
-        right = tuple(np.shape(forward_reference(Case(c64.op, c64.params, c64.arrays, None, c64.dtype, c64.seed))
-                               .get(tensor)))
+        right = tuple(np.shape(float64_forward(case).get(tensor)))
     return _side(tuple(eigen_shape) == right, tuple(onednn_shape) == right,
                  f"shapes: Eigen {tuple(eigen_shape)}, oneDNN {tuple(onednn_shape)}, right {right}")
 
@@ -110,7 +94,8 @@ def _differing(case, eigen: dict, onednn: dict) -> list:
 def disagreement(case) -> dict | None:
     """None when Eigen and oneDNN agree on ``case``; else what differs and who is right:
     ``{"op", "dtype", "eigen", "onednn", "tensors": [{"tensor", "path", "max_abs_error", "verdict"}]}``."""
-    eigen, eigen_error = _eigen_reference(case)
+    from .oracle import reference_or_error
+    eigen, eigen_error = reference_or_error(case)
     try:
         other = other_backend().reference(case)
     except Exception as exc:   # noqa: BLE001 - the oneDNN worker died or hung: a disagreement of its own

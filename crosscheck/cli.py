@@ -263,6 +263,9 @@ def cmd_run_parallel(args, console: Console) -> int:
               [Shard(k, args.jobs, base, jobs_dir, _shard_main) for k in range(1, args.jobs + 1)])
     start = time.perf_counter()
 
+    def lost_lines() -> list[str]:   # shards crosscheck itself lost (exit 3)
+        return [shard.lost for shard in shards if shard.lost]
+
     def merged(complete_run: bool):
         if own_shard:   # the shard's own report directory, mergeable with the campaign's other shards
             session, meta, complete = combine_attempts(shards[0].dirs, report_dir)
@@ -271,7 +274,7 @@ def cmd_run_parallel(args, console: Console) -> int:
         session.tensorflow = meta.get("tensorflow")
         meta.update(command=" ".join(["crosscheck", *args.argv]), **({} if own_shard else {"jobs": args.jobs}))
         meta.pop("merged_from", None)
-        lost = [shard.lost for shard in shards if shard.lost]
+        lost = lost_lines()
         paths = session.write(report_dir, complete=complete and complete_run and not lost, more_problems=lost,
                               elapsed_s=round(time.perf_counter() - start, 2), **meta)
         if not lost:   # a lost shard's directory and log stay, for whoever looks into it
@@ -304,7 +307,7 @@ def cmd_run_parallel(args, console: Console) -> int:
         raise UsageError(str(exc)) from None
     print_run(console, session, args, time.perf_counter() - start)
     console.print(f"report: {json_path}  {html_path}")
-    lost = [shard.lost for shard in shards if shard.lost]
+    lost = lost_lines()
     for line in lost:
         Console(stderr=True, highlight=False).print(f"crosscheck: {line}; the report holds what the other units "
                                                     f"found", markup=False, soft_wrap=True)
@@ -391,8 +394,9 @@ def cmd_run(args, console: Console) -> int:
                             on_outcome=record, stop=stop, guard=guard)
                     # hypothesis may stop early (few distinct examples): keep the bar honest
                     progress.update(overall, completed=done_before + op_examples)
-                    if (op, dtype) in first_failing and args.shrink_time > 0 and \
-                            _shrink_unit(resume, session, op, dtype) == "run":
+                    if (op, dtype) in first_failing and args.shrink_time > 0 and _unit(
+                            resume, session, f"shrink:{op}:{dtype}",
+                            f"shrinking {op} [{dtype}] (the first failing case stands unshrunk)") == "run":
                         progress.update(overall, description=f"{op} [{dtype}] shrinking")
                         first, first_dict = first_failing[(op, dtype)]
                         minimal, tried = shrink_op(op, first, examples=op_examples, dtype=dtype, seed=args.seed,
@@ -415,11 +419,8 @@ def cmd_run(args, console: Console) -> int:
                                  on_outcome=record, stop=stop, guard=guard)
             for optimizer in OPTIMIZERS if net_examples else ():
                 progress.update(overall, description=f"networks [{optimizer}]")
-                state = resume.unit(f"networks:{optimizer}")
-                if state == "run":
+                if _unit(resume, session, f"networks:{optimizer}", f"networks [{optimizer}]") == "run":
                     fuzz_networks(optimizer, examples=net_examples, seed=args.seed, on_outcome=record)
-                elif state == "crashed":
-                    session.add_crash(f"networks [{optimizer}]", resume.crashed[f"networks:{optimizer}"])
         complete = True
     finally:   # interrupted (SIGINT, SIGTERM) or not, what was found so far is written
         elapsed = time.perf_counter() - start
@@ -444,12 +445,12 @@ def _both_backends_guard(guard, session):
     return both
 
 
-def _shrink_unit(resume, session, op: str, dtype: str) -> str:
-    """The shrinking of (op, dtype) as a journaled unit; a crash in it is a problem of the run."""
-    key = f"shrink:{op}:{dtype}"
+def _unit(resume, session, key: str, where: str) -> str:
+    """Work that is not one case (a shrink, an optimizer's networks) as a journaled unit: "run",
+    "done", or "crashed" (TensorFlow crashed in it before: a problem of the run, said ``where``)."""
     state = resume.unit(key)
     if state == "crashed":
-        session.add_crash(f"shrinking {op} [{dtype}] (the first failing case stands unshrunk)", resume.crashed[key])
+        session.add_crash(where, resume.crashed[key])
     return state
 
 

@@ -42,6 +42,7 @@ class ParityOutcome:
 
 def tf_verdict(info: OpInfo, e: ErrorInput) -> tuple[str, str, object]:
     """(REFUSES or COMPUTES, why, TF's output or None)."""
+    from .oracle import in_float64
     from .oracle.quirks import expected_refusal, float64_detour
     if e.rule:
         return REFUSES, f"rule: {e.rule}", None
@@ -50,10 +51,9 @@ def tf_verdict(info: OpInfo, e: ErrorInput) -> tuple[str, str, object]:
     quirk = expected_refusal(call)
     if quirk is not None:
         return REFUSES, f"quirk {quirk.id}: {quirk.workaround}", None
-    arrays, detour = dict(e.arrays), float64_detour(call)
-    if detour is not None:   # TensorFlow's float64 kernels judge (their verdict, their output's shape)
-        arrays = {k: v.astype(np.float64) if isinstance(v, np.ndarray) and v.dtype == np.float32 else v
-                  for k, v in arrays.items()}
+    detour = float64_detour(call)
+    # under a float64-detour quirk TensorFlow's float64 kernels judge (their verdict, their output's shape)
+    arrays = dict(e.arrays) if detour is None else in_float64(call).arrays
     if not info.plain_tf:
         raise ValueError(f"{info.name} error input {e.label!r} needs a rule: the op has no plain TF call")
     source = info.plain_tf.source(call) if callable(info.plain_tf.source) else info.plain_tf.source

@@ -245,25 +245,21 @@ def window_config(draw, params: dict, spellings: bool = True, *, window_param: s
         window = (draw(st.integers(1, max_k)), draw(st.integers(1, max_k)))
     mode, form = draw(padding_param(params["padding"], fmt, spellings))
     k_eff = G.effective_window(window, dilations)
-    sizes, pads = [], []
-    for k, ke in zip(window, k_eff):
-        if mode == "SAME":
-            # an empty axis (an empty output, as TF allows) in about 1 axis in 10; a flag, not integers(0, ..),
-            # which would draw 0 a third of the time, and False first so that shrinking prefers a real axis
-            empty = draw(st.sampled_from((False,) * 9 + (True,)))
-            sizes.append(0 if empty else draw(st.integers(1, MAX_HW)))
-        elif mode == "VALID":
-            sizes.append(draw(st.integers(ke, MAX_HW)))
-        else:
-            pads.append(None)
-            sizes.append(None)
     if mode == "EXPLICIT":
-        tops = [k - 1 if pads_below_window else MAX_EXPLICIT_PAD for k in window]
-        flat = draw(explicit_pads(tops))
-        pads = [(flat[0], flat[1]), (flat[2], flat[3])]
+        flat = draw(explicit_pads([k - 1 if pads_below_window else MAX_EXPLICIT_PAD for k in window]))
+        padding = ((flat[0], flat[1]), (flat[2], flat[3]))
         # pads that cover the window allow an empty axis (TF computes those windows over padding only)
-        sizes = [draw(st.integers(max(0, ke - before - after), MAX_HW)) for ke, (before, after) in zip(k_eff, pads)]
-    padding = tuple(pads) if mode == "EXPLICIT" else mode
+        sizes = [draw(st.integers(max(0, ke - before - after), MAX_HW)) for ke, (before, after) in zip(k_eff, padding)]
+    else:
+        padding, sizes = mode, []
+        for ke in k_eff:
+            if mode == "SAME":
+                # an empty axis (an empty output, as TF allows) in about 1 axis in 10; a flag, not integers(0, ..),
+                # which would draw 0 a third of the time, and False first so that shrinking prefers a real axis
+                empty = draw(st.sampled_from((False,) * 9 + (True,)))
+                sizes.append(0 if empty else draw(st.integers(1, MAX_HW)))
+            else:
+                sizes.append(draw(st.integers(ke, MAX_HW)))
     spelled(call, "padding", write_padding(padding, form, fmt))
     win = G.resolve(sizes, window, strides, dilations, padding, pads_below_window=pads_below_window)
     return WindowConfig(fmt, tuple(sizes), tuple(window), tuple(strides), tuple(dilations), padding, win.out, call)

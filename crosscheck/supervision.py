@@ -60,12 +60,8 @@ class Resume:
     def guard(self, key: str, case, run: Callable[[], Outcome]) -> Outcome | None:
         """``run()``'s outcome for the unit ``key`` of ``case``; None for a unit already done; a
         reference-crash outcome for the unit TensorFlow crashed in (``run`` is not called again)."""
-        if key in self.done:
-            return None
-        if key in self.crashed:
-            return crash_outcome(case, self.crashed[key])
-        self.started(key)
-        return run()
+        state = self.unit(key)
+        return None if state == "done" else crash_outcome(case, self.crashed[key]) if state == "crashed" else run()
 
     def unit(self, key: str) -> str:
         """For a unit that is not a case: "done", "crashed" or "run" (its start journaled)."""

@@ -151,6 +151,23 @@ def _compute_path(path, call) -> dict:
     return {k: np.asarray(v) for k, v in tensors.items()}
 
 
+def reference_or_error(case, detour: bool = True) -> tuple[dict, str]:
+    """``(paths, "")`` of :func:`compute_reference`, or ``({}, why)`` when the case is
+    reference-unsupported or a reference-error (``why`` starts with that status)."""
+    try:
+        return compute_reference(case, detour=detour).paths, ""
+    except ReferenceUnsupported as exc:
+        return {}, f"reference-unsupported: {exc}"
+    except TFReferenceError as exc:
+        return {}, f"reference-error: {str(exc).splitlines()[0]}"
+
+
+def float64_forward(case) -> dict:
+    """TensorFlow's forward outputs of ``case`` computed in float64 (Eigen's kernels on either backend)."""
+    from ..registry import get_op
+    return forward_reference(in_float64(get_op(case.op).resolve(case)).case)
+
+
 def forward_reference(case) -> dict:
     """TensorFlow's forward outputs of ``case`` on its first applicable path (no gradients)."""
     from ..case import Case

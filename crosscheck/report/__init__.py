@@ -96,11 +96,7 @@ class ReportSession:
         """A TensorFlow crash in work that is not one case (shrinking, an optimizer's networks): a
         problem of the run (crash: how the process died and TensorFlow's last line)."""
         text = f"{where}: {crash.get('how', 'killed')}: {crash.get('line') or 'no message'}"
-        self.summary.setdefault("crashes", []).append(text)
-        if self.journal is not None:
-            one = empty_summary()
-            one["crashes"] = [text]
-            self.journal.append({"kind": "outcome", "summary": one, "outcome": None})
+        self._add_to_list("crashes", text)
 
     def add_backend_disagreement(self, found: dict, case) -> dict:
         """A case on which TensorFlow's Eigen and oneDNN kernels disagree (crosscheck.backend_differ):
@@ -112,12 +108,16 @@ class ReportSession:
             path = save_case(self.cases_dir / f"backends-{case.op}-{case.dtype}-{case_id(case)}.json", case)
             found["replay"] = str(path)
             found["snippet"] = tensorflow_snippet(case, path)
-        self.summary.setdefault("backend_disagreements", []).append(found)
+        self._add_to_list("backend_disagreements", found)
+        return found
+
+    def _add_to_list(self, key: str, item) -> None:
+        """``item`` appended to the summary's list ``key``, journaled as a summary of its own."""
+        self.summary.setdefault(key, []).append(item)
         if self.journal is not None:
             one = empty_summary()
-            one["backend_disagreements"] = [found]
+            one[key] = [item]
             self.journal.append({"kind": "outcome", "summary": one, "outcome": None})
-        return found
 
     def add_parity(self, parity) -> dict:
         """Count and keep one error-parity outcome (crosscheck.error_parity)."""
