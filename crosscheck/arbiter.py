@@ -29,7 +29,7 @@ AGREE = {"float64": 1e-6, "float32": 2e-4}
 
 def forward_f64(case):
     """``f(*differentiable arrays) -> y`` by TensorFlow in float64, and the arrays' names."""
-    from .oracle import forward_reference
+    from .oracle.reference import forward_reference
     from .registry import get_op
     info = get_op(case.op)
     if case.dy is None or not info.differentiable:

@@ -32,7 +32,7 @@ def _truth(case, tensor: str, eigen, onednn) -> str:
     """Which backend the third opinion sides with on ``tensor`` (finite differences or float64)."""
     from .arbiter import AGREE, forward_f64, gaps, kink_reason
     from .compare import within
-    from .oracle import float64_forward
+    from .oracle.reference import float64_forward
     from .registry import get_op
     from .tolerance import tolerance
     if tensor.startswith("d_"):
@@ -60,7 +60,7 @@ def _truth(case, tensor: str, eigen, onednn) -> str:
 
 def _shape_truth(case, tensor: str, eigen_shape, onednn_shape) -> str:
     """Which backend's shape is right: a gradient has its array's shape, an output the float64 forward's."""
-    from .oracle import float64_forward
+    from .oracle.reference import float64_forward
     if tensor.startswith("d_") and tensor[2:] in case.arrays:
         right = tuple(np.shape(case.arrays[tensor[2:]]))
     else:
@@ -78,7 +78,7 @@ def _side(eigen_ok: bool, onednn_ok: bool, numbers: str) -> str:
 
 def _differing(case, eigen: dict, onednn: dict) -> list:
     """The TensorDiffs of Eigen's tensors against oneDNN's on the same path that fail the tolerance policy."""
-    from .oracle import Reference
+    from .oracle.reference import Reference
     from .registry import get_op
     from .runner import compare_all
     info = get_op(case.op)
@@ -94,7 +94,7 @@ def _differing(case, eigen: dict, onednn: dict) -> list:
 def disagreement(case) -> dict | None:
     """None when Eigen and oneDNN agree on ``case``; else what differs and who is right:
     ``{"op", "dtype", "eigen", "onednn", "tensors": [{"tensor", "path", "max_abs_error", "verdict"}]}``."""
-    from .oracle import reference_or_error
+    from .oracle.reference import reference_or_error
     eigen, eigen_error = reference_or_error(case)
     try:
         other = other_backend().reference(case)

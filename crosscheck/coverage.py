@@ -36,7 +36,7 @@ def record(entry: dict, info, case) -> None:
         counts[form] = counts.get(form, 0) + 1
     features = entry.setdefault("features", {})
     try:
-        found = info.features(case)
+        found = info.case_features(case)
     except Exception:   # a case the op's feature function cannot read (e.g. from user code): nothing to count
         found = []
     for feature in found:

@@ -198,7 +198,7 @@ def _spatial_axes(case: Case, tensor: str, info: OpInfo):
 
 def _recompute(case: Case, path: str, tensor: str, **changes) -> np.ndarray | None:
     """TensorFlow's ``tensor`` on a changed copy of ``case`` (arrays / params / dy replaced)."""
-    from .oracle import compute_reference
+    from .oracle.reference import compute_reference
     arrays = dict(case.arrays, **changes.get("arrays", {}))
     params = dict(case.params, **changes.get("params", {}))
     dy = changes.get("dy", case.dy)
@@ -527,7 +527,7 @@ def undilated_dy(info, case, diff, actual, expected, tol) -> list[dict]:
     The alternative is TensorFlow's input gradient of a stride-1 VALID conv over the padded input."""
     if case.op != "conv2d" or diff.tensor != "d_input":
         return []
-    from .oracle import compute_reference
+    from .oracle.reference import compute_reference
     call = info.resolve(case)
     fmt, strides, dilations = call.data_format, call.params["strides"], call.params["dilations"]
     if tuple(strides) == (1, 1):

@@ -42,7 +42,7 @@ class ParityOutcome:
 
 def tf_verdict(info: OpInfo, e: ErrorInput) -> tuple[str, str, object]:
     """(REFUSES or COMPUTES, why, TF's output or None)."""
-    from .oracle import in_float64
+    from .oracle.reference import in_float64
     from .oracle.quirks import expected_refusal, float64_detour
     if e.rule:
         return REFUSES, f"rule: {e.rule}", None
@@ -87,7 +87,7 @@ def lenient_resolve(info: OpInfo, case: Case):
                 params[name] = value
     for name, value in case.params.items():
         params.setdefault(name, value)
-    return Call(case, params)
+    return Call(case, params, info)
 
 
 def _dtype(e: ErrorInput) -> str:

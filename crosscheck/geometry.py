@@ -237,3 +237,25 @@ def to_layout(nhwc_shape, data_format: str) -> list[int]:
     """A channels-last shape ``(N, *spatial, C)`` in ``data_format``."""
     s = [int(v) for v in nhwc_shape]
     return s if channels_last(data_format) else [s[0], s[-1], *s[1:-1]]
+
+
+# --------------------------------------------------------------- a resolved call's window operands
+# ``call`` is a crosscheck.opinfo.Call of a window op: its OpInfo's ``window_operands`` name the
+# argument giving the input and the one giving the HWIO filters (an array or a shape parameter).
+
+def shape_of(call, name: str) -> tuple:
+    """The shape named by an array argument or a shape parameter (input_sizes, filter_sizes, ...)."""
+    return tuple(call.arrays[name].shape) if name in call.arrays else tuple(int(v) for v in call.params[name])
+
+
+def window_input_shape(call) -> tuple:
+    """The shape of a window op's input (an array or a shape parameter), in the case's layout."""
+    return shape_of(call, call.info.window_operands[0])
+
+
+def conv_groups(call) -> int:
+    """A convolution's groups: in_channels / filter in-channels (depthwise: the channel count)."""
+    x_name, w_name = call.info.window_operands
+    if call.op == "depthwise_conv2d":
+        return int(shape_of(call, w_name)[2])
+    return channels(shape_of(call, x_name), call.data_format) // int(shape_of(call, w_name)[2])

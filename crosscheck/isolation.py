@@ -422,7 +422,7 @@ class CheckWorker(Worker):
 
     def __init__(self, target: str, convention: str, timeout: float | None = 60.0):
         import tempfile
-        from .oracle import PHASE_FILE
+        from .oracle.reference import PHASE_FILE
         import weakref
         fd, self.phase_file = tempfile.mkstemp(prefix="crosscheck-phase-")
         os.close(fd)

@@ -4,15 +4,14 @@ An :class:`OpInfo` is the only place that knows an op: its arrays and parameters
 valid cases (and extreme ones, and invalid calls), which TensorFlow paths compute its reference,
 its window geometry, how TensorFlow's plain call reads, where it is not differentiable, and how
 its tolerance is scaled. Everything else in crosscheck (the oracle, the runner, diagnosis,
-replay snippets, reports, the CLI, tests and docs) reads these fields; a field that does not apply
-holds :class:`NA` with the reason, and a test checks that every field of every op is filled.
+replay snippets, reports, the CLI, tests and docs) reads these fields.
 
 The entries live in :mod:`crosscheck.ops` (one module per op family); :mod:`crosscheck.registry`
 collects them. Importing either does not import TensorFlow.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 import numpy as np
@@ -23,30 +22,24 @@ from .params import Param, canonical
 
 
 @dataclass(frozen=True)
-class NA:
-    """A field that does not apply to this op, and why. It is falsy and, where a collection is
-    expected, empty."""
-    reason: str
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __iter__(self):
-        return iter(())
-
-    def __contains__(self, item) -> bool:
-        return False
-
-    def __len__(self) -> int:
-        return 0
-
-
-@dataclass(frozen=True)
 class Call:
     """A case with every parameter resolved: defaults filled in and spellings made canonical
-    (spatial values as per-axis tuples, padding as "SAME" / "VALID" / per-axis pairs)."""
+    (spatial values as per-axis tuples, padding as "SAME" / "VALID" / per-axis pairs).
+
+    ``info`` is the op's OpInfo (its geometry, its operands); ``quirks`` the ids of the TensorFlow
+    quirks that hold for the call, attached by the oracle (:func:`crosscheck.oracle.quirks.attach`)
+    before a reference path or a plain TF call sees it: paths ask :meth:`holds`, they look nothing up."""
     case: Case
     params: dict
+    info: "OpInfo | None" = field(default=None, repr=False, compare=False)
+    quirks: frozenset | None = None
+
+    def holds(self, quirk_id: str) -> bool:
+        """Whether quirk ``quirk_id`` holds for this call (the oracle attached the quirks first)."""
+        if self.quirks is None:
+            raise RuntimeError(f"{self.op}: a reference path was handed a call without its quirks "
+                               "(crosscheck.oracle.quirks.attach)")
+        return quirk_id in self.quirks
 
     @property
     def op(self) -> str:
@@ -69,7 +62,7 @@ class Call:
         return self.params.get("data_format", "NHWC")
 
     def with_case(self, case: Case) -> "Call":
-        return Call(case, self.params)
+        return replace(self, case=case)
 
 
 @dataclass(frozen=True)
@@ -113,60 +106,68 @@ class ErrorInput:
 
 @dataclass(frozen=True)
 class OpInfo:
-    """One op. Fields (NA where one does not apply):
+    """One op. The first fields are required; every other one has a default meaning "does not apply"
+    and is given only where it says something.
 
     name: the function's name in the implementation module (and in ``vjp``).
     description: one line.
     arrays: array arguments in vjp order (passed positionally to ``vjp``).
-    differentiable: the arrays with gradients (tensors ``d_<name>``).
+    strategy: ``strategy(dtype, spellings)`` -> hypothesis strategy of Case; ``spellings=False``
+        draws every parameter explicitly in its canonical form (for user code with other conventions).
+    paths: the TensorFlow reference paths.
+    error_inputs: ``error_inputs()`` -> list of :class:`ErrorInput`.
+    tolerance_class: "accumulation", "elementwise", "reduction" or "normalization".
+    differentiable: the arrays with gradients (tensors ``d_<name>``); default: every array.
     optional_arrays: arrays a call may leave out (a strategy omits them sometimes).
     extra_arrays: array arguments passed by keyword and not differentiated.
     outputs: names of the forward outputs.
     params: keyword parameters (meaning, default, spellings).
-    strategy: ``strategy(dtype, spellings)`` -> hypothesis strategy of Case; ``spellings=False``
-        draws every parameter explicitly in its canonical form (for user code with other conventions).
     extreme: ``extreme(dtype, spellings=True)`` -> strategy of Cases with values at the edges of the op's branches.
     large: ``large(dtype)`` -> strategy of one realistic-size Case (or a tuple of them, each run
         once), run once per run: sizes past the batch chunking and cache blocking array code does
         (tens to hundreds of MiB of im2col: a code path may differ between the two).
-    features: ``features(case)`` -> labels of what the case exercises ("batch 0", "grouped", ...).
-    paths: the TensorFlow reference paths.
+    features: ``features(call)`` -> labels of what the case exercises ("batch 0", "grouped", ...).
     geometry: ``geometry(call)`` -> the case's :class:`crosscheck.geometry.WindowArgs` (unchecked).
+    window_operands: a window op's (argument giving its input, argument giving its HWIO filters or
+        None): an array or a shape parameter (``input_sizes``, ``filter_sizes``, ``output_shape``).
     filter_arrays: arrays laid out as filters (HWIO-like: kernel rows and columns first).
     filter_tensors: tensors laid out as filters (channel map over their last axis).
-    plain_tf: TensorFlow's own call, for snippets and error parity.
-    kinks: ``kinks(case)`` -> "" or why finite differences cannot judge the case (no derivative).
+    plain_tf: TensorFlow's own call, for snippets and error parity (None: the snippet uses the oracle).
+    kinks: ``kinks(call)`` -> "" or why finite differences cannot judge the case (no derivative).
     mistakes: ``mistakes(call)`` -> {diagnosis label: (evidence, {tensor: array})}: what well-known wrong
         formulations of the op give on the case (eps outside the sqrt, statistics over the wrong axes,
         ``=`` instead of ``+=``); diagnosis names a mismatch that equals one of them.
-    error_inputs: ``error_inputs()`` -> list of :class:`ErrorInput`.
-    tolerance_class: "accumulation", "elementwise", "reduction" or "normalization".
     terms: ``terms(call)`` -> {tensor: accumulated terms per element}.
     scale_floor: ``scale_floor(call)`` -> {tensor: lower bound of the tolerance's scale}.
     """
     name: str
     description: str
     arrays: tuple
-    differentiable: tuple
-    optional_arrays: tuple | NA
-    extra_arrays: tuple | NA
-    outputs: tuple
-    params: dict
     strategy: Callable
-    extreme: Callable | NA
-    large: Callable | NA
-    features: Callable
     paths: tuple
-    geometry: Callable | NA
-    filter_arrays: tuple | NA
-    filter_tensors: tuple | NA
-    plain_tf: PlainTF | NA
-    kinks: Callable | NA
-    mistakes: Callable | NA
     error_inputs: Callable
     tolerance_class: str
-    terms: Callable | NA
-    scale_floor: Callable | NA
+    differentiable: tuple | None = None
+    optional_arrays: tuple = ()
+    extra_arrays: tuple = ()
+    outputs: tuple = ("y",)
+    params: dict = field(default_factory=dict)
+    extreme: Callable | None = None
+    large: Callable | None = None
+    features: Callable = lambda call: []
+    geometry: Callable | None = None
+    window_operands: tuple = ()
+    filter_arrays: tuple = ()
+    filter_tensors: tuple = ()
+    plain_tf: PlainTF | None = None
+    kinks: Callable | None = None
+    mistakes: Callable | None = None
+    terms: Callable | None = None
+    scale_floor: Callable | None = None
+
+    def __post_init__(self):
+        if self.differentiable is None:
+            object.__setattr__(self, "differentiable", tuple(self.arrays))
 
     # ------------------------------------------------------------------ derived views
     @property
@@ -192,7 +193,7 @@ class OpInfo:
                 params[name] = canonical(spec.kind, spec.default, fmt if isinstance(fmt, str) else "NHWC")
         for name, value in given.items():   # parameters the op does not describe: kept as given
             params.setdefault(name, value)
-        return Call(case, params)
+        return Call(case, params, self)
 
     def tensor_terms(self, call: Call) -> dict:
         return self.terms(call) if self.terms else {}
@@ -205,24 +206,10 @@ class OpInfo:
         return self.geometry(self.resolve(case)).resolve() if self.geometry else None
 
     def kink_reason(self, case: Case) -> str:
-        return self.kinks(case) if self.kinks else ""
+        return self.kinks(self.resolve(case)) if self.kinks else ""
 
-
-#: fields that may be empty: an op without keyword parameters, a forward-only op
-OPTIONAL_EMPTY = ("params", "differentiable")
-
-
-def unfilled_fields(info: OpInfo) -> list[str]:
-    """Fields that are neither filled nor marked NA (a test requires none)."""
-    missing = []
-    for f in fields(info):
-        value = getattr(info, f.name)
-        if isinstance(value, NA):
-            if not value.reason.strip():
-                missing.append(f"{f.name} (NA without a reason)")
-        elif value is None or (isinstance(value, (tuple, dict, str)) and not value and f.name not in OPTIONAL_EMPTY):
-            missing.append(f.name)
-    return missing
+    def case_features(self, case: Case) -> list[str]:
+        return list(self.features(self.resolve(case)))
 
 
 # ------------------------------------------------------------------- shared small helpers

@@ -19,6 +19,7 @@ import numpy as np
 
 from .case import Case, Outcome
 from .implementation import DEFAULT_IMPL
+from .oracle.quirks import attach
 
 FORMAT = "crosscheck-case"
 VERSION = 1
@@ -193,7 +194,7 @@ def _plain_tf_reason(case: Case) -> str:
     if info is None or not info.plain_tf:
         return "no single TensorFlow call computes this op"
     try:
-        return info.plain_tf.works(info.resolve(case))
+        return info.plain_tf.works(attach(info.resolve(case)))
     except Exception as exc:
         return f"crosscheck cannot read this case's parameters ({exc})"
 
@@ -286,7 +287,7 @@ def _tf_lines(case: Case, replay_path, tf_path, names, unpack, diff_names, outpu
     else:
         path = repr(tf_path) if tf_path else "next(iter(ref.paths))"
         lines += [f"# plain TensorFlow cannot compute this case here ({why_not}): use crosscheck's oracle",
-                  "from crosscheck.oracle import compute_reference",
+                  "from crosscheck.oracle.reference import compute_reference",
                   "from crosscheck.replay import load_case",
                   f"ref = compute_reference(load_case({str(replay_path)!r}){', detour=False' if raw else ''})",
                   f"expected = ref.paths[{path}]"]

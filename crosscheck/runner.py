@@ -43,7 +43,7 @@ def run_case(case: Case, impl=None, paths: str = "all", isolated: bool = False) 
     except Exception as exc:
         return Outcome(case, IMPLEMENTATION_ERROR, message=f"cannot load {impl}: {type(exc).__name__}: {exc}",
                        impl=str(impl))
-    from .oracle import ReferenceUnsupported, TFReferenceError, precheck, resolve
+    from .oracle.reference import ReferenceUnsupported, TFReferenceError, precheck, resolve
     from .threads import limit_threads
     try:
         info, call = resolve(case)
@@ -86,7 +86,7 @@ def with_default_differences(outcome: Outcome, info: OpInfo, module) -> Outcome:
 
 def check_against_reference(info: OpInfo, call: Call, result, impl_name: str, first_only: bool) -> Outcome:
     """The Outcome of the implementation's tensors (an ImplResult) against the TF reference."""
-    from .oracle import ReferenceUnsupported, TFReferenceError, compute_reference
+    from .oracle.reference import ReferenceUnsupported, TFReferenceError, compute_reference
     case = call.case
     try:
         ref = compute_reference(case, first_only=first_only)

@@ -2,7 +2,6 @@
 error-input builders, tolerance floors."""
 from __future__ import annotations
 
-from typing import Callable
 
 import numpy as np
 
@@ -69,60 +68,6 @@ def empty_axis_features(in_sizes, padding) -> list[str]:
         return []
     return ["empty H or W, SAME (an empty output)" if padding == "SAME"
             else "empty H or W, explicit pads cover the window"]
-
-
-#: the argument that gives a window op's input (its batch and spatial axes) where it is not ``input``
-WINDOW_INPUT = {"conv2d_backprop_input": "input_sizes", "conv2d_transpose": "output_shape"}
-
-
-def shape_of(call: Call, name: str) -> tuple:
-    """The shape named by an array argument or a shape parameter (input_sizes, filter_sizes, ...)."""
-    return tuple(call.arrays[name].shape) if name in call.arrays else tuple(int(v) for v in call.params[name])
-
-
-def window_input_shape(call: Call) -> tuple:
-    """The shape of a window op's input (an array or a shape parameter), in the case's layout."""
-    return shape_of(call, WINDOW_INPUT.get(call.op, "input"))
-
-
-def on_an_empty_batch(compute: Callable[[Call], dict], w_name: str | None,
-                      filter_tensors: tuple = ()) -> Callable[[Call], dict]:
-    """``compute``, except for a case quirk empty-output-filter-gradient concerns (a non-empty batch,
-    an empty output): there ``compute`` runs on the case's empty batch (the same empty sums, which
-    TensorFlow computes as 0) and the batch size is put back on the batch-carrying tensors, which
-    are empty (every 4-D tensor but the filters' ones). ``w_name``: the filter array (not sliced),
-    or None."""
-    def run(call: Call) -> dict:
-        from ..oracle.quirks import applies
-        if not applies("empty-output-filter-gradient", call):
-            return compute(call)
-        n = window_input_shape(call)[0]
-        emptied = _batch_emptied(call, w_name, dy_has_batch="y" not in filter_tensors)
-        tensors = {k: np.asarray(v) for k, v in compute(emptied).items()}
-        return {k: _with_batch(v, n, k) if v.ndim == 4 and k not in filter_tensors else v for k, v in tensors.items()}
-    return run
-
-
-def _batch_emptied(call: Call, w_name: str | None, dy_has_batch: bool) -> Call:
-    """``call`` with batch 0: its activation arrays (and dy if the output is one) sliced to [:0], a
-    batch-giving shape parameter (input_sizes, output_shape) starting with 0."""
-    arrays = {k: v if k == w_name or np.ndim(v) != 4 else v[:0] for k, v in call.arrays.items()}
-    shape_param = WINDOW_INPUT.get(call.op)
-
-    def zero_batch(params: dict) -> dict:
-        if shape_param not in params:
-            return dict(params)
-        shape = [int(v) for v in params[shape_param]]
-        return {**params, shape_param: [0, *shape[1:]]}
-    case = call.case
-    dy = case.dy[:0] if case.dy is not None and dy_has_batch else case.dy
-    return Call(Case(case.op, zero_batch(case.params), arrays, dy, case.dtype, case.seed), zero_batch(call.params))
-
-
-def _with_batch(a: np.ndarray, n: int, name: str) -> np.ndarray:
-    if a.size:
-        raise ValueError(f"{name} of shape {a.shape} is not empty: the empty-batch workaround does not apply")
-    return np.zeros((n, *a.shape[1:]), a.dtype)
 
 
 # --------------------------------------------------------------------------- error inputs

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from .. import strategies as S
 from ..case import Case
-from ..opinfo import NA, Call, OpInfo, PlainTF, RefPath, rms
+from ..opinfo import Call, OpInfo, PlainTF, RefPath, rms
 from ..params import Param
 from ._common import axis_param, dy_floor, error, ones, tf_lib
 
@@ -48,7 +48,7 @@ def unary_cases(draw, dtype: str, spellings: bool = True, *, op: str, arg: str, 
 
 
 def unary_op(name: str, arg: str, description: str, tf_source: str, tf_fn, *, params=None, choices=None,
-             kink: str = "", extreme_values=None, floor=NA("element-wise: one rounding per element"),
+             kink: str = "", extreme_values=None, floor=None,
              errors=None, mistakes=None) -> OpInfo:
     """An element-wise op ``tf_fn(x, **params)`` on its one array ``arg``."""
     params, choices = params or {}, choices or {}
@@ -66,20 +66,18 @@ def unary_op(name: str, arg: str, description: str, tf_source: str, tf_fn, *, pa
         kwargs = {k: call.params[k] for k in params}
         return T.tape(lambda **t: tf_fn(T.tf, t[arg], **kwargs), call, (arg,))
 
-    def kinks(case: Case) -> str:
-        x = case.arrays[arg]
+    def kinks(call: Call) -> str:
+        x = call.arrays[arg]
         n = int(np.count_nonzero(x == 0)) if kink else 0
         return f"{n} elements sit on the kink at 0, where {kink}" if n else ""
 
     return OpInfo(name=name, description=description, arrays=(arg,), differentiable=(arg,),
-                  optional_arrays=NA("one array"), extra_arrays=NA("one array"), outputs=("y",), params=params,
-                  strategy=strategy, extreme=extreme, large=NA("element-wise: no blocking"), features=_shape_features, paths=(RefPath("tape", tape),),
-                  geometry=NA("element-wise"), filter_arrays=NA("no filters"), filter_tensors=NA("no filters"),
+                  outputs=("y",), params=params,
+                  strategy=strategy, extreme=extreme, features=_shape_features, paths=(RefPath("tape", tape),),
                   plain_tf=PlainTF(tf_source, lambda call: {k: call.params.get(k) for k in params}),
-                  kinks=kinks if kink else NA("smooth everywhere"),
-                  mistakes=mistakes or NA("no well-known wrong formulation to tell apart"),
+                  kinks=kinks if kink else None, mistakes=mistakes,
                   error_inputs=errors or (lambda: _unary_errors(arg)), tolerance_class="elementwise",
-                  terms=NA("element-wise: one term"), scale_floor=floor)
+                  scale_floor=floor)
 
 
 def _unary_errors(arg: str) -> list:
@@ -200,15 +198,12 @@ def softmax_op(name: str, description: str, tf_name: str, floor) -> OpInfo:
         return T.tape(lambda logits: fn(logits, axis=call.params["axis"]), call, ("logits",))
 
     return OpInfo(name=name, description=description, arrays=("logits",), differentiable=("logits",),
-                  optional_arrays=NA("one array"), extra_arrays=NA("one array"), outputs=("y",),
+                  outputs=("y",),
                   params={"axis": axis_param()},
                   strategy=lambda dtype, spellings=True: softmax_cases(dtype, spellings, op=name),
                   extreme=lambda dtype, spellings=True: softmax_cases(dtype, spellings, op=name, scale=EXTREME_SCALE[dtype]),
-                  large=NA("a reduction along one axis: no blocking"),
-                  features=softmax_features, paths=(RefPath("tape", tape),), geometry=NA("no window"),
-                  filter_arrays=NA("no filters"), filter_tensors=NA("no filters"),
+                  features=softmax_features, paths=(RefPath("tape", tape),),
                   plain_tf=PlainTF(f"tf.nn.{tf_name}(logits, {{params}})", lambda call: {"axis": call.params.get("axis")}),
-                  kinks=NA("smooth everywhere"), mistakes=NA("no well-known wrong formulation to tell apart"),
                   error_inputs=_softmax_errors, tolerance_class="reduction",
                   terms=_axis_terms, scale_floor=floor)
 

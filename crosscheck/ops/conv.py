@@ -16,60 +16,40 @@ from hypothesis import strategies as st
 from .. import geometry as G
 from .. import strategies as S
 from ..case import Case
-from ..opinfo import NA, Call, OpInfo, PlainTF, RefPath, taps
+from ..opinfo import Call, OpInfo, PlainTF, RefPath, taps
 from ..params import Param
-from ._common import (CONV_PARAMS, WINDOW_INPUT, bilinear_floor, empty_axis_features, error, nhwc_only,
-                      on_an_empty_batch, ones, shape_of, tf_lib, tf_pad, tf_spatial, tf_spatial_pair, window_errors)
+from ._common import (CONV_PARAMS, bilinear_floor, empty_axis_features, error, nhwc_only, ones, tf_lib, tf_pad, tf_spatial, tf_spatial_pair, window_errors)
 
 #: tf.nn.conv2d_transpose's padding defaults to "SAME" (TF's other convolutions have no default)
 TRANSPOSE_PARAMS = {**CONV_PARAMS, "padding": dataclasses.replace(CONV_PARAMS["padding"], default="SAME")}
-LINEAR = NA("linear in each array: differentiable everywhere, no value-dependent branch")
-NO_EXTREME = NA("linear in each array: no value-dependent branch to reach (sizes vary instead)")
-NO_LARGE = NA("conv2d's large case runs the same forward, input-gradient and filter-gradient code")
 
 
 # --------------------------------------------------------------------------------- geometry
 
-# per op: (the array or shape param giving the conv input, the one giving the HWIO filters)
-_CONV_OPERANDS = {op: (WINDOW_INPUT.get(op, "input"), w_name) for op, w_name in (
-    ("conv2d", "filters"), ("conv2d_backprop_input", "filters"), ("conv2d_backprop_filter", "filter_sizes"),
-    ("conv2d_transpose", "filters"), ("depthwise_conv2d", "filter"))}
-
-
 def conv_window(call: Call) -> G.WindowArgs:
-    x_name, w_name = _CONV_OPERANDS[call.op]
-    x, w = shape_of(call, x_name), shape_of(call, w_name)
+    x_name, w_name = call.info.window_operands
+    x, w = G.shape_of(call, x_name), G.shape_of(call, w_name)
     return G.WindowArgs(G.spatial_shape(x, call.data_format), tuple(w[:2]), tuple(call.params["strides"]),
                         tuple(call.params["dilations"]), call.params["padding"])
 
 
-def conv_groups(call: Call) -> int:
-    """in_channels / filter in-channels (depthwise: the channel count)."""
-    x_name, w_name = _CONV_OPERANDS[call.op]
-    if call.op == "depthwise_conv2d":
-        return int(shape_of(call, w_name)[2])
-    return G.channels(shape_of(call, x_name), call.data_format) // int(shape_of(call, w_name)[2])
-
-
-def conv_features(case: Case) -> list[str]:
-    from ..registry import get_op
-    call = get_op(case.op).resolve(case)
-    x_name, w_name = _CONV_OPERANDS[case.op]
-    x, w = shape_of(call, x_name), shape_of(call, w_name)
+def conv_features(call: Call) -> list[str]:
+    x_name, w_name = call.info.window_operands
+    x, w = G.shape_of(call, x_name), G.shape_of(call, w_name)
     feats = []
     if x[0] == 0:
         feats.append("batch 0")
     feats += empty_axis_features(G.spatial_shape(x, call.data_format), call.params["padding"])
-    if case.op == "depthwise_conv2d" and w[3] == 0:
+    if call.op == "depthwise_conv2d" and w[3] == 0:
         feats.append("channel multiplier 0")
     if max(call.params["dilations"]) > 1:
         feats.append("dilated")
-    groups = conv_groups(call)
-    if case.op != "depthwise_conv2d" and groups > 1:
+    groups = G.conv_groups(call)
+    if call.op != "depthwise_conv2d" and groups > 1:
         feats.append("grouped, 1 channel per group" if w[2] == 1 else "grouped")
     if G.channels(x, call.data_format) >= 16:
         feats.append(">= 16 input channels")
-    if "bias" in case.arrays:
+    if "bias" in call.arrays:
         feats.append("bias")
     if call.params["strides"][0] != call.params["strides"][1]:
         feats.append("unequal strides")
@@ -194,8 +174,8 @@ def depthwise_conv2d_cases(draw, dtype: str, spellings: bool = True) -> Case:
 # ---------------------------------------------------------------------------- reference paths
 
 def _setup(call: Call):
-    x_name, w_name = _CONV_OPERANDS[call.op]
-    return tf_lib().conv_setup(shape_of(call, x_name), shape_of(call, w_name), call)
+    x_name, w_name = call.info.window_operands
+    return tf_lib().conv_setup(G.shape_of(call, x_name), G.shape_of(call, w_name), call)
 
 
 def conv2d_tape(call: Call) -> dict:
@@ -276,13 +256,12 @@ def depthwise_tape(call: Call) -> dict:
     depthwise-strided-dilated-size); tf.nn.conv2d per channel for unequal strides, empty batches
     and a zero channel multiplier (quirks depthwise-unequal-strides,
     depthwise-empty-batch-filter-gradient, depthwise-zero-multiplier-gradient)."""
-    from ..oracle.quirks import applies
     T = tf_lib()
     tf = T.tf
     fmt, strides, dilations = call.data_format, call.params["strides"], call.params["dilations"]
     pad = T.tf_padding(call.params["padding"])
     c = call.arrays["filter"].shape[2]
-    per_channel = any(applies(q, call) for q in ("depthwise-unequal-strides", "depthwise-empty-batch-filter-gradient",
+    per_channel = any(call.holds(q) for q in ("depthwise-unequal-strides", "depthwise-empty-batch-filter-gradient",
                                                  "depthwise-zero-multiplier-gradient"))
     g = T.ConvSetup("NHWC", [1, 1, 1, c], [1, 1, 1, 1], tuple(strides), tuple(dilations), pad, c)
 
@@ -306,11 +285,10 @@ def _plain_conv_params(call: Call, **extra) -> dict:
 
 
 def plain_conv_works(call: Call) -> str:
-    from ..oracle.quirks import applies
     for quirk in ("nchw-float64", "dilated-conv-gradient", "grouped-conv-gradient", "depthwise-unequal-strides",
                   "depthwise-strided-dilated-size", "depthwise-empty-batch-filter-gradient",
                   "depthwise-zero-multiplier-gradient", "empty-output-filter-gradient"):
-        if applies(quirk, call):
+        if call.holds(quirk):
             return f"quirk {quirk}: the oracle builds this case's reference another TF way"
     return nhwc_only(call)
 
@@ -507,16 +485,13 @@ def depthwise_terms(call: Call) -> dict:
 # ------------------------------------------------------------------------------------- the ops
 
 def _conv_op(name, description, arrays, strategy, paths, plain, errors, terms, floor, filters, filter_tensors,
-             extra_params=None, optional=NA("every array is required"), large=NO_LARGE,
-             conv_params=CONV_PARAMS) -> OpInfo:
-    paths = tuple(dataclasses.replace(p, compute=on_an_empty_batch(p.compute, _CONV_OPERANDS[name][1], filter_tensors))
-                  for p in paths)
+             operands, extra_params=None, optional=(), large=None, conv_params=CONV_PARAMS) -> OpInfo:
     return OpInfo(name=name, description=description, arrays=arrays, differentiable=arrays, optional_arrays=optional,
-                  extra_arrays=NA("every array is differentiated"), outputs=("y",),
-                  params={**(extra_params or {}), **conv_params}, strategy=strategy, extreme=NO_EXTREME, large=large,
-                  features=conv_features, paths=paths, geometry=conv_window, filter_arrays=filters,
-                  filter_tensors=filter_tensors, plain_tf=plain, kinks=LINEAR,
-                  mistakes=NA("flipped kernels, shifts and layouts are diagnosis's own hypotheses"), error_inputs=errors,
+                  outputs=("y",),
+                  params={**(extra_params or {}), **conv_params}, strategy=strategy, large=large,
+                  features=conv_features, paths=paths, geometry=conv_window, window_operands=operands, filter_arrays=filters,
+                  filter_tensors=filter_tensors, plain_tf=plain,
+                  error_inputs=errors,
                   tolerance_class="accumulation", terms=terms, scale_floor=floor)
 
 
@@ -530,7 +505,7 @@ CONV2D = _conv_op(
     PlainTF(lambda call: ("tf.nn.bias_add(tf.nn.conv2d(input, filters, {params}), bias)" if "bias" in call.arrays
                           else "tf.nn.conv2d(input, filters, {params})"),
             _plain_conv_params, plain_conv_works),
-    conv2d_errors, conv2d_terms, bilinear_floor("input", "filters"), ("filters",), ("d_filters",),
+    conv2d_errors, conv2d_terms, bilinear_floor("input", "filters"), ("filters",), ("d_filters",), ("input", "filters"),
     optional=("bias",), large=conv2d_large)
 
 CONV2D_BACKPROP_INPUT = _conv_op(
@@ -539,7 +514,7 @@ CONV2D_BACKPROP_INPUT = _conv_op(
     PlainTF("tf.compat.v1.nn.conv2d_backprop_input(filters=filters, out_backprop=out_backprop, {params})",
             lambda call: _plain_conv_params(call, input_sizes=call.params.get("input_sizes")), plain_conv_works),
     backprop_input_errors, backprop_input_terms, bilinear_floor("filters", "out_backprop"), ("filters",),
-    ("d_filters",), extra_params={"input_sizes": Param("the conv input's shape, 4 ints in data_format", "shape",
+    ("d_filters",), ("input_sizes", "filters"), extra_params={"input_sizes": Param("the conv input's shape, 4 ints in data_format", "shape",
                                                        forms=("list",))})
 
 CONV2D_BACKPROP_FILTER = _conv_op(
@@ -548,7 +523,7 @@ CONV2D_BACKPROP_FILTER = _conv_op(
     PlainTF("tf.compat.v1.nn.conv2d_backprop_filter(input, out_backprop=out_backprop, {params})",
             lambda call: _plain_conv_params(call, filter_sizes=call.params.get("filter_sizes")), plain_conv_works),
     backprop_filter_errors, backprop_filter_terms, bilinear_floor("input", "out_backprop"),
-    NA("no filter array: the filters are the output"), ("y",),
+    (), ("y",), ("input", "filter_sizes"),
     extra_params={"filter_sizes": Param("[kh, kw, in / groups, out]", "shape", forms=("list",))})
 
 CONV2D_TRANSPOSE = _conv_op(
@@ -557,7 +532,7 @@ CONV2D_TRANSPOSE = _conv_op(
     PlainTF("tf.nn.conv2d_transpose(input, filters, {params})",
             lambda call: _plain_conv_params(call, output_shape=call.params.get("output_shape")), plain_conv_works),
     transpose_errors, transpose_terms, bilinear_floor("input", "filters"), ("filters",), ("d_filters",),
-    extra_params={"output_shape": Param("the conv input's shape, 4 ints in data_format", "shape", forms=("list",))},
+    ("output_shape", "filters"), extra_params={"output_shape": Param("the conv input's shape, 4 ints in data_format", "shape", forms=("list",))},
     conv_params=TRANSPOSE_PARAMS)
 
 DEPTHWISE_CONV2D = _conv_op(
@@ -565,6 +540,6 @@ DEPTHWISE_CONV2D = _conv_op(
     ("input", "filter"), depthwise_conv2d_cases, (RefPath("tape", depthwise_tape),),
     PlainTF("tf.nn.depthwise_conv2d(input, filter, {params})", _plain_depthwise_params, plain_conv_works),
     depthwise_errors, depthwise_terms, bilinear_floor("input", "filter"), ("filter",), ("d_filter",),
-    large=depthwise_large)
+    ("input", "filter"), large=depthwise_large)
 
 OPS = (CONV2D, CONV2D_BACKPROP_INPUT, CONV2D_BACKPROP_FILTER, CONV2D_TRANSPOSE, DEPTHWISE_CONV2D)

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 
 from .. import strategies as S
 from ..case import Case
-from ..opinfo import NA, Call, OpInfo, PlainTF, RefPath, product
+from ..opinfo import Call, OpInfo, PlainTF, RefPath, product
 from ..params import Param
 from ._common import DATA_FORMAT, bilinear_floor, error, ones, refused, tf_lib
 
@@ -54,14 +54,12 @@ def dense_errors() -> list:
 DENSE = OpInfo(
     name="dense", description="x @ kernel + bias over the last axis of x (Keras Dense without activation)",
     arrays=("x", "kernel", "bias"), differentiable=("x", "kernel", "bias"), optional_arrays=("bias",),
-    extra_arrays=NA("none"), outputs=("y",), params={}, strategy=dense_cases,
-    extreme=NA("linear: no value-dependent branch"), large=NA("one matrix product: no blocking"),
+    outputs=("y",), params={}, strategy=dense_cases,
     features=lambda case: [f"{case.arrays['x'].ndim}-D x"] + (["bias"] if "bias" in case.arrays else []),
-    paths=(RefPath("tape", dense_tape),), geometry=NA("no window"), filter_arrays=NA("the kernel is a matrix"),
-    filter_tensors=NA("the kernel is a matrix"),
+    paths=(RefPath("tape", dense_tape),),
     plain_tf=PlainTF(lambda call: "tf.tensordot(x, kernel, 1)" + (" + bias" if "bias" in call.arrays else ""),
                      lambda call: {}),
-    kinks=NA("linear: differentiable everywhere"), mistakes=NA("no well-known wrong formulation to tell apart"), error_inputs=dense_errors, tolerance_class="accumulation",
+    error_inputs=dense_errors, tolerance_class="accumulation",
     terms=dense_terms, scale_floor=bilinear_floor("x", "kernel"))
 
 
@@ -109,17 +107,15 @@ def dropout_errors() -> list:
 
 DROPOUT = OpInfo(
     name="dropout", description="inverted dropout with the documented seeded mask (default_rng(seed).random(shape) >= rate)",
-    arrays=("x",), differentiable=("x",), optional_arrays=NA("one array"), extra_arrays=NA("none"), outputs=("y",),
-    params=DROPOUT_PARAMS, strategy=dropout_cases, extreme=NA("linear given the mask"),
-    large=NA("element-wise: no blocking"),
+    arrays=("x",), differentiable=("x",), outputs=("y",),
+    params=DROPOUT_PARAMS, strategy=dropout_cases,
     features=lambda case: [f"rate {case.params['rate']}"], paths=(RefPath("tape", dropout_tape),),
-    geometry=NA("element-wise"), filter_arrays=NA("no filters"), filter_tensors=NA("no filters"),
     plain_tf=PlainTF("tf.nn.dropout(x, {params})", lambda call: {"rate": call.params.get("rate"),
                                                                  "seed": call.params.get("seed")},
                      lambda call: "TensorFlow's random mask is not the documented NumPy one: the snippet uses "
                                   "crosscheck's oracle"),
-    kinks=NA("linear given the mask"), mistakes=NA("no well-known wrong formulation to tell apart"), error_inputs=dropout_errors, tolerance_class="elementwise",
-    terms=NA("element-wise: one term"), scale_floor=NA("a product: no cancellation"))
+    error_inputs=dropout_errors, tolerance_class="elementwise",
+    )
 
 
 # ---------------------------------------------------------------------------------------- flatten
@@ -158,16 +154,14 @@ def flatten_errors() -> list:
 
 FLATTEN = OpInfo(
     name="flatten", description="reshape to (batch, -1); channels-first moved to channels-last first, as Keras Flatten",
-    arrays=("x",), differentiable=("x",), optional_arrays=NA("one array"), extra_arrays=NA("none"), outputs=("y",),
-    params={"data_format": DATA_FORMAT}, strategy=flatten_cases, extreme=NA("a reshape: no values involved"),
-    large=NA("a reshape: no blocking"),
+    arrays=("x",), differentiable=("x",), outputs=("y",),
+    params={"data_format": DATA_FORMAT}, strategy=flatten_cases,
     features=lambda case: [f"{case.arrays['x'].ndim}-D {case.params.get('data_format', 'NHWC')}"],
-    paths=(RefPath("tape", flatten_tape),), geometry=NA("no window"), filter_arrays=NA("no filters"),
-    filter_tensors=NA("no filters"),
+    paths=(RefPath("tape", flatten_tape),),
     plain_tf=PlainTF("keras.layers.Flatten({params}, dtype=x.dtype)(x)",
                      lambda call: {"data_format": _KERAS_FORMAT.get(call.params.get("data_format", "NHWC"),
                                                                    call.params.get("data_format"))}),
-    kinks=NA("linear"), mistakes=NA("no well-known wrong formulation to tell apart"), error_inputs=flatten_errors, tolerance_class="elementwise",
-    terms=NA("a reshape: exact"), scale_floor=NA("a reshape: exact"))
+    error_inputs=flatten_errors, tolerance_class="elementwise",
+    )
 
 OPS = (DENSE, DROPOUT, FLATTEN)

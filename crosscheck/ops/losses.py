@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from .. import strategies as S
 from ..case import Case
-from ..opinfo import NA, Call, OpInfo, PlainTF, RefPath
+from ..opinfo import Call, OpInfo, PlainTF, RefPath
 from ._common import axis_param, error, ones, tf_lib
 from .activations import EXTREME_SCALE, _axis_terms, log_softmax_floor
 
@@ -112,13 +112,12 @@ def mse_errors() -> list:
 def _loss_op(name, description, arrays, differentiable, strategy, extreme, features, path, source, params, errors,
              terms, floor) -> OpInfo:
     return OpInfo(name=name, description=description, arrays=arrays, differentiable=differentiable,
-                  optional_arrays=NA("every array is required"), extra_arrays=NA("none"), outputs=("y",),
-                  params=params, strategy=strategy, extreme=extreme, large=NA("a reduction along the class axis"),
+                  outputs=("y",),
+                  params=params, strategy=strategy, extreme=extreme,
                   features=features,
-                  paths=(RefPath("tape", path),), geometry=NA("no window"), filter_arrays=NA("no filters"),
-                  filter_tensors=NA("no filters"),
+                  paths=(RefPath("tape", path),),
                   plain_tf=PlainTF(source, lambda call: {k: call.params.get(k) for k in params}),
-                  kinks=NA("smooth everywhere"), mistakes=NA("no well-known wrong formulation to tell apart"), error_inputs=errors,
+                  error_inputs=errors,
                   tolerance_class="reduction",
                   terms=terms, scale_floor=floor)
 
@@ -138,8 +137,8 @@ SPARSE_SOFTMAX_CROSS_ENTROPY = _loss_op(
 
 MEAN_SQUARED_ERROR = _loss_op(
     "mean_squared_error", "mean over the last axis of (y_true - y_pred)^2, as keras.losses.mean_squared_error",
-    ("y_true", "y_pred"), ("y_true", "y_pred"), mean_squared_error_cases, NA("a polynomial: no branch"),
+    ("y_true", "y_pred"), ("y_true", "y_pred"), mean_squared_error_cases, None,
     lambda case: [f"{case.arrays['y_pred'].ndim}-D"], mse_tape, "keras.losses.mean_squared_error(y_true, y_pred)",
-    {}, mse_errors, _last_axis_terms, NA("squares: no cancellation beyond the tolerance's own scale"))
+    {}, mse_errors, _last_axis_terms, None)
 
 OPS = (SOFTMAX_CROSS_ENTROPY, SPARSE_SOFTMAX_CROSS_ENTROPY, MEAN_SQUARED_ERROR)

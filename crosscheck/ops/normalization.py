@@ -12,15 +12,12 @@ from hypothesis import strategies as st
 
 from .. import strategies as S
 from ..case import Case
-from ..opinfo import NA, Call, OpInfo, PlainTF, RefPath, product, rms
+from ..opinfo import Call, OpInfo, PlainTF, RefPath, product, rms
 from ..params import AXIS_FORMS, Param
 from ._common import error, ones, refused, tf_lib
 
 MIN_GROUP = 3
 EPSILON = Param("added to the variance (0 allowed)", "value", 1e-3, ("1e-05", "0.0"))
-NO_WINDOW, NO_FILTERS = NA("no window"), NA("no filters")
-SMOOTH = NA("smooth everywhere (the variance is never 0 for the drawn inputs)")
-NO_PLAIN = NA("no single TF call: the snippet uses crosscheck's oracle (tf.nn.moments and the Keras formula)")
 KERAS_AXIS = "Keras normalization layers raise ValueError for an axis outside the input's rank"
 KERAS_GAMMA = "Keras normalization layers' gamma and beta have the normalised axis' shape"
 
@@ -444,16 +441,16 @@ def mistakes(call: Call) -> dict:
     return out
 
 
-def _norm_op(name, description, params, strategy, path, errors, terms, floor, extra=NA("none")) -> OpInfo:
+def _norm_op(name, description, params, strategy, path, errors, terms, floor, extra=()) -> OpInfo:
     return OpInfo(name=name, description=description, arrays=("x", "gamma", "beta"),
                   differentiable=("x", "gamma", "beta"),
-                  optional_arrays=extra if extra else NA("every array is required"), extra_arrays=extra,
+                  optional_arrays=extra, extra_arrays=extra,
                   outputs=("y",), params=params, strategy=strategy,
-                  extreme=NA("no value-dependent branch (a scaled or shifted x normalises to the same xhat)"),
-                  large=NA("reductions over whole axes: no blocking"),
+
+
                   features=norm_features,
-                  paths=(RefPath("tape", path),), geometry=NO_WINDOW, filter_arrays=NO_FILTERS,
-                  filter_tensors=NO_FILTERS, plain_tf=NO_PLAIN, kinks=SMOOTH, mistakes=mistakes, error_inputs=errors,
+                  paths=(RefPath("tape", path),),
+                  mistakes=mistakes, error_inputs=errors,
                   tolerance_class="normalization", terms=terms, scale_floor=floor)
 
 
@@ -470,14 +467,14 @@ GROUP_NORMALIZATION = _norm_op(
 
 MOMENTS = OpInfo(
     name="moments", description="mean and biased variance over axes (forward only)", arrays=("x",), differentiable=(),
-    optional_arrays=NA("one array"), extra_arrays=NA("none"), outputs=("mean", "variance"), params=MOMENTS_PARAMS,
-    strategy=moments_cases, extreme=NA("sums and squares: no branch"), large=NA("reductions: no blocking"),
+    outputs=("mean", "variance"), params=MOMENTS_PARAMS,
+    strategy=moments_cases,
     features=lambda case: [f"{case.arrays['x'].ndim}-D", "negative axes" if min(case.params["axes"]) < 0 else
                            "non-negative axes"],
-    paths=(RefPath("tape", moments_path),), geometry=NO_WINDOW, filter_arrays=NO_FILTERS, filter_tensors=NO_FILTERS,
+    paths=(RefPath("tape", moments_path),),
     plain_tf=PlainTF("tf.nn.moments(x, {params})", lambda call: {"axes": call.params.get("axes"),
                                                                  "keepdims": call.params.get("keepdims", False)}),
-    kinks=NA("forward only"), mistakes=NA("no well-known wrong formulation to tell apart"), error_inputs=moments_errors, tolerance_class="reduction", terms=moments_terms,
+    error_inputs=moments_errors, tolerance_class="reduction", terms=moments_terms,
     scale_floor=moments_floor)
 
 OPS = (BATCH_NORMALIZATION, LAYER_NORMALIZATION, GROUP_NORMALIZATION, MOMENTS)

@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from .. import geometry as G
 from .. import strategies as S
 from ..case import Case
-from ..opinfo import NA, Call, OpInfo, PlainTF, RefPath, product, rms, taps
+from ..opinfo import Call, OpInfo, PlainTF, RefPath, product, rms, taps
 from ..params import Param
-from ._common import (DATA_FORMAT, empty_axis_features, error, nhwc_only, on_an_empty_batch, ones, pool_params, tf_lib,
+from ._common import (DATA_FORMAT, empty_axis_features, error, nhwc_only, ones, pool_params, tf_lib,
                       tf_pad, tf_spatial, window_errors)
 
 MAX_POOL_PARAMS = pool_params(explicit=True)
@@ -31,9 +31,7 @@ def pool_window(call: Call) -> G.WindowArgs:
                         pads_below_window=call.op == "max_pool2d")
 
 
-def pool_features(case: Case) -> list[str]:
-    from ..registry import get_op
-    call = get_op(case.op).resolve(case)
+def pool_features(call: Call) -> list[str]:
     x = call.arrays["input"]
     feats = ["batch 0"] if x.shape[0] == 0 else []
     win = pool_window(call)
@@ -42,7 +40,7 @@ def pool_features(case: Case) -> list[str]:
         feats.append("window wider than the input")
     if any(s > k for s, k in zip(win.strides, win.window)):
         feats.append("stride larger than the window")
-    if case.op == "max_pool2d" and x.size:
+    if call.op == "max_pool2d" and x.size:
         if np.isnan(x).any():
             feats.append("NaN inputs")
         if tied_windows(call):
@@ -120,9 +118,8 @@ def max_pool_tape(call: Call) -> dict:
 def avg_pool_tape(call: Call) -> dict:
     """tf.nn.avg_pool2d; its d_input is left out where TF's AvgPoolGrad is wrong (quirk
     avg-pool-grad-same-window): path tape_avg_pool_as_conv alone judges d_input there."""
-    from ..oracle.quirks import applies
     out = _pool_tape(call, tf_lib().tf.nn.avg_pool2d)
-    if applies("avg-pool-grad-same-window", call):
+    if call.holds("avg-pool-grad-same-window"):
         out.pop("d_input", None)
     return out
 
@@ -148,8 +145,7 @@ def _plain_pool_params(call: Call) -> dict:
 
 
 def plain_avg_works(call: Call) -> str:
-    from ..oracle.quirks import applies
-    if applies("avg-pool-grad-same-window", call):
+    if call.holds("avg-pool-grad-same-window"):
         return "quirk avg-pool-grad-same-window: TF's own gradient is wrong here"
     return nhwc_only(call)
 
@@ -285,7 +281,7 @@ def mistakes(call: Call) -> dict:
     rule, or every tied maximum)."""
     if call.op != "max_pool2d" or call.dy is None:
         return {}
-    ones = Call(dataclasses.replace(call.case, dy=np.ones_like(call.dy)), call.params)
+    ones = call.with_case(dataclasses.replace(call.case, dy=np.ones_like(call.dy)))
     found = {"upstream-gradient-dropped": ("d_input is the mask of the maxima, not multiplied by dy",
                                            {"d_input": max_pool_tape(ones)["d_input"]})}
     win = pool_window(call).resolve()
@@ -297,24 +293,20 @@ def mistakes(call: Call) -> dict:
     return found
 
 
-def max_pool_kinks(case: Case) -> str:
-    from ..registry import get_op
-    ties = tied_windows(get_op("max_pool2d").resolve(case))
+def max_pool_kinks(call: Call) -> str:
+    ties = tied_windows(call)
     return (f"{ties} windows have tied maxima, where max-pool has no derivative (TensorFlow's first-maximum rule "
             "is the spec)") if ties else ""
 
 
 # ------------------------------------------------------------------------------------- the ops
 
-def _pool_op(name, description, params, strategy, extreme, paths, plain, kinks, mistakes=NA(
-        "averaging has no tie rule or overwrite to tell apart")) -> OpInfo:
-    paths = tuple(dataclasses.replace(p, compute=on_an_empty_batch(p.compute, None)) for p in paths)
-    return OpInfo(name=name, description=description, arrays=("input",), differentiable=("input",),
-                  optional_arrays=NA("one array"), extra_arrays=NA("one array"), outputs=("y",), params=params,
-                  strategy=strategy, extreme=extreme, large=lambda dtype: pool_large(dtype, name), features=pool_features, paths=paths, geometry=pool_window,
-                  filter_arrays=NA("no filters"), filter_tensors=NA("no filters"), plain_tf=plain, kinks=kinks, mistakes=mistakes,
-                  error_inputs=lambda: _pool_errors(name), tolerance_class="reduction", terms=pool_terms,
-                  scale_floor=NA("averages and maxima of the inputs: no cancellation"))
+def _pool_op(name, description, params, strategy, extreme, paths, plain, kinks=None, mistakes=None) -> OpInfo:
+    return OpInfo(name=name, description=description, arrays=("input",), params=params,
+                  strategy=strategy, extreme=extreme, large=lambda dtype: pool_large(dtype, name),
+                  features=pool_features, paths=paths, geometry=pool_window, window_operands=("input", None),
+                  plain_tf=plain, kinks=kinks, mistakes=mistakes,
+                  error_inputs=lambda: _pool_errors(name), tolerance_class="reduction", terms=pool_terms)
 
 
 MAX_POOL2D = _pool_op(
@@ -326,24 +318,21 @@ MAX_POOL2D = _pool_op(
 AVG_POOL2D = _pool_op(
     "avg_pool2d", "average pooling; SAME divides by the valid cells only", AVG_POOL_PARAMS,
     lambda dtype, spellings=True: pool_cases(dtype, spellings, op="avg_pool2d"),
-    NA("linear: no value-dependent branch"),
+    None,
     (RefPath("tape", avg_pool_tape), RefPath("tape_avg_pool_as_conv", avg_pool_as_conv_tape)),
-    PlainTF("tf.nn.avg_pool2d(input, {params})", _plain_pool_params, plain_avg_works),
-    NA("linear: differentiable everywhere"))
+    PlainTF("tf.nn.avg_pool2d(input, {params})", _plain_pool_params, plain_avg_works))
 
 GLOBAL_PARAMS = {"data_format": DATA_FORMAT,
                  "keepdims": Param("keep 1x1 spatial axes", "value", False, ("False", "True"))}
 
 GLOBAL_AVG_POOL2D = OpInfo(
     name="global_avg_pool2d", description="mean over the spatial axes (Keras GlobalAveragePooling2D)",
-    arrays=("input",), differentiable=("input",), optional_arrays=NA("one array"), extra_arrays=NA("one array"),
+    arrays=("input",), differentiable=("input",),
     outputs=("y",), params=GLOBAL_PARAMS, strategy=global_avg_pool2d_cases,
-    extreme=NA("linear: no value-dependent branch"), large=NA("one reduction over H and W: no blocking"),
     features=lambda case: ["batch 0"] if case.arrays["input"].shape[0] == 0 else [],
-    paths=(RefPath("tape", global_tape),), geometry=NA("no sliding window"), filter_arrays=NA("no filters"),
-    filter_tensors=NA("no filters"),
+    paths=(RefPath("tape", global_tape),),
     plain_tf=PlainTF("keras.layers.GlobalAveragePooling2D({params}, dtype=input.dtype)(input)", _plain_global_params),
-    kinks=NA("linear: differentiable everywhere"), mistakes=NA("no well-known wrong formulation to tell apart"), error_inputs=global_errors, tolerance_class="reduction",
+    error_inputs=global_errors, tolerance_class="reduction",
     terms=global_terms, scale_floor=global_floor)
 
 OPS = (MAX_POOL2D, AVG_POOL2D, GLOBAL_AVG_POOL2D)

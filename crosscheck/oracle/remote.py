@@ -6,7 +6,7 @@ process that computes the run's own references). Only built-in values travel bac
 """
 from __future__ import annotations
 
-from . import reference_or_error
+from .reference import reference_or_error
 from .backend import in_force
 
 

@@ -7,7 +7,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crosscheck import geometry as G
-from crosscheck.ops._common import WINDOW_INPUT
 from crosscheck.oracle.quirks import WINDOW_OPS
 from crosscheck.registry import OPS
 from crosscheck.strategies import PAD_PATTERNS, explicit_pads
@@ -24,7 +23,7 @@ def _zero_axes(op) -> set:
     the filter's in and out channels."""
     found = set()
     for e in OPS[op].error_inputs():
-        x = _shape(e, WINDOW_INPUT.get(op, "input"))
+        x = _shape(e, OPS[op].window_operands[0])
         if len(x) == 4:
             fmt = e.params.get("data_format", "NHWC")
             spatial = G.spatial_shape(x, fmt) if fmt in ("NHWC", "NCHW") else ()

@@ -56,7 +56,7 @@ def test_an_empty_output_has_a_zero_filter_gradient_though_tf_leaves_it_uninitia
     implementation that returns garbage there fails."""
     import types
     import npcnn.functional as F
-    from crosscheck.oracle import compute_reference
+    from crosscheck.oracle.reference import compute_reference
     params, shapes, dy_shape, filter_grad = EMPTY_OUTPUT_CASES[name]
     op = name.split()[0]
     case = Case(op, params, {k: normal(s, "float32", i) for i, (k, s) in enumerate(shapes.items())},
@@ -149,7 +149,7 @@ def test_conv2d_is_compared_against_all_four_paths_when_keras_can_express_it():
 
 
 def test_a_preferred_path_is_computed_alone_or_the_first_that_applies_instead():
-    from crosscheck.oracle import compute_reference
+    from crosscheck.oracle.reference import compute_reference
     params = dict(strides=[1, 1], dilations=[1, 1], data_format="NHWC")
     arrays = {"input": normal((1, 5, 5, 2), "float64"), "filters": normal((3, 3, 2, 3), "float64")}
     same = Case("conv2d", dict(params, padding="SAME"), arrays, normal((1, 5, 5, 3), "float64"), "float64", 0)
@@ -204,7 +204,7 @@ def test_the_2017_strided_same_seed_case_agrees():
     assert outcome.status == PASS, outcome_summary(outcome)
     expected = {(d.path, d.tensor): d for d in outcome.diffs}
     assert expected[("tape", "y")].max_abs_err == 0
-    from crosscheck.oracle import compute_reference
+    from crosscheck.oracle.reference import compute_reference
     ref = compute_reference(Case("conv2d", params, {"input": x, "filters": w}, dy, "float32", 0))
     assert ref.paths["tape"]["y"].reshape(-1).tolist() == [10.0]
     assert ref.paths["tape"]["d_filters"].reshape(-1).tolist() == [100.0]
@@ -223,7 +223,7 @@ def test_depthwise_with_unequal_strides_uses_grouped_conv():
 
 def test_tf_op_errors_on_a_case_no_quirk_covers_are_reference_errors():
     # a conv2d_transpose output_shape the conv cannot map back: TF raises, and no quirk says why
-    from crosscheck.oracle import TFReferenceError, compute_reference
+    from crosscheck.oracle.reference import TFReferenceError, compute_reference
     params = dict(output_shape=[1, 9, 9, 1], strides=[1, 1], padding="VALID", dilations=[1, 1], data_format="NHWC")
     case = Case("conv2d_transpose", params, {"input": normal((1, 3, 3, 1), "float32"),
                                               "filters": normal((2, 2, 1, 1), "float32")},
@@ -316,7 +316,8 @@ def test_tf_avg_pool_gradient_bug_is_detected_and_the_conv_formulation_used():
 def test_keras_path_is_what_a_built_conv2d_transpose_layer_computes(strides, padding, x_hw, dilations):
     # the path calls keras.ops.conv_transpose as Conv2DTranspose.call does; a real layer must agree exactly
     import keras
-    from crosscheck.oracle import resolve, tf_lib as T
+    from crosscheck.oracle import tf_lib as T
+    from crosscheck.oracle.reference import resolve
     from crosscheck.geometry import resolve as window
     w = normal((3, 2, 2, 4), "float64", 1)
     out = window(x_hw, (3, 2), strides, dilations, padding).out

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from crosscheck.oracle.backend import BACKENDS, VARIABLE, variable_value
-from crosscheck.oracle.quirks import QUIRKS, markdown
+from crosscheck.oracle.quirk_docs import markdown
+from crosscheck.oracle.quirks import QUIRKS
 from crosscheck.registry import OPS
 
 pytest.importorskip("tensorflow")
@@ -67,4 +68,4 @@ def test_quirk_is_complete(quirk):
 
 def test_tf_defects_doc_is_generated_from_the_registry():
     assert (ROOT / "docs" / "tf-defects.md").read_text() == markdown(), \
-        "regenerate: python -m crosscheck.oracle.quirks > docs/tf-defects.md"
+        "regenerate: python -m crosscheck.oracle.quirk_docs > docs/tf-defects.md"

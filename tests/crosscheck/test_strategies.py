@@ -36,7 +36,7 @@ def test_window_ops_draw_empty_axes_under_same_and_under_covering_pads():
     from crosscheck.registry import cases
     seen = Counter()
     for info in OPS:
-        fuzz_outcomes(cases(info.name, "float32"), lambda case: seen.update(info.features(case) + ["case"]),
+        fuzz_outcomes(cases(info.name, "float32"), lambda case: seen.update(info.case_features(case) + ["case"]),
                       examples=100, seed_key=op_seed_key(info.name, "float32", 0))
     same, padded = seen["empty H or W, SAME (an empty output)"], seen["empty H or W, explicit pads cover the window"]
     assert same and padded and same + padded <= 0.12 * seen["case"], seen

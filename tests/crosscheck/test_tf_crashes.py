@@ -34,7 +34,7 @@ def _abort_once():
     os.abort()
 
 
-import crosscheck.oracle as _oracle
+import crosscheck.oracle.reference as _oracle
 import crosscheck.error_parity as _parity
 _compute_path, _tf_verdict = _oracle._compute_path, _parity.tf_verdict
 
