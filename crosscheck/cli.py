@@ -167,7 +167,7 @@ def _choose_backend(args) -> None:
 def _usable_report_dir(path: str) -> Path:
     """``--report`` checked before any work: a directory crosscheck can write (exit 2 otherwise)."""
     from .report import ReportDirError
-    from .report.journal import check_report_dir
+    from .report import check_report_dir
     try:
         return check_report_dir(path)
     except ReportDirError as exc:
@@ -249,7 +249,8 @@ def cmd_run_parallel(args, console: Console) -> int:
     killed, the shards stop too and ``crosscheck report DIR`` merges their journals."""
     import shutil
     from .report import ReportDirError, merge_shards
-    from .report.journal import JOBS_DIR, JOURNAL_NAME, combine_attempts, open_report_dir
+    from .report import JOBS_DIR, combine_attempts, open_report_dir
+    from .report.journal import JOURNAL_NAME
     own_shard = _parse_shard(args.shard)   # --shard K/N: this run is one shard of a campaign
     report_dir = _usable_report_dir(args.report)
     open_report_dir(report_dir, {"command": " ".join(["crosscheck", *args.argv]),
@@ -771,7 +772,8 @@ def cmd_check(args, console: Console) -> int:
 def start_check_worker(target: str, convention: str, timeout: float | None):
     """A started CheckWorker of ``target``; LoadError when importing it fails, crashes or hangs."""
     from .check import LoadError
-    from .isolation import CheckWorker, WorkerCrash, WorkerTimeout
+    from .check.worker import CheckWorker
+    from .isolation import WorkerCrash, WorkerTimeout
     worker = CheckWorker(target, convention, timeout)
     try:
         worker.start()

@@ -22,17 +22,24 @@ from __future__ import annotations
 
 import builtins
 import copy
+import importlib
+import inspect
 import os
+import pickle
 import signal
 import subprocess
 import sys
 import time
+from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 import numpy as np
 
 from . import forking
+from .tf_import import lean
+from .threads import limit_blas_threads
+from .tracebacks import user_traceback
 
 START_TIMEOUT = 120.0   # seconds for the worker to start and import the code under test
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
@@ -106,7 +113,7 @@ class Worker:
 
     def _fork(self) -> bool:
         """Fork the child from the fork server (:mod:`crosscheck.forking`); False if it cannot."""
-        from multiprocessing import Pipe
+
         inbox, writer = Pipe(duplex=False)
         reader, outbox = Pipe(duplex=False)
         process = forking.start(_serve, (inbox, outbox), environ={**_worker_environ(), **self.environ},
@@ -170,10 +177,6 @@ class Worker:
             self.process.kill()
             self.process.wait(5)
         self.conn = self.writer = self.process = None
-
-
-def _remove(path: str) -> None:
-    Path(path).unlink(missing_ok=True)
 
 
 def _worker_environ() -> dict:
@@ -262,7 +265,7 @@ _HANDLE = "crosscheck-isolation-handle"
 
 def _main(read_fd: int, write_fd: int) -> None:
     """The worker process started as ``python -c``: see :func:`_serve`."""
-    from .tf_import import lean
+
     lean()
     _serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False))
 
@@ -276,7 +279,6 @@ def _serve(inbox: Connection, outbox: Connection) -> None:
     try:
         state = _setup(setup, lambda: outbox.send(("booted", None)))
     except BaseException as exc:   # noqa: BLE001 - reported to the caller, which decides
-        from .implementation import user_traceback
         friendly = type(exc).__name__ == "LoadError" or _is_missing_target(exc, setup)   # the message says all
         outbox.send(("failed", str(exc) if friendly else user_traceback(exc)))
         return
@@ -297,7 +299,6 @@ def _is_missing_target(exc: BaseException, setup: tuple) -> bool:
 
 def _defaults(fn) -> dict:
     """The plain-valued parameter defaults of ``fn`` (what the caller's diagnosis reads), {} if none."""
-    import inspect
     try:
         parameters = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):
@@ -312,50 +313,40 @@ def _defaults(fn) -> dict:
 
 def _signature(defaults: dict):
     """A signature with those defaults, for ``inspect.signature`` of a RemoteFunction."""
-    import inspect
     return inspect.Signature([inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=v)
                               for n, v in defaults.items()])
 
 
 def _setup(setup: tuple, booted) -> dict:
-    """Import the code under test; ``booted()`` is called once crosscheck's own imports are done."""
-    from .threads import limit_blas_threads, limit_threads
+    """Import the code under test; ``booted()`` is called once crosscheck's own imports are done.
+
+    ``("module", name)``: a module whose functions the caller calls. ``("hosted", module, *args)``:
+    ``module.setup(args, booted)`` (named, not imported here: e.g. crosscheck.check.worker) returns
+    the state, whose ``"answer"`` serves the requests other than calls."""
     kind = setup[0]
     if kind == "module":
         limit_blas_threads()
         booted()
-        import importlib
         module = importlib.import_module(setup[1])
         names = [n for n in dir(module) if not n.startswith("__") and callable(getattr(module, n, None))]
         return {"kind": kind, "module": module, "handles": {}, "info": {n: _defaults(getattr(module, n)) for n in names}}
-    if kind == "check":
-        limit_threads()
-        from .check import specs_for
-        from .check.loading import load_user_code
-        from .oracle import tf_lib  # noqa: F401  (TensorFlow before the user's import: its time is not theirs)
-        booted()
-        _, target, convention = setup
-        module = load_user_code(target, timeout=None)
-        specs = {s.name: s for s in specs_for(convention, module)}
-        return {"kind": kind, "module": module, "specs": specs, "info": sorted(specs)}
+    if kind == "hosted":
+        return importlib.import_module(setup[1]).setup(setup[2:], booted)
     raise ValueError(f"unknown worker setup {kind!r}")
 
 
 def _answer(state: dict, message: tuple):
-    from .implementation import user_traceback
     try:
         if message[0] == "call":
             return _call(state, *message[1:])
-        if message[0] == "check":
-            _, name, case, options = message
-            return ("ok", state["specs"][name].run(state["module"], case, options))
+        if "answer" in state:
+            return state["answer"](state, message)
         raise ValueError(f"unknown request {message[0]!r}")
     except Exception as exc:
         return ("raise", _builtin_base(exc), str(exc), user_traceback(exc))
 
 
 def _call(state: dict, target, args, kwargs):
-    from .implementation import user_traceback
     if isinstance(target, str):
         fn = getattr(state["module"], target)
         state["handles"].clear()      # a new top-level call: earlier pullbacks are done with
@@ -374,7 +365,6 @@ def _call(state: dict, target, args, kwargs):
             writebacks[key] = new
     encoded = _encode(result, state["handles"])
     try:
-        import pickle
         pickle.dumps((encoded, writebacks), protocol=5)
     except Exception as exc:
         return ("raise", "TypeError", f"returned a value that cannot be sent back from the worker: {exc}",
@@ -414,35 +404,3 @@ def _builtin_base(exc: BaseException) -> str:
         if getattr(builtins, cls.__name__, None) is cls:
             return cls.__name__
     return "Exception"
-
-
-class CheckWorker(Worker):
-    """The worker of ``crosscheck check``: it imports the user's file (``target``) and runs one
-    Spec's case at a time (the TensorFlow reference included)."""
-
-    def __init__(self, target: str, convention: str, timeout: float | None = 60.0):
-        import tempfile
-        from .oracle.reference import PHASE_FILE
-        import weakref
-        fd, self.phase_file = tempfile.mkstemp(prefix="crosscheck-phase-")
-        os.close(fd)
-        weakref.finalize(self, _remove, self.phase_file)   # kept across restarts: read after a crash
-        super().__init__(("check", target, convention), timeout, start_timeout=timeout, fork=True,
-                         environ={PHASE_FILE: self.phase_file})
-        self.target = target
-
-    def in_tensorflow(self) -> bool:
-        """Whether the worker was computing a TensorFlow reference when it last stopped (crashed)."""
-        try:
-            with open(self.phase_file) as f:
-                return f.read() == "tensorflow"
-        except OSError:
-            return False
-
-
-
-    def run(self, spec_name: str, case, options: dict):
-        reply = self.request(("check", spec_name, case, options))
-        if reply[0] == "raise":
-            raise rebuild_exception(*reply[1:])
-        return reply[1]

@@ -114,7 +114,7 @@ def exit_with_parent() -> None:
 
 
 def journal_finished(report_dir: Path) -> bool:
-    from .report.journal import ReportDirError, read_journal
+    from .report.report_dir import ReportDirError, read_journal
     try:
         return any(e.get("kind") == "end" for e in read_journal(report_dir))
     except ReportDirError:
@@ -178,7 +178,7 @@ class Shard:
             raise ShardUsageError(log_text.strip().removeprefix("crosscheck: error: ") if self.jobs == 1 else
                                   f"shard {self.k}/{self.jobs} ended with exit status 2:\n{log_text[-2000:]}")
         from .isolation import describe_exit
-        from .report.journal import ReportDirError, read_journal
+        from .report.report_dir import ReportDirError, read_journal
         how = describe_exit(code)
         try:
             done, running = crash_after(read_journal(self.dirs[-1]))

@@ -12,6 +12,11 @@ TensorFlow oracle, the tolerance policy, diagnosis and reports are those of ``cr
 """
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
+from ..replay import case_from_dict
+from . import cs231n, deeplearning_ai, layers
 from .loading import CallTimeout, LoadError, load_user_code  # noqa: F401
 from .run import VERDICTS, Row, check_module, rows_ok  # noqa: F401
 
@@ -21,14 +26,11 @@ CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")
 def specs_for(convention: str, module=None) -> list:
     """The checkable functions (or layer classes) of a convention, for ``module``."""
     if convention == "cs231n":
-        from .cs231n import SPECS
-        return list(SPECS)
+        return list(cs231n.SPECS)
     if convention == "deeplearning-ai":
-        from .deeplearning_ai import SPECS
-        return list(SPECS)
+        return list(deeplearning_ai.SPECS)
     if convention == "layers":
-        from .layers import specs_of_module
-        return specs_of_module(module)
+        return layers.specs_of_module(module)
     raise ValueError(f"unknown convention {convention!r}; known: {', '.join(CONVENTIONS)}")
 
 
@@ -40,33 +42,27 @@ def check_target(module, convention: str = "cs231n", examples: int = 10, seed: i
                  ties: str = "note", year: int | None = None, timeout: float | None = 60.0, worker=None,
                  on_outcome=None) -> list[Row]:
     """Rows for every function (or layer) of ``convention`` that ``module`` defines. ``worker``: a
-    started crosscheck.isolation.CheckWorker of the same file, which then runs every case (a crash
+    started crosscheck.check.worker.CheckWorker of the same file, which then runs every case (a crash
     or a hang of the user's code costs that case only); ``on_outcome(function, outcome)`` is called
     on every judged case as it comes."""
     pinned = {}
     if convention == "cs231n":
-        from .cs231n import pins_for_year
-        pinned = pins_for_year(year)
+        pinned = cs231n.pins_for_year(year)
     return check_module(module, specs_for(convention, module), examples=examples, seed=seed, only=only, ties=ties,
                         pinned=pinned, timeout=timeout, worker=worker, on_outcome=on_outcome)
 
 
 def rerun(replay_path, module):
     """The Outcome of the function a ``crosscheck check`` replay file names, on its saved case."""
-    import json
-    from pathlib import Path
-
-    from ..replay import case_from_dict
     doc = json.loads(Path(replay_path).read_text())
     info = doc.get("check")
     if not info:
         raise ValueError(f"{replay_path} is not a `crosscheck check` case (no 'check' entry); use crosscheck replay")
-    from .cs231n import pins_for_year
     specs = {s.name: s for s in specs_for(info["convention"], module)}
     spec = specs.get(info["function"])
     if spec is None:
         raise ValueError(f"{info['function']} is not a {info['convention']} function of this module")
     options = {"ties": info.get("ties", "note")}
     if spec.variants:
-        options["variant"] = pins_for_year(info.get("year")).get(spec.group, spec.variants[0].key)
+        options["variant"] = cs231n.pins_for_year(info.get("year")).get(spec.group, spec.variants[0].key)
     return spec.run(module, case_from_dict(doc["case"]), options)

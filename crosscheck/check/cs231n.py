@@ -25,7 +25,7 @@ import numpy as np
 
 from ..case import IMPLEMENTATION_ERROR, PASS, Case, Outcome, TensorDiff
 from ..compare import NONE_NOTE
-from ..implementation import user_traceback
+from ..tracebacks import user_traceback
 from . import cases as C
 from .run import Guard, Spec, Variant, WrongShape, grads, modified_outcome, outcome_of, own_diff, pair
 

@@ -19,7 +19,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from ..case import IMPLEMENTATION_ERROR, Case, Outcome
-from ..implementation import user_traceback
+from ..tracebacks import user_traceback
 from . import cases as C
 from .cs231n import registry_run
 from .run import Guard, Spec, grads, modified_outcome, outcome_of, own_diff, pair

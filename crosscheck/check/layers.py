@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 
 from ..case import IMPLEMENTATION_ERROR, Case, Outcome
 from ..compare import NONE_NOTE
-from ..implementation import user_traceback
+from ..tracebacks import user_traceback
 from . import cases as C
 from .run import Spec, outcome_of, own_diff
 

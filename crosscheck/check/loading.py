@@ -18,7 +18,7 @@ import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
-from ..implementation import user_traceback
+from ..tracebacks import user_traceback
 
 IMPORT_TIMEOUT_S = 30.0
 _PY2 = re.compile(r"^\s*(print\s+[\"'\w]|exec\s+[\"'])|\bxrange\(|\bexcept\s+\w+\s*,\s*\w+\s*:|\bur[\"']|\braw_input\(",

@@ -23,7 +23,7 @@ import numpy as np
 from ..case import (REFERENCE_CRASH, FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, OWN_PATH, PASS,
                     REFERENCE_ERROR, Case, Outcome, TensorDiff)
 from ..compare import NONE_NOTE, ZERO_NOTE, compare
-from ..implementation import INSIDE_CROSSCHECK, ConventionError
+from ..tracebacks import INSIDE_CROSSCHECK, ConventionError
 from ..tolerance import tolerance
 
 VERDICTS = ("passed", "passed-with-note", "failed", "not-implemented", "error")
@@ -318,7 +318,7 @@ def run_split(spec: Spec, module, options: dict, examples: int, seed: int, stop_
 
 
 def timed_run(spec: Spec, module, case: Case, options: dict, timeout: float | None, worker=None) -> Outcome:
-    """``spec.run`` with a time limit, in ``worker`` (a crosscheck.isolation.CheckWorker) when given:
+    """``spec.run`` with a time limit, in ``worker`` (a crosscheck.check.worker.CheckWorker) when given:
     a call that does not return is an implementation-timeout, a crash an implementation-crash."""
     from ..isolation import WorkerCrash, WorkerTimeout
     from .loading import CallTimeout, time_limit
@@ -338,7 +338,7 @@ def timed_run(spec: Spec, module, case: Case, options: dict, timeout: float | No
                 {"how": str(e).rsplit(": ", 1)[-1], "line": "(its output went to the worker's stderr)"}))
         return Outcome(case, IMPLEMENTATION_CRASH, message=f"{spec.name}: {e}", impl=spec.name)
     except Exception as e:   # crosscheck's own adapter failed in the worker: its traceback says where
-        from ..implementation import user_traceback
+        from ..tracebacks import user_traceback
         return Outcome(case, IMPLEMENTATION_ERROR, message=user_traceback(e), impl=spec.name)
 
 

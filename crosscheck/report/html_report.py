@@ -11,6 +11,7 @@ import numpy as np
 from html import escape
 from pathlib import Path
 
+from ..files import atomic_write_text
 from ..case import (REFERENCE_CRASH, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, REFERENCE_ERROR,
                     REFERENCE_UNSUPPORTED, STATUSES)
 from .terminal import TOP_K, _e, _g, _index, _params, headline
@@ -174,5 +175,4 @@ def _failing_tensors(o: dict) -> str:
 
 
 def write_html(document: dict, path) -> Path:
-    from .journal import atomic_write_text
     return atomic_write_text(path, render_html(document))

@@ -10,6 +10,7 @@ import json
 import math
 from pathlib import Path
 
+from ..files import atomic_write_text
 from ..case import (REFERENCE_CRASH, FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, PASS,
                     REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES, Outcome)
 from ..replay import check_snippet, jsonable, replay_command, snippet
@@ -179,5 +180,4 @@ def build_document(summary: dict, outcomes: list[dict], **meta) -> dict:
 
 
 def write_json(document: dict, path) -> Path:
-    from .journal import atomic_write_text
     return atomic_write_text(path, json.dumps(document, indent=1, allow_nan=False))

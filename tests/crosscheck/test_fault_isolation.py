@@ -329,7 +329,7 @@ def test_a_check_worker_is_forked_and_runs_where_and_as_the_caller_says(tmp_path
     environment *now* (not those of the server's start), stdout on /dev/null, and the right to
     start processes of their own."""
     from crosscheck.forking import ForkedProcess
-    from crosscheck.isolation import CheckWorker
+    from crosscheck.check.worker import CheckWorker
     (tmp_path / "first.py").write_text("")
     first = CheckWorker(str(tmp_path / "first.py"), "cs231n", 120)   # the fork server runs from here on
     first.start()
@@ -360,12 +360,13 @@ def test_without_a_fork_server_the_check_worker_starts_python(tmp_path, monkeypa
     is a new ``python`` process, a child of this one, with the same behaviour: a crash is reported
     with its signal."""
     import crosscheck.forking
+    import crosscheck.check.worker
     import crosscheck.isolation as isolation
     monkeypatch.setattr(crosscheck.forking, "fork_context", lambda: None)
     (tmp_path / "crashes.py").write_text(
         "import ctypes, os\nopen('ppid', 'w').write(str(os.getppid()))\nctypes.string_at(0)\n")
     monkeypatch.chdir(tmp_path)
-    worker = isolation.CheckWorker("crashes.py", "cs231n", 120)
+    worker = crosscheck.check.worker.CheckWorker("crashes.py", "cs231n", 120)
     with pytest.raises(isolation.WorkerCrash, match="killed by signal SIGSEGV"):
         worker.start()
     assert int((tmp_path / "ppid").read_text()) == os.getpid()
