@@ -1,6 +1,13 @@
 """npcnn: a NumPy CNN library with hand-written backward passes and TensorFlow's exact semantics."""
+from importlib.metadata import PackageNotFoundError, version
+
 from . import functional
 from .gradients import differentiable_ops, vjp, vjp_rule
+
+try:
+    __version__ = version("npcnn-crosscheck")
+except PackageNotFoundError:   # run from a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = ["functional", "vjp", "vjp_rule", "differentiable_ops"]
 

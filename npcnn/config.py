@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from ._typing import DTypeLike
+
 FLOATX_CHOICES = ("float32", "float64")
 _settings = {"floatx": "float32", "num_threads": None}
 
@@ -20,7 +22,7 @@ def floatx() -> str:
     return _settings["floatx"]
 
 
-def set_floatx(dtype) -> None:
+def set_floatx(dtype: DTypeLike) -> None:
     """Set :func:`floatx`: ``"float32"`` or ``"float64"`` (a NumPy dtype is accepted too)."""
     try:
         name = None if dtype is None or isinstance(dtype, bool) else np.dtype(dtype).name
@@ -48,7 +50,7 @@ def num_threads() -> int:
     return int(env) if env.isdigit() and int(env) > 0 else _usable_cores()
 
 
-def set_num_threads(n) -> None:
+def set_num_threads(n: int | None) -> None:
     """Set :func:`num_threads` to a positive int, or ``None`` for the default."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1):
         raise ValueError(f"num_threads must be a positive int or None, got {n!r}")

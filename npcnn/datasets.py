@@ -10,12 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import os
+
 import numpy as np
 
 from ._checks import FLOAT_DTYPES
+from ._typing import DTypeLike
+
+#: ``((x_train, y_train), (x_test, y_test))``.
+Splits = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def _float_dtype(dtype) -> np.dtype:
+def _float_dtype(dtype: DTypeLike) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype not in FLOAT_DTYPES:
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")
@@ -36,7 +42,7 @@ def stratified_split(labels: np.ndarray, test_fraction: float, seed: int) -> tup
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
-def load_digits(test_fraction: float = 0.2, seed: int = 0, dtype="float32"):
+def load_digits(test_fraction: float = 0.2, seed: int = 0, dtype: DTypeLike = "float32") -> Splits:
     """scikit-learn's 8x8 digits (pixel values 0..16 scaled to ``[0, 1]``), split per class.
 
     Returns ``((x_train, y_train), (x_test, y_test))``: ``x`` ``(N, 8, 8, 1)`` of ``dtype``, ``y``
@@ -44,7 +50,7 @@ def load_digits(test_fraction: float = 0.2, seed: int = 0, dtype="float32"):
     """
     dtype = _float_dtype(dtype)
     try:
-        from sklearn.datasets import load_digits as sklearn_digits
+        from sklearn.datasets import load_digits as sklearn_digits  # deferred: scikit-learn, optional and slow
     except ImportError:
         raise ImportError("load_digits needs scikit-learn (pip install \"npcnn-crosscheck[examples]\"); "
                           "the data ships inside it, nothing is downloaded") from None
@@ -66,7 +72,7 @@ def _check_labels(y: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} must hold class labels >= 0, got {y.min()}")
 
 
-def load_mnist(path, dtype="float32"):
+def load_mnist(path: str | os.PathLike, dtype: DTypeLike = "float32") -> Splits:
     """MNIST from a Keras-format ``mnist.npz`` (keys x_train, y_train, x_test, y_test; uint8 images).
 
     Returns ``((x_train, y_train), (x_test, y_test))``: ``x`` ``(N, 28, 28, 1)`` scaled to
@@ -92,7 +98,7 @@ def load_mnist(path, dtype="float32"):
         if x.dtype.kind not in "uif":
             raise TypeError(f"{path}: x_{split} must hold pixel values (uint8 0..255), got dtype {x.dtype}")
 
-    def images(x):
+    def images(x: np.ndarray) -> np.ndarray:
         return (x.astype(dtype) / dtype.type(255))[..., None]
     return ((images(arrays["x_train"]), arrays["y_train"].astype(np.int64)),
             (images(arrays["x_test"]), arrays["y_test"].astype(np.int64)))

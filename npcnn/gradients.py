@@ -1,42 +1,87 @@
 """``npcnn.vjp``: the forward pass of an op together with its hand-written backward rule.
 
-Each op module registers a rule with :func:`defvjp`, naming the op's *array arguments* in order.
-``vjp(op, *arrays, **params)`` passes those arrays positionally (trailing optional ones such as
-``bias`` may be left out) and every other argument by keyword. ``pullback(dy)`` returns one gradient
-per array passed, in order; an integer array (class labels) gets ``None``.
+Each op module registers a rule with :func:`defvjp`, naming the op function and its *array
+arguments* in order. ``vjp(op, *arrays, **params)`` passes those arrays positionally (trailing
+optional ones such as ``bias`` may be left out) and every other argument by keyword.
+``pullback(dy)`` returns one gradient per array passed, in order; an integer array (class labels)
+gets ``None``.
+
+A rule takes its op's parameters, by the same names and in the same order, with no defaults and no
+annotations: :func:`vjp` binds each call against the op function's signature, applies the op's
+defaults, and passes every argument to the rule by keyword. A default is written once, in the op
+function, and :func:`defvjp` refuses a rule that writes one of its own.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
+
+from ._typing import ArrayLike, OpResult, Pullback
+
+#: A backward rule: ``rule(**arguments) -> (output, pullback)``.
+Rule = Callable[..., OpResult]
 
 
 @dataclass(frozen=True)
 class VjpRule:
-    """``fn(*arrays, **params) -> (output, pullback)`` for the op ``name``.
+    """The backward rule ``fn`` of the op function ``op`` (named ``name``).
 
-    ``arrays`` names the array arguments in order; ``required`` how many must be given.
+    ``arrays`` names the array arguments in order; ``required`` how many must be given (those
+    without a default in ``op``); ``signature`` is ``op``'s, the one :func:`vjp` binds calls against.
     """
     name: str
+    op: Callable
     arrays: tuple[str, ...]
     required: int
-    fn: Callable
+    signature: inspect.Signature
+    fn: Rule
 
 
 _RULES: dict[str, VjpRule] = {}
 
 
-def defvjp(name: str, arrays: tuple[str, ...], required: int | None = None):
-    """Register the decorated ``fn(*arrays, **params) -> (output, pullback)`` as ``name``'s rule."""
-    def register(fn):
-        _RULES[name] = VjpRule(name, tuple(arrays), len(arrays) if required is None else required, fn)
+def _check_rule_parameters(op: Callable, signature: inspect.Signature, fn: Callable) -> None:
+    """A rule's parameters are ``op``'s names in ``op``'s order, with no defaults or annotations."""
+    mine = inspect.signature(fn).parameters
+    if list(mine) != list(signature.parameters):
+        raise TypeError(f"the vjp rule {fn.__name__} must take {op.__name__}'s parameters "
+                        f"{list(signature.parameters)} in that order, got {list(mine)}")
+    own = [name for name, p in mine.items()
+           if p.default is not inspect.Parameter.empty or p.annotation is not inspect.Parameter.empty]
+    if own:
+        raise TypeError(f"the vjp rule {fn.__name__} writes a default or an annotation of its own for {own}: "
+                        f"{op.__name__}'s signature is the one place for both")
+
+
+def defvjp(op: Callable, arrays: tuple[str, ...]) -> Callable[[Rule], Rule]:
+    """Register the decorated ``fn`` as the backward rule of the op function ``op``.
+
+    ``fn(**arguments) -> (output, pullback)`` takes ``op``'s parameters (same names, same order,
+    no defaults, no annotations); ``arrays`` names ``op``'s array arguments, in order; those with
+    a default in ``op`` (an optional ``bias``) may be left out of a :func:`vjp` call and must come
+    last.
+    """
+    signature = inspect.signature(op)
+    parameters = signature.parameters
+    unknown = [name for name in arrays if name not in parameters]
+    if unknown:
+        raise TypeError(f"{op.__name__} has no parameters {unknown}")
+    optional = [parameters[name].default is not inspect.Parameter.empty for name in arrays]
+    required = optional.index(True) if True in optional else len(arrays)
+    if not all(optional[required:]):
+        raise TypeError(f"{op.__name__}: the optional arrays of {tuple(arrays)} must come last")
+
+    def register(fn: Rule) -> Rule:
+        _check_rule_parameters(op, signature, fn)
+        _RULES[op.__name__] = VjpRule(op.__name__, op, tuple(arrays), required, signature, fn)
         return fn
     return register
 
 
-def vjp_rule(op) -> VjpRule:
+def vjp_rule(op: str | Callable) -> VjpRule:
     """The registered rule of ``op`` (a name or an npcnn function)."""
     name = op if isinstance(op, str) else getattr(op, "__name__", repr(op))
     try:
@@ -70,12 +115,14 @@ def _arrays_given_by_keyword(rule: VjpRule, arrays: tuple, params: dict) -> tupl
     return tuple(given), params
 
 
-def vjp(op, *arrays, **params):
+def vjp(op: str | Callable, *arrays: ArrayLike, **params: Any) -> tuple[np.ndarray, Pullback]:
     """Run ``op`` forward and return ``(output, pullback)``.
 
-    ``pullback(dy)`` takes an upstream gradient with the output's shape and dtype and returns a
-    tuple with one gradient per array argument given, positionally or by keyword (``bias=b``), in
-    the rule's order (see :func:`vjp_rule` for their names).
+    ``op``: an op's name (``"conv2d"``) or its function. The arguments are the op function's; a
+    parameter left out takes the op function's default. ``pullback(dy)`` takes an upstream gradient
+    with the output's shape and dtype and returns a tuple with one gradient per array argument
+    given, positionally or by keyword (``bias=b``), in the rule's order (see :func:`vjp_rule` for
+    their names), each with its array's shape.
     """
     rule = vjp_rule(op)
     arrays, params = _arrays_given_by_keyword(rule, arrays, params)
@@ -83,9 +130,14 @@ def vjp(op, *arrays, **params):
         raise TypeError(
             f"vjp({rule.name!r}) takes the arrays {rule.arrays} positionally "
             f"({rule.required} required), got {len(arrays)}")
-    output, pullback = rule.fn(*arrays, **params)
+    try:
+        bound = rule.signature.bind(**dict(zip(rule.arrays, arrays)), **params)
+    except TypeError as e:
+        raise TypeError(f"vjp({rule.name!r}): {e}") from None
+    bound.apply_defaults()
+    output, pullback = rule.fn(**bound.arguments)
 
-    def checked_pullback(dy):
+    def checked_pullback(dy: np.ndarray) -> tuple[np.ndarray | None, ...]:
         dy = np.asarray(dy)
         if dy.shape != output.shape:
             raise ValueError(f"dy for {rule.name} must have the output's shape {output.shape}, got {dy.shape}")

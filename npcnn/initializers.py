@@ -8,17 +8,19 @@ seed gives the same weights. Fans follow ``keras.initializers.compute_fans``: a 
 from __future__ import annotations
 
 import math
+from typing import Sequence, Union
 
 import numpy as np
 
 from ._checks import FLOAT_DTYPES
+from ._typing import DTypeLike
 
 # The std of a standard normal truncated to [-2, 2]; Keras divides by it so the truncated draw has
 # the requested variance.
 TRUNCATED_NORMAL_STD = 0.87962566103423978
 
 
-def compute_fans(shape) -> tuple[int, int]:
+def compute_fans(shape: Sequence[int]) -> tuple[int, int]:
     """``(fan_in, fan_out)`` of a weight shape, as ``keras.initializers.compute_fans``."""
     shape = tuple(int(d) for d in shape)
     if len(shape) == 0:
@@ -29,14 +31,14 @@ def compute_fans(shape) -> tuple[int, int]:
     return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
-def _float_dtype(dtype) -> np.dtype:
+def _float_dtype(dtype: DTypeLike) -> np.dtype:
     dtype = np.dtype(dtype)
     if dtype not in FLOAT_DTYPES:
         raise TypeError(f"initializer dtype must be float32 or float64, got {dtype}")
     return dtype
 
 
-def truncated_normal(rng: np.random.Generator, shape, stddev: float) -> np.ndarray:
+def truncated_normal(rng: np.random.Generator, shape: Sequence[int], stddev: float) -> np.ndarray:
     """Normal(0, stddev) draws, each redrawn until it lies within two stddevs (float64)."""
     z = rng.standard_normal(shape)
     outside = np.abs(z) > 2.0
@@ -50,45 +52,48 @@ class Initializer:
     """Base class: ``init(shape, dtype, rng) -> ndarray`` of ``dtype``."""
     name = "initializer"
 
-    def __call__(self, shape, dtype="float32", rng: np.random.Generator | None = None) -> np.ndarray:
+    def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32",
+                 rng: np.random.Generator | None = None) -> np.ndarray:
+        """An array of ``shape`` and ``dtype`` drawn from ``rng`` (a fresh unseeded generator if None)."""
         dtype = _float_dtype(dtype)
         rng = np.random.default_rng() if rng is None else rng
         return np.asarray(self.sample(tuple(shape), rng), dtype=np.float64).astype(dtype)
 
-    def sample(self, shape, rng) -> np.ndarray:
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+        """float64 values of ``shape`` (cast to the requested dtype by ``__call__``)."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
         return {}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}()"
 
 
 class Zeros(Initializer):
     name = "zeros"
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.zeros(shape)
 
 
 class Ones(Initializer):
     name = "ones"
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.ones(shape)
 
 
 class Constant(Initializer):
     name = "constant"
 
-    def __init__(self, value=0.0):
+    def __init__(self, value: float = 0.0) -> None:
         self.value = float(value)
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.full(shape, self.value)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"value": self.value}
 
 
@@ -103,7 +108,7 @@ class VarianceScaling(Initializer):
     MODES = ("fan_in", "fan_out", "fan_avg")
     DISTRIBUTIONS = ("uniform", "truncated_normal", "untruncated_normal")
 
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal"):
+    def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal") -> None:
         if scale <= 0:
             raise ValueError(f"scale must be positive, got {scale}")
         if mode not in self.MODES:
@@ -113,12 +118,13 @@ class VarianceScaling(Initializer):
             raise ValueError(f"distribution must be one of {self.DISTRIBUTIONS}, got {distribution!r}")
         self.scale, self.mode, self.distribution = float(scale), mode, distribution
 
-    def variance(self, shape) -> float:
+    def variance(self, shape: Sequence[int]) -> float:
+        """The variance of the draws for a weight of ``shape``: ``scale / max(1, n)``."""
         fan_in, fan_out = compute_fans(shape)
         n = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2.0}[self.mode]
         return self.scale / max(1.0, n)
 
-    def sample(self, shape, rng):
+    def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         var = self.variance(shape)
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * var)
@@ -127,10 +133,10 @@ class VarianceScaling(Initializer):
             return truncated_normal(rng, shape, math.sqrt(var) / TRUNCATED_NORMAL_STD)
         return rng.standard_normal(shape) * math.sqrt(var)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get_config()})"
 
 
@@ -138,20 +144,20 @@ class GlorotUniform(VarianceScaling):
     """Uniform on ``[-limit, limit]``, ``limit = sqrt(6 / (fan_in + fan_out))``."""
     name = "glorot_uniform"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(1.0, "fan_avg", "uniform")
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {}
 
 
 class GlorotNormal(VarianceScaling):
     name = "glorot_normal"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(1.0, "fan_avg", "truncated_normal")
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {}
 
 
@@ -159,28 +165,31 @@ class HeNormal(VarianceScaling):
     """Truncated normal with variance ``2 / fan_in`` (Keras: stddev ``sqrt(2 / fan_in) / 0.8796``, cut at 2 stddevs)."""
     name = "he_normal"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(2.0, "fan_in", "truncated_normal")
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {}
 
 
 class HeUniform(VarianceScaling):
     name = "he_uniform"
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__(2.0, "fan_in", "uniform")
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {}
 
+
+#: What :func:`get` takes: a name, a serialized dict or an instance.
+Identifier = Union[str, dict, Initializer]
 
 _BY_NAME = {cls.name: cls for cls in (Zeros, Ones, Constant, VarianceScaling, GlorotUniform, GlorotNormal,
                                        HeNormal, HeUniform)}
 
 
-def get(identifier) -> Initializer:
+def get(identifier: Identifier) -> Initializer:
     """An initializer from a name (``"glorot_uniform"``, ``"he_normal"``, ``"zeros"``, ``"ones"`` ...),
     a ``{"class_name": ..., "config": ...}`` dict (as :func:`serialize` writes) or an instance."""
     if isinstance(identifier, Initializer):
@@ -195,6 +204,7 @@ def get(identifier) -> Initializer:
 
 
 def serialize(init: Initializer) -> dict:
+    """``{"class_name": ..., "config": ...}``, which :func:`get` takes back."""
     return {"class_name": init.name, "config": init.get_config()}
 
 

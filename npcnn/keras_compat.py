@@ -9,10 +9,14 @@ only matters if the layer is built again. Keras is imported only when these func
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from . import initializers
 from . import layers as L
+from .config import set_floatx
+from .layers.base import _snake
 from .models import Sequential
 
 SUPPORTED = tuple(L.LAYERS)
@@ -53,12 +57,12 @@ INITIALIZER_ARGS = ("kernel_initializer", "bias_initializer", "depthwise_initial
                     "gamma_initializer", "moving_mean_initializer", "moving_variance_initializer")
 
 
-def _initializer_from_keras(spec):
+def _initializer_from_keras(spec: Any) -> initializers.Initializer | None:
     """npcnn's initializer for a Keras initializer config (a name or a serialized dict), or None."""
     if isinstance(spec, str):
         name, config = spec, {}
     elif isinstance(spec, dict):
-        name = L._snake(spec.get("class_name", ""))
+        name = _snake(spec.get("class_name", ""))
         # seed, and Keras 3.15's input_axes/output_axes when unset, do not change the distribution
         config = {k: v for k, v in spec.get("config", {}).items() if k != "seed" and v is not None}
     else:
@@ -69,9 +73,9 @@ def _initializer_from_keras(spec):
         return None
 
 
-def _keras():
+def _keras() -> Any:
     try:
-        import keras
+        import keras  # deferred: Keras imports TensorFlow (seconds), needed only by these conversions
     except ImportError:
         raise ImportError("npcnn.keras_compat needs Keras 3 (pip install tensorflow-cpu keras)") from None
     return keras
@@ -81,7 +85,7 @@ def _unsupported(layer_name: str, cls: str, why: str) -> ValueError:
     return ValueError(f"Keras layer {layer_name!r} ({cls}) cannot be converted: {why}")
 
 
-def _npcnn_config(klayer) -> tuple[str, dict]:
+def _npcnn_config(klayer: Any) -> tuple[str, dict]:
     """The npcnn class name and constructor arguments equivalent to a Keras layer."""
     cls = type(klayer).__name__
     if cls not in _ARGS:
@@ -108,12 +112,11 @@ def _npcnn_config(klayer) -> tuple[str, dict]:
     return cls, {**args, "name": klayer.name}
 
 
-def from_keras(model) -> Sequential:
+def from_keras(model: Any) -> Sequential:
     """An npcnn Sequential equivalent to a built ``keras.Sequential``, with its weights copied.
     Keras's ``floatx`` is carried over to ``npcnn.config`` (optimizers made afterwards keep their
     learning rate in it, as Keras's do)."""
     keras = _keras()
-    from .config import set_floatx
     set_floatx(keras.config.floatx())
     if not isinstance(model, keras.Sequential):
         raise TypeError(f"from_keras takes a keras.Sequential, got {type(model).__name__}")
@@ -139,7 +142,7 @@ def from_keras(model) -> Sequential:
     return ours
 
 
-def _keras_layer(keras, layer: L.Layer, dtype: str):
+def _keras_layer(keras: Any, layer: L.Layer, dtype: str) -> Any:
     cls = type(layer).__name__
     if cls not in _ARGS:
         raise ValueError(f"npcnn layer {layer.name!r} ({cls}) has no Keras equivalent in keras_compat")
@@ -155,7 +158,7 @@ def _keras_layer(keras, layer: L.Layer, dtype: str):
     return getattr(keras.layers, cls)(**args, name=layer.name, dtype=dtype)
 
 
-def to_keras(model: Sequential):
+def to_keras(model: Sequential) -> Any:
     """A built ``keras.Sequential`` equivalent to a built npcnn Sequential, with its weights copied."""
     keras = _keras()
     if not model.built:

@@ -10,15 +10,19 @@ logits and ``from_logits=True``: it is exact and stable.
 """
 from __future__ import annotations
 
+from typing import Callable, Union
+
 import numpy as np
 
 from ._checks import as_float_array
+from ._typing import ArrayLike, Pullback
 from .gradients import vjp
 
 EPSILON = 1e-7  # keras.config.epsilon()
 
 
-def _mean_over_batch(per_example: np.ndarray, pullback, grad_index: int = 1):
+def _mean_over_batch(per_example: np.ndarray, pullback: Pullback,
+                     grad_index: int = 1) -> tuple[np.floating, np.ndarray]:
     """Keras's "sum_over_batch_size": ``sum(per_example) / per_example.size``, and d/dy_pred."""
     n = per_example.size
     value = per_example.sum() / per_example.dtype.type(n)
@@ -26,7 +30,7 @@ def _mean_over_batch(per_example: np.ndarray, pullback, grad_index: int = 1):
     return value, pullback(d_per)[grad_index]
 
 
-def _clipped_log(p: np.ndarray):
+def _clipped_log(p: np.ndarray) -> tuple[np.ndarray, Callable[[np.ndarray], np.ndarray]]:
     """``log(clip(p, eps, 1 - eps))`` and its pullback (zero gradient where clipped, as TF)."""
     t = p.dtype.type
     inside = (p >= t(EPSILON)) & (p <= t(1 - EPSILON))
@@ -34,7 +38,7 @@ def _clipped_log(p: np.ndarray):
     return np.log(clipped), lambda dz: np.where(inside, dz / clipped, t(0))
 
 
-def _sparse_labels(y_true, y_pred: np.ndarray) -> np.ndarray:
+def _sparse_labels(y_true: ArrayLike, y_pred: np.ndarray) -> np.ndarray:
     labels = np.asarray(y_true)
     if labels.ndim == y_pred.ndim and labels.shape[-1:] == (1,):
         labels = labels[..., 0]
@@ -46,18 +50,21 @@ def _sparse_labels(y_true, y_pred: np.ndarray) -> np.ndarray:
 
 
 class Loss:
+    """Base class: ``loss(y_true, y_pred)`` is the scalar batch loss, ``value_and_grad`` adds ``d loss / d y_pred``."""
     name = "loss"
 
-    def __call__(self, y_true, y_pred):
+    def __call__(self, y_true: ArrayLike, y_pred: ArrayLike) -> np.floating:
+        """The loss averaged over the batch, a NumPy scalar of ``y_pred``'s dtype."""
         return self.value_and_grad(y_true, y_pred)[0]
 
-    def value_and_grad(self, y_true, y_pred):
+    def value_and_grad(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.floating, np.ndarray]:
+        """``(loss, d loss / d y_pred)``, the gradient with ``y_pred``'s shape and dtype."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
         return {}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get_config()})"
 
 
@@ -65,10 +72,10 @@ class SparseCategoricalCrossentropy(Loss):
     """Integer labels ``(N,)`` (or ``(N, 1)``), predictions ``(N, classes)``."""
     name = "sparse_categorical_crossentropy"
 
-    def __init__(self, from_logits=False):
+    def __init__(self, from_logits: bool = False) -> None:
         self.from_logits = bool(from_logits)
 
-    def value_and_grad(self, y_true, y_pred):
+    def value_and_grad(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.floating, np.ndarray]:
         y_pred = as_float_array(y_pred, "y_pred")
         labels = _sparse_labels(y_true, y_pred)
         if self.from_logits:
@@ -78,7 +85,7 @@ class SparseCategoricalCrossentropy(Loss):
         value, d_logits = _mean_over_batch(*vjp("sparse_softmax_cross_entropy_with_logits", labels, logits))
         return value, log_pullback(d_logits)
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"from_logits": self.from_logits}
 
 
@@ -86,10 +93,10 @@ class CategoricalCrossentropy(Loss):
     """One-hot (or soft) labels and predictions, both ``(N, classes)``."""
     name = "categorical_crossentropy"
 
-    def __init__(self, from_logits=False):
+    def __init__(self, from_logits: bool = False) -> None:
         self.from_logits = bool(from_logits)
 
-    def value_and_grad(self, y_true, y_pred):
+    def value_and_grad(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.floating, np.ndarray]:
         y_pred = as_float_array(y_pred, "y_pred")
         labels = np.asarray(y_true).astype(y_pred.dtype, copy=False)
         if labels.shape != y_pred.shape:
@@ -108,7 +115,7 @@ class CategoricalCrossentropy(Loss):
         d_pred = (d_q - (d_q * q).sum(axis=-1, keepdims=True)) / total
         return per_example.sum() / y_pred.dtype.type(n), d_pred
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {"from_logits": self.from_logits}
 
 
@@ -116,7 +123,7 @@ class MeanSquaredError(Loss):
     """``mean((y_true - y_pred)**2)`` over the last axis, then over the batch."""
     name = "mean_squared_error"
 
-    def value_and_grad(self, y_true, y_pred):
+    def value_and_grad(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.floating, np.ndarray]:
         y_pred = as_float_array(y_pred, "y_pred")
         y_true = np.asarray(y_true).astype(y_pred.dtype, copy=False)
         return _mean_over_batch(*vjp("mean_squared_error", y_true, y_pred))
@@ -125,8 +132,11 @@ class MeanSquaredError(Loss):
 LOSSES = {cls.name: cls for cls in (SparseCategoricalCrossentropy, CategoricalCrossentropy, MeanSquaredError)}
 LOSSES["mse"] = MeanSquaredError
 
+#: What :func:`get` takes: an instance or a Keras name.
+Identifier = Union[str, Loss]
 
-def get(identifier) -> Loss:
+
+def get(identifier: Identifier) -> Loss:
     """A loss from an instance or a Keras name (by name, with Keras's defaults: probabilities)."""
     if isinstance(identifier, Loss):
         return identifier
@@ -136,4 +146,5 @@ def get(identifier) -> Loss:
 
 
 def serialize(loss: Loss) -> dict:
+    """``{"class_name": ..., "config": ...}``."""
     return {"class_name": loss.name, "config": loss.get_config()}

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 import zipfile
 from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -18,13 +20,14 @@ from . import layers as L
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
 from ._checks import FLOAT_DTYPES, int_arg
+from ._typing import ArrayLike, DTypeLike, Shape
 
 FORMAT_VERSION = 1
 
 
 class History:
     """What ``fit`` returns: ``history`` maps "loss", "accuracy", "val_loss", "val_accuracy" to per-epoch lists."""
-    def __init__(self):
+    def __init__(self) -> None:
         self.history: dict[str, list[float]] = {}
         self.epoch: list[int] = []
 
@@ -33,14 +36,14 @@ class History:
         for k, v in logs.items():
             self.history.setdefault(k, []).append(float(v))
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: str) -> list[float]:
         return self.history[key]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
 
 
-def _accuracy(y_true, y_pred: np.ndarray, loss: losses_mod.Loss) -> float:
+def _accuracy(y_true: ArrayLike, y_pred: np.ndarray, loss: losses_mod.Loss) -> float:
     """Keras's "accuracy" for the compiled loss: sparse labels, one-hot labels, or binary outputs."""
     y_true = np.asarray(y_true)
     if isinstance(loss, losses_mod.SparseCategoricalCrossentropy):
@@ -58,19 +61,20 @@ class Sequential:
     batch axis, e.g. ``(None, 8, 8, 1)``); layer ``i`` draws its weights from a seed derived from
     ``seed``. Inputs must have the model's dtype; ``fit``/``evaluate``/``predict`` cast the data to it.
     """
-    def __init__(self, layers=(), name: str = "sequential"):
+    def __init__(self, layers: Iterable[L.Layer] = (), name: str = "sequential") -> None:
         self.layers: list[L.Layer] = []
         self.name = name
         self.built = False
-        self.input_shape = None
-        self.dtype = None
-        self.optimizer = None
-        self.loss = None
+        self.input_shape: Shape | None = None
+        self.dtype: np.dtype | None = None
+        self.optimizer: optimizers_mod.Optimizer | None = None
+        self.loss: losses_mod.Loss | None = None
         self.metrics: list[str] = []
         for layer in layers:
             self.add(layer)
 
     def add(self, layer: L.Layer) -> None:
+        """Append ``layer`` (its name must be new to the model); the model must be built again."""
         if not isinstance(layer, L.Layer):
             raise TypeError(f"Sequential takes npcnn layers, got {type(layer).__name__}")
         if any(layer.name == other.name for other in self.layers):
@@ -79,7 +83,8 @@ class Sequential:
         self.built = False
 
     # --- building -----------------------------------------------------------------------------------
-    def build(self, input_shape, dtype="float32", seed=0, saved: dict | None = None):
+    def build(self, input_shape: Sequence[int | None], dtype: DTypeLike = "float32", seed: int = 0,
+              saved: dict[str, np.ndarray] | None = None) -> Sequential:
         """Build every layer for inputs of ``input_shape``; ``saved``: ``"layer/weight"`` -> array,
         used instead of initialising (see :meth:`load`)."""
         dtype = np.dtype(dtype)
@@ -97,23 +102,26 @@ class Sequential:
         self.input_shape, self.dtype, self.built = (None,) + tuple(input_shape[1:]), dtype, True
         return self
 
-    def _ensure_built(self):
+    def _ensure_built(self) -> None:
         if not self.built:
             raise RuntimeError("build the model first: model.build(input_shape, dtype)")
 
-    def compute_output_shape(self, input_shape):
+    def compute_output_shape(self, input_shape: Sequence[int | None]) -> Shape:
+        """The output shape for ``input_shape`` (batch axis included)."""
         shape = tuple(input_shape)
         for layer in self.layers:
             shape = layer.compute_output_shape(shape)
         return shape
 
     @property
-    def output_shape(self):
+    def output_shape(self) -> Shape:
+        """The built model's output shape, batch axis None."""
         self._ensure_built()
         return self.compute_output_shape(self.input_shape)
 
     # --- forward / backward -------------------------------------------------------------------------
-    def forward(self, x, training=False):
+    def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
+        """The output for the batch ``x`` (the model's input shape and dtype); builds the model on first use."""
         if not self.built:   # as Keras: the first call builds the model from the input
             x = np.asarray(x)
             self.build((None,) + x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else "float32")
@@ -123,7 +131,7 @@ class Sequential:
 
     __call__ = forward
 
-    def backward(self, dy):
+    def backward(self, dy: np.ndarray) -> np.ndarray:
         """Gradient w.r.t. the model input; fills every layer's ``grads``."""
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
@@ -135,6 +143,7 @@ class Sequential:
         return {f"{layer.name}/{k}": v for layer in self.layers for k, v in layer.params.items()}
 
     def trainable_parameters(self) -> dict[str, np.ndarray]:
+        """The weights the optimizer updates, ``"layer/weight" -> array`` (the live arrays)."""
         return {f"{layer.name}/{k}": layer.params[k] for layer in self.layers for k in layer.trainable}
 
     def gradients(self) -> dict[str, np.ndarray]:
@@ -142,12 +151,15 @@ class Sequential:
         return {f"{layer.name}/{k}": layer.grads[k] for layer in self.layers for k in layer.trainable}
 
     def count_params(self) -> int:
+        """How many numbers the model's weights hold."""
         return sum(layer.count_params() for layer in self.layers)
 
     def get_weights(self) -> list[np.ndarray]:
+        """Copies of every weight, in :meth:`parameters`' order."""
         return [p.copy() for p in self.parameters().values()]
 
-    def set_weights(self, weights) -> None:
+    def set_weights(self, weights: Sequence[ArrayLike]) -> None:
+        """Copy ``weights`` (in :meth:`get_weights`' order and shapes) into the model's arrays."""
         params = self.parameters()
         if len(weights) != len(params):
             raise ValueError(f"set_weights got {len(weights)} arrays for {len(params)} weights")
@@ -157,11 +169,11 @@ class Sequential:
                 raise ValueError(f"{name}: expected shape {p.shape}, got {w.shape}")
             p[...] = w
 
-    def summary(self, print_fn=None) -> str:
+    def summary(self, print_fn: Callable[[str], object] | None = None) -> str:
         """Print (rich table) and return a text table: layer, type, output shape, parameter count."""
         self._ensure_built()
-        from rich.console import Console
-        from rich.table import Table
+        from rich.console import Console  # deferred: rich is optional (npcnn needs NumPy only)
+        from rich.table import Table  # deferred: rich is optional (npcnn needs NumPy only)
 
         table = Table(title=f'Model: "{self.name}"')
         for col, justify in (("Layer (type)", "left"), ("Output Shape", "left"), ("Param #", "right")):
@@ -182,7 +194,9 @@ class Sequential:
         return text
 
     # --- training -----------------------------------------------------------------------------------
-    def compile(self, optimizer="adam", loss=None, metrics=("accuracy",)):
+    def compile(self, optimizer: optimizers_mod.Identifier = "adam", loss: losses_mod.Identifier | None = None,
+                metrics: Sequence[str] | None = ("accuracy",)) -> None:
+        """Set the optimizer (an instance or a name), the loss (required) and the metrics ('accuracy' or none)."""
         if loss is None:
             raise ValueError("compile needs a loss, e.g. SparseCategoricalCrossentropy(from_logits=True)")
         self.optimizer = optimizers_mod.get(optimizer)
@@ -193,7 +207,7 @@ class Sequential:
             raise ValueError(f"npcnn supports the 'accuracy' metric only, got {unknown}")
         self.metrics = ["accuracy"] if metrics else []
 
-    def _prepare(self, x, y=None):
+    def _prepare(self, x: ArrayLike, y: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray | None]:
         x = np.asarray(x)
         if not self.built:
             self.build((None,) + x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else "float32")
@@ -202,11 +216,11 @@ class Sequential:
             raise ValueError(f"x and y must have the same number of examples, got {len(x)} and {len(y)}")
         return x, (None if y is None else np.asarray(y))
 
-    def _check_compiled(self):
+    def _check_compiled(self) -> None:
         if self.loss is None:
             raise RuntimeError("compile the model first: model.compile(optimizer, loss)")
 
-    def train_step(self, x, y) -> tuple[float, np.ndarray]:
+    def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """One optimizer step on a batch; returns the batch loss and the logits."""
         logits = self.forward(x, training=True)
         value, d_logits = self.loss.value_and_grad(y, logits)
@@ -214,7 +228,9 @@ class Sequential:
         self.optimizer.apply(self.gradients(), self.trainable_parameters())
         return float(value), logits
 
-    def fit(self, x, y, epochs=1, batch_size=32, validation_data=None, shuffle=True, seed=0, verbose=1):
+    def fit(self, x: ArrayLike, y: ArrayLike, epochs: int = 1, batch_size: int = 32,
+            validation_data: tuple[ArrayLike, ArrayLike] | None = None, shuffle: bool = True, seed: int = 0,
+            verbose: int = 1) -> History:
         """Train; returns a :class:`History` with per-epoch loss/accuracy (and val_ ones).
 
         The epoch loss/accuracy is the batch-size-weighted mean over the epoch's batches, measured
@@ -254,7 +270,8 @@ class Sequential:
                 progress.end_epoch(epoch, logs, time.perf_counter() - start)
         return history
 
-    def evaluate(self, x, y, batch_size=32, verbose=0, return_dict=False):
+    def evaluate(self, x: ArrayLike, y: ArrayLike, batch_size: int = 32, verbose: int = 0,
+                 return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """Loss (and accuracy) in inference mode; a list ``[loss, accuracy]`` or a dict."""
         self._check_compiled()
         x, y = self._prepare(x, y)
@@ -268,7 +285,7 @@ class Sequential:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in results.items()))
         return results if return_dict else (list(results.values()) if len(results) > 1 else results["loss"])
 
-    def predict(self, x, batch_size=32):
+    def predict(self, x: ArrayLike, batch_size: int = 32) -> np.ndarray:
         """Outputs in inference mode, computed ``batch_size`` examples at a time."""
         batch_size = int_arg(batch_size, "batch_size", "predict")
         x, _ = self._prepare(x)
@@ -279,9 +296,10 @@ class Sequential:
 
     # --- saving -------------------------------------------------------------------------------------
     def get_config(self) -> dict:
+        """The architecture: the model's name and each layer's ``{"class_name", "config"}``."""
         return {"name": self.name, "layers": [L.serialize(layer) for layer in self.layers]}
 
-    def save(self, path) -> None:
+    def save(self, path: str | os.PathLike) -> None:
         """Write ``path`` (.npz): the architecture as JSON under "config" plus every weight, by name."""
         self._ensure_built()
         config = {"format_version": FORMAT_VERSION, "model": self.get_config(),
@@ -292,7 +310,7 @@ class Sequential:
             np.savez(f, config=np.array(json.dumps(config)), **arrays)
 
     @classmethod
-    def load(cls, path) -> "Sequential":
+    def load(cls, path: str | os.PathLike) -> Sequential:
         """Rebuild a model written by :meth:`save` (no pickle involved). A file that is not one
         (truncated, corrupted, empty, another format) is a ValueError naming it and what is wrong."""
         path = Path(path)
@@ -326,39 +344,40 @@ class Sequential:
         return model
 
 
-def load_model(path) -> Sequential:
+def load_model(path: str | os.PathLike) -> Sequential:
     """``Sequential.load(path)``."""
     return Sequential.load(path)
 
 
 class _Progress:
     """fit's output: a rich progress bar (verbose=1), one line per epoch (2), or nothing (0)."""
-    def __init__(self, verbose: int, epochs: int, steps: int):
+    def __init__(self, verbose: int, epochs: int, steps: int) -> None:
         self.verbose, self.epochs, self.steps = verbose, epochs, steps
         self.bar = None
         self.task = None
 
-    def __enter__(self):
+    def __enter__(self) -> _Progress:
         if self.verbose == 1:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (  # deferred: rich is optional (npcnn needs NumPy only)
+                BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn)
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), TextColumn("{task.fields[logs]}"))
             self.bar.__enter__()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         if self.bar is not None:
             self.bar.__exit__(*exc)
 
-    def start_epoch(self, epoch):
+    def start_epoch(self, epoch: int) -> None:
         if self.bar is not None:
             self.task = self.bar.add_task(f"Epoch {epoch + 1}/{self.epochs}", total=self.steps, logs="")
 
-    def advance(self, running: dict):
+    def advance(self, running: dict) -> None:
         if self.bar is not None:
             self.bar.update(self.task, advance=1, logs=_format_logs(running))
 
-    def end_epoch(self, epoch, logs, seconds):
+    def end_epoch(self, epoch: int, logs: dict, seconds: float) -> None:
         if self.bar is not None:
             self.bar.update(self.task, logs=_format_logs(logs))
         elif self.verbose == 2:

@@ -16,17 +16,26 @@ Adam's ``beta_1`` / ``beta_2`` inside ``beta ** t``. Python floats combined by `
 """
 from __future__ import annotations
 
+from typing import Callable, Hashable, Mapping, Sequence, Union
+
 import numpy as np
 
 from ._checks import FLOAT_DTYPES, real_arg
+from ._typing import DTypeLike
+from .config import floatx
+
+#: A learning rate: a float, or a schedule ``f(iterations) -> float``.
+LearningRate = Union[float, Callable[[int], float]]
+#: Gradients or parameters: a dict keyed by weight name, or a list (keyed by position).
+Weights = Union[Mapping[Hashable, np.ndarray], Sequence[np.ndarray]]
 
 
-def keras_cast(value: float, dtype) -> np.generic:
+def keras_cast(value: float, dtype: DTypeLike) -> np.generic:
     """``keras.ops.cast(value, dtype)`` of a Python float on the TensorFlow backend: via float32."""
     return np.dtype(dtype).type(np.float32(value))
 
 
-def _as_dicts(grads, params):
+def _as_dicts(grads: Weights, params: Weights) -> tuple[dict, dict]:
     if isinstance(params, dict):
         if not isinstance(grads, dict) or set(grads) != set(params):
             missing = set(params) ^ set(grads if isinstance(grads, dict) else ())
@@ -42,9 +51,8 @@ class Optimizer:
     """Base class: bookkeeping of ``iterations`` and per-weight slots; subclasses write ``update``."""
     name = "optimizer"
 
-    def __init__(self, learning_rate):
+    def __init__(self, learning_rate: LearningRate) -> None:
         """``learning_rate``: a float, or a schedule ``f(iterations) -> float`` (as Keras accepts)."""
-        from .config import floatx
         owner = type(self).__name__
         self.learning_rate = (learning_rate if callable(learning_rate)
                               else real_arg(learning_rate, "learning_rate", owner, low=0.0))
@@ -52,14 +60,14 @@ class Optimizer:
         self.iterations = 0
         self.slots: dict[str, dict] = {}
 
-    def slot(self, kind: str, key, like: np.ndarray) -> np.ndarray:
+    def slot(self, kind: str, key: Hashable, like: np.ndarray) -> np.ndarray:
         """The slot ``kind`` (e.g. "momentum") of weight ``key``, zeros like the weight at first use."""
         table = self.slots.setdefault(kind, {})
         if key not in table:
             table[key] = np.zeros_like(like)
         return table[key]
 
-    def apply(self, grads, params) -> None:
+    def apply(self, grads: Weights, params: Weights) -> None:
         """One step: update every ``params[k]`` in place from ``grads[k]``; then ``iterations += 1``."""
         grads, params = _as_dicts(grads, params)
         for key, p in params.items():
@@ -79,7 +87,7 @@ class Optimizer:
         lr = self.learning_rate
         return float(lr(self.iterations)) if callable(lr) else lr
 
-    def lr_for(self, dtype) -> np.generic:
+    def lr_for(self, dtype: DTypeLike) -> np.generic:
         """The learning rate as the update of a ``dtype`` weight sees it: a float is held in
         ``learning_rate_dtype`` (Keras's variable) and cast; a schedule's value goes through float32."""
         lr = self.current_learning_rate
@@ -87,14 +95,15 @@ class Optimizer:
             return keras_cast(lr, dtype)
         return np.dtype(dtype).type(np.dtype(self.learning_rate_dtype).type(lr))
 
-    def update(self, key, variable: np.ndarray, gradient: np.ndarray) -> None:
+    def update(self, key: Hashable, variable: np.ndarray, gradient: np.ndarray) -> None:
+        """One step on ``variable`` in place, from ``gradient`` of the same shape and dtype."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
         lr = self.learning_rate
         return {"learning_rate": getattr(lr, "__name__", repr(lr)) if callable(lr) else lr}
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get_config()})"
 
 
@@ -105,13 +114,12 @@ class SGD(Optimizer):
     """
     name = "sgd"
 
-    def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False):
+    def __init__(self, learning_rate: LearningRate = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(learning_rate)
         self.momentum = real_arg(momentum, "momentum", "SGD", 0.0, 1.0)
         self.nesterov = bool(nesterov)
 
-    def update(self, key, variable, gradient):
-        t = variable.dtype.type
+    def update(self, key: Hashable, variable: np.ndarray, gradient: np.ndarray) -> None:
         lr = self.lr_for(variable.dtype)
         if self.momentum == 0.0:
             variable -= gradient * lr
@@ -124,7 +132,7 @@ class SGD(Optimizer):
         else:
             variable += m
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
 
 
@@ -137,14 +145,15 @@ class Adam(Optimizer):
     """
     name = "adam"
 
-    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7):
+    def __init__(self, learning_rate: LearningRate = 0.001, beta_1: float = 0.9, beta_2: float = 0.999,
+                 epsilon: float = 1e-7) -> None:
         super().__init__(learning_rate)
         # beta = 1 never forgets its initial zero (Adam's bias correction divides by 0): refused
         self.beta_1 = real_arg(beta_1, "beta_1", "Adam", 0.0, 1.0, high_open=True)
         self.beta_2 = real_arg(beta_2, "beta_2", "Adam", 0.0, 1.0, high_open=True)
         self.epsilon = real_arg(epsilon, "epsilon", "Adam", low=0.0)
 
-    def update(self, key, variable, gradient):
+    def update(self, key: Hashable, variable: np.ndarray, gradient: np.ndarray) -> None:
         t = variable.dtype.type
         step = t(self.iterations + 1)
         beta_1_power = np.power(keras_cast(self.beta_1, variable.dtype), step)
@@ -156,7 +165,7 @@ class Adam(Optimizer):
         v += (np.square(gradient) - v) * t(1 - self.beta_2)
         variable -= (m * alpha) / (np.sqrt(v) + t(self.epsilon))
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
 
 
@@ -170,14 +179,15 @@ class RMSprop(Optimizer):
     """
     name = "rmsprop"
 
-    def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7, centered=False):
+    def __init__(self, learning_rate: LearningRate = 0.001, rho: float = 0.9, momentum: float = 0.0,
+                 epsilon: float = 1e-7, centered: bool = False) -> None:
         super().__init__(learning_rate)
         self.rho = real_arg(rho, "rho", "RMSprop", 0.0, 1.0)
         self.momentum = real_arg(momentum, "momentum", "RMSprop", 0.0, 1.0)
         self.epsilon = real_arg(epsilon, "epsilon", "RMSprop", low=0.0)
         self.centered = bool(centered)
 
-    def update(self, key, variable, gradient):
+    def update(self, key: Hashable, variable: np.ndarray, gradient: np.ndarray) -> None:
         t = variable.dtype.type
         rho = t(self.rho)
         v = self.slot("velocity", key, variable)
@@ -196,15 +206,18 @@ class RMSprop(Optimizer):
         else:
             variable -= increment
 
-    def get_config(self):
+    def get_config(self) -> dict:
         return {**super().get_config(), "rho": self.rho, "momentum": self.momentum, "epsilon": self.epsilon,
                 "centered": self.centered}
 
 
 OPTIMIZERS = {cls.name: cls for cls in (SGD, Adam, RMSprop)}
 
+#: What :func:`get` takes: an instance or a name.
+Identifier = Union[str, Optimizer]
 
-def get(identifier) -> Optimizer:
+
+def get(identifier: Identifier) -> Optimizer:
     """An optimizer from an instance or a name ("sgd", "adam", "rmsprop", with default arguments)."""
     if isinstance(identifier, Optimizer):
         return identifier

@@ -12,13 +12,15 @@ Nothing else in npcnn re-derives these; ops ask :func:`window_geometry`.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Sequence, Union
 
-PaddingSpec = Union[str, Sequence]
+from ._typing import PaddingArg, SpatialArg
+
+#: Normalised padding: "SAME", "VALID" or ``((top, bottom), (left, right))``.
+Padding = str | tuple[tuple[int, int], tuple[int, int]]
 DATA_FORMATS = ("NHWC", "NCHW")
 
 
-def check_data_format(data_format) -> str:
+def check_data_format(data_format: str) -> str:
     """Return ``data_format`` if it is "NHWC" or "NCHW", else raise ValueError."""
     if data_format not in DATA_FORMATS:
         raise ValueError(f"data_format must be 'NHWC' or 'NCHW', got {data_format!r}")
@@ -30,7 +32,7 @@ def _is_int(v) -> bool:
         hasattr(v, "dtype") and getattr(v, "shape", None) == () and v.dtype.kind in "iu")
 
 
-def spatial_pair(value, name: str, data_format: str = "NHWC", *, minimum: int = 1) -> tuple[int, int]:
+def spatial_pair(value: SpatialArg, name: str, data_format: str = "NHWC", *, minimum: int = 1) -> tuple[int, int]:
     """Normalise a stride, dilation or window size to ``(h, w)``.
 
     Accepts an int, a pair ``(h, w)``, or TensorFlow's 4-element form (``[1, h, w, 1]`` for NHWC,
@@ -64,7 +66,7 @@ def spatial_pair(value, name: str, data_format: str = "NHWC", *, minimum: int = 
     return pair
 
 
-def normalize_padding(padding: PaddingSpec, data_format: str = "NHWC"):
+def normalize_padding(padding: PaddingArg, data_format: str = "NHWC") -> Padding:
     """Return "SAME", "VALID" or explicit ``((top, bottom), (left, right))``.
 
     Strings are case-insensitive. Explicit padding is ``[[top, bottom], [left, right]]`` or

@@ -11,20 +11,23 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from typing import Callable, Sequence
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import npcnn as N
+from npcnn.optimizers import LearningRate
 
 
-def cosine_decay(initial: float, steps: int):
+def cosine_decay(initial: float, steps: int) -> Callable[[int], float]:
     """``initial * (1 + cos(pi * t / steps)) / 2``: a stable last epoch without tuning a schedule."""
     def learning_rate(t: int) -> float:
         return initial * 0.5 * (1.0 + np.cos(np.pi * min(t, steps) / steps))
     return learning_rate
 
 
-def build_model(seed: int = 0, learning_rate=0.002) -> N.Sequential:
+def build_model(seed: int = 0, learning_rate: LearningRate = 0.002) -> N.Sequential:
     model = N.Sequential([
         N.Conv2D(32, 3, padding="same", use_bias=False),
         N.BatchNormalization(momentum=0.9),  # few steps per epoch: let the moving stats catch up
@@ -51,9 +54,9 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int) -> np
 
 
 def plot(history: N.History, confusion: np.ndarray, accuracy: float, path: str) -> None:
-    import matplotlib
+    import matplotlib  # deferred: matplotlib is optional and slow to import; only the figure needs it
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # deferred: matplotlib, as above
 
     epochs = np.arange(1, len(history.epoch) + 1)
     fig, (ax_loss, ax_acc, ax_cm) = plt.subplots(1, 3, figsize=(15, 4.5))
@@ -77,7 +80,7 @@ def plot(history: N.History, confusion: np.ndarray, accuracy: float, path: str) 
     plt.close(fig)
 
 
-def main(argv=None) -> dict:
+def main(argv: Sequence[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -87,8 +90,6 @@ def main(argv=None) -> dict:
                         help="BLAS threads (small GEMMs: 1 is fastest, and safest on a shared machine)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
-
-    from threadpoolctl import threadpool_limits
 
     (x_train, y_train), (x_test, y_test) = N.datasets.load_digits(seed=args.seed)
     steps = args.epochs * -(-len(x_train) // args.batch_size)

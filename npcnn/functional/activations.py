@@ -9,10 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import as_float_array
+from .._typing import ArrayLike, OpResult
 from ..gradients import defvjp
 
 
-def _axis(axis, x: np.ndarray, name: str = "logits") -> int:
+def _axis(axis: int, x: np.ndarray, name: str = "logits") -> int:
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
         raise TypeError(f"axis must be an int, got {axis!r} ({type(axis).__name__})")
     if not -x.ndim <= axis < x.ndim:
@@ -20,24 +21,24 @@ def _axis(axis, x: np.ndarray, name: str = "logits") -> int:
     return int(axis)
 
 
-def relu(features):
+def relu(features: ArrayLike) -> np.ndarray:
     """``max(features, 0)``."""
     x = as_float_array(features, "features")
     return np.maximum(x, 0)
 
 
-@defvjp("relu", ("features",))
-def relu_vjp(features):
+@defvjp(relu, ("features",))
+def relu_vjp(features) -> OpResult:
     x = as_float_array(features, "features")
     return relu(x), lambda dy: (np.where(x > 0, dy, 0).astype(x.dtype, copy=False),)
 
 
-def _tf_alpha(alpha, dtype):
+def _tf_alpha(alpha: float, dtype: np.dtype) -> np.floating:
     """TensorFlow stores LeakyRelu's alpha as a float32 attribute, so float64 uses float32(alpha)."""
     return dtype.type(np.float32(alpha))
 
 
-def leaky_relu(features, alpha=0.2):
+def leaky_relu(features: ArrayLike, alpha: float = 0.2) -> np.ndarray:
     """``features`` where positive, else ``alpha * features`` (tf.nn.leaky_relu, default alpha 0.2).
 
     As in TensorFlow, alpha is rounded to float32 first (float64 0.2 becomes 0.20000000298...).
@@ -46,64 +47,64 @@ def leaky_relu(features, alpha=0.2):
     return np.where(x > 0, x, x * _tf_alpha(alpha, x.dtype))
 
 
-@defvjp("leaky_relu", ("features",))
-def leaky_relu_vjp(features, alpha=0.2):
+@defvjp(leaky_relu, ("features",))
+def leaky_relu_vjp(features, alpha) -> OpResult:
     x = as_float_array(features, "features")
     slope = np.where(x > 0, 1, _tf_alpha(alpha, x.dtype)).astype(x.dtype)
     return leaky_relu(x, alpha), lambda dy: (dy * slope,)
 
 
-def elu(features):
+def elu(features: ArrayLike) -> np.ndarray:
     """``features`` where positive, else ``exp(features) - 1`` (tf.nn.elu)."""
     x = as_float_array(features, "features")
     return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
 
 
-@defvjp("elu", ("features",))
-def elu_vjp(features):
+@defvjp(elu, ("features",))
+def elu_vjp(features) -> OpResult:
     x = as_float_array(features, "features")
     y = elu(x)
     # TF's EluGrad: dy where x > 0, else dy * (y + 1) = dy * exp(x)
     return y, lambda dy: (np.where(x > 0, dy, dy * (y + 1)),)
 
 
-def sigmoid(x):
+def sigmoid(x: ArrayLike) -> np.ndarray:
     """``1 / (1 + exp(-x))``, evaluated without overflow for large ``|x|``."""
     x = as_float_array(x, "x")
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
 
 
-@defvjp("sigmoid", ("x",))
-def sigmoid_vjp(x):
+@defvjp(sigmoid, ("x",))
+def sigmoid_vjp(x) -> OpResult:
     y = sigmoid(x)
     return y, lambda dy: (dy * y * (1 - y),)
 
 
-def tanh(x):
+def tanh(x: ArrayLike) -> np.ndarray:
     """Hyperbolic tangent."""
     return np.tanh(as_float_array(x, "x"))
 
 
-@defvjp("tanh", ("x",))
-def tanh_vjp(x):
+@defvjp(tanh, ("x",))
+def tanh_vjp(x) -> OpResult:
     y = tanh(x)
     return y, lambda dy: (dy * (1 - y * y),)
 
 
-def softplus(features):
+def softplus(features: ArrayLike) -> np.ndarray:
     """``log(1 + exp(features))``, evaluated without overflow: ``max(x, 0) + log1p(exp(-|x|))``."""
     x = as_float_array(features, "features")
     return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
 
 
-@defvjp("softplus", ("features",))
-def softplus_vjp(features):
+@defvjp(softplus, ("features",))
+def softplus_vjp(features) -> OpResult:
     x = as_float_array(features, "features")
     return softplus(x), lambda dy: (dy * sigmoid(x),)
 
 
-def log_softmax(logits, axis=-1):
+def log_softmax(logits: ArrayLike, axis: int = -1) -> np.ndarray:
     """``logits - logsumexp(logits)`` along ``axis`` (the max is subtracted first)."""
     x = as_float_array(logits, "logits")
     axis = _axis(axis, x)
@@ -111,7 +112,7 @@ def log_softmax(logits, axis=-1):
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
-def softmax(logits, axis=-1):
+def softmax(logits: ArrayLike, axis: int = -1) -> np.ndarray:
     """``exp(logits) / sum(exp(logits))`` along ``axis`` (the max is subtracted first)."""
     x = as_float_array(logits, "logits")
     axis = _axis(axis, x)
@@ -119,14 +120,14 @@ def softmax(logits, axis=-1):
     return e / e.sum(axis=axis, keepdims=True)
 
 
-@defvjp("softmax", ("logits",))
-def softmax_vjp(logits, axis=-1):
+@defvjp(softmax, ("logits",))
+def softmax_vjp(logits, axis) -> OpResult:
     y = softmax(logits, axis)
     return y, lambda dy: (y * (dy - (dy * y).sum(axis=axis, keepdims=True)),)
 
 
-@defvjp("log_softmax", ("logits",))
-def log_softmax_vjp(logits, axis=-1):
+@defvjp(log_softmax, ("logits",))
+def log_softmax_vjp(logits, axis) -> OpResult:
     y = log_softmax(logits, axis)
     p = np.exp(y)
     return y, lambda dy: (dy - p * dy.sum(axis=axis, keepdims=True),)

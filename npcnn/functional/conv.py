@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import padding as P
 from .._checks import as_float_array, as_shape, check_rank, check_shape, same_dtype, shape_to_nhwc, to_nhwc, from_nhwc
+from .._typing import ArrayLike, PaddingArg, ShapeArg, SpatialArg
 from . import im2col
 from .im2col import CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, needs_zero_fill, pad_nhwc, window_view
 from ..parallel import map_chunks
@@ -32,8 +33,9 @@ class ConvSpec:
         return (self.x_shape[0], *self.geom.out, self.w_shape[3])
 
 
-def resolve_conv(x_shape, w_shape, strides, padding, dilations, data_format,
-                 x_name="input", w_name="filters", channelless: bool = False) -> ConvSpec:
+def resolve_conv(x_shape: ShapeArg, w_shape: ShapeArg, strides: SpatialArg, padding: PaddingArg,
+                 dilations: SpatialArg, data_format: str, x_name: str = "input", w_name: str = "filters",
+                 channelless: bool = False) -> ConvSpec:
     """Validate a conv2d configuration and resolve its geometry. ``x_shape`` is in ``data_format``.
     ``channelless``: an input with no channels is allowed (depthwise: an empty output)."""
     P.check_data_format(data_format)
@@ -157,20 +159,21 @@ def tiled_filter_rows(f: np.ndarray, width: int) -> np.ndarray:
     return np.ascontiguousarray(np.broadcast_to(per_column, (*per_column.shape[:3], width, f.shape[2])))
 
 
-def _float_args(**named):
+def _float_args(**named: ArrayLike | None) -> dict[str, np.ndarray]:
     """The named arrays as float arrays of one dtype; only ``bias`` may be None (left out)."""
     arrays = {k: as_float_array(v, k) for k, v in named.items() if v is not None or k != "bias"}
     same_dtype(**arrays)
     return arrays
 
 
-def _check_bias(bias, cout: int):
+def _check_bias(bias: np.ndarray | None, cout: int) -> None:
     if bias is not None:
         check_rank(bias, 1, "bias")
         check_shape(bias, (cout,), "bias", "one value per output channel")
 
 
-def conv2d(input, filters, bias=None, strides=1, padding="VALID", dilations=1, data_format="NHWC"):
+def conv2d(input: ArrayLike, filters: ArrayLike, bias: ArrayLike | None = None, strides: SpatialArg = 1,
+           padding: PaddingArg = "VALID", dilations: SpatialArg = 1, data_format: str = "NHWC") -> np.ndarray:
     """2-D convolution (cross-correlation), as ``tf.nn.conv2d`` plus an optional bias.
 
     input: ``(N, H, W, C)`` (or NCHW); filters: ``(KH, KW, C / groups, O)``; bias: ``(O,)``.
@@ -179,9 +182,11 @@ def conv2d(input, filters, bias=None, strides=1, padding="VALID", dilations=1, d
     return conv2d_forward(input, filters, bias, strides, padding, dilations, data_format)[0]
 
 
-def conv2d_forward(input, filters, bias=None, strides=1, padding="VALID", dilations=1, data_format="NHWC",
-                   keep: list | None = None):
-    """:func:`conv2d` returning ``(output, spec)``; ``keep`` as in :func:`conv_nhwc` (for the vjp)."""
+def conv2d_forward(input: ArrayLike, filters: ArrayLike, bias: ArrayLike | None, strides: SpatialArg,
+                   padding: PaddingArg, dilations: SpatialArg, data_format: str,
+                   keep: list | None = None) -> tuple[np.ndarray, ConvSpec]:
+    """:func:`conv2d` returning ``(output, spec)``, every argument given; ``keep`` as in :func:`conv_nhwc`
+    (for the vjp)."""
     a = _float_args(input=input, filters=filters, bias=bias)
     x, w, b = a["input"], a["filters"], a.get("bias")
     spec = resolve_conv(x.shape, w.shape, strides, padding, dilations, data_format)
@@ -198,7 +203,8 @@ def depthwise_filters_as_grouped(filter: np.ndarray) -> np.ndarray:
     return filter.reshape(kh, kw, 1, c * mult)
 
 
-def resolve_depthwise(x_shape, f_shape, strides, padding, dilations, data_format) -> ConvSpec:
+def resolve_depthwise(x_shape: ShapeArg, f_shape: ShapeArg, strides: SpatialArg, padding: PaddingArg,
+                      dilations: SpatialArg, data_format: str) -> ConvSpec:
     """Validate a depthwise conv (filter ``[kh, kw, C, mult]``) and resolve it as a grouped conv."""
     P.check_data_format(data_format)
     if len(x_shape) != 4:
@@ -217,7 +223,8 @@ def resolve_depthwise(x_shape, f_shape, strides, padding, dilations, data_format
                         w_name="filter", channelless=True)
 
 
-def depthwise_conv2d(input, filter, strides=1, padding="VALID", dilations=1, data_format="NHWC"):
+def depthwise_conv2d(input: ArrayLike, filter: ArrayLike, strides: SpatialArg = 1, padding: PaddingArg = "VALID",
+                     dilations: SpatialArg = 1, data_format: str = "NHWC") -> np.ndarray:
     """Depthwise convolution, as ``tf.nn.depthwise_conv2d``.
 
     input: ``(N, H, W, C)``; filter: ``(KH, KW, C, M)``. Returns ``(N, OH, OW, C * M)``, channel
@@ -229,7 +236,8 @@ def depthwise_conv2d(input, filter, strides=1, padding="VALID", dilations=1, dat
     return from_nhwc(conv_nhwc(to_nhwc(x, data_format), depthwise_filters_as_grouped(f), spec), data_format)
 
 
-def resolve_transpose(x_shape, w_shape, output_shape, strides, padding, dilations, data_format) -> ConvSpec:
+def resolve_transpose(x_shape: ShapeArg, w_shape: ShapeArg, output_shape: ShapeArg, strides: SpatialArg,
+                      padding: PaddingArg, dilations: SpatialArg, data_format: str) -> ConvSpec:
     """Validate a conv2d_transpose and return the spec of the conv2d it transposes.
 
     ``x_shape`` is the transpose's input (the conv's output); ``w_shape`` is ``[kh, kw, out, in]``;

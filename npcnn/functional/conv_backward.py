@@ -16,9 +16,10 @@ import numpy as np
 
 from .. import padding as P
 from .._checks import as_shape, check_shape, from_nhwc, shape_from_nhwc, to_nhwc
+from .._typing import ArrayLike, OpResult, PaddingArg, ShapeArg, SpatialArg
 from ..gradients import defvjp
-from .conv import (ConvSpec, conv_nhwc, live_spec, depthwise_filters_as_grouped, resolve_conv, resolve_depthwise,
-                   tiled_filter_rows, _float_args)
+from .conv import (ConvSpec, conv2d, conv2d_forward, conv_nhwc, depthwise_conv2d, live_spec,
+                   depthwise_filters_as_grouped, resolve_conv, resolve_depthwise, tiled_filter_rows, _float_args)
 from .im2col import (CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, live_offsets, needs_zero_fill, pad_nhwc,
                      scatter_windows, window_view)
 from ..parallel import map_chunks
@@ -166,13 +167,14 @@ def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, col
     return acc.reshape(g, kh, kw, cg, og).transpose(1, 2, 3, 0, 4).reshape(kh, kw, cg, cout)
 
 
-def _check_dy(dy: np.ndarray, spec: ConvSpec, name: str = "out_backprop", x_name: str = "input"):
+def _check_dy(dy: np.ndarray, spec: ConvSpec, name: str = "out_backprop", x_name: str = "input") -> None:
     check_shape(dy, shape_from_nhwc(spec.y_shape, spec.data_format), name,
                 f"the conv output shape for {x_name} {spec.x_shape} (NHWC), filters {spec.w_shape}, {spec.data_format}")
 
 
-def conv2d_backprop_input(input_sizes, filters, out_backprop, strides=1, padding="VALID", dilations=1,
-                          data_format="NHWC"):
+def conv2d_backprop_input(input_sizes: ShapeArg, filters: ArrayLike, out_backprop: ArrayLike, strides: SpatialArg = 1,
+                          padding: PaddingArg = "VALID", dilations: SpatialArg = 1,
+                          data_format: str = "NHWC") -> np.ndarray:
     """Gradient of conv2d with respect to its input, as ``tf.nn.conv2d_backprop_input``.
 
     input_sizes: the input's shape (4 ints, in ``data_format``); filters: ``(KH, KW, C/G, O)``;
@@ -187,8 +189,9 @@ def conv2d_backprop_input(input_sizes, filters, out_backprop, strides=1, padding
     return from_nhwc(conv_backprop_input_nhwc(w, to_nhwc(dy, data_format), spec), data_format)
 
 
-def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides=1, padding="VALID", dilations=1,
-                           data_format="NHWC"):
+def conv2d_backprop_filter(input: ArrayLike, filter_sizes: ShapeArg, out_backprop: ArrayLike, strides: SpatialArg = 1,
+                           padding: PaddingArg = "VALID", dilations: SpatialArg = 1,
+                           data_format: str = "NHWC") -> np.ndarray:
     """Gradient of conv2d with respect to its filters, as ``tf.compat.v1.nn.conv2d_backprop_filter``.
 
     input: ``(N, H, W, C)``; filter_sizes: ``(KH, KW, C/G, O)``; out_backprop: ``(N, OH, OW, O)``.
@@ -202,9 +205,8 @@ def conv2d_backprop_filter(input, filter_sizes, out_backprop, strides=1, padding
     return conv_backprop_filter_nhwc(to_nhwc(x, data_format), to_nhwc(dy, data_format), spec)
 
 
-@defvjp("conv2d", ("input", "filters", "bias"), required=2)
-def conv2d_vjp(input, filters, bias=None, strides=1, padding="VALID", dilations=1, data_format="NHWC"):
-    from .conv import conv2d_forward
+@defvjp(conv2d, ("input", "filters", "bias"))
+def conv2d_vjp(input, filters, bias, strides, padding, dilations, data_format) -> OpResult:
     kept = []  # the forward's im2col matrices, when the budget held them: the filter gradient reuses them
     y, spec = conv2d_forward(input, filters, bias, strides, padding, dilations, data_format, keep=kept)
     x, w = np.asarray(input), np.asarray(filters)
@@ -219,9 +221,8 @@ def conv2d_vjp(input, filters, bias=None, strides=1, padding="VALID", dilations=
     return y, pullback
 
 
-@defvjp("depthwise_conv2d", ("input", "filter"))
-def depthwise_conv2d_vjp(input, filter, strides=1, padding="VALID", dilations=1, data_format="NHWC"):
-    from .conv import depthwise_conv2d
+@defvjp(depthwise_conv2d, ("input", "filter"))
+def depthwise_conv2d_vjp(input, filter, strides, padding, dilations, data_format) -> OpResult:
     y = depthwise_conv2d(input, filter, strides, padding, dilations, data_format)
     x, f = np.asarray(input), np.asarray(filter)
     spec = resolve_depthwise(x.shape, f.shape, strides, padding, dilations, data_format)
@@ -235,9 +236,8 @@ def depthwise_conv2d_vjp(input, filter, strides=1, padding="VALID", dilations=1,
     return y, pullback
 
 
-@defvjp("conv2d_backprop_input", ("filters", "out_backprop"))
-def conv2d_backprop_input_vjp(filters, out_backprop, input_sizes, strides=1, padding="VALID", dilations=1,
-                              data_format="NHWC"):
+@defvjp(conv2d_backprop_input, ("filters", "out_backprop"))
+def conv2d_backprop_input_vjp(input_sizes, filters, out_backprop, strides, padding, dilations, data_format) -> OpResult:
     """Linear in each argument: d out_backprop is the forward conv of g; d filters its filter grad."""
     dx = conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, dilations, data_format)
     w, dy = np.asarray(filters), np.asarray(out_backprop)
@@ -251,9 +251,8 @@ def conv2d_backprop_input_vjp(filters, out_backprop, input_sizes, strides=1, pad
     return dx, pullback
 
 
-@defvjp("conv2d_backprop_filter", ("input", "out_backprop"))
-def conv2d_backprop_filter_vjp(input, out_backprop, filter_sizes, strides=1, padding="VALID", dilations=1,
-                               data_format="NHWC"):
+@defvjp(conv2d_backprop_filter, ("input", "out_backprop"))
+def conv2d_backprop_filter_vjp(input, filter_sizes, out_backprop, strides, padding, dilations, data_format) -> OpResult:
     """Bilinear in (input, out_backprop): each cotangent is a conv op with g as the filters."""
     dw = conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, dilations, data_format)
     x, dy = np.asarray(input), np.asarray(out_backprop)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import from_nhwc, to_nhwc
+from .._typing import ArrayLike, OpResult, PaddingArg, ShapeArg, SpatialArg
 from ..gradients import defvjp
 from .conv import _float_args, conv_nhwc, resolve_transpose
 from .conv_backward import conv_backprop_filter_nhwc, conv_backprop_input_nhwc
 
 
-def conv2d_transpose(input, filters, output_shape, strides=1, padding="SAME", dilations=1, data_format="NHWC"):
+def conv2d_transpose(input: ArrayLike, filters: ArrayLike, output_shape: ShapeArg, strides: SpatialArg = 1,
+                     padding: PaddingArg = "SAME", dilations: SpatialArg = 1, data_format: str = "NHWC") -> np.ndarray:
     """Transposed convolution, as ``tf.nn.conv2d_transpose``.
 
     input: ``(N, H, W, C_in)``; filters: ``(KH, KW, C_out, C_in)``; output_shape: ``(N, OH, OW, C_out)``
@@ -27,9 +29,8 @@ def conv2d_transpose(input, filters, output_shape, strides=1, padding="SAME", di
     return from_nhwc(conv_backprop_input_nhwc(w, to_nhwc(x, data_format), spec), data_format)
 
 
-@defvjp("conv2d_transpose", ("input", "filters"))
-def conv2d_transpose_vjp(input, filters, output_shape, strides=1, padding="SAME", dilations=1,
-                         data_format="NHWC"):
+@defvjp(conv2d_transpose, ("input", "filters"))
+def conv2d_transpose_vjp(input, filters, output_shape, strides, padding, dilations, data_format) -> OpResult:
     """d input is the forward conv2d of g; d filters is conv2d's filter gradient with g as input."""
     y = conv2d_transpose(input, filters, output_shape, strides, padding, dilations, data_format)
     x, w = np.asarray(input), np.asarray(filters)

@@ -5,10 +5,12 @@ import numpy as np
 
 from .. import padding as P
 from .._checks import as_float_array, check_rank, is_int, same_dtype
+from .._typing import ArrayLike, OpResult, ShapeArg
 from ..gradients import defvjp
 
 
-def _dense_args(x, kernel, bias):
+def _dense_args(x: ArrayLike, kernel: ArrayLike, bias: ArrayLike | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     x, w = as_float_array(x, "x"), as_float_array(kernel, "kernel")
     b = None if bias is None else as_float_array(bias, "bias")
     same_dtype(x=x, kernel=w, bias=b)
@@ -20,15 +22,15 @@ def _dense_args(x, kernel, bias):
     return x, w, b
 
 
-def dense(x, kernel, bias=None):
+def dense(x: ArrayLike, kernel: ArrayLike, bias: ArrayLike | None = None) -> np.ndarray:
     """``x @ kernel + bias``: x ``(..., in)``, kernel ``(in, out)``, bias ``(out,)`` -> ``(..., out)``."""
     x, w, b = _dense_args(x, kernel, bias)
     y = x @ w
     return y if b is None else y + b
 
 
-@defvjp("dense", ("x", "kernel", "bias"), required=2)
-def dense_vjp(x, kernel, bias=None):
+@defvjp(dense, ("x", "kernel", "bias"))
+def dense_vjp(x, kernel, bias) -> OpResult:
     x, w, b = _dense_args(x, kernel, bias)
 
     def pullback(dy):
@@ -39,13 +41,13 @@ def dense_vjp(x, kernel, bias=None):
     return dense(x, w, b), pullback
 
 
-def _check_rate(rate) -> float:
+def _check_rate(rate: float) -> float:
     if not (isinstance(rate, (int, float, np.floating, np.integer)) and 0 <= rate < 1):
         raise ValueError(f"rate must be a number in [0, 1), got {rate!r}")
     return float(rate)
 
 
-def _check_seed(seed) -> int:
+def _check_seed(seed: int) -> int:
     """A dropout seed: a non-negative int (NumPy's default_rng takes no other)."""
     if not is_int(seed):
         raise TypeError(f"seed must be a non-negative int (NumPy's default_rng seed), got {seed!r}")
@@ -54,13 +56,13 @@ def _check_seed(seed) -> int:
     return int(seed)
 
 
-def dropout_mask(shape, rate, seed):
+def dropout_mask(shape: ShapeArg, rate: float, seed: int) -> np.ndarray:
     """Boolean keep mask of ``shape``: ``np.random.default_rng(seed).random(shape) >= rate``."""
     rate = _check_rate(rate)
     return np.random.default_rng(_check_seed(seed)).random(tuple(shape)) >= rate
 
 
-def dropout(x, rate, seed):
+def dropout(x: ArrayLike, rate: float, seed: int) -> np.ndarray:
     """Inverted dropout: cells of ``dropout_mask(x.shape, rate, seed)`` kept and scaled by ``1 / (1 - rate)``.
 
     x: any shape, float32/float64; the same seed gives the same mask.
@@ -68,8 +70,8 @@ def dropout(x, rate, seed):
     return dropout_vjp(x, rate, seed)[0]
 
 
-@defvjp("dropout", ("x",))
-def dropout_vjp(x, rate, seed):
+@defvjp(dropout, ("x",))
+def dropout_vjp(x, rate, seed) -> OpResult:
     x = as_float_array(x, "x")
     keep = dropout_mask(x.shape, rate, seed)
     scale = np.where(keep, 1 / (1 - float(rate)), 0).astype(x.dtype)
@@ -81,13 +83,13 @@ def _flatten_order(x: np.ndarray, data_format: str) -> np.ndarray:
     return np.moveaxis(x, 1, -1) if data_format == "NCHW" and x.ndim >= 3 else x
 
 
-def flatten(x, data_format="NHWC"):
+def flatten(x: ArrayLike, data_format: str = "NHWC") -> np.ndarray:
     """``(N, ...) -> (N, prod(...))``; an NCHW input is moved to NHWC first (as Keras Flatten does)."""
     return flatten_vjp(x, data_format)[0]
 
 
-@defvjp("flatten", ("x",))
-def flatten_vjp(x, data_format="NHWC"):
+@defvjp(flatten, ("x",))
+def flatten_vjp(x, data_format) -> OpResult:
     x = as_float_array(x, "x")
     P.check_data_format(data_format)
     if x.ndim < 1:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import as_float_array, same_dtype
+from .._typing import ArrayLike, OpResult
 from ..gradients import defvjp
 from .activations import _axis, log_softmax
 
@@ -19,14 +20,14 @@ def _same_shape(a: np.ndarray, b: np.ndarray, a_name: str, b_name: str) -> None:
         raise ValueError(f"{a_name} and {b_name} must have the same shape, got {a.shape} and {b.shape}")
 
 
-def _labels_and_logits(labels, logits, axis):
+def _labels_and_logits(labels: ArrayLike, logits: ArrayLike, axis: int) -> tuple[np.ndarray, np.ndarray, int]:
     lab, lo = as_float_array(labels, "labels"), as_float_array(logits, "logits")
     same_dtype(labels=lab, logits=lo)
     _same_shape(lab, lo, "labels", "logits")
     return lab, lo, _axis(axis, lo)
 
 
-def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
+def softmax_cross_entropy_with_logits(labels: ArrayLike, logits: ArrayLike, axis: int = -1) -> np.ndarray:
     """Per-example softmax cross entropy, as ``tf.nn.softmax_cross_entropy_with_logits``.
 
     labels, logits: the same shape, classes along ``axis``. Returns the loss with ``axis`` removed.
@@ -35,8 +36,8 @@ def softmax_cross_entropy_with_logits(labels, logits, axis=-1):
     return -(lab * log_softmax(lo, axis)).sum(axis=axis)
 
 
-@defvjp("softmax_cross_entropy_with_logits", ("labels", "logits"))
-def softmax_cross_entropy_with_logits_vjp(labels, logits, axis=-1):
+@defvjp(softmax_cross_entropy_with_logits, ("labels", "logits"))
+def softmax_cross_entropy_with_logits_vjp(labels, logits, axis) -> OpResult:
     """TensorFlow's gradients: ``d_logits = dy * (softmax - labels)``, ``d_labels = -dy * log_softmax``.
 
     ``d_logits`` is the true derivative only when each example's labels sum to 1; the true one is
@@ -53,7 +54,7 @@ def softmax_cross_entropy_with_logits_vjp(labels, logits, axis=-1):
     return loss, pullback
 
 
-def _sparse_args(labels, logits):
+def _sparse_args(labels: ArrayLike, logits: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     lo = as_float_array(logits, "logits")
     lab = np.asarray(labels)
     if lab.dtype.kind not in "iu":
@@ -68,7 +69,7 @@ def _sparse_args(labels, logits):
     return lab, lo
 
 
-def sparse_softmax_cross_entropy_with_logits(labels, logits):
+def sparse_softmax_cross_entropy_with_logits(labels: ArrayLike, logits: ArrayLike) -> np.ndarray:
     """Softmax cross entropy with integer labels, as ``tf.nn.sparse_softmax_cross_entropy_with_logits``.
 
     labels: integer ``(...)`` in ``[0, classes)``; logits: ``(..., classes)``. Returns ``(...)``.
@@ -77,8 +78,8 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits):
     return -np.take_along_axis(log_softmax(lo), lab[..., None], axis=-1)[..., 0]
 
 
-@defvjp("sparse_softmax_cross_entropy_with_logits", ("labels", "logits"))
-def sparse_softmax_cross_entropy_with_logits_vjp(labels, logits):
+@defvjp(sparse_softmax_cross_entropy_with_logits, ("labels", "logits"))
+def sparse_softmax_cross_entropy_with_logits_vjp(labels, logits) -> OpResult:
     """``d_logits = dy * (softmax - one_hot(labels))``; the integer labels get ``None``."""
     lab, lo = _sparse_args(labels, logits)
     logp = log_softmax(lo)
@@ -91,7 +92,7 @@ def sparse_softmax_cross_entropy_with_logits_vjp(labels, logits):
     return loss, pullback
 
 
-def _mse_args(y_true, y_pred):
+def _mse_args(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     t, p = as_float_array(y_true, "y_true"), as_float_array(y_pred, "y_pred")
     same_dtype(y_true=t, y_pred=p)
     _same_shape(t, p, "y_true", "y_pred")
@@ -100,7 +101,7 @@ def _mse_args(y_true, y_pred):
     return t, p
 
 
-def mean_squared_error(y_true, y_pred):
+def mean_squared_error(y_true: ArrayLike, y_pred: ArrayLike) -> np.ndarray:
     """``mean((y_true - y_pred) ** 2, axis=-1)``, as ``tf.keras.losses.mean_squared_error``.
 
     y_true, y_pred: the same shape ``(..., d)``. Returns ``(...)``.
@@ -109,8 +110,8 @@ def mean_squared_error(y_true, y_pred):
     return np.square(t - p).mean(axis=-1)
 
 
-@defvjp("mean_squared_error", ("y_true", "y_pred"))
-def mean_squared_error_vjp(y_true, y_pred):
+@defvjp(mean_squared_error, ("y_true", "y_pred"))
+def mean_squared_error_vjp(y_true, y_pred) -> OpResult:
     t, p = _mse_args(y_true, y_pred)
     diff = p - t
 

@@ -16,10 +16,12 @@ import math
 import numpy as np
 
 from .._checks import as_float_array, is_int, same_dtype
+from .._typing import ArrayLike, Axes, OpResult
 from ..gradients import defvjp
 
 
-def _norm_axes(axis, ndim: int, name: str = "axis", *, single: bool = False, empty_ok: bool = False) -> tuple[int, ...]:
+def _norm_axes(axis: Axes, ndim: int, name: str = "axis", *, single: bool = False,
+               empty_ok: bool = False) -> tuple[int, ...]:
     """``axis`` (an int or, unless ``single``, a sequence of ints) as sorted non-negative axes;
     ``empty_ok``: an empty sequence means no axis (tf.nn.moments reduces nothing then)."""
     if is_int(axis):
@@ -41,7 +43,7 @@ def _norm_axes(axis, ndim: int, name: str = "axis", *, single: bool = False, emp
     return axes
 
 
-def moments(x, axes, keepdims=False):
+def moments(x: ArrayLike, axes: Axes, keepdims: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(mean, variance)`` of ``x`` over ``axes``, variance biased (divided by the count), as tf.nn.moments."""
     x = as_float_array(x, "x")
     axes = _norm_axes(axes, x.ndim, "axes", empty_ok=True)
@@ -52,21 +54,21 @@ def moments(x, axes, keepdims=False):
     return mean, var
 
 
-def _param(value, name: str, shape: tuple, x: np.ndarray, what: str) -> np.ndarray:
+def _param(value: ArrayLike, name: str, shape: tuple, x: np.ndarray, what: str) -> np.ndarray:
     arr = as_float_array(value, name)
     if arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape} ({what} of x, shape {x.shape}), got {arr.shape}")
     return arr
 
 
-def _normalize_backward(gxh: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray, axes) -> np.ndarray:
+def _normalize_backward(gxh: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     """``dx`` of ``xhat = (x - mean(x)) * inv_std`` (stats over ``axes``) given ``gxh = d loss / d xhat``."""
     m = int(np.prod([xhat.shape[a] for a in axes]))
     return inv_std / m * (m * gxh - gxh.sum(axis=axes, keepdims=True)
                           - xhat * (gxh * xhat).sum(axis=axes, keepdims=True))
 
 
-def _eps(epsilon, dtype):
+def _eps(epsilon: float, dtype: np.dtype) -> np.floating:
     if not (isinstance(epsilon, (int, float, np.integer, np.floating)) and epsilon >= 0):
         raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
     return dtype.type(epsilon)
@@ -89,8 +91,9 @@ def _batch_norm_args(x, gamma, beta, moving_mean, moving_variance, training, axi
     return x, ax, {n: a.reshape(bshape) for n, a in arrays.items()}
 
 
-def batch_normalization(x, gamma, beta, moving_mean=None, moving_variance=None, training=True,
-                        epsilon=1e-3, axis=-1):
+def batch_normalization(x: ArrayLike, gamma: ArrayLike, beta: ArrayLike, moving_mean: ArrayLike | None = None,
+                        moving_variance: ArrayLike | None = None, training: bool = True, epsilon: float = 1e-3,
+                        axis: int = -1) -> np.ndarray:
     """Batch normalization, as Keras ``BatchNormalization`` computes its output.
 
     x: any rank with channels on ``axis`` (-1 for NHWC, 1 for NCHW); gamma, beta, moving_mean,
@@ -125,9 +128,8 @@ class _ChannelRows:
         return row.reshape(self.r, self.c, self.b).sum(axis=(0, 2))
 
 
-@defvjp("batch_normalization", ("x", "gamma", "beta"))
-def batch_normalization_vjp(x, gamma, beta, moving_mean=None, moving_variance=None, training=True,
-                            epsilon=1e-3, axis=-1):
+@defvjp(batch_normalization, ("x", "gamma", "beta"))
+def batch_normalization_vjp(x, gamma, beta, moving_mean, moving_variance, training, epsilon, axis) -> OpResult:
     """Per channel ``c``: ``y = gamma * xhat + beta``, ``xhat = (x - mean) * inv_std``. Backward, with
     ``dbeta = sum(dy)``, ``dgamma = sum(dy * xhat)`` over the ``m`` cells of each channel:
     ``dx = gamma * inv_std * (dy - dbeta / m - xhat * dgamma / m)`` in training (the shared rule of
@@ -164,7 +166,8 @@ def batch_normalization_vjp(x, gamma, beta, moving_mean=None, moving_variance=No
     return y.reshape(x.shape), pullback
 
 
-def group_normalization(x, gamma, beta, groups, epsilon=1e-3, axis=-1):
+def group_normalization(x: ArrayLike, gamma: ArrayLike, beta: ArrayLike, groups: int, epsilon: float = 1e-3,
+                        axis: int = -1) -> np.ndarray:
     """Group normalization, as Keras ``GroupNormalization(groups, axis, epsilon)``.
 
     x: ``(N, ..., C)`` with channels on ``axis`` (not the batch axis 0); gamma, beta: ``(C,)``.
@@ -174,8 +177,8 @@ def group_normalization(x, gamma, beta, groups, epsilon=1e-3, axis=-1):
     return group_normalization_vjp(x, gamma, beta, groups, epsilon, axis)[0]
 
 
-@defvjp("group_normalization", ("x", "gamma", "beta"))
-def group_normalization_vjp(x, gamma, beta, groups, epsilon=1e-3, axis=-1):
+@defvjp(group_normalization, ("x", "gamma", "beta"))
+def group_normalization_vjp(x, gamma, beta, groups, epsilon, axis) -> OpResult:
     x = as_float_array(x, "x")
     if x.ndim < 2:
         raise ValueError(f"x must have a batch axis and a channel axis, got shape {x.shape}")
@@ -209,7 +212,8 @@ def group_normalization_vjp(x, gamma, beta, groups, epsilon=1e-3, axis=-1):
     return y, pullback
 
 
-def layer_normalization(x, gamma, beta, axis=-1, epsilon=1e-3):
+def layer_normalization(x: ArrayLike, gamma: ArrayLike, beta: ArrayLike, axis: Axes = -1,
+                        epsilon: float = 1e-3) -> np.ndarray:
     """Layer normalization, as Keras ``LayerNormalization(axis, epsilon)``.
 
     x: any rank; ``axis``: an int or a sequence of ints, the axes normalised over; gamma, beta:
@@ -218,8 +222,8 @@ def layer_normalization(x, gamma, beta, axis=-1, epsilon=1e-3):
     return layer_normalization_vjp(x, gamma, beta, axis, epsilon)[0]
 
 
-@defvjp("layer_normalization", ("x", "gamma", "beta"))
-def layer_normalization_vjp(x, gamma, beta, axis=-1, epsilon=1e-3):
+@defvjp(layer_normalization, ("x", "gamma", "beta"))
+def layer_normalization_vjp(x, gamma, beta, axis, epsilon) -> OpResult:
     x = as_float_array(x, "x")
     axes = _norm_axes(axis, x.ndim)
     shape = tuple(x.shape[a] for a in axes)

@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import padding as P
 from .._checks import as_float_array, check_rank, from_nhwc, to_nhwc
+from .._typing import ArrayLike, OpResult, PaddingArg, SpatialArg
 from ..gradients import defvjp
 from .im2col import (CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, needs_zero_fill, pad_nhwc,
                      scatter_windows_in_chunks,
@@ -26,7 +27,8 @@ from .im2col import (CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, needs_
 from ..parallel import map_chunks
 
 
-def _pool_geometry(x_shape, ksize, strides, padding, data_format, *, explicit_ok: bool):
+def _pool_geometry(x_shape: tuple, ksize: SpatialArg, strides: SpatialArg, padding: PaddingArg, data_format: str, *,
+                   explicit_ok: bool) -> P.WindowGeometry:
     """Validate a pooling configuration for the ``data_format`` input shape ``x_shape``."""
     P.check_data_format(data_format)
     if len(x_shape) != 4:
@@ -57,13 +59,14 @@ def _flat_windows(xp: np.ndarray, geom: P.WindowGeometry) -> np.ndarray:
     return view.transpose(0, 1, 2, 5, 3, 4).reshape(n, oh, ow, c, kh * kw)
 
 
-def _valid_counts(x_shape, geom: P.WindowGeometry, dtype) -> np.ndarray:
+def _valid_counts(x_shape: tuple, geom: P.WindowGeometry, dtype: np.dtype) -> np.ndarray:
     """``(OH, OW, 1)`` number of unpadded cells in each window."""
     ones = np.ones((1, *x_shape[1:3], 1), dtype=dtype)
     return window_view(pad_nhwc(ones, geom.pads), geom).sum(axis=(3, 4))[0]
 
 
-def _max_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry, with_argmax: bool = True):
+def _max_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry,
+                   with_argmax: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
     """TensorFlow's max pool of an NHWC input: ``(y, argmax)``, argmax indexing the flat window
     (None unless ``with_argmax``).
 
@@ -116,7 +119,8 @@ def _max_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry, with_argmax: bool = Tr
     return y, argmax
 
 
-def max_pool2d(input, ksize, strides, padding="VALID", data_format="NHWC"):
+def max_pool2d(input: ArrayLike, ksize: SpatialArg, strides: SpatialArg, padding: PaddingArg = "VALID",
+               data_format: str = "NHWC") -> np.ndarray:
     """Max pooling, as ``tf.nn.max_pool2d``.
 
     input: ``(N, H, W, C)`` (or NCHW); ksize, strides: int, pair or TF's 4-element form; padding:
@@ -137,8 +141,8 @@ def _select(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
     return (np.ascontiguousarray(values).view(bits) & keep).view(values.dtype)
 
 
-@defvjp("max_pool2d", ("input",))
-def max_pool2d_vjp(input, ksize, strides, padding="VALID", data_format="NHWC"):
+@defvjp(max_pool2d, ("input",))
+def max_pool2d_vjp(input, ksize, strides, padding, data_format) -> OpResult:
     """Each output's gradient goes to the first maximum of its window; overlapping windows add."""
     x = as_float_array(input, "input")
     geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=True)
@@ -154,7 +158,8 @@ def max_pool2d_vjp(input, ksize, strides, padding="VALID", data_format="NHWC"):
     return from_nhwc(y, data_format), pullback
 
 
-def avg_pool2d(input, ksize, strides, padding="VALID", data_format="NHWC"):
+def avg_pool2d(input: ArrayLike, ksize: SpatialArg, strides: SpatialArg, padding: str = "VALID",
+               data_format: str = "NHWC") -> np.ndarray:
     """Average pooling, as ``tf.nn.avg_pool2d``.
 
     input: ``(N, H, W, C)`` (or NCHW); padding "VALID" or "SAME" only. With SAME each window is
@@ -178,7 +183,7 @@ def _window_sums(x: np.ndarray, order: list, out: np.ndarray) -> np.ndarray:
     return out
 
 
-def _avg_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry):
+def _avg_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry) -> tuple[np.ndarray, np.ndarray]:
     """``(y, counts)``: window sums over zero padding divided by ``counts (OH, OW, 1)`` valid cells.
 
     Batch chunks stay in cache over the KH * KW adds and run on threads. (Summing along W, then
@@ -195,8 +200,8 @@ def _avg_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry):
     return y, counts
 
 
-@defvjp("avg_pool2d", ("input",))
-def avg_pool2d_vjp(input, ksize, strides, padding="VALID", data_format="NHWC"):
+@defvjp(avg_pool2d, ("input",))
+def avg_pool2d_vjp(input, ksize, strides, padding, data_format) -> OpResult:
     """Each output's gradient, divided by its window's valid-cell count, spreads over the window."""
     x = as_float_array(input, "input")
     geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=False)
@@ -210,13 +215,13 @@ def avg_pool2d_vjp(input, ksize, strides, padding="VALID", data_format="NHWC"):
     return from_nhwc(y, data_format), pullback
 
 
-def global_avg_pool2d(input, data_format="NHWC", keepdims=False):
+def global_avg_pool2d(input: ArrayLike, data_format: str = "NHWC", keepdims: bool = False) -> np.ndarray:
     """Mean over H and W: ``(N, H, W, C) -> (N, C)`` (``(N, 1, 1, C)`` with keepdims; NCHW alike)."""
     return global_avg_pool2d_vjp(input, data_format, keepdims)[0]
 
 
-@defvjp("global_avg_pool2d", ("input",))
-def global_avg_pool2d_vjp(input, data_format="NHWC", keepdims=False):
+@defvjp(global_avg_pool2d, ("input",))
+def global_avg_pool2d_vjp(input, data_format, keepdims) -> OpResult:
     x = as_float_array(input, "input")
     P.check_data_format(data_format)
     check_rank(x, 4, "input", data_format)

@@ -9,12 +9,6 @@ from _vjp_check import check_vjp_against_fd  # (pytest puts this directory on sy
 from crosscheck.registry import FAMILY
 
 
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-    return tensorflow
-
-
 def away_from_zero(shape, seed=0):
     """Random values with |x| >= 0.1, so the FD step never crosses a kink."""
     x = np.random.default_rng(seed).standard_normal(shape)

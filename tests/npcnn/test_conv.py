@@ -1,8 +1,6 @@
-"""conv2d, depthwise_conv2d, conv2d_transpose, conv2d_backprop_input/filter: forward values against an
-independent loop reference and TensorFlow, gradients against float64 finite differences and TensorFlow,
-and the relations between the ops (layouts, dtypes, batch chunking)."""
-import math
-
+"""conv2d, depthwise_conv2d, conv2d_transpose, conv2d_backprop_input/filter in NumPy alone: forward values
+against an independent loop reference, gradients against float64 finite differences, and the relations
+between the ops (layouts, dtypes, batch chunking). TensorFlow's side: test_conv_vs_tensorflow.py."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -10,102 +8,8 @@ from hypothesis import given, strategies as st
 import npcnn
 import npcnn.functional as F
 import npcnn.functional.im2col as im2col
-from crosscheck.finite_diff import numerical_vjp
-
-
-# ---------------------------------------------------------------- independent references (formulas)
-
-def same_pads(n, k, s, d):
-    """TensorFlow's SAME rule (ceil(in / s) outputs, the odd pad cell after), written independently of npcnn.padding."""
-    out = math.ceil(n / s)
-    total = max((out - 1) * s + (k - 1) * d + 1 - n, 0)
-    return total // 2, total - total // 2
-
-
-def explicit_pads(padding, x_hw, k_hw, s_hw, d_hw):
-    """((t, b), (l, r)) for "SAME", "VALID" or explicit pairs."""
-    if padding == "VALID":
-        return (0, 0), (0, 0)
-    if padding == "SAME":
-        return tuple(same_pads(n, k, s, d) for n, k, s, d in zip(x_hw, k_hw, s_hw, d_hw))
-    return tuple(tuple(p) for p in padding)
-
-
-def loop_conv2d(x, w, strides, padding, dilations):
-    """Direct-sum grouped conv, NHWC x HWIO, one loop over output positions (a test oracle only)."""
-    n, h, wd, c = x.shape
-    kh, kw, cg, cout = w.shape
-    g = c // cg
-    og = cout // g
-    (t, b), (l, r) = explicit_pads(padding, (h, wd), (kh, kw), strides, dilations)
-    xp = np.pad(x, ((0, 0), (t, b), (l, r), (0, 0)))
-    (sh, sw), (dh, dw) = strides, dilations
-    oh = (h + t + b - (kh - 1) * dh - 1) // sh + 1
-    ow = (wd + l + r - (kw - 1) * dw - 1) // sw + 1
-    y = np.zeros((n, oh, ow, cout), x.dtype)
-    for i in range(oh):
-        for j in range(ow):
-            patch = xp[:, i * sh:i * sh + (kh - 1) * dh + 1:dh, j * sw:j * sw + (kw - 1) * dw + 1:dw, :]
-            for gi in range(g):
-                y[:, i, j, gi * og:(gi + 1) * og] = np.einsum(
-                    "nhwc,hwco->no", patch[..., gi * cg:(gi + 1) * cg], w[..., gi * og:(gi + 1) * og])
-    return y
-
-
-def nchw(a):
-    # a C-contiguous copy: numerical_vjp perturbs arrays through reshape(-1), which copies a strided view
-    return np.ascontiguousarray(a.transpose(0, 3, 1, 2))
-
-
-def nhwc(a):
-    return a.transpose(0, 2, 3, 1)
-
-
-def assert_grads_match_fd(f, arrays, grads, dy):
-    """Analytic vjp against central differences; atol covers float64 round-off of <f, dy> / eps."""
-    numeric = numerical_vjp(f, arrays, dy)
-    assert len(grads) == len(numeric)
-    for k, (a, n) in enumerate(zip(grads, numeric)):
-        np.testing.assert_allclose(a, n, rtol=1e-6, atol=1e-6, err_msg=f"gradient of array {k}")
-
-
-# ---------------------------------------------------------------- strategies
-
-paddings = st.one_of(st.just("SAME"), st.just("VALID"),
-                     st.tuples(st.tuples(st.integers(0, 4), st.integers(0, 4)),
-                               st.tuples(st.integers(0, 4), st.integers(0, 4))))
-
-
-def fitting_size(draw, k_eff, before, after):
-    """A spatial size that the (dilated) window fits, by construction."""
-    return max(1, k_eff - before - after) + draw(st.integers(0, 4))
-
-
-@st.composite
-def conv_cases(draw, max_groups=2, dtype=np.float64):
-    """(x NHWC, w HWIO, bias or None, params) for a valid grouped/strided/dilated conv2d."""
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    g = draw(st.integers(1, max_groups))
-    cg, og = draw(st.integers(1, 2)), draw(st.integers(1, 2))
-    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    s = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
-    d = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
-    padding = draw(paddings)
-    pads = ((0, 0), (0, 0)) if isinstance(padding, str) else padding
-    h = fitting_size(draw, (kh - 1) * d[0] + 1, *pads[0])
-    wd = fitting_size(draw, (kw - 1) * d[1] + 1, *pads[1])
-    n = draw(st.integers(1, 2))
-    x = rng.standard_normal((n, h, wd, g * cg)).astype(dtype)
-    w = rng.standard_normal((kh, kw, cg, g * og)).astype(dtype)
-    bias = rng.standard_normal(g * og).astype(dtype) if draw(st.booleans()) else None
-    params = dict(strides=s, padding=[list(p) for p in padding] if not isinstance(padding, str) else padding,
-                  dilations=d)
-    return x, w, bias, params, rng
-
-
-def conv_vjp(x, w, bias, params, data_format="NHWC"):
-    arrays = (x, w) if bias is None else (x, w, bias)
-    return npcnn.vjp("conv2d", *arrays, data_format=data_format, **params)
+# (pytest puts this directory on sys.path)
+from _conv_cases import assert_grads_match_fd, conv_cases, conv_vjp, depthwise_cases, loop_conv2d, nchw, nhwc
 
 
 # ---------------------------------------------------------------- public facts
@@ -191,22 +95,6 @@ def test_conv2d_vjp_grouped_dilated_strided(data_format):
     y, pullback = npcnn.vjp("conv2d", x, w, b, **params)
     dy = rng.standard_normal(y.shape)
     assert_grads_match_fd(lambda *a: F.conv2d(*a, **params), [x, w, b], pullback(dy), dy)
-
-
-@st.composite
-def depthwise_cases(draw):
-    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    c, mult = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    s = draw(st.tuples(st.integers(1, 3), st.integers(1, 3)))
-    d = draw(st.tuples(st.integers(1, 2), st.integers(1, 2)))
-    padding = draw(paddings)
-    pads = ((0, 0), (0, 0)) if isinstance(padding, str) else padding
-    h = fitting_size(draw, (kh - 1) * d[0] + 1, *pads[0])
-    wd = fitting_size(draw, (kw - 1) * d[1] + 1, *pads[1])
-    x = rng.standard_normal((draw(st.integers(1, 2)), h, wd, c))
-    f = rng.standard_normal((kh, kw, c, mult))
-    return x, f, dict(strides=s, padding=padding, dilations=d), rng
 
 
 @given(depthwise_cases(), st.booleans())
@@ -401,109 +289,6 @@ def test_the_vjp_keeps_one_im2col_matrix_per_chunk_within_the_budget(monkeypatch
     assert kept == []
 
 
-# ---------------------------------------------------------------- TensorFlow spot checks
-
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow as tf
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(1)
-        tf.config.threading.set_inter_op_parallelism_threads(1)
-    except RuntimeError:
-        pass  # TF already initialised by another test module
-    return tf
-
-
-def tf_padding(padding):
-    return padding if isinstance(padding, str) else [[0, 0], *padding, [0, 0]]
-
-
-def test_cs231n_case_against_tensorflow(tf):
-    x = np.linspace(-0.1, 0.5, num=96).reshape(2, 3, 4, 4)
-    w = np.linspace(-0.2, 0.3, num=144).reshape(3, 3, 4, 4)
-    b = np.linspace(-0.1, 0.2, num=3)
-    expected = nchw(tf.nn.conv2d(nhwc(x), w.transpose(2, 3, 1, 0), 2, [[0, 0], [1, 1], [1, 1], [0, 0]]).numpy() + b)
-    y = F.conv2d(x, w.transpose(2, 3, 1, 0), b, strides=2, padding=[[1, 1], [1, 1]], data_format="NCHW")
-    np.testing.assert_allclose(y, expected, rtol=1e-12, atol=1e-14)
-
-
-FORWARD_CASES = [  # x shape NHWC, w shape HWIO, strides, padding, dilations
-    ((2, 9, 8, 3), (3, 3, 3, 4), (2, 2), "SAME", (2, 2)),
-    ((1, 11, 10, 2), (2, 3, 2, 3), (3, 2), "VALID", (2, 3)),
-    ((2, 7, 7, 2), (3, 2, 2, 2), (2, 3), [[3, 0], [1, 4]], (3, 2)),
-    ((1, 3, 3, 1), (1, 1, 1, 1), (3, 3), "SAME", (1, 1)),
-    ((2, 6, 5, 4), (2, 2, 2, 6), (2, 1), "SAME", (1, 1)),  # groups = 2
-]
-
-
-@pytest.mark.parametrize("x_shape, w_shape, strides, padding, dilations", FORWARD_CASES)
-def test_conv2d_forward_against_tensorflow(tf, x_shape, w_shape, strides, padding, dilations):
-    rng = np.random.default_rng(11)
-    x, w = rng.standard_normal(x_shape), rng.standard_normal(w_shape)
-    if x_shape[3] == w_shape[2]:
-        expected = tf.nn.conv2d(x, w, strides, tf_padding(padding), dilations=dilations).numpy()
-    else:
-        expected = tf_grouped(tf, lambda xg, wg: tf.nn.conv2d(xg, wg, strides, tf_padding(padding),
-                                                               dilations=dilations), x, w)
-    np.testing.assert_allclose(F.conv2d(x, w, strides=strides, padding=padding, dilations=dilations),
-                               expected, rtol=1e-10, atol=1e-12)
-
-
-def tf_grouped(tf, op, x, w):
-    """TF's grouped-conv gradients fail on CPU (quirk grouped-conv-gradient, docs/tf-defects.md), so run TF once per group and concatenate."""
-    cg, g = w.shape[2], x.shape[3] // w.shape[2]
-    og = w.shape[3] // g
-    return np.concatenate([np.asarray(op(x[..., i * cg:(i + 1) * cg], w[..., i * og:(i + 1) * og]))
-                           for i in range(g)], axis=-1)
-
-
-GRAD_CASES = [  # undilated: TF's dilated gradients fail on CPU (quirk dilated-conv-gradient, docs/tf-defects.md)
-    ((2, 7, 6, 3), (3, 3, 3, 4), (2, 2), "SAME", 1),
-    ((1, 8, 9, 2), (2, 3, 2, 3), (3, 2), "VALID", 1),
-    ((2, 5, 6, 2), (3, 2, 2, 2), (2, 3), [[4, 0], [1, 3]], 1),
-    ((2, 6, 5, 4), (2, 2, 2, 6), (2, 1), "SAME", 2),
-    ((1, 7, 7, 3), (3, 3, 1, 6), (2, 2), [[0, 2], [2, 1]], 3),
-]
-
-
-@pytest.mark.parametrize("x_shape, w_shape, strides, padding, groups", GRAD_CASES)
-def test_conv2d_gradients_against_tensorflow(tf, x_shape, w_shape, strides, padding, groups):
-    rng = np.random.default_rng(5)
-    x, w, b = rng.standard_normal(x_shape), rng.standard_normal(w_shape), rng.standard_normal(w_shape[3])
-    y, pullback = npcnn.vjp("conv2d", x, w, b, strides=strides, padding=padding)
-    dy = rng.standard_normal(y.shape)
-    dx, dw, db = pullback(dy)
-    cg, og = w_shape[2], w_shape[3] // groups
-    for gi in range(groups):
-        xs, ws = slice(gi * cg, (gi + 1) * cg), slice(gi * og, (gi + 1) * og)
-        xt, wt = tf.constant(x[..., xs]), tf.constant(w[..., ws])
-        with tf.GradientTape() as tape:
-            tape.watch([xt, wt])
-            yt = tf.nn.conv2d(xt, wt, strides, tf_padding(padding))
-        tdx, tdw = tape.gradient(yt, [xt, wt], output_gradients=tf.constant(dy[..., ws]))
-        np.testing.assert_allclose(y[..., ws], yt.numpy() + b[ws], rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(dx[..., xs], tdx.numpy(), rtol=1e-10, atol=1e-12)
-        np.testing.assert_allclose(dw[..., ws], tdw.numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(db, dy.sum(axis=(0, 1, 2)), rtol=1e-12)
-
-
-@pytest.mark.parametrize("x_shape, mult, strides, padding", [
-    ((2, 6, 7, 3), 2, (2, 2), "SAME"), ((1, 7, 6, 2), 3, (1, 1), "VALID"), ((2, 5, 5, 2), 1, (2, 2), [[2, 1], [0, 3]])])
-def test_depthwise_against_tensorflow(tf, x_shape, mult, strides, padding):
-    """Equal strides only: TF's CPU DepthwiseConv2dNative rejects unequal row and column strides."""
-    rng = np.random.default_rng(9)
-    x, f = rng.standard_normal(x_shape), rng.standard_normal((3, 2, x_shape[3], mult))
-    y, pullback = npcnn.vjp("depthwise_conv2d", x, f, strides=strides, padding=padding)
-    dy = rng.standard_normal(y.shape)
-    xt, ft = tf.constant(x), tf.constant(f)
-    with tf.GradientTape() as tape:
-        tape.watch([xt, ft])
-        yt = tf.nn.depthwise_conv2d(xt, ft, [1, *strides, 1], tf_padding(padding))
-    tdx, tdf = tape.gradient(yt, [xt, ft], output_gradients=tf.constant(dy))
-    for mine, theirs in zip((y, *pullback(dy)), (yt, tdx, tdf)):
-        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-10, atol=1e-12)
-
-
 @pytest.mark.parametrize("kernel", [(1, 1), (3, 3)])
 def test_depthwise_with_multiplier_0_has_an_empty_output_and_a_zero_input_gradient(kernel):
     """No output channel reads the input: its gradient is exactly 0 (not what the memory held)."""
@@ -512,24 +297,6 @@ def test_depthwise_with_multiplier_0_has_an_empty_output_and_a_zero_input_gradie
     assert y.shape == (2, 5, 5, 0)
     dx, df = pullback(np.ones(y.shape))
     assert dx.shape == x.shape and not dx.any() and df.shape == (*kernel, 4, 0)
-
-
-@pytest.mark.parametrize("padding", ["SAME", "VALID", [[1, 2], [3, 0]]])
-def test_transpose_and_backprop_ops_against_tensorflow(tf, padding):
-    rng = np.random.default_rng(13)
-    x_shape, w = (2, 8, 7, 3), rng.standard_normal((3, 2, 3, 4))
-    x = rng.standard_normal(x_shape)
-    y = F.conv2d(x, w, strides=(2, 3), padding=padding)
-    dy = rng.standard_normal(y.shape)
-    tpad = tf_padding(padding)
-    np.testing.assert_allclose(F.conv2d_transpose(dy, w, x_shape, strides=(2, 3), padding=padding),
-                               tf.nn.conv2d_transpose(dy, w, x_shape, (2, 3), tpad).numpy(), rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(F.conv2d_backprop_input(x_shape, w, dy, strides=(2, 3), padding=padding),
-                               tf.compat.v1.nn.conv2d_backprop_input(x_shape, w, dy, [1, 2, 3, 1], tpad).numpy(),
-                               rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(F.conv2d_backprop_filter(x, w.shape, dy, strides=(2, 3), padding=padding),
-                               tf.compat.v1.nn.conv2d_backprop_filter(x, w.shape, dy, [1, 2, 3, 1], tpad).numpy(),
-                               rtol=1e-10, atol=1e-12)
 
 
 def test_conv2d_transpose_padding_defaults_to_same_as_tensorflow():

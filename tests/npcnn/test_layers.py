@@ -4,12 +4,9 @@ Forward outputs, input gradients and every trainable-weight gradient are compare
 upstream gradients (GradientTape ``output_gradients``). Weights are copied into Keras *by name*, so
 the test also checks that npcnn uses Keras's weight names, shapes and order.
 """
-import os
-
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 

@@ -12,12 +12,6 @@ from _vjp_check import check_vjp_against_fd  # (pytest puts this directory on sy
 RNG = np.random.default_rng(0)
 
 
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-    return tensorflow
-
-
 def distributions(shape, axis=-1, seed=0):
     """Random labels that sum to 1 along ``axis``."""
     p = np.random.default_rng(seed).random(shape) + 0.1

@@ -1,11 +1,8 @@
 """Whole networks: npcnn Sequential against the same Keras 3 model in float64; training loop,
 save/load, losses, datasets and the digits example."""
-import os
-
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 

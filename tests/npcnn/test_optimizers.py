@@ -1,10 +1,7 @@
 """npcnn optimizers against Keras 3's, 10 steps on the same variables and gradients, in float64."""
-import os
-
 import numpy as np
 import pytest
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 keras = pytest.importorskip("keras")
 
 from npcnn import optimizers  # noqa: E402

@@ -10,12 +10,6 @@ from npcnn.functional import avg_pool2d, global_avg_pool2d, max_pool2d
 from _vjp_check import check_vjp_against_fd  # (pytest puts this directory on sys.path)
 
 
-@pytest.fixture(scope="module")
-def tf():
-    import tensorflow
-    return tensorflow
-
-
 def tf_pool_vjp(tf, op, x, dy, ksize, strides, padding):
     """TensorFlow's output and input gradient (NHWC) for an upstream gradient ``dy``."""
     xt = tf.constant(x)
