@@ -100,7 +100,7 @@ def make_upstream(case: BenchCase, dtype: str) -> np.ndarray:
 
 def output_shape(case: BenchCase) -> tuple:
     """NHWC output shape (from npcnn's padding rules, the one place that defines them)."""
-    from npcnn import padding as P
+    from npcnn import padding as P  # deferred: the code under test, imported only where it is run
     s = case.shapes
     if case.op == "dense":
         return (*s["x"][:-1], s["kernel"][1])

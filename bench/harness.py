@@ -20,6 +20,7 @@
 """
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import statistics
@@ -28,6 +29,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
+from rich.table import Table
+
+from crosscheck.fuzz import fuzz_op, shrink_op
+from crosscheck.registry import FAMILY
+from crosscheck.report.journal import Journal
+from crosscheck.runner import summarize
+from crosscheck.supervision import Resume
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "CI": "true", "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -57,8 +67,7 @@ def vjp(op, *arrays, **params):
 
 def bare_tape_ms(repeats: int = 300) -> float:
     """Median milliseconds of one eager GradientTape conv2d: x (2, 10, 10, 4), w (3, 3, 4, 8), SAME."""
-    import numpy as np
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: imports TensorFlow
     rng = np.random.default_rng(0)
     x, w = rng.standard_normal((2, 10, 10, 4), dtype=np.float32), rng.standard_normal((3, 3, 4, 8), dtype=np.float32)
     dy = rng.standard_normal((2, 10, 10, 8), dtype=np.float32)
@@ -82,7 +91,6 @@ def bare_tape_ms(repeats: int = 300) -> float:
 
 def op_groups() -> dict[str, list[str]]:
     """The registry's families, plus conv2d alone."""
-    from crosscheck.registry import FAMILY
     groups: dict[str, list[str]] = {"conv2d": ["conv2d"]}
     for op, family in FAMILY.items():
         groups.setdefault(family, []).append(op)
@@ -92,8 +100,6 @@ def op_groups() -> dict[str, list[str]]:
 def fuzz_rates(examples: int) -> dict:
     """Cases per second per op group (float32, seed 1, every path), conv2d also with --paths first,
     and the bare-tape baseline, all in this process."""
-    from crosscheck.fuzz import fuzz_op
-    from crosscheck.runner import summarize
     baseline = bare_tape_ms()
     groups = {}
     # conv2d with --paths first right after conv2d with every path: the pair is measured in the same
@@ -121,9 +127,6 @@ def fuzz_rates(examples: int) -> dict:
 def journal_overhead(examples: int, rounds: int = 6) -> dict:
     """Seconds to fuzz ``examples`` float32 cases of conv2d and of relu with each case journaled as a
     unit (crosscheck.supervision.Resume.guard) and without, alternating; medians and their ratio."""
-    from crosscheck.fuzz import fuzz_op
-    from crosscheck.report.journal import Journal
-    from crosscheck.supervision import Resume
     out = {}
     for op in ("conv2d", "relu"):
         times: dict[str, list] = {"plain": [], "journaled": []}
@@ -144,8 +147,6 @@ def journal_overhead(examples: int, rounds: int = 6) -> dict:
 
 def shrink_figures() -> dict:
     """Fuzz the tall-input conv2d bug (float64, seed 0) until it fails, then shrink it (60 s budget)."""
-    import importlib
-    from crosscheck.fuzz import fuzz_op, shrink_op
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, "tall_bug.py").write_text(TALL_BUG)
         sys.path.insert(0, tmp)
@@ -218,7 +219,6 @@ def targets(harness: dict, add) -> None:
 
 
 def print_harness(console, harness: dict) -> None:
-    from rich.table import Table
     rates = harness["rates"]
     table = Table(title=f"harness: cases per second (float32, {rates['examples_per_op']} cases per op, every TF path "
                         f"unless marked; bare-tape conv2d baseline {rates['bare_tape_ms']:.2f} ms)")

@@ -12,19 +12,21 @@ import statistics
 import sys
 import time
 
+from threadpoolctl import threadpool_limits
+
+from .cases import get_case, make_arrays, make_upstream
+from .numpy_side import npcnn_calls
+from .tf_worker import configure, tf_calls
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def interleaved(keys: list[str], threads: int = 0, repeats: int = 15) -> dict:
-    from threadpoolctl import threadpool_limits
 
-    from .cases import get_case, make_arrays, make_upstream
-    from .numpy_side import npcnn_calls
-    from .tf_worker import configure, tf_calls
     cores = threads or os.cpu_count() or 1
     config = {**configure(intra=cores, inter=1), "blas": cores}
     out = []
-    import npcnn
+    import npcnn  # deferred: the code under test, imported only where it is run
     npcnn.config.set_num_threads(cores)
     with threadpool_limits(limits=cores, user_api="blas"):
         for key in keys:

@@ -21,8 +21,8 @@ def _rss_mb() -> float:
 
 
 def run(n: int = 256) -> dict:
-    import npcnn
-    from npcnn.functional import im2col
+    import npcnn  # deferred: the code under test, imported only where it is run
+    from npcnn.functional import im2col  # deferred: the code under test, imported only where it is run
     rng = np.random.default_rng(0)
     x = rng.standard_normal((n, 64, 64, 64), dtype=np.float32)
     w = rng.standard_normal((3, 3, 64, 64), dtype=np.float32)

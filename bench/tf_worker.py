@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
+import time
+from pathlib import Path
+
+from .cases import get_case, make_arrays, make_upstream
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _forward(case):
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: imports TensorFlow
     p = case.params
     if case.fn == "depthwise_conv2d":
         s = p["strides"]
@@ -41,7 +46,7 @@ def _forward(case):
 
 def tf_calls(case, arrays: dict, dy) -> dict:
     """``{"fwd": f, "fwd+bwd": g}`` running ``tf.function``-compiled TF and fetching results as NumPy."""
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: imports TensorFlow
     op = _forward(case)
     args = [tf.constant(arrays[k]) for k in case.shapes]
     dy_t = tf.constant(dy)
@@ -65,7 +70,7 @@ def tf_calls(case, arrays: dict, dy) -> dict:
 
 
 def configure(intra: int = 0, inter: int = 0) -> dict:
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: imports TensorFlow
     if intra:
         tf.config.threading.set_intra_op_parallelism_threads(intra)
     if inter:
@@ -76,9 +81,7 @@ def configure(intra: int = 0, inter: int = 0) -> dict:
 def serve(intra: int = 0, inter: int = 0) -> None:
     """Answer ``{"case", "dtype", "pass"}`` lines with ``{"ms": one timed call}`` (the first call of a
     case and pass is an untimed warm-up that traces the tf.function); ``{"config": true}`` -> config."""
-    import time
 
-    from .cases import get_case, make_arrays, make_upstream
     config = configure(intra, inter)
     calls = {}
     for line in sys.stdin:
@@ -103,8 +106,6 @@ class TFWorker:
     """A ``bench.tf_worker --serve`` child process: ``time(case_key, dtype, pass_) -> ms``."""
 
     def __init__(self, intra: int = 0, inter: int = 0):
-        import subprocess
-        from pathlib import Path
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.tf_worker", "--serve", str(intra), str(inter)],

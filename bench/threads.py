@@ -9,12 +9,15 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
+from crosscheck.threads import limit_threads
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def numpy_conv():
-    import numpy as np
-    import npcnn
+    import npcnn  # deferred: the code under test, imported only where it is run
     rng = np.random.default_rng(0)
     x = rng.standard_normal((8, 32, 32, 16)).astype(np.float32)
     w = rng.standard_normal((3, 3, 16, 32)).astype(np.float32)
@@ -23,8 +26,7 @@ def numpy_conv():
 
 
 def tf_conv():
-    import numpy as np
-    import tensorflow as tf
+    import tensorflow as tf  # deferred: imports TensorFlow
     x = tf.constant(np.random.default_rng(1).standard_normal((8, 32, 32, 16)).astype(np.float32))
     w = tf.constant(np.random.default_rng(2).standard_normal((3, 3, 16, 32)).astype(np.float32))
     with tf.GradientTape() as tape:
@@ -35,7 +37,6 @@ def tf_conv():
 
 def main(mode: str, repeats: int = 30) -> None:
     if mode == "limited":
-        from crosscheck.threads import limit_threads
         limit_threads()
     numpy_conv()
     numpy_ms = []

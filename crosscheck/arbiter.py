@@ -19,6 +19,8 @@ import numpy as np
 
 from .case import Case
 from .finite_diff import numerical_vjp
+from .oracle.reference import forward_reference
+from .registry import get_op
 
 DIRECTIONS = 3
 CENTRAL_MAX = 64
@@ -29,8 +31,6 @@ AGREE = {"float64": 1e-6, "float32": 2e-4}
 
 def forward_f64(case):
     """``f(*differentiable arrays) -> y`` by TensorFlow in float64, and the arrays' names."""
-    from .oracle.reference import forward_reference
-    from .registry import get_op
     info = get_op(case.op)
     if case.dy is None or not info.differentiable:
         return None, ()
@@ -90,7 +90,6 @@ def verdict(tensor: str, impl_ok: bool, tf_ok: bool, impl_gap: float, tf_gap: fl
 
 def kink_reason(case) -> str:
     """Why finite differences cannot judge this case (the op has no derivative at its inputs), or ""."""
-    from .registry import get_op
     reason = get_op(case.op).kink_reason(case)
     return f"not judged by finite differences: {reason}" if reason else ""
 

@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arbiter import AGREE, forward_f64, gaps, kink_reason
+from .compare import within
+from .isolation import IsolatedModule
 from .oracle.backend import EIGEN, ONEDNN, VARIABLE, variable_value
+from .oracle.reference import Reference, float64_forward, reference_or_error
+from .registry import get_op
+from .runner import compare_all
+from .tolerance import tolerance
 
 _STATE: dict = {}
 
@@ -22,7 +29,6 @@ _STATE: dict = {}
 def other_backend():
     """The worker that computes references on oneDNN (started on first use, kept for the run)."""
     if "worker" not in _STATE:
-        from .isolation import IsolatedModule
         _STATE["worker"] = IsolatedModule("crosscheck.oracle.remote", timeout=300.0,
                                           environ={VARIABLE: variable_value(ONEDNN)})
     return _STATE["worker"]
@@ -30,11 +36,6 @@ def other_backend():
 
 def _truth(case, tensor: str, eigen, onednn) -> str:
     """Which backend the third opinion sides with on ``tensor`` (finite differences or float64)."""
-    from .arbiter import AGREE, forward_f64, gaps, kink_reason
-    from .compare import within
-    from .oracle.reference import float64_forward
-    from .registry import get_op
-    from .tolerance import tolerance
     if tensor.startswith("d_"):
         kink = kink_reason(case)
         if kink:
@@ -60,7 +61,6 @@ def _truth(case, tensor: str, eigen, onednn) -> str:
 
 def _shape_truth(case, tensor: str, eigen_shape, onednn_shape) -> str:
     """Which backend's shape is right: a gradient has its array's shape, an output the float64 forward's."""
-    from .oracle.reference import float64_forward
     if tensor.startswith("d_") and tensor[2:] in case.arrays:
         right = tuple(np.shape(case.arrays[tensor[2:]]))
     else:
@@ -78,9 +78,6 @@ def _side(eigen_ok: bool, onednn_ok: bool, numbers: str) -> str:
 
 def _differing(case, eigen: dict, onednn: dict) -> list:
     """The TensorDiffs of Eigen's tensors against oneDNN's on the same path that fail the tolerance policy."""
-    from .oracle.reference import Reference
-    from .registry import get_op
-    from .runner import compare_all
     info = get_op(case.op)
     call = info.resolve(case)
     out = []
@@ -94,7 +91,6 @@ def _differing(case, eigen: dict, onednn: dict) -> list:
 def disagreement(case) -> dict | None:
     """None when Eigen and oneDNN agree on ``case``; else what differs and who is right:
     ``{"op", "dtype", "eigen", "onednn", "tensors": [{"tensor", "path", "max_abs_error", "verdict"}]}``."""
-    from .oracle.reference import reference_or_error
     eigen, eigen_error = reference_or_error(case)
     try:
         other = other_backend().reference(case)

@@ -17,7 +17,10 @@ recompute the TensorFlow reference on the changed case; they run only for mismat
 """
 from __future__ import annotations
 
+import inspect
+import re
 from fractions import Fraction
+from itertools import permutations
 from typing import Callable
 
 import numpy as np
@@ -26,6 +29,9 @@ from . import geometry as G
 from .case import VJP_Y, Case, TensorDiff
 from .compare import within
 from .opinfo import OpInfo
+from .ops.pooling import max_pool_tie_gradient
+from .oracle.reference import compute_reference
+from .params import canonical
 from .tolerance import Tolerance
 
 LABELS = {
@@ -83,8 +89,6 @@ def defaults_differ(info: OpInfo, case: Case, fn) -> list[dict]:
     """"default-differs" entries: each parameter ``case`` leaves out whose default in ``fn`` (the
     code under test's function of the op, read from its signature, never called) means something
     other than TensorFlow's default."""
-    import inspect
-    from .params import canonical
     try:
         signature = inspect.signature(fn).parameters
     except (TypeError, ValueError):
@@ -198,7 +202,6 @@ def _spatial_axes(case: Case, tensor: str, info: OpInfo):
 
 def _recompute(case: Case, path: str, tensor: str, **changes) -> np.ndarray | None:
     """TensorFlow's ``tensor`` on a changed copy of ``case`` (arrays / params / dy replaced)."""
-    from .oracle.reference import compute_reference
     arrays = dict(case.arrays, **changes.get("arrays", {}))
     params = dict(case.params, **changes.get("params", {}))
     dy = changes.get("dy", case.dy)
@@ -271,7 +274,6 @@ def crop_at_zero_pad(case, diff, actual, expected, info) -> list[dict]:
 
 
 def _permutations(n: int):
-    from itertools import permutations
     return [p for p in permutations(range(n)) if p != tuple(range(n))]
 
 
@@ -527,7 +529,6 @@ def undilated_dy(info, case, diff, actual, expected, tol) -> list[dict]:
     The alternative is TensorFlow's input gradient of a stride-1 VALID conv over the padded input."""
     if case.op != "conv2d" or diff.tensor != "d_input":
         return []
-    from .oracle.reference import compute_reference
     call = info.resolve(case)
     fmt, strides, dilations = call.data_format, call.params["strides"], call.params["dilations"]
     if tuple(strides) == (1, 1):
@@ -561,7 +562,6 @@ def undilated_dy(info, case, diff, actual, expected, tol) -> list[dict]:
 def maxpool_ties(info, case, diff, actual, expected, tol) -> list[dict]:
     if case.op != "max_pool2d" or diff.tensor != "d_input":
         return []
-    from .ops.pooling import max_pool_tie_gradient
     call = info.resolve(case)
     found = []
     for policy, label, what in (("all", "maxpool-all-ties", "every tied maximum gets the full gradient"),
@@ -617,7 +617,6 @@ def accumulator_overwritten(info, case, diff, actual, expected, tol) -> list[dic
 def raised_cropping_at_zero_pad(case: Case, traceback_text: str) -> bool:
     """A raise on a line that crops with ``[p:-p]`` in a case whose padding is 0 somewhere: the
     empty crop cannot be assigned back (the raise form of "crop-empty-at-zero-pad")."""
-    import re
     lines = [line.strip() for line in traceback_text.splitlines()
              if line.startswith("    ") and re.search(r"\w", line)]   # source lines, not the ~~^^ markers
     if not lines or not re.search(r"\[[^\]]*\b(\w+)\s*:\s*-\s*\1\b", lines[-1]):

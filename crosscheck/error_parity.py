@@ -19,7 +19,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from .case import Case
-from .opinfo import ErrorInput, OpInfo
+from .geometry import GeometryError
+from .opinfo import Call, ErrorInput, OpInfo
+from .oracle.quirks import expected_refusal, float64_detour
+from .oracle.reference import in_float64
+from .params import canonical
+from .registry import get_op
+from .tf_import import keras_module, tensorflow
 
 REFUSES, COMPUTES = "refuses", "computes"
 
@@ -42,8 +48,6 @@ class ParityOutcome:
 
 def tf_verdict(info: OpInfo, e: ErrorInput) -> tuple[str, str, object]:
     """(REFUSES or COMPUTES, why, TF's output or None)."""
-    from .oracle.reference import in_float64
-    from .oracle.quirks import expected_refusal, float64_detour
     if e.rule:
         return REFUSES, f"rule: {e.rule}", None
     case = Case(info.name, dict(e.params), dict(e.arrays), None, _dtype(e), 0)
@@ -59,7 +63,6 @@ def tf_verdict(info: OpInfo, e: ErrorInput) -> tuple[str, str, object]:
     source = info.plain_tf.source(call) if callable(info.plain_tf.source) else info.plain_tf.source
     params = {k: v for k, v in info.plain_tf.params(call).items() if v is not None}
     expr = source.format(params=", ".join(f"{k}={k}" for k in params))
-    from .tf_import import keras_module, tensorflow
     tf, keras = tensorflow(), keras_module()
     try:
         y = eval(expr, {"tf": tf, "keras": keras}, {**arrays, **params})   # noqa: S307 (our own source)
@@ -72,9 +75,6 @@ def tf_verdict(info: OpInfo, e: ErrorInput) -> tuple[str, str, object]:
 
 def lenient_resolve(info: OpInfo, case: Case):
     """The call with defaults filled in; a parameter crosscheck cannot read is passed on as written."""
-    from .geometry import GeometryError
-    from .opinfo import Call
-    from .params import canonical
     fmt = case.params.get("data_format", "NHWC")
     fmt = fmt if isinstance(fmt, str) else "NHWC"
     params = {}
@@ -181,7 +181,6 @@ def run_error_parity(ops, module, name_arguments: bool = True, on_outcome=None, 
     """Every error input of every op in ``ops``. With ``resume`` (crosscheck.supervision.Resume), each
     call is journaled before TensorFlow sees it; a call an earlier attempt finished is skipped, one
     TensorFlow crashed on is reported so."""
-    from .registry import get_op
     out = []
     for op in ops:
         info = get_op(op)

@@ -15,10 +15,12 @@ starts ``python`` instead: the same program, only slower to start.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import subprocess
 import sys
 import types
+from multiprocessing import forkserver
 
 PRELOAD = "crosscheck.preload"
 
@@ -28,10 +30,8 @@ def fork_context():
     imports before it forks; None where there is no fork server (Windows). A server already running
     without it (started by the program that imports crosscheck) still forks working children: they
     import what they need themselves."""
-    import multiprocessing
     if "forkserver" not in multiprocessing.get_all_start_methods():
         return None
-    from multiprocessing import forkserver
     # multiprocessing's default preload, "__main__", would import the caller's script in the server
     modules = [m for m in getattr(forkserver._forkserver, "_preload_modules", []) if m != "__main__"]
     forkserver.set_forkserver_preload(modules + [PRELOAD] if PRELOAD not in modules else modules)
@@ -75,8 +75,6 @@ def _main_module_hidden():
 
 
 def _child(target, args, cwd: str, path: list, environ: dict, output: str | None):
-    import multiprocessing
-    from multiprocessing import forkserver
     # the child may start processes of its own (a daemonic multiprocessing child may not)
     multiprocessing.current_process()._config["daemon"] = False
     # multiprocessing hands every child the write end of the pipe that keeps the server alive: held

@@ -12,7 +12,15 @@ import time
 import zlib
 from typing import Callable
 
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+
 from .case import FAILING, Outcome
+from .coverage import record
+from .implementation import resolve_impl
+from .registry import cases, get_op
+from .runner import run_case
+from .strategies import forcing
 
 
 def seed_of(key: str) -> int:
@@ -28,8 +36,6 @@ def op_seed_key(op_name: str, dtype: str, seed: int, key: str = "") -> str:
 def _seeded(seed_key: str, examples: int, generate_only: bool):
     """Hypothesis settings of every fuzz run: seeded by ``seed_key``, no database, no deadline;
     the generate phase only, or generate then shrink."""
-    from hypothesis import HealthCheck, Phase, settings
-    from hypothesis import seed as hypothesis_seed
     phases = [Phase.generate] if generate_only else [Phase.generate, Phase.shrink]
 
     def decorate(test):
@@ -50,7 +56,6 @@ def fuzz_outcomes(strategy, check: Callable[..., Outcome], *, examples: int, see
     """``check(drawn)`` for ``examples`` draws of ``strategy``, deterministically from ``seed_key``;
     ``stop(outcomes)`` ends the run early when it returns True. With ``guard``, the i-th draw is
     the unit ``seed_key#i``."""
-    from hypothesis import given
 
     outcomes: list[Outcome] = []
     drawn_count = [0]
@@ -99,7 +104,6 @@ def shrink_failure(strategy, check: Callable[..., Outcome], first: Outcome, *, e
     the draws of :func:`fuzz_outcomes` replayed with the same seed until they fail, then shrunk by
     hypothesis (shapes and parameters shrink; values stay drawn from the seed), for at most
     ``budget_s`` seconds. Returns ``(case, cases tried)``; ``first`` itself when nothing smaller fails."""
-    from hypothesis import given
 
     kind, deadline = failure_kind(first), time.monotonic() + budget_s
     state = {"best": first, "tried": 0}
@@ -125,9 +129,6 @@ def shrink_failure(strategy, check: Callable[..., Outcome], first: Outcome, *, e
 
 def _op_check(op_name: str, dtype: str, impl, paths: str, spellings: bool = True):
     """The registry strategy of ``op_name`` and the check that runs one of its cases on ``impl``."""
-    from .implementation import resolve_impl
-    from .registry import cases
-    from .runner import run_case
     module, _ = resolve_impl(impl)
     return cases(op_name, dtype, spellings), lambda case: run_case(case, module, paths)
 
@@ -154,8 +155,6 @@ def record_drawn_forms(entry: dict, op_name: str, *, examples: int, dtype: str, 
     """Count into the summary ``entry`` the forms and features of the cases :func:`fuzz_op` with
     these arguments draws, without running them (a shard whose op's other dtype runs elsewhere
     decides the form top-ups as the whole run does)."""
-    from .coverage import record
-    from .registry import cases, get_op
     info = get_op(op_name)
     fuzz_outcomes(cases(op_name, dtype), lambda case: record(entry, info, case), examples=examples,
                   seed_key=op_seed_key(op_name, dtype, seed))
@@ -166,7 +165,6 @@ def top_up_forms(op_name: str, missing: dict, *, dtype: str, seed: int, impl=Non
                  stop: Callable[[list], bool] | None = None, guard: Guard | None = None) -> list[Outcome]:
     """``examples`` more cases for each ``{parameter: [forms]}`` the random draws missed, with that
     form forced (hypothesis's choices are far from uniform, so 100 draws can miss one of 8 forms)."""
-    from .strategies import forcing
     out = []
     for param, forms in missing.items():
         for form in forms:
@@ -180,9 +178,6 @@ def large_cases(op_name: str, *, dtype: str, seed: int, impl=None, paths: str = 
                 on_outcome: Callable[[Outcome], None] | None = None, guard: Guard | None = None) -> list[Outcome]:
     """The op's realistic-size cases (its OpInfo's ``large``: one, or a tuple of sizes, each run
     once), or nothing if it has none."""
-    from .implementation import resolve_impl
-    from .registry import get_op
-    from .runner import run_case
     info = get_op(op_name)
     if not info.large:
         return []

@@ -51,6 +51,8 @@ from npcnn import padding as P
 
 from .case import IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_UNSUPPORTED, Case, Outcome
 from .compare import compare
+from .fuzz import fuzz_outcomes
+from .tf_import import keras_module, tensorflow
 from .tolerance import Tolerance, rms, tolerance
 
 STEPS = 10
@@ -215,7 +217,6 @@ def network_terms(model: npcnn.Sequential, batch: int, classes: int) -> int:
 
 def _keras_step(kmodel, x, y):
     """Keras's forward (layer by layer, training mode), loss and gradients, as GradientTape sees them."""
-    from .tf_import import keras_module, tensorflow
     tf, keras = tensorflow(), keras_module()
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True, dtype="float64")
     outputs = []
@@ -230,7 +231,6 @@ def _keras_step(kmodel, x, y):
 
 
 def _optimizers(name: str):
-    from .tf_import import keras_module
     keras = keras_module()
     if name == "sgd":
         return npcnn.SGD(learning_rate=0.05, momentum=0.9), keras.optimizers.SGD(learning_rate=0.05, momentum=0.9)
@@ -249,7 +249,7 @@ def check_network(arch: Architecture, optimizer: str = "adam", steps: int = STEP
     holding the same weights); ``npcnn_optimizer`` replaces npcnn's optimizer (both for tests that
     show a deliberately wrong component is caught).
     """
-    from npcnn.keras_compat import to_keras
+    from npcnn.keras_compat import to_keras  # deferred: the code under test, imported only where it is run
 
     rng = np.random.default_rng(seed)
     batches = [(rng.standard_normal((arch.batch, *arch.input_shape)), rng.integers(0, arch.classes, arch.batch))
@@ -321,7 +321,6 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")   # what `crosscheck run --networks` tra
 
 def fuzz_networks(optimizer: str, *, examples: int, seed: int, on_outcome=None) -> list[Outcome]:
     """Check ``examples`` random architectures with ``optimizer``, drawn deterministically from ``seed``."""
-    from .fuzz import fuzz_outcomes
     return fuzz_outcomes(st.tuples(architectures(), st.integers(0, 2**31 - 1)),
                          lambda drawn: check_network(drawn[0], optimizer, seed=drawn[1]),
                          examples=examples, seed_key=f"network:{optimizer}:{seed}", on_outcome=on_outcome)

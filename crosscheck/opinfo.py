@@ -18,7 +18,7 @@ import numpy as np
 
 from . import geometry as G
 from .case import Case
-from .params import Param, canonical
+from .params import canonical
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ import tempfile
 from pathlib import Path
 
 from .case import FAILING, Outcome
+from .replay import replay_filename, save_case
+from .report import ReportSession, outcome_to_dict
+from .report.json_report import add_to_summary
 
 _state: dict = {"session": None, "cases_dir": None, "test": None, "hypothesis": False, "pending": None}
 
@@ -28,7 +31,6 @@ def used() -> bool:
 def session():
     """The session's ReportSession (its replay files in a temporary folder outside a pytest run
     with the plugin)."""
-    from .report import ReportSession
     if _state["session"] is None:
         _state["session"] = ReportSession(_state["cases_dir"] or Path(tempfile.gettempdir()) / "crosscheck-cases")
     return _state["session"]
@@ -46,8 +48,6 @@ def record(outcome: Outcome) -> dict:
         if _state["test"]:
             d["test"] = _state["test"]
         return d
-    from .replay import replay_filename, save_case
-    from .report import outcome_to_dict
     replay_file = None
     if s.cases_dir is not None:
         replay_file = save_case(s.cases_dir / replay_filename(outcome), outcome.case, outcome)
@@ -66,7 +66,6 @@ def end_test() -> None:
     """Keep a hypothesis test's last failing example (the minimal one hypothesis re-raised)."""
     pending = _state["pending"]
     if pending is not None:
-        from .report.json_report import add_to_summary
         s = session()
         d = pending["dict"]
         keep = d["replay"]["file"] if d.get("replay") else None

@@ -20,6 +20,7 @@ import numpy as np
 from .case import Case, Outcome
 from .implementation import DEFAULT_IMPL
 from .oracle.quirks import attach
+from .registry import OPS
 
 FORMAT = "crosscheck-case"
 VERSION = 1
@@ -124,7 +125,6 @@ def validate(doc) -> None:
     case = doc.get("case")
     if not isinstance(case, dict):
         raise ReplayFileError("no 'case' object")
-    from .registry import OPS
     if case.get("op") not in OPS and case.get("op") != "network" and not doc.get("check"):
         raise ReplayFileError(f"unknown op {case.get('op')!r}; known: {', '.join(sorted(OPS))}")
     if case.get("dtype") not in FLOAT_DTYPES:
@@ -189,7 +189,6 @@ def replay_command(path, impl: str = DEFAULT_IMPL) -> str:
 
 def _plain_tf_reason(case: Case) -> str:
     """"" when the op's one-line TensorFlow call computes this case on CPU, else why not."""
-    from .registry import OPS
     info = OPS.get(case.op)
     if info is None or not info.plain_tf:
         return "no single TensorFlow call computes this op"
@@ -201,7 +200,6 @@ def _plain_tf_reason(case: Case) -> str:
 
 def _op_layout(case: Case) -> tuple[list, list, list, tuple]:
     """(positional vjp arrays, keyword-only arrays, differentiable arrays, output names)."""
-    from .registry import OPS
     info = OPS.get(case.op)
     if info is None:   # an op crosscheck does not know: every array positional and differentiable
         names = list(case.arrays)
@@ -268,7 +266,6 @@ def _tf_lines(case: Case, replay_path, tf_path, names, unpack, diff_names, outpu
     lines = []
     why_not = _plain_tf_reason(case)
     if not why_not:
-        from .registry import OPS
         info = OPS[case.op]
         call = info.resolve(case)
         source = info.plain_tf.source(call) if callable(info.plain_tf.source) else info.plain_tf.source

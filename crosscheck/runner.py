@@ -7,12 +7,26 @@ an output of the wrong type or shape, and an input written to are ``mismatch``.
 """
 from __future__ import annotations
 
-from .case import (IMPLEMENTATION_ERROR, MISMATCH, PASS, PATH_MODES, REFERENCE_ERROR, REFERENCE_UNSUPPORTED,
-                   VJP_Y, Case, Outcome, TensorDiff)
+from .arbiter import arbitrate
+from .case import (
+    IMPLEMENTATION_ERROR,
+    MISMATCH,
+    PASS,
+    PATH_MODES,
+    REFERENCE_ERROR,
+    REFERENCE_UNSUPPORTED,
+    STATUSES,
+    VJP_Y,
+    Case,
+    Outcome,
+    TensorDiff,
+)
 from .compare import NONE_NOTE, compare
+from .diagnosis import defaults_differ, diagnose, output_shape_evidence
 from .implementation import DEFAULT_IMPL, call_impl, load_impl, output_type_problem, resolve_impl  # noqa: F401
 from .opinfo import Call, OpInfo
-from .registry import get_op
+from .oracle.reference import ReferenceUnsupported, TFReferenceError, compute_reference, precheck, resolve
+from .threads import limit_threads
 from .tolerance import tolerance
 
 
@@ -43,8 +57,6 @@ def run_case(case: Case, impl=None, paths: str = "all", isolated: bool = False) 
     except Exception as exc:
         return Outcome(case, IMPLEMENTATION_ERROR, message=f"cannot load {impl}: {type(exc).__name__}: {exc}",
                        impl=str(impl))
-    from .oracle.reference import ReferenceUnsupported, TFReferenceError, precheck, resolve
-    from .threads import limit_threads
     try:
         info, call = resolve(case)
         precheck(case)
@@ -68,7 +80,6 @@ def with_default_differences(outcome: Outcome, info: OpInfo, module) -> Outcome:
     """A failing outcome whose case leaves out a parameter the implementation's function defaults
     otherwise than TensorFlow gets a "default-differs" cause: on every failing tensor, or (no tensor
     was compared) as a harness entry of its own."""
-    from .diagnosis import defaults_differ
     try:
         found = defaults_differ(info, outcome.case, getattr(module, outcome.case.op, None))
     except Exception:    # noqa: BLE001 - a cause that cannot be worked out explains nothing
@@ -86,7 +97,6 @@ def with_default_differences(outcome: Outcome, info: OpInfo, module) -> Outcome:
 
 def check_against_reference(info: OpInfo, call: Call, result, impl_name: str, first_only: bool) -> Outcome:
     """The Outcome of the implementation's tensors (an ImplResult) against the TF reference."""
-    from .oracle.reference import ReferenceUnsupported, TFReferenceError, compute_reference
     case = call.case
     try:
         ref = compute_reference(case, first_only=first_only)
@@ -131,8 +141,6 @@ def explain(info: OpInfo, case: Case, actual: dict, ref, diffs: list) -> list[st
     """Attach likely causes (crosscheck.diagnosis) and the finite-difference verdict
     (crosscheck.arbiter, as a diagnosis entry labelled "arbiter") to the failing TensorDiffs.
     Never raises; returns a note for the Outcome only if one of them fails."""
-    from .arbiter import arbitrate
-    from .diagnosis import diagnose
     notes = []
     for step, name in ((lambda: diagnose(info, case, actual, ref, diffs), "diagnosis"),
                        (lambda: arbitrate(case, actual, ref, diffs), "finite-difference arbiter")):
@@ -146,7 +154,6 @@ def explain(info: OpInfo, case: Case, actual: dict, ref, diffs: list) -> list[st
 def compare_all(info: OpInfo, call: Call, actual: dict, ref, not_judged: str = "") -> list[TensorDiff]:
     """One TensorDiff per (TF path, tensor) of the reference, plus the vjp's forward output against
     each path's ``y``. Gradients are listed as not judged when ``not_judged`` says why."""
-    from .diagnosis import output_shape_evidence
     terms, floors = info.tensor_terms(call), info.tensor_scale_floor(call)
     diffs = []
     for path, tensors in ref.paths.items():
@@ -188,7 +195,6 @@ def outcome_summary(outcome: Outcome, max_diffs: int = 4) -> str:
 
 def summarize(outcomes: list[Outcome]) -> dict:
     """Counts per status."""
-    from .case import STATUSES
     counts = {s: 0 for s in STATUSES}
     for o in outcomes:
         counts[o.status] += 1

@@ -18,16 +18,21 @@ units and turns the crashing one, when it is drawn again, into a ``reference-cra
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import re
 import signal
+import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from . import forking
 from .case import REFERENCE_CRASH, Outcome
+from .isolation import describe_exit
+from .report.report_dir import ReportDirError, read_journal
 
 #: how many times one shard is restarted after crashes before the run gives up on it
 MAX_ATTEMPTS = 25
@@ -107,14 +112,12 @@ def exit_with_parent() -> None:
     """In a shard process (Linux): SIGTERM when the parent dies, so a killed run's shards write their
     reports and stop instead of running on unseen (``crosscheck report DIR`` merges them)."""
     try:
-        import ctypes
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
 
 def journal_finished(report_dir: Path) -> bool:
-    from .report.report_dir import ReportDirError, read_journal
     try:
         return any(e.get("kind") == "end" for e in read_journal(report_dir))
     except ReportDirError:
@@ -124,8 +127,6 @@ def journal_finished(report_dir: Path) -> bool:
 def start_shard(argv: list, log_path: Path, name: str, target: Callable):
     """A process running ``target(argv)`` (``crosscheck ARGV``), its output in ``log_path``: forked from
     the fork server (:mod:`crosscheck.forking`), or a new python. Returns (process, open log or None)."""
-    import subprocess
-    from . import forking
     child, log = forking.start(target, (argv,), output=log_path, name=name), None
     if child is None:   # no fork server: a new python process, the same program
         log = open(log_path, "w")
@@ -177,8 +178,6 @@ class Shard:
         if code == USAGE:
             raise ShardUsageError(log_text.strip().removeprefix("crosscheck: error: ") if self.jobs == 1 else
                                   f"shard {self.k}/{self.jobs} ended with exit status 2:\n{log_text[-2000:]}")
-        from .isolation import describe_exit
-        from .report.report_dir import ReportDirError, read_journal
         how = describe_exit(code)
         try:
             done, running = crash_after(read_journal(self.dirs[-1]))

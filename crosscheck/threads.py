@@ -14,6 +14,10 @@ these limits.
 """
 from __future__ import annotations
 
+import numpy  # noqa: F401  (loads its BLAS: threadpoolctl limits only the libraries already loaded)
+from threadpoolctl import threadpool_limits
+
+from .tf_import import tensorflow
 
 _STATE: dict = {}
 
@@ -21,8 +25,6 @@ _STATE: dict = {}
 def limit_blas_threads(blas: int = 1) -> None:
     """Only BLAS's pool (a process that never runs TensorFlow: the worker of crosscheck.isolation)."""
     if "blas_limiter" not in _STATE:
-        import numpy  # noqa: F401  (loads its BLAS: threadpoolctl limits only the libraries already loaded)
-        from threadpoolctl import threadpool_limits
         _STATE["blas_limiter"] = threadpool_limits(limits=blas, user_api="blas")
 
 
@@ -35,7 +37,6 @@ def limit_threads(blas: int = 1, tf_intra: int = 1, tf_inter: int = 1) -> dict:
     if "tf_applied" in _STATE:
         return {k: v for k, v in _STATE.items() if k != "blas_limiter"}
     limit_blas_threads(blas)
-    from .tf_import import tensorflow
     tf = tensorflow()
     applied = True
     try:

@@ -25,6 +25,8 @@ import numpy as np
 
 from ..case import IMPLEMENTATION_ERROR, PASS, Case, Outcome, TensorDiff
 from ..compare import NONE_NOTE
+from ..ops._common import tf_lib
+from ..runner import run_case
 from ..tracebacks import user_traceback
 from . import cases as C
 from .run import Guard, Spec, Variant, WrongShape, grads, modified_outcome, outcome_of, own_diff, pair
@@ -168,7 +170,6 @@ def registry_run(adapter, names, judged, **adapter_kw):
     """Run one case through ``crosscheck.runner.run_case`` with the user's functions behind ``adapter``;
     the Outcome keeps the ``judged`` tensors (and the harness's own checks)."""
     def run(module, case: Case, options: dict) -> Outcome:
-        from ..runner import run_case
         guard = Guard()
         fwd = getattr(module, names[0])
         bwd = getattr(module, names[1]) if len(names) > 1 else None
@@ -201,7 +202,6 @@ def keep_diff(d, judged) -> bool:
 
 def tf_softmax_loss(x, y):
     """mean_i sparse_softmax_cross_entropy(y_i, x_i) and its gradient, by GradientTape."""
-    from ..ops._common import tf_lib
     tf = tf_lib().tf
     xt = tf.constant(x)
     with tf.GradientTape() as tape:
@@ -213,7 +213,6 @@ def tf_softmax_loss(x, y):
 def tf_svm_loss(x, y):
     """Multi-class hinge loss, the CS231n definition, from tf ops under GradientTape:
     ``L = (1/N) sum_i sum_{j != y_i} max(0, x_ij - x_iy_i + 1)``."""
-    from ..ops._common import tf_lib
     tf = tf_lib().tf
     xt = tf.constant(x)
     with tf.GradientTape() as tape:

@@ -19,6 +19,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from ..case import IMPLEMENTATION_ERROR, Case, Outcome
+from ..ops._common import tf_lib
 from ..tracebacks import user_traceback
 from . import cases as C
 from .cs231n import registry_run
@@ -28,7 +29,6 @@ SUPPORTS = C.Supports(square=True, stride_divides=False, in_channels=(1, 2, 3), 
 
 
 def _tf():
-    from ..ops._common import tf_lib
     return tf_lib().tf
 
 

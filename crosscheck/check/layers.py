@@ -29,9 +29,12 @@ from hypothesis import strategies as st
 
 from ..case import IMPLEMENTATION_ERROR, Case, Outcome
 from ..compare import NONE_NOTE
+from ..opinfo import Call
+from ..ops._common import tf_lib
+from ..runner import run_case
 from ..tracebacks import user_traceback
 from . import cases as C
-from .run import Spec, outcome_of, own_diff
+from .run import Spec, modified_outcome, outcome_of, own_diff
 
 OPS = {"conv2d": ("conv",), "max_pool2d": ("maxpool", "pool"), "avg_pool2d": ("avgpool", "averagepool"),
        "dense": ("linear", "dense", "fullyconnected", "affine", "fc"), "relu": ("relu",), "sigmoid": ("sigmoid",),
@@ -489,8 +492,6 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
 def layer_run(layer: Layer):
     """Run one case through ``run_case``; gradients the layer does not compute (a first layer's input
     gradient) are listed as not judged, with a note."""
-    from ..runner import run_case
-    from .run import modified_outcome
 
     def run(module, case: Case, options: dict) -> Outcome:
         modified: list = []
@@ -512,10 +513,8 @@ def layer_run(layer: Layer):
 def activation_run(layer: Layer):
     """A dense layer followed by an activation (e.g. softmax): the reference is TensorFlow's
     ``activation(x @ kernel + bias)`` by GradientTape, compared tensor by tensor."""
-    from .run import modified_outcome
 
     def run(module, case: Case, options: dict) -> Outcome:
-        from ..ops._common import tf_lib
         T = tf_lib()
         tf = T.tf
         fn = {"softmax": tf.nn.softmax, "relu": tf.nn.relu, "sigmoid": tf.math.sigmoid, "tanh": tf.math.tanh}[
@@ -528,7 +527,6 @@ def activation_run(layer: Layer):
             grads = pullback(np.array(case.dy, copy=True))
         except Exception as exc:
             return Outcome(case, IMPLEMENTATION_ERROR, message=user_traceback(exc), impl=layer.row_name())
-        from ..opinfo import Call
         ref = T.tape(lambda x, kernel, bias=None: fn(tf.matmul(x, kernel) + (0 if bias is None else bias)),
                      Call(case, {}), names)
         path = f"tape ({layer.activation} of dense)"

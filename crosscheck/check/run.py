@@ -20,11 +20,32 @@ from typing import Callable
 
 import numpy as np
 
-from ..case import (REFERENCE_CRASH, FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, OWN_PATH, PASS,
-                    REFERENCE_ERROR, Case, Outcome, TensorDiff)
+from ..case import (
+    FAILING,
+    IMPLEMENTATION_CRASH,
+    IMPLEMENTATION_ERROR,
+    IMPLEMENTATION_TIMEOUT,
+    MISMATCH,
+    OWN_PATH,
+    PASS,
+    REFERENCE_CRASH,
+    REFERENCE_ERROR,
+    Case,
+    Outcome,
+    TensorDiff,
+)
 from ..compare import NONE_NOTE, ZERO_NOTE, compare
-from ..tracebacks import INSIDE_CROSSCHECK, ConventionError
+from ..diagnosis import LOCATIONAL, diagnose_tensor, raised_cropping_at_zero_pad
+from ..fuzz import fuzz_outcomes
+from ..isolation import WorkerCrash, WorkerTimeout
+from ..ops.pooling import tied_windows
+from ..registry import get_op
+from ..runner import modified_diffs
+from ..supervision import crash_message
+from ..threads import limit_threads
 from ..tolerance import tolerance
+from ..tracebacks import INSIDE_CROSSCHECK, ConventionError, user_traceback
+from .loading import CallTimeout, time_limit
 
 VERDICTS = ("passed", "passed-with-note", "failed", "not-implemented", "error")
 TIE_RULES = {"all": "full gradient to every tied maximum", "split": "split equally", "last": "last maximum",
@@ -152,7 +173,6 @@ def grads(fn_name: str, result, n: int):
 def own_diff(case: Case, actual, expected, tensor: str, path: str, terms: int) -> TensorDiff:
     """compare() under the float64 tolerance policy for a reference crosscheck builds itself (a
     function with no registry op), with the diagnosis of a mismatch attached."""
-    from ..diagnosis import diagnose_tensor
     tol = tolerance(case.dtype, terms, np.asarray(expected))
     d = compare(actual, expected, tol, tensor=tensor, path=path)
     if not d.passed and actual is not None:
@@ -174,7 +194,6 @@ def outcome_of(case: Case, diffs: list[TensorDiff], impl: str, paths: list[str],
 
 def modified_outcome(outcome: Outcome, modified: list) -> Outcome:
     """Add a failing entry per argument the user's code wrote into."""
-    from ..runner import modified_diffs
     if modified:
         outcome.diffs = modified_diffs(modified) + outcome.diffs
         if outcome.status == PASS:
@@ -198,8 +217,6 @@ def tie_rule(outcome: Outcome) -> str | None:
 
 
 def has_ties(case: Case) -> bool:
-    from ..ops.pooling import tied_windows
-    from ..registry import get_op
     return case.op == "max_pool2d" and tied_windows(get_op("max_pool2d").resolve(case)) > 0
 
 
@@ -216,7 +233,6 @@ def causes_of(outcome: Outcome) -> list[str]:
     if outcome.status == IMPLEMENTATION_TIMEOUT:
         return ["hangs"]
     if outcome.status in (IMPLEMENTATION_ERROR, REFERENCE_ERROR):
-        from ..diagnosis import raised_cropping_at_zero_pad
         if outcome.status == IMPLEMENTATION_ERROR and raised_cropping_at_zero_pad(outcome.case, outcome.message):
             return ["crop-empty-at-zero-pad"]
         last = (outcome.message.strip().splitlines() or ["error"])[-1]
@@ -224,7 +240,6 @@ def causes_of(outcome: Outcome) -> list[str]:
         if kind in CONTRACT_CAUSES:
             return [CONTRACT_CAUSES[kind]]
         return [f"raises {kind}"] if outcome.status == IMPLEMENTATION_ERROR else ["reference-error"]
-    from ..diagnosis import LOCATIONAL
     labels = list(dict.fromkeys(e["label"] for d in outcome.failures for e in d.diagnosis
                                 if e["label"] not in ("arbiter", "precision-only")))
     specific = [label for label in labels if label not in GENERIC_CAUSES and label not in LOCATIONAL]
@@ -307,7 +322,6 @@ def run_spec_cases(spec: Spec, module, options: dict, examples: int, seed: int, 
 
 def run_split(spec: Spec, module, options: dict, examples: int, seed: int, stop_after: int | None,
               timeout: float | None, worker=None, on_outcome=None):
-    from ..fuzz import fuzz_outcomes
 
     def failures(outcomes):
         return sum(o.status in FAILING for o in outcomes)
@@ -320,8 +334,6 @@ def run_split(spec: Spec, module, options: dict, examples: int, seed: int, stop_
 def timed_run(spec: Spec, module, case: Case, options: dict, timeout: float | None, worker=None) -> Outcome:
     """``spec.run`` with a time limit, in ``worker`` (a crosscheck.check.worker.CheckWorker) when given:
     a call that does not return is an implementation-timeout, a crash an implementation-crash."""
-    from ..isolation import WorkerCrash, WorkerTimeout
-    from .loading import CallTimeout, time_limit
     try:
         if worker is not None:
             return worker.run(spec.name, case, options)
@@ -333,12 +345,10 @@ def timed_run(spec: Spec, module, case: Case, options: dict, timeout: float | No
         return Outcome(case, IMPLEMENTATION_TIMEOUT, message=f"{spec.name}: {e} (an endless loop?)", impl=spec.name)
     except WorkerCrash as e:
         if worker is not None and worker.in_tensorflow():   # TensorFlow, not the user's code, took the worker down
-            from ..supervision import crash_message
             return Outcome(case, REFERENCE_CRASH, impl=spec.name, message=crash_message(
                 {"how": str(e).rsplit(": ", 1)[-1], "line": "(its output went to the worker's stderr)"}))
         return Outcome(case, IMPLEMENTATION_CRASH, message=f"{spec.name}: {e}", impl=spec.name)
     except Exception as e:   # crosscheck's own adapter failed in the worker: its traceback says where
-        from ..tracebacks import user_traceback
         return Outcome(case, IMPLEMENTATION_ERROR, message=user_traceback(e), impl=spec.name)
 
 
@@ -376,7 +386,6 @@ def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ti
     """One Row per spec whose function ``module`` defines (a backward without its forward: an error row).
     With a ``worker`` the cases run there, TensorFlow's reference too: this process never imports it."""
     if worker is None:
-        from ..threads import limit_threads
         limit_threads()
     rows = []
     for spec in specs:

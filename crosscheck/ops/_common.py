@@ -2,18 +2,16 @@
 error-input builders, tolerance floors."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from .. import geometry as G
-from ..case import Case
 from ..opinfo import Call, ErrorInput, rms
 from ..params import AXIS_FORMS, PADDING_FORMS, PADDING_STRING_FORMS, SPATIAL_FORMS, Param
 
 
 def tf_lib():
     """crosscheck.oracle.tf_lib, imported on first use (importing an op description never imports TF)."""
-    from ..oracle import tf_lib
+    from ..oracle import tf_lib  # deferred: imports TensorFlow
     return tf_lib
 
 

@@ -75,7 +75,7 @@ def sparse_tape(call: Call) -> dict:
 
 def mse_tape(call: Call) -> dict:
     T = tf_lib()
-    import keras
+    import keras  # deferred: imports TensorFlow (Keras)
     return T.tape(lambda y_true, y_pred: keras.losses.mean_squared_error(y_true, y_pred), call, ("y_true", "y_pred"))
 
 

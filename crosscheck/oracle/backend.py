@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
+from importlib import metadata
 
 EIGEN, ONEDNN = "eigen", "onednn"
 BACKENDS = (EIGEN, ONEDNN)
@@ -99,7 +100,7 @@ def in_force() -> str:
         return _STATE["in_force"]
     if "tensorflow" not in sys.modules:
         return requested() if os.environ.get(VARIABLE, "").strip() else default_on_this_cpu()
-    from tensorflow.python.util import _pywrap_util_port
+    from tensorflow.python.util import _pywrap_util_port  # deferred: imports TensorFlow
     _STATE["in_force"] = ONEDNN if _pywrap_util_port.IsMklEnabled() else EIGEN   # fixed once TensorFlow started
     return _STATE["in_force"]
 
@@ -133,7 +134,6 @@ def cpu_model() -> str:
 
 def installed_version() -> str:
     """TensorFlow's version without importing it (a process that leaves TensorFlow to its workers)."""
-    from importlib import metadata
     for dist in ("tensorflow-cpu", "tensorflow", "tensorflow-intel"):
         try:
             return metadata.version(dist)

@@ -20,8 +20,8 @@ _NUMBERS = (int, float, bool)
 
 def install() -> None:
     """Wrap ``backprop.make_attr`` once (idempotent)."""
-    from tensorflow.python import pywrap_tfe
-    from tensorflow.python.eager import backprop
+    from tensorflow.python import pywrap_tfe  # deferred: imports TensorFlow
+    from tensorflow.python.eager import backprop  # deferred: imports TensorFlow
     if getattr(backprop.make_attr, "crosscheck_shim", False):
         return
     original = backprop.make_attr

@@ -247,7 +247,7 @@ def keras_conv2d_transpose(dy, w, g: ConvSetup):
     zero-dilated): ``keras.ops.conv_transpose`` with the arguments ``Conv2DTranspose.call`` passes
     it (tests/crosscheck/test_oracle.py checks a built layer gives the same). Calling the op, not a
     layer, spares building a layer and its variable per kernel shape (about 12 ms each)."""
-    import keras
+    import keras  # deferred: imports TensorFlow (Keras)
     w = zero_dilate(w, g.dilations)
     kh, kw = int(w.shape[0]), int(w.shape[1])
     output_padding, why_not = keras_output_padding(g, [int(v) for v in dy.shape[1:3]], (kh, kw))

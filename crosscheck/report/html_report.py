@@ -6,14 +6,23 @@ elements, one SVG mismatch image per channel, the replay command and the standal
 """
 from __future__ import annotations
 
-import numpy as np
-
 from html import escape
 from pathlib import Path
 
+import numpy as np
+
+from ..case import (
+    IMPLEMENTATION_CRASH,
+    IMPLEMENTATION_ERROR,
+    IMPLEMENTATION_TIMEOUT,
+    MISMATCH,
+    REFERENCE_CRASH,
+    REFERENCE_ERROR,
+    REFERENCE_UNSUPPORTED,
+    STATUSES,
+)
 from ..files import atomic_write_text
-from ..case import (REFERENCE_CRASH, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, REFERENCE_ERROR,
-                    REFERENCE_UNSUPPORTED, STATUSES)
+from ..oracle.backend import one_line
 from .terminal import TOP_K, _e, _g, _index, _params, headline
 
 CELL = 7  # SVG pixels per tensor element
@@ -126,7 +135,6 @@ def render_html(document: dict) -> str:
     meta = "".join(f"<li>{escape(k)}: <code>{escape(str(document[k]))}</code></li>"
                    for k in ("impl", "command", "seed", "created") if document.get(k) is not None)
     if isinstance(document.get("tensorflow"), dict):
-        from ..oracle.backend import one_line
         meta += f"<li>reference: {escape(one_line(document['tensorflow']))}</li>"
     sections = []
     found = document.get("summary", {}).get("backend_disagreements") or []

@@ -10,9 +10,22 @@ import json
 import math
 from pathlib import Path
 
+from .. import coverage
+from ..case import (
+    FAILING,
+    IMPLEMENTATION_CRASH,
+    IMPLEMENTATION_ERROR,
+    IMPLEMENTATION_TIMEOUT,
+    MISMATCH,
+    PASS,
+    REFERENCE_CRASH,
+    REFERENCE_ERROR,
+    REFERENCE_UNSUPPORTED,
+    STATUSES,
+    Outcome,
+)
 from ..files import atomic_write_text
-from ..case import (REFERENCE_CRASH, FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, PASS,
-                    REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES, Outcome)
+from ..registry import OPS
 from ..replay import check_snippet, jsonable, replay_command, snippet
 
 #: a run fails when an op had fewer of its cases compared (passed or mismatched) than this
@@ -78,8 +91,6 @@ def _op_entry() -> dict:
 
 
 def add_to_summary(summary: dict, outcome: Outcome) -> None:
-    from .. import coverage
-    from ..registry import OPS
     entry = summary["ops"].setdefault(outcome.case.op, _op_entry())
     summary["total"] += 1
     summary["counts"][outcome.status] += 1
@@ -110,7 +121,6 @@ def _merge_counts(into: dict, other: dict) -> None:
 def in_path_order(op: str, paths) -> list[str]:
     """The distinct ``paths`` in the order the op's OpInfo lists them (any other name last): the
     same list whichever case, shard or worker used a path first."""
-    from ..registry import OPS
     order = [p.name for p in OPS[op].paths] if op in OPS else []
     return sorted(dict.fromkeys(paths), key=lambda p: order.index(p) if p in order else len(order))
 

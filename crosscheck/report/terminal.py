@@ -13,8 +13,20 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..case import (REFERENCE_CRASH, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, PASS, REFERENCE_ERROR,
-                    REFERENCE_UNSUPPORTED, STATUSES, reference_name)
+from ..case import (
+    IMPLEMENTATION_CRASH,
+    IMPLEMENTATION_ERROR,
+    IMPLEMENTATION_TIMEOUT,
+    MISMATCH,
+    PASS,
+    REFERENCE_CRASH,
+    REFERENCE_ERROR,
+    REFERENCE_UNSUPPORTED,
+    STATUSES,
+    reference_name,
+)
+from ..coverage import expected_forms, missing_forms
+from .json_report import outcome_to_dict
 
 TOP_K = 5              # worst elements shown per tensor
 MAX_MAP_CHANNELS = 8   # channels drawn in the text mismatch map
@@ -202,7 +214,6 @@ def outcome_lines(d: dict, snippet: bool = True) -> list[tuple[str, str]]:
 
 def format_outcome_text(outcome, snippet: bool = True, replay_file: str | None = None) -> str:
     """The plain-text report of an Outcome (or an outcome dict): the pytest assertion message."""
-    from .json_report import outcome_to_dict
     d = outcome if isinstance(outcome, dict) else outcome_to_dict(outcome, replay_file)
     return "\n".join(text for _, text in outcome_lines(d, snippet))
 
@@ -230,7 +241,6 @@ def summary_table(summary: dict, title: str = "crosscheck summary") -> Table:
 
 def coverage_table(summary: dict, infos: dict) -> Table:
     """Per op: each parameter's forms as count x form (``default`` = left out), features, and what is missing."""
-    from ..coverage import expected_forms, missing_forms
     table = Table(title="what was exercised (count x form; default = left out of the call)", box=box.SIMPLE_HEAD)
     for col in ("op", "parameter forms", "features", "missing"):
         table.add_column(col, overflow="fold")

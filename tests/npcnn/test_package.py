@@ -1,7 +1,5 @@
-"""npcnn as a package: its public API is annotated (PEP 561), it knows its version, and its modules
-stay small, import at the top (a deferred import says why) and import no cycle."""
-import ast
-import graphlib
+"""npcnn as a package: its public API is annotated (PEP 561) and it knows its version (its size and
+its import structure is checked for the whole repository in tests/test_code_structure.py)."""
 import importlib
 import importlib.metadata
 import inspect
@@ -74,69 +72,3 @@ def test_the_package_ships_its_type_hints():
 
 def test_the_version_is_the_installed_distributions():
     assert npcnn.__version__ == importlib.metadata.version("npcnn-crosscheck")
-
-
-def _python_files(root: Path):
-    return sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
-
-
-@pytest.mark.parametrize("root", [PACKAGE, TESTS], ids=["npcnn", "tests/npcnn"])
-def test_every_module_is_under_500_lines(root):
-    long = {str(p.relative_to(root)): n for p in _python_files(root) if (n := len(p.read_text().splitlines())) >= 500}
-    assert long == {}
-
-
-def _function_level_imports(tree: ast.AST):
-    for function in ast.walk(tree):
-        if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            for node in ast.walk(function):
-                if isinstance(node, (ast.Import, ast.ImportFrom)):
-                    yield node
-
-
-def test_an_import_inside_a_function_defers_a_heavy_one_and_says_so():
-    """Only a heavy or optional import (scikit-learn, matplotlib, Keras/TensorFlow, rich) may wait
-    for the function that needs it, with ``# deferred: <reason>`` on its line; the rest sit at the top."""
-    undeclared = []
-    for path in _python_files(PACKAGE):
-        lines = path.read_text().splitlines()
-        for node in _function_level_imports(ast.parse("\n".join(lines))):
-            comment = lines[node.lineno - 1].partition("# deferred:")[2].strip()
-            if not comment:
-                undeclared.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
-    assert undeclared == []
-
-
-def _module_name(path: Path) -> str:
-    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _imported_modules(path: Path, modules: set) -> set:
-    """The npcnn modules that ``path`` imports by name (anywhere in it); ``from package import module``
-    names the module, ``from package import attribute`` the package."""
-    name = _module_name(path)
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = package.split(".")
-            base = ".".join(base[:len(base) - node.level + 1]) if node.level else ""
-            target = ".".join(p for p in (base, node.module or "") if p)
-            for alias in node.names:
-                found.add(f"{target}.{alias.name}" if f"{target}.{alias.name}" in modules else target)
-    return {m for m in found if m in modules and m != name}
-
-
-def test_npcnn_modules_import_no_cycle():
-    paths = {_module_name(p): p for p in _python_files(PACKAGE)}
-    graph = {name: _imported_modules(path, set(paths)) for name, path in paths.items()}
-    assert "npcnn.gradients" in graph["npcnn.functional.conv_backward"]
-    assert "npcnn.config" in graph["npcnn.parallel"]          # from . import config
-    assert "npcnn.functional" in graph["npcnn.layers.normalization"]   # from ..functional import moments
-    try:
-        graphlib.TopologicalSorter(graph).prepare()
-    except graphlib.CycleError as e:
-        pytest.fail(f"an import cycle: {' -> '.join(e.args[1])}")
