@@ -18,14 +18,14 @@ from types import ModuleType
 import numpy as np
 
 from .case import IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT, VJP_Y, Case
-from .isolation import IsolatedModule, WorkerCrash, WorkerTimeout
+from .isolation import CALL_TIMEOUT, IsolatedModule, WorkerCrash, WorkerTimeout
 from .opinfo import OpInfo
 from .tracebacks import user_traceback
 
 DEFAULT_IMPL = "npcnn.functional"
 
 
-def load_impl(module_name: str = DEFAULT_IMPL, isolated: bool = False, timeout: float | None = 60.0):
+def load_impl(module_name: str = DEFAULT_IMPL, isolated: bool = False, timeout: float | None = CALL_TIMEOUT):
     """Import the implementation under test by name; it must offer ``vjp``. ``isolated``: import it
     in a worker process instead and return its proxy (crosscheck.isolation); ``timeout`` is then
     the limit of each call, in seconds."""

@@ -41,6 +41,8 @@ from .tf_import import lean
 from .threads import limit_blas_threads
 from .tracebacks import user_traceback
 
+#: seconds one call of the code under test may take before its worker is stopped (--timeout)
+CALL_TIMEOUT = 60.0
 START_TIMEOUT = 120.0   # seconds for the worker to start and import the code under test
 _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
@@ -73,7 +75,7 @@ class Worker:
     waits for the answer at most ``timeout`` seconds. ``fork``: fork the child from the fork server
     that has imported TensorFlow (:mod:`crosscheck.forking`) instead of starting ``python``."""
 
-    def __init__(self, setup: tuple, timeout: float | None = 60.0, start_timeout: float | None = START_TIMEOUT,
+    def __init__(self, setup: tuple, timeout: float | None = CALL_TIMEOUT, start_timeout: float | None = START_TIMEOUT,
                  fork: bool = False, environ: dict | None = None):
         self.setup, self.timeout, self.start_timeout, self.fork = setup, timeout, start_timeout, fork
         self.environ = dict(environ or {})   # set in the child's environment
@@ -189,7 +191,7 @@ class IsolatedModule:
     """A proxy of module ``name`` imported in a worker: its callable attributes are functions that
     run there. ``timeout``: seconds per call."""
 
-    def __init__(self, name: str, timeout: float | None = 60.0, environ: dict | None = None):
+    def __init__(self, name: str, timeout: float | None = CALL_TIMEOUT, environ: dict | None = None):
         self.__name__ = name
         self._worker = Worker(("module", name), timeout, environ=environ)
         self._defaults = dict(self._worker.start())   # name -> its parameters' defaults

@@ -49,9 +49,17 @@ import npcnn
 from npcnn import layers as L
 from npcnn import padding as P
 
-from .case import IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_UNSUPPORTED, Case, Outcome
+from .case import (
+    IMPLEMENTATION_ERROR,
+    MISMATCH,
+    PASS,
+    REFERENCE_UNSUPPORTED,
+    Case,
+    Outcome,
+)
 from .compare import compare
 from .fuzz import fuzz_outcomes
+from .registry import FAMILY
 from .tf_import import keras_module, tensorflow
 from .tolerance import Tolerance, rms, tolerance
 
@@ -114,7 +122,12 @@ def _window(draw, h, w, *, max_k=3, dilate=True, square_strides=False):
     return {"kernel_size": kernel, "strides": strides, "dilation_rate": dilation, "padding": padding}, out
 
 
-ACTIVATIONS = st.sampled_from([None, "relu", "tanh", "elu", "sigmoid"])
+
+
+def activation_names() -> list[str]:
+    """Every activation of the registry (npcnn's layers and Keras take each by name)."""
+    return [name for name, family in FAMILY.items() if family == "activations"]
+
 BLOCKS = ["conv", "conv_bn", "depthwise", "conv_transpose", "max_pool", "avg_pool", "group_norm", "layer_norm",
           "activation"]
 MAX_TRANSPOSE_OUT = 12  # a stride-2 Conv2DTranspose doubles H and W; keep the networks small
@@ -124,6 +137,8 @@ MAX_TRANSPOSE_OUT = 12  # a stride-2 Conv2DTranspose doubles H and W; keep the n
 def architectures(draw, max_blocks: int = 4) -> Architecture:
     """Random valid Sequential CNNs (float64, NHWC), small enough for a fast comparison."""
     h, w, c = draw(st.integers(3, 9)), draw(st.integers(3, 9)), draw(st.integers(1, 3))
+    names = activation_names()
+    activations = st.sampled_from([None, *names])
     arch = Architecture((h, w, c), batch=draw(st.integers(2, 4)), classes=draw(st.integers(2, 5)))
 
     def add(cls, **config):
@@ -134,15 +149,15 @@ def architectures(draw, max_blocks: int = 4) -> Architecture:
             win, (h, w) = draw(_window(h, w))
             c = draw(st.integers(1, 4))
             if block == "conv":
-                add("Conv2D", filters=c, activation=draw(ACTIVATIONS), **win)
+                add("Conv2D", filters=c, activation=draw(activations), **win)
             else:  # the usual bias-free Conv -> BN -> nonlinearity block
                 add("Conv2D", filters=c, use_bias=False, **win)
                 add("BatchNormalization", momentum=draw(st.sampled_from([0.99, 0.9])))
-                add("Activation", activation=draw(st.sampled_from(["relu", "tanh"])))
+                add("Activation", activation=draw(st.sampled_from(names)))
         elif block == "depthwise":  # TF's DepthwiseConv2dNative needs equal strides on CPU
             win, (h, w) = draw(_window(h, w, square_strides=True))
             mult = draw(st.integers(1, 2))
-            add("DepthwiseConv2D", depth_multiplier=mult, activation=draw(ACTIVATIONS), **win)
+            add("DepthwiseConv2D", depth_multiplier=mult, activation=draw(activations), **win)
             c *= mult
         elif block == "conv_transpose":  # no dilation: TF's dilated conv backprop fails on CPU
             padding = draw(st.sampled_from(["valid", "same"]))
@@ -151,7 +166,7 @@ def architectures(draw, max_blocks: int = 4) -> Architecture:
             strides = (draw(st.integers(1, 2)), draw(st.integers(1, 2))) if can_double else (1, 1)
             c = draw(st.integers(1, 4))
             add("Conv2DTranspose", filters=c, kernel_size=kernel, strides=strides, padding=padding,
-                activation=draw(ACTIVATIONS))
+                activation=draw(activations))
             h, w = (L.transpose_output_size(n, k, s, 1, padding) for n, k, s in zip((h, w), kernel, strides))
         elif block in ("max_pool", "avg_pool"):
             win, (h, w) = draw(_window(h, w, dilate=False))
@@ -167,13 +182,13 @@ def architectures(draw, max_blocks: int = 4) -> Architecture:
         elif block in ("group_norm", "layer_norm"):
             continue
         else:
-            add("Activation", activation=draw(st.sampled_from(["relu", "tanh", "elu", "sigmoid"])))
+            add("Activation", activation=draw(st.sampled_from(names)))
     if draw(st.booleans()):
         add("Flatten")
     else:
         add("GlobalAveragePooling2D")
     if draw(st.booleans()):
-        add("Dense", units=draw(st.integers(2, 6)), activation=draw(st.sampled_from(["relu", "tanh"])))
+        add("Dense", units=draw(st.integers(2, 6)), activation=draw(st.sampled_from(names)))
     add("Dense", units=arch.classes)
     return arch
 
@@ -249,7 +264,9 @@ def check_network(arch: Architecture, optimizer: str = "adam", steps: int = STEP
     holding the same weights); ``npcnn_optimizer`` replaces npcnn's optimizer (both for tests that
     show a deliberately wrong component is caught).
     """
-    from npcnn.keras_compat import to_keras  # deferred: the code under test, imported only where it is run
+    from npcnn.keras_compat import (
+        to_keras,  # deferred: the code under test, imported only where it is run
+    )
 
     rng = np.random.default_rng(seed)
     batches = [(rng.standard_normal((arch.batch, *arch.input_shape)), rng.integers(0, arch.classes, arch.batch))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ..isolation import CALL_TIMEOUT
 from ..replay import case_from_dict
 from . import cs231n, deeplearning_ai, layers
 from .loading import CallTimeout, LoadError, load_user_code  # noqa: F401
@@ -39,7 +40,7 @@ def function_names(convention: str) -> list[str]:
 
 
 def check_target(module, convention: str = "cs231n", examples: int = 10, seed: int = 0, only=None,
-                 ties: str = "note", year: int | None = None, timeout: float | None = 60.0, worker=None,
+                 ties: str = "note", year: int | None = None, timeout: float | None = CALL_TIMEOUT, worker=None,
                  on_outcome=None) -> list[Row]:
     """Rows for every function (or layer) of ``convention`` that ``module`` defines. ``worker``: a
     started crosscheck.check.worker.CheckWorker of the same file, which then runs every case (a crash

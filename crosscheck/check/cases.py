@@ -13,6 +13,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from ..case import Case
+from ..registry import OPS
 
 DTYPE = "float64"
 SEEDS = st.integers(0, 2**31 - 1)
@@ -139,16 +140,14 @@ def affine_cases(draw, supports: Supports = Supports()) -> Case:
     return Case("dense", {}, arrays, _normal(rng, (n, m)), DTYPE, seed)
 
 
-ELEMENTWISE_ARRAY = {"relu": "features", "sigmoid": "x", "tanh": "x"}
-
-
 @st.composite
-def relu_cases(draw, shapes=((4, 5), (2, 3, 4, 4), (3, 7)), op: str = "relu") -> Case:
-    """An element-wise op (relu, sigmoid, tanh) on one of ``shapes``."""
+def elementwise_cases(draw, shapes=((4, 5), (2, 3, 4, 4), (3, 7)), op: str = "relu") -> Case:
+    """An element-wise op of the registry (relu, sigmoid, tanh, ...) on one of ``shapes``, its
+    parameters left to their defaults."""
     shape = draw(st.sampled_from(list(shapes)))
     seed = draw(SEEDS)
     rng = np.random.default_rng(seed)
-    return Case(op, {}, {ELEMENTWISE_ARRAY[op]: _normal(rng, shape)}, _normal(rng, shape), DTYPE, seed)
+    return Case(op, {}, {OPS[op].arrays[0]: _normal(rng, shape)}, _normal(rng, shape), DTYPE, seed)
 
 
 @st.composite

@@ -19,7 +19,6 @@ code handles (see :class:`crosscheck.check.cases.Supports`).
 from __future__ import annotations
 
 import inspect
-import re
 import types
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -31,20 +30,43 @@ from ..case import IMPLEMENTATION_ERROR, Case, Outcome
 from ..compare import NONE_NOTE
 from ..opinfo import Call
 from ..ops._common import tf_lib
+from ..registry import FAMILY
+from ..registry import OPS as REGISTRY
 from ..runner import run_case
 from ..tracebacks import user_traceback
 from . import cases as C
+from .layer_access import (
+    find_path,
+    from_layer,
+    get_path,
+    grad_path,
+    set_path,
+    to_layer,
+    weights_from_layer,
+    weights_to_layer,
+)
 from .run import Spec, modified_outcome, outcome_of, own_diff
 
-OPS = {"conv2d": ("conv",), "max_pool2d": ("maxpool", "pool"), "avg_pool2d": ("avgpool", "averagepool"),
-       "dense": ("linear", "dense", "fullyconnected", "affine", "fc"), "relu": ("relu",), "sigmoid": ("sigmoid",),
-       "tanh": ("tanh",)}
+
+def activations() -> tuple[str, ...]:
+    """The element-wise activations of the registry a layer class can compute alone: one array and no
+    parameter (a slope such as leaky_relu's alpha has no default every library shares; softmax and
+    log_softmax are a dense layer's declared activation or a loss)."""
+    return tuple(name for name, family in FAMILY.items()
+                 if family == "activations" and len(REGISTRY[name].arrays) == 1 and not REGISTRY[name].params
+                 and "softmax" not in name)
+
+
+def layer_ops() -> dict[str, tuple[str, ...]]:
+    """op -> what a class's name contains when it computes the op (lower case, no underscores)."""
+    return {"conv2d": ("conv",), "max_pool2d": ("maxpool", "pool"), "avg_pool2d": ("avgpool", "averagepool"),
+            "dense": ("linear", "dense", "fullyconnected", "affine", "fc"),
+            **{name: (name.replace("_", ""),) for name in activations()}}
+
+
 LEARNING_RATE_NAMES = ("learn_rate", "learning_rate", "lr", "alpha", "eta", "step_size")
 WEIGHT_NAMES = ("W", "w", "weight", "weights", "filters", "kernel", "K")
 BIAS_NAMES = ("b", "bias", "biases")
-GRAD_PREFIXES = ("d", "d_", "grad_", "grad", "g")
-DICTS = ("params", "parameters", "param")
-GRAD_DICTS = ("grads", "gradients", "grad", "dparams")
 CONSTRUCTOR = {   # configuration field -> constructor parameter names that mean it
     "in_channels": ("in_channels", "in_ch", "input_channels", "n_in_channels", "c_in", "channels", "num_channels"),
     "out_channels": ("out_channels", "out_ch", "n_filter", "n_filters", "num_filters", "filters", "n_out",
@@ -76,58 +98,6 @@ class Config:
     @property
     def kernel(self) -> int:
         return self.kernel_size[0] if self.kernel_size else 0
-
-
-# ------------------------------------------------------------------------------- attribute paths
-
-def _parts(path: str) -> list:
-    return [p for p in re.split(r"[.\[\]'\"]+", path) if p]
-
-
-def get_path(obj, path: str):
-    for part in _parts(path):
-        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
-    return obj
-
-
-def set_path(obj, path: str, value) -> None:
-    *head, last = _parts(path)
-    for part in head:
-        obj = obj[part] if isinstance(obj, dict) else getattr(obj, part)
-    if isinstance(obj, dict):
-        obj[last] = value
-    else:
-        setattr(obj, last, value)
-
-
-def find_path(obj, names, dicts=DICTS) -> str | None:
-    """The first attribute (or dict entry) holding an array among ``names``."""
-    for name in names:
-        if isinstance(getattr(obj, name, None), np.ndarray):
-            return name
-    for d in dicts:
-        table = getattr(obj, d, None)
-        if isinstance(table, dict):
-            for name in names:
-                if isinstance(table.get(name), np.ndarray) or name in table:
-                    return f"{d}.{name}"
-    return None
-
-
-def grad_path(obj, weight_path: str) -> str | None:
-    """Where the gradient of the weights at ``weight_path`` is, after a backward pass."""
-    parts = _parts(weight_path)
-    name = parts[-1]
-    if len(parts) == 2:   # params.W -> grads.W
-        for d in GRAD_DICTS:
-            table = getattr(obj, d, None)
-            if isinstance(table, dict) and isinstance(table.get(name), np.ndarray):
-                return f"{d}.{name}"
-    for prefix in GRAD_PREFIXES:
-        for candidate in (prefix + name, prefix + name.lower(), prefix + name.upper()):
-            if isinstance(getattr(obj, candidate, None), np.ndarray):
-                return candidate
-    return None
 
 
 # ------------------------------------------------------------------------------------ the Layer
@@ -175,9 +145,9 @@ def _op_of(cls) -> str | None:
     name = cls.__name__.lower().replace("_", "")
     if "softmax" in name:
         return None   # a dense + softmax or a loss: declare it
-    for op, keys in (("avg_pool2d", OPS["avg_pool2d"]), ("max_pool2d", OPS["max_pool2d"]),
-                     *[(op, keys) for op, keys in OPS.items() if op not in ("avg_pool2d", "max_pool2d")]):
-        if any(k in name for k in keys):
+    # the longest key first: "leakyrelu" before "relu" before "elu", "avgpool" before "pool"
+    for key, op in sorted(((k, op) for op, keys in layer_ops().items() for k in keys), key=lambda ko: -len(ko[0])):
+        if key in name:
             return op
     return None
 
@@ -311,73 +281,6 @@ def _classes(module):
             and (callable(getattr(obj, "backward", None)) or callable(getattr(obj, "backprop", None)))]
 
 
-# ------------------------------------------------------------------------------------ layouts
-
-def to_layer(a: np.ndarray, case_layout: str, layout: str) -> np.ndarray:
-    """An activation from the case's NCHW / NHWC to the layer's layout."""
-    nhwc = a if case_layout == "NHWC" else a.transpose(0, 2, 3, 1)
-    if layout == "NHWC":
-        return np.ascontiguousarray(nhwc)
-    if layout == "NCHW":
-        return np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
-    one = nhwc[0]                                   # (H, W, C): one example
-    if layout == "HWC":
-        return np.ascontiguousarray(one)
-    if layout == "CHW":
-        return np.ascontiguousarray(one.transpose(2, 0, 1))
-    return np.ascontiguousarray(one[..., 0])         # "HW": one channel
-
-
-def from_layer(a, case_layout: str, layout: str, channels_out: bool = False):
-    """Back from the layer's layout (``channels_out``: an "HW" input whose output has channels, as a
-    one-channel convolution's (H, W, F))."""
-    if a is None:
-        return None
-    a = np.asarray(a)
-    if layout == "NHWC":
-        nhwc = a
-    elif layout == "NCHW":
-        nhwc = a.transpose(0, 2, 3, 1) if a.ndim == 4 else a
-    elif layout == "HWC" or (layout == "HW" and channels_out):
-        nhwc = a[None]
-    elif layout == "CHW":
-        nhwc = a.transpose(1, 2, 0)[None]
-    else:
-        nhwc = a[None, ..., None]
-    if nhwc.ndim != 4:
-        return a
-    return nhwc if case_layout == "NHWC" else nhwc.transpose(0, 3, 1, 2)
-
-
-def weights_to_layer(array: np.ndarray, name: str, layout: str, like) -> np.ndarray:
-    """The case's weights in the layer's layout: always a new array (layers update theirs in place)."""
-    if name == "bias":
-        return np.array(array.reshape(np.shape(like)) if like is not None and np.size(like) == array.size else array,
-                        copy=True)
-    if layout == "FCHW":
-        return np.ascontiguousarray(array.transpose(3, 2, 0, 1))
-    if layout == "FHW":
-        return np.ascontiguousarray(array[:, :, 0, :].transpose(2, 0, 1))
-    if layout == "OI":
-        return np.ascontiguousarray(array.T)
-    return np.array(array, copy=True)
-
-
-def weights_from_layer(array, name: str, layout: str, case_shape) -> np.ndarray | None:
-    if array is None:
-        return None
-    a = np.asarray(array, dtype=np.float64)
-    if name == "bias":
-        return a.reshape(case_shape) if a.size == int(np.prod(case_shape)) else a
-    if layout == "FCHW" and a.ndim == 4:
-        return a.transpose(2, 3, 1, 0)
-    if layout == "FHW" and a.ndim == 3:
-        return a.transpose(1, 2, 0)[:, :, None, :]
-    if layout == "OI" and a.ndim == 2:
-        return a.T
-    return a
-
-
 # ------------------------------------------------------------------------------------ the runs
 
 def _config_of(case: Case, layer: Layer) -> Config:
@@ -385,7 +288,7 @@ def _config_of(case: Case, layer: Layer) -> Config:
     if case.op == "dense":
         n_in, n_out = case.arrays["kernel"].shape
         return Config("dense", in_features=n_in, out_features=n_out)
-    x = case.arrays[ARRAY_NAMES[case.op][0]]
+    x = case.arrays[REGISTRY[case.op].arrays[0]]
     if x.ndim != 4:   # an element-wise layer on a matrix
         return Config(case.op, input_shape=tuple(x.shape[1:]))
     nhwc = x.shape if fmt == "NHWC" else (x.shape[0], x.shape[2], x.shape[3], x.shape[1])
@@ -412,8 +315,6 @@ def _call_backward(layer: Layer, obj, dy):
     return method(dy, layer.learning_rate)
 
 
-ARRAY_NAMES = {"conv2d": ("input", "filters", "bias"), "dense": ("x", "kernel", "bias"), "relu": ("features",),
-               "sigmoid": ("x",), "tanh": ("x",), "max_pool2d": ("input",), "avg_pool2d": ("input",)}
 
 
 def layer_impl(layer: Layer, case_layout: str, modified: list):
@@ -434,7 +335,7 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
     def build(op, arrays, params):
         case = Case(op, params, arrays, None, "float64", 0)
         obj = layer.make(_config_of(case, layer))
-        x = activation(arrays[ARRAY_NAMES[op][0]])
+        x = activation(arrays[REGISTRY[op].arrays[0]])
         for name in weight_names:
             path = layer.weights[name]
             if get_path(obj, path) is None:   # created on the first forward (numpy-ml style)
@@ -458,7 +359,7 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
         return fn
 
     def vjp(op, *arrays, **params):
-        names = ARRAY_NAMES[op]
+        names = REGISTRY[op].arrays
         given = dict(zip(names, arrays))
         obj, x = build(op, given, params)
         before = {n: np.array(get_path(obj, layer.weights[n]), dtype=np.float64, copy=True) for n in weight_names}
@@ -486,7 +387,7 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
             return tuple(out)
         return y, pullback
 
-    return types.SimpleNamespace(**{op: op_function(op) for op in ARRAY_NAMES}, vjp=vjp, __name__=layer.row_name())
+    return types.SimpleNamespace(**{op: op_function(op) for op in layer_ops()}, vjp=vjp, __name__=layer.row_name())
 
 
 def layer_run(layer: Layer):
@@ -557,7 +458,8 @@ def layer_cases(layer: Layer, options: dict):
         return C.pool_split_cases(s, layout, options, op=layer.op)
     if layer.op == "dense":
         return C.affine_cases(s)
-    return C.relu_cases(((4, 5), (2, 3, 4, 4)) if layer.layout in ("NCHW", "NHWC") else ((1, 4, 5, 1),), op=layer.op)
+    return C.elementwise_cases(((4, 5), (2, 3, 4, 4)) if layer.layout in ("NCHW", "NHWC") else ((1, 4, 5, 1),),
+                               op=layer.op)
 
 
 def _default_supports(layer: Layer) -> dict:
@@ -580,8 +482,8 @@ def _name_layer(layer: Layer) -> None:
 
 def layer_spec(layer: Layer) -> Spec:
     _name_layer(layer)
-    judged = {"conv2d": ("y", "d_input", "d_filters", "d_bias"), "dense": ("y", "d_x", "d_kernel", "d_bias"),
-              "relu": ("y", "d_features"), "sigmoid": ("y", "d_x"), "tanh": ("y", "d_x")}.get(layer.op, ("y", "d_input"))
+    op = "max_pool2d" if layer.op == "pool" else layer.op
+    judged = ("y", *("d_" + a for a in REGISTRY[op].arrays))
     run = activation_run(layer) if layer.activation else layer_run(layer)
     splits = {"max_pool2d": C.MAX_POOL_SPLITS, "pool": C.POOL_SPLITS}.get(layer.op, ())
     return Spec(layer.row_name(), (), lambda o: layer_cases(layer, o), run, judged,

@@ -8,7 +8,7 @@ import tempfile
 import weakref
 from pathlib import Path
 
-from ..isolation import Worker, rebuild_exception
+from ..isolation import CALL_TIMEOUT, Worker, rebuild_exception
 from ..oracle.reference import PHASE_FILE
 from ..threads import limit_threads
 from . import specs_for
@@ -42,7 +42,7 @@ class CheckWorker(Worker):
     """The worker of ``crosscheck check``: it imports the user's file (``target``) and runs one
     Spec's case at a time (the TensorFlow reference included)."""
 
-    def __init__(self, target: str, convention: str, timeout: float | None = 60.0):
+    def __init__(self, target: str, convention: str, timeout: float | None = CALL_TIMEOUT):
         fd, self.phase_file = tempfile.mkstemp(prefix="crosscheck-phase-")
         os.close(fd)
         weakref.finalize(self, _remove, self.phase_file)   # kept across restarts: read after a crash

@@ -10,8 +10,6 @@ from crosscheck import geometry as G
 from crosscheck.oracle.quirks import WINDOW_OPS
 from crosscheck.registry import OPS
 from crosscheck.strategies import PAD_PATTERNS, explicit_pads
-FILTER = {"conv2d": "filters", "conv2d_backprop_input": "filters", "conv2d_transpose": "filters",
-          "depthwise_conv2d": "filter", "conv2d_backprop_filter": "filter_sizes"}
 
 
 def _shape(e, name):
@@ -30,7 +28,7 @@ def _zero_axes(op) -> set:
             found |= {name for name, n in (("batch", x[0]), ("H or W", min(spatial, default=1)),
                                            ("channels", G.channels(x, fmt) if fmt in ("NHWC", "NCHW") else 1))
                       if n == 0}
-        f = _shape(e, FILTER.get(op, ""))
+        f = _shape(e, OPS[op].window_operands[1] or "")
         if len(f) == 4:
             found |= {name for name, n in (("filter in", f[2]), ("filter out", f[3])) if n == 0}
             if len(x) == 4 and f[2] == 0 and x[-1] > 0:   # the filter's channel axis empty, the activation's not
@@ -40,8 +38,8 @@ def _zero_axes(op) -> set:
 
 @pytest.mark.parametrize("op", sorted(WINDOW_OPS))
 def test_every_zero_size_axis_of_a_window_op_is_tried(op):
-    wanted = {"batch", "H or W", "channels"} | ({"filter in", "filter out"} if op in FILTER else set())
-    wanted |= {"filter channels only"} if op in FILTER and op != "depthwise_conv2d" else set()
+    wanted = {"batch", "H or W", "channels"} | ({"filter in", "filter out"} if OPS[op].window_operands[1] else set())
+    wanted |= {"filter channels only"} if OPS[op].window_operands[1] and op != "depthwise_conv2d" else set()
     assert wanted <= _zero_axes(op), f"{op}: no error input with an empty {sorted(wanted - _zero_axes(op))}"
 
 

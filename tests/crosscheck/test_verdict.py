@@ -49,7 +49,7 @@ def test_rejecting_the_four_pair_padding_form_fails_the_run(tmp_path):
 
 def test_a_wrong_default_is_caught(tmp_path):
     impl = npcnn_with(tmp_path, "npcnn_softmax_axis0", "functional/activations.py",
-                      "def softmax(logits, axis=-1):", "def softmax(logits, axis=0):")
+                      "def softmax(logits: ArrayLike, axis: int = -1)", "def softmax(logits: ArrayLike, axis: int = 0)")
     outcomes = fuzz_op("softmax", examples=40, dtype="float64", seed=2, impl=impl)
     bad = [o for o in outcomes if o.status == MISMATCH]
     assert bad and all("axis" not in o.case.params for o in bad)

@@ -15,11 +15,11 @@ def away_from_zero(shape, seed=0):
     return x + 0.1 * np.sign(x)
 
 
-@pytest.mark.parametrize("op, params", [
-    ("relu", {}), ("leaky_relu", {}), ("leaky_relu", dict(alpha=0.05)), ("elu", {}),
-    ("sigmoid", {}), ("tanh", {}), ("softmax", {}), ("softmax", dict(axis=0)),
-    ("log_softmax", {}), ("log_softmax", dict(axis=1)),
-])
+ACTIVATION_OPS = sorted(op for op, family in FAMILY.items() if family == "activations")
+
+
+@pytest.mark.parametrize("op, params", [(op, {}) for op in ACTIVATION_OPS] + [
+    ("leaky_relu", dict(alpha=0.05)), ("softmax", dict(axis=0)), ("log_softmax", dict(axis=1))])
 def test_vjp_matches_finite_differences(op, params):
     check_vjp_against_fd(op, [away_from_zero((3, 4, 5)) * 2], **params)
 
@@ -78,7 +78,7 @@ def test_softmax_input_gradient_is_not_trivial_for_random_upstream():
     assert_allclose(dx.sum(axis=-1), 0, atol=1e-15)
 
 
-@pytest.mark.parametrize("op", sorted(op for op, family in FAMILY.items() if family == "activations"))
+@pytest.mark.parametrize("op", ACTIVATION_OPS)
 def test_float32_stays_float32(op):
     x = away_from_zero((3, 4)).astype(np.float32)
     y, pullback = npcnn.vjp(op, x)

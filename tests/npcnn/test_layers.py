@@ -59,10 +59,9 @@ CASES = {
     "dense_4d_softmax": (lambda: L.Dense(3, activation="softmax"),
                          lambda: keras.layers.Dense(3, activation="softmax", dtype="float64"), (2, 3, 2, 4)),
     "flatten": (lambda: L.Flatten(), lambda: keras.layers.Flatten(dtype="float64"), (2, 3, 4, 5)),
-    "activation_sigmoid": (lambda: L.Activation("sigmoid"),
-                           lambda: keras.layers.Activation("sigmoid", dtype="float64"), (3, 5)),
-    "activation_elu": (lambda: L.Activation("elu"), lambda: keras.layers.Activation("elu", dtype="float64"),
-                       (2, 3, 3, 2)),
+    **{f"activation_{name}": (lambda name=name: L.Activation(name),
+                              lambda name=name: keras.layers.Activation(name, dtype="float64"), (2, 3, 3, 2))
+       for name in L.ACTIVATIONS if name is not None},
     "relu": (lambda: L.ReLU(), lambda: keras.layers.ReLU(dtype="float64"), (2, 3, 3, 2)),
     "relu_negative_slope": (lambda: L.ReLU(negative_slope=0.3),
                             lambda: keras.layers.ReLU(negative_slope=0.3, dtype="float64"), (3, 6)),

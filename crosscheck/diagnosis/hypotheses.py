@@ -1,114 +1,25 @@
-"""Likely causes of a mismatch: a fixed set of hypotheses, each tested against the actual tensor.
-
-For every mismatched tensor, each hypothesis builds what the implementation *would* have produced
-if it had made one specific, common mistake (a kernel not rotated, a shifted window, a missing 1/N,
-a reshape instead of a transpose, ...) and compares the actual tensor with that. The hypotheses
-under which the actual tensor matches (under the same tolerance as the real comparison) are
-attached to ``TensorDiff.diagnosis`` as ``{"label": ..., "evidence": ...}``. The labels are a stable
-vocabulary, documented in docs/diagnosis.md:
-
-    shape-mismatch, output-shape, output-type, modifies-input, nan-inf-mismatch, sign-flip,
-    scale-factor, flipped-kernel, kernel-hw-swapped, spatial-shift, same-padding-wrong-side,
-    layout-mixup, border-only, stride-phase, maxpool-tie-policy, maxpool-all-ties, precision-only
-    (and "arbiter", from crosscheck.arbiter)
-
-Hypotheses that change the case (a rotated kernel, padding on the other side, the other layout)
-recompute the TensorFlow reference on the changed case; they run only for mismatches.
-"""
+"""The hypotheses of diagnosis, one function each: ``hypothesis(info, case, diff, actual, expected, tol)
+-> [entry, ...]`` builds what the implementation would have produced had it made one common mistake
+and keeps the label when the actual tensor matches that under the comparison's tolerance.
+Hypotheses that change the case recompute TensorFlow's reference on the changed case."""
 from __future__ import annotations
 
-import inspect
-import re
 from fractions import Fraction
 from itertools import permutations
 from typing import Callable
 
 import numpy as np
 
-from . import geometry as G
-from .case import VJP_Y, Case, TensorDiff
-from .compare import within
-from .opinfo import OpInfo
-from .ops.pooling import max_pool_tie_gradient
-from .oracle.reference import compute_reference
-from .params import canonical
-from .tolerance import Tolerance
-
-LABELS = {
-    "shape-mismatch": "the tensor has another shape than TensorFlow's",
-    "output-shape": "the forward output has another shape than TensorFlow's rule gives (the rule is stated)",
-    "output-type": "an output is not a NumPy array of the case's dtype (a list, or float64 for a float32 case)",
-    "modifies-input": "the implementation wrote into one of its inputs (crosscheck passes copies and keeps the original)",
-    "default-differs": "a parameter the case leaves out (so TensorFlow's default applies) has another default in the "
-                       "code under test's function",
-    "nan-inf-mismatch": "NaN or Inf where TensorFlow has finite values (or the reverse)",
-    "sign-flip": "the tensor equals minus TensorFlow's",
-    "scale-factor": "the tensor equals TensorFlow's times a constant (the factor is given)",
-    "flipped-kernel": "the tensor equals TensorFlow's for the kernel rotated by 180 degrees",
-    "kernel-hw-swapped": "the tensor equals TensorFlow's with the kernel's height and width swapped",
-    "spatial-shift": "the tensor equals TensorFlow's shifted by (di, dj) positions (where both overlap)",
-    "same-padding-wrong-side": "the tensor equals TensorFlow's with the odd padding pixel on the top/left",
-    "layout-mixup": "the tensor equals TensorFlow's with NCHW data read as NHWC (a reshape instead of a "
-                    "transpose), or H and W swapped",
-    "border-only": "only positions near the border differ; the interior matches",
-    "stride-phase": "only some stride phases (i mod s, j mod s) differ: typically dy not dilated by the stride",
-    "maxpool-tie-policy": "max-pool gradient matches another tie rule (split, last maximum) than TF's first maximum",
-    "maxpool-all-ties": "max-pool gradient given to every tied maximum instead of the first one",
-    "crop-empty-at-zero-pad": "the gradient is empty along H or W where the padding is 0: dx[:, :, pad:-pad] selects "
-                              "nothing when pad == 0 (crop with pad:pad + H)",
-    "pool-overwrites-overlap": "max-pool gradient written with = instead of += where windows overlap",
-    "hw-swapped": "the tensor equals TensorFlow's with H and W swapped (e.g. an output height computed from the width)",
-    "bn-test-without-affine": "batch norm's test mode returns the normalised x without gamma and beta",
-    "bn-test-batch-statistics": "batch norm's test mode normalises with the batch's statistics, not the running ones",
-    "eps-outside-sqrt": "normalises by sqrt(var) + eps instead of sqrt(var + eps)",
-    "wrong-statistics-axes": "normalisation statistics over the wrong axes (group norm per pixel, spatial batch norm "
-                             "per (c, h, w))",
-    "numerically-unstable": "NaN or Inf for large inputs only (exp without subtracting the max); the evidence gives "
-                            "the smallest magnitude at which it fails",
-    "log-underflow": "the loss is Inf where TensorFlow's is finite, its gradient is not: log of an underflowed "
-                     "probability",
-    "relu-mask-from-upstream": "relu backward masks with dout > 0 instead of x > 0",
-    "upstream-gradient-dropped": "the backward routes the mask but never multiplies it by the upstream gradient",
-    "accumulator-overwritten": "a bias gradient holds only the last position's (or last sample's) upstream "
-                               "gradient: = where += belongs in the loop",
-    "precision-only": "float32 rounding: slightly beyond the tolerance, consistent with another summation order",
-    "arbiter": "the float64 finite-difference verdict on a disagreeing gradient (crosscheck.arbiter)",
-}
+from .. import geometry as G
+from ..case import VJP_Y, Case, TensorDiff
+from ..compare import within
+from ..opinfo import OpInfo
+from ..ops.pooling import max_pool_tie_gradient
+from ..oracle.reference import compute_reference
+from ..tolerance import Tolerance
+from .labels import entry
 
 MAX_SHIFT = 2
-# labels that only say where the differences are (kept only when no hypothesis explains the values)
-LOCATIONAL = {"border-only", "stride-phase"}
-
-
-def entry(label: str, evidence: str) -> dict:
-    assert label in LABELS, label
-    return {"label": label, "evidence": evidence}
-
-
-def defaults_differ(info: OpInfo, case: Case, fn) -> list[dict]:
-    """"default-differs" entries: each parameter ``case`` leaves out whose default in ``fn`` (the
-    code under test's function of the op, read from its signature, never called) means something
-    other than TensorFlow's default."""
-    try:
-        signature = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return []
-    fmt = case.params.get("data_format")
-    fmt = fmt if isinstance(fmt, str) else "NHWC"
-    found = []
-    for name, param in info.params.items():
-        theirs = signature.get(name)
-        if name in case.params or not param.has_default or theirs is None or theirs.default is inspect.Parameter.empty:
-            continue
-        try:
-            same = canonical(param.kind, theirs.default, fmt) == canonical(param.kind, param.default, fmt)
-        except (ValueError, TypeError):
-            same = False
-        if not same:
-            found.append(entry("default-differs", f"the case leaves {name} out, which means TensorFlow's default "
-                                                  f"{param.default!r}; {getattr(fn, '__name__', case.op)} defaults to "
-                                                  f"{theirs.default!r}"))
-    return found
 
 
 def filter_array(info: OpInfo | None) -> str | None:
@@ -121,62 +32,6 @@ def explicitly_padded(info: OpInfo | None) -> bool:
     return info is not None and bool(info.geometry) and info.params.get("padding") is not None \
         and info.params["padding"].kind == "padding"
 
-
-def output_shape_evidence(info: OpInfo, call, actual: tuple, expected: tuple) -> dict:
-    """The "output-shape" cause: TensorFlow's rule for this case's output shape, with its numbers."""
-    rule = f"TensorFlow's output shape is {expected}"
-    if info.geometry:
-        try:
-            win = info.geometry(call).resolve()
-        except G.GeometryError:
-            win = None
-        if win is not None:
-            parts = []
-            for axis, n, k_eff, s, (a, b), o in zip("HW", win.in_sizes, win.effective, win.strides, win.pads, win.out):
-                if win.padding == "SAME":
-                    parts.append(f"{axis}: SAME gives ceil(in / stride) = ceil({n} / {s}) = {o}")
-                else:
-                    parts.append(f"{axis}: (in + pads - dilated window) // stride + 1 = ({n} + {a} + {b} - {k_eff}) "
-                                 f"// {s} + 1 = {o}")
-            rule += " (" + "; ".join(parts) + ")"
-    return entry("output-shape", f"the output has shape {actual}; {rule}")
-
-
-def diagnose(info: OpInfo, case: Case, actual: dict, ref, diffs: list[TensorDiff]) -> None:
-    """Fill ``diagnosis`` of every failing TensorDiff (once per tensor; other paths get a copy)."""
-    done: dict[str, list[dict]] = {}
-    for d in diffs:
-        if d.passed:
-            continue
-        if not d.judged or d.path not in ref.paths:
-            continue
-        if d.tensor not in done:
-            expected = ref.paths[d.path]["y" if d.tensor == VJP_Y else d.tensor]
-            tol = Tolerance(atol=d.atol, rtol=d.rtol, terms=0, scale=0.0)
-            done[d.tensor] = diagnose_tensor(info, case, d, actual.get(d.tensor), expected, tol)
-        kept = {e["label"] for e in d.diagnosis}
-        redundant = {"shape-mismatch"} if "output-shape" in kept else set()
-        d.diagnosis = d.diagnosis + [dict(e) for e in done[d.tensor] if e["label"] not in kept | redundant]
-
-
-def diagnose_tensor(info, case, diff: TensorDiff, actual, expected, tol) -> list[dict]:
-    """The hypotheses that explain ``actual`` vs ``expected`` (``info`` may be None for a tensor of
-    no registry op: then only the hypotheses that need no op description apply)."""
-    if actual is None:
-        return []
-    actual, expected = np.asarray(actual), np.asarray(expected)
-    if actual.shape != expected.shape:
-        return shape_hypotheses(case, diff, actual, expected, tol, info)
-    found = []
-    for hypothesis in HYPOTHESES:
-        try:
-            found += hypothesis(info, case, diff, actual, expected, tol)
-        except Exception:   # a hypothesis that cannot be evaluated explains nothing
-            continue
-    if any(e["label"] not in LOCATIONAL for e in found):
-        # an exact explanation makes "where it differs" observations redundant (and misleading)
-        found = [e for e in found if e["label"] not in LOCATIONAL or e["evidence"].startswith("equals")]
-    return found
 
 
 # ------------------------------------------------------------------------------------- helpers
@@ -207,6 +62,7 @@ def _recompute(case: Case, path: str, tensor: str, **changes) -> np.ndarray | No
     dy = changes.get("dy", case.dy)
     ref = compute_reference(Case(case.op, params, arrays, dy, case.dtype, case.seed), prefer=path)
     return next(iter(ref.paths.values())).get(tensor)
+
 
 
 # ---------------------------------------------------------------------------------- hypotheses
@@ -614,18 +470,6 @@ def accumulator_overwritten(info, case, diff, actual, expected, tol) -> list[dic
     return []
 
 
-def raised_cropping_at_zero_pad(case: Case, traceback_text: str) -> bool:
-    """A raise on a line that crops with ``[p:-p]`` in a case whose padding is 0 somewhere: the
-    empty crop cannot be assigned back (the raise form of "crop-empty-at-zero-pad")."""
-    lines = [line.strip() for line in traceback_text.splitlines()
-             if line.startswith("    ") and re.search(r"\w", line)]   # source lines, not the ~~^^ markers
-    if not lines or not re.search(r"\[[^\]]*\b(\w+)\s*:\s*-\s*\1\b", lines[-1]):
-        return False
-    padding = case.params.get("padding")
-    if not isinstance(padding, list) or len(padding) != 4:
-        return False
-    return any(list(padding[a]) == [0, 0] for a in G.spatial_axes(case.params.get("data_format", "NHWC")))
-
 
 def precision_only(info, case, diff, actual, expected, tol) -> list[dict]:
     if case.dtype != "float32" or not np.all(np.isfinite(actual)):
@@ -641,3 +485,4 @@ def precision_only(info, case, diff, actual, expected, tol) -> list[dict]:
 HYPOTHESES: list[Callable] = [nan_inf, sign_flip, scale_factor, flipped_kernel, kernel_hw_swapped, spatial_shift,
                               same_padding_wrong_side, layout_mixup, border_only, stride_phase, undilated_dy,
                               maxpool_ties, known_mistakes, accumulator_overwritten, precision_only]
+
