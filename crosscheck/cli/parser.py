@@ -66,6 +66,16 @@ def add_run_parser(sub) -> None:
     run = sub.add_parser("run", help="fuzz registered ops against TensorFlow and write a diff report",
                          epilog="exit status: 0 no mismatch, 1 a mismatch, an implementation error or a TensorFlow "
                                 "crash, 2 usage error, 3 crosscheck itself crashed (the report holds what was found)")
+    _add_run_scope_options(run)
+    _add_run_execution_options(run)
+    _backend_option(run, both=True)
+    _output_options(run)
+    run.add_argument("--resume", default=None, help=argparse.SUPPRESS)   # a restarted shard's units (supervision.py)
+    run.add_argument("--in-shard", action="store_true", help=argparse.SUPPRESS)   # a supervised shard process
+
+
+def _add_run_scope_options(run) -> None:
+    """What ``crosscheck run`` checks, and where its report goes."""
     run.add_argument("--ops", nargs="+", metavar="OP", help="ops to check (default: all; see `crosscheck ops`)")
     run.add_argument("--examples", type=int, default=None, metavar="N",
                      help=f"examples per op and dtype (default {DEFAULT_EXAMPLES}), or architectures per "
@@ -84,6 +94,10 @@ def add_run_parser(sub) -> None:
                           "path again for a case that mismatches (1.6-2x faster on conv2d)")
     run.add_argument("--impl", default=DEFAULT_IMPL, metavar="MODULE",
                      help=f"module offering npcnn.functional's functions and vjp (default {DEFAULT_IMPL})")
+
+
+def _add_run_execution_options(run) -> None:
+    """How ``crosscheck run`` goes: stopping, time limits, processes, shrinking, sharding, error parity."""
     run.add_argument("--fail-fast", action="store_true", help="stop at the first failure (the report holds it)")
     run.add_argument("--no-large", action="store_true",
                      help="skip the one realistic-size case of the ops that have one (conv2d, depthwise, pools)")
@@ -105,10 +119,6 @@ def add_run_parser(sub) -> None:
                           "`crosscheck merge` combines the N reports into the whole run's")
     run.add_argument("--no-error-parity", action="store_true",
                      help="skip the error-parity checks (invalid calls must be refused as TensorFlow refuses them)")
-    _backend_option(run, both=True)
-    _output_options(run)
-    run.add_argument("--resume", default=None, help=argparse.SUPPRESS)   # a restarted shard's units (supervision.py)
-    run.add_argument("--in-shard", action="store_true", help=argparse.SUPPRESS)   # a supervised shard process
 
 
 def add_replay_parser(sub) -> None:
