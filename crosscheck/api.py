@@ -35,9 +35,9 @@ def adapter(op: str, forward: Callable, backward: Callable | None = None, name: 
 def assert_matches_tf(case: Case, forward: Callable, backward: Callable | None = None) -> Outcome:
     """Run one case against TensorFlow; AssertionError with the full report (diagnosis included) on a
     mismatch or an exception of the code under test. Returns the Outcome otherwise."""
+    from .recording import record
     from .report import format_outcome_text
     from .runner import run_case
-    from .recording import record
     outcome = run_case(case, adapter(case.op, forward, backward, getattr(forward, "__qualname__", "user code")))
     d = record(outcome)
     if outcome.status in FAILING:

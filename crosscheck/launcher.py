@@ -21,7 +21,7 @@ def main(argv=None) -> int:
               f"{INSTALL}", file=sys.stderr)
         return 2
     if argv is None:   # started as the command (not called by a program): the process is crosscheck's own
-        from .tf_import import lean
+        from .tf_import import lean  # deferred: the harness is imported only once missing() found its dependencies
         lean()
-    from .cli import main as cli_main
+    from .cli import main as cli_main  # deferred: needs rich, hypothesis and threadpoolctl, checked by missing() first
     return cli_main(argv)

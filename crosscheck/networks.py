@@ -49,14 +49,7 @@ import npcnn
 from npcnn import layers as L
 from npcnn import padding as P
 
-from .case import (
-    IMPLEMENTATION_ERROR,
-    MISMATCH,
-    PASS,
-    REFERENCE_UNSUPPORTED,
-    Case,
-    Outcome,
-)
+from .case import IMPLEMENTATION_ERROR, MISMATCH, PASS, REFERENCE_UNSUPPORTED, Case, Outcome
 from .compare import compare
 from .fuzz import fuzz_outcomes
 from .registry import FAMILY

@@ -35,16 +35,8 @@ from ..registry import OPS as REGISTRY
 from ..runner import run_case
 from ..tracebacks import user_traceback
 from . import cases as C
-from .layer_access import (
-    find_path,
-    from_layer,
-    get_path,
-    grad_path,
-    set_path,
-    to_layer,
-    weights_from_layer,
-    weights_to_layer,
-)
+from .layer_access import find_path, from_layer, get_path, grad_path, set_path, to_layer
+from .layer_access import weights_from_layer, weights_to_layer
 from .run import Spec, modified_outcome, outcome_of, own_diff
 
 

@@ -152,7 +152,7 @@ def demo_avg_pool_gradient() -> bool:
     """Width 4, window 5, stride 1, SAME: TF's AvgPoolGrad differs from the conv formulation
     (independently confirmed by finite differences in tests/crosscheck/test_arbiter.py)."""
     tf = _tf()
-    from .tf_lib import avg_pool_as_conv   # deferred: imports TensorFlow
+    from .tf_lib import avg_pool_as_conv  # deferred: imports TensorFlow
     x = tf.constant(_normal((1, 1, 4, 1)))
     dy = tf.constant(_normal((1, 1, 4, 1), seed=1))
     grads = []

@@ -6,6 +6,7 @@ import sys
 
 from .quirks import QUIRKS, TEST_FILE
 
+
 def markdown() -> str:
     """docs/tf-defects.md, generated from :data:`QUIRKS`."""
     lines = ["# TensorFlow quirks crosscheck knows",

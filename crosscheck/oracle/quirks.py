@@ -29,7 +29,8 @@ import numpy as np
 from .. import geometry as G
 from ..opinfo import Call, OpInfo
 from ..registry import OPS
-from . import backend, quirk_demos as demo
+from . import backend
+from . import quirk_demos as demo
 from .backend import BACKENDS, ONEDNN
 
 TEST_FILE = "tests/crosscheck/test_quirks.py"

@@ -21,7 +21,6 @@ from ..registry import get_op
 from .empty_batch import on_the_empty_batch
 from .quirks import attach, float64_detour, refusing, workaround_notes
 
-
 #: a file a process that runs both the code under test and TensorFlow (a ``crosscheck check`` worker)
 #: is given, which says "tensorflow" while a reference is computed: if the process dies then, its
 #: parent knows that TensorFlow, not the code under test, took it down
@@ -112,7 +111,7 @@ def compute_reference(case, first_only: bool = False, prefer: str | None = None,
     ``prefer``, the path of that name alone, or the first that applies if it does not. A case
     a float64-detour quirk concerns is computed in float64 and rounded to its own dtype (unless
     ``detour`` is False: TensorFlow's own answer on this backend, as ``--tf-backend both`` wants it)."""
-    from . import tf_lib   # deferred: imports TensorFlow
+    from . import tf_lib  # deferred: imports TensorFlow
     info, call = resolve(case)
     precheck(case)
     detour = detour and float64_detour(call) is not None
@@ -141,7 +140,7 @@ def compute_reference(case, first_only: bool = False, prefer: str | None = None,
 def _compute_path(path, call) -> dict:
     """One path's tensors as arrays (on the case's empty batch where quirk empty-output-filter-gradient
     holds); TFReferenceError for whatever it raises."""
-    from . import tf_lib   # deferred: imports TensorFlow
+    from . import tf_lib  # deferred: imports TensorFlow
     try:
         if call.holds("empty-output-filter-gradient"):
             tensors = on_the_empty_batch(path.compute, call, attach)

@@ -6,8 +6,8 @@ process that computes the run's own references). Only built-in values travel bac
 """
 from __future__ import annotations
 
-from .reference import reference_or_error
 from .backend import in_force
+from .reference import reference_or_error
 
 
 def reference(case) -> dict:

@@ -2,6 +2,8 @@
 whole run (summary, outcomes, error parity, replay files); anything else is refused (exit 2).
 `crosscheck run -j 2` (two shards run and merged by the command itself) gives the serial report."""
 import json
+import math
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -19,8 +21,9 @@ def campaign(tmp_path_factory):
     # each run in a process of its own, forked as -j 2's shards are: in this one TensorFlow may already run
     # with more threads than crosscheck sets, and its float64 sums then differ in the last bits
     runs = {name: crosscheck_forked(RUN + extra + ["--report", name], d / "impl", d)
-            for name, extra in (("whole", ["-j", "1"]), ("s1", ["--shard", "1/2"]), ("s2", ["--shard", "2/2"]))}
-    runs["j2"] = crosscheck(RUN + ["-j", "2", "--report", "j2"], d / "impl", d)
+            for name, extra in (("whole", ["-j", "1", "--junit-xml", "whole.xml"]), ("s1", ["--shard", "1/2"]),
+                                ("s2", ["--shard", "2/2"]))}
+    runs["j2"] = crosscheck(RUN + ["-j", "2", "--report", "j2", "--junit-xml", "j2.xml"], d / "impl", d)
     merged = crosscheck(["merge", "s1", "s2", "--report", "merged"], d / "impl", d)
     return d, runs, merged
 
@@ -67,6 +70,34 @@ def test_two_jobs_give_the_serial_report(campaign):
     verdict = [line for line in runs["whole"].stdout.splitlines() if line.startswith("FAILED:")]
     assert verdict and verdict[0].split(" in ")[0] == \
         [line for line in runs["j2"].stdout.splitlines() if line.startswith("FAILED:")][0].split(" in ")[0]
+
+
+def test_the_junit_xml_of_two_jobs_is_the_serial_runs(campaign):
+    d, _, _ = campaign
+    suites = {name: ET.parse(d / f"{name}.xml").getroot().find("testsuite") for name in ("whole", "j2")}
+    cases = {name: [(c.get("classname"), c.get("name"), c.find("failure") is not None) for c in suite.iter("testcase")]
+             for name, suite in suites.items()}
+    # one testcase per (op, dtype) of the whole run and one per op's error parity, whichever shard ran it
+    assert sorted(cases["j2"]) == sorted(cases["whole"]) == sorted(
+        [(f"crosscheck.{op}", dtype, op == "conv2d") for op in ("conv2d", "relu", "sigmoid")
+         for dtype in ("float32", "float64")] + [(f"crosscheck.{op}", "error-parity", False)
+                                                 for op in ("conv2d", "relu", "sigmoid")])
+    assert suites["j2"].get("tests") == "9" and suites["j2"].get("failures") == "2"
+    doc = _doc(d / "j2")
+    for case in suites["j2"].iter("testcase"):
+        failure = case.find("failure")
+        if failure is None:
+            continue
+        assert failure.get("type") == "mismatch" and " mismatch: crosscheck: conv2d " in failure.get("message")
+        (replay,) = [p.get("value") for p in case.iter("property") if p.get("name") == "replay"]
+        command = replay.split()
+        assert command[:2] == ["crosscheck", "replay"] and command[-2:] == ["--impl", "broken_conv"]
+        assert Path(d / command[2]).is_file() and Path(command[2]).parent == Path("j2/cases")
+        # the unit's shrunk minimal case, else (failures found after the shrink: form top-ups) its smallest one
+        failing = [o for o in doc["outcomes"] if o["op"] == "conv2d" and o["dtype"] == case.get("name")]
+        minimal = [o["replay"]["command"] for o in failing if o.get("minimal")]
+        size = {o["replay"]["command"]: sum(math.prod(s) for s in o["shapes"].values()) for o in failing}
+        assert (replay == minimal[0]) if minimal else (size[replay] == min(size.values()))
 
 
 def test_merge_refuses_what_is_not_one_whole_campaign(campaign):
