@@ -51,10 +51,9 @@ def check_target(module: types.ModuleType, convention: str = "cs231n", examples:
                  timeout: float | None = 60.0, worker: CheckWorker | None = None,
                  on_outcome: Callable[[str, Outcome], object] | None = None) -> list[Row]:
     """Rows for every function (or layer) of ``convention`` that ``module`` defines (only those named
-    in ``only``, if given). ``worker``: a
-    started crosscheck.isolation.CheckWorker of the same file, which then runs every case (a crash
-    or a hang of the user's code costs that case only); ``on_outcome(function, outcome)`` is called
-    on every judged case as it comes."""
+    in ``only``, if given). ``worker``: a started crosscheck.isolation.CheckWorker of the same file,
+    which then runs every case (a crash or a hang of the user's code costs that case only);
+    ``on_outcome(function, outcome)`` is called on every judged case as it comes."""
     pinned = {}
     if convention == "cs231n":
         from .cs231n import pins_for_year
