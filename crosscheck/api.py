@@ -9,14 +9,23 @@ keyword names (``input``, ``filters``, ``strides``, ``padding``, ...). Arrays co
 from __future__ import annotations
 
 import types
-from typing import Callable
+from typing import Any, Callable
+
+from hypothesis.strategies import SearchStrategy
 
 from .case import FAILING, Case, Outcome
 from .registry import get_op
 
+#: ``forward(**arrays, **params) -> y``
+Forward = Callable[..., Any]
+#: ``backward(dy, **arrays, **params) -> gradients`` (one array, or a tuple or list of them)
+Backward = Callable[..., Any]
 
-def adapter(op: str, forward: Callable, backward: Callable | None = None, name: str = "user code"):
-    """An implementation module for ``run_case`` built from a forward and a backward function."""
+
+def adapter(op: str, forward: Forward, backward: Backward | None = None,
+            name: str = "user code") -> types.SimpleNamespace:
+    """An implementation module for ``run_case`` built from a forward and a backward function: the op's
+    function (``forward``) under the op's name, and ``vjp`` (without ``backward``, every gradient is None)."""
     info = get_op(op)
 
     def vjp(op_name, *arrays, **params):
@@ -32,7 +41,7 @@ def adapter(op: str, forward: Callable, backward: Callable | None = None, name: 
     return types.SimpleNamespace(**{info.name: forward}, vjp=vjp, __name__=name)
 
 
-def assert_matches_tf(case: Case, forward: Callable, backward: Callable | None = None) -> Outcome:
+def assert_matches_tf(case: Case, forward: Forward, backward: Backward | None = None) -> Outcome:
     """Run one case against TensorFlow; AssertionError with the full report (diagnosis included) on a
     mismatch or an exception of the code under test. Returns the Outcome otherwise."""
     from .recording import record
@@ -46,7 +55,7 @@ def assert_matches_tf(case: Case, forward: Callable, backward: Callable | None =
     return outcome
 
 
-def cases(op: str, dtype: str = "float64", layout: str | None = None):
+def cases(op: str, dtype: str = "float64", layout: str | None = None) -> SearchStrategy[Case]:
     """The registry's strategy of Cases for ``op`` with every parameter written explicitly in its
     canonical form (your function need not know the API's defaults or spellings), restricted to
     ``layout`` if given."""
@@ -57,7 +66,7 @@ def cases(op: str, dtype: str = "float64", layout: str | None = None):
     return strategy.filter(lambda c: c.params.get("data_format", layout) == layout)
 
 
-def check_op(op: str, forward: Callable, backward: Callable | None = None, *, layout: str | None = "NHWC",
+def check_op(op: str, forward: Forward, backward: Backward | None = None, *, layout: str | None = "NHWC",
              examples: int = 20, dtype: str = "float64", seed: int = 0, ties: str = "note") -> list[Outcome]:
     """Draw ``examples`` cases of ``op`` and compare your functions with TensorFlow on each; raises
     AssertionError with the smallest failure of each likely cause, else returns the outcomes.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
 
@@ -51,18 +52,18 @@ def _session():
 
 
 @pytest.fixture
-def crosscheck_record():
+def crosscheck_record() -> Callable[[Outcome], dict]:
     """The :func:`record` function: ``crosscheck_record(outcome)``."""
     return record
 
 
-def pytest_addoption(parser):
+def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("crosscheck")
     group.addoption("--crosscheck-report", metavar="DIR", default=None,
                     help="write crosscheck's JSON and HTML reports (and replay files) for this session to DIR")
 
 
-def pytest_configure(config):
+def pytest_configure(config: pytest.Config) -> None:
     report_dir = config.getoption("crosscheck_report", None)
     if report_dir:
         report_dir = Path(report_dir).resolve()
@@ -78,29 +79,29 @@ def pytest_configure(config):
             old.unlink(missing_ok=True)
 
 
-def pytest_runtest_setup(item):
+def pytest_runtest_setup(item: pytest.Item) -> None:
     obj = getattr(item, "obj", None)
     recording.begin_test(item.nodeid, bool(getattr(obj, "is_hypothesis_test", False)
                                            or getattr(obj, "hypothesis", None) is not None))
 
 
-def pytest_runtest_teardown(item, nextitem):
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     recording.end_test()
 
 
-def _is_worker(config) -> bool:
+def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
 @pytest.hookimpl(optionalhook=True)
-def pytest_testnodedown(node, error):
-    """xdist controller: merge what a finished worker recorded."""
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """xdist controller: merge what a finished worker (``node``, xdist's WorkerController) recorded."""
     partial = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
     if partial and partial != "null":
         _session().merge_partial(json.loads(partial))
 
 
-def pytest_sessionfinish(session, exitstatus):
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     config = session.config
     if _is_worker(config):
         config.workeroutput[_WORKER_KEY] = json.dumps(_session().to_partial() if recording.used() else None)
@@ -112,7 +113,8 @@ def pytest_sessionfinish(session, exitstatus):
         _state["written"] = _session().write(_state["report_dir"], command=command, tensorflow=_state["tensorflow"])
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int | pytest.ExitCode,
+                            config: pytest.Config) -> None:
     written = _state.get("written")
     if not written or _is_worker(config):
         return

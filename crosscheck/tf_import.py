@@ -14,17 +14,27 @@ the Python API) imports TensorFlow untouched, so its own use of Keras's plots an
 Whoever imports TensorFlow first decides its CPU kernels (:mod:`crosscheck.oracle.backend`): when
 crosscheck does, the backend is chosen first (Eigen unless ``TF_ENABLE_ONEDNN_OPTS`` or
 ``--tf-backend`` says otherwise).
+
+A TensorFlow outside the supported versions (:mod:`crosscheck.tf_versions`) is used, with one
+:class:`UnsupportedTensorFlowWarning` per process, none in the processes started by one that has
+warned (the ``crosscheck`` command's workers and shards: the command has said it once).
 """
 from __future__ import annotations
 
 import os
 import sys
+import warnings
 
+from . import tf_versions
 from .oracle import backend
 
 #: what Keras imports only for features crosscheck never uses
 HIDDEN_WHILE_IMPORTING = ("matplotlib", "sklearn")
-_STATE = {"lean": False}
+_STATE = {"lean": False, "version_checked": False}
+
+
+class UnsupportedTensorFlowWarning(UserWarning):
+    """The TensorFlow in use is outside the versions crosscheck is tested with."""
 
 
 def lean() -> None:
@@ -35,7 +45,10 @@ def lean() -> None:
 def tensorflow():
     """The ``tensorflow`` module (with Keras imported), TF's C++ log level set to errors only."""
     if "tensorflow" in sys.modules and "keras" in sys.modules:
-        return sys.modules["tensorflow"]
+        tf = sys.modules["tensorflow"]
+        if not _STATE["version_checked"]:
+            _check_version(tf)
+        return tf
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if "tensorflow" not in sys.modules and not backend.chosen():
         backend.choose()
@@ -49,7 +62,20 @@ def tensorflow():
         for name in hidden:
             if name in sys.modules and sys.modules[name] is None:
                 del sys.modules[name]
+    _check_version(tf)
     return tf
+
+
+def _check_version(tf) -> None:
+    """Warn once if ``tf`` is outside the supported versions (unless a parent process has checked)."""
+    _STATE["version_checked"] = True
+    version = str(getattr(tf, "__version__", "unknown"))
+    if os.environ.get(tf_versions.WARNED) or tf_versions.is_supported(version):
+        return
+    found = tf_versions.installed()
+    warnings.warn(tf_versions.unsupported_warning(found[0] if found else "tensorflow", version),
+                  UnsupportedTensorFlowWarning, stacklevel=3)
+    os.environ[tf_versions.WARNED] = "1"
 
 
 def keras_module():

@@ -13,18 +13,26 @@ TensorFlow oracle, the tolerance policy, diagnosis and reports are those of ``cr
 from __future__ import annotations
 
 import json
+import os
+import types
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from ..case import Outcome
 from ..isolation import CALL_TIMEOUT
 from ..replay import case_from_dict
 from . import cs231n, deeplearning_ai, layers
 from .loading import CallTimeout, LoadError, load_user_code  # noqa: F401
-from .run import VERDICTS, Row, check_module, rows_ok  # noqa: F401
+from .run import VERDICTS, Row, Spec, check_module, rows_ok  # noqa: F401
+
+if TYPE_CHECKING:   # for annotations only: crosscheck.check.worker imports this package
+    from .worker import CheckWorker
 
 CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")
 
 
-def specs_for(convention: str, module=None) -> list:
+def specs_for(convention: str, module: types.ModuleType | None = None) -> list[Spec]:
     """The checkable functions (or layer classes) of a convention, for ``module``."""
     if convention == "cs231n":
         return list(cs231n.SPECS)
@@ -36,16 +44,18 @@ def specs_for(convention: str, module=None) -> list:
 
 
 def function_names(convention: str) -> list[str]:
+    """The names of a convention's checkable functions (none for ``layers``: they come from the module)."""
     return [s.name for s in specs_for(convention)] if convention != "layers" else []
 
 
-def check_target(module, convention: str = "cs231n", examples: int = 10, seed: int = 0, only=None,
-                 ties: str = "note", year: int | None = None, timeout: float | None = CALL_TIMEOUT, worker=None,
-                 on_outcome=None) -> list[Row]:
-    """Rows for every function (or layer) of ``convention`` that ``module`` defines. ``worker``: a
-    started crosscheck.check.worker.CheckWorker of the same file, which then runs every case (a crash
-    or a hang of the user's code costs that case only); ``on_outcome(function, outcome)`` is called
-    on every judged case as it comes."""
+def check_target(module: types.ModuleType, convention: str = "cs231n", examples: int = 10, seed: int = 0,
+                 only: Collection[str] | None = None, ties: str = "note", year: int | None = None,
+                 timeout: float | None = CALL_TIMEOUT, worker: CheckWorker | None = None,
+                 on_outcome: Callable[[str, Outcome], object] | None = None) -> list[Row]:
+    """Rows for every function (or layer) of ``convention`` that ``module`` defines (only those named
+    in ``only``, if given). ``worker``: a started crosscheck.check.worker.CheckWorker of the same file,
+    which then runs every case (a crash or a hang of the user's code costs that case only);
+    ``on_outcome(function, outcome)`` is called on every judged case as it comes."""
     pinned = {}
     if convention == "cs231n":
         pinned = cs231n.pins_for_year(year)
@@ -53,7 +63,7 @@ def check_target(module, convention: str = "cs231n", examples: int = 10, seed: i
                         pinned=pinned, timeout=timeout, worker=worker, on_outcome=on_outcome)
 
 
-def rerun(replay_path, module):
+def rerun(replay_path: str | os.PathLike[str], module: types.ModuleType) -> Outcome:
     """The Outcome of the function a ``crosscheck check`` replay file names, on its saved case."""
     doc = json.loads(Path(replay_path).read_text())
     info = doc.get("check")
