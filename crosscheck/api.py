@@ -15,6 +15,14 @@ from hypothesis.strategies import SearchStrategy
 
 from .case import FAILING, Case, Outcome
 from .registry import get_op
+from .recording import record
+from .report import format_outcome_text
+from .runner import run_case
+from .report.terminal import outcome_lines
+from .registry import cases as registry_cases
+import warnings
+from .check.run import Spec, judge
+from .fuzz import fuzz_outcomes
 
 #: ``forward(**arrays, **params) -> y``
 Forward = Callable[..., Any]
@@ -44,13 +52,9 @@ def adapter(op: str, forward: Forward, backward: Backward | None = None,
 def assert_matches_tf(case: Case, forward: Forward, backward: Backward | None = None) -> Outcome:
     """Run one case against TensorFlow; AssertionError with the full report (diagnosis included) on a
     mismatch or an exception of the code under test. Returns the Outcome otherwise."""
-    from .recording import record
-    from .report import format_outcome_text
-    from .runner import run_case
     outcome = run_case(case, adapter(case.op, forward, backward, getattr(forward, "__qualname__", "user code")))
     d = record(outcome)
     if outcome.status in FAILING:
-        from .report.terminal import outcome_lines
         raise AssertionError("\n".join(text for _, text in outcome_lines(d, snippet=False)))
     return outcome
 
@@ -59,7 +63,6 @@ def cases(op: str, dtype: str = "float64", layout: str | None = None) -> SearchS
     """The registry's strategy of Cases for ``op`` with every parameter written explicitly in its
     canonical form (your function need not know the API's defaults or spellings), restricted to
     ``layout`` if given."""
-    from .registry import cases as registry_cases
     strategy = registry_cases(op, dtype, spellings=False)
     if layout is None:
         return strategy
@@ -73,15 +76,10 @@ def check_op(op: str, forward: Forward, backward: Backward | None = None, *, lay
 
     ``ties``: for max_pool2d, a backward that follows another rule than TensorFlow's (first maximum)
     on tied windows gives a warning ("note", the default) or fails ("tf")."""
-    import warnings
 
-    from .check.run import Spec, judge
-    from .fuzz import fuzz_outcomes
-    from .runner import run_case
     if ties not in ("note", "tf"):
         raise ValueError(f"ties must be 'note' or 'tf', got {ties!r}")
     impl = adapter(op, forward, backward, getattr(forward, "__qualname__", "user code"))
-    from .recording import record
     outcomes = fuzz_outcomes(cases(op, dtype, layout), lambda case: run_case(case, impl), examples=examples,
                              seed_key=f"check_op:{op}:{dtype}:{layout}:{seed}", on_outcome=record)
     row = judge(Spec(op, (), None, None, (), ties=op == "max_pool2d"), outcomes, ties)
@@ -89,7 +87,6 @@ def check_op(op: str, forward: Forward, backward: Backward | None = None, *, lay
         warnings.warn(f"{op}: {note}", stacklevel=2)
     failed = [o for o in outcomes if o.status in FAILING]
     if row.failing or (failed and row.verdict != "passed-with-note"):
-        from .report import format_outcome_text
         examples_ = list(row.examples.items()) or [("", failed[0])]
         raise AssertionError(
             f"{len(failed)} of {len(outcomes)} cases of {op} fail"

@@ -257,9 +257,7 @@ def check_network(arch: Architecture, optimizer: str = "adam", steps: int = STEP
     holding the same weights); ``npcnn_optimizer`` replaces npcnn's optimizer (both for tests that
     show a deliberately wrong component is caught).
     """
-    from npcnn.keras_compat import (
-        to_keras,  # deferred: the code under test, imported only where it is run
-    )
+    from npcnn.keras_compat import to_keras  # deferred: the code under test, imported only where it is run
 
     rng = np.random.default_rng(seed)
     batches = [(rng.standard_normal((arch.batch, *arch.input_shape)), rng.integers(0, arch.classes, arch.batch))

@@ -26,6 +26,8 @@ import pytest
 
 from . import recording
 from .case import FAILING, Outcome
+from .report import format_outcome_text
+from .oracle import backend
 
 CASES_DIR = "cases"
 
@@ -43,7 +45,6 @@ def assert_outcome_ok(outcome: Outcome) -> None:
     reference-unsupported outcome, which a registered quirk explains, is recorded, not failed)."""
     d = record(outcome)
     if outcome.status in FAILING:
-        from .report import format_outcome_text
         raise AssertionError(format_outcome_text(d))
 
 
@@ -107,7 +108,6 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
         config.workeroutput[_WORKER_KEY] = json.dumps(_session().to_partial() if recording.used() else None)
         return
     if _state.get("report_dir"):
-        from .oracle import backend
         command = "pytest " + " ".join(config.invocation_params.args)
         _state["tensorflow"] = backend.describe()   # the backend in force, whoever imported TensorFlow first
         _state["written"] = _session().write(_state["report_dir"], command=command, tensorflow=_state["tensorflow"])
@@ -122,6 +122,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
     terminalreporter.write_sep("-", "crosscheck")
     terminalreporter.write_line(", ".join(f"{n} {status}" for status, n in counts.items()))
     if _state.get("tensorflow"):
-        from .oracle import backend
         terminalreporter.write_line(f"reference: {backend.one_line(_state['tensorflow'])}")
     terminalreporter.write_line(f"report: {written[0]}  {written[1]}")

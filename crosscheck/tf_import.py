@@ -56,8 +56,8 @@ def tensorflow():
     for name in hidden:
         sys.modules[name] = None        # `import name` raises ImportError, which Keras catches
     try:
-        import keras  # noqa: F401
-        import tensorflow as tf
+        import keras  # noqa: F401  # deferred: imports TensorFlow (Keras), once, with the hidden modules
+        import tensorflow as tf  # deferred: imports TensorFlow, once, with the hidden modules
     finally:
         for name in hidden:
             if name in sys.modules and sys.modules[name] is None:

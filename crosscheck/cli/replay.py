@@ -56,9 +56,7 @@ def replay_here(args, console: Console) -> int:
     if check:
         outcome, impl_name = _rerun_check_case(args, check)
     elif case.op == "network":   # npcnn's own layers and optimizers against Keras; no --impl
-        from ..networks import (
-            replay_network,  # deferred: crosscheck.networks imports npcnn, the code under test
-        )
+        from ..networks import replay_network  # deferred: crosscheck.networks imports npcnn, the code under test
         outcome, impl_name = replay_network(case), "npcnn.Sequential"
     else:
         impl_name = args.impl or DEFAULT_IMPL

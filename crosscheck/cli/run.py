@@ -106,9 +106,7 @@ def network_optimizers(args, plan: RunPlan) -> tuple:
         return ()
     if args.impl != DEFAULT_IMPL:
         raise UsageError("--networks checks npcnn's layers and optimizers; it does not take --impl")
-    from ..networks import (
-        OPTIMIZERS,  # deferred: crosscheck.networks imports npcnn, the code under test
-    )
+    from ..networks import OPTIMIZERS  # deferred: crosscheck.networks imports npcnn, the code under test
     if plan.shard and plan.shard[0] != 1:
         return ()     # the networks belong to shard 1
     return tuple(OPTIMIZERS)
@@ -237,9 +235,7 @@ class RunLoop:
 
     def networks(self, optimizer: str) -> None:
         """Random networks trained with ``optimizer``, compared with Keras."""
-        from ..networks import (
-            fuzz_networks,  # deferred: crosscheck.networks imports npcnn, the code under test
-        )
+        from ..networks import fuzz_networks  # deferred: crosscheck.networks imports npcnn, the code under test
         self.describe(f"networks [{optimizer}]")
         if journaled_unit(self.resume, self.session, f"networks:{optimizer}", f"networks [{optimizer}]") == "run":
             fuzz_networks(optimizer, examples=self.plan.net_examples, seed=self.args.seed, on_outcome=self.record)
