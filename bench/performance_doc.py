@@ -40,7 +40,17 @@ in the same process (a ratio that carries across machines better than the rate);
 
 
 def _command(argv: list[str]) -> str:
-    return " ".join(["python", "-m", "bench", *(shlex.quote(a) for a in argv)])
+    """The command line, less ``--json FILE`` (a copy of the figures elsewhere, no change to them)."""
+    shown, skip = [], False
+    for arg in argv:
+        if skip or arg.startswith("--json="):
+            skip = False
+            continue
+        if arg == "--json":
+            skip = True
+            continue
+        shown.append(shlex.quote(arg))
+    return " ".join(["python", "-m", "bench", *shown])
 
 
 def _f(value, fmt: str) -> str:
@@ -49,7 +59,7 @@ def _f(value, fmt: str) -> str:
 
 def machine_lines(info: dict, tf_config: dict | None) -> list[str]:
     """The machine and the versions, as Markdown list items."""
-    blas = "; ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('num_threads')} threads)"
+    blas = "; ".join(f"{b.get('internal_api')} {b.get('version')}, {b.get('num_threads')} threads by default"
                      for b in info.get("blas", [])) or "unknown"
     lines = [f"- CPU: {info.get('cpu_model') or 'unknown'}, {info.get('cpus')} cores",
              f"- Python {info.get('python')}, NumPy {info.get('numpy')} (BLAS: {blas})"]
@@ -60,6 +70,10 @@ def machine_lines(info: dict, tf_config: dict | None) -> list[str]:
     else:
         lines.append("- TensorFlow: not run (`--no-tf`)")
     lines.append(f"- Platform: {info.get('platform')}")
+    load = info.get("loadavg_at_start")
+    if load:
+        lines.append(f"- Load average when the run started: {load[0]:.1f} (1 min), {load[1]:.1f} (5 min), "
+                     f"from other processes on the machine")
     return lines
 
 
@@ -84,8 +98,10 @@ def npcnn_section(result: dict, argv: list[str]) -> str:
     """The ``python -m bench`` section: medians and ratios per case, dtype and pass."""
     settings = result["settings"]
     lines = _header("npcnn against TensorFlow", argv, result["machine"], settings.get("tf"), NPCNN_ABOUT)
+    threads = settings["threads"]
+    threads = f"{threads} (BLAS, npcnn's own threads and TensorFlow's intra-op pool)" if isinstance(threads, int) else threads
     lines += [f"Settings: {settings['repeats']} timed calls per figure at most, {settings['budget_s']:g} s per "
-              f"figure at most; threads: {settings['threads']}.", "",
+              f"figure at most; threads: {threads}.", "",
               "| case | dtype | pass | npcnn ms | TF ms | npcnn/TF | naive ms | naive/npcnn | GFLOP/s | % of GEMM |",
               "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["results"]:
