@@ -1,16 +1,20 @@
 """``python -m bench``: npcnn vs TensorFlow vs naive loops vs the BLAS GEMM ceiling, in one run.
 
     python -m bench [--quick] [--ops conv2d,max_pool,...] [--dtype float32|float64|all]
-                    [--shapes NAME,...] [--no-memory] [--out bench-results.json]
+                    [--shapes NAME,...] [--no-memory] [--out docs/performance.md] [--json FILE]
     python -m bench --harness [--examples N] [--pytest]   (crosscheck's own speed; bench/harness.py)
     python -m bench --mutation [--sample N] [--seed S] ...   (mutation testing; bench/mutation.py)
+
+The figures go to ``--out`` (default docs/performance.md; bench/performance_doc.py): the run
+rewrites its own section there (``--harness`` has another), naming the command, the machine, the
+versions, the TensorFlow backend in force and the date. ``--json`` also writes every figure as JSON.
 
 Medians of wall-clock time. NumPy (npcnn, naive loops, GEMM) is timed in this process, which never
 imports TensorFlow; TensorFlow is timed in a child process (``bench.tf_worker``) on the same arrays.
 npcnn, the GEMM ceiling and TF take turns call by call, so no two run at once and load from other
 processes hits all three alike. ``bench.isolation``
 re-times two cases with both in one process under explicit pool limits to show the choice does
-not change the figures. Targets (issue 6) are checked at the end and stored in the JSON.
+not change the figures. The project's targets are checked at the end.
 """
 from __future__ import annotations
 
@@ -26,12 +30,14 @@ from pathlib import Path
 
 import numpy as np
 
+from . import performance_doc
 from .cases import DTYPES, OPS, forward_flops, gemm_dims, select
 from .numpy_side import PASSES, arrays_for, gemm_calls, naive_calls, npcnn_calls
 from .tf_worker import TFWorker
 from .timing import measure, round_robin, timed
 
 ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "performance.md"
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
@@ -133,7 +139,7 @@ def derive(row: dict) -> dict:
 
 
 def targets(rows, memory, harness) -> list[dict]:
-    """The targets of issues 6 and 13 evaluated on this run's figures."""
+    """The project's targets evaluated on this run's figures."""
     out = []
 
     def add(name, value, limit, met, detail=""):
@@ -150,7 +156,7 @@ def targets(rows, memory, harness) -> list[dict]:
             add(f"CS231n fwd+bwd speed-up over naive loops: {label}", r["naive_over_npcnn"], 500,
                 r["naive_over_npcnn"] >= 500)
         if r["pass"] == "fwd+bwd" and "npcnn_over_tf" in r:
-            # issue 13: conv2d at most TF's time; depthwise, pooling and batch norm at most 1.5x
+            # conv2d at most TF's time; depthwise, pooling and batch norm at most 1.5x
             limit = 1.0 if r["fn"] == "conv2d" else 1.5 if r["op"] != "dense" else None
             if limit is not None:
                 add(f"npcnn/TF: {label}", r["npcnn_over_tf"], limit, r["npcnn_over_tf"] <= limit,
@@ -215,7 +221,7 @@ def print_table(rows, isolation, memory, goals, info) -> None:
 
 def print_goals(console, goals) -> None:
     from rich.table import Table
-    goal_table = Table(title="targets (issues 6 and 13)")
+    goal_table = Table(title="targets")
     for col in ("target", "value", "limit", "met"):
         goal_table.add_column(col)
     for g in goals:
@@ -229,7 +235,8 @@ def print_goals(console, goals) -> None:
             console.print(f"  {g['target']}: {g['detail']}", markup=False)
 
 
-def parse_args(argv=None):
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m bench`` (``--mutation`` hands the rest to bench/mutation.py's)."""
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer shapes and repeats (CI smoke); no memory/isolation")
     p.add_argument("--ops", default="", help=f"comma-separated subset of {','.join(OPS)}")
@@ -247,7 +254,14 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=0,
                    help="limit BLAS (threadpoolctl), npcnn's chunk threads and TF intra-op pools to N threads "
                         "(default: library defaults); 1 gives stable figures on a machine other processes are using")
-    p.add_argument("--out", default="bench-results.json")
+    p.add_argument("--out", default=str(DOC),
+                   help="the Markdown file whose section this run rewrites (default docs/performance.md)")
+    p.add_argument("--json", default="", metavar="FILE", help="also write every figure to FILE as JSON")
+    return p
+
+
+def parse_args(argv=None):
+    p = parser()
     args = p.parse_args(argv)
     ops = [o for o in args.ops.split(",") if o]
     unknown = sorted(set(ops) - set(OPS))
@@ -264,7 +278,7 @@ def main(argv=None) -> int:
     args, ops = parse_args(argv)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)
     if args.harness:
-        return harness_main(args, log)
+        return harness_main(args, argv, log)
     cases = select(ops, args.quick, [s for s in args.shapes.split(",") if s])
     if not cases:
         log("no benchmark case matches --ops/--shapes/--quick")
@@ -313,13 +327,20 @@ def main(argv=None) -> int:
                            "numpy_process": "no TensorFlow imported",
                            "timing": "npcnn, GEMM and TF calls alternate round by round; medians"},
               "results": rows, "isolation": isolation, "memory": memory, "harness": harness, "targets": goals}
-    Path(args.out).write_text(json.dumps(result, indent=1, default=str))
+    write_results(args, argv, "npcnn", performance_doc.npcnn_section(result, argv), result, log)
     print_table(rows, isolation, memory, goals, info)
-    log(f"wrote {args.out} ({result['seconds']:.0f} s)")
     return 0
 
 
-def harness_main(args, log) -> int:
+def write_results(args, argv: list[str], section: str, markdown: str, result: dict, log) -> None:
+    """The run's section of ``--out`` (Markdown) and, with ``--json``, every figure as JSON."""
+    performance_doc.write(Path(args.out), section, markdown)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1, default=str))
+    log(f"wrote {args.out}" + (f" and {args.json}" if args.json else "") + f" ({result['seconds']:.0f} s)")
+
+
+def harness_main(args, argv: list[str], log) -> int:
     """``--harness``: crosscheck's own speed (bench/harness.py) and its targets, written to ``--out``."""
     from rich.console import Console
     from .harness import print_harness, run as run_harness
@@ -327,13 +348,20 @@ def harness_main(args, log) -> int:
     harness = run_harness(args.examples, pytest=args.pytest, log=log)
     goals = targets([], None, harness)
     result = {"machine": info, "loadavg_at_end": os.getloadavg(), "seconds": time.time() - started,
-              "harness": harness, "targets": goals}
-    Path(args.out).write_text(json.dumps(result, indent=1, default=str))
+              "tf": harness_tf(), "harness": harness, "targets": goals}
+    write_results(args, argv, "harness", performance_doc.harness_section(result, argv), result, log)
     console = Console(width=160)
     print_harness(console, harness)
     print_goals(console, goals)
-    log(f"wrote {args.out} ({result['seconds']:.0f} s)")
     return 0
+
+
+def harness_tf() -> dict:
+    """TensorFlow's version and the backend crosscheck's processes run (chosen as `crosscheck run` does)."""
+    from crosscheck.oracle.backend import VARIABLE, installed_version, requested
+    value = os.environ.get(VARIABLE, "").strip()
+    return {"tf_version": installed_version(), "backend": requested(),
+            "backend_chosen_by": f"{VARIABLE}={value}" if value else "crosscheck's default"}
 
 
 if __name__ == "__main__":

@@ -365,7 +365,8 @@ def verdict(result: dict) -> str:
     return "killed-crash" if result["exit"] != "timeout" else "killed-timeout"
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m bench --mutation``."""
     parser = argparse.ArgumentParser(prog="python -m bench --mutation", description=__doc__.splitlines()[0])
     parser.add_argument("--sample", type=int, default=100, help="mutants to sample (default 100)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
@@ -377,7 +378,11 @@ def main(argv=None) -> int:
     parser.add_argument("--files", nargs="+", default=list(DEFAULT_FILES), help="globs under npcnn/")
     parser.add_argument("--out", default="mutation-results.json", help="where the results go")
     parser.add_argument("--since", metavar="REV", help="only mutants on lines changed since this git revision")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
     files = sorted({str(p.relative_to(PACKAGE)) for pattern in args.files for p in PACKAGE.glob(pattern)
                     if p.name != "__init__.py"})
     changed = {rel: lines_changed_since(args.since, rel) for rel in files} if args.since else None

@@ -75,7 +75,11 @@ def configure(intra: int = 0, inter: int = 0) -> dict:
         tf.config.threading.set_intra_op_parallelism_threads(intra)
     if inter:
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    return {"tf_version": tf.__version__, "intra": intra or "default", "inter": inter or "default"}
+    from crosscheck.oracle.backend import VARIABLE, in_force
+    chosen_by = f"{VARIABLE}={os.environ[VARIABLE]}" if os.environ.get(VARIABLE, "").strip() else \
+        f"TensorFlow's own default here; {VARIABLE}=0 or 1 chooses"
+    return {"tf_version": tf.__version__, "backend": in_force(), "backend_chosen_by": chosen_by,
+            "intra": intra or "default", "inter": inter or "default"}
 
 
 def serve(intra: int = 0, inter: int = 0) -> None:

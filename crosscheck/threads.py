@@ -14,9 +14,6 @@ these limits.
 """
 from __future__ import annotations
 
-import numpy  # noqa: F401  (loads its BLAS: threadpoolctl limits only the libraries already loaded)
-from threadpoolctl import threadpool_limits
-
 from .tf_import import tensorflow
 
 _STATE: dict = {}
@@ -25,6 +22,8 @@ _STATE: dict = {}
 def limit_blas_threads(blas: int = 1) -> None:
     """Only BLAS's pool (a process that never runs TensorFlow: the worker of crosscheck.isolation)."""
     if "blas_limiter" not in _STATE:
+        import numpy  # noqa: F401  # deferred: loads NumPy's BLAS first (threadpoolctl limits only loaded libraries)
+        from threadpoolctl import threadpool_limits  # deferred: the crosscheck extra's; the plugin loads without it
         _STATE["blas_limiter"] = threadpool_limits(limits=blas, user_api="blas")
 
 

@@ -14,22 +14,24 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture(scope="module")
 def result(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    tmp = tmp_path_factory.mktemp("bench")
+    out, doc = tmp / "bench.json", tmp / "performance.md"
+    doc.write_text("# Performance\n\n<!-- bench:harness -->\nkept as it is\n<!-- /bench:harness -->\n")
     proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--ops", "conv2d", "--dtype", "float32",
-                           "--shapes", "mnist", "--repeats", "2", "--out", str(out)],
+                           "--shapes", "mnist", "--repeats", "2", "--json", str(out), "--out", str(doc)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return json.loads(out.read_text()), proc.stdout
+    return json.loads(out.read_text()), proc.stdout, doc.read_text()
 
 
 def test_json_has_machine_settings_results_and_targets(result):
-    data, _ = result
+    data, _, _ = result
     assert {"machine", "settings", "results", "targets", "memory", "isolation", "harness"} <= set(data)
     assert data["machine"]["cpus"] >= 1 and data["machine"]["numpy"]
 
 
 def test_each_pass_has_npcnn_tf_gemm_and_naive_figures(result):
-    data, _ = result
+    data, _, _ = result
     rows = {(r["case"], r["dtype"], r["pass"]): r for r in data["results"]}
     assert set(rows) == {("mnist", "float32", "fwd"), ("mnist", "float32", "fwd+bwd")}
     for row in rows.values():
@@ -41,9 +43,20 @@ def test_each_pass_has_npcnn_tf_gemm_and_naive_figures(result):
 
 
 def test_targets_are_records_and_the_table_is_printed(result):
-    data, stdout = result
+    data, stdout, _ = result
     assert all({"target", "value", "limit", "met"} <= set(t) for t in data["targets"])
     assert "npcnn/TF" in stdout and "conv2d/mnist" in stdout
+
+
+def test_the_performance_doc_names_its_command_machine_and_figures_and_keeps_the_other_section(result):
+    data, _, doc = result
+    assert "Written by `python -m bench --quick --ops conv2d --dtype float32 --shapes mnist --repeats 2" in doc
+    tf = data["settings"]["tf"]
+    assert tf["backend"] in ("eigen", "onednn") and f"TensorFlow {tf['tf_version']}, {tf['backend']} kernels" in doc
+    assert f"NumPy {data['machine']['numpy']}" in doc and f"{data['machine']['cpus']} cores" in doc
+    row = next(r for r in data["results"] if r["pass"] == "fwd+bwd")
+    assert f"| {row['npcnn']['median_ms']:.2f} | {row['tf']['median_ms']:.2f} | {row['npcnn_over_tf']:.2f} |" in doc
+    assert doc.index("<!-- bench:npcnn -->") < doc.index("<!-- bench:harness -->\nkept as it is\n")
 
 
 def test_each_npcnn_tf_target_says_where_the_time_goes(result):
@@ -52,7 +65,7 @@ def test_each_npcnn_tf_target_says_where_the_time_goes(result):
     import io
     from rich.console import Console
     from bench.__main__ import print_goals
-    data, _ = result
+    data, _, _ = result
     (row,) = [r for r in data["results"] if r["pass"] == "fwd+bwd"]
     assert row["npcnn_vjp"]["median_ms"] > 0 and row["npcnn_pullback"]["median_ms"] > 0
     (target,) = [t for t in data["targets"] if t["target"].startswith("npcnn/TF")]

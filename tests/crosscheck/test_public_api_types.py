@@ -47,7 +47,7 @@ def test_every_public_function_is_fully_annotated(module):
                                       crosscheck.registry.get_op, crosscheck.registry.cases],
                          ids=lambda f: f"{f.__module__}.{f.__name__}")
 def test_the_check_and_registry_entry_points_are_annotated(function):
-    from crosscheck.isolation import CheckWorker    # imported by crosscheck.check for type checkers only
+    from crosscheck.check.worker import CheckWorker    # imported by crosscheck.check for type checkers only
     assert missing_annotations(function, localns={"CheckWorker": CheckWorker}) == []
 
 
