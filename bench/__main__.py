@@ -29,9 +29,18 @@ import time
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
+from rich.table import Table
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from crosscheck.oracle.backend import VARIABLE, installed_version, requested
 
 from . import performance_doc
 from .cases import DTYPES, OPS, forward_flops, gemm_dims, select
+from .harness import print_harness
+from .harness import run as run_harness
+from .harness import targets as harness_targets
+from .mutation import main as mutation_main
 from .numpy_side import PASSES, arrays_for, gemm_calls, naive_calls, npcnn_calls
 from .tf_worker import TFWorker
 from .timing import measure, round_robin, timed
@@ -42,7 +51,6 @@ ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def machine() -> dict:
-    from threadpoolctl import threadpool_info
     model = ""
     try:
         model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -168,7 +176,6 @@ def targets(rows, memory, harness) -> list[dict]:
         add("N=256 conv fwd+bwd peak RSS growth (MB) <= outputs + 4 x im2col budget", extra, bound, extra <= bound,
             f"peak {memory['peak_rss_mb']:.0f} MB; whole-batch im2col would be {memory['unchunked_im2col_mb']:.0f} MB")
     if harness:
-        from .harness import targets as harness_targets
         harness_targets(harness, add)
     return out
 
@@ -188,8 +195,6 @@ def where_the_time_goes(row: dict, fwd_row: dict | None) -> str:
 
 
 def print_table(rows, isolation, memory, goals, info) -> None:
-    from rich.console import Console
-    from rich.table import Table
     console = Console(width=160)
 
     def f(v, fmt):
@@ -220,7 +225,6 @@ def print_table(rows, isolation, memory, goals, info) -> None:
 
 
 def print_goals(console, goals) -> None:
-    from rich.table import Table
     goal_table = Table(title="targets")
     for col in ("target", "value", "limit", "met"):
         goal_table.add_column(col)
@@ -273,7 +277,6 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if "--mutation" in argv:
-        from .mutation import main as mutation_main
         return mutation_main([a for a in argv if a != "--mutation"])
     args, ops = parse_args(argv)
     log = lambda msg: print(msg, file=sys.stderr, flush=True)
@@ -290,10 +293,9 @@ def main(argv=None) -> int:
     info = machine()
     log(f"{len(cases)} cases x {len(dtypes)} dtypes: npcnn, GEMM and TF (child process) in alternation")
     tf = None if args.no_tf else TFWorker(intra=args.threads, inter=1 if args.threads else 0)
-    from threadpoolctl import threadpool_limits
     blas_limit = threadpool_limits(limits=args.threads, user_api="blas") if args.threads else None
     if args.threads:
-        import npcnn
+        import npcnn  # deferred: the code under test, imported only where it is run
         npcnn.config.set_num_threads(args.threads)   # npcnn's own chunk threads (depthwise, pooling)
     try:
         tf_config = tf.config() if tf else None
@@ -342,8 +344,6 @@ def write_results(args, argv: list[str], section: str, markdown: str, result: di
 
 def harness_main(args, argv: list[str], log) -> int:
     """``--harness``: crosscheck's own speed (bench/harness.py) and its targets, written to ``--out``."""
-    from rich.console import Console
-    from .harness import print_harness, run as run_harness
     started, info = time.time(), machine()
     harness = run_harness(args.examples, pytest=args.pytest, log=log)
     goals = targets([], None, harness)
@@ -358,7 +358,6 @@ def harness_main(args, argv: list[str], log) -> int:
 
 def harness_tf() -> dict:
     """TensorFlow's version and the backend crosscheck's processes run (chosen as `crosscheck run` does)."""
-    from crosscheck.oracle.backend import VARIABLE, installed_version, requested
     value = os.environ.get(VARIABLE, "").strip()
     return {"tf_version": installed_version(), "backend": requested(),
             "backend_chosen_by": f"{VARIABLE}={value}" if value else "crosscheck's default"}

@@ -18,6 +18,8 @@ import sys
 import time
 from pathlib import Path
 
+from crosscheck.oracle.backend import VARIABLE, in_force
+
 from .cases import get_case, make_arrays, make_upstream
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -75,7 +77,6 @@ def configure(intra: int = 0, inter: int = 0) -> dict:
         tf.config.threading.set_intra_op_parallelism_threads(intra)
     if inter:
         tf.config.threading.set_inter_op_parallelism_threads(inter)
-    from crosscheck.oracle.backend import VARIABLE, in_force
     chosen_by = f"{VARIABLE}={os.environ[VARIABLE]}" if os.environ.get(VARIABLE, "").strip() else \
         f"TensorFlow's own default here; {VARIABLE}=0 or 1 chooses"
     return {"tf_version": tf.__version__, "backend": in_force(), "backend_chosen_by": chosen_by,

@@ -12,9 +12,6 @@ import tempfile
 from pathlib import Path
 
 from .case import FAILING, Outcome
-from .replay import replay_filename, save_case
-from .report import ReportSession, outcome_to_dict
-from .report.json_report import add_to_summary
 
 _state: dict = {"session": None, "cases_dir": None, "test": None, "hypothesis": False, "pending": None}
 
@@ -31,6 +28,7 @@ def used() -> bool:
 def session():
     """The session's ReportSession (its replay files in a temporary folder outside a pytest run
     with the plugin)."""
+    from .report import ReportSession  # deferred: the report needs the crosscheck extra (rich, hypothesis); the plugin loads without it
     if _state["session"] is None:
         _state["session"] = ReportSession(_state["cases_dir"] or Path(tempfile.gettempdir()) / "crosscheck-cases")
     return _state["session"]
@@ -48,6 +46,8 @@ def record(outcome: Outcome) -> dict:
         if _state["test"]:
             d["test"] = _state["test"]
         return d
+    from .replay import replay_filename, save_case  # deferred: the report needs the crosscheck extra (rich, hypothesis); the plugin loads without it
+    from .report import outcome_to_dict  # deferred: the report needs the crosscheck extra (rich, hypothesis); the plugin loads without it
     replay_file = None
     if s.cases_dir is not None:
         replay_file = save_case(s.cases_dir / replay_filename(outcome), outcome.case, outcome)
@@ -66,6 +66,7 @@ def end_test() -> None:
     """Keep a hypothesis test's last failing example (the minimal one hypothesis re-raised)."""
     pending = _state["pending"]
     if pending is not None:
+        from .report.json_report import add_to_summary  # deferred: the report needs the crosscheck extra (rich, hypothesis); the plugin loads without it
         s = session()
         d = pending["dict"]
         keep = d["replay"]["file"] if d.get("replay") else None
