@@ -14,7 +14,8 @@ from rich.console import Console
 from crosscheck import coverage, registry
 from crosscheck.check import cases as check_cases
 from crosscheck.check import layers as layer_convention
-from crosscheck.cli import cmd_ops
+from crosscheck.cli import cmd_ops, shard_units
+from crosscheck.cli.run import select_ops
 from crosscheck.networks import activation_names
 from crosscheck.oracle import quirk_docs, quirks
 from crosscheck.report.json_report import in_path_order
@@ -53,6 +54,8 @@ CONSUMERS = {
         lambda: all(NEW in list(q.ops) for q in quirks.QUIRKS if q.ops is quirks.EVERY_OP),
     "the TensorFlow quirks document (docs/tf-defects.md)": lambda: NEW in quirk_docs.markdown(),
     "`crosscheck ops`": lambda: NEW in _ops_listing(),
+    "`crosscheck run`'s ops (no --ops) and its shards": lambda: NEW in select_ops(None)
+        and any(op == NEW for op, _ in shard_units(select_ops(None), ("float32", "float64"), (1, 1))),
     "the exercised-forms summary (coverage.expected_forms)":
         lambda: coverage.expected_forms(registry.OPS[NEW]) == coverage.expected_forms(registry.OPS["elu"]),
     "the report's path order": lambda: in_path_order(NEW, ["tape"]) == ["tape"],
