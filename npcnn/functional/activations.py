@@ -3,6 +3,9 @@
 Every function takes a float32/float64 array of any shape and returns one of the same shape and
 dtype. Gradients follow TensorFlow's kernels at the kinks: relu'(0) = 0, leaky_relu'(0) = alpha,
 elu'(0) = 1.
+
+Constants are scalars of the input's dtype (``x.dtype.type(1)``), never Python numbers: under
+NumPy 1's value-based casting a 0-d float32 array is a scalar, and ``1 + x`` would be float64.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ def _axis(axis: int, x: np.ndarray, name: str = "logits") -> int:
 def relu(features: ArrayLike) -> np.ndarray:
     """``max(features, 0)``."""
     x = as_float_array(features, "features")
-    return np.maximum(x, 0)
+    return np.maximum(x, x.dtype.type(0))
 
 
 @defvjp(relu, ("features",))
@@ -57,28 +60,31 @@ def leaky_relu_vjp(features, alpha) -> OpResult:
 def elu(features: ArrayLike) -> np.ndarray:
     """``features`` where positive, else ``exp(features) - 1`` (tf.nn.elu)."""
     x = as_float_array(features, "features")
-    return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+    return np.where(x > 0, x, np.expm1(np.minimum(x, x.dtype.type(0))))
 
 
 @defvjp(elu, ("features",))
 def elu_vjp(features) -> OpResult:
     x = as_float_array(features, "features")
     y = elu(x)
+    one = x.dtype.type(1)
     # TF's EluGrad: dy where x > 0, else dy * (y + 1) = dy * exp(x)
-    return y, lambda dy: (np.where(x > 0, dy, dy * (y + 1)),)
+    return y, lambda dy: (np.where(x > 0, dy, dy * (y + one)),)
 
 
 def sigmoid(x: ArrayLike) -> np.ndarray:
     """``1 / (1 + exp(-x))``, evaluated without overflow for large ``|x|``."""
     x = as_float_array(x, "x")
+    one = x.dtype.type(1)
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    return np.where(x >= 0, one / (one + e), e / (one + e))
 
 
 @defvjp(sigmoid, ("x",))
 def sigmoid_vjp(x) -> OpResult:
     y = sigmoid(x)
-    return y, lambda dy: (dy * y * (1 - y),)
+    one = y.dtype.type(1)
+    return y, lambda dy: (dy * y * (one - y),)
 
 
 def tanh(x: ArrayLike) -> np.ndarray:
@@ -89,13 +95,14 @@ def tanh(x: ArrayLike) -> np.ndarray:
 @defvjp(tanh, ("x",))
 def tanh_vjp(x) -> OpResult:
     y = tanh(x)
-    return y, lambda dy: (dy * (1 - y * y),)
+    one = y.dtype.type(1)
+    return y, lambda dy: (dy * (one - y * y),)
 
 
 def softplus(features: ArrayLike) -> np.ndarray:
     """``log(1 + exp(features))``, evaluated without overflow: ``max(x, 0) + log1p(exp(-|x|))``."""
     x = as_float_array(features, "features")
-    return np.maximum(x, 0) + np.log1p(np.exp(-np.abs(x)))
+    return np.maximum(x, x.dtype.type(0)) + np.log1p(np.exp(-np.abs(x)))
 
 
 @defvjp(softplus, ("features",))
