@@ -27,8 +27,7 @@ import pytest
 from . import recording
 from .case import FAILING, Outcome
 from .oracle import backend
-
-CASES_DIR = "cases"
+from .report_names import CASES_DIR
 
 _WORKER_KEY = "crosscheck"
 _state: dict = {"report_dir": None, "written": None}
@@ -44,7 +43,9 @@ def assert_outcome_ok(outcome: Outcome) -> None:
     reference-unsupported outcome, which a registered quirk explains, is recorded, not failed)."""
     d = record(outcome)
     if outcome.status in FAILING:
-        from .report import format_outcome_text  # deferred: the report needs the crosscheck extra; the plugin loads without it
+        from .report import (
+            format_outcome_text,  # deferred: the report needs the crosscheck extra; the plugin loads without it
+        )
         raise AssertionError(format_outcome_text(d))
 
 

@@ -19,7 +19,7 @@ from typing import Callable
 from rich.console import Console
 
 from ..report import JOBS_DIR, ReportDirError, combine_attempts, merge_shards, open_report_dir
-from ..report.journal import JOURNAL_NAME
+from ..report_names import JOURNAL_NAME
 from ..supervision import Shard, ShardUsageError
 from .common import EXIT_CRASHED, EXIT_FAILED, EXIT_OK, UsageError, command_line, usable_report_dir, write_run_junit
 from .tables import print_run

@@ -5,10 +5,11 @@ and merged from journals (``merge.py``), and the renderers: terminal and plain t
 The names most callers need are importable from here."""
 from __future__ import annotations
 
+from ..report_names import CASES_DIR, HTML_NAME, JOBS_DIR, JSON_NAME
 from .html_report import render_html, write_html
 from .json_report import build_document, outcome_to_dict
 from .merge import combine_attempts, merge_shards, rebuild
-from .report_dir import CASES_DIR, HTML_NAME, JOBS_DIR, JSON_NAME, ReportDirError, check_report_dir, open_report_dir
+from .report_dir import ReportDirError, check_report_dir, open_report_dir
 from .session import ReportSession
 from .terminal import coverage_table, format_outcome_text, parity_table, print_outcome, summary_table
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from ..replay import jsonable
 
-JOURNAL_NAME = "journal.jsonl"
 
 
 class Journal:

@@ -7,9 +7,9 @@ import json
 import shutil
 from pathlib import Path
 
-from .journal import JOURNAL_NAME
+from ..report_names import CASES_DIR, JOURNAL_NAME
 from .json_report import merge_summaries
-from .report_dir import CASES_DIR, ReportDirError, check_report_dir, job_dirs, read_journal
+from .report_dir import ReportDirError, check_report_dir, job_dirs, read_journal
 from .session import ReportSession
 
 

@@ -17,16 +17,9 @@ from pathlib import Path
 
 from ..files import atomic_write_text
 from ..replay import jsonable
-from .journal import JOURNAL_NAME, Journal, read_entries
+from ..report_names import CASES_DIR, HTML_NAME, JOBS_DIR, JOURNAL_NAME, JSON_NAME
+from .journal import Journal, read_entries
 from .json_report import FORMAT, VERSION
-
-JSON_NAME = "report.json"
-HTML_NAME = "report.html"
-#: the replay files of the failing cases
-CASES_DIR = "cases"
-
-#: where ``crosscheck run -j N`` keeps its shards' report directories while they run
-JOBS_DIR = ".jobs"
 
 
 def job_dirs(report_dir) -> list[Path]:

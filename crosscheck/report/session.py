@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..case import FAILING, PASS, Outcome
 from ..replay import case_id, replay_filename, save_case, tensorflow_snippet
+from ..report_names import CASES_DIR, HTML_NAME, JSON_NAME
 from .html_report import write_html
 from .json_report import (
     add_parity,
@@ -21,7 +22,7 @@ from .json_report import (
     problems,
     write_json,
 )
-from .report_dir import CASES_DIR, HTML_NAME, JSON_NAME, open_report_dir
+from .report_dir import open_report_dir
 
 REPLAYED = FAILING   # statuses that get a replay file
 
