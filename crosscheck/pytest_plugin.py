@@ -43,9 +43,7 @@ def assert_outcome_ok(outcome: Outcome) -> None:
     reference-unsupported outcome, which a registered quirk explains, is recorded, not failed)."""
     d = record(outcome)
     if outcome.status in FAILING:
-        from .report import (
-            format_outcome_text,  # deferred: the report needs the crosscheck extra; the plugin loads without it
-        )
+        from .report import format_outcome_text  # deferred: the report needs the crosscheck extra; the plugin loads without it
         raise AssertionError(format_outcome_text(d))
 
 
