@@ -1,6 +1,6 @@
 """``python -m bench``: npcnn vs TensorFlow vs naive loops vs the BLAS GEMM ceiling, in one run.
 
-    python -m bench [--quick] [--ops conv2d,max_pool,...] [--dtype float32|float64|all]
+    python -m bench [--quick] [--ops conv2d,max_pool2d,...] [--dtype float32|float64|all]
                     [--shapes NAME,...] [--no-memory] [--out docs/performance.md] [--json FILE]
     python -m bench --harness [--examples N] [--pytest]   (crosscheck's own speed; bench/harness.py)
     python -m bench --mutation [--sample N] [--seed S] ...   (mutation testing; bench/mutation.py)
@@ -309,7 +309,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         if not (args.no_tf or args.quick):
-            keys = [k for k in ("conv2d/cifar:float32", "max_pool/resnet56:float32")
+            keys = [k for k in ("conv2d/cifar:float32", "max_pool2d/resnet56:float32")
                     if any(f"{r['op']}/{r['case']}:{r['dtype']}" == k for r in rows)]
             if keys:
                 log("isolation check (npcnn and TF in one process)")

@@ -11,14 +11,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-OPS = ("conv2d", "max_pool", "avg_pool", "dense", "batch_norm")
 DTYPES = ("float32", "float64")
 
 
 @dataclass(frozen=True)
 class BenchCase:
     """One named shape of one op. ``shapes`` maps array names to shapes; ``params`` are the op's keywords."""
-    op: str            # the --ops group: conv2d (includes depthwise), max_pool, avg_pool, dense, batch_norm
+    op: str            # the --ops group, a registry op name (conv2d includes depthwise_conv2d)
     name: str
     shapes: dict
     params: dict = field(default_factory=dict)
@@ -29,8 +28,7 @@ class BenchCase:
 
     @property
     def npcnn_fn(self) -> str:
-        return self.fn or {"max_pool": "max_pool2d", "avg_pool": "avg_pool2d",
-                           "batch_norm": "batch_normalization"}.get(self.op, self.op)
+        return self.fn or self.op
 
     @property
     def key(self) -> str:
@@ -55,22 +53,25 @@ CASES = (
               {"strides": 1, "padding": "VALID"}, note="1x1, 128->256"),
     BenchCase("conv2d", "depthwise", {"input": (16, 56, 56, 64), "filter": (3, 3, 64, 1)},
               {"strides": 1, "padding": "SAME"}, fn="depthwise_conv2d", note="depthwise 3x3, 64 channels"),
-    BenchCase("max_pool", "mnist", {"input": (16, 28, 28, 16)}, {"ksize": 2, "strides": 2, "padding": "VALID"},
+    BenchCase("max_pool2d", "mnist", {"input": (16, 28, 28, 16)}, {"ksize": 2, "strides": 2, "padding": "VALID"},
               naive=True, quick=True, note="2x2 s2"),
-    BenchCase("max_pool", "resnet56", {"input": (8, 112, 112, 64)}, {"ksize": 3, "strides": 2, "padding": "SAME"},
+    BenchCase("max_pool2d", "resnet56", {"input": (8, 112, 112, 64)}, {"ksize": 3, "strides": 2, "padding": "SAME"},
               note="3x3 s2 SAME (ResNet stem)"),
-    BenchCase("avg_pool", "mnist", {"input": (16, 28, 28, 16)}, {"ksize": 2, "strides": 2, "padding": "VALID"},
+    BenchCase("avg_pool2d", "mnist", {"input": (16, 28, 28, 16)}, {"ksize": 2, "strides": 2, "padding": "VALID"},
               naive=True, quick=True, note="2x2 s2"),
-    BenchCase("avg_pool", "resnet56", {"input": (8, 112, 112, 64)}, {"ksize": 3, "strides": 2, "padding": "SAME"},
+    BenchCase("avg_pool2d", "resnet56", {"input": (8, 112, 112, 64)}, {"ksize": 3, "strides": 2, "padding": "SAME"},
               note="3x3 s2 SAME"),
     BenchCase("dense", "mnist", {"x": (64, 784), "kernel": (784, 128), "bias": (128,)}, quick=True,
               note="784 -> 128"),
     BenchCase("dense", "wide", {"x": (256, 1024), "kernel": (1024, 1024), "bias": (1024,)}, note="1024 -> 1024"),
-    BenchCase("batch_norm", "cifar", {"x": (32, 32, 32, 64), "gamma": (64,), "beta": (64,)},
+    BenchCase("batch_normalization", "cifar", {"x": (32, 32, 32, 64), "gamma": (64,), "beta": (64,)},
               {"training": True}, quick=True, note="training mode, NHWC"),
-    BenchCase("batch_norm", "resnet56", {"x": (8, 56, 56, 64), "gamma": (64,), "beta": (64,)},
+    BenchCase("batch_normalization", "resnet56", {"x": (8, 56, 56, 64), "gamma": (64,), "beta": (64,)},
               {"training": True}, note="training mode, NHWC"),
 )
+
+#: the --ops groups, in the order of the cases
+OPS = tuple(dict.fromkeys(case.op for case in CASES))
 
 
 def select(ops=None, quick=False, names=None) -> list[BenchCase]:
@@ -104,7 +105,7 @@ def output_shape(case: BenchCase) -> tuple:
     s = case.shapes
     if case.op == "dense":
         return (*s["x"][:-1], s["kernel"][1])
-    if case.op == "batch_norm":
+    if case.op == "batch_normalization":
         return s["x"]
     n, h, w, c = s["input"]
     if case.op == "conv2d":

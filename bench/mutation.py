@@ -74,11 +74,11 @@ EQUIVALENT: dict[tuple, str] = {
        "the threshold picks one of two scatter orders that compute the same gradient" for kind in ("16->15", "16->17")},
     ("functional/activations.py", "if not -x.ndim <= axis < x.ndim:", 0, "Lt->LtE", 11):
         "axis == ndim still raises: NumPy's AxisError is a ValueError that names the axis",
-    ("functional/activations.py", "return y, lambda dy: (np.where(x > 0, dy, dy * (y + 1)),)", 0, "Gt->GtE", 35):
+    ("functional/activations.py", "return y, lambda dy: (np.where(x > 0, dy, dy * (y + one)),)", 0, "Gt->GtE", 35):
         "elu's gradient at 0 is dy on both branches (y + 1 = 1)",
     ("functional/activations.py", "return np.where(x > 0, x, x * _tf_alpha(alpha, x.dtype))", 0, "Gt->GtE", 20):
         "leaky_relu(0) is 0 (and -0.0) on both branches",
-    ("functional/activations.py", "return np.where(x >= 0, 1 / (1 + e), e / (1 + e))", 0, "GtE->Gt", 20):
+    ("functional/activations.py", "return np.where(x >= 0, one / (one + e), e / (one + e))", 0, "GtE->Gt", 20):
         "sigmoid(0) is 0.5 on both branches",
     ("functional/normalization.py",
      """raise ValueError(f"batch_normalization with training=False needs {' and '.join(missing)}")""", 0,
@@ -103,7 +103,7 @@ EQUIVALENT: dict[tuple, str] = {
      0, "3->4", 77): _SLICE,
     ("functional/pooling.py", "ones = np.ones((1, *x_shape[1:3], 1), dtype=dtype)", 0, "1->2", 20):
         "two identical rows of valid-cell counts: row 0 is the same",
-    ("functional/activations.py", "return np.where(x > 0, x, np.expm1(np.minimum(x, 0)))", 0, "Gt->GtE", 20):
+    ("functional/activations.py", "return np.where(x > 0, x, np.expm1(np.minimum(x, x.dtype.type(0))))", 0, "Gt->GtE", 20):
         "elu(0) is 0 on both branches",
     ("functional/conv.py", "@dataclass(frozen=True)", 0, "True->False", 18):
         "whether ConvSpec is frozen does not change what any op computes",

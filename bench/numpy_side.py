@@ -73,7 +73,7 @@ def naive_calls(case: BenchCase, arrays: dict, dy: np.ndarray) -> dict | None:
                 "fwd+bwd": lambda: naive.conv_backward_naive(dout, naive.conv_forward_naive(x, w, b, param)[1])}
     k = P.spatial_pair(case.params["ksize"], "ksize")
     param = {"pool_height": k[0], "pool_width": k[1], "stride": P.spatial_pair(case.params["strides"], "strides")[0]}
-    fwd, bwd = ((naive.max_pool_forward_naive, naive.max_pool_backward_naive) if case.op == "max_pool"
+    fwd, bwd = ((naive.max_pool_forward_naive, naive.max_pool_backward_naive) if case.op == "max_pool2d"
                 else (naive.avg_pool_forward_naive, naive.avg_pool_backward_naive))
     return {"fwd": lambda: fwd(x, param), "fwd+bwd": lambda: bwd(dout, fwd(x, param)[1])}
 

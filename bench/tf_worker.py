@@ -33,9 +33,9 @@ def _forward(case):
         return lambda x, f: tf.nn.depthwise_conv2d(x, f, [1, s, s, 1], p["padding"])
     if case.op == "conv2d":
         return lambda x, w: tf.nn.conv2d(x, w, p["strides"], p["padding"])
-    if case.op == "max_pool":
+    if case.op == "max_pool2d":
         return lambda x: tf.nn.max_pool2d(x, p["ksize"], p["strides"], p["padding"])
-    if case.op == "avg_pool":
+    if case.op == "avg_pool2d":
         return lambda x: tf.nn.avg_pool2d(x, p["ksize"], p["strides"], p["padding"])
     if case.op == "dense":
         return lambda x, k, b: tf.matmul(x, k) + b
