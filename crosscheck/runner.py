@@ -8,19 +8,8 @@ an output of the wrong type or shape, and an input written to are ``mismatch``.
 from __future__ import annotations
 
 from .arbiter import arbitrate
-from .case import (
-    IMPLEMENTATION_ERROR,
-    MISMATCH,
-    PASS,
-    PATH_MODES,
-    REFERENCE_ERROR,
-    REFERENCE_UNSUPPORTED,
-    STATUSES,
-    VJP_Y,
-    Case,
-    Outcome,
-    TensorDiff,
-)
+from .case import (IMPLEMENTATION_ERROR, MISMATCH, PASS, PATH_MODES, REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES,
+                   VJP_Y, Case, Outcome, TensorDiff)
 from .compare import NONE_NOTE, compare
 from .diagnosis import defaults_differ, diagnose, output_shape_evidence
 from .implementation import DEFAULT_IMPL, call_impl, load_impl, output_type_problem, resolve_impl  # noqa: F401

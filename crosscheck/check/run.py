@@ -20,20 +20,8 @@ from typing import Callable
 
 import numpy as np
 
-from ..case import (
-    FAILING,
-    IMPLEMENTATION_CRASH,
-    IMPLEMENTATION_ERROR,
-    IMPLEMENTATION_TIMEOUT,
-    MISMATCH,
-    OWN_PATH,
-    PASS,
-    REFERENCE_CRASH,
-    REFERENCE_ERROR,
-    Case,
-    Outcome,
-    TensorDiff,
-)
+from ..case import (FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, OWN_PATH,
+                    PASS, REFERENCE_CRASH, REFERENCE_ERROR, Case, Outcome, TensorDiff)
 from ..compare import NONE_NOTE, ZERO_NOTE, compare
 from ..diagnosis import LOCATIONAL, diagnose_tensor, raised_cropping_at_zero_pad
 from ..fuzz import fuzz_outcomes

@@ -12,15 +12,8 @@ from ..check.worker import CheckWorker
 from ..isolation import WorkerCrash, WorkerTimeout
 from ..oracle import backend
 from ..report import ReportSession
-from .common import (
-    EXIT_FAILED,
-    EXIT_OK,
-    UsageError,
-    command_line,
-    usable_junit_path,
-    usable_report_dir,
-    write_check_junit,
-)
+from .common import (EXIT_FAILED, EXIT_OK, UsageError, command_line, usable_junit_path, usable_report_dir,
+                     write_check_junit)
 from .tables import PASSING_VERDICTS, print_check_table, print_check_verdict, print_row_examples
 
 

@@ -26,19 +26,8 @@ from ..registry import OPS
 from ..report import ReportSession
 from ..supervision import Resume
 from ..threads import limit_threads
-from .common import (
-    DEFAULT_EXAMPLES,
-    DEFAULT_NETWORK_EXAMPLES,
-    DTYPES,
-    EXIT_FAILED,
-    EXIT_OK,
-    UsageError,
-    command_line,
-    load_impl_under_test,
-    usable_junit_path,
-    usable_report_dir,
-    write_run_junit,
-)
+from .common import (DEFAULT_EXAMPLES, DEFAULT_NETWORK_EXAMPLES, DTYPES, EXIT_FAILED, EXIT_OK, UsageError, command_line,
+                     load_impl_under_test, usable_junit_path, usable_report_dir, write_run_junit)
 from .run_parallel import cmd_run_parallel, default_jobs, parse_shard, shard_units
 from .tables import print_run
 

@@ -18,23 +18,10 @@ from .. import strategies as S
 from ..case import Case
 from ..opinfo import Call, OpInfo, PlainTF, RefPath, taps
 from ..params import Param
-from ._common import (
-    CONV_PARAMS,
-    bilinear_floor,
-    empty_axis_features,
-    nhwc_only,
-    tf_lib,
-    tf_pad,
-    tf_spatial,
-    tf_spatial_pair,
-)
-from .conv_errors import (
-    backprop_filter_errors,
-    backprop_input_errors,
-    conv2d_errors,
-    depthwise_errors,
-    transpose_errors,
-)
+from ._common import (CONV_PARAMS, bilinear_floor, empty_axis_features, nhwc_only, tf_lib, tf_pad, tf_spatial,
+                      tf_spatial_pair)
+from .conv_errors import (backprop_filter_errors, backprop_input_errors, conv2d_errors, depthwise_errors,
+                          transpose_errors)
 
 #: tf.nn.conv2d_transpose's padding defaults to "SAME" (TF's other convolutions have no default)
 TRANSPOSE_PARAMS = {**CONV_PARAMS, "padding": dataclasses.replace(CONV_PARAMS["padding"], default="SAME")}

@@ -17,18 +17,8 @@ from .. import strategies as S
 from ..case import Case
 from ..opinfo import Call, OpInfo, PlainTF, RefPath, product, rms, taps
 from ..params import Param
-from ._common import (
-    DATA_FORMAT,
-    empty_axis_features,
-    error,
-    nhwc_only,
-    ones,
-    pool_params,
-    tf_lib,
-    tf_pad,
-    tf_spatial,
-    window_errors,
-)
+from ._common import (DATA_FORMAT, empty_axis_features, error, nhwc_only, ones, pool_params, tf_lib, tf_pad, tf_spatial,
+                      window_errors)
 
 MAX_POOL_PARAMS = pool_params(explicit=True)
 AVG_POOL_PARAMS = pool_params(explicit=False)

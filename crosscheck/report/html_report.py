@@ -11,16 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..case import (
-    IMPLEMENTATION_CRASH,
-    IMPLEMENTATION_ERROR,
-    IMPLEMENTATION_TIMEOUT,
-    MISMATCH,
-    REFERENCE_CRASH,
-    REFERENCE_ERROR,
-    REFERENCE_UNSUPPORTED,
-    STATUSES,
-)
+from ..case import (IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, REFERENCE_CRASH,
+                    REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES)
 from ..files import atomic_write_text
 from ..oracle.backend import one_line
 from .terminal import TOP_K, _e, _g, _index, _params, headline

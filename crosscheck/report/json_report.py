@@ -11,19 +11,8 @@ import math
 from pathlib import Path
 
 from .. import coverage
-from ..case import (
-    FAILING,
-    IMPLEMENTATION_CRASH,
-    IMPLEMENTATION_ERROR,
-    IMPLEMENTATION_TIMEOUT,
-    MISMATCH,
-    PASS,
-    REFERENCE_CRASH,
-    REFERENCE_ERROR,
-    REFERENCE_UNSUPPORTED,
-    STATUSES,
-    Outcome,
-)
+from ..case import (FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, PASS,
+                    REFERENCE_CRASH, REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES, Outcome)
 from ..files import atomic_write_text
 from ..registry import OPS
 from ..replay import check_snippet, jsonable, replay_command, snippet

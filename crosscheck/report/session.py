@@ -11,17 +11,8 @@ from ..case import FAILING, PASS, Outcome
 from ..replay import case_id, replay_filename, save_case, tensorflow_snippet
 from ..report_names import CASES_DIR, HTML_NAME, JSON_NAME
 from .html_report import write_html
-from .json_report import (
-    add_parity,
-    add_to_summary,
-    build_document,
-    empty_summary,
-    merge_summaries,
-    ok,
-    outcome_to_dict,
-    problems,
-    write_json,
-)
+from .json_report import (add_parity, add_to_summary, build_document, empty_summary, merge_summaries, ok,
+                          outcome_to_dict, problems, write_json)
 from .report_dir import open_report_dir
 
 REPLAYED = FAILING   # statuses that get a replay file

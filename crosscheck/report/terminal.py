@@ -13,18 +13,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..case import (
-    IMPLEMENTATION_CRASH,
-    IMPLEMENTATION_ERROR,
-    IMPLEMENTATION_TIMEOUT,
-    MISMATCH,
-    PASS,
-    REFERENCE_CRASH,
-    REFERENCE_ERROR,
-    REFERENCE_UNSUPPORTED,
-    STATUSES,
-    reference_name,
-)
+from ..case import (IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, PASS, REFERENCE_CRASH,
+                    REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES, reference_name)
 from ..coverage import expected_forms, missing_forms
 from .json_report import outcome_to_dict
 
