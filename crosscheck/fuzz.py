@@ -8,12 +8,15 @@ case that fails the same way, within a time budget.
 """
 from __future__ import annotations
 
+import functools
 import time
 import zlib
+from contextlib import contextmanager
 from typing import Callable
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
+from hypothesis.internal.conjecture import providers as hypothesis_providers
 
 from .case import FAILING, Outcome
 from .coverage import record
@@ -33,15 +36,40 @@ def op_seed_key(op_name: str, dtype: str, seed: int, key: str = "") -> str:
     return f"{op_name}:{dtype}:{seed}{key}"
 
 
+@contextmanager
+def _draws_independent_of_local_source():
+    """Hypothesis mixes into its draws literal constants it finds in the source of every loaded
+    "local" module (one outside site-packages: crosscheck itself when installed editable, a user's own
+    files), so a run's cases would depend on which code is installed how and loaded. Inside this
+    block they depend on the strategy and the seed alone. (A private hook of hypothesis: where a
+    version lacks it, nothing is changed.)"""
+    original = getattr(hypothesis_providers, "_get_local_constants", None)
+    if original is None:
+        yield
+        return
+    none = hypothesis_providers.Constants()
+    hypothesis_providers._get_local_constants = lambda: none
+    try:
+        yield
+    finally:
+        hypothesis_providers._get_local_constants = original
+
+
 def _seeded(seed_key: str, examples: int, generate_only: bool):
     """Hypothesis settings of every fuzz run: seeded by ``seed_key``, no database, no deadline;
-    the generate phase only, or generate then shrink."""
+    the generate phase only, or generate then shrink; draws independent of local source code."""
     phases = [Phase.generate] if generate_only else [Phase.generate, Phase.shrink]
 
     def decorate(test):
-        return hypothesis_seed(seed_of(seed_key))(settings(
+        seeded = hypothesis_seed(seed_of(seed_key))(settings(
             max_examples=examples, database=None, deadline=None, phases=phases, suppress_health_check=list(HealthCheck),
             derandomize=False, print_blob=False, report_multiple_bugs=False)(test))
+
+        @functools.wraps(seeded)
+        def run():
+            with _draws_independent_of_local_source():
+                return seeded()
+        return run
     return decorate
 
 
