@@ -32,7 +32,7 @@ def markdown() -> str:
              "| id | kind | backends | ops | what TensorFlow does | crosscheck's answer | TF issue |",
              "|---|---|---|---|---|---|---|"]
     for q in QUIRKS:
-        lines.append(f"| `{q.id}` | {q.kind} | {', '.join(q.backends)} | {', '.join(q.ops)} | {q.what} | "
+        lines.append(f"| `{q.id}` | {q.kind} | {', '.join(q.backends)} | {q.ops.label} | {q.what} | "
                      f"{q.workaround} | {q.tf_issue or '-'} |")
     return "\n".join(lines) + "\n"
 

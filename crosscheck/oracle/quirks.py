@@ -63,7 +63,7 @@ def named(*names: str) -> Ops:
 
 EVERY_OP = Ops("every op", lambda info: True)
 WINDOW_OPS = Ops("every sliding-window op", lambda info: info.geometry is not None)
-CONVOLUTIONS = Ops("every convolution computed by TensorFlow's Conv2D kernels",
+CONVOLUTIONS = Ops("every convolution but depthwise_conv2d",
                    lambda info: len(info.window_operands) == 2 and info.window_operands[1] is not None
                    and info.name != "depthwise_conv2d")
 
