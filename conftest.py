@@ -11,6 +11,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # environment): crosscheck's default, Eigen, unless TF_ENABLE_ONEDNN_OPTS is set (=1 tests oneDNN).
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
+import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
 
@@ -20,3 +21,35 @@ settings.register_profile("ci", max_examples=40, derandomize=True, **_COMMON)
 settings.register_profile("dev", max_examples=60, **_COMMON)
 settings.register_profile("thorough", max_examples=1000, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+
+
+#: Test modules whose tests share what one process builds once (a module fixture: a whole crosscheck
+#: run or benchmark; test_quirks: one child process per TensorFlow backend). Under ``pytest -n``
+#: each runs whole in one worker (tests/test_code_structure.py checks that every module with a
+#: module-scoped fixture is here).
+SHARED_STATE_MODULES = (
+    "tests/bench/test_bench_smoke.py",
+    "tests/crosscheck/test_cli.py",
+    "tests/crosscheck/test_quirks.py",
+    "tests/crosscheck/test_shards.py",
+    "tests/npcnn/test_normalization.py",
+)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadscope`` (pyproject.toml) with finer units: each of :data:`SHARED_STATE_MODULES`
+    whole, and every other test alone, so that the tests of one costly module (each starting
+    processes) spread over the workers. Units are handed out largest first, then in collection
+    order. (xdist's ``loadgroup`` with ``xdist_group`` marks would say this per test, but with
+    pytest 9.2 and pytest-xdist 3.8 it silently groups nothing: pytest-xdist issue 1386.)"""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # deferred: pytest-xdist runs this hook only when loaded
+
+    class SharedStateScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return module if module in SHARED_STATE_MODULES else nodeid
+
+    return SharedStateScheduling(config, log)

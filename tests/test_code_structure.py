@@ -4,7 +4,9 @@
   functions (an import of ``a.b.c`` also runs the packages ``a.b`` it passes through);
 * an import inside a function only defers a heavy import, and says so: ``# deferred: <reason>``
   on its line;
-* no Python file of the repository over 500 lines.
+* no Python file of the repository over 500 lines;
+* every test module with a module-scoped fixture runs whole in one xdist worker (conftest.py's
+  ``SHARED_STATE_MODULES``), so that the fixture is built once.
 """
 from __future__ import annotations
 
@@ -142,3 +144,21 @@ def test_no_file_over_500_lines():
     assert len(files) > 100
     long = {str(p.relative_to(ROOT)): n for p in files if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not long, f"files over {MAX_LINES} lines (split them by job): {long}"
+
+
+def _shared_state_modules() -> list:
+    tree = ast.parse((ROOT / "conftest.py").read_text())
+    return next(ast.literal_eval(node.value) for node in tree.body if isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "SHARED_STATE_MODULES" for t in node.targets))
+
+
+def _has_module_fixture(path: Path) -> bool:
+    return any(isinstance(node, ast.keyword) and node.arg == "scope" and isinstance(node.value, ast.Constant)
+               and node.value.value in ("module", "package", "session") for node in ast.walk(ast.parse(path.read_text())))
+
+
+def test_every_test_module_with_a_module_fixture_runs_whole_in_one_worker():
+    listed = _shared_state_modules()
+    assert [m for m in listed if not (ROOT / m).is_file()] == []
+    found = [str(p.relative_to(ROOT)) for p in sorted((ROOT / "tests").rglob("test_*.py")) if _has_module_fixture(p)]
+    assert found and [m for m in found if m not in listed] == [], "add them to conftest.py's SHARED_STATE_MODULES"

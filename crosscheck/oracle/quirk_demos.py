@@ -1,14 +1,21 @@
 """Demonstrations that TensorFlow still behaves as each quirk of :mod:`crosscheck.oracle.quirks`
 says: each returns True while the quirk holds (tests/crosscheck/test_quirks.py runs every one, on
 both CPU backends, and requires it to show exactly on the backends its quirk names). Each imports
-TensorFlow when it runs."""
+TensorFlow when it runs. A demonstration that kills its process (``Quirk.in_subprocess``) runs its
+script in a child process (:func:`run_script`): forked from crosscheck's fork server
+(:mod:`crosscheck.forking`: TensorFlow imported once, no op run, this process's backend), else a new
+``python``."""
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
+from .. import forking
 from ..tf_import import keras_module, tensorflow
 from . import backend
 from .backend import ONEDNN
@@ -25,6 +32,34 @@ def _raises(fn) -> bool:
     except (tf.errors.OpError, ValueError, TypeError):
         return True
     return False
+
+
+def run_script(script: str, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -c SCRIPT ARGV`` as :func:`subprocess.run` with ``capture_output=True, text=True``
+    gives it (``returncode`` negative for the signal that killed it), in a child process forked from
+    this process's fork server (TensorFlow imported, no op run), else in a new ``python``: either way
+    with this process's environment, so this process's TensorFlow backend."""
+    with tempfile.TemporaryDirectory() as tmp:
+        stdout, stderr = Path(tmp, "stdout"), Path(tmp, "stderr")
+        child = forking.start(_run_script, (script, list(argv), str(stdout)), output=stderr,
+                              name="crosscheck-quirk-demo")
+        if child is None:
+            return subprocess.run([sys.executable, "-c", script, *argv], capture_output=True, text=True,
+                                  timeout=timeout)
+        try:
+            code = child.wait(timeout=timeout)
+        finally:
+            child.kill()
+        return subprocess.CompletedProcess(["python", "-c", script, *argv], code,
+                                           *(p.read_text() if p.exists() else "" for p in (stdout, stderr)))
+
+
+def _run_script(script: str, argv: list, stdout: str) -> None:
+    """A forked child's body: ``script`` as ``__main__`` with ``sys.argv[1:] == argv``, its prints in
+    the file ``stdout`` (line-buffered: what it printed before it died is there)."""
+    sys.argv = ["-c", *argv]
+    with open(stdout, "w", buffering=1) as out, contextlib.redirect_stdout(out):
+        exec(compile(script, "<quirk demonstration>", "exec"), {"__name__": "__main__"})
 
 
 def _normal(shape, dtype="float64", seed=0):
@@ -130,11 +165,9 @@ def demo_empty_output_filter_gradient() -> bool:
     filter with stride 3 along the empty axis kills the process. The crash in float64 (Eigen's
     kernels on both backends, which oneDNN's float32 cases reach through quirk onednn-empty-tensor),
     the garbage in float32 on Eigen."""
-    def run(mode, dtype):
-        return subprocess.run([sys.executable, "-c", EMPTY_OUTPUT_FILTER_GRADIENT, mode, dtype], capture_output=True,
-                              text=True, timeout=300)
-    crash = run("crash", "float64").returncode < 0
-    return crash and (backend.in_force() == ONEDNN or "uninitialised" in run("garbage", "float32").stdout)
+    crash = run_script(EMPTY_OUTPUT_FILTER_GRADIENT, "crash", "float64").returncode < 0
+    return crash and (backend.in_force() == ONEDNN
+                      or "uninitialised" in run_script(EMPTY_OUTPUT_FILTER_GRADIENT, "garbage", "float32").stdout)
 
 
 def demo_nchw_float64() -> bool:
@@ -190,7 +223,7 @@ for _ in range(20):
 def demo_maxpool_empty_window() -> bool:
     """In a child process: an empty max-pool output's gradient is not 0 (uninitialised memory) in
     one of 20 tries, or the process dies (the SIGFPE of TF #125509)."""
-    proc = subprocess.run([sys.executable, "-c", MAXPOOL_EMPTY], capture_output=True, text=True, timeout=300)
+    proc = run_script(MAXPOOL_EMPTY)
     return proc.returncode < 0 or "uninitialised" in proc.stdout
 
 
@@ -210,7 +243,7 @@ except Exception as e:
 
 def _child_aborts(mode: str) -> bool:
     """Whether ONEDNN_ABORT's call in ``mode`` kills a child process (this process's backend, inherited)."""
-    proc = subprocess.run([sys.executable, "-c", ONEDNN_ABORT, mode], capture_output=True, text=True, timeout=300)
+    proc = run_script(ONEDNN_ABORT, mode)
     return proc.returncode < 0 and "refused" not in proc.stdout
 
 

@@ -173,9 +173,10 @@ def failing_diffs(doc):
 
 @pytest.fixture(scope="module")
 def broken_conv_run(impl_dir, tmp_path_factory):
+    """conv2d's drawn cases (no large case: a mismatch on it costs most of the run), shrunk."""
     out = tmp_path_factory.mktemp("conv_run")
     proc = crosscheck(["run", "-j", "1", "--ops", "conv2d", "--impl", "broken_conv", "--examples", "10",
-                       "--report", str(out / "rep")], impl_dir, out)
+                       "--no-large", "--report", str(out / "rep")], impl_dir, out)
     return proc, out / "rep"
 
 
@@ -202,7 +203,7 @@ def test_unflipped_conv_kernel_is_caught(broken_conv_run):
 def test_first_path_mode_finds_the_same_mismatches_with_every_path(broken_conv_run, impl_dir, tmp_path):
     _, rep = broken_conv_run
     proc = crosscheck(["run", "-j", "1", "--ops", "conv2d", "--impl", "broken_conv", "--examples", "10",
-                       "--paths", "first", "--report", str(tmp_path / "rep")], impl_dir, tmp_path)
+                       "--no-large", "--paths", "first", "--report", str(tmp_path / "rep")], impl_dir, tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     every, first = (json.loads((r / "report.json").read_text()) for r in (rep, tmp_path / "rep"))
     assert first["paths"] == "first" and every["paths"] == "all"
@@ -254,7 +255,7 @@ def test_snippet_of_a_real_mismatch_runs(broken_conv_run, impl_dir):
 
 def test_max_pool_backward_bugs_are_caught(impl_dir, tmp_path):
     proc = crosscheck(["run", "-j", "1", "--ops", "max_pool2d", "--impl", "broken_pool", "--examples", "10",
-                       "--report", "rep"], impl_dir, tmp_path)
+                       "--no-large", "--report", "rep"], impl_dir, tmp_path)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
     found = failing_diffs(doc)
@@ -279,8 +280,8 @@ def test_tied_maxima_case_is_caught_on_replay(impl_dir, tmp_path, monkeypatch, c
 
 
 def test_npcnn_passes_a_small_run(tmp_path):
-    proc = crosscheck_forked(["run", "--ops", "conv2d", "relu", "--examples", "3", "--seed", "1", "--report", "rep"],
-                             ROOT, tmp_path)
+    proc = crosscheck(["run", "--ops", "conv2d", "relu", "--examples", "3", "--seed", "1", "--report", "rep"],
+                      ROOT, tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
     assert doc["ok"] and doc["summary"]["counts"]["mismatch"] == 0

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from crosscheck.oracle.backend import BACKENDS, VARIABLE, variable_value
+from crosscheck.oracle.backend import BACKENDS, VARIABLE, requested, variable_value
+from crosscheck.oracle.quirk_demos import run_script
 from crosscheck.oracle.quirk_docs import markdown
 from crosscheck.oracle.quirks import QUIRKS
 from crosscheck.registry import OPS
@@ -32,11 +33,17 @@ _DEMONSTRATIONS: dict = {}
 
 
 def demonstrations(backend: str) -> dict:
-    """Every quirk's demonstration, run in a child process on ``backend`` (one child per backend)."""
+    """Every quirk's demonstration, run in a child process on ``backend`` (one child per backend): the
+    backend this process's environment asks for in a child forked from its fork server (TensorFlow
+    imported on that backend, no op run), the other in a new ``python`` (the backend is fixed when
+    TensorFlow starts)."""
     if backend not in _DEMONSTRATIONS:
-        env = {**os.environ, VARIABLE: variable_value(backend), "TF_CPP_MIN_LOG_LEVEL": "3"}
-        proc = subprocess.run([sys.executable, "-c", DEMONSTRATE_ALL], capture_output=True, text=True, env=env,
-                              timeout=900, cwd=ROOT)
+        if backend == requested():
+            proc = run_script(DEMONSTRATE_ALL, timeout=900)
+        else:
+            env = {**os.environ, VARIABLE: variable_value(backend), "TF_CPP_MIN_LOG_LEVEL": "3"}
+            proc = subprocess.run([sys.executable, "-c", DEMONSTRATE_ALL], capture_output=True, text=True, env=env,
+                                  timeout=900, cwd=ROOT)
         assert proc.returncode == 0, proc.stderr[-3000:]
         _DEMONSTRATIONS[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
         assert _DEMONSTRATIONS[backend]["backend"] == backend
