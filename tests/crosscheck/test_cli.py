@@ -98,46 +98,15 @@ def impl_dir(tmp_path_factory):
     return d
 
 
-def crosscheck_process(args, impl_dir, cwd):
-    """``python -m crosscheck ARGS`` in a new process, as a user runs it (``impl_dir`` on PYTHONPATH)."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(impl_dir), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "crosscheck", *args], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=600)
-
-
-def crosscheck_forked(args, impl_dir, cwd):
-    """``crosscheck ARGS`` in a process of its own forked from crosscheck's fork server, as the shards
-    of ``-j`` are (:mod:`crosscheck.forking`: TensorFlow imported once, its runtime started in the
-    child with crosscheck's thread limits), in ``cwd`` with ``impl_dir`` on the path: a new process
-    like :func:`crosscheck_process` without its TensorFlow import. stdout and stderr come back
-    together, as both ``stdout`` and ``stderr``."""
-    import tempfile
-    from crosscheck import forking
-    from crosscheck.cli import _shard_main
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(impl_dir), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    saved_path, saved_cwd = list(sys.path), os.getcwd()
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp, "output.log")
-        sys.path[:0] = [str(impl_dir)]
-        os.chdir(cwd)
-        try:
-            child = forking.start(_shard_main, (list(args),), output=log, environ=env, name="crosscheck-test")
-        finally:
-            os.chdir(saved_cwd)
-            sys.path[:] = saved_path
-        if child is None:
-            return crosscheck_process(args, impl_dir, cwd)
-        code = child.wait(timeout=600)
-        text = log.read_text()
-    return subprocess.CompletedProcess(["crosscheck", *args], code, text, text)
-
-
 def crosscheck(args, impl_dir, cwd):
-    """``crosscheck ARGS`` through ``crosscheck.cli.main`` in this process, as :func:`crosscheck_process`
-    would run it: in ``cwd``, with ``impl_dir`` first on the path (for the worker processes and the
-    shard processes of ``-j`` too), stdout and stderr captured. Spares a TensorFlow import (about 7 s
-    of CPU) per command; what only a new process shows (signals, imports, the entry point) is tested
-    with :func:`crosscheck_process`. Modules imported from ``impl_dir`` or ``cwd`` are forgotten after."""
+    """``crosscheck ARGS`` through ``crosscheck.cli.main`` in this process, as ``python -m crosscheck
+    ARGS`` would run it: in ``cwd``, with ``impl_dir`` first on the path (for the worker processes and
+    the shard processes too), stdout and stderr captured. A run's work is done in shard processes
+    forked from this process's fork server (:mod:`crosscheck.forking`), as a new process's would be
+    from its own: each command spares a new process's TensorFlow import (about 7 s of CPU). What
+    only a new process shows (signals to the command, imports, the entry point, the TensorFlow
+    backend chosen at its start) is tested with ``python -m crosscheck``. Modules imported from
+    ``impl_dir`` or ``cwd`` are forgotten after."""
     import contextlib
     import io
     out, err = io.StringIO(), io.StringIO()

@@ -1,10 +1,12 @@
 """A TensorFlow crash costs one case, not the run (crosscheck/supervision.py), and the backend a run
 uses is the one its report names (crosscheck/oracle/backend.py).
 
-TensorFlow is made to abort inside a reference computation (or an error-parity call) once, by a
-``sitecustomize`` module on PYTHONPATH that wraps crosscheck's own entry points in every process
-the run starts; the run must finish with exit 1, every other case in the report, the crash recorded
-with its replay file.
+TensorFlow is made to abort inside a reference computation (or an error-parity call) once, by the
+wrappers of _tf_faults.py, which the fork server that every shard and ``check`` worker is forked
+from has loaded (conftest.py), armed by an environment variable around one command run in this
+process (test_cli.crosscheck); the run must finish with exit 1, every other case in the report, the
+crash recorded with its replay file. What depends on how TensorFlow starts (the backend) is run in
+a new process.
 """
 import json
 import os
@@ -14,62 +16,24 @@ from pathlib import Path
 
 import pytest
 
+from _tf_faults import VARIABLE as FAULT, fault
 from crosscheck.oracle.backend import VARIABLE
 from crosscheck.supervision import Resume, crash_after, fatal_line
+from test_cli import crosscheck
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ABORT_ONCE = '''
-import os
-MARKER = {marker!r}
-
-
-def _abort_once():
-    try:
-        fd = os.open(MARKER, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        return
-    os.close(fd)
-    print("F0000 00:00:0 fake.cc:1] Check failed: injected by the test", flush=True)
-    os.abort()
-
-
-import crosscheck.oracle.reference as _oracle
-import crosscheck.error_parity as _parity
-_compute_path, _tf_verdict = _oracle._compute_path, _parity.tf_verdict
-
-
-def _crashing_path(path, call):
-    if call.op == "relu" and call.dtype == {dtype!r} and {where!r} == "reference":
-        _abort_once()
-    return _compute_path(path, call)
-
-
-def _crashing_verdict(info, e):
-    if info.name == "relu" and {where!r} == "parity":
-        _abort_once()
-    return _tf_verdict(info, e)
-
-
-_oracle._compute_path, _parity.tf_verdict = _crashing_path, _crashing_verdict
-'''
-
-
-def _run(tmp_path, where: str, jobs: str, dtype: str = "float32", examples: int = 12, extra=()):
-    site = tmp_path / "site"
-    site.mkdir(exist_ok=True)
-    (site / "sitecustomize.py").write_text(ABORT_ONCE.format(marker=str(tmp_path / "aborted"), dtype=dtype,
-                                                             where=where))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", "crosscheck", "run", "--ops", "relu", "sigmoid", "--examples",
-                           str(examples), "-j", jobs, "--no-large", "--report", "rep", *extra], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
+def _run(tmp_path, monkeypatch, where: str, jobs: str, examples: int = 12, extra=()):
+    monkeypatch.setenv(FAULT, fault(where, tmp_path / "aborted"))
+    proc = crosscheck(["run", "--ops", "relu", "sigmoid", "--examples", str(examples), "-j", jobs, "--no-large",
+                       "--report", "rep", *extra], tmp_path, tmp_path)
+    monkeypatch.delenv(FAULT)
     return proc, json.loads((tmp_path / "rep" / "report.json").read_text())
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
-def test_a_tensorflow_abort_in_a_reference_costs_one_case(tmp_path, jobs):
-    proc, doc = _run(tmp_path, "reference", jobs)
+def test_a_tensorflow_abort_in_a_reference_costs_one_case(tmp_path, monkeypatch, jobs):
+    proc, doc = _run(tmp_path, monkeypatch, "reference", jobs)
     assert (tmp_path / "aborted").exists(), "the injected abort never ran"
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     counts = doc["summary"]["counts"]
@@ -83,25 +47,23 @@ def test_a_tensorflow_abort_in_a_reference_costs_one_case(tmp_path, jobs):
     assert "reference-crash" in proc.stdout
 
 
-def test_a_tensorflow_abort_in_one_shard_of_a_campaign_costs_one_case(tmp_path):
+def test_a_tensorflow_abort_in_one_shard_of_a_campaign_costs_one_case(tmp_path, monkeypatch):
     """--shard K/N (a campaign over machines): the shard's report directory holds its attempts as one
     shard, which `crosscheck merge` takes like any other."""
-    proc, doc = _run(tmp_path, "reference", "1", extra=("--shard", "1/2"))
+    proc, doc = _run(tmp_path, monkeypatch, "reference", "1", extra=("--shard", "1/2"))
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert doc["shard"] == "1/2" and doc["summary"]["counts"]["reference-crash"] == 1
-    other = subprocess.run([sys.executable, "-m", "crosscheck", "run", "--ops", "relu", "sigmoid", "--examples", "12",
-                            "--no-large", "--shard", "2/2", "--report", "rep2"], cwd=tmp_path, capture_output=True,
-                           text=True, timeout=600)
+    other = crosscheck(["run", "--ops", "relu", "sigmoid", "--examples", "12", "--no-large", "--shard", "2/2",
+                        "--report", "rep2"], tmp_path, tmp_path)
     assert other.returncode == 0, other.stdout[-3000:]
-    merged = subprocess.run([sys.executable, "-m", "crosscheck", "merge", "rep", "rep2", "--report", "whole"],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    merged = crosscheck(["merge", "rep", "rep2", "--report", "whole"], tmp_path, tmp_path)
     assert merged.returncode == 1, merged.stdout[-3000:] + merged.stderr[-3000:]
     whole = json.loads((tmp_path / "whole" / "report.json").read_text())
     assert whole["summary"]["counts"]["reference-crash"] == 1 and whole["summary"]["counts"]["pass"] == 2 * 2 * 12 - 1
 
 
-def test_a_tensorflow_abort_in_error_parity_costs_one_call(tmp_path):
-    proc, doc = _run(tmp_path, "parity", "1", examples=3)
+def test_a_tensorflow_abort_in_error_parity_costs_one_call(tmp_path, monkeypatch):
+    proc, doc = _run(tmp_path, monkeypatch, "parity", "1", examples=3)
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     failed = [p for p in doc["error_parity"] if not p["passed"]]
     assert len(failed) == 1 and failed[0]["op"] == "relu" and "killed by signal SIGABRT" in failed[0]["problem"]
@@ -181,17 +143,13 @@ def _pyproject_addopts() -> str:
 _ADDOPTS = _pyproject_addopts()
 
 
-def test_a_tensorflow_abort_in_a_check_worker_is_not_blamed_on_the_users_code(tmp_path):
+def test_a_tensorflow_abort_in_a_check_worker_is_not_blamed_on_the_users_code(tmp_path, monkeypatch):
     """``crosscheck check`` computes the reference in the worker that runs the user's file: a crash
     while TensorFlow computes is a reference-crash, not an implementation-crash of the user's code."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(ABORT_ONCE.format(marker=str(tmp_path / "aborted"), dtype="float64",
-                                                             where="reference"))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", "crosscheck", "check", str(ROOT / "tests/crosscheck/cs231n_reference.py"),
-                           "--functions", "relu_forward", "relu_backward", "--examples", "4", "--report", "rep"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    monkeypatch.setenv(FAULT, fault("reference", tmp_path / "aborted", dtype="float64"))
+    proc = crosscheck(["check", str(ROOT / "tests/crosscheck/cs231n_reference.py"), "--functions", "relu_forward",
+                       "relu_backward", "--examples", "4", "--report", "rep"], tmp_path, tmp_path)
+    monkeypatch.delenv(FAULT)
     assert (tmp_path / "aborted").exists(), "the injected abort never ran"
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
@@ -202,31 +160,13 @@ def test_a_tensorflow_abort_in_a_check_worker_is_not_blamed_on_the_users_code(tm
     assert doc["tensorflow"]["backend"] == expected and f"{expected} kernels" in proc.stdout
 
 
-RAISE_ONCE = '''
-import crosscheck.runner as _runner
-_run_case = _runner.run_case
-
-
-def _failing_run_case(case, *args, **kwargs):
-    if case.op == "relu":
-        raise RuntimeError("a bug of crosscheck's own, injected by the test")
-    return _run_case(case, *args, **kwargs)
-
-
-_runner.run_case = _failing_run_case
-'''
-
-
-def test_a_shard_that_dies_of_crosschecks_own_error_is_exit_3_with_its_traceback(tmp_path):
+def test_a_shard_that_dies_of_crosschecks_own_error_is_exit_3_with_its_traceback(tmp_path, monkeypatch):
     """Not TensorFlow: crosscheck itself raised in a shard. Exit 3, the traceback shown, the log kept,
     and the other shard's outcomes in the report."""
-    site = tmp_path / "site"
-    site.mkdir()
-    (site / "sitecustomize.py").write_text(RAISE_ONCE)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", "crosscheck", "run", "--ops", "relu", "sigmoid", "--examples", "4",
-                           "--dtype", "float32", "-j", "2", "--no-large", "--no-error-parity", "--report", "rep"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    monkeypatch.setenv(FAULT, fault("own-error", tmp_path / "raised"))
+    proc = crosscheck(["run", "--ops", "relu", "sigmoid", "--examples", "4", "--dtype", "float32", "-j", "2",
+                       "--no-large", "--no-error-parity", "--report", "rep"], tmp_path, tmp_path)
+    monkeypatch.delenv(FAULT)
     assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "stopped before its end" in proc.stderr and "injected by the test" in proc.stderr
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
