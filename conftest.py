@@ -1,7 +1,9 @@
-"""pytest configuration: hypothesis profiles.
+"""pytest configuration: hypothesis profiles, and the units pytest-xdist deals to its workers.
 
-Profiles: ``ci`` (derandomized, fixed budget, no deadline; chosen automatically when ``CI`` is set),
-``dev`` (the default) and ``thorough``. Pick one with ``HYPOTHESIS_PROFILE=thorough pytest``.
+Profiles: ``default`` (derandomized: every run draws the same 40 examples per test, on a
+developer's machine as in CI; no deadline) and ``thorough`` (1000 random examples per test, the
+networks of tests/crosscheck/test_networks.py 200 per optimizer). Pick one with
+``HYPOTHESIS_PROFILE=thorough pytest``.
 crosscheck's plugin (registered as a pytest11 entry point in pyproject.toml) adds ``--crosscheck-report=DIR`` (JSON + HTML report of the session's outcomes).
 """
 import os
@@ -17,10 +19,9 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
                print_blob=True)
-settings.register_profile("ci", max_examples=40, derandomize=True, **_COMMON)
-settings.register_profile("dev", max_examples=60, **_COMMON)
+settings.register_profile("default", max_examples=40, derandomize=True, **_COMMON)
 settings.register_profile("thorough", max_examples=1000, **_COMMON)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "default")
 
 
 #: Test modules whose tests share what one process builds once (a module fixture: a whole crosscheck

@@ -253,7 +253,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--harness", action="store_true",
                    help="measure crosscheck instead of npcnn: cases/s per op group against a bare-tape baseline, "
                         "-j 1 vs -j 2, shrink times (bench/harness.py)")
-    p.add_argument("--pytest", action="store_true", help="with --harness: also time `pytest -n 2` (ci profile)")
+    p.add_argument("--pytest", action="store_true", help="with --harness: also time `pytest -n 2` (default profile)")
     p.add_argument("--examples", type=int, default=200, help="with --harness: cases per op (default 200)")
     p.add_argument("--threads", type=int, default=0,
                    help="limit BLAS (threadpoolctl), npcnn's chunk threads and TF intra-op pools to N threads "

@@ -13,7 +13,7 @@
 * **serial vs -j 2**: wall time of the default ``crosscheck run`` with ``-j 1`` and with ``-j 2``;
 * **shrink times**: a conv2d whose input gradient loses its last row when H > 5, fuzzed until it
   fails, then shrunk (``crosscheck.fuzz.shrink_op``): seconds, cases tried, first and minimal shapes;
-* with ``--pytest``: wall time of README's test command (``pytest -n 2``) under the ci profile.
+* with ``--pytest``: wall time of README's test command (``pytest -n 2``) under the default hypothesis profile.
 
     python -m bench.harness rates OUT.json EXAMPLES     # the first two figures only (a child process)
     python -m bench.harness shrink OUT.json             # the shrink figure only (a child process)
@@ -40,7 +40,7 @@ from crosscheck.runner import summarize
 from crosscheck.supervision import Resume
 
 ROOT = Path(__file__).resolve().parent.parent
-ENV = {**os.environ, "CI": "true", "TF_CPP_MIN_LOG_LEVEL": "3"}
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 #: conv2d whose input gradient loses its last row when the input is taller than 5 (also tests/crosscheck/test_shrink.py's)
 TALL_BUG = '''import npcnn
@@ -191,7 +191,7 @@ def run(examples: int = 200, pytest: bool = False, log=print) -> dict:
     log("harness: shrinking a conv2d bug to its minimal case")
     result["shrink"] = _child("shrink")
     if pytest:
-        log("harness: pytest -n 2 under the ci profile")
+        log("harness: pytest -n 2 under the default hypothesis profile")
         result["pytest_n2"] = _wall([sys.executable, "-m", "pytest", "-q", "-n", "2", "-p", "no:cacheprovider"])
     return result
 
@@ -214,7 +214,7 @@ def targets(harness: dict, add) -> None:
         harness["shrink"]["shrink_s"] <= 20 and minimal[0] == 1)
     if "pytest_n2" in harness:
         p = harness["pytest_n2"]
-        add("`pytest -n 2` seconds under the ci profile (every test passed)", p["seconds"], 90,
+        add("`pytest -n 2` seconds under the default hypothesis profile (every test passed)", p["seconds"], 90,
             p["seconds"] <= 90 and p["returncode"] == 0)
 
 
@@ -240,7 +240,7 @@ def print_harness(console, harness: dict) -> None:
                   f"at input {s['first_shapes']['input']}; minimal input {s['minimal_shapes']['input']}, filters "
                   f"{s['minimal_shapes']['filters']} after {s['shrink_cases_tried']} cases in {s['shrink_s']:.1f} s")
     if "pytest_n2" in harness:
-        console.print(f"pytest -n 2 (ci profile): {harness['pytest_n2']['seconds']:.1f} s, exit "
+        console.print(f"pytest -n 2 (default hypothesis profile): {harness['pytest_n2']['seconds']:.1f} s, exit "
                       f"{harness['pytest_n2']['returncode']}")
 
 

@@ -159,7 +159,7 @@ def harness_section(result: dict, argv: list[str]) -> str:
                  f"{s['minimal_shapes']['filters']}, after {s['shrink_cases_tried']} cases in {s['shrink_s']:.1f} s")
     if "pytest_n2" in harness:
         p = harness["pytest_n2"]
-        lines.append(f"- `pytest -n 2` (ci profile): {p['seconds']:.0f} s, exit status {p['returncode']}")
+        lines.append(f"- `pytest -n 2` (default hypothesis profile): {p['seconds']:.0f} s, exit status {p['returncode']}")
     return "\n".join([*lines, ""] + targets_table(result["targets"]))
 
 

@@ -17,7 +17,7 @@ from crosscheck.runner import run_case
 pytest.importorskip("tensorflow")
 
 # Ops whose examples cost the most (four TF paths plus a grouped / dilated reference built group by
-# group) keep the profile's budget; none needs lowering at the ci profile's 40 examples (the whole
+# group) keep the profile's budget; none needs lowering at the default profile's 40 examples (the whole
 # module runs in well under a minute on 2 cores), so there are no per-op overrides today.
 MAX_EXAMPLES: dict[str, int] = {}
 
