@@ -5,12 +5,20 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from crosscheck.cli import main
 from crosscheck.check import check_target, function_names, load_user_code, rows_ok
 
 HERE = Path(__file__).parent
 REFERENCE = HERE / "cs231n_reference.py"
+
+
+@pytest.fixture(autouse=True)
+def _in_own_directory(tmp_path, monkeypatch):
+    """``crosscheck check`` without ``--report`` writes ./crosscheck-report: each test in a directory
+    of its own (under -n another test may run the command at the same time)."""
+    monkeypatch.chdir(tmp_path)
 
 
 def test_correct_reference_passes_every_function():

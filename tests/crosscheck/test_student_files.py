@@ -18,6 +18,13 @@ EXAMPLES = 6
 CHECKED = [path for path, e in EXPECTED.items() if "import" not in e or e["import"].startswith("package")]
 
 
+@pytest.fixture(autouse=True)
+def _in_own_directory(tmp_path, monkeypatch):
+    """``crosscheck check`` without ``--report`` writes ./crosscheck-report: each test in a directory
+    of its own (under -n another test may run the command at the same time)."""
+    monkeypatch.chdir(tmp_path)
+
+
 def _target(path: str) -> Path:
     entry = EXPECTED[path]
     return FILES / entry.get("declared_by", path)
