@@ -266,7 +266,8 @@ def test_npcnn_passes_a_small_run(tmp_path):
     (["run", "--examples", "0"], "--examples must be at least 1"),
     (["replay", "does-not-exist.json"], "cannot use replay file does-not-exist.json"),
 ])
-def test_usage_errors_exit_2_with_a_message(args, message, capsys):
+def test_usage_errors_exit_2_with_a_message(args, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)   # where a refused run leaves its default ./crosscheck-report
     assert main(args) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
