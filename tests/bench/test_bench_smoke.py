@@ -107,11 +107,12 @@ def test_mutation_since_reads_the_new_side_of_each_hunk():
     assert changed_lines(diff) == {3, 4, 5, 6, 22}
 
 
-def test_false_alarm_count_runs_and_fails_only_on_a_failing_status():
-    proc = subprocess.run([sys.executable, "bench/false_alarms.py", "--examples", "8", "--ops", "relu,conv2d"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    assert "false alarms (mismatch on correct npcnn): 0" in proc.stdout
+def test_false_alarm_count_runs_and_fails_only_on_a_failing_status(capsys):
+    from bench.false_alarms import main
+    code = main(["--examples", "8", "--ops", "relu,conv2d"])
+    out = capsys.readouterr().out
+    assert code == 0, out[-2000:]
+    assert "false alarms (mismatch on correct npcnn): 0" in out
 
 
 def test_harness_groups_are_the_registry_families_and_its_targets_read_its_figures():

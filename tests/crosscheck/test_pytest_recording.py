@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from crosscheck import forking
+
 ROOT = Path(__file__).resolve().parents[2]
 
 INNER = '''
@@ -44,12 +48,34 @@ def test_plain_call_is_recorded():
 '''
 
 
+def _pytest_main(args: list) -> None:
+    """A forked child's body: ``pytest ARGS``, its exit status the child's."""
+    sys.exit(pytest.main(args))
+
+
+def pytest_session(args: list, cwd: Path) -> subprocess.CompletedProcess:
+    """``python -m pytest ARGS`` in ``cwd``, in a process forked from this process's fork server
+    (:mod:`crosscheck.forking`: TensorFlow and crosscheck imported, no TensorFlow op run), else a new
+    ``python``; stdout and stderr together, as both ``stdout`` and ``stderr``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    log = cwd / "pytest-session.log"
+    saved = os.getcwd()
+    os.chdir(cwd)
+    try:
+        child = forking.start(_pytest_main, (args,), output=log, environ=env, name="crosscheck-test-session")
+    finally:
+        os.chdir(saved)
+    if child is None:
+        return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=600)
+    code = child.wait(timeout=600)
+    return subprocess.CompletedProcess(["pytest", *args], code, log.read_text(), log.read_text())
+
+
 def test_only_the_minimal_hypothesis_example_is_kept(tmp_path):
     (tmp_path / "test_inner.py").write_text(INNER)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_inner.py",
-                        "--crosscheck-report=rep", "-p", "no:randomly"], cwd=tmp_path, env=env, capture_output=True,
-                       text=True, timeout=600)
+    r = pytest_session(["-q", "-p", "no:cacheprovider", "test_inner.py", "--crosscheck-report=rep", "-p",
+                        "no:randomly"], tmp_path)
     assert r.returncode == 1, r.stdout[-3000:]
     doc = json.loads((tmp_path / "rep" / "report.json").read_text())
     failing = [o for o in doc["outcomes"] if o["status"] == "mismatch"]
