@@ -1,9 +1,9 @@
 """pytest configuration: hypothesis profiles, and the units pytest-xdist deals to its workers.
 
-Profiles: ``default`` (derandomized: every run draws the same 40 examples per test, on a
-developer's machine as in CI; no deadline) and ``thorough`` (1000 random examples per test, the
-networks of tests/crosscheck/test_networks.py 200 per optimizer). Pick one with
-``HYPOTHESIS_PROFILE=thorough pytest``.
+Profiles: ``default`` (derandomized, 40 examples per test unless the test says otherwise: every
+run draws the same cases, on a developer's machine as in CI; no deadline) and ``thorough`` (1000
+random examples per test, the networks of tests/crosscheck/test_networks.py 200 per optimizer).
+Pick one with ``HYPOTHESIS_PROFILE=thorough pytest``.
 crosscheck's plugin (registered as a pytest11 entry point in pyproject.toml) adds ``--crosscheck-report=DIR`` (JSON + HTML report of the session's outcomes).
 """
 import os

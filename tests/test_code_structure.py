@@ -153,8 +153,10 @@ def _shared_state_modules() -> list:
 
 
 def _has_module_fixture(path: Path) -> bool:
+    """Whether the module passes ``scope="module"`` (or a wider scope) to anything: its fixtures."""
     return any(isinstance(node, ast.keyword) and node.arg == "scope" and isinstance(node.value, ast.Constant)
-               and node.value.value in ("module", "package", "session") for node in ast.walk(ast.parse(path.read_text())))
+               and node.value.value in ("module", "package", "session")
+               for node in ast.walk(ast.parse(path.read_text())))
 
 
 def test_every_test_module_with_a_module_fixture_runs_whole_in_one_worker():

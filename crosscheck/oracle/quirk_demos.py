@@ -36,9 +36,9 @@ def _raises(fn) -> bool:
 
 def run_script(script: str, *argv: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """``python -c SCRIPT ARGV`` as :func:`subprocess.run` with ``capture_output=True, text=True``
-    gives it (``returncode`` negative for the signal that killed it), in a child process forked from
-    this process's fork server (TensorFlow imported, no op run), else in a new ``python``: either way
-    with this process's environment, so this process's TensorFlow backend."""
+    gives it (``returncode`` negative for the signal that killed it), with this process's environment:
+    in a child forked from this process's fork server (TensorFlow imported when the server started,
+    on the backend this process's environment chose, no op run), else in a new ``python``."""
     with tempfile.TemporaryDirectory() as tmp:
         stdout, stderr = Path(tmp, "stdout"), Path(tmp, "stderr")
         child = forking.start(_run_script, (script, list(argv), str(stdout)), output=stderr,
