@@ -2,6 +2,7 @@
 documented parameter form (each default included) and reach every op's extreme branch."""
 import inspect
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
@@ -108,3 +109,20 @@ def test_every_default_is_tensorflows_where_tensorflow_has_one():
     assert wrong == []
     assert {("conv2d_transpose", "padding"), ("conv2d_backprop_input", "dilations"), ("leaky_relu", "alpha"),
             ("moments", "keepdims"), ("layer_normalization", "epsilon"), ("batch_normalization", "axis")} <= compared
+
+
+@pytest.mark.parametrize("op", [op for op in OP_NAMES if OPS[op].large])
+def test_large_cases_are_realistic_sizes_of_their_op(op):
+    """Each size of an op's ``large`` strategy draws a valid case of the op past a MiB of input
+    (runs fuzz them through crosscheck.fuzz.large_cases; here only the draws are checked)."""
+    from crosscheck.fuzz import fuzz_outcomes, op_seed_key
+    from crosscheck.case import PASS, Outcome
+    sizes = OPS[op].large("float32")
+    drawn = []
+    for k, strategy in enumerate(sizes if isinstance(sizes, tuple) else (sizes,)):
+        fuzz_outcomes(strategy, lambda case: (drawn.append(case), Outcome(case, PASS))[1], examples=1,
+                      seed_key=op_seed_key(op, "float32", 0, f":large{k}"))
+    assert drawn and all(case.op == op and case.dtype == "float32" for case in drawn)
+    assert all(max(np.asarray(a).nbytes for a in case.arrays.values()) >= 2**20 for case in drawn)
+    for case in drawn:
+        OPS[op].geometry(OPS[op].resolve(case)).resolve()   # a valid window: raises GeometryError otherwise
