@@ -19,7 +19,7 @@ from .recording import record
 from .report import format_outcome_text
 from .runner import run_case
 from .report.terminal import outcome_lines
-from .registry import cases as registry_cases
+from .registry import case_strategy
 import warnings
 from .check.run import Spec, judge
 from .fuzz import fuzz_outcomes
@@ -63,7 +63,7 @@ def cases(op: str, dtype: str = "float64", layout: str | None = None) -> SearchS
     """The registry's strategy of Cases for ``op`` with every parameter written explicitly in its
     canonical form (your function need not know the API's defaults or spellings), restricted to
     ``layout`` if given."""
-    strategy = registry_cases(op, dtype, spellings=False)
+    strategy = case_strategy(op, dtype, spellings=False)
     if layout is None:
         return strategy
     return strategy.filter(lambda c: c.params.get("data_format", layout) == layout)

@@ -21,7 +21,7 @@ from hypothesis.internal.conjecture import providers as hypothesis_providers
 from .case import FAILING, Outcome
 from .coverage import record
 from .implementation import resolve_impl
-from .registry import cases, get_op
+from .registry import case_strategy, get_op
 from .runner import run_case
 from .strategies import forcing
 
@@ -37,7 +37,7 @@ def op_seed_key(op_name: str, dtype: str, seed: int, key: str = "") -> str:
 
 
 @contextmanager
-def _draws_independent_of_local_source():
+def draws_independent_of_local_source():
     """Hypothesis mixes into its draws literal constants it finds in the source of every loaded
     "local" module (one outside site-packages: crosscheck itself when installed editable, a user's own
     files), so a run's cases would depend on which code is installed how and loaded. Inside this
@@ -67,7 +67,7 @@ def _seeded(seed_key: str, examples: int, generate_only: bool):
 
         @functools.wraps(seeded)
         def run():
-            with _draws_independent_of_local_source():
+            with draws_independent_of_local_source():
                 return seeded()
         return run
     return decorate
@@ -158,7 +158,7 @@ def shrink_failure(strategy, check: Callable[..., Outcome], first: Outcome, *, e
 def _op_check(op_name: str, dtype: str, impl, paths: str, spellings: bool = True):
     """The registry strategy of ``op_name`` and the check that runs one of its cases on ``impl``."""
     module, _ = resolve_impl(impl)
-    return cases(op_name, dtype, spellings), lambda case: run_case(case, module, paths)
+    return case_strategy(op_name, dtype, spellings), lambda case: run_case(case, module, paths)
 
 
 def fuzz_op(op_name: str, *, examples: int, dtype: str, seed: int, impl=None, paths: str = "all",
@@ -184,7 +184,7 @@ def record_drawn_forms(entry: dict, op_name: str, *, examples: int, dtype: str, 
     these arguments draws, without running them (a shard whose op's other dtype runs elsewhere
     decides the form top-ups as the whole run does)."""
     info = get_op(op_name)
-    fuzz_outcomes(cases(op_name, dtype), lambda case: record(entry, info, case), examples=examples,
+    fuzz_outcomes(case_strategy(op_name, dtype), lambda case: record(entry, info, case), examples=examples,
                   seed_key=op_seed_key(op_name, dtype, seed))
 
 

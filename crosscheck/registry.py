@@ -34,7 +34,7 @@ def get_op(name: str) -> OpInfo:
         raise ValueError(f"unknown op {name!r}; known ops: {', '.join(sorted(OPS))}") from None
 
 
-def cases(op: str, dtype: str, spellings: bool = True) -> st.SearchStrategy[Case]:
+def case_strategy(op: str, dtype: str, spellings: bool = True) -> st.SearchStrategy[Case]:
     """The hypothesis strategy of an op's cases: its strategy, and 1 in EXTREME_EVERY from its
     extreme strategy (values at the edges of its branches) where it has one.
 

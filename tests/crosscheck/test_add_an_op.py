@@ -64,7 +64,7 @@ CONSUMERS = {
         and layer_convention._op_of(type("SyntheticSoftsign", (), {})) == NEW,
     "the check conventions' element-wise cases (check/cases.py)": lambda: _drawn_case(NEW).op == NEW,
     "network parity's activations (networks.py)": lambda: NEW in activation_names(),
-    "the registry's strategies": lambda: registry.cases(NEW, "float32") is not None,
+    "the registry's strategies": lambda: registry.case_strategy(NEW, "float32") is not None,
 }
 
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 
 from crosscheck.case import REFERENCE_UNSUPPORTED, VJP_Y
 from crosscheck.pytest_plugin import assert_outcome_ok
-from crosscheck.registry import OPS, cases
+from crosscheck.registry import OPS, case_strategy
 from crosscheck.runner import run_case
 
 pytest.importorskip("tensorflow")
@@ -25,7 +25,7 @@ MAX_EXAMPLES: dict[str, int] = {}
 def make_test(op: str, dtype: str):
     info = OPS[op]
 
-    @given(case=cases(op, dtype))
+    @given(case=case_strategy(op, dtype))
     def test(case):
         json.dumps(case.params)  # replay files and reports need JSON-able params
         outcome = run_case(case)

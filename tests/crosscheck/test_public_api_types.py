@@ -44,7 +44,7 @@ def test_every_public_function_is_fully_annotated(module):
 
 @pytest.mark.parametrize("function", [crosscheck.check.specs_for, crosscheck.check.function_names,
                                       crosscheck.check.check_target, crosscheck.check.rerun,
-                                      crosscheck.registry.get_op, crosscheck.registry.cases],
+                                      crosscheck.registry.get_op, crosscheck.registry.case_strategy],
                          ids=lambda f: f"{f.__module__}.{f.__name__}")
 def test_the_check_and_registry_entry_points_are_annotated(function):
     from crosscheck.check.worker import CheckWorker    # imported by crosscheck.check for type checkers only

@@ -8,12 +8,12 @@ import numpy as np
 
 from crosscheck.case import PASS, Outcome
 from crosscheck.fuzz import fuzz_outcomes, op_seed_key
-from crosscheck.registry import cases
+from crosscheck.registry import case_strategy
 
 
 def _draws(op: str) -> list:
     drawn = []
-    fuzz_outcomes(cases(op, "float32"), lambda case: (drawn.append(case), Outcome(case, PASS))[1], examples=25,
+    fuzz_outcomes(case_strategy(op, "float32"), lambda case: (drawn.append(case), Outcome(case, PASS))[1], examples=25,
                   seed_key=op_seed_key(op, "float32", 7))
     return [(repr(sorted(c.params.items())), [(k, np.asarray(a).shape, np.asarray(a).tobytes()) for k, a in
                                                sorted(c.arrays.items())]) for c in drawn]

@@ -33,10 +33,10 @@ def test_window_ops_draw_empty_axes_under_same_and_under_covering_pads():
     from collections import Counter
     from crosscheck.fuzz import fuzz_outcomes, op_seed_key
     from crosscheck.ops.conv import OPS
-    from crosscheck.registry import cases
+    from crosscheck.registry import case_strategy
     seen = Counter()
     for info in OPS:
-        fuzz_outcomes(cases(info.name, "float32"), lambda case: seen.update(info.case_features(case) + ["case"]),
+        fuzz_outcomes(case_strategy(info.name, "float32"), lambda case: seen.update(info.case_features(case) + ["case"]),
                       examples=100, seed_key=op_seed_key(info.name, "float32", 0))
     same, padded = seen["empty H or W, SAME (an empty output)"], seen["empty H or W, explicit pads cover the window"]
     assert same and padded and same + padded <= 0.12 * seen["case"], seen

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from crosscheck.case import PASS, VJP_Y, Case
 from crosscheck.implementation import call_impl, load_impl
-from crosscheck.registry import OPS, cases
+from crosscheck.registry import OPS, case_strategy
 from crosscheck.runner import compare_all, outcome_summary, run_case
 from crosscheck.tolerance import EPS, SAFETY, detectable_relative_error, tolerance
 
@@ -43,7 +43,7 @@ def inject(actual: np.ndarray, index: int, rel: float) -> np.ndarray:
 def test_one_element_error_is_caught(op, dtype, data):
     from crosscheck.oracle.reference import compute_reference
     info = OPS[op]
-    case = data.draw(cases(op, dtype))
+    case = data.draw(case_strategy(op, dtype))
     call = info.resolve(case)
     actual = {k: v for k, v in call_impl(info, case, load_impl()).tensors.items() if k != VJP_Y}
     ref = compute_reference(case)

@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 
 import npcnn
 import npcnn.functional as F
-from crosscheck.registry import FAMILY, OPS, cases
+from crosscheck.registry import FAMILY, OPS, case_strategy
 
 ELEMENTWISE = sorted(op for op, family in FAMILY.items() if family == "activations"
                      and op not in ("softmax", "log_softmax")) + ["dropout"]
@@ -47,7 +47,7 @@ def _wrong_dtypes(results, dtype):
 @settings(max_examples=10)
 @given(data=st.data())
 def test_float32_cases_give_float32_outputs_and_gradients(op, data):
-    case = data.draw(cases(op, "float32"))
+    case = data.draw(case_strategy(op, "float32"))
     results = _float_results(op, case.arrays, case.params, case.dy)
     shapes = {n: a.shape for n, a in case.arrays.items()}
     wrong = _wrong_dtypes(results, "float32")
