@@ -16,20 +16,12 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 import pytest  # noqa: E402
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from crosscheck.fuzz import draws_independent_of_local_source  # noqa: E402
-
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
                print_blob=True)
 settings.register_profile("default", max_examples=40, derandomize=True, **_COMMON)
 settings.register_profile("thorough", max_examples=1000, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "default")
-
-# Hypothesis mixes into its draws literal constants from every loaded local module, so a test's
-# derandomized draws would change with the other test modules a worker happened to import (and with
-# any source edit): crosscheck's fuzz driver turns that off for its runs, and so does the suite.
-_draws_independent = draws_independent_of_local_source()
-_draws_independent.__enter__()
 
 
 #: Test modules whose tests share what one process builds once (a module fixture: a whole crosscheck
