@@ -48,7 +48,7 @@ def run_case(case: Case, impl=None, paths: str = "all", isolated: bool = False) 
                        impl=str(impl))
     try:
         info, call = resolve(case)
-        precheck(case)
+        precheck(call)
     except ReferenceUnsupported as e:
         return Outcome(case, REFERENCE_UNSUPPORTED, message=str(e), impl=impl_name, notes=[f"quirk {e.quirk}"])
     except (TFReferenceError, ValueError) as e:

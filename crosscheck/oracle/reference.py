@@ -75,9 +75,9 @@ def resolve(case):
         raise TFReferenceError(f"crosscheck cannot read this case's parameters: {e}") from None
 
 
-def precheck(case) -> None:
-    """ReferenceUnsupported when a quirk says the case must never reach TensorFlow in-process."""
-    _, call = resolve(case)
+def precheck(call) -> None:
+    """ReferenceUnsupported when a quirk says the call (resolved, its quirks attached) must never reach
+    TensorFlow in-process."""
     q = refusing(call)
     if q is not None:
         raise ReferenceUnsupported(f"not handed to TensorFlow (quirk {q.id}): {q.what}", q.id)
@@ -113,7 +113,7 @@ def compute_reference(case, first_only: bool = False, prefer: str | None = None,
     ``detour`` is False: TensorFlow's own answer on this backend, as ``--tf-backend both`` wants it)."""
     from . import tf_lib  # deferred: imports TensorFlow
     info, call = resolve(case)
-    precheck(case)
+    precheck(call)
     detour = detour and float64_detour(call) is not None
     paths = info.paths
     if prefer is not None:
