@@ -31,6 +31,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "default")
 SHARED_STATE_MODULES = (
     "tests/bench/test_bench_smoke.py",
     "tests/crosscheck/test_cli.py",
+    "tests/crosscheck/test_fault_probes.py",
     "tests/crosscheck/test_quirks.py",
     "tests/crosscheck/test_shards.py",
     "tests/npcnn/test_normalization.py",
