@@ -168,7 +168,8 @@ PULLBACKS = {
         '    return _npcnn_vjp(op, *arrays, **params)\n', True),
     "pullback-ragged": (
         "def relu(features):\n    return np.maximum(features, 0)",
-        'def vjp(op, *arrays, **params):\n    if op == "relu":\n        return relu(arrays[0]), lambda dy: ([[1.0], [2.0, 3.0]],)\n'
+        'def vjp(op, *arrays, **params):\n    if op == "relu":\n'
+        '        return relu(arrays[0]), lambda dy: ([[1.0], [2.0, 3.0]],)\n'
         '    return _npcnn_vjp(op, *arrays, **params)\n', True),
 }
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 
+from catalog_files import replay_doc
 from harness import CONFUSE, LOSE, PY, Cmd, Probe, last_line, load_json, report_findings
 
 # --- npcnn's public API ------------------------------------------------------------------------------------
@@ -166,13 +167,13 @@ OPTIONS = {
 }
 
 
-def _option_judge(word: str):
+def _option_judge(word: str, codes=(2,)):
     def judge(run):
         r = run.last()
         if r.timed_out or r.pipe_held:
             return []
         findings = []
-        if r.rc != 2:
+        if r.rc not in codes:
             findings.append((CONFUSE, f"exit {r.rc}, not 2 (usage): {last_line(r.output)}"))
         if word.lower().lstrip("-") not in r.output.lower():
             findings.append((CONFUSE, f"the message does not name {word}: {last_line(r.output)}"))
@@ -181,8 +182,10 @@ def _option_judge(word: str):
 
 
 def option_probes() -> list:
-    return [Probe(f"cli/{name}", "cli-options", f"exit 2 and one line naming {word}",
-                  [Cmd(argv, limit=90)], _option_judge(word), {"layers.py": CHECK_FILE})
+    replay = json.dumps(replay_doc("relu"))
+    return [Probe(f"cli/{name}", "cli-options", f"exit 2 (a missing file: 1 or 2) and one line naming {word}",
+                  [Cmd(argv, limit=90)], _option_judge(word, (1, 2) if name == "check-missing-file" else (2,)),
+                  {"layers.py": CHECK_FILE, "x.json": replay})
             for name, (argv, word) in OPTIONS.items()]
 
 
@@ -238,10 +241,14 @@ PYTEST = [PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly
           "--crosscheck-report=rep"]
 
 
+def _snapshot(tmp, run):
+    run.session_report = load_json(tmp / "rep" / "report.json")
+
+
 def _plugin_judge(run):
     findings = []
     session = run.results[-2]
-    doc = load_json(run.tmp / "rep" / "report.json")
+    doc = getattr(run, "session_report", None)
     if doc and doc.get("ok") and not doc.get("in_progress"):
         findings.append((LOSE, "report.json says ok after a session that recorded 3 mismatches"))
     if session.rc == 0:
@@ -266,7 +273,7 @@ def plugin_probes() -> list:
     for name, fault in PLUGIN_FAULTS.items():
         steps = [Cmd(PYTEST, limit=150), lambda tmp, run: (tmp / "test_user.py").write_text(
                      USER_TESTS.format(bad=BAD_TESTS, fault=fault)),
-                 Cmd(PYTEST, limit=150, documented={0, 1, 2, 3, 4, 5}),
+                 Cmd(PYTEST, limit=150, documented={0, 1, 2, 3, 4, 5}), _snapshot,
                  Cmd([PY, "-m", "crosscheck", "report", "rep"], limit=60)]
         probes.append(Probe(f"plugin/{name}", "pytest-plugin",
                             "after a passing session, a session that records 3 mismatches and then "
@@ -275,7 +282,8 @@ def plugin_probes() -> list:
     for name, args in (("xdist-worker-abort", ["-n", "2"]),):
         probes.append(Probe(f"plugin/{name}", "pytest-plugin",
                             "under xdist, a worker that aborts after recording: its outcomes recovered, not ok",
-                            [Cmd(PYTEST + args, limit=150), Cmd([PY, "-m", "crosscheck", "report", "rep"], limit=60)],
+                            [Cmd(PYTEST + args, limit=150), _snapshot,
+                             Cmd([PY, "-m", "crosscheck", "report", "rep"], limit=60)],
                             _plugin_judge, {"test_user.py": USER_TESTS.format(bad=BAD_TESTS, fault="os.abort()")},
                             needs="xdist"))
     probes.append(Probe("plugin/report-path-is-a-file", "pytest-plugin", "a usage error naming the path",

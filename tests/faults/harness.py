@@ -288,7 +288,7 @@ def report_findings(run: Run, report: str = "R", ops=("relu", "sigmoid"), failin
         findings.append((LOSE, "report.json says ok although the code under test failed"))
     if failing and result.rc == 0:
         findings.append((LOSE, "exit 0 although the code under test failed"))
-    if not failing and result.rc not in (0, None):
+    if failing is False and result.rc not in (0, None):
         findings.append((CONFUSE, f"exit {result.rc} for a run that should pass: {last_line(result.output)}"))
     if failing and result.rc not in (1, 0, None):
         findings.append((CONFUSE, f"exit {result.rc} (1 means failures found): {last_line(result.output)}"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -25,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from catalog import all_probes  # noqa: E402
-from harness import ROOT, execute  # noqa: E402
+from harness import ROOT, execute, python_env  # noqa: E402
 
 VERDICTS = ("lose", "confuse", "ok", "skipped", "error")
 
@@ -53,6 +54,12 @@ def main(argv=None) -> int:
             print(f"{p.klass:14} {p.name}")
         print(f"{len(probes)} probes")
         return 0
+    preflight = subprocess.run([sys.executable, "-m", "crosscheck", "--version"], capture_output=True, text=True,
+                               env=python_env(ROOT, "preflight", {}), timeout=120)
+    if preflight.returncode != 0:
+        print(f"crosscheck does not start with {sys.executable} (use the environment crosscheck is installed in):\n"
+              f"{preflight.stdout}{preflight.stderr}", file=sys.stderr)
+        return 2
     base = Path(tempfile.mkdtemp(prefix="fault-probes-"))
     print(f"{len(probes)} probes of {ROOT} in {base}, {args.jobs} at a time", flush=True)
     lock, results, started = threading.Lock(), [], time.monotonic()
