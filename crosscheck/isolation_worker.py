@@ -88,21 +88,36 @@ def _end_group() -> None:
 def _watch_owner() -> None:
     """A daemon thread that ends the group when the process that asked for this worker is gone (it
     was killed, and could not kill the group itself)."""
+    parent = os.getppid()
     try:
-        owner = int(os.environ.get(OWNER_PID, "") or os.getppid())
+        owner = int(os.environ.get(OWNER_PID, "") or parent)
     except ValueError:
-        return
+        owner = parent
 
     def watch():
         while True:
             time.sleep(1.0)
-            try:
-                os.kill(owner, 0)
-            except ProcessLookupError:
+            # a parent that is gone leaves this worker to init; a killed owner may linger as a zombie
+            if os.getppid() != parent or not _running(owner):
                 _end_group()
-            except OSError:
-                pass
     threading.Thread(target=watch, name="crosscheck-owner-watch", daemon=True).start()
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rpartition(b")")[2].split()[0] not in (b"Z", b"X")
+    except FileNotFoundError:
+        return False
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            pass
+        return True
 
 
 def _write_faults_to_file() -> None:
