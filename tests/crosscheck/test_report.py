@@ -145,19 +145,6 @@ def test_html_escapes_user_text():
     assert "<script>" not in render_html(s.document())
 
 
-def test_partials_merge_like_one_session(tmp_path):
-    whole, a, b = ReportSession(None), ReportSession(None), ReportSession(None)
-    outcomes = [mismatch_outcome(), pass_outcome(), unsupported_outcome(), error_outcome()]
-    for i, o in enumerate(outcomes):
-        whole.add(o)
-        (a if i % 2 else b).add(o)
-    merged = ReportSession(None)
-    merged.merge_partial(json.loads(json.dumps(a.to_partial())))
-    merged.merge_partial(json.loads(json.dumps(b.to_partial())))
-    assert merged.summary["counts"] == whole.summary["counts"]
-    assert sorted(o["status"] for o in merged.outcomes) == sorted(o["status"] for o in whole.outcomes)
-
-
 def test_assert_outcome_ok_raises_with_the_report(monkeypatch):
     # a private session: these hand-made mismatches must not land in a real run's report
     monkeypatch.setitem(_state, "session", ReportSession(None))
