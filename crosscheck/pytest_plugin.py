@@ -87,7 +87,8 @@ def pytest_configure(config: pytest.Config) -> None:
         try:
             recording.session().start(report_dir, command=_command(config))
         except ReportDirError as exc:
-            raise pytest.UsageError(f"--crosscheck-report: {exc}") from None
+            where = str(exc).removeprefix("--report ")   # the message names crosscheck run's option
+            raise pytest.UsageError(f"--crosscheck-report: {where}") from None
         clear_worker_journals(report_dir)
     elif cases_dir.is_dir():
         for old in cases_dir.glob("*.json"):

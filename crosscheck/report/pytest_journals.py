@@ -77,7 +77,7 @@ def _died_in_example(entries: list[dict]) -> list[dict]:
         kind = e.get("kind")
         if kind == "test" or (kind == "outcome" and (e.get("outcome") or {}).get("minimal")):
             tried, last = 0, None
-        elif kind == "example":
+        elif kind == "example" and isinstance(e.get("outcome"), dict):
             tried, last = tried + 1, e
     if last is None:
         return []
@@ -93,9 +93,11 @@ def _worker_problem(worker_id: str, error, entries: list[dict], found: bool) -> 
     if error is not None and _finished(entries):
         return f"pytest-xdist worker {worker_id} crashed after its last test ({error})"
     how = f"crashed ({error})" if error is not None else "did not finish (its journal has no end line)"
-    kept = ("what it recorded until then is in this report, from its journal" if found
-            else f"it left no journal ({_PREFIX}{worker_id}.jsonl)")
-    return f"pytest-xdist worker {worker_id} {how} {where}: {kept}"
+    if not found:
+        return f"pytest-xdist worker {worker_id} {how} {where}: it left no journal ({_PREFIX}{worker_id}.jsonl)"
+    if not test:
+        return f"pytest-xdist worker {worker_id} {how} {where}"
+    return f"pytest-xdist worker {worker_id} {how} {where}: what it recorded until then is in this report, from its journal"
 
 
 def session_entries(report_dir, entries: list[dict]) -> tuple[list[dict], list[str]]:
@@ -104,18 +106,25 @@ def session_entries(report_dir, entries: list[dict]) -> tuple[list[dict], list[s
     crashed or did not finish its journal, and the pytest session itself when it ended in a test.
     Entries of any other run's journal come back unchanged, with no problems."""
     merged, problems = list(entries) + _died_in_example(entries), []
-    down = {e.get("worker"): _first_line(e.get("error")) for e in entries if e.get("kind") == "worker-down"}
+    down = {e["worker"]: _first_line(e.get("error")) for e in entries
+            if e.get("kind") == "worker-down" and isinstance(e.get("worker"), str)}
+    seen = set()
     for e in entries:
-        if e.get("kind") != "worker":
+        if e.get("kind") != "worker" or repr(e.get("worker")) in seen:
             continue
         worker_id = e.get("worker")
+        seen.add(repr(worker_id))
         try:
             path = worker_journal_path(report_dir, worker_id)
         except ValueError as exc:
             problems.append(f"journal line of a pytest-xdist worker: {exc}")
             continue
         found = path.is_file()
-        worker = read_entries(path) if found else []
+        try:
+            worker = [w for w in read_entries(path) if isinstance(w, dict)] if found else []
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"pytest-xdist worker {worker_id}: its journal {path} cannot be read ({exc})")
+            continue
         merged += [w for w in worker if w.get("kind") not in ("meta", "end")] + _died_in_example(worker)
         if worker_id in down or not _finished(worker):
             problems.append(_worker_problem(worker_id, down.get(worker_id), worker, found))

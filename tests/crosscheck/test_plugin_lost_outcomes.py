@@ -154,22 +154,26 @@ def test_killed_controller_rebuilds_from_every_worker_journal(tmp_path):
 
 
 def test_worker_journals_that_lie_are_problems_not_reads(tmp_path):
-    """A worker line whose id is a path, a worker that never wrote its journal, and a worker whose
-    journal ended but whom xdist saw crash: each a problem; nothing outside DIR/.jobs is read."""
+    """A worker line whose id is a path, a worker that never wrote its journal, one whose journal is
+    not UTF-8, one named twice whose journal ended but whom xdist saw crash, a worker-down line with
+    a list for a worker: each a problem or ignored, never a traceback; nothing outside DIR/.jobs is read."""
     report = tmp_path / "rep"
     outside = tmp_path / "outside.jsonl"
     Journal(outside).append({"kind": "outcome", "summary": {}, "outcome": None})
-    journal = _session_journal(report, ["../../outside", "gw3", "gw4"])
+    journal = _session_journal(report, ["../../outside", "gw3", "gw4", "gw5", "gw4"])
     journal.append({"kind": "worker-down", "worker": "gw4", "error": "Not properly terminated\nmore"})
+    journal.append({"kind": "worker-down", "worker": ["gw4"], "error": None})
     journal.append({"kind": "end"})
     journal.close()
     _worker_journal(report, "gw4", [pass_outcome()], ["t.py::d"], finished=True)
+    worker_journal_path(report, "gw5").write_bytes(b'{"kind": "meta"}\n\xff\xfe\n')
     entries, problems = session_entries(report, read_journal(report))
-    assert [e for e in entries if e.get("kind") == "outcome"][0]["summary"]["counts"]["pass"] == 1
-    assert len(problems) == 3
+    assert [e["summary"]["counts"]["pass"] for e in entries if e.get("kind") == "outcome"] == [1]   # gw4's, once
+    assert len(problems) == 4, problems
     assert "'../../outside' is not an xdist worker id" in problems[0]
     assert "gw3" in problems[1] and "left no journal" in problems[1]
     assert problems[2] == "pytest-xdist worker gw4 crashed after its last test (Not properly terminated)"
+    assert problems[3].startswith("pytest-xdist worker gw5")   # unreadable, or read up to the bad line: unfinished
 
 
 def test_a_run_journal_of_crosscheck_run_gains_nothing(tmp_path):
