@@ -60,11 +60,15 @@ def crosscheck_record() -> Callable[[Outcome], dict]:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("crosscheck")
     group.addoption("--crosscheck-report", metavar="DIR", default=None,
-                    help="write crosscheck's JSON and HTML reports (and replay files) for this session to DIR")
+                    help="write crosscheck's JSON and HTML reports (and replay files) for this session to DIR; "
+                         "outcomes are journaled there as they come (`crosscheck report DIR` rebuilds the report "
+                         "of a session that was killed)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     report_dir = config.getoption("crosscheck_report", None)
+    if config.getoption("help", False):   # pytest --help configures plugins too: leave the directory alone
+        report_dir = None
     if report_dir:
         report_dir = Path(report_dir).resolve()
         cases_dir = report_dir / CASES_DIR

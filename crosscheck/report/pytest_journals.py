@@ -26,6 +26,8 @@ from .journal import Journal, read_entries
 #: an xdist worker id as it may appear in a file name (xdist's are ``gw0``, ``gw1``, ...)
 _WORKER_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _PREFIX = "pytest-"
+_DIED_IN_EXAMPLE = ("the process died inside this hypothesis test: the last failing example it tried, not shrunk "
+                    "to the minimal one")
 
 
 def worker_journal_path(report_dir, worker_id: str) -> Path:
@@ -82,8 +84,7 @@ def _died_in_example(entries: list[dict]) -> list[dict]:
     if last is None:
         return []
     outcome = {**last["outcome"], "failing_examples_tried": tried,
-               "notes": [*last["outcome"].get("notes", []), "the process died inside this hypothesis test: the last "
-                         "failing example it tried, not shrunk to the minimal one"]}
+               "notes": [*last["outcome"].get("notes", []), _DIED_IN_EXAMPLE]}
     return [{"kind": "outcome", "summary": last.get("summary"), "outcome": outcome}]
 
 

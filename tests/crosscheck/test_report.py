@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from crosscheck import recording
 from crosscheck.case import TensorDiff
-from crosscheck.pytest_plugin import _state, assert_outcome_ok
+from crosscheck.pytest_plugin import assert_outcome_ok
 from crosscheck.replay import load_case
 from crosscheck.report import ReportSession, format_outcome_text
 from crosscheck.report.html_report import channel_svg, render_html
@@ -147,7 +148,7 @@ def test_html_escapes_user_text():
 
 def test_assert_outcome_ok_raises_with_the_report(monkeypatch):
     # a private session: these hand-made mismatches must not land in a real run's report
-    monkeypatch.setitem(_state, "session", ReportSession(None))
+    monkeypatch.setitem(recording._state, "session", ReportSession(None))
     assert_outcome_ok(pass_outcome())
     assert_outcome_ok(unsupported_outcome())   # recorded, not a failure
     with pytest.raises(AssertionError) as info:
@@ -161,7 +162,7 @@ def test_assert_outcome_ok_raises_with_the_report(monkeypatch):
 _PLUGIN_TEST = '''
 import pytest
 from _outcomes import mismatch_outcome, pass_outcome
-from crosscheck.pytest_plugin import _state, assert_outcome_ok
+from crosscheck.pytest_plugin import assert_outcome_ok
 
 @pytest.mark.parametrize("i", range(6))
 def test_pass(i, crosscheck_record):
