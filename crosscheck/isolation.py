@@ -218,8 +218,8 @@ class Worker:
             code = self.process.wait(5)
         except subprocess.TimeoutExpired:
             code = None
-        self.close()
         how = describe_exit(code, self.peak_memory)
+        self.close()
         raise WorkerCrash(f"the code under test crashed during {what}: {how}", how, self._faults())
 
     def _faults(self) -> str:

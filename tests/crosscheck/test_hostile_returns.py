@@ -163,6 +163,20 @@ def test_what_would_kill_crosscheck_costs_one_case(tmp_path, monkeypatch, varian
     assert words in outcome.message
 
 
+def test_a_sigkill_crosscheck_did_not_send_names_the_oom_killer_and_the_peak_memory(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "hostile_oom.py").write_text(HEADER + (
+        "import os, signal, time\n\ndef relu(features):\n"
+        "    hog = np.ones(300 * 2**20 // 8)       # 300 MiB, touched\n"
+        "    time.sleep(2.5)                       # what the kernel's out-of-memory killer does, late\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"))
+    outcome = run_case(_case(), "hostile_oom", isolated=True)
+    assert outcome.status == "implementation-crash"
+    assert "SIGKILL" in outcome.message and "out-of-memory killer" in outcome.message
+    peak = int(outcome.message.split("memory peaked at ")[1].split(" MiB")[0])
+    assert 300 <= peak < 2000
+
+
 def test_a_crash_carries_the_python_traceback_of_the_code_under_test(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     (tmp_path / "hostile_abort_in_relu.py").write_text(HEADER + "import os\n\ndef relu(features):\n    os.abort()\n")
