@@ -411,7 +411,8 @@ def validate(doc) -> None:
     """Raise ReplayFileError (naming the field and the value) unless ``doc`` is a replay file crosscheck
     can run without exhausting the machine: see the module docstring."""
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ReplayFileError(f"not a crosscheck replay file (format {_show(doc.get('format')) if isinstance(doc, dict) else _show(doc)})")
+        shown = _show(doc.get("format")) if isinstance(doc, dict) else _show(doc)
+        raise ReplayFileError(f"not a crosscheck replay file (format {shown})")
     if doc.get("version", VERSION) != VERSION:
         _fail("version", f"{_show(doc.get('version'))}; this crosscheck reads version {VERSION}")
     _text("impl", doc.get("impl"), optional=True)

@@ -196,7 +196,8 @@ def add_check_parser(sub) -> None:
     check.add_argument("--convention", choices=["cs231n", "deeplearning-ai", "layers"], default="cs231n",
                        help="cs231n (assignment-2 functions), deeplearning-ai (Coursera CNN step by step) or layers "
                             "(classes with forward/backward; crosscheck.Layer declarations); default cs231n")
-    check.add_argument("--examples", type=positive_int, default=10, metavar="N", help="examples per function (default 10)")
+    check.add_argument("--examples", type=positive_int, default=10, metavar="N",
+                       help="examples per function (default 10)")
     check.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the example generator (default 0)")
     check.add_argument("--functions", nargs="+", metavar="NAME", help="check only these functions (or classes)")
     check.add_argument("--report", default=DEFAULT_REPORT_DIR, metavar="DIR",

@@ -10,6 +10,7 @@ import shlex
 
 import numpy as np
 import pytest
+from _outcomes import conv_case
 from hypothesis import HealthCheck, given, settings
 from hypothesis import seed as hypothesis_seed
 
@@ -23,12 +24,10 @@ from crosscheck.report import format_outcome_text
 from crosscheck.report.json_report import outcome_to_dict
 from crosscheck.report.terminal import printable
 
-from _outcomes import conv_case
 
-
-@pytest.fixture(scope="module")
-def conv_doc(tmp_path_factory):
-    path = save_case(tmp_path_factory.mktemp("good") / "conv.json", conv_case())
+@pytest.fixture
+def conv_doc(tmp_path):
+    path = save_case(tmp_path / "conv.json", conv_case())
     return json.loads(path.read_text())
 
 
@@ -218,7 +217,7 @@ def test_the_large_cases_pass_validation(tmp_path):
 
 
 def test_network_cases_the_strategy_draws_pass_validation():
-    from crosscheck.networks import BLOCKS, architectures   # noqa: F401 - the architectures a run draws
+    from crosscheck.networks import architectures  # deferred: crosscheck.networks imports npcnn and Keras
     for arch in _draw_all(architectures(), 30):
         params = {"architecture": arch.describe(), "layers": arch.layers, "input_shape": list(arch.input_shape),
                   "batch": arch.batch, "classes": arch.classes, "optimizer": "rmsprop", "steps": 10}
@@ -239,7 +238,7 @@ def test_replay_command_quotes_every_word_from_a_file():
 def test_control_characters_are_escaped_in_the_terminal_report():
     hostile = "boom\x1b[2J\x1b]0;title\x07\r\u202eevil"
     outcome = Outcome(conv_case(), IMPLEMENTATION_ERROR, message=f"Traceback ...\nValueError: {hostile}",
-                      impl=f"mod\x1b[31m")
+                      impl="mod\x1b[31m")
     outcome.case.params["note"] = hostile
     text = format_outcome_text(outcome_to_dict(outcome, "c.json"), snippet=False)
     assert not any(c in text for c in "\x1b\x07\r\u202e")
