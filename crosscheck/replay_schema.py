@@ -45,6 +45,7 @@ MAX_DEPTH = 32                  # nesting of objects and lists (a replay file ne
 MAX_ELEMENTS = 2**27            # elements of all arrays together; of one shape parameter; of a padded input
 MAX_RANK = 8
 INT32_MAX = 2**31 - 1
+MAX_INT_DIGITS = 40             # 2**64 has 20
 MAX_TEXT = 4096                 # characters of a free-text field (impl, a check target)
 CHECK_CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")
 # what crosscheck.networks.replay_network builds (it imports npcnn, so it is not imported here)
@@ -91,12 +92,22 @@ def read_document(path) -> dict:
         raise ReplayFileError(f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})") from None
     _check_nesting(text)
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=_parse_int)
+    except ReplayFileError:
+        raise
     except json.JSONDecodeError as exc:
         raise ReplayFileError(f"not JSON ({exc})") from None
     except RecursionError:
         raise ReplayFileError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     return doc
+
+
+def _parse_int(digits: str) -> int:
+    """A JSON integer literal, refused past MAX_INT_DIGITS (int() of thousands of digits is slow, and
+    Python refuses more than 4300 with a ValueError of its own)."""
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise ReplayFileError(f"an integer of {len(digits.lstrip('-'))} digits; at most {MAX_INT_DIGITS}")
+    return int(digits)
 
 
 def _check_nesting(text: str) -> None:
@@ -136,6 +147,14 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def _is_unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _int(field: str, v, low: int, high: int) -> int:
     if not _is_int(v):
         _fail(field, f"{_show(v)} is not an integer")
@@ -165,6 +184,8 @@ def _text(field: str, v, choices: tuple | None = None, optional: bool = False) -
         _fail(field, f"{_show(v)} is not one of {', '.join(choices)}")
     if len(v) > MAX_TEXT:
         _fail(field, f"a string of {len(v)} characters; at most {MAX_TEXT}")
+    if not _is_unicode(v):
+        _fail(field, f"{ascii(v)[:80]} holds a lone surrogate (not Unicode text)")
     return v
 
 

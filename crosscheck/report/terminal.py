@@ -33,9 +33,10 @@ _STATUS_HEADER = {PASS: "pass", MISMATCH: "mism.", REFERENCE_UNSUPPORTED: "unsup
                   IMPLEMENTATION_TIMEOUT: "timeout"}
 
 
-# C0 controls but tab (newlines are split into lines first), DEL, C1 controls (CSI ...), and the Unicode
-# marks that reorder text on screen: what a terminal would act on instead of showing
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 controls but tab (newlines are split into lines first), DEL, C1 controls (CSI ...), the Unicode
+# marks that reorder text on screen (what a terminal would act on instead of showing), and lone
+# surrogates (which no output encoding can write)
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def printable(text: str) -> str:

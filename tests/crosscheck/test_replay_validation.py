@@ -146,7 +146,10 @@ def _write(tmp_path, name: str, raw: bytes):
     (b'{"format": "crosscheck-case", "impl": "\xff\xfe"}', "not UTF-8 text (byte 0xff at offset 39)"),
     (b'{"format": "crosscheck-case", ', "not JSON"),
     (b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"[[[["}', "not a crosscheck replay file"),
-], ids=["deep nesting", "non-UTF-8 bytes", "truncated JSON", "brackets inside strings are not nesting"])
+    (b'{"seed": ' + b"1" * 5000 + b"}", "an integer of 5000 digits; at most 40"),
+    (b'{"format": "crosscheck-case", "impl": "\\ud800", "case": {}}', "impl: '\\\\ud800' holds a lone surrogate"),
+], ids=["deep nesting", "non-UTF-8 bytes", "truncated JSON", "brackets inside strings are not nesting",
+        "an integer past Python's digit limit", "a lone surrogate"])
 def test_the_file_itself_is_checked_before_parsing(tmp_path, raw, message):
     with pytest.raises(ReplayFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
         read_replay(_write(tmp_path, "x.json", raw))
@@ -245,6 +248,7 @@ def test_control_characters_are_escaped_in_the_terminal_report():
     assert "boom\\x1b[2J" in text and "\\u202eevil" in text
     assert "--impl 'mod\\x1b[31m'" in text       # the command quoted, then shown escaped
     assert printable("tab\tstays") == "tab\tstays"
+    assert printable("lone \ud800") == "lone \\ud800"     # no output encoding could write it
 
 
 def test_replay_prints_the_recorded_impl_quoted_and_escaped(tmp_path, conv_doc, capsys, monkeypatch):
