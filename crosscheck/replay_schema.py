@@ -48,11 +48,9 @@ INT32_MAX = 2**31 - 1
 MAX_INT_DIGITS = 40             # 2**64 has 20
 MAX_TEXT = 4096                 # characters of a free-text field (impl, a check target)
 CHECK_CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")
-# what crosscheck.networks.replay_network builds (it imports npcnn, so it is not imported here)
+# what crosscheck.networks.replay_network builds (it imports npcnn, so it is not imported here: the
+# layer class names are checked against npcnn's own by crosscheck replay before it builds anything)
 NETWORK_OPTIMIZERS = ("sgd", "adam", "rmsprop")
-NETWORK_LAYERS = ("Conv2D", "BatchNormalization", "Activation", "DepthwiseConv2D", "Conv2DTranspose", "MaxPooling2D",
-                  "AveragePooling2D", "GroupNormalization", "LayerNormalization", "Flatten", "GlobalAveragePooling2D",
-                  "Dense")
 MAX_NETWORK_LAYERS = 256
 MAX_NETWORK_STEPS = 1000
 MAX_LAYER_INT = 2**12           # a network layer's filters, units, kernel size, strides, groups ...
@@ -402,7 +400,9 @@ def _check_network(case: dict) -> None:
         f = f"case.params.layers[{i}]"
         if not isinstance(layer, dict) or not isinstance(layer.get("config", {}), dict):
             _fail(f, "is not an object {class_name, config}")
-        _text(f"{f}.class_name", layer.get("class_name"), NETWORK_LAYERS)
+        name = _text(f"{f}.class_name", layer.get("class_name"))
+        if not name.isidentifier() or len(name) > 100:
+            _fail(f"{f}.class_name", f"{_show(name)} is not a class name")
         for key, value in layer.get("config", {}).items():
             _layer_value(f"{f}.config.{key}", value)
     for name, value in p.items():
@@ -417,7 +417,7 @@ def _layer_value(field: str, v) -> None:
         for i, x in enumerate(v):
             _layer_value(f"{field}[{i}]", x)
     elif _is_int(v):
-        _int(field, v, 0, MAX_LAYER_INT)
+        _int(field, v, -MAX_LAYER_INT, MAX_LAYER_INT)
     elif isinstance(v, float):
         _number(field, v)
     elif v is not None and not isinstance(v, (bool, str)):

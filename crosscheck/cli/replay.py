@@ -61,6 +61,7 @@ def replay_here(args, console: Console) -> int:
         outcome, impl_name = _rerun_check_case(args, check)
     elif case.op == "network":   # npcnn's own layers and optimizers against Keras; no --impl
         from ..networks import replay_network  # deferred: crosscheck.networks imports npcnn, the code under test
+        _check_network_layers(args.case, case.params["layers"])
         outcome, impl_name = replay_network(case), "npcnn.Sequential"
     else:
         impl_name = args.impl or DEFAULT_IMPL
@@ -78,6 +79,16 @@ def replay_here(args, console: Console) -> int:
     failed = outcome.status in FAILING
     console.print(f"status: {outcome.status}" + (" (still fails)" if failed else ""))
     return EXIT_FAILED if failed else EXIT_OK
+
+
+def _check_network_layers(path, layers: list) -> None:
+    """Each layer of a network case is one npcnn builds from its config (exit 2 naming it otherwise)."""
+    from npcnn.layers import deserialize  # deferred: npcnn is imported only where a network is replayed
+    for i, spec in enumerate(layers):
+        try:
+            deserialize(spec)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise UsageError(printable(f"cannot use replay file {path}: case.params.layers[{i}]: {exc}")) from None
 
 
 def _rerun_check_case(args, check: dict):

@@ -108,7 +108,7 @@ HOSTILE = [
     ("network of a huge batch", "network", "case.params.batch", 2**30, "case.params.input_shape"),
     ("network optimizer unknown", "network", "case.params.optimizer", "lbfgs", "case.params.optimizer"),
     ("network seed negative", "network", "case.seed", -1, "case.seed"),
-    ("network layer unknown", "network", "case.params.layers", [{"class_name": "Lambda", "config": {}}],
+    ("network layer class not a name", "network", "case.params.layers", [{"class_name": "os.system", "config": {}}],
      "case.params.layers[0].class_name"),
     ("network layer of a huge kernel", "network", "case.params.layers",
      [{"class_name": "Conv2D", "config": {"filters": 2, "kernel_size": [2**20, 2**20]}}],
@@ -280,3 +280,11 @@ def test_a_numeric_option_outside_its_meaning_is_a_usage_error(argv, capsys):
 def test_numeric_options_in_range_are_taken():
     args = build_parser().parse_args(["run", "--timeout", "0.5", "--shrink-time", "0", "--examples", "3", "-j", "2"])
     assert (args.timeout, args.shrink_time, args.examples, args.jobs) == (0.5, 0.0, 3, 2)
+
+
+def test_a_network_layer_npcnn_cannot_build_is_exit_2_naming_it(tmp_path, capsys):
+    layers = [{"class_name": "Flatten", "config": {}}, {"class_name": "Lambda", "config": {"function": "os.system"}}]
+    path = _write(tmp_path, "net.json", json.dumps(_set(_network_doc(), "case.params.layers", layers)).encode())
+    assert main(["replay", str(path), "--here"]) == 2     # the replaying child's side, where npcnn is imported
+    err = capsys.readouterr().err
+    assert "case.params.layers[1]: unknown layer class 'Lambda'" in err and "Traceback" not in err
