@@ -60,8 +60,9 @@ def replay_here(args, console: Console) -> int:
     if check:
         outcome, impl_name = _rerun_check_case(args, check)
     elif case.op == "network":   # npcnn's own layers and optimizers against Keras; no --impl
-        from ..networks import replay_network  # deferred: crosscheck.networks imports npcnn, the code under test
-        _check_network_layers(args.case, case.params["layers"])
+        from ..networks import L as npcnn_layers  # deferred: crosscheck.networks imports npcnn, the code under test
+        from ..networks import replay_network  # deferred: as above
+        _check_network_layers(args.case, case.params["layers"], npcnn_layers.deserialize)
         outcome, impl_name = replay_network(case), "npcnn.Sequential"
     else:
         impl_name = args.impl or DEFAULT_IMPL
@@ -81,9 +82,9 @@ def replay_here(args, console: Console) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
-def _check_network_layers(path, layers: list) -> None:
-    """Each layer of a network case is one npcnn builds from its config (exit 2 naming it otherwise)."""
-    from npcnn.layers import deserialize  # deferred: npcnn is imported only where a network is replayed
+def _check_network_layers(path, layers: list, deserialize: Callable) -> None:
+    """Each layer of a network case is one npcnn builds from its config (``deserialize``: npcnn's),
+    exit 2 naming it otherwise."""
     for i, spec in enumerate(layers):
         try:
             deserialize(spec)
