@@ -288,3 +288,13 @@ def test_a_network_layer_npcnn_cannot_build_is_exit_2_naming_it(tmp_path, capsys
     assert main(["replay", str(path), "--here"]) == 2     # the replaying child's side, where npcnn is imported
     err = capsys.readouterr().err
     assert "case.params.layers[1]: unknown layer class 'Lambda'" in err and "Traceback" not in err
+
+
+def test_a_problem_line_is_text_not_markup():
+    from rich.console import Console
+
+    from crosscheck.cli.tables import print_problems
+    console = Console(record=True, width=200, force_terminal=False)
+    print_problems(console, ["TensorFlow said [/bold] and \x1b[2J [red]x[/red]"])   # rich markup would raise
+    text = console.export_text()
+    assert "fails: TensorFlow said [/bold] and \\x1b[2J [red]x[/red]" in text
