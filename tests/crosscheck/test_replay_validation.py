@@ -298,3 +298,12 @@ def test_a_problem_line_is_text_not_markup():
     print_problems(console, ["TensorFlow said [/bold] and \x1b[2J [red]x[/red]"])   # rich markup would raise
     text = console.export_text()
     assert "fails: TensorFlow said [/bold] and \\x1b[2J [red]x[/red]" in text
+
+
+def test_a_check_case_is_bounded_as_its_op_is():
+    check = {"target": "layers.py", "function": "max_pool_forward_naive", "convention": "cs231n"}
+    validate(_set(_pool_doc(), "check", check))
+    with pytest.raises(ReplayFileError, match="case.params.ksize: 2147483647 pads the input"):
+        validate(_set(_pool_doc(ksize=2**31 - 1), "check", check))
+    with pytest.raises(ReplayFileError, match="nested deeper than"):
+        validate(_set(_pool_doc(), "check", {**check, "extra": json.loads("[" * 40 + "]" * 40)}))
