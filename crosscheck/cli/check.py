@@ -25,7 +25,7 @@ def cmd_check(args, console: Console) -> int:
         worker, code = load_target(args)
     except LoadError as exc:
         console.print(f"[bold red]crosscheck check: cannot load {args.target}[/]")
-        console.print(str(exc), markup=False)
+        console.print(str(exc), markup=False, soft_wrap=True)
         console.print("[bold red]FAILED[/]: nothing was checked")
         run.write([], functions=[], load_error=str(exc), more_problems=[f"cannot load {args.target}"])
         return EXIT_FAILED
@@ -87,7 +87,10 @@ def start_check_worker(target: str, convention: str, timeout: float | None):
         raise LoadError(f"importing {target} did not finish within {timeout:g} s (an endless loop or a wait at "
                         "module level?); --timeout S allows more") from None
     except WorkerCrash as exc:
-        raise LoadError(f"importing {target} crashed the Python process: {str(exc).rsplit(': ', 1)[-1]}") from None
+        how = getattr(exc, "how", None) or str(exc).rsplit(": ", 1)[-1]
+        if how.startswith("exited"):   # os._exit() or a C exit() at module level
+            raise LoadError(f"importing {target} ended the Python process ({how}: os._exit() at module level?)") from None
+        raise LoadError(f"importing {target} crashed the Python process: {how}") from None
     return worker
 
 
