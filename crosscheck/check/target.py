@@ -74,10 +74,18 @@ def examine(module: types.ModuleType, convention: str) -> tuple[Target, list[Spe
     if convention != "layers":
         specs = convention_specs(convention)
         names = {name for spec in specs for name in (spec.name, *spec.requires)}
-        defined = frozenset(name for name in names if callable(getattr(module, name, None)))
+        defined = frozenset(name for name in names if _defines(module, name))
         return Target(convention, defined), specs
-    pairs = [_plan_and_spec(found) for found in module_layers(module)]
+    pairs = [_plan_and_spec(found, i) for i, found in enumerate(module_layers(module))]
     return Target(convention, layers=tuple(plan for plan, _ in pairs)), [spec for _, spec in pairs]
+
+
+def _defines(module: types.ModuleType, name: str) -> bool:
+    """Whether ``module.name`` is a callable (a module ``__getattr__`` that raises: it is not)."""
+    try:
+        return callable(getattr(module, name))
+    except Exception:
+        return False
 
 
 def specs_for(convention: str, code: types.ModuleType | Target | None = None) -> list[Spec]:
@@ -107,15 +115,16 @@ def module_layers(module: types.ModuleType) -> list:
     return found
 
 
-def _plan_and_spec(layer) -> tuple[LayerPlan, Spec]:
+def _plan_and_spec(layer, index: int) -> tuple[LayerPlan, Spec]:
     if isinstance(layer, LayerPlan):
         return layer, plan_spec(layer)
     if not isinstance(layer, Layer):
-        plan = LayerPlan(type(layer).__name__, problem=f"a LAYERS entry must be a crosscheck.Layer, got "
-                                                        f"{type(layer).__name__}")
+        plan = LayerPlan(f"LAYERS[{index}]", problem=f"LAYERS[{index}] must be a crosscheck.Layer, got "
+                                                     f"{type(layer).__name__}")
         return plan, plan_spec(plan)
-    _name_layer(layer)
-    plan = plan_of(layer)
+    if layer.op in (*layer_ops(), "pool"):   # named after its class, built once (the user's code)
+        _name_layer(layer)
+    plan = plan_of(layer, f"LAYERS[{index}]")
     if plan.problem:
         return plan, plan_spec(plan)
     return plan, plan_spec(plan, activation_run(layer) if layer.activation else layer_run(layer))
@@ -131,30 +140,42 @@ def _name_layer(layer: Layer) -> None:
         layer.name = layer.op
 
 
-def plan_of(layer: Layer) -> LayerPlan:
-    """The plain values of ``layer`` that its cases depend on, or a LayerPlan naming the first that is
-    not one crosscheck can use."""
-    name = layer.row_name()
-    name = name if isinstance(name, str) else repr(name)
+def plan_of(layer: Layer, fallback_name: str = "layer") -> LayerPlan:
+    """The plain values of ``layer`` that its cases depend on (each the exact built-in type, whatever
+    subclass the user's code gave), or a LayerPlan naming the first one crosscheck cannot use."""
+    name = layer.name or getattr(layer.make, "__name__", "")
+    name = str.__str__(name) if isinstance(name, str) and name and not name.startswith("<") else fallback_name
     ops = (*layer_ops(), "pool")
-    if not isinstance(layer.op, str) or layer.op not in ops:
+    op, layout, activation = (_one_of(layer.op, ops), _one_of(layer.layout, LAYOUTS),
+                              _one_of(layer.activation, (None, *DENSE_ACTIVATIONS)))
+    if op is _NONE:
         return LayerPlan(name, problem=f"{name}: op={layer.op!r} is not one of {', '.join(ops)}")
-    if layer.layout not in LAYOUTS:
+    if layout is _NONE:
         return LayerPlan(name, problem=f"{name}: layout={layer.layout!r} is not one of {', '.join(LAYOUTS)}")
-    if layer.activation is not None and layer.activation not in DENSE_ACTIVATIONS:
+    if activation is _NONE:
         return LayerPlan(name, problem=f"{name}: activation={layer.activation!r} is not one of "
                                        f"{', '.join(DENSE_ACTIVATIONS)}")
     if not isinstance(layer.supports, dict):
         return LayerPlan(name, problem=f"{name}: supports must be a dict, got {type(layer.supports).__name__}")
     supports = {}
     for key, value in layer.supports.items():
-        if key not in _SUPPORTS_FIELDS:
+        field_name = _one_of(key, _SUPPORTS_FIELDS)
+        if field_name is _NONE:
             return LayerPlan(name, problem=f"{name}: supports has no field {key!r}; known: {', '.join(_SUPPORTS_FIELDS)}")
         try:
-            supports[key] = _plain(value)
+            supports[field_name] = _plain(value)
         except TypeError as exc:
             return LayerPlan(name, problem=f"{name}: supports[{key!r}] {exc}")
-    return LayerPlan(name, layer.op, layer.layout, supports, layer.activation)
+    return LayerPlan(name, op, layout, supports, activation)
+
+
+_NONE = object()
+
+
+def _one_of(value, allowed: tuple):
+    """The entry of ``allowed`` equal to ``value`` (crosscheck's own object, not the user's), or _NONE."""
+    return next((a for a in allowed if (value is None and a is None) or (isinstance(value, str) and value == a)),
+                _NONE)
 
 
 def _plain(value):

@@ -109,6 +109,9 @@ class Sizes(tuple):
 class Stride:
     pass
 
+class Name(str):
+    pass
+
 class ReLU:
     def forward(self, x):
         return x
@@ -122,6 +125,8 @@ LAYERS = [
     crosscheck.Layer(make=lambda config: ReLU(), op="relu", name="own_class", supports={"strides": (Stride(),)}),
     crosscheck.Layer(make=lambda config: ReLU(), op="relu", name="unknown_field", supports={"stride": (1,)}),
     crosscheck.Layer(make=lambda config: ReLU(), op="rlu", name="unknown_op"),
+    crosscheck.Layer(make=lambda config: ReLU(), op=Name("relu"), name=Name("own_str"), layout=Name("NHWC")),
+    ReLU(),
 ]
 """
 
@@ -142,7 +147,7 @@ def test_the_target_a_worker_sends_holds_plain_values_only():
     exec(compile(LAYERS_SOURCE, "student_layers.py", "exec"), module.__dict__)
     target, specs = examine(module, "layers")
     assert OnlyCrosscheckClasses(io.BytesIO(pickle.dumps(target, protocol=5))).load() == target
-    plain, own_class, unknown_field, unknown_op = target.layers
+    plain, own_class, unknown_field, unknown_op, own_str, not_a_layer = target.layers
     assert plain == LayerPlan("plain", "relu", "NCHW", {"in_channels": (1, 2), "square": True, "strides": (1,)})
     assert type(plain.supports["in_channels"][0]) is int and type(plain.supports["square"]) is bool
     assert type(plain.supports["strides"]) is tuple
@@ -150,7 +155,9 @@ def test_the_target_a_worker_sends_holds_plain_values_only():
                                  "and tuples of them")
     assert unknown_field.problem.startswith("unknown_field: supports has no field 'stride'; known: kernel_sizes")
     assert unknown_op.problem.startswith("unknown_op: op='rlu' is not one of conv2d")
-    assert [s.run is None for s in specs] == [False, True, True, True]
+    assert own_str == LayerPlan("own_str", "relu", "NHWC")      # crosscheck's own strings, not the user's class
+    assert not_a_layer.problem == "LAYERS[5] must be a crosscheck.Layer, got ReLU"
+    assert [s.run is None for s in specs] == [False, True, True, True, False, True]
 
 
 def test_a_target_is_checked_in_its_worker_only():
