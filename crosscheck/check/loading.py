@@ -13,7 +13,6 @@ import re
 import signal
 import sys
 import threading
-import traceback
 import types
 import zlib
 from contextlib import contextmanager

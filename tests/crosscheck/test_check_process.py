@@ -76,9 +76,10 @@ def test_a_chdir_at_import_moves_nothing_the_command_writes(tmp_path, monkeypatc
     ("import sys\nsys.exit(0)\n", "called sys.exit(0) at module level"),
     ("name = input('your name? ')\n", "read from stdin (input()) at module level"),
     ("import os\nos._exit(0)\n", "ended the Python process"),
+    ("import os\nos.abort()\n", "crashed the Python process: killed by signal SIGABRT"),
 ])
 def test_a_script_at_import_is_one_line_and_exit_1(tmp_path, source, reason):
-    """sys.exit and os._exit end the worker, not the command; input() reads the worker's stdin,
+    """sys.exit, os._exit and os.abort end the worker, not the command; input() reads the worker's stdin,
     which is /dev/null (this process's stdin is an open pipe meanwhile: the worker must not wait on it)."""
     (tmp_path / "script.py").write_text(source)
     read_end, write_end = os.pipe()
