@@ -5,11 +5,14 @@ which crosscheck.isolation's generic worker hosts). The caller gets plain values
 crosscheck.check.Target at the start, an Outcome per case; it never imports the user's file."""
 from __future__ import annotations
 
+import io
 import os
+import pickle
 import tempfile
 import weakref
 from pathlib import Path
 
+from ..case import IMPLEMENTATION_ERROR, Outcome
 from ..isolation import CALL_TIMEOUT, Worker, rebuild_exception
 from ..oracle.reference import PHASE_FILE
 from ..threads import limit_threads
@@ -27,6 +30,7 @@ def setup(args: tuple, booted) -> dict:
     target, convention = args
     module = load_user_code(target, timeout=None)
     target_info, specs = examine(module, convention)
+    sendable(target_info)
     return {"kind": "check", "module": module, "specs": {s.name: s for s in specs}, "info": target_info,
             "answer": _answer}
 
@@ -35,7 +39,38 @@ def _answer(state: dict, message: tuple):
     if message[0] != "check":
         raise ValueError(f"unknown request {message[0]!r}")
     _, name, case, options = message
-    return ("ok", state["specs"][name].run(state["module"], case, options))
+    outcome = state["specs"][name].run(state["module"], case, options)
+    outcome.impl = name
+    try:
+        sendable(outcome)
+    except TypeError as exc:
+        outcome = Outcome(case, IMPLEMENTATION_ERROR, message=f"{name}: {exc}", impl=name)
+    return ("ok", outcome)
+
+
+#: the packages whose classes a reply to the command may name: what its process loads without the user's code
+SENDABLE_PACKAGES = ("builtins", "copyreg", "numpy", "crosscheck")
+
+
+class _SendableOnly(pickle.Unpickler):
+    def find_class(self, module, name):
+        if module.split(".")[0] not in SENDABLE_PACKAGES:
+            raise pickle.UnpicklingError(f"{module}.{name}")
+        return super().find_class(module, name)
+
+
+def sendable(value) -> None:
+    """TypeError unless ``value`` pickles and unpickles with classes of SENDABLE_PACKAGES only: an
+    object of the user's classes in a reply would make the command's process import the user's file."""
+    try:
+        data = pickle.dumps(value, protocol=5)
+    except Exception as exc:   # noqa: BLE001 - whatever the user's object does when pickled
+        raise TypeError(f"gave back a value that cannot be sent to crosscheck's process ({exc})") from None
+    try:
+        _SendableOnly(io.BytesIO(data)).load()
+    except pickle.UnpicklingError as exc:
+        raise TypeError(f"gave back an object of class {exc} (the checked code's own), which crosscheck's process "
+                        "does not load: return NumPy arrays, Python numbers and strings") from None
 
 
 def _remove(path: str) -> None:

@@ -164,3 +164,31 @@ def test_the_target_a_worker_sends_holds_plain_values_only():
 def test_a_target_is_checked_in_its_worker_only():
     with pytest.raises(ValueError, match="give worker="):
         check_target(Target("cs231n", frozenset({"relu_forward"})))
+
+
+class UsersStr(str):
+    """A class of the checked code's (here: of this test module, which the command's process cannot load)."""
+
+
+def _spec_returning(outcome_of_case):
+    from crosscheck.check import Spec
+    return Spec("relu_forward", ("relu_forward",), None, lambda module, case, options: outcome_of_case(case), ("y",))
+
+
+def test_a_worker_reply_names_crosscheck_numpy_and_builtin_classes_only():
+    """An Outcome that would carry an object of the checked code's classes to the command (whose
+    process would then import the user's file to unpickle it) becomes an implementation-error naming
+    the class; the function's name in a reply is always crosscheck's string."""
+    import numpy as np
+
+    from crosscheck.case import Case, Outcome
+    from crosscheck.check.worker import _answer
+    case = Case("relu", {}, {"features": np.ones((2, 3))}, np.ones((2, 3)), "float64", 0)
+    state = {"module": None, "specs": {"relu_forward": _spec_returning(
+        lambda case: Outcome(case, "pass", impl=UsersStr("relu_forward")))}}
+    status, outcome = _answer(state, ("check", "relu_forward", case, {}))
+    assert (status, outcome.status, type(outcome.impl)) == ("ok", "pass", str)
+    state["specs"]["relu_forward"] = _spec_returning(lambda case: Outcome(case, "pass", notes=[UsersStr("a note")]))
+    status, outcome = _answer(state, ("check", "relu_forward", case, {}))
+    assert outcome.status == "implementation-error"
+    assert outcome.message.startswith("relu_forward: gave back an object of class test_check_process.UsersStr")
