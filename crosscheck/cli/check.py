@@ -89,7 +89,7 @@ def start_check_worker(target: str, convention: str, timeout: float | None):
     except WorkerCrash as exc:
         how = getattr(exc, "how", None) or str(exc).rsplit(": ", 1)[-1]
         if how.startswith("exited"):   # os._exit() or a C exit() at module level
-            raise LoadError(f"importing {target} ended the Python process ({how}: os._exit() at module level?)") from None
+            raise LoadError(f"importing {target} ended the Python process before the import finished ({how})") from None
         raise LoadError(f"importing {target} crashed the Python process: {how}") from None
     return worker
 
