@@ -111,7 +111,7 @@ def module_layers(module: types.ModuleType) -> list:
     found = []
     for cls in layer_classes(module):
         layer = discover(cls, layout)
-        found.append(layer if isinstance(layer, Layer) else LayerPlan(cls.__name__, problem=layer))
+        found.append(layer if isinstance(layer, Layer) else LayerPlan(str.__str__(cls.__name__), problem=layer))
     return found
 
 
