@@ -161,7 +161,8 @@ def plan_of(layer: Layer, fallback_name: str = "layer") -> LayerPlan:
     for key, value in layer.supports.items():
         field_name = _one_of(key, _SUPPORTS_FIELDS)
         if field_name is _NONE:
-            return LayerPlan(name, problem=f"{name}: supports has no field {key!r}; known: {', '.join(_SUPPORTS_FIELDS)}")
+            return LayerPlan(name, problem=f"{name}: supports has no field {key!r}; known: "
+                                           f"{', '.join(_SUPPORTS_FIELDS)}")
         try:
             supports[field_name] = _plain(value)
         except TypeError as exc:
