@@ -371,11 +371,16 @@ def check_spec(spec: Spec, module, examples: int = 10, seed: int = 0, ties: str 
 
 def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ties: str = "note",
                  pinned: dict | None = None, timeout: float | None = None, worker=None,
-                 on_outcome=None) -> list[Row]:
-    """One Row per spec whose function ``module`` defines (a backward without its forward: an error row).
-    With a ``worker`` the cases run there, TensorFlow's reference too: this process never imports it."""
+                 on_outcome=None, defined=None) -> list[Row]:
+    """One Row per spec whose function the user's code defines (a backward without its forward: an
+    error row). ``defined``: the names the code defines as callables (crosscheck.check.Target's; None:
+    read from ``module``). With a ``worker`` the cases run there, TensorFlow's reference too, and
+    ``module`` is None: this process never imports the user's code, nor TensorFlow."""
     if worker is None:
         limit_threads()
+    if defined is None:
+        defined = {name for spec in specs for name in (spec.name, *spec.requires)
+                   if callable(getattr(module, name, None))}
     rows = []
     for spec in specs:
         if only and spec.name not in only:
@@ -383,9 +388,9 @@ def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ti
         if spec.run is None:   # a layer class that could not be discovered: the reason is in ``group``
             rows.append(Row(spec.name, "error", message=spec.group))
             continue
-        if spec.requires and not callable(getattr(module, spec.name, None)):
+        if spec.requires and spec.name not in defined:
             continue
-        missing = [name for name in spec.requires if not callable(getattr(module, name, None))]
+        missing = [name for name in spec.requires if name not in defined]
         if missing:
             rows.append(Row(spec.name, "error", message=f"{spec.name} needs {', '.join(missing)} (its cache) but "
                                                         f"{', '.join(missing)} is not defined"))
