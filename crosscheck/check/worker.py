@@ -5,7 +5,6 @@ which crosscheck.isolation's generic worker hosts). The caller gets plain values
 crosscheck.check.Target at the start, an Outcome per case; it never imports the user's file."""
 from __future__ import annotations
 
-import io
 import os
 import pickle
 import tempfile
@@ -15,6 +14,7 @@ from pathlib import Path
 from ..case import IMPLEMENTATION_ERROR, Outcome
 from ..isolation import CALL_TIMEOUT, Worker, rebuild_exception
 from ..oracle.reference import PHASE_FILE
+from ..returned import NotPlain, loads_plain
 from ..threads import limit_threads
 from .loading import load_user_code
 from .target import Target, examine
@@ -48,29 +48,20 @@ def _answer(state: dict, message: tuple):
     return ("ok", outcome)
 
 
-#: the packages whose classes a reply to the command may name: what its process loads without the user's code
-SENDABLE_PACKAGES = ("builtins", "copyreg", "numpy", "crosscheck")
-
-
-class _SendableOnly(pickle.Unpickler):
-    def find_class(self, module, name):
-        if module.split(".")[0] not in SENDABLE_PACKAGES:
-            raise pickle.UnpicklingError(f"{module}.{name}")
-        return super().find_class(module, name)
-
-
 def sendable(value) -> None:
-    """TypeError unless ``value`` pickles and unpickles with classes of SENDABLE_PACKAGES only: an
-    object of the user's classes in a reply would make the command's process import the user's file."""
+    """TypeError unless ``value`` pickles into plain data (:func:`crosscheck.returned.loads_plain`, what
+    the command's process accepts): an object of the user's classes in a reply would run the user's
+    code there."""
     try:
         data = pickle.dumps(value, protocol=5)
     except Exception as exc:   # noqa: BLE001 - whatever the user's object does when pickled
         raise TypeError(f"gave back a value that cannot be sent to crosscheck's process ({exc})") from None
     try:
-        _SendableOnly(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as exc:
-        raise TypeError(f"gave back an object of class {exc} (the checked code's own), which crosscheck's process "
-                        "does not load: return NumPy arrays, Python numbers and strings") from None
+        loads_plain(data)
+    except NotPlain as exc:
+        what = f"an object of class {exc.class_name} (the checked code's own)" if exc.class_name else "unreadable data"
+        raise TypeError(f"gave back {what}, which crosscheck's process does not load: return NumPy arrays, Python "
+                        "numbers and strings") from None
 
 
 def _remove(path: str) -> None:
