@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: how the module name of a file ``crosscheck check`` loads begins (a file is not a module by name)
+CHECKED_FILE_MODULE = "crosscheck_user_"
 NUMERIC_KINDS = "biufc"      # bool, signed, unsigned, float, complex
 PLAIN_NUMBERS = (bool, int, float, complex)
 
@@ -33,8 +35,12 @@ class Foreign:
 
 
 def _type_name(value) -> str:
+    """``torch.Tensor``, ``Activation`` (a class of the checked file, whose module name is crosscheck's)."""
     cls = type(value)
-    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    name = cls.__qualname__.replace("<locals>.", "")
+    module = getattr(cls, "__module__", "") or ""
+    mine = module in ("builtins", "__main__") or module.startswith(CHECKED_FILE_MODULE)
+    return name if mine else f"{module}.{name}"
 
 
 def _article(text: str) -> str:

@@ -18,6 +18,7 @@ import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..returned import CHECKED_FILE_MODULE
 from ..tracebacks import user_traceback
 
 SCRIPT_HINT = 'a checked file should only define its functions: put script code under `if __name__ == "__main__":`'
@@ -100,7 +101,7 @@ def _import_file(path: Path, target: str, timeout) -> types.ModuleType:
         with time_limit(timeout, f"importing {target}"):
             if in_package:
                 return importlib.import_module(dotted)
-            name = f"crosscheck_user_{zlib.crc32(str(path).encode()):08x}"
+            name = f"{CHECKED_FILE_MODULE}{zlib.crc32(str(path).encode()):08x}"
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module

@@ -25,6 +25,7 @@ from ..case import (FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEME
 from ..compare import NONE_NOTE, ZERO_NOTE, compare
 from ..diagnosis import LOCATIONAL, diagnose_tensor, raised_cropping_at_zero_pad
 from ..fuzz import fuzz_outcomes
+from ..implementation import UNUSABLE_RETURN
 from ..isolation import WorkerCrash, WorkerTimeout
 from ..ops.pooling import tied_windows
 from ..registry import get_op
@@ -224,6 +225,8 @@ def causes_of(outcome: Outcome) -> list[str]:
     if outcome.status in (IMPLEMENTATION_ERROR, REFERENCE_ERROR):
         if outcome.status == IMPLEMENTATION_ERROR and raised_cropping_at_zero_pad(outcome.case, outcome.message):
             return ["crop-empty-at-zero-pad"]
+        if outcome.status == IMPLEMENTATION_ERROR and outcome.message.startswith(UNUSABLE_RETURN):
+            return ["returns " + outcome.message[len(UNUSABLE_RETURN):].strip().split(" as `")[0]]
         last = (outcome.message.strip().splitlines() or ["error"])[-1]
         kind = last.split(":")[0].split(".")[-1]
         if kind in CONTRACT_CAUSES:
