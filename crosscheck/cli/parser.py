@@ -115,7 +115,7 @@ def add_run_parser(sub) -> None:
 
 def _add_run_scope_options(run) -> None:
     """What ``crosscheck run`` checks, and where its report goes."""
-    run.add_argument("--ops", nargs="+", metavar="OP", help="ops to check (default: all; see `crosscheck ops`)")
+    run.add_argument("--ops", nargs="+", metavar="OP", help="ops to check, separated by spaces or commas (default: all; see `crosscheck ops`)")
     run.add_argument("--examples", type=positive_int, default=None, metavar="N",
                      help=f"examples per op and dtype (default {DEFAULT_EXAMPLES}), or architectures per "
                           f"optimizer with --networks (default {DEFAULT_NETWORK_EXAMPLES})")
