@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..report_names import CASES_DIR, JOURNAL_NAME
 from .json_report import merge_summaries
+from .pytest_journals import session_entries
 from .report_dir import ReportDirError, check_report_dir, job_dirs, read_journal
 from .session import ReportSession
 
@@ -38,17 +39,20 @@ def _finished(entries: list[dict]) -> bool:
 
 
 def rebuild(report_dir):
-    """report.json and report.html from the journal (a ``-j N`` run's: its shards' journals, merged);
-    returns (session, meta, complete)."""
+    """report.json and report.html from the journal (a ``-j N`` run's: its shards' journals, merged;
+    a pytest session's: its xdist workers' journals too, :mod:`.pytest_journals`); returns
+    (session, meta, complete)."""
     shards = [] if (Path(report_dir) / JOURNAL_NAME).is_file() else job_dirs(report_dir)
     if shards:
         session, meta, complete = merge_shards(shards, report_dir)
         meta.pop("merged_from", None)
         return session, meta, complete
     entries = read_journal(report_dir)
+    merged, run_problems = session_entries(report_dir, entries)   # a pytest session's: its xdist workers' too
     meta = _meta(entries)
-    session = _session_from(entries)
+    session = _session_from(merged)
     session.require_compared = meta.get("require_compared", True)
+    session.run_problems = run_problems
     return session, {k: v for k, v in meta.items() if k not in ("kind", "require_compared")}, _finished(entries)
 
 

@@ -11,7 +11,7 @@ from ..case import FAILING, PASS, Outcome
 from ..replay import case_id, replay_filename, save_case, tensorflow_snippet
 from ..report_names import CASES_DIR, HTML_NAME, JSON_NAME
 from .html_report import write_html
-from .json_report import (add_parity, add_to_summary, build_document, empty_summary, merge_summaries, ok,
+from .json_report import (add_parity, add_to_summary, build_document, empty_summary, ok,
                           outcome_to_dict, problems, write_json)
 from .report_dir import open_report_dir
 
@@ -29,6 +29,9 @@ class ReportSession:
         self.require_compared = True
         self.journal = None
         self.tensorflow = None   # what computed the reference (crosscheck.oracle.backend.describe)
+        #: why the run fails beyond its outcomes: a process that crashed or did not finish its journal
+        #: (crosscheck.report.pytest_journals)
+        self.run_problems: list[str] = []
 
     def start(self, report_dir, **meta) -> None:
         """Check ``report_dir`` (ReportDirError if it cannot hold a report), clear the previous run's
@@ -55,12 +58,15 @@ class ReportSession:
             return save_case(self.cases_dir / replay_filename(outcome), outcome.case, outcome, check=check)
         return None
 
-    def add(self, outcome: Outcome, check: dict | None = None) -> dict:
+    def add(self, outcome: Outcome, check: dict | None = None, test: str | None = None) -> dict:
         """Count ``outcome``; keep it (and write its replay file) unless it passed. Returns its dict.
-        ``check``: for ``crosscheck check``, the target, convention and function the case belongs to."""
+        ``check``: for ``crosscheck check``, the target, convention and function the case belongs to;
+        ``test``: under pytest, the node id of the test that recorded it."""
         add_to_summary(self.summary, outcome)
         replay_file = self._replay_file(outcome, check)
         d = outcome_to_dict(outcome, replay_file, check)
+        if test:
+            d["test"] = test
         if outcome.status != PASS:
             self.outcomes.append(d)
         self._journal(outcome, d if outcome.status != PASS else None)
@@ -119,20 +125,11 @@ class ReportSession:
 
     @property
     def ok(self) -> bool:
-        return ok(self.summary, self.require_compared)
+        return not self.run_problems and ok(self.summary, self.require_compared)
 
     @property
     def problems(self) -> list[str]:
-        return problems(self.summary, self.require_compared)
-
-    def to_partial(self) -> dict:
-        """This session's data as plain JSON-able values (sent from an xdist worker)."""
-        return {"summary": self.summary, "outcomes": self.outcomes, "error_parity": self.error_parity}
-
-    def merge_partial(self, partial: dict) -> None:
-        self.summary = merge_summaries(self.summary, partial["summary"])
-        self.outcomes += partial["outcomes"]
-        self.error_parity += partial.get("error_parity", [])
+        return self.run_problems + problems(self.summary, self.require_compared)
 
     def document(self, **meta) -> dict:
         return build_document(self.summary, self.outcomes, error_parity=self.error_parity,
@@ -145,7 +142,7 @@ class ReportSession:
         report_dir = Path(report_dir)
         doc = self.document(**meta)
         extra = ([] if complete else ["the run was interrupted: the report holds what was found until then"])
-        extra += list(more_problems)
+        extra += self.run_problems + list(more_problems)
         if not complete:
             doc["interrupted"] = True
         if extra:
