@@ -31,7 +31,7 @@ STUDENT_FILES = {
     "infinite-loop-at-import": ("layers.py", HEADER + "while True:\n    pass\n" + RELU_OK, True, ()),
     "abort-at-import": ("layers.py", HEADER + "os.abort()\n" + RELU_OK, True, ()),
     "segfault-at-import": ("layers.py", HEADER + "import ctypes\nctypes.string_at(0)\n" + RELU_OK, True, ()),
-    "syntax-error": ("layers.py", HEADER + "def relu_forward(x)\n    return x\n", True, ("SyntaxError",)),
+    "syntax-error": ("layers.py", HEADER + "def relu_forward(x)\n    return x\n", True, ("syntax",)),
     "missing-package": ("layers.py", HEADER + "import cs231n_fast_layers_missing\n" + RELU_OK, True,
                         ("cs231n_fast_layers_missing",)),
     "keyboard-interrupt-at-import": ("layers.py", HEADER + "raise KeyboardInterrupt\n" + RELU_OK, True, ()),

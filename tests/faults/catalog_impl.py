@@ -182,6 +182,13 @@ def return_value_probes() -> list:
                             "an implementation-error (or mismatch) outcome with a replay file per relu case, "
                             "sigmoid still checked, exit 1, no traceback of crosscheck's own",
                             [run_cmd()], judge_run(failing), files))
+    for name in ("string", "ragged-list", "object-strings", "dict"):
+        body, failing = RETURNS[name]
+        cmd = run_cmd()
+        cmd.argv[cmd.argv.index("-j") + 1] = "2"
+        probes.append(Probe(f"returns/{name}/j2", "return-values",
+                            "under -j 2 too: an outcome per relu case, sigmoid checked, shard logs kept",
+                            [cmd], judge_run(failing), {"student_ops.py": module(f"relu returning: {name}", body)}))
     for name in IN_PROCESS_TOO:
         body, failing = RETURNS[name]
         files = {"student_ops.py": module(f"relu returning: {name}", body)}
@@ -210,6 +217,7 @@ EXITS = {
     "os-exit-0": ("def relu(features):\n    os._exit(0)", ()),
     "os-exit-5": ("def relu(features):\n    os._exit(5)", ()),
     "abort": ("def relu(features):\n    os.abort()", ()),
+    "sigkill-self-like-oom": ("def relu(features):\n    os.kill(os.getpid(), signal.SIGKILL)", ("SIGKILL",)),
     "segfault": ("import ctypes\ndef relu(features):\n    return ctypes.string_at(0)", ()),
     "sleep-hang": ("def relu(features):\n    time.sleep(1000)", ("timeout",)),
     "busy-hang": ("def relu(features):\n    while True:\n        pass", ("timeout",)),
