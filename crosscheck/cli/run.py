@@ -121,7 +121,7 @@ def run_here(args, console: Console, plan: RunPlan) -> int:
     optimizers = network_optimizers(args, plan)
     meta = run_meta(args, plan)
     session = ReportSession()
-    session.start(report_dir, **meta)
+    session.start(report_dir, replace=args.replace_report, **meta)
     session.tensorflow = meta["tensorflow"]
     resume = Resume.load(args.resume, session.journal)
     start = time.perf_counter()
