@@ -182,8 +182,9 @@ class Shard:
             return True
         if code == WRITE_FAILED:
             self.code = code
-            raise ShardWriteError(f"shard {self.k}/{self.jobs}: " + (log_text.strip().splitlines() or [""])[-1]
-                                  .removeprefix("crosscheck: error: "))
+            last = (log_text.strip().splitlines() or [""])[-1].removeprefix("crosscheck: error: ")
+            raise ShardWriteError(f"shard {self.k}/{self.jobs}: " + (last or f"a file of its report could not be "
+                                                                     f"written, nor its log {log_path} (disk full?)"))
         if code == USAGE:
             raise ShardUsageError(log_text.strip().removeprefix("crosscheck: error: ") if self.jobs == 1 else
                                   f"shard {self.k}/{self.jobs} ended with exit status 2:\n{log_text[-2000:]}")

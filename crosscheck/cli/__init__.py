@@ -19,7 +19,7 @@ import threading
 from rich.console import Console
 
 from ..files import ReportWriteError
-from ..report.ownership import DirLock
+from ..report import ReportDir, ReportDirError
 from ..supervision import exit_with_parent
 from .check import cmd_check
 from .common import EXIT_CRASHED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_WRITE_FAILED, UsageError, choose_backend
@@ -75,17 +75,20 @@ def main(argv=None) -> int:
         if args.command in ("run", "replay", "check"):
             choose_backend(args)
         return _COMMANDS[args.command](args, console)
-    except UsageError as exc:
+    except (UsageError, ReportDirError) as exc:   # a report directory refused: in use, files not crosscheck's
         Console(stderr=True, highlight=False).print(f"crosscheck: error: {exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
     except ReportWriteError as exc:
-        Console(stderr=True, highlight=False).print(f"crosscheck: error: {exc}", markup=False, soft_wrap=True)
+        try:   # stderr may be a log on the disk that just filled up: the exit status still says it
+            Console(stderr=True, highlight=False).print(f"crosscheck: error: {exc}", markup=False, soft_wrap=True)
+        except OSError:
+            pass
         return EXIT_WRITE_FAILED
     except KeyboardInterrupt as exc:
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         Console(stderr=True).print(f"crosscheck: {what} (the report holds what was found so far)")
         return 143 if isinstance(exc, Terminated) else 130
     finally:
-        DirLock.release_all()   # the report directories this command held (however it ended)
+        ReportDir.close_all()   # the report directories this command held (however it ended)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

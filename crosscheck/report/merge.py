@@ -193,6 +193,8 @@ def _journals(shard_dirs, lenient: bool) -> tuple[list, list, list, list]:
                 raise
             raise ReportDirError(f"{d}: not a shard of a campaign (no {JOURNAL_NAME}: a merged or whole run's "
                                  "report directory?)") from exc
+        if lenient and not _meta(entries):   # killed or stopped before its first line was written
+            continue
         dirs.append(Path(d))
         journals.append(entries)
         metas.append(_meta(entries))
@@ -260,7 +262,7 @@ def merge_campaign(campaign: Campaign, owner: ReportDir) -> Rebuilt:
             "merged_from": [str(c.dirs[i]) for i in order],
             "command": " ".join(["crosscheck merge", *map(str, c.shard_dirs), "--report", str(c.out)])}
     last = {c.parts[i][0]: c.journals[i] for i in order}   # each shard's last attempt
-    lost = [f"shard {k}/{c.n} left no journal: its units are missing from this report"
+    lost = [f"shard {k}/{c.n} left no journal (or an empty one): its units are missing from this report"
             for k in range(1, c.n + 1) if k not in last]
     return Rebuilt(session, meta, not lost and all(_finished(j) for j in last.values()),
                    lost + _skipped_problem(c.skipped), len(c.skipped))
@@ -298,6 +300,13 @@ def rebuild(owner: ReportDir) -> Rebuilt:
                 rebuilt.meta["command"] = run["command"]
         return rebuilt
     entries, skipped = load_journal(report_dir)
+    for e in entries:   # the replay files the report will reference are there
+        outcome = e.get("outcome") if e.get("kind") in ("outcome", "minimal") else None
+        if outcome and outcome.get("replay"):
+            replay_file = report_dir / CASES_DIR / PurePath(outcome["replay"]["file"]).name
+            if not replay_file.is_file():
+                raise ReportDirError(f"{replay_file}: the replay file of an outcome in {report_dir / JOURNAL_NAME} "
+                                     f"{'is not a file' if replay_file.exists() else 'is missing'}")
     meta = _meta(entries)
     session = _session_from(entries)
     session.require_compared = meta.get("require_compared", True)

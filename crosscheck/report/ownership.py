@@ -53,10 +53,15 @@ class DirLock:
         except BaseException:
             os.close(fd)
             raise
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps({"pid": os.getpid(), "command": command}) + "\n").encode("utf-8"), 0)
         lock = cls(Path(directory), fd)
         cls.held.add(lock)
+        try:
+            with writing(path):
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, (json.dumps({"pid": os.getpid(), "command": command}) + "\n").encode("utf-8"), 0)
+        except BaseException:
+            lock.release()
+            raise
         return lock
 
     def release(self) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ..files import atomic_write_text, writing
 from ..replay import jsonable
-from ..report_names import CASES_DIR, JOBS_DIR, JOURNAL_NAME, JSON_NAME
+from ..report_names import CASES_DIR, HTML_NAME, JOBS_DIR, JOURNAL_NAME, JSON_NAME
 from .journal import Journal, JournalText, read_journal_text
 from .json_report import FORMAT, VERSION
 from .ownership import DirInUse, DirLock, Manifest, clear_previous_run
@@ -75,9 +75,12 @@ class ReportDir:
     """A report directory this process owns: its lock, its manifest, and the run's journal (None
     for a run whose shards journal, or a report rebuilt from journals)."""
 
+    opened: set = set()   # the ones this process holds (closed all at once when a command ends: close_all)
+
     def __init__(self, path: Path, lock: DirLock, manifest: Manifest):
         self.path, self.lock, self.manifest = path, lock, manifest
         self.journal: Journal | None = None
+        ReportDir.opened.add(self)
 
     @classmethod
     def _locked(cls, report_dir, command: str) -> tuple[Path, DirLock]:
@@ -94,6 +97,7 @@ class ReportDir:
         """``report_dir`` locked for a new run, the previous run's files deleted, marked in progress,
         and (``journal``) its journal started with ``meta`` as the first line."""
         path, lock = cls._locked(report_dir, str(meta.get("command", "")))
+        owned = None
         try:
             try:
                 clear_previous_run(path, replace)
@@ -103,14 +107,18 @@ class ReportDir:
                 raise ReportDirError(f"--report {path}: cannot delete the previous run's files "
                                      f"({exc.strerror or exc}: {exc.filename})") from None
             owned = cls(path, lock, Manifest(path, fresh=True))
+            owned.opened.discard(owned)   # until it is whole: the except below releases what was made
             owned.write_text(path / JSON_NAME, json.dumps(jsonable(in_progress_document({**meta, "report_dir": str(path)})),
                                                           indent=1))
             if journal:
                 owned.journal = Journal(path / JOURNAL_NAME, record=owned.record)
                 owned.journal.append({"kind": "meta", **meta})
         except BaseException:
+            if owned is not None:
+                owned.close()
             lock.release()
             raise
+        ReportDir.opened.add(owned)
         return owned
 
     @classmethod
@@ -119,6 +127,10 @@ class ReportDir:
         deleted, the files written added to its manifest."""
         if not Path(report_dir).is_dir():
             raise ReportDirError(f"{report_dir}: no such directory")
+        for name in (JSON_NAME, HTML_NAME):
+            if (Path(report_dir) / name).is_dir():
+                raise ReportDirError(f"{Path(report_dir) / name}: a directory is in its place (crosscheck writes a "
+                                     "file there)")
         path, lock = cls._locked(report_dir, command)
         try:
             return cls(path, lock, Manifest(path, fresh=False))
@@ -142,6 +154,14 @@ class ReportDir:
             self.journal.close()
         self.manifest.close()
         self.lock.release()
+        ReportDir.opened.discard(self)
+
+    @classmethod
+    def close_all(cls) -> None:
+        """Every report directory this process holds closed and unlocked (a command's end, however it ended)."""
+        for owned in list(cls.opened):
+            owned.close()
+        DirLock.release_all()
 
 
 def open_report_dir(report_dir, meta: dict, replace: bool = False) -> ReportDir:
