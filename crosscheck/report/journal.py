@@ -142,7 +142,7 @@ def read_journal_text(path) -> JournalText:
         except UnicodeDecodeError:
             text.skipped.append(f"line {number}: not UTF-8")
             continue
-        except ValueError:
+        except (ValueError, RecursionError):   # RecursionError: nested deeper than the parser goes
             text.skipped.append(f"line {number}: not JSON")
             continue
         problem = entry_problem(entry)

@@ -300,13 +300,7 @@ def rebuild(owner: ReportDir) -> Rebuilt:
                 rebuilt.meta["command"] = run["command"]
         return rebuilt
     entries, skipped = load_journal(report_dir)
-    for e in entries:   # the replay files the report will reference are there
-        outcome = e.get("outcome") if e.get("kind") in ("outcome", "minimal") else None
-        if outcome and outcome.get("replay"):
-            replay_file = report_dir / CASES_DIR / PurePath(outcome["replay"]["file"]).name
-            if not replay_file.is_file():
-                raise ReportDirError(f"{replay_file}: the replay file of an outcome in {report_dir / JOURNAL_NAME} "
-                                     f"{'is not a file' if replay_file.exists() else 'is missing'}")
+    entries = _moved(entries, report_dir, owner)   # references to DIR/cases as this command names DIR; each checked
     meta = _meta(entries)
     session = _session_from(entries)
     session.require_compared = meta.get("require_compared", True)

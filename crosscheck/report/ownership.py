@@ -141,7 +141,7 @@ def read_manifest(directory) -> list[str]:
     for raw in data.split(b"\n")[:-1]:
         try:
             entry = json.loads(raw.decode("utf-8"))
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
         if isinstance(entry, str):
             listed.append(entry)
