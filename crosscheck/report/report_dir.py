@@ -164,11 +164,6 @@ class ReportDir:
         DirLock.release_all()
 
 
-def open_report_dir(report_dir, meta: dict, replace: bool = False) -> ReportDir:
-    """``report_dir`` started for a new run (:meth:`ReportDir.start`)."""
-    return ReportDir.start(report_dir, meta, replace=replace)
-
-
 def read_journal_of(report_dir) -> JournalText:
     """The journal of ``report_dir``: its usable entries and skipped lines; ReportDirError when it
     has none or it cannot be read."""

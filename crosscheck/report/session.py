@@ -75,13 +75,6 @@ class ReportSession:
             add_to_summary(one, outcome)
             self._append({"kind": "outcome", "summary": one, "outcome": d})
 
-    def clear_cases(self) -> None:
-        """Remove replay files left in ``cases_dir`` by an earlier run, so the directory holds
-        exactly this run's cases."""
-        if self.cases_dir is not None and self.cases_dir.is_dir():
-            for old in self.cases_dir.glob("*.json"):
-                old.unlink()
-
     def _replay_file(self, outcome: Outcome, check: dict | None = None):
         """The replay file written for a failing ``outcome`` (None for others, or with no report directory)."""
         if outcome.status in REPLAYED and self.cases_dir is not None:

@@ -160,3 +160,18 @@ def test_merge_refuses_a_shard_whose_replay_file_is_missing(tmp_path, capsys):
     missing.unlink()
     code, _, err = _cli(["merge", "s1", "s2", "--report", "merged"], tmp_path, capsys)
     assert code == 2 and f"{missing.relative_to(tmp_path)}: the replay file of an outcome" in err and "missing" in err
+
+
+def test_a_killed_shard_of_a_campaign_is_rebuilt_into_a_mergeable_shard(tmp_path, capsys):
+    from crosscheck.report import ReportDir
+    parent = ReportDir.start(tmp_path / "k1", {"command": "crosscheck run --shard 1/2 --report k1"}, journal=False)
+    parent.record(tmp_path / "k1" / ".jobs", directory=True)
+    _journaled_run(tmp_path / "k1" / ".jobs" / "shard1", [_outcome(1), _outcome(3)], end=False, shard="1/2", **SHARDED)
+    parent.close()
+    _journaled_run(tmp_path / "s2", [_outcome(2)], end=True, shard="2/2", **SHARDED)
+    code, _, err = _cli(["report", "k1"], tmp_path, capsys)
+    assert code == 1 and err == "" and (tmp_path / "k1" / "journal.jsonl").is_file()
+    code, _, err = _cli(["merge", "k1", "s2", "--report", "merged"], tmp_path, capsys)
+    doc = _doc(tmp_path / "merged")
+    assert code == 1 and err == "" and doc["summary"]["total"] == 3 and doc["interrupted"] is True
+    assert all((tmp_path / o["replay"]["file"]).is_file() for o in doc["outcomes"])
