@@ -133,6 +133,10 @@ def impl_verdict(info: OpInfo, e: ErrorInput, module) -> tuple[str, str, object]
             continue
         except Exception as exc:
             return f"raises {type(exc).__name__}", f"{where}: {type(exc).__name__}: {exc}", None
+        except SystemExit as exc:   # the code under test's sys.exit(), in this process (--in-process)
+            if type(exc) is not SystemExit:
+                raise
+            return "raises SystemExit", f"{where}: SystemExit: {exc}", None
         verdicts.append((COMPUTES, f"{where} returned", y))
     kinds = {v[0] for v in verdicts}
     if kinds == {REFUSES}:

@@ -7,11 +7,20 @@ that none of them was written to (the case itself stays pristine for the referen
 file). A gradient is not asked for when the vjp's forward output already has another shape than
 TensorFlow's (``dy`` is drawn in TensorFlow's shape). An implementation loaded ``isolated`` runs in
 a worker process: a crash or a hang there is a result of the case (``stopped``), not the end of the run.
+
+What it returns is judged the same way in every mode (:mod:`crosscheck.returned`): made plain where
+it ran, then each output is an array to compare, a type problem (compared, and a mismatch) or a
+value that cannot be compared (an implementation-error, "returned ..."). ``SystemExit`` and
+``KeyboardInterrupt`` raised by the code under test are errors of the case too (a real Ctrl-C still
+stops the run), and a call its signature cannot take says which parameter it lacks.
 """
 from __future__ import annotations
 
 import copy
 import importlib
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -20,7 +29,8 @@ import numpy as np
 from .case import IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT, VJP_Y, Case
 from .isolation import CALL_TIMEOUT, IsolatedModule, WorkerCrash, WorkerTimeout
 from .opinfo import OpInfo
-from .tracebacks import user_traceback
+from .returned import judge, plain
+from .tracebacks import ConventionError, call_mismatch, user_traceback
 
 DEFAULT_IMPL = "npcnn.functional"
 
@@ -62,6 +72,7 @@ class ImplResult:
     modified: list = field(default_factory=list)
     not_judged: str = ""
     stopped: str = ""          # "" or the status of a crash / timeout of the worker (crosscheck.isolation)
+    type_problems: dict = field(default_factory=dict)   # output -> why it is not an ndarray (compared anyway)
 
 
 def _copies(case: Case):
@@ -86,46 +97,128 @@ def positional_arrays(info: OpInfo, case: Case) -> list[str]:
     return [n for n in info.arrays if n in case.arrays]
 
 
+#: what ``modified`` names when the pullback wrote into the forward output the vjp had returned
+FORWARD_OUTPUT_WRITTEN = "vjp:y"
+
+
 def call_impl(info: OpInfo, case: Case, module) -> ImplResult:
-    """Run the op function and the vjp of ``module`` on copies of ``case``; never raises."""
+    """Run the op function and the vjp of ``module`` on copies of ``case``; never raises (but for a
+    real Ctrl-C)."""
     result = ImplResult()
     fn = getattr(module, info.name, None)
     if fn is None:
         result.error = f"{getattr(module, '__name__', module)} has no function {info.name!r}"
         return result
+    told_apart = False
     try:
-        arrays, params = _copies(case)
-        out = fn(**arrays, **params)
-        _record_modified(result, case, arrays, params)
-        outputs = out if len(info.outputs) > 1 and isinstance(out, (tuple, list)) else (out,)
-        result.tensors.update(zip(info.outputs, outputs))
-        if case.dy is None or not info.differentiable:
-            return result
-        arrays, params = _copies(case)
-        given = positional_arrays(info, case)
-        extras = {n: arrays[n] for n in info.keyword_arrays() if n in arrays}
-        y, pullback = module.vjp(info.name, *[arrays[n] for n in given], **extras, **params)
-        result.tensors[VJP_Y] = y
-        if np.shape(y) != case.dy.shape:
-            result.not_judged = (f"the forward output has shape {tuple(np.shape(y))}, TensorFlow's has "
-                                 f"{case.dy.shape}: gradients are not judged")
-            _record_modified(result, case, arrays, params)
-            return result
-        dy = np.array(case.dy, copy=True)
-        grads = tuple(pullback(dy))
-        _record_modified(result, case, arrays, params)
-        if not _same(dy, case.dy):
-            result.modified.append("dy")
-        named = dict(zip(given, grads))
-        for n in info.differentiable:
-            if n in case.arrays:
-                result.tensors["d_" + n] = named.get(n)
+        with _interrupts_told_apart() as told_apart:
+            _call_and_record(info, case, module, fn, result)
     except (WorkerCrash, WorkerTimeout) as exc:
         result.error = str(exc)
         result.stopped = IMPLEMENTATION_CRASH if isinstance(exc, WorkerCrash) else IMPLEMENTATION_TIMEOUT
+    except _RealInterrupt:
+        raise KeyboardInterrupt from None
     except Exception as exc:
         result.error = user_traceback(exc)
+    except (SystemExit, KeyboardInterrupt) as exc:
+        # in this process: the code under test's own sys.exit() or raise KeyboardInterrupt is its error;
+        # crosscheck's SIGTERM (a subclass), and Ctrl-C where it cannot be told apart, stop the run
+        if isinstance(module, IsolatedModule) or type(exc) not in (SystemExit, KeyboardInterrupt) \
+                or (type(exc) is KeyboardInterrupt and not told_apart):
+            raise
+        result.error = user_traceback(exc)
+    if not result.error:
+        _judge_outputs(result)
     return result
+
+
+def _call_and_record(info: OpInfo, case: Case, module, fn, result: ImplResult) -> None:
+    arrays, params = _copies(case)
+    out = plain(_call(fn, (), {**arrays, **params}))
+    _record_modified(result, case, arrays, params)
+    outputs = out if len(info.outputs) > 1 and isinstance(out, (tuple, list)) else (out,)
+    result.tensors.update(zip(info.outputs, outputs))
+    if case.dy is None or not info.differentiable:
+        return
+    arrays, params = _copies(case)
+    given = positional_arrays(info, case)
+    extras = {n: arrays[n] for n in info.keyword_arrays() if n in arrays}
+    returned = _call(module.vjp, (info.name, *[arrays[n] for n in given]), {**extras, **params})
+    if not (isinstance(returned, (tuple, list)) and len(returned) == 2 and callable(returned[1])):
+        raise ConventionError(f"vjp returned {_what(returned)}, not a pair (y, pullback)")
+    y_returned, pullback = returned
+    y = result.tensors[VJP_Y] = plain(y_returned)   # as returned: a later write into it is found below
+    if np.shape(judge(y)[0]) != case.dy.shape:
+        result.not_judged = (f"the forward output has shape {tuple(np.shape(judge(y)[0]))}, TensorFlow's has "
+                             f"{case.dy.shape}: gradients are not judged")
+        _record_modified(result, case, arrays, params)
+        return
+    dy = np.array(case.dy, copy=True)
+    grads = plain(_call(pullback, (dy,), {}))
+    if not isinstance(grads, (tuple, list)):
+        raise ConventionError(f"the pullback returned {_what(grads)}, not a tuple of gradients (one per input)")
+    _record_modified(result, case, arrays, params)
+    if not _same(dy, case.dy):
+        result.modified.append("dy")
+    if isinstance(y_returned, np.ndarray) and isinstance(y, np.ndarray) and not _same(y_returned, y):
+        result.modified.append(FORWARD_OUTPUT_WRITTEN)
+    named = dict(zip(given, grads))
+    for n in info.differentiable:
+        if n in case.arrays:
+            result.tensors["d_" + n] = named.get(n)
+
+
+def _what(value) -> str:
+    name = type(value).__name__
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return f"{article} {name}" + (f" of {len(value)}" if isinstance(value, (tuple, list)) else "")
+
+
+def _call(fn, args: tuple, kwargs: dict):
+    """``fn(*args, **kwargs)``; a call its signature cannot take raises CallMismatch (which says so)."""
+    try:
+        return fn(*args, **kwargs)
+    except TypeError as exc:
+        mismatch = call_mismatch(fn, args, kwargs, exc)
+        if mismatch is None:
+            raise
+        raise mismatch from None
+
+
+def _judge_outputs(result: ImplResult) -> None:
+    """Make every output comparable or the case an implementation error ("returned ...")."""
+    fatal = []
+    for name, value in list(result.tensors.items()):
+        comparable, type_problem, problem = judge(value)
+        if problem:
+            fatal.append(f"{problem} as `{name}`")
+        elif type_problem:
+            result.type_problems[name] = type_problem
+        result.tensors[name] = comparable
+    if fatal:
+        result.error = "the code under test " + "; ".join(fatal)
+
+
+class _RealInterrupt(BaseException):
+    """Ctrl-C (SIGINT) arrived while the code under test ran in this process."""
+
+
+@contextmanager
+def _interrupts_told_apart():
+    """While the code under test runs in this process, a SIGINT raises _RealInterrupt, so that a
+    KeyboardInterrupt the code raises itself is its error, and a real Ctrl-C still stops the run.
+    Yields whether it could (only the main thread, only over Python's default SIGINT handler)."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield False
+        return
+
+    def interrupted(signum, frame):
+        raise _RealInterrupt
+    signal.signal(signal.SIGINT, interrupted)
+    try:
+        yield True
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def output_type_problem(value, dtype: str) -> str:

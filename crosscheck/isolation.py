@@ -10,26 +10,35 @@ or a hang in it costs one case, not the run.
     WorkerCrash       the worker died during a call (the signal or exit status says how)
     WorkerTimeout     a call did not return within the time limit (the worker is killed)
 
-Arrays travel over a pipe as pickles (protocol 5: the raw buffer, no text encoding). What the code
-under test writes into an argument inside the worker is written back into the caller's array or
-dict, so in-place writes are detected exactly as in-process. An exception raised in the worker is
+Arrays travel over a pipe as pickles (protocol 5: the raw buffer, no text encoding), and only plain
+data travels back: the worker makes what the code under test returned plain
+(:func:`crosscheck.returned.plain`) and the caller refuses to unpickle anything else
+(:func:`crosscheck.returned.loads_plain`), so no method of the code under test's classes ever runs
+in the caller. What the code under test writes into an argument inside the worker, or into an array
+it returned earlier (a pullback writing into its forward output), is written back into the caller's
+copy, so in-place writes are detected exactly as in-process. An exception raised in the worker is
 raised again in the caller as the same built-in class (a ``ValueError`` stays a ``ValueError``)
 carrying the worker's traceback, which :func:`crosscheck.implementation.user_traceback` shows.
+
+The worker leads a process group of its own (:mod:`crosscheck.isolation_worker`, the worker's side):
+a timeout, a crash or closing the worker kills the whole group, so nothing the code under test
+started outlives it. A crash's message carries the Python traceback the worker's ``faulthandler``
+wrote, and a SIGKILL crosscheck did not send says that the kernel's out-of-memory killer is the
+likely sender, with the worker's peak memory.
 
 The worker never imports TensorFlow for ``crosscheck run``: only the implementation under test.
 """
 from __future__ import annotations
 
 import builtins
-import copy
-import importlib
 import inspect
 import os
-import pickle
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+import weakref
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -37,9 +46,8 @@ from pathlib import Path
 import numpy as np
 
 from . import forking
-from .tf_import import lean
-from .threads import limit_blas_threads
-from .tracebacks import user_traceback
+from .isolation_worker import FAULT_FILE, HANDLE, OWNER_PID, serve
+from .returned import NotPlain, loads_plain
 
 #: seconds one call of the code under test may take before its worker is stopped (--timeout)
 CALL_TIMEOUT = 60.0
@@ -48,7 +56,12 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 
 
 class WorkerCrash(Exception):
-    """The worker process died while running the code under test."""
+    """The worker process died while running the code under test: ``how`` (describe_exit's words) and
+    ``faults``, the Python traceback its faulthandler wrote ("" if none), are in the message too."""
+
+    def __init__(self, message: str, how: str = "", faults: str = ""):
+        super().__init__(message + (f"\n{faults}" if faults else ""))
+        self.how, self.faults = how, faults
 
 
 class WorkerTimeout(Exception):
@@ -59,15 +72,45 @@ class RemoteError(Exception):
     """An exception of the code under test whose class is not a built-in one."""
 
 
-def describe_exit(exitcode: int | None) -> str:
+def describe_exit(exitcode: int | None, peak_memory: int = 0) -> str:
+    """How a process ended; a SIGKILL with ``peak_memory`` (bytes, 0: unknown) says who likely sent it."""
     if exitcode is None:
         return "the worker stopped answering"
     if exitcode < 0:
         try:
-            return f"killed by signal {signal.Signals(-exitcode).name}"
+            text = f"killed by signal {signal.Signals(-exitcode).name}"
         except ValueError:
             return f"killed by signal {-exitcode}"
+        if exitcode == -signal.SIGKILL:
+            peak = f", its memory peaked at {peak_memory / 2**20:.0f} MiB" if peak_memory else ""
+            text += (f" (not sent by crosscheck: the kernel's out-of-memory killer is the likely sender{peak})")
+        return text
     return f"exited with status {exitcode}"
+
+
+def peak_memory(pid: int) -> int:
+    """The peak resident memory of process ``pid`` in bytes (Linux's VmHWM), 0 where unknown."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def kill_group(process) -> None:
+    """Kill ``process`` and its process group (the worker leads one: what the code under test
+    started dies with it)."""
+    if process is None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except OSError:   # the group is gone, or the worker had not made it yet
+        pass
+    if process.poll() is None:
+        process.kill()
 
 
 class Worker:
@@ -78,11 +121,16 @@ class Worker:
     def __init__(self, setup: tuple, timeout: float | None = CALL_TIMEOUT, start_timeout: float | None = START_TIMEOUT,
                  fork: bool = False, environ: dict | None = None):
         self.setup, self.timeout, self.start_timeout, self.fork = setup, timeout, start_timeout, fork
-        self.environ = dict(environ or {})   # set in the child's environment
+        fd, self.fault_file = tempfile.mkstemp(prefix="crosscheck-faults-")
+        os.close(fd)
+        self.environ = {**(environ or {}), OWNER_PID: str(os.getpid()), FAULT_FILE: self.fault_file}
         self.process = None
         self.conn = self.writer = None
         self.info = None
         self.restarts = -1
+        self.peak_memory = 0
+        self.last_result = None   # what the last top-level call returned, for the writes of its pullback
+        weakref.finalize(self, _remove_file, self.fault_file)
 
     def start(self):
         """Start the child; returns what its setup reported (raises WorkerCrash / WorkerTimeout, or
@@ -105,9 +153,9 @@ class Worker:
         to_parent_r, to_parent_w = os.pipe()
         env = {**_worker_environ(), **self.environ,
                "PYTHONPATH": os.pathsep.join([_PACKAGE_ROOT, *filter(None, [os.environ.get("PYTHONPATH")])])}
-        code = f"from crosscheck.isolation import _main; _main({to_child_r}, {to_parent_w})"
+        code = f"from crosscheck.isolation_worker import main; main({to_child_r}, {to_parent_w})"
         self.process = subprocess.Popen([sys.executable, "-c", code], pass_fds=(to_child_r, to_parent_w), env=env,
-                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+                                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, start_new_session=True)
         os.close(to_child_r)
         os.close(to_parent_w)
         self.writer = Connection(to_child_w, readable=False)
@@ -118,7 +166,7 @@ class Worker:
 
         inbox, writer = Pipe(duplex=False)
         reader, outbox = Pipe(duplex=False)
-        process = forking.start(_serve, (inbox, outbox), environ={**_worker_environ(), **self.environ},
+        process = forking.start(serve, (inbox, outbox), environ={**_worker_environ(), **self.environ},
                                 name="crosscheck-worker")
         inbox.close()
         outbox.close()
@@ -151,9 +199,14 @@ class Worker:
                 self._died(what)
             if ready:
                 try:
-                    return self.conn.recv()
+                    data = self.conn.recv_bytes()
                 except (EOFError, OSError):
                     self._died(what)
+                try:
+                    return loads_plain(data)
+                except NotPlain as exc:
+                    return ("raise", "TypeError", str(exc), f"TypeError: {exc}\n")
+            self.peak_memory = max(self.peak_memory, peak_memory(self.process.pid))
             if not self.alive():
                 self._died(what)
             if deadline is not None and time.monotonic() >= deadline:
@@ -165,8 +218,18 @@ class Worker:
             code = self.process.wait(5)
         except subprocess.TimeoutExpired:
             code = None
+        how = describe_exit(code, self.peak_memory)
         self.close()
-        raise WorkerCrash(f"the code under test crashed during {what}: {describe_exit(code)}")
+        raise WorkerCrash(f"the code under test crashed during {what}: {how}", how, self._faults())
+
+    def _faults(self) -> str:
+        """What the worker's faulthandler wrote at a fatal signal (its Python traceback), or ""."""
+        try:
+            with open(self.fault_file, encoding="utf-8", errors="replace") as f:
+                text = f.read(20000).strip()
+        except OSError:
+            return ""
+        return text
 
     def kill(self):
         self.close()
@@ -175,10 +238,27 @@ class Worker:
         for conn in (self.conn, self.writer):
             if conn is not None:
                 conn.close()
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(5)
+        kill_group(self.process)
+        if self.process is not None:
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
         self.conn = self.writer = self.process = None
+        self.peak_memory = 0
+
+
+def _signature(defaults: dict):
+    """A signature with those defaults, for ``inspect.signature`` of a RemoteFunction."""
+    return inspect.Signature([inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=v)
+                              for n, v in defaults.items()])
+
+
+def _remove_file(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 def _worker_environ() -> dict:
@@ -220,10 +300,24 @@ class RemoteFunction:
         reply = self.worker.request(("call", self.target, args, kwargs))
         if reply[0] == "raise":
             raise rebuild_exception(*reply[1:])
-        _, result, writebacks = reply
+        _, result, writebacks, outputs_written = reply
         for key, value in writebacks.items():
             write_back(args[key] if isinstance(key, int) else kwargs[key], value)
-        return _decode(result, self.worker)
+        for path, value in outputs_written.items():
+            write_back(_at(self.worker.last_result, path), value)
+        decoded = _decode(result, self.worker)
+        if isinstance(self.target, str):
+            self.worker.last_result = decoded
+        return decoded
+
+
+def _at(value, path: tuple):
+    """The item of nested tuples/lists ``value`` at index ``path`` (None if there is none)."""
+    for i in path:
+        if not isinstance(value, (tuple, list)) or i >= len(value):
+            return None
+        value = value[i]
+    return value
 
 
 def write_back(original, value) -> None:
@@ -251,158 +345,10 @@ def rebuild_exception(base: str, message: str, text: str) -> Exception:
 
 
 def _decode(value, worker: Worker):
-    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and value[0] == _HANDLE:
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str) and value[0] == HANDLE:
         return RemoteFunction(worker, value[1])
     if isinstance(value, tuple):
         return tuple(_decode(v, worker) for v in value)
     if isinstance(value, list):
         return [_decode(v, worker) for v in value]
     return value
-
-
-# ------------------------------------------------------------------------------ the worker's side
-
-_HANDLE = "crosscheck-isolation-handle"
-
-
-def _main(read_fd: int, write_fd: int) -> None:
-    """The worker process started as ``python -c``: see :func:`_serve`."""
-
-    lean()
-    _serve(Connection(read_fd, writable=False), Connection(write_fd, readable=False))
-
-
-def _serve(inbox: Connection, outbox: Connection) -> None:
-    """The worker: the caller's sys.path and setup, then requests until the pipe closes."""
-    paths, setup = inbox.recv()
-    # the caller's order wins: PYTHONPATH put crosscheck's own root first only so that this module
-    # could be imported; a copy of a package earlier on the caller's path must shadow it here too
-    sys.path[:] = list(paths) + [p for p in sys.path if p not in paths]
-    try:
-        state = _setup(setup, lambda: outbox.send(("booted", None)))
-    except BaseException as exc:   # noqa: BLE001 - reported to the caller, which decides
-        friendly = type(exc).__name__ == "LoadError" or _is_missing_target(exc, setup)   # the message says all
-        outbox.send(("failed", str(exc) if friendly else user_traceback(exc)))
-        return
-    outbox.send(("ready", state["info"]))
-    while True:
-        try:
-            message = inbox.recv()
-        except (EOFError, OSError):
-            return
-        outbox.send(_answer(state, message))
-
-
-def _is_missing_target(exc: BaseException, setup: tuple) -> bool:
-    """True when the module to test itself (not something it imports) does not exist."""
-    return (isinstance(exc, ModuleNotFoundError) and setup[0] == "module" and bool(exc.name)
-            and (setup[1] == exc.name or setup[1].startswith(exc.name + ".")))
-
-
-def _defaults(fn) -> dict:
-    """The plain-valued parameter defaults of ``fn`` (what the caller's diagnosis reads), {} if none."""
-    try:
-        parameters = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return {}
-
-    def plain(v) -> bool:   # what travels back for sure (a lambda in a default list would not pickle)
-        if isinstance(v, (tuple, list)):
-            return all(plain(x) for x in v)
-        return isinstance(v, (str, int, float, bool, type(None)))
-    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty and plain(p.default)}
-
-
-def _signature(defaults: dict):
-    """A signature with those defaults, for ``inspect.signature`` of a RemoteFunction."""
-    return inspect.Signature([inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, default=v)
-                              for n, v in defaults.items()])
-
-
-def _setup(setup: tuple, booted) -> dict:
-    """Import the code under test; ``booted()`` is called once crosscheck's own imports are done.
-
-    ``("module", name)``: a module whose functions the caller calls. ``("hosted", module, *args)``:
-    ``module.setup(args, booted)`` (named, not imported here: e.g. crosscheck.check.worker) returns
-    the state, whose ``"answer"`` serves the requests other than calls."""
-    kind = setup[0]
-    if kind == "module":
-        limit_blas_threads()
-        booted()
-        module = importlib.import_module(setup[1])
-        names = [n for n in dir(module) if not n.startswith("__") and callable(getattr(module, n, None))]
-        return {"kind": kind, "module": module, "handles": {}, "info": {n: _defaults(getattr(module, n)) for n in names}}
-    if kind == "hosted":
-        return importlib.import_module(setup[1]).setup(setup[2:], booted)
-    raise ValueError(f"unknown worker setup {kind!r}")
-
-
-def _answer(state: dict, message: tuple):
-    try:
-        if message[0] == "call":
-            return _call(state, *message[1:])
-        if "answer" in state:
-            return state["answer"](state, message)
-        raise ValueError(f"unknown request {message[0]!r}")
-    except Exception as exc:
-        return ("raise", _builtin_base(exc), str(exc), user_traceback(exc))
-
-
-def _call(state: dict, target, args, kwargs):
-    if isinstance(target, str):
-        fn = getattr(state["module"], target)
-        state["handles"].clear()      # a new top-level call: earlier pullbacks are done with
-    else:
-        fn = state["handles"][target]
-    before = {i: copy.deepcopy(a) for i, a in enumerate(args) if isinstance(a, (np.ndarray, dict, list))}
-    before.update({k: copy.deepcopy(a) for k, a in kwargs.items() if isinstance(a, (np.ndarray, dict, list))})
-    try:
-        result = fn(*args, **kwargs)
-    except Exception as exc:
-        return ("raise", _builtin_base(exc), str(exc), user_traceback(exc))
-    writebacks = {}
-    for key, old in before.items():
-        new = args[key] if isinstance(key, int) else kwargs[key]
-        if not _equal(old, new):
-            writebacks[key] = new
-    encoded = _encode(result, state["handles"])
-    try:
-        pickle.dumps((encoded, writebacks), protocol=5)
-    except Exception as exc:
-        return ("raise", "TypeError", f"returned a value that cannot be sent back from the worker: {exc}",
-                f"TypeError: returned a value that cannot be sent back from the worker ({type(result).__name__}): "
-                f"{exc}\n")
-    return ("ok", encoded, writebacks)
-
-
-def _equal(a, b) -> bool:
-    if isinstance(a, np.ndarray):
-        return isinstance(b, np.ndarray) and a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
-    try:
-        return bool(a == b)
-    except Exception:
-        return False
-
-
-def _encode(value, handles: dict):
-    if callable(value) and not isinstance(value, (np.ndarray, type)):
-        handle = len(handles) + 1
-        handles[handle] = value
-        return (_HANDLE, handle)
-    if isinstance(value, tuple):
-        return tuple(_encode(v, handles) for v in value)
-    if isinstance(value, list):
-        return [_encode(v, handles) for v in value]
-    return value
-
-
-def _builtin_base(exc: BaseException) -> str:
-    """The name of the first built-in exception class in ``exc``'s MRO."""
-    for cls in type(exc).__mro__:
-        if getattr(builtins, cls.__name__, None) is cls:
-            return cls.__name__
-    return "Exception"

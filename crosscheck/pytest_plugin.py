@@ -12,12 +12,15 @@ replay file per failure in ``DIR/cases/``; without it, replay files go to pytest
 helper records (``assert_matches_tf``, ``check_op``, ``assert_outcome_ok``); in a hypothesis test
 only the final, minimal falsifying example is kept (crosscheck.recording).
 
-Under pytest-xdist each worker sends its summary and non-pass outcomes to the controller through
-``workeroutput``; the controller merges them and writes the one report.
+With ``--crosscheck-report=DIR`` the session marks ``DIR/report.json`` in progress when it starts and
+journals every outcome the moment it is recorded (``DIR/journal.jsonl``; under pytest-xdist each
+worker to its own ``DIR/.jobs/pytest-<worker id>.jsonl``: crosscheck.report.pytest_journals). The
+report is built from the journals at the end: a worker that crashed loses nothing it recorded before,
+and the report names it and fails. A session that dies leaves the in-progress report and the
+journals, from which ``crosscheck report DIR`` rebuilds the report.
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -27,10 +30,11 @@ import pytest
 from . import recording
 from .case import FAILING, Outcome
 from .oracle import backend
-from .report_names import CASES_DIR
+from .report_names import CASES_DIR, JOBS_DIR
 
-_WORKER_KEY = "crosscheck"
-_state: dict = {"report_dir": None, "written": None}
+#: the key of ``workerinput`` that gives an xdist worker its journal's path
+_JOURNAL_KEY = "crosscheck_journal"
+_state: dict = {"report_dir": None, "written": None, "final": None, "xdist_controller": False}
 
 
 def record(outcome: Outcome) -> dict:
@@ -47,10 +51,6 @@ def assert_outcome_ok(outcome: Outcome) -> None:
         raise AssertionError(format_outcome_text(d))
 
 
-def _session():
-    return recording.session()
-
-
 @pytest.fixture
 def crosscheck_record() -> Callable[[Outcome], dict]:
     """The :func:`record` function: ``crosscheck_record(outcome)``."""
@@ -60,11 +60,15 @@ def crosscheck_record() -> Callable[[Outcome], dict]:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("crosscheck")
     group.addoption("--crosscheck-report", metavar="DIR", default=None,
-                    help="write crosscheck's JSON and HTML reports (and replay files) for this session to DIR")
+                    help="write crosscheck's JSON and HTML reports (and replay files) for this session to DIR; "
+                         "outcomes are journaled there as they come (`crosscheck report DIR` rebuilds the report "
+                         "of a session that was killed)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     report_dir = config.getoption("crosscheck_report", None)
+    if config.getoption("help", False):   # pytest --help configures plugins too: leave the directory alone
+        report_dir = None
     if report_dir:
         report_dir = Path(report_dir).resolve()
         cases_dir = report_dir / CASES_DIR
@@ -72,11 +76,45 @@ def pytest_configure(config: pytest.Config) -> None:
         cases_dir = config.cache.mkdir("crosscheck") / CASES_DIR
     else:
         cases_dir = Path(tempfile.gettempdir()) / "crosscheck-cases"
-    recording.configure(cases_dir)     # the session itself is made on first use: a suite that never
-    _state.update(report_dir=report_dir, written=None)   # records imports nothing more of crosscheck
-    if not _is_worker(config) and cases_dir.is_dir():   # once, before any xdist worker writes a case
+    recording.configure(cases_dir)     # without a report directory the session is made on first use: a
+    _state.update(report_dir=report_dir, written=None, final=None,   # suite that never records imports nothing more
+                  xdist_controller=False)
+    if _is_worker(config):
+        journal = config.workerinput.get(_JOURNAL_KEY)
+        if journal:
+            from .report.pytest_journals import open_worker_journal  # deferred: the report needs the crosscheck extra; the plugin loads without it
+            recording.session().journal = open_worker_journal(journal, config.workerinput["workerid"])
+        return
+    if report_dir:   # before any xdist worker starts: the directory in progress, the session's journal open
+        from .report import ReportDirError  # deferred: the report needs the crosscheck extra; the plugin loads without it
+        from .report.pytest_journals import clear_worker_journals  # deferred: the report needs the crosscheck extra; the plugin loads without it
+        try:
+            recording.session().start(report_dir, command=_command(config))
+            recording.session().owner.record(report_dir / JOBS_DIR, directory=True)   # the workers' journals
+        except ReportDirError as exc:
+            where = str(exc).removeprefix("--report ")   # the message names crosscheck run's option
+            raise pytest.UsageError(f"--crosscheck-report: {where}") from None
+        clear_worker_journals(report_dir)
+    elif cases_dir.is_dir():
         for old in cases_dir.glob("*.json"):
             old.unlink(missing_ok=True)
+
+
+def _command(config: pytest.Config) -> str:
+    return "pytest " + " ".join(config.invocation_params.args)
+
+
+def _journal(entry: dict) -> None:
+    """``entry`` appended to this process's journal (none without --crosscheck-report)."""
+    if recording.used() and recording.session().journal is not None:
+        recording.session().journal.append(entry)
+
+
+def pytest_runtest_logstart(nodeid: str, location: tuple) -> None:
+    """Journal the test about to run (before its fixtures): the one a process that dies was in. (An
+    xdist controller hears of its workers' tests here too: their own journals have them.)"""
+    if not _state["xdist_controller"]:
+        _journal({"kind": "test", "test": nodeid})
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
@@ -94,32 +132,58 @@ def _is_worker(config: pytest.Config) -> bool:
 
 
 @pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist controller, as a worker (``node``, xdist's WorkerController) is started: its journal's path."""
+    if _state["report_dir"] is not None:
+        from .report.pytest_journals import worker_journal_path  # deferred: the report needs the crosscheck extra; the plugin loads without it
+        _state["xdist_controller"] = True
+        worker_id = node.workerinput["workerid"]
+        node.workerinput[_JOURNAL_KEY] = str(worker_journal_path(_state["report_dir"], worker_id))
+        _journal({"kind": "worker", "worker": worker_id})
+
+
+@pytest.hookimpl(optionalhook=True)
 def pytest_testnodedown(node: Any, error: object) -> None:
-    """xdist controller: merge what a finished worker (``node``, xdist's WorkerController) recorded."""
-    partial = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
-    if partial and partial != "null":
-        _session().merge_partial(json.loads(partial))
+    """xdist controller: a worker that crashed (``error`` not None) is journaled; its outcomes are in its journal."""
+    if error is not None and _state["report_dir"] is not None:
+        _journal({"kind": "worker-down", "worker": node.workerinput["workerid"], "error": str(error)})
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitCode) -> None:
     config = session.config
     if _is_worker(config):
-        config.workeroutput[_WORKER_KEY] = json.dumps(_session().to_partial() if recording.used() else None)
+        journal = recording.session().journal if recording.used() else None
+        if journal is not None:
+            journal.append({"kind": "end"})
+            journal.close()
         return
-    if _state.get("report_dir"):
-        command = "pytest " + " ".join(config.invocation_params.args)
-        _state["tensorflow"] = backend.describe()   # the backend in force, whoever imported TensorFlow first
-        _state["written"] = _session().write(_state["report_dir"], command=command, tensorflow=_state["tensorflow"])
+    if not _state.get("report_dir"):
+        return
+    from .report import rebuild  # deferred: the report needs the crosscheck extra; the plugin loads without it
+    own = recording.session()
+    complete = exitstatus != pytest.ExitCode.INTERRUPTED
+    if complete:   # everything this process recorded is journaled; its workers' journals are final
+        own.journal.append({"kind": "end"})
+    own.journal.close()
+    owner, owner.journal = own.owner, None   # the report directory, locked since the start; its journal ended
+    rebuilt = rebuild(owner)   # the session's journal and its xdist workers'
+    final, meta = rebuilt.session, rebuilt.meta
+    final.own(owner)
+    _state["tensorflow"] = backend.describe()   # the backend in force, whoever imported TensorFlow first
+    meta.update(tensorflow=_state["tensorflow"])
+    _state["final"] = final
+    _state["written"] = final.write(_state["report_dir"], complete=complete, more_problems=rebuilt.problems, **meta)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int | pytest.ExitCode,
                             config: pytest.Config) -> None:
-    written = _state.get("written")
+    written, final = _state.get("written"), _state.get("final")
     if not written or _is_worker(config):
         return
-    counts = _session().summary["counts"]
     terminalreporter.write_sep("-", "crosscheck")
-    terminalreporter.write_line(", ".join(f"{n} {status}" for status, n in counts.items()))
+    terminalreporter.write_line(", ".join(f"{n} {status}" for status, n in final.summary["counts"].items()))
     if _state.get("tensorflow"):
         terminalreporter.write_line(f"reference: {backend.one_line(_state['tensorflow'])}")
+    for problem in final.run_problems:
+        terminalreporter.write_line(f"FAILED: {problem}", red=True)
     terminalreporter.write_line(f"report: {written[0]}  {written[1]}")

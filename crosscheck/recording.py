@@ -4,7 +4,9 @@ runs a case: ``assert_matches_tf``, ``check_op``, ``assert_outcome_ok``), withou
 Inside a hypothesis test, a failing example is re-run many times while hypothesis shrinks it; only
 the test's final (minimal) falsifying example is kept in the report, marked ``"minimal": true``,
 with the shapes of the first failing example beside it (``"first_failing_shapes"``) and the number
-of failing examples tried. Replay files of the examples it shrank past are removed.
+of failing examples tried. Replay files of the examples it shrank past are removed as it goes. Each
+failing example is journaled (``{"kind": "example", ...}``) as it comes: if the process dies inside
+the test, the latest one is kept (crosscheck.report.pytest_journals).
 """
 from __future__ import annotations
 
@@ -42,23 +44,23 @@ def record(outcome: Outcome) -> dict:
     """Add ``outcome`` to this session's report; returns its report dict."""
     s = session()
     if not (_state["hypothesis"] and outcome.status in FAILING):
-        d = s.add(outcome)
-        if _state["test"]:
-            d["test"] = _state["test"]
-        return d
+        return s.add(outcome, test=_state["test"])
     from .replay import replay_filename, save_case  # deferred: the report needs the crosscheck extra (rich, hypothesis); the plugin loads without it
-    from .report import outcome_to_dict  # deferred: the report needs the crosscheck extra (rich, hypothesis); the plugin loads without it
+    from .report.json_report import add_to_summary, empty_summary, outcome_to_dict  # deferred: the report needs the crosscheck extra (rich, hypothesis); the plugin loads without it
     replay_file = None
     if s.cases_dir is not None:
         replay_file = save_case(s.cases_dir / replay_filename(outcome), outcome.case, outcome)
-    d = outcome_to_dict(outcome, replay_file)
+    d = {**outcome_to_dict(outcome, replay_file), "test": _state["test"]}
     pending = _state["pending"]
     if pending is None:
-        _state["pending"] = {"first_shapes": d["shapes"], "tried": 1, "outcome": outcome, "dict": d,
-                             "files": [replay_file]}
-    else:
-        pending.update(tried=pending["tried"] + 1, outcome=outcome, dict=d)
-        pending["files"].append(replay_file)
+        pending = _state["pending"] = {"first_shapes": d["shapes"], "tried": 0}
+    elif pending["file"] is not None and pending["file"] != replay_file:
+        Path(pending["file"]).unlink(missing_ok=True)   # shrunk past: only the latest example's file is kept
+    pending.update(tried=pending["tried"] + 1, outcome=outcome, dict=d, file=replay_file)
+    if s.journal is not None:   # the latest failing example, the one kept if the process dies in this test
+        one = empty_summary()
+        add_to_summary(one, outcome)
+        s.journal.append({"kind": "example", "summary": one, "outcome": d})
     return d
 
 
@@ -69,13 +71,8 @@ def end_test() -> None:
         from .report.json_report import add_to_summary  # deferred: the report needs the crosscheck extra (rich, hypothesis); the plugin loads without it
         s = session()
         d = pending["dict"]
-        keep = d["replay"]["file"] if d.get("replay") else None
-        for f in pending["files"]:
-            if f is not None and str(f) != keep:
-                Path(f).unlink(missing_ok=True)
         add_to_summary(s.summary, pending["outcome"])
-        d.update(test=_state["test"], minimal=True, first_failing_shapes=pending["first_shapes"],
-                 failing_examples_tried=pending["tried"])
+        d.update(minimal=True, first_failing_shapes=pending["first_shapes"], failing_examples_tried=pending["tried"])
         s.outcomes.append(d)
         s._journal(pending["outcome"], d)
     _state.update(test=None, hypothesis=False, pending=None)

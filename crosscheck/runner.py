@@ -12,7 +12,8 @@ from .case import (IMPLEMENTATION_ERROR, MISMATCH, PASS, PATH_MODES, REFERENCE_E
                    VJP_Y, Case, Outcome, TensorDiff)
 from .compare import NONE_NOTE, compare
 from .diagnosis import defaults_differ, diagnose, output_shape_evidence
-from .implementation import DEFAULT_IMPL, call_impl, load_impl, output_type_problem, resolve_impl  # noqa: F401
+from .implementation import (DEFAULT_IMPL, FORWARD_OUTPUT_WRITTEN, call_impl, load_impl, output_type_problem,
+                             resolve_impl)
 from .opinfo import Call, OpInfo
 from .oracle.reference import ReferenceUnsupported, TFReferenceError, compute_reference, precheck, resolve
 from .threads import limit_threads
@@ -94,7 +95,7 @@ def check_against_reference(info: OpInfo, call: Call, result, impl_name: str, fi
     except TFReferenceError as e:
         return Outcome(case, REFERENCE_ERROR, message=str(e), impl=impl_name)
     diffs = compare_all(info, call, result.tensors, ref, result.not_judged)
-    diffs = modified_diffs(result.modified) + type_diffs(info, case, result.tensors) + diffs
+    diffs = modified_diffs(result.modified) + type_diffs(info, case, result.tensors, result.type_problems) + diffs
     notes = list(ref.notes) + [f"path {p} not used: {why}" for p, why in ref.skipped.items()]
     status = PASS if all(d.passed for d in diffs if d.judged) else MISMATCH
     if status == MISMATCH and not first_only:
@@ -103,22 +104,31 @@ def check_against_reference(info: OpInfo, call: Call, result, impl_name: str, fi
 
 
 def modified_diffs(modified: list) -> list[TensorDiff]:
-    """One failing entry per input the implementation wrote to."""
-    return [TensorDiff(tensor=f"input {name}", path="harness", passed=False, shape=(), expected_shape=(),
-                       atol=0.0, rtol=0.0, mismatched=1, total=1, note=f"modifies its input `{name}` in place",
-                       diagnosis=[{"label": "modifies-input",
-                                   "evidence": f"the implementation wrote into `{name}`; crosscheck keeps the original "
-                                               "for the reference and the replay file"}])
-            for name in modified]
+    """One failing entry per input the implementation wrote to (and for the forward output its
+    pullback wrote into)."""
+    return [_modified_diff(name) for name in modified]
 
 
-def type_diffs(info: OpInfo, case: Case, tensors: dict) -> list[TensorDiff]:
-    """A failing entry per output that is not an ndarray of the case's dtype."""
+def _modified_diff(name: str) -> TensorDiff:
+    if name == FORWARD_OUTPUT_WRITTEN:
+        tensor, note = "output y", "its pullback writes into the forward output `y` the vjp returned"
+        evidence = ("the pullback wrote into the array the vjp had returned as the forward output; a network "
+                    "that keeps that output (the next layer's input, a residual branch) sees it change")
+    else:
+        tensor, note = f"input {name}", f"modifies its input `{name}` in place"
+        evidence = f"the implementation wrote into `{name}`; crosscheck keeps the original for the reference and the replay file"
+    return TensorDiff(tensor=tensor, path="harness", passed=False, shape=(), expected_shape=(), atol=0.0, rtol=0.0,
+                      mismatched=1, total=1, note=note, diagnosis=[{"label": "modifies-input", "evidence": evidence}])
+
+
+def type_diffs(info: OpInfo, case: Case, tensors: dict, type_problems: dict | None = None) -> list[TensorDiff]:
+    """A failing entry per output that is not an ndarray of the case's dtype (``type_problems``: why
+    an output was not an ndarray, from :func:`crosscheck.returned.judge`)."""
     out = []
     for name, value in tensors.items():
         if name.startswith("d_") and case.arrays.get(name[2:]) is not None and case.arrays[name[2:]].dtype.kind != "f":
             continue
-        problem = output_type_problem(value, case.dtype)
+        problem = (type_problems or {}).get(name) or output_type_problem(value, case.dtype)
         if problem:
             out.append(TensorDiff(tensor=name, path="harness", passed=False, shape=tuple(getattr(value, "shape", ())),
                                   expected_shape=(), atol=0.0, rtol=0.0, mismatched=1, total=1, note=problem,

@@ -215,7 +215,8 @@ GENERIC_CAUSES = ("shape-mismatch", "output-shape", "nan-inf-mismatch")   # drop
 def causes_of(outcome: Outcome) -> list[str]:
     """The likely causes of a failing outcome (stable labels), or what it raised."""
     if outcome.status == IMPLEMENTATION_CRASH:
-        return [f"crashes ({outcome.message.rsplit(': ', 1)[-1]})"]
+        how = outcome.message.partition("\n")[0].rsplit(": ", 1)[-1]   # the first line; a traceback may follow
+        return [f"crashes ({how.split(' (', 1)[0]})"]
     if outcome.status == REFERENCE_CRASH:
         return ["tensorflow-crash (not your code: TensorFlow killed the process computing the reference)"]
     if outcome.status == IMPLEMENTATION_TIMEOUT:

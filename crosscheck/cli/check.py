@@ -84,7 +84,7 @@ def start_check_worker(target: str, convention: str, timeout: float | None):
         raise LoadError(f"importing {target} did not finish within {timeout:g} s (an endless loop or a wait at "
                         "module level?); --timeout S allows more") from None
     except WorkerCrash as exc:
-        raise LoadError(f"importing {target} crashed the Python process: {str(exc).rsplit(': ', 1)[-1]}") from None
+        raise LoadError(f"importing {target} crashed the Python process: {exc.how}") from None
     return worker
 
 

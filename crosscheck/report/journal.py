@@ -4,7 +4,8 @@ so that nothing found is lost if the run dies.
 ``{"kind": "meta", ...}`` first, then ``{"kind": "outcome", "summary": <this outcome's summary>,
 "outcome": <its dict, or null for a pass>}``, ``{"kind": "minimal", "outcome": ...}`` (a shrunk
 case), ``{"kind": "parity", "parity": ...}`` and ``{"kind": "started", "key": ...}`` lines, and
-``{"kind": "end"}`` when the run finished.
+``{"kind": "end"}`` when the run finished; a pytest session's also ``test``, ``worker``,
+``worker-down`` and ``example`` lines (:mod:`.pytest_journals`).
 
 Each line is written with one ``os.write`` (:func:`crosscheck.files.append_whole`: a short write is
 cut back off), and a reader takes only lines that end in a newline: a line is read whole or not at
@@ -114,8 +115,8 @@ def entry_problem(entry) -> str | None:
     if not isinstance(entry, dict):
         return "not a JSON object"
     kind = entry.get("kind")
-    if kind == "outcome":
-        return _summary_problem(entry.get("summary")) or _outcome_problem(entry.get("outcome"), nullable=True)
+    if kind in ("outcome", "example"):   # example: a pytest session's failing hypothesis example, as it comes
+        return _summary_problem(entry.get("summary")) or _outcome_problem(entry.get("outcome"), nullable=kind == "outcome")
     if kind == "minimal":
         return _outcome_problem(entry.get("outcome"), nullable=False)
     if kind == "parity":
@@ -124,6 +125,9 @@ def entry_problem(entry) -> str | None:
             '"parity" is not an object with a boolean "passed"'
     if kind == "started":
         return None if isinstance(entry.get("key"), str) else '"key" is not a string'
+    if kind in ("test", "worker", "worker-down"):   # a pytest session's (crosscheck.report.pytest_journals)
+        field = "test" if kind == "test" else "worker"
+        return None if isinstance(entry.get(field), str) else f'"{field}" is not a string'
     if kind in ("meta", "end"):
         return None
     return f'"kind" is {kind!r}, not a journal entry'

@@ -18,6 +18,7 @@ from pathlib import Path, PurePath
 from ..report_names import CASES_DIR, JOURNAL_NAME, JSON_NAME
 from .html_report import outcome_html
 from .json_report import merge_summaries
+from .pytest_journals import session_entries
 from .report_dir import ReportDir, ReportDirError, job_dirs, read_journal_of
 from .session import ReportSession
 from .terminal import format_outcome_text
@@ -120,8 +121,8 @@ def _moved(entries: list[dict], src: Path, owner: ReportDir) -> list[dict]:
             if not source.is_file():
                 raise ReportDirError(f"{source}: the replay file of an outcome in {src / JOURNAL_NAME} "
                                      f"{'is not a file' if source.exists() else 'is missing'}")
+            owner.record(target)
             if source.resolve() != target.resolve():
-                owner.record(target)
                 try:
                     shutil.copyfile(source, target)
                 except OSError as exc:
@@ -300,8 +301,10 @@ def rebuild(owner: ReportDir) -> Rebuilt:
                 rebuilt.meta["command"] = run["command"]
         return rebuilt
     entries, skipped = load_journal(report_dir)
-    entries = _moved(entries, report_dir, owner)   # references to DIR/cases as this command names DIR; each checked
+    merged, run_problems = session_entries(report_dir, entries)   # a pytest session's: its xdist workers' too
+    merged = _moved(merged, report_dir, owner)   # references to DIR/cases as this command names DIR; each checked
     meta = _meta(entries)
-    session = _session_from(entries)
+    session = _session_from(merged)
     session.require_compared = meta.get("require_compared", True)
+    session.run_problems = run_problems
     return Rebuilt(session, _plain_meta(meta), _finished(entries), _skipped_problem(skipped), len(skipped))

@@ -15,10 +15,10 @@ from pathlib import Path
 from ..case import FAILING, PASS, Outcome
 from ..files import ReportWriteError, atomic_write_text, writing
 from ..replay import case_id, replay_filename, save_case, tensorflow_snippet
-from ..report_names import CASES_DIR, HTML_NAME, JSON_NAME
+from ..report_names import CASES_DIR, HTML_NAME, JSON_NAME, MANIFEST_NAME
 from .html_report import render_html
-from .json_report import (add_parity, add_to_summary, build_document, empty_summary, merge_summaries, ok,
-                          outcome_to_dict, problems)
+from .json_report import add_parity, add_to_summary, build_document, empty_summary, ok, outcome_to_dict, problems
+from .ownership import Manifest
 from .report_dir import ReportDir
 
 REPLAYED = FAILING   # statuses that get a replay file
@@ -35,8 +35,12 @@ class ReportSession:
         self.require_compared = True
         self.journal = None
         self.owner: ReportDir | None = None   # the report directory this session owns (locked, its manifest)
+        self._joined: Manifest | None | bool = None   # the manifest of a report directory it writes cases into, unowned
         self.write_failed = False
         self.tensorflow = None   # what computed the reference (crosscheck.oracle.backend.describe)
+        #: why the run fails beyond its outcomes: a process that crashed or did not finish its journal
+        #: (crosscheck.report.pytest_journals)
+        self.run_problems: list[str] = []
 
     def start(self, report_dir, replace: bool = False, **meta) -> None:
         """Check and lock ``report_dir`` (ReportDirError if it cannot hold a report or another run
@@ -49,12 +53,24 @@ class ReportSession:
         recorded in its manifest); :meth:`write` releases it."""
         self.owner, self.journal, self.cases_dir = owner, owner.journal, owner.path / CASES_DIR
 
+    def _record(self, path) -> None:
+        """``path`` listed in the manifest of the report directory it goes into: the one this session
+        owns, or, for replay files written into a report directory another process owns (a
+        pytest-xdist worker's, into its controller's), that directory's manifest if it has one."""
+        if self.owner is not None:
+            self.owner.record(path)
+        elif self.cases_dir is not None and Path(path).parent == self.cases_dir:
+            if self._joined is None:
+                report_dir = self.cases_dir.parent
+                self._joined = Manifest(report_dir, fresh=False) if (report_dir / MANIFEST_NAME).is_file() else False
+            if self._joined:
+                self._joined.record(path)
+
     @contextlib.contextmanager
     def _writing(self, path):
         """Writing ``path``: recorded in the manifest first; a failure remembered (see :meth:`write`)."""
         try:
-            if self.owner is not None:
-                self.owner.record(path)
+            self._record(path)
             with writing(path):
                 yield
         except ReportWriteError:
@@ -83,12 +99,15 @@ class ReportSession:
                 return save_case(path, outcome.case, outcome, check=check)
         return None
 
-    def add(self, outcome: Outcome, check: dict | None = None) -> dict:
+    def add(self, outcome: Outcome, check: dict | None = None, test: str | None = None) -> dict:
         """Count ``outcome``; keep it (and write its replay file) unless it passed. Returns its dict.
-        ``check``: for ``crosscheck check``, the target, convention and function the case belongs to."""
+        ``check``: for ``crosscheck check``, the target, convention and function the case belongs to;
+        ``test``: under pytest, the node id of the test that recorded it."""
         add_to_summary(self.summary, outcome)
         replay_file = self._replay_file(outcome, check)
         d = outcome_to_dict(outcome, replay_file, check)
+        if test:
+            d["test"] = test
         if outcome.status != PASS:
             self.outcomes.append(d)
         self._journal(outcome, d if outcome.status != PASS else None)
@@ -147,20 +166,11 @@ class ReportSession:
 
     @property
     def ok(self) -> bool:
-        return ok(self.summary, self.require_compared)
+        return not self.run_problems and ok(self.summary, self.require_compared)
 
     @property
     def problems(self) -> list[str]:
-        return problems(self.summary, self.require_compared)
-
-    def to_partial(self) -> dict:
-        """This session's data as plain JSON-able values (sent from an xdist worker)."""
-        return {"summary": self.summary, "outcomes": self.outcomes, "error_parity": self.error_parity}
-
-    def merge_partial(self, partial: dict) -> None:
-        self.summary = merge_summaries(self.summary, partial["summary"])
-        self.outcomes += partial["outcomes"]
-        self.error_parity += partial.get("error_parity", [])
+        return self.run_problems + problems(self.summary, self.require_compared)
 
     def document(self, **meta) -> dict:
         return build_document(self.summary, self.outcomes, error_parity=self.error_parity,
@@ -176,7 +186,7 @@ class ReportSession:
         report_dir = Path(report_dir)
         doc = self.document(**meta)
         extra = ([] if complete else ["the run was interrupted: the report holds what was found until then"])
-        extra += list(more_problems)
+        extra += self.run_problems + list(more_problems)
         if not complete:
             doc["interrupted"] = True
         if extra:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from crosscheck import recording
 from crosscheck.case import TensorDiff
-from crosscheck.pytest_plugin import _state, assert_outcome_ok
+from crosscheck.pytest_plugin import assert_outcome_ok
 from crosscheck.replay import load_case
 from crosscheck.report import ReportSession, format_outcome_text
 from crosscheck.report.html_report import channel_svg, render_html
@@ -145,22 +146,9 @@ def test_html_escapes_user_text():
     assert "<script>" not in render_html(s.document())
 
 
-def test_partials_merge_like_one_session(tmp_path):
-    whole, a, b = ReportSession(None), ReportSession(None), ReportSession(None)
-    outcomes = [mismatch_outcome(), pass_outcome(), unsupported_outcome(), error_outcome()]
-    for i, o in enumerate(outcomes):
-        whole.add(o)
-        (a if i % 2 else b).add(o)
-    merged = ReportSession(None)
-    merged.merge_partial(json.loads(json.dumps(a.to_partial())))
-    merged.merge_partial(json.loads(json.dumps(b.to_partial())))
-    assert merged.summary["counts"] == whole.summary["counts"]
-    assert sorted(o["status"] for o in merged.outcomes) == sorted(o["status"] for o in whole.outcomes)
-
-
 def test_assert_outcome_ok_raises_with_the_report(monkeypatch):
     # a private session: these hand-made mismatches must not land in a real run's report
-    monkeypatch.setitem(_state, "session", ReportSession(None))
+    monkeypatch.setitem(recording._state, "session", ReportSession(None))
     assert_outcome_ok(pass_outcome())
     assert_outcome_ok(unsupported_outcome())   # recorded, not a failure
     with pytest.raises(AssertionError) as info:
@@ -174,7 +162,7 @@ def test_assert_outcome_ok_raises_with_the_report(monkeypatch):
 _PLUGIN_TEST = '''
 import pytest
 from _outcomes import mismatch_outcome, pass_outcome
-from crosscheck.pytest_plugin import _state, assert_outcome_ok
+from crosscheck.pytest_plugin import assert_outcome_ok
 
 @pytest.mark.parametrize("i", range(6))
 def test_pass(i, crosscheck_record):
@@ -197,15 +185,16 @@ def test_pytest_option_writes_one_report_per_session(tmp_path, workers):
     if workers:
         cmd += ["-n", workers]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(ROOT)])}
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
-    assert proc.returncode == 1, proc.stdout + proc.stderr     # the two mismatch tests fail
-    assert "2 failed, 6 passed" in proc.stdout
-    assert "crosscheck: conv2d d_input differs from TensorFlow" in proc.stdout   # the assertion message
-    doc = json.loads((report / "report.json").read_text())
-    assert doc["summary"]["counts"]["pass"] == 6 and doc["summary"]["counts"]["mismatch"] == 2
-    assert len(doc["outcomes"]) == 2 and (report / "report.html").exists()
-    assert len(list((report / "cases").glob("conv2d-float32-*.json"))) == 2
-    assert f"report: {report / 'report.json'}" in proc.stdout
+    for _ in range(2):   # the second session replaces the first's files (its workers' replay files too)
+        proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+        assert proc.returncode == 1, proc.stdout + proc.stderr     # the two mismatch tests fail
+        assert "2 failed, 6 passed" in proc.stdout
+        assert "crosscheck: conv2d d_input differs from TensorFlow" in proc.stdout   # the assertion message
+        doc = json.loads((report / "report.json").read_text())
+        assert doc["summary"]["counts"]["pass"] == 6 and doc["summary"]["counts"]["mismatch"] == 2
+        assert len(doc["outcomes"]) == 2 and (report / "report.html").exists()
+        assert len(list((report / "cases").glob("conv2d-float32-*.json"))) == 2
+        assert f"report: {report / 'report.json'}" in proc.stdout
 
 
 def test_documented_example_follows_the_schema():
