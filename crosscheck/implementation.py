@@ -97,6 +97,8 @@ def positional_arrays(info: OpInfo, case: Case) -> list[str]:
     return [n for n in info.arrays if n in case.arrays]
 
 
+#: how the message of an output that cannot be compared begins ("... an array of dtype object as `y`")
+UNUSABLE_RETURN = "the code under test returned"
 #: what ``modified`` names when the pullback wrote into the forward output the vjp had returned
 FORWARD_OUTPUT_WRITTEN = "vjp:y"
 
@@ -196,7 +198,7 @@ def _judge_outputs(result: ImplResult) -> None:
             result.type_problems[name] = type_problem
         result.tensors[name] = comparable
     if fatal:
-        result.error = "the code under test " + "; ".join(fatal)
+        result.error = UNUSABLE_RETURN + "; ".join(fatal)[len("returned"):]
 
 
 class _RealInterrupt(BaseException):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import shlex
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +22,7 @@ from .case import Case, Outcome
 from .implementation import DEFAULT_IMPL
 from .oracle.quirks import attach
 from .registry import OPS
-
-FORMAT = "crosscheck-case"
-VERSION = 1
+from .replay_schema import FLOAT_DTYPES, FORMAT, VERSION, ReplayFileError, read_document, validate  # noqa: F401
 
 
 def encode_array(a: np.ndarray) -> dict:
@@ -109,63 +108,10 @@ def check_snippet(replay_path, check: dict) -> str:
     ]) + "\n"
 
 
-class ReplayFileError(ValueError):
-    """A replay file that does not follow the documented schema (docs/report-format.md)."""
-
-
-FLOAT_DTYPES = ("float32", "float64")
-
-
-def validate(doc) -> None:
-    """Raise ReplayFileError unless ``doc`` is a replay file crosscheck can run: the format, a known op
-    (or a ``crosscheck check`` case), a float dtype, parameters and arrays the op takes, arrays with
-    non-negative shapes whose data has the right size."""
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ReplayFileError(f"not a crosscheck replay file (format {doc.get('format') if isinstance(doc, dict) else doc!r})")
-    case = doc.get("case")
-    if not isinstance(case, dict):
-        raise ReplayFileError("no 'case' object")
-    if case.get("op") not in OPS and case.get("op") != "network" and not doc.get("check"):
-        raise ReplayFileError(f"unknown op {case.get('op')!r}; known: {', '.join(sorted(OPS))}")
-    if case.get("dtype") not in FLOAT_DTYPES:
-        raise ReplayFileError(f"dtype must be one of {FLOAT_DTYPES}, got {case.get('dtype')!r}")
-    if not isinstance(case.get("params"), dict) or not isinstance(case.get("arrays"), dict):
-        raise ReplayFileError("'params' and 'arrays' must be objects")
-    info = OPS.get(case.get("op")) if not doc.get("check") else None
-    if info is not None:
-        unknown = sorted(set(case["params"]) - set(info.params))
-        if unknown:
-            raise ReplayFileError(f"{info.name} takes no parameter {', '.join(unknown)}; it takes "
-                                  f"{', '.join(info.params) or 'none'}")
-        allowed = set(info.arrays) | set(info.optional_arrays or ()) | set(info.extra_arrays or ())
-        strange = sorted(set(case["arrays"]) - allowed)
-        missing = [n for n in info.arrays if n not in case["arrays"] and n not in (info.optional_arrays or ())]
-        if strange or missing:
-            raise ReplayFileError(f"{info.name} takes the arrays {', '.join(sorted(allowed))}; the file has "
-                                  f"{', '.join(sorted(case['arrays'])) or 'none'}")
-    encoded = dict(case["arrays"], **({"dy": case["dy"]} if case.get("dy") is not None else {}))
-    for name, a in encoded.items():
-        if not isinstance(a, dict) or not {"dtype", "shape", "data"} <= set(a):
-            raise ReplayFileError(f"array {name!r} must be {{dtype, shape, data}}")
-        shape = a["shape"]
-        if not isinstance(shape, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
-                                                  for v in shape):
-            raise ReplayFileError(f"array {name!r} has an invalid shape {shape!r} (non-negative ints)")
-        try:
-            itemsize = np.dtype(a["dtype"]).itemsize
-            size = len(base64.b64decode(a["data"], validate=True))
-        except (TypeError, ValueError) as exc:
-            raise ReplayFileError(f"array {name!r}: {exc}") from None
-        if size != itemsize * int(np.prod(shape)):
-            raise ReplayFileError(f"array {name!r}: {size} bytes of data for shape {shape} of {a['dtype']}")
-
-
 def read_replay(path) -> tuple[dict, Case]:
-    """The validated document and its Case."""
-    try:
-        doc = json.loads(Path(path).read_text())
-    except json.JSONDecodeError as exc:
-        raise ReplayFileError(f"not JSON ({exc})") from None
+    """The validated document and its Case (ReplayFileError naming the field of a file that
+    :mod:`crosscheck.replay_schema` refuses; OSError when it cannot be read)."""
+    doc = read_document(path)
     validate(doc)
     return doc, case_from_dict(doc["case"])
 
@@ -180,9 +126,16 @@ def load_case(path) -> Case:
     return load_replay(path)[0]
 
 
-def replay_command(path, impl: str = DEFAULT_IMPL) -> str:
-    """The command that re-runs a replay file against the implementation it was found with."""
-    return f"crosscheck replay {path}" + ("" if impl in (DEFAULT_IMPL, "npcnn.Sequential") else f" --impl {impl}")
+def replay_command(path, impl: str = DEFAULT_IMPL, check_target: str | None = None) -> str:
+    """The shell command that re-runs a replay file against the implementation it was found with (or,
+    for a ``crosscheck check`` case, on ``check_target``); every word taken from a file or a path is
+    quoted for the shell (``shlex.quote``): an ``impl`` text never runs as a command."""
+    words = ["crosscheck", "replay", str(path)]
+    if check_target is not None:
+        words += ["--check", str(check_target)]
+    elif impl not in (DEFAULT_IMPL, "npcnn.Sequential"):
+        words += ["--impl", str(impl)]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 # --- the standalone snippet -------------------------------------------------------------------

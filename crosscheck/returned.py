@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: how the module name of a file ``crosscheck check`` loads begins (a file is not a module by name)
+CHECKED_FILE_MODULE = "crosscheck_user_"
 NUMERIC_KINDS = "biufc"      # bool, signed, unsigned, float, complex
 PLAIN_NUMBERS = (bool, int, float, complex)
 
@@ -33,8 +35,12 @@ class Foreign:
 
 
 def _type_name(value) -> str:
+    """``torch.Tensor``, ``Activation`` (a class of the checked file, whose module name is crosscheck's)."""
     cls = type(value)
-    return cls.__name__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    name = cls.__qualname__.replace("<locals>.", "")
+    module = getattr(cls, "__module__", "") or ""
+    mine = module in ("builtins", "__main__") or module.startswith(CHECKED_FILE_MODULE)
+    return name if mine else f"{module}.{name}"
 
 
 def _article(text: str) -> str:
@@ -53,18 +59,22 @@ def plain_array(value: np.ndarray):
 def plain(value, handle=None, depth: int = 0):
     """``value`` as plain data (see the module docstring). ``handle(callable)`` replaces a returned
     callable (a pullback) by something that can travel; None keeps callables as they are."""
-    if value is None or isinstance(value, (PLAIN_NUMBERS, Foreign, str, bytes)):
+    if value is None or type(value) in (*PLAIN_NUMBERS, str, bytes, Foreign):
         return value
     if isinstance(value, np.ndarray):
         return plain_array(value)
     if isinstance(value, np.generic):
         return value if value.dtype.kind in NUMERIC_KINDS else Foreign(f"a NumPy {type(value).__name__} scalar ({value.dtype})")
-    if type(value) in (tuple, list, dict):
+    for base in (*PLAIN_NUMBERS, str, bytes):   # a subclass (an IntEnum, a str subclass): its plain value
+        if isinstance(value, base):
+            return base(value)
+    if isinstance(value, (tuple, list, dict)):   # a namedtuple, an OrderedDict: the same structure, plain
         if depth > 32:
             return Foreign(f"{_article(type(value).__name__)} nested more than 32 levels deep")
-        if type(value) is dict:
+        if isinstance(value, dict):
             return {plain(k, handle, depth + 1): plain(v, handle, depth + 1) for k, v in value.items()}
-        return type(value)(plain(v, handle, depth + 1) for v in value)
+        kind = list if isinstance(value, list) else tuple
+        return kind(plain(v, handle, depth + 1) for v in value)
     if callable(value) and not isinstance(value, type) and not hasattr(type(value), "__array__"):
         return value if handle is None else handle(value)
     if hasattr(type(value), "__array__") or hasattr(type(value), "__array_interface__"):
@@ -124,7 +134,12 @@ def _first_foreign(value) -> Foreign | None:
 
 
 class NotPlain(Exception):
-    """A pickle names a class or function that plain data does not need."""
+    """A pickle names a class or function that plain data does not need (``class_name``, "" if the
+    data could not be read at all)."""
+
+    def __init__(self, message: str, class_name: str = ""):
+        super().__init__(message)
+        self.class_name = class_name
 
 
 _NUMPY_ALLOWED = {"_reconstruct", "scalar", "_frombuffer", "ndarray", "dtype"}
@@ -140,7 +155,7 @@ class _PlainUnpickler(pickle.Unpickler):
                    or (module == "collections" and name == "OrderedDict"))
         if not allowed:
             raise NotPlain(f"the worker sent an object of {module}.{name}, which crosscheck does not unpickle "
-                           "(only plain arrays and numbers travel from the code under test)")
+                           "(only plain arrays and numbers travel from the code under test)", f"{module}.{name}")
         return super().find_class(module, name)
 
 

@@ -1,6 +1,8 @@
 """``crosscheck check FILE --convention NAME``: users' own code, in their own conventions.
 
     loading.py          import a file (as part of its package), a Python 2 hint, an import timeout
+    target.py           what the command's process knows of the user's code (plain values), the specs
+    worker.py           the worker that imports the user's file and runs every case (TensorFlow too)
     cases.py            cases limited to what a convention (or a layer's ``supports``) allows
     run.py              the run: Spec -> Row (verdict, causes, smallest examples, notes), tie rules
     cs231n.py           --convention cs231n (CS231n assignment-2 functions)
@@ -9,6 +11,8 @@
 
 Every convention maps the user's functions onto registry ops through small adapters, so the
 TensorFlow oracle, the tolerance policy, diagnosis and reports are those of ``crosscheck run``.
+The command imports the user's file only in its worker; its own process gets a :class:`Target`
+(plain values) back and draws the cases, which run in the worker.
 """
 from __future__ import annotations
 
@@ -22,25 +26,13 @@ from typing import TYPE_CHECKING
 from ..case import Outcome
 from ..isolation import CALL_TIMEOUT
 from ..replay import case_from_dict
-from . import cs231n, deeplearning_ai, layers
+from . import cs231n
 from .loading import CallTimeout, LoadError, load_user_code  # noqa: F401
 from .run import VERDICTS, Row, Spec, check_module, rows_ok  # noqa: F401
+from .target import CONVENTIONS, LayerPlan, Target, examine, specs_for  # noqa: F401
 
 if TYPE_CHECKING:   # for annotations only: crosscheck.check.worker imports this package
     from .worker import CheckWorker
-
-CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")
-
-
-def specs_for(convention: str, module: types.ModuleType | None = None) -> list[Spec]:
-    """The checkable functions (or layer classes) of a convention, for ``module``."""
-    if convention == "cs231n":
-        return list(cs231n.SPECS)
-    if convention == "deeplearning-ai":
-        return list(deeplearning_ai.SPECS)
-    if convention == "layers":
-        return layers.specs_of_module(module)
-    raise ValueError(f"unknown convention {convention!r}; known: {', '.join(CONVENTIONS)}")
 
 
 def function_names(convention: str) -> list[str]:
@@ -48,19 +40,26 @@ def function_names(convention: str) -> list[str]:
     return [s.name for s in specs_for(convention)] if convention != "layers" else []
 
 
-def check_target(module: types.ModuleType, convention: str = "cs231n", examples: int = 10, seed: int = 0,
+def check_target(code: types.ModuleType | Target, convention: str = "cs231n", examples: int = 10, seed: int = 0,
                  only: Collection[str] | None = None, ties: str = "note", year: int | None = None,
                  timeout: float | None = CALL_TIMEOUT, worker: CheckWorker | None = None,
                  on_outcome: Callable[[str, Outcome], object] | None = None) -> list[Row]:
-    """Rows for every function (or layer) of ``convention`` that ``module`` defines (only those named
-    in ``only``, if given). ``worker``: a started crosscheck.check.worker.CheckWorker of the same file,
-    which then runs every case (a crash or a hang of the user's code costs that case only);
-    ``on_outcome(function, outcome)`` is called on every judged case as it comes."""
-    pinned = {}
-    if convention == "cs231n":
-        pinned = cs231n.pins_for_year(year)
-    return check_module(module, specs_for(convention, module), examples=examples, seed=seed, only=only, ties=ties,
-                        pinned=pinned, timeout=timeout, worker=worker, on_outcome=on_outcome)
+    """Rows for every function (or layer) of ``convention`` that the user's code defines (only those
+    named in ``only``, if given). ``code``: the imported module (its cases run in this process), or
+    the Target a started crosscheck.check.worker.CheckWorker of the file reported (``worker.examined``;
+    every case then runs in ``worker``, where a crash or a hang of the user's code costs that case
+    only, and this process never touches the user's objects). ``on_outcome(function, outcome)`` is
+    called on every judged case as it comes."""
+    if isinstance(code, Target):
+        if worker is None:
+            raise ValueError("check_target: a Target's cases run in the worker that examined the file; give worker=")
+        target, specs, module = code, specs_for(code.convention, code), None
+    else:
+        target, specs = examine(code, convention)
+        module = code
+    pinned = cs231n.pins_for_year(year) if target.convention == "cs231n" else {}
+    return check_module(module, specs, examples=examples, seed=seed, only=only, ties=ties, pinned=pinned,
+                        timeout=timeout, worker=worker, on_outcome=on_outcome, defined=target.defined)
 
 
 def rerun(replay_path: str | os.PathLike[str], module: types.ModuleType) -> Outcome:

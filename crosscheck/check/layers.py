@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-from hypothesis import strategies as st
 
 from ..case import IMPLEMENTATION_ERROR, Case, Outcome
 from ..compare import NONE_NOTE
@@ -37,7 +36,7 @@ from ..tracebacks import user_traceback
 from . import cases as C
 from .layer_access import find_path, from_layer, get_path, grad_path, set_path, to_layer
 from .layer_access import weights_from_layer, weights_to_layer
-from .run import Spec, modified_outcome, outcome_of, own_diff
+from .run import modified_outcome, outcome_of, own_diff
 
 
 def activations() -> tuple[str, ...]:
@@ -176,7 +175,7 @@ def _constructor_maker(cls, op: str, layout: str):
     return make
 
 
-def _probe_config(op: str) -> Config:
+def probe_config(op: str) -> Config:
     if op == "conv2d":
         return Config(op, in_channels=2, out_channels=3, kernel_size=(3, 3), stride=1, pad=1,
                       input_shape=(2, 5, 5))
@@ -201,7 +200,7 @@ def discover(cls, module_layout: str) -> Layer | str:
         layer.learning_rate, layer.learning_rate_arg, layer.grads = 1.0, lr, "update"
     if op in ("conv2d", "dense"):
         try:
-            probe = make(_probe_config(op))
+            probe = make(probe_config(op))
         except Exception as exc:
             return f"{cls.__name__}: building it failed ({type(exc).__name__}: {exc}); declare it with crosscheck.Layer"
         w, b = find_path(probe, WEIGHT_NAMES), find_path(probe, BIAS_NAMES)
@@ -259,7 +258,7 @@ def filter_layout_of(layer_obj, path: str, op: str) -> str:
 
 def module_layout(module) -> str:
     """NHWC when the module's convolution keeps HWIO weights, else NCHW."""
-    for cls in _classes(module):
+    for cls in layer_classes(module):
         if _op_of(cls) == "conv2d":
             layer = discover(cls, "NCHW")
             if isinstance(layer, Layer):
@@ -267,7 +266,7 @@ def module_layout(module) -> str:
     return "NCHW"
 
 
-def _classes(module):
+def layer_classes(module):
     return [obj for name, obj in vars(module).items() if inspect.isclass(obj) and obj.__module__ == module.__name__
             and callable(getattr(obj, "forward", None))
             and (callable(getattr(obj, "backward", None)) or callable(getattr(obj, "backprop", None)))]
@@ -441,7 +440,9 @@ def _optional(given) -> set:
     return {t for k, ts in mapping.items() if k not in given for t in ts}
 
 
-def layer_cases(layer: Layer, options: dict):
+def layer_cases(layer, options: dict):
+    """Cases of a layer's op, in its layout, within its ``supports``; ``layer``: a :class:`Layer`, or
+    anything with its ``op``, ``layout`` and ``supports`` (crosscheck.check.target.LayerPlan)."""
     s = C.Supports(**{**_default_supports(layer), **layer.supports})
     layout = "NHWC" if layer.layout in ("NHWC", "HWC", "HW") else "NCHW"
     if layer.op == "conv2d":
@@ -454,46 +455,9 @@ def layer_cases(layer: Layer, options: dict):
                                op=layer.op)
 
 
-def _default_supports(layer: Layer) -> dict:
+def _default_supports(layer) -> dict:
     one = layer.layout in ("HW", "HWC", "CHW", "D")
     out = {"square": True, "batch": not one}
     if layer.layout == "HW":
         out["in_channels"] = (1,)
     return out
-
-
-def _name_layer(layer: Layer) -> None:
-    """A declared layer's row is named after its class (built once from a probe configuration)."""
-    if layer.name or not getattr(layer.make, "__name__", "").startswith("<"):
-        return
-    try:
-        layer.name = type(layer.make(_probe_config(layer.op if layer.op != "pool" else "max_pool2d"))).__name__
-    except Exception:
-        layer.name = layer.op
-
-
-def layer_spec(layer: Layer) -> Spec:
-    _name_layer(layer)
-    op = "max_pool2d" if layer.op == "pool" else layer.op
-    judged = ("y", *("d_" + a for a in REGISTRY[op].arrays))
-    run = activation_run(layer) if layer.activation else layer_run(layer)
-    splits = {"max_pool2d": C.MAX_POOL_SPLITS, "pool": C.POOL_SPLITS}.get(layer.op, ())
-    return Spec(layer.row_name(), (), lambda o: layer_cases(layer, o), run, judged,
-                ties=layer.op in ("max_pool2d", "pool"), splits=splits)
-
-
-def specs_of_module(module) -> list[Spec]:
-    """Specs of the module's ``LAYERS`` declarations, or of its discovered layer classes (a class that
-    cannot be discovered gets an error row saying what to declare)."""
-    declared = getattr(module, "LAYERS", None)
-    if declared is not None:
-        return [layer_spec(layer) for layer in declared]
-    layout = module_layout(module)
-    specs = []
-    for cls in _classes(module):
-        found = discover(cls, layout)
-        if isinstance(found, Layer):
-            specs.append(layer_spec(found))
-        else:
-            specs.append(Spec(cls.__name__, (), lambda o: st.nothing(), None, (), group=found))
-    return specs

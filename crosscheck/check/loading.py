@@ -18,7 +18,10 @@ import zlib
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..returned import CHECKED_FILE_MODULE
 from ..tracebacks import user_traceback
+
+SCRIPT_HINT = 'a checked file should only define its functions: put script code under `if __name__ == "__main__":`'
 
 IMPORT_TIMEOUT_S = 30.0
 _PY2 = re.compile(r"^\s*(print\s+[\"'\w]|exec\s+[\"'])|\bxrange\(|\bexcept\s+\w+\s*,\s*\w+\s*:|\bur[\"']|\braw_input\(",
@@ -82,7 +85,7 @@ def load_user_code(target: str, timeout: float | None = IMPORT_TIMEOUT_S) -> typ
     except SyntaxError as e:
         raise LoadError(_syntax_message(e, "")) from None
     except BaseException as e:
-        raise LoadError(f"importing {target} raised {type(e).__name__}: {e}\n{user_traceback(e)}") from None
+        raise LoadError(_raised_message(target, e)) from None
 
 
 def _syntax_message(e: SyntaxError, source: str) -> str:
@@ -98,7 +101,7 @@ def _import_file(path: Path, target: str, timeout) -> types.ModuleType:
         with time_limit(timeout, f"importing {target}"):
             if in_package:
                 return importlib.import_module(dotted)
-            name = f"crosscheck_user_{zlib.crc32(str(path).encode()):08x}"
+            name = f"{CHECKED_FILE_MODULE}{zlib.crc32(str(path).encode()):08x}"
             spec = importlib.util.spec_from_file_location(name, path)
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
@@ -114,6 +117,32 @@ def _import_file(path: Path, target: str, timeout) -> types.ModuleType:
             hint = (f"\nhint: {path.name} imports {e.name!r}; if it belongs to a package, give the file inside "
                     f"that package (a directory with __init__.py) or put the package's parent directory on "
                     f"PYTHONPATH")
-        raise LoadError(f"importing {target} raised {type(e).__name__}: {e}\n{user_traceback(e)}{hint}") from None
+        raise LoadError(_raised_message(target, e) + hint) from None
     except BaseException as e:   # anything the module raises at import time
-        raise LoadError(f"importing {target} raised {type(e).__name__}: {e}\n{user_traceback(e)}") from None
+        raise LoadError(_raised_message(target, e)) from None
+
+
+def _raised_message(target: str, e: BaseException) -> str:
+    """One line saying what importing ``target`` raised (what a script's ``sys.exit`` or ``input()``
+    means here), then the user's traceback (no frames of crosscheck's or of the import machinery)."""
+    if isinstance(e, SystemExit):
+        first = f"importing {target} called sys.exit({e.code!r}) at module level; {SCRIPT_HINT}"
+    elif isinstance(e, EOFError) and "reading a line" in str(e):
+        first = (f"importing {target} read from stdin (input()) at module level, and the checked code gets no "
+                 f"input; {SCRIPT_HINT}")
+    else:
+        first = f"importing {target} raised {type(e).__name__}" + (f": {e}" if str(e) else "")
+    return f"{first}\n{_import_traceback(e)}"
+
+
+def _import_traceback(e: BaseException) -> str:
+    """user_traceback without the frames of importlib's bootstrap (``<frozen importlib...>``)."""
+    lines, skip = [], False
+    for line in user_traceback(e).splitlines(keepends=True):
+        if line.startswith('  File "'):
+            skip = line.startswith('  File "<frozen importlib')
+        elif not line.startswith("    "):   # past the frames: the exception's own lines
+            skip = False
+        if not skip:
+            lines.append(line)
+    return "".join(lines)

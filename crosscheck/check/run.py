@@ -25,6 +25,7 @@ from ..case import (FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEME
 from ..compare import NONE_NOTE, ZERO_NOTE, compare
 from ..diagnosis import LOCATIONAL, diagnose_tensor, raised_cropping_at_zero_pad
 from ..fuzz import fuzz_outcomes
+from ..implementation import UNUSABLE_RETURN
 from ..isolation import WorkerCrash, WorkerTimeout
 from ..ops.pooling import tied_windows
 from ..registry import get_op
@@ -224,6 +225,8 @@ def causes_of(outcome: Outcome) -> list[str]:
     if outcome.status in (IMPLEMENTATION_ERROR, REFERENCE_ERROR):
         if outcome.status == IMPLEMENTATION_ERROR and raised_cropping_at_zero_pad(outcome.case, outcome.message):
             return ["crop-empty-at-zero-pad"]
+        if outcome.status == IMPLEMENTATION_ERROR and outcome.message.startswith(UNUSABLE_RETURN):
+            return ["returns " + outcome.message[len(UNUSABLE_RETURN):].strip().split(" as `")[0]]
         last = (outcome.message.strip().splitlines() or ["error"])[-1]
         kind = last.split(":")[0].split(".")[-1]
         if kind in CONTRACT_CAUSES:
@@ -371,11 +374,16 @@ def check_spec(spec: Spec, module, examples: int = 10, seed: int = 0, ties: str 
 
 def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ties: str = "note",
                  pinned: dict | None = None, timeout: float | None = None, worker=None,
-                 on_outcome=None) -> list[Row]:
-    """One Row per spec whose function ``module`` defines (a backward without its forward: an error row).
-    With a ``worker`` the cases run there, TensorFlow's reference too: this process never imports it."""
+                 on_outcome=None, defined=None) -> list[Row]:
+    """One Row per spec whose function the user's code defines (a backward without its forward: an
+    error row). ``defined``: the names the code defines as callables (crosscheck.check.Target's; None:
+    read from ``module``). With a ``worker`` the cases run there, TensorFlow's reference too, and
+    ``module`` is None: this process never imports the user's code, nor TensorFlow."""
     if worker is None:
         limit_threads()
+    if defined is None:
+        defined = {name for spec in specs for name in (spec.name, *spec.requires)
+                   if callable(getattr(module, name, None))}
     rows = []
     for spec in specs:
         if only and spec.name not in only:
@@ -383,9 +391,9 @@ def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ti
         if spec.run is None:   # a layer class that could not be discovered: the reason is in ``group``
             rows.append(Row(spec.name, "error", message=spec.group))
             continue
-        if spec.requires and not callable(getattr(module, spec.name, None)):
+        if spec.requires and spec.name not in defined:
             continue
-        missing = [name for name in spec.requires if not callable(getattr(module, name, None))]
+        missing = [name for name in spec.requires if name not in defined]
         if missing:
             rows.append(Row(spec.name, "error", message=f"{spec.name} needs {', '.join(missing)} (its cache) but "
                                                         f"{', '.join(missing)} is not defined"))

@@ -2,12 +2,13 @@
 checked against TensorFlow, one verdict per function, the smallest failing case of each cause reported."""
 from __future__ import annotations
 
+import os
 import time
 
 from rich.console import Console
 
 from ..case import FAILING
-from ..check import LoadError, check_target, function_names, load_user_code, rows_ok
+from ..check import LoadError, Target, check_target, function_names, load_user_code, rows_ok
 from ..check.worker import CheckWorker
 from ..isolation import WorkerCrash, WorkerTimeout
 from ..oracle import backend
@@ -21,15 +22,15 @@ def cmd_check(args, console: Console) -> int:
     known = check_options(args)
     run = CheckRun(args)
     try:
-        worker, module = load_target(args)
+        worker, code = load_target(args)
     except LoadError as exc:
         console.print(f"[bold red]crosscheck check: cannot load {args.target}[/]")
-        console.print(str(exc), markup=False)
+        console.print(str(exc), markup=False, soft_wrap=True)
         console.print("[bold red]FAILED[/]: nothing was checked")
         run.write([], functions=[], load_error=str(exc), more_problems=[f"cannot load {args.target}"])
         return EXIT_FAILED
     start = time.perf_counter()
-    rows = run.check(module, worker)
+    rows = run.check(code, worker)
     elapsed = time.perf_counter() - start
     if not rows:
         console.print(f"[bold red]crosscheck check: {args.target} defines none of the {args.convention} functions[/] "
@@ -65,12 +66,14 @@ def check_options(args) -> list[str]:
     return known
 
 
-def load_target(args):
-    """(worker or None with --in-process, the user's module); LoadError when it cannot be imported."""
-    worker = None
-    if not args.in_process:   # first in a worker: an import that crashes or hangs ends here, with a message
-        worker = start_check_worker(args.target, args.convention, args.timeout)
-    return worker, load_user_code(args.target, timeout=args.timeout)
+def load_target(args) -> tuple:
+    """(the started worker, the Target it reported), or with --in-process (None, the user's module
+    imported here); LoadError when the file cannot be imported. Without --in-process this process
+    never imports the user's file: what it defines comes back as plain values."""
+    if args.in_process:
+        return None, load_user_code(args.target, timeout=args.timeout)
+    worker = start_check_worker(args.target, args.convention, args.timeout)
+    return worker, worker.examined
 
 
 def start_check_worker(target: str, convention: str, timeout: float | None):
@@ -84,7 +87,10 @@ def start_check_worker(target: str, convention: str, timeout: float | None):
         raise LoadError(f"importing {target} did not finish within {timeout:g} s (an endless loop or a wait at "
                         "module level?); --timeout S allows more") from None
     except WorkerCrash as exc:
-        raise LoadError(f"importing {target} crashed the Python process: {exc.how}") from None
+        how = exc.how
+        if how.startswith("exited"):   # os._exit() or a C exit() at module level
+            raise LoadError(f"importing {target} ended the Python process before the import finished ({how})") from None
+        raise LoadError(f"importing {target} crashed the Python process: {how}") from None
     return worker
 
 
@@ -94,8 +100,10 @@ class CheckRun:
 
     def __init__(self, args):
         self.args = args
-        self.junit = usable_junit_path(args.junit_xml)
-        self.report_dir = usable_report_dir(args.report)
+        # absolute before any user code runs: a chdir in the user's module (in the worker, or here
+        # with --in-process) moves neither the report nor the replay files the terminal names
+        self.junit = usable_junit_path(None if args.junit_xml is None else os.path.abspath(args.junit_xml))
+        self.report_dir = usable_report_dir(os.path.abspath(args.report))
         self.session = ReportSession()
         self.session.require_compared = False
         self.meta = dict(impl=args.target, convention=args.convention, seed=args.seed, examples=args.examples,
@@ -116,12 +124,13 @@ class CheckRun:
         else:
             self.session.count(outcome)
 
-    def check(self, module, worker) -> list:
-        """The rows (one verdict per function); interrupted, the report holds every failure found so far."""
+    def check(self, code: Target | object, worker) -> list:
+        """The rows (one verdict per function) of ``code`` (the worker's Target, or the module imported
+        here with --in-process); interrupted, the report holds every failure found so far."""
         args = self.args
         complete, rows = False, []
         try:
-            rows = check_target(module, args.convention, examples=args.examples, seed=args.seed, only=args.functions,
+            rows = check_target(code, args.convention, examples=args.examples, seed=args.seed, only=args.functions,
                                 ties=args.ties, year=args.cs231n_year, timeout=args.timeout, worker=worker,
                                 on_outcome=self.record)
             complete = True

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 
 from .. import __version__
@@ -27,6 +28,43 @@ class VersionAction(argparse.Action):
     def __call__(self, parser, namespace, values, option_string=None):
         sys.stdout.write(version_text() + "\n")
         parser.exit(0)
+
+
+MAX_SECONDS = 10**6   # about 11.6 days: beyond any run, and within what timers and polls take
+
+
+def _seconds(text: str, zero_allowed: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    low_ok = value >= 0 if zero_allowed else value > 0
+    if not (math.isfinite(value) and low_ok and value <= MAX_SECONDS):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected a {'non-negative' if zero_allowed else 'positive'} finite number of seconds, "
+            f"at most {MAX_SECONDS}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """A time limit (--timeout): a positive finite number of seconds (not 0, negative, inf or nan)."""
+    return _seconds(text, zero_allowed=False)
+
+
+def seconds_or_zero(text: str) -> float:
+    """A time budget where 0 means "none" (--shrink-time): a non-negative finite number of seconds."""
+    return _seconds(text, zero_allowed=True)
+
+
+def positive_int(text: str) -> int:
+    """A count (--examples, -j): an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer of at least 1")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -85,8 +123,8 @@ def add_run_parser(sub) -> None:
 
 def _add_run_scope_options(run) -> None:
     """What ``crosscheck run`` checks, and where its report goes."""
-    run.add_argument("--ops", nargs="+", metavar="OP", help="ops to check (default: all; see `crosscheck ops`)")
-    run.add_argument("--examples", type=int, default=None, metavar="N",
+    run.add_argument("--ops", nargs="+", metavar="OP", help="ops to check, separated by spaces or commas (default: all; see `crosscheck ops`)")
+    run.add_argument("--examples", type=positive_int, default=None, metavar="N",
                      help=f"examples per op and dtype (default {DEFAULT_EXAMPLES}), or architectures per "
                           f"optimizer with --networks (default {DEFAULT_NETWORK_EXAMPLES})")
     run.add_argument("--networks", action="store_true",
@@ -111,17 +149,17 @@ def _add_run_execution_options(run) -> None:
     run.add_argument("--fail-fast", action="store_true", help="stop at the first failure (the report holds it)")
     run.add_argument("--no-large", action="store_true",
                      help="skip the one realistic-size case of the ops that have one (conv2d, depthwise, pools)")
-    run.add_argument("--timeout", type=float, default=CALL_TIMEOUT, metavar="S",
+    run.add_argument("--timeout", type=positive_seconds, default=CALL_TIMEOUT, metavar="S",
                      help="seconds one call of the code under test may take (default 60); a call that does not "
                           "return is an implementation-timeout, the run goes on")
     run.add_argument("--in-process", action="store_true",
                      help="run the code under test in crosscheck's own process (for a debugger); by default it runs "
                           "in a worker process, so that a crash or a hang costs one case, not the run")
-    run.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+    run.add_argument("-j", "--jobs", type=positive_int, default=None, metavar="N",
                      help="run in N processes ((op, dtype) pairs dealt as N shards, merged into one report: the "
                           "same cases, outcomes and report as one process gives; default: the usable cores, at "
                           "most one per (op, dtype); 1 with --shard, --fail-fast or --in-process)")
-    run.add_argument("--shrink-time", type=float, default=20.0, metavar="S",
+    run.add_argument("--shrink-time", type=seconds_or_zero, default=20.0, metavar="S",
                      help="seconds per op to shrink each (op, dtype)'s first failing case to a minimal one, "
                           "reported first (default 20; 0: no shrinking)")
     run.add_argument("--shard", default=None, metavar="K/N",
@@ -137,7 +175,7 @@ def add_replay_parser(sub) -> None:
     replay.add_argument("case", metavar="CASE.json")
     replay.add_argument("--impl", default=None, metavar="MODULE",
                         help=f"implementation to run (default {DEFAULT_IMPL}; the file never chooses code to run)")
-    replay.add_argument("--timeout", type=float, default=CALL_TIMEOUT, metavar="S",
+    replay.add_argument("--timeout", type=positive_seconds, default=CALL_TIMEOUT, metavar="S",
                         help="seconds the code under test may take (default 60)")
     replay.add_argument("--check", default=None, metavar="PATH_OR_MODULE",
                         help="for a case of `crosscheck check`: the file or module to run it on")
@@ -169,7 +207,8 @@ def add_check_parser(sub) -> None:
     check.add_argument("--convention", choices=["cs231n", "deeplearning-ai", "layers"], default="cs231n",
                        help="cs231n (assignment-2 functions), deeplearning-ai (Coursera CNN step by step) or layers "
                             "(classes with forward/backward; crosscheck.Layer declarations); default cs231n")
-    check.add_argument("--examples", type=int, default=10, metavar="N", help="examples per function (default 10)")
+    check.add_argument("--examples", type=positive_int, default=10, metavar="N",
+                       help="examples per function (default 10)")
     check.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the example generator (default 0)")
     check.add_argument("--functions", nargs="+", metavar="NAME", help="check only these functions (or classes)")
     check.add_argument("--report", default=DEFAULT_REPORT_DIR, metavar="DIR",
@@ -182,7 +221,7 @@ def add_check_parser(sub) -> None:
     check.add_argument("--cs231n-year", type=int, default=None, metavar="YYYY",
                        help="pin the year's conventions (dropout p: drop probability up to 2017, keep probability "
                             "from 2018) instead of detecting them")
-    check.add_argument("--timeout", type=float, default=CALL_TIMEOUT, metavar="S",
+    check.add_argument("--timeout", type=positive_seconds, default=CALL_TIMEOUT, metavar="S",
                        help="seconds an import or one call of your code may take (default 60)")
     _backend_option(check)
     check.add_argument("--in-process", action="store_true",

@@ -12,8 +12,9 @@ from ..case import FAILING
 from ..check import LoadError, load_user_code, rerun
 from ..implementation import DEFAULT_IMPL
 from ..isolation import describe_exit
-from ..replay import ReplayFileError, read_replay
+from ..replay import ReplayFileError, read_replay, replay_command
 from ..report import ReportSession, print_outcome
+from ..report.terminal import printable
 from ..runner import run_case
 from ..supervision import fatal_line, start_shard
 from ..threads import limit_threads
@@ -26,8 +27,10 @@ def cmd_replay(args, console: Console, child_main: Callable) -> int:
     the code that runs (npcnn, the ``--impl`` given here, or the ``--check`` target given here)."""
     try:
         read_replay(args.case)
-    except (OSError, ReplayFileError) as exc:
-        raise UsageError(f"cannot use replay file {args.case}: {exc}") from None
+    except OSError as exc:
+        raise UsageError(printable(f"cannot use replay file {args.case}: {exc.strerror or exc}")) from None
+    except ReplayFileError as exc:
+        raise UsageError(printable(f"cannot use replay file {args.case}: {exc}")) from None
     if args.here:
         return replay_here(args, console)
     with tempfile.TemporaryDirectory(prefix="crosscheck-replay-") as tmp:
@@ -42,8 +45,9 @@ def cmd_replay(args, console: Console, child_main: Callable) -> int:
     if code in (EXIT_OK, EXIT_FAILED, EXIT_USAGE):
         sys.stdout.write(text)
         return code
-    console.print(f"status: reference-crash (still fails): the process replaying this case was {describe_exit(code)}; "
-                  f"TensorFlow's last words: {fatal_line(text)}", markup=False, soft_wrap=True)
+    console.print(printable(f"status: reference-crash (still fails): the process replaying this case was "
+                            f"{describe_exit(code)}; TensorFlow's last words: {fatal_line(text)}"),
+                  markup=False, soft_wrap=True)
     return EXIT_FAILED
 
 
@@ -56,14 +60,17 @@ def replay_here(args, console: Console) -> int:
     if check:
         outcome, impl_name = _rerun_check_case(args, check)
     elif case.op == "network":   # npcnn's own layers and optimizers against Keras; no --impl
-        from ..networks import replay_network  # deferred: crosscheck.networks imports npcnn, the code under test
+        from ..networks import L as npcnn_layers  # deferred: crosscheck.networks imports npcnn, the code under test
+        from ..networks import replay_network  # deferred: as above
+        _check_network_layers(args.case, case.params["layers"], npcnn_layers.deserialize)
         outcome, impl_name = replay_network(case), "npcnn.Sequential"
     else:
         impl_name = args.impl or DEFAULT_IMPL
         recorded = doc.get("impl") or DEFAULT_IMPL
         if recorded != impl_name:
-            console.print(f"this case was found with implementation {recorded!r}; replaying it against {impl_name}. "
-                          f"To replay it against {recorded}: crosscheck replay {args.case} --impl {recorded}",
+            console.print(printable(f"this case was found with implementation {recorded!r}; replaying it against "
+                                    f"{impl_name}. To replay it against that implementation: "
+                                    f"{replay_command(args.case, recorded)}"),
                           markup=False, soft_wrap=True)
         outcome = run_case(case, impl=load_impl_under_test(impl_name, timeout=args.timeout))
     outcome.impl = impl_name
@@ -75,12 +82,22 @@ def replay_here(args, console: Console) -> int:
     return EXIT_FAILED if failed else EXIT_OK
 
 
+def _check_network_layers(path, layers: list, deserialize: Callable) -> None:
+    """Each layer of a network case is one npcnn builds from its config (``deserialize``: npcnn's),
+    exit 2 naming it otherwise."""
+    for i, spec in enumerate(layers):
+        try:
+            deserialize(spec)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise UsageError(printable(f"cannot use replay file {path}: case.params.layers[{i}]: {exc}")) from None
+
+
 def _rerun_check_case(args, check: dict):
     """(outcome, what ran) of a ``crosscheck check`` case re-run on the ``--check`` target."""
     if not args.check:
-        raise UsageError(f"{args.case} is a case of `crosscheck check` ({check.get('function')}, "
-                         f"{check.get('convention')} convention); run: crosscheck replay {args.case} "
-                         f"--check {check.get('target')}")
+        raise UsageError(printable(f"{args.case} is a case of `crosscheck check` ({check.get('function')}, "
+                                   f"{check.get('convention')} convention); run: "
+                                   f"{replay_command(args.case, check_target=check.get('target'))}"))
     try:
         outcome = rerun(args.case, load_user_code(args.check))
     except (LoadError, ValueError) as exc:

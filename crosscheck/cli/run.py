@@ -33,9 +33,11 @@ from .tables import print_run
 
 
 def select_ops(names) -> list[str]:
-    """The ops ``--ops`` names (every registered op for none), in the order given; UsageError for unknown ones."""
+    """The ops ``--ops`` names (every registered op for none), in the order given, separated by spaces or
+    commas; UsageError for unknown ones."""
     if not names:
         return sorted(OPS)
+    names = [n for name in names for n in name.split(",") if n]
     unknown = [n for n in names if n not in OPS]
     if unknown:
         raise UsageError(f"unknown op{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "

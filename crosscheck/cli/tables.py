@@ -11,6 +11,7 @@ from ..case import FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT, REFERE
 from ..oracle import backend
 from ..registry import OPS
 from ..report import coverage_table, parity_table, print_outcome, summary_table
+from ..report.terminal import printable
 from .common import EXIT_FAILED, EXIT_OK
 
 MAX_PRINTED_REPORTS = 3     # full mismatch reports printed in the terminal; all are in the files
@@ -73,7 +74,8 @@ def print_run_verdict(console: Console, session, elapsed: float) -> None:
 
 def print_problems(console: Console, problems) -> None:
     for problem in problems:
-        console.print(f"  [bold red]fails:[/] {problem}", soft_wrap=True)
+        # a problem can quote TensorFlow's or the code under test's words: shown as text, never as markup
+        console.print(Text.assemble("  ", ("fails:", "bold red"), " ", printable(str(problem))), soft_wrap=True)
 
 
 def print_backend_disagreements(console: Console, summary: dict, both: bool, limit: int = 10) -> None:
@@ -157,7 +159,7 @@ def print_check_table(console: Console, rows, target: str, convention: str) -> N
         if r.message and not what:
             what = r.message.splitlines()[0]
         table.add_row(r.function, Text(r.verdict, style=style.get(r.verdict, "")), str(r.tried), str(r.failing),
-                      Text(what))
+                      Text(printable(what)))
     console.print(table)
     long_notes = [(r.function, n) for r in rows for n in r.notes if n.startswith("tie rule")]
     for function, note in long_notes:

@@ -49,7 +49,7 @@ def outcome_to_dict(outcome: Outcome, replay_file: str | None = None, check: dic
     case = outcome.case
     failing_path = next((d.path for d in outcome.failures), None)
     if check is not None and replay_file is not None:
-        replay = {"file": str(replay_file), "command": f"crosscheck replay {replay_file} --check {check['target']}",
+        replay = {"file": str(replay_file), "command": replay_command(replay_file, check_target=check["target"]),
                   "snippet": check_snippet(replay_file, check)}
         return {**_outcome_fields(outcome), "replay": replay, "check": jsonable(check)}
     return {**_outcome_fields(outcome), "replay": None if replay_file is None else {

@@ -7,6 +7,7 @@ details (case, every comparison, worst elements, mismatch map, replay) follow.
 from __future__ import annotations
 
 import math
+import re
 
 from rich import box
 from rich.console import Console
@@ -30,6 +31,19 @@ _STATUS_STYLE = {PASS: "green", MISMATCH: "bold red", REFERENCE_UNSUPPORTED: "ye
 _STATUS_HEADER = {PASS: "pass", MISMATCH: "mism.", REFERENCE_UNSUPPORTED: "unsup.",
                   REFERENCE_ERROR: "ref-err", REFERENCE_CRASH: "tf-crash", IMPLEMENTATION_ERROR: "impl-err", IMPLEMENTATION_CRASH: "crash",
                   IMPLEMENTATION_TIMEOUT: "timeout"}
+
+
+# C0 controls but tab (newlines are split into lines first), DEL, C1 controls (CSI ...), the Unicode
+# marks that reorder text on screen (what a terminal would act on instead of showing), and lone
+# surrogates (which no output encoding can write)
+_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character and bidirectional mark written as its escape (``\\x1b``,
+    ``\\u202e``): text from a file or from the code under test cannot recolour, move the cursor, clear
+    the terminal or reorder what is shown."""
+    return _UNSAFE.sub(lambda m: ascii(m.group())[1:-1], str(text))
 
 
 def _g(x) -> str:
@@ -199,7 +213,8 @@ def outcome_lines(d: dict, snippet: bool = True) -> list[tuple[str, str]]:
         if snippet:
             add(("bold", "Standalone snippet:"))
             out += [("dim", "  " + line if line else "") for line in d["replay"]["snippet"].rstrip().splitlines()]
-    return out
+    # messages, params and names can come from the code under test or a replay file: one line each, shown as text
+    return [(style, printable(part)) for style, text in out for part in text.split("\n")]
 
 
 def format_outcome_text(outcome, snippet: bool = True, replay_file: str | None = None) -> str:
@@ -260,7 +275,8 @@ def parity_table(parity: list[dict]) -> Table:
         rows = by_op[op]
         bad = [p for p in rows if not p["passed"]]
         table.add_row(op, str(len(rows)), str(len(rows) - len(bad)),
-                      Text("; ".join(f"{p['label']}: {p['problem']}" for p in bad), style="bold red") if bad else "-")
+                      Text(printable("; ".join(f"{p['label']}: {p['problem']}" for p in bad)), style="bold red")
+                      if bad else "-")
     return table
 
 

@@ -263,7 +263,6 @@ def test_npcnn_passes_a_small_run(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["run", "--ops", "conv3d"], "unknown op conv3d; known ops:"),
     (["run", "--ops", "conv2d", "--impl", "no_such_module_xyz"], "cannot use --impl no_such_module_xyz"),
-    (["run", "--examples", "0"], "--examples must be at least 1"),
     (["replay", "does-not-exist.json"], "cannot use replay file does-not-exist.json"),
 ])
 def test_usage_errors_exit_2_with_a_message(args, message, capsys, tmp_path, monkeypatch):

@@ -119,3 +119,11 @@ def test_junit_xml_holds_what_the_code_under_test_printed_and_why_the_run_failed
     assert "colour" in failure.get("message") and "\x1b" not in failure.get("message")
     assert replay_property(cases[0]) == "crosscheck replay rep/cases/relu.json --impl mine"
     assert cases[1].find("failure").get("message").startswith("the run was interrupted")
+
+
+def test_ops_are_separated_by_spaces_or_commas():
+    from crosscheck.cli.common import UsageError
+    from crosscheck.cli.run import select_ops
+    assert select_ops(["relu,sigmoid", "tanh", "relu"]) == ["relu", "sigmoid", "tanh"]
+    with pytest.raises(UsageError, match="unknown op rlu"):
+        select_ops(["relu,rlu"])

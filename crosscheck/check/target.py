@@ -1,0 +1,217 @@
+"""What ``crosscheck check``'s own process knows of the user's code: plain values, computed where
+the code is imported (the check worker; this process only with ``--in-process``).
+
+    examine      an imported module -> (Target, its runnable Specs); runs the user's code (layer
+                 discovery builds the classes), so it runs in the worker
+    Target       the convention, which of its function names the module defines, the layer plans
+    LayerPlan    one layer class as its cases need it: row name, op, layout, ``supports``
+    specs_for    a convention's Specs: runnable ones for a module, case-drawing ones for a Target
+                 (their cases run in the worker that sent it)
+
+A Target holds only str, int, float, bool, None, tuples and dicts of them (and crosscheck's own
+dataclasses): unpickling it imports nothing of the user's.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+from dataclasses import dataclass, field
+
+import numpy as np
+from hypothesis import strategies as st
+
+from ..case import Case, Outcome
+from ..registry import OPS as REGISTRY
+from . import cases as C
+from . import cs231n, deeplearning_ai
+from .layers import Layer, activation_run, discover, layer_cases, layer_classes, layer_ops, layer_run, module_layout
+from .layers import probe_config
+from .run import Spec
+
+CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")
+LAYOUTS = ("NCHW", "NHWC", "CHW", "HWC", "HW", "D")
+DENSE_ACTIVATIONS = ("softmax", "relu", "sigmoid", "tanh")
+_SUPPORTS_FIELDS = tuple(f.name for f in dataclasses.fields(C.Supports))
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """A layer class as the command's process needs it to draw cases: plain values only.
+    ``supports``: {field of crosscheck.check.cases.Supports: plain value}; ``problem``: why the
+    class cannot be checked (its row's error message), or ""."""
+    name: str
+    op: str = ""
+    layout: str = "NCHW"
+    supports: dict = field(default_factory=dict)
+    activation: str | None = None
+    problem: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The user's module as the command's process knows it: ``defined``, the names among the
+    convention's functions that the module defines as callables; ``layers``, a LayerPlan per layer
+    class (``layers`` convention)."""
+    convention: str
+    defined: frozenset = frozenset()
+    layers: tuple = ()
+
+
+def convention_specs(convention: str) -> list[Spec]:
+    """The Specs of a function convention (no module needed); [] for ``layers``."""
+    if convention == "cs231n":
+        return list(cs231n.SPECS)
+    if convention == "deeplearning-ai":
+        return list(deeplearning_ai.SPECS)
+    if convention == "layers":
+        return []
+    raise ValueError(f"unknown convention {convention!r}; known: {', '.join(CONVENTIONS)}")
+
+
+def examine(module: types.ModuleType, convention: str) -> tuple[Target, list[Spec]]:
+    """(the Target of ``module``, its runnable Specs). Runs the user's code: call it where the module
+    was imported."""
+    if convention != "layers":
+        specs = convention_specs(convention)
+        names = {name for spec in specs for name in (spec.name, *spec.requires)}
+        defined = frozenset(name for name in names if _defines(module, name))
+        return Target(convention, defined), specs
+    pairs = [_plan_and_spec(found, i) for i, found in enumerate(module_layers(module))]
+    return Target(convention, layers=tuple(plan for plan, _ in pairs)), [spec for _, spec in pairs]
+
+
+def _defines(module: types.ModuleType, name: str) -> bool:
+    """Whether ``module.name`` is a callable (a module ``__getattr__`` that raises: it is not)."""
+    try:
+        return callable(getattr(module, name))
+    except Exception:
+        return False
+
+
+def specs_for(convention: str, code: types.ModuleType | Target | None = None) -> list[Spec]:
+    """The checkable functions (or layer classes) of a convention: runnable for a module (the
+    user's code runs here), drawing cases only for a Target (each case runs in its worker)."""
+    if convention != "layers":
+        return convention_specs(convention)
+    if isinstance(code, Target):
+        return [plan_spec(plan) for plan in code.layers]
+    return examine(code, convention)[1]
+
+
+def module_layers(module: types.ModuleType) -> list:
+    """The module's ``LAYERS`` declarations, or its discovered layer classes (a Layer each, or a
+    LayerPlan with the problem for a class that cannot be discovered)."""
+    declared = getattr(module, "LAYERS", None)
+    if declared is not None:
+        if not isinstance(declared, (list, tuple)):
+            return [LayerPlan("LAYERS", problem=f"LAYERS must be a list of crosscheck.Layer, got "
+                                                f"{type(declared).__name__}")]
+        return list(declared)
+    layout = module_layout(module)
+    found = []
+    for cls in layer_classes(module):
+        layer = discover(cls, layout)
+        found.append(layer if isinstance(layer, Layer) else LayerPlan(str.__str__(cls.__name__), problem=layer))
+    return found
+
+
+def _plan_and_spec(layer, index: int) -> tuple[LayerPlan, Spec]:
+    if isinstance(layer, LayerPlan):
+        return layer, plan_spec(layer)
+    if not isinstance(layer, Layer):
+        plan = LayerPlan(f"LAYERS[{index}]", problem=f"LAYERS[{index}] must be a crosscheck.Layer, got "
+                                                     f"{type(layer).__name__}")
+        return plan, plan_spec(plan)
+    if layer.op in (*layer_ops(), "pool"):   # named after its class, built once (the user's code)
+        _name_layer(layer)
+    plan = plan_of(layer, f"LAYERS[{index}]")
+    if plan.problem:
+        return plan, plan_spec(plan)
+    return plan, plan_spec(plan, activation_run(layer) if layer.activation else layer_run(layer))
+
+
+def _name_layer(layer: Layer) -> None:
+    """A declared layer's row is named after its class (built once from a probe configuration)."""
+    if layer.name or not getattr(layer.make, "__name__", "").startswith("<"):
+        return
+    try:
+        layer.name = type(layer.make(probe_config(layer.op if layer.op != "pool" else "max_pool2d"))).__name__
+    except Exception:
+        layer.name = layer.op
+
+
+def plan_of(layer: Layer, fallback_name: str = "layer") -> LayerPlan:
+    """The plain values of ``layer`` that its cases depend on (each the exact built-in type, whatever
+    subclass the user's code gave), or a LayerPlan naming the first one crosscheck cannot use."""
+    name = layer.name or getattr(layer.make, "__name__", "")
+    name = str.__str__(name) if isinstance(name, str) and name and not name.startswith("<") else fallback_name
+    ops = (*layer_ops(), "pool")
+    op, layout, activation = (_one_of(layer.op, ops), _one_of(layer.layout, LAYOUTS),
+                              _one_of(layer.activation, (None, *DENSE_ACTIVATIONS)))
+    if op is _NONE:
+        return LayerPlan(name, problem=f"{name}: op={layer.op!r} is not one of {', '.join(ops)}")
+    if layout is _NONE:
+        return LayerPlan(name, problem=f"{name}: layout={layer.layout!r} is not one of {', '.join(LAYOUTS)}")
+    if activation is _NONE:
+        return LayerPlan(name, problem=f"{name}: activation={layer.activation!r} is not one of "
+                                       f"{', '.join(DENSE_ACTIVATIONS)}")
+    if not isinstance(layer.supports, dict):
+        return LayerPlan(name, problem=f"{name}: supports must be a dict, got {type(layer.supports).__name__}")
+    supports = {}
+    for key, value in layer.supports.items():
+        field_name = _one_of(key, _SUPPORTS_FIELDS)
+        if field_name is _NONE:
+            return LayerPlan(name, problem=f"{name}: supports has no field {key!r}; known: "
+                                           f"{', '.join(_SUPPORTS_FIELDS)}")
+        try:
+            supports[field_name] = _plain(value)
+        except TypeError as exc:
+            return LayerPlan(name, problem=f"{name}: supports[{key!r}] {exc}")
+    return LayerPlan(name, op, layout, supports, activation)
+
+
+_NONE = object()
+
+
+def _one_of(value, allowed: tuple):
+    """The entry of ``allowed`` equal to ``value`` (crosscheck's own object, not the user's), or _NONE."""
+    return next((a for a in allowed if (value is None and a is None) or (isinstance(value, str) and value == a)),
+                _NONE)
+
+
+def _plain(value):
+    """``value`` as exact str, int, float, bool, None, tuples and str-keyed dicts of them (NumPy
+    scalars, lists and subclasses converted); TypeError for anything else."""
+    if value is None:
+        return None
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            plain = kind(value)
+            if type(plain) is not kind:
+                break
+            return plain
+    else:
+        if isinstance(value, np.generic) and type(value).__module__ == "numpy":
+            return _plain(value.item())
+        if isinstance(value, (tuple, list)):
+            return tuple(_plain(v) for v in value)
+        if isinstance(value, dict):
+            return {_plain(k): _plain(v) for k, v in value.items()}
+    raise TypeError(f"holds a {type(value).__name__}; give numbers, strings, booleans and tuples of them")
+
+
+def plan_spec(plan: LayerPlan, run=None) -> Spec:
+    """The Spec of a layer plan: its cases drawn from the plan; ``run`` the runner (None: the cases
+    run in the worker that examined the class, :func:`_runs_in_worker`). A plan with a problem is
+    an error row (``Spec.run`` None, the problem in ``group``)."""
+    if plan.problem:
+        return Spec(plan.name, (), lambda o: st.nothing(), None, (), group=plan.problem)
+    op = "max_pool2d" if plan.op == "pool" else plan.op
+    judged = ("y", *("d_" + a for a in REGISTRY[op].arrays))
+    splits = {"max_pool2d": C.MAX_POOL_SPLITS, "pool": C.POOL_SPLITS}.get(plan.op, ())
+    return Spec(plan.name, (), lambda o: layer_cases(plan, o), run or _runs_in_worker, judged,
+                ties=plan.op in ("max_pool2d", "pool"), splits=splits)
+
+
+def _runs_in_worker(module, case: Case, options: dict) -> Outcome:
+    raise RuntimeError("a layer described by its plan runs in the check worker that examined it (worker=...)")
