@@ -30,7 +30,7 @@ import pytest
 from . import recording
 from .case import FAILING, Outcome
 from .oracle import backend
-from .report_names import CASES_DIR
+from .report_names import CASES_DIR, JOBS_DIR
 
 #: the key of ``workerinput`` that gives an xdist worker its journal's path
 _JOURNAL_KEY = "crosscheck_journal"
@@ -90,6 +90,7 @@ def pytest_configure(config: pytest.Config) -> None:
         from .report.pytest_journals import clear_worker_journals  # deferred: the report needs the crosscheck extra; the plugin loads without it
         try:
             recording.session().start(report_dir, command=_command(config))
+            recording.session().owner.record(report_dir / JOBS_DIR, directory=True)   # the workers' journals
         except ReportDirError as exc:
             where = str(exc).removeprefix("--report ")   # the message names crosscheck run's option
             raise pytest.UsageError(f"--crosscheck-report: {where}") from None
@@ -164,11 +165,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
     if complete:   # everything this process recorded is journaled; its workers' journals are final
         own.journal.append({"kind": "end"})
     own.journal.close()
-    final, meta, _ = rebuild(_state["report_dir"])   # the session's journal and its xdist workers'
+    owner, owner.journal = own.owner, None   # the report directory, locked since the start; its journal ended
+    rebuilt = rebuild(owner)   # the session's journal and its xdist workers'
+    final, meta = rebuilt.session, rebuilt.meta
+    final.own(owner)
     _state["tensorflow"] = backend.describe()   # the backend in force, whoever imported TensorFlow first
     meta.update(tensorflow=_state["tensorflow"])
     _state["final"] = final
-    _state["written"] = final.write(_state["report_dir"], complete=complete, **meta)
+    _state["written"] = final.write(_state["report_dir"], complete=complete, more_problems=rebuilt.problems, **meta)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int | pytest.ExitCode,

@@ -9,3 +9,7 @@ JOURNAL_NAME = "journal.jsonl"
 CASES_DIR = "cases"
 #: where ``crosscheck run -j N`` keeps its shards' report directories while they run
 JOBS_DIR = ".jobs"
+#: held (``flock``) by the run that owns the directory; it holds that run's pid and command
+LOCK_NAME = ".crosscheck-lock"
+#: every file crosscheck wrote into the directory, one JSON string (a relative path) per line
+MANIFEST_NAME = ".crosscheck-manifest"

@@ -36,8 +36,9 @@ from .report.report_dir import ReportDirError, read_journal
 
 #: how many times one shard is restarted after crashes before the run gives up on it
 MAX_ATTEMPTS = 25
-#: how a shard process ends (the command's exit statuses): done, done with failures, a usage error
-FINISHED, USAGE = (0, 1), 2
+#: how a shard process ends (the command's exit statuses): done, done with failures, a usage error, a
+#: report file it could not write
+FINISHED, USAGE, WRITE_FAILED = (0, 1), 2, 4
 _FATAL = re.compile(r"(Check failed|F\d{4} |Fatal Python error|Floating point exception|Segmentation fault|"
                     r"terminate called|Aborted)")
 
@@ -108,6 +109,10 @@ class ShardUsageError(Exception):
     """A shard ended with a usage error (an --impl that cannot be imported): its own message."""
 
 
+class ShardWriteError(Exception):
+    """A shard could not write a file of its report (disk full): its own message."""
+
+
 def exit_with_parent() -> None:
     """In a shard process (Linux): SIGTERM when the parent dies, so a killed run's shards write their
     reports and stop instead of running on unseen (``crosscheck report DIR`` merges them)."""
@@ -175,6 +180,11 @@ class Shard:
                 self.lost = (f"shard {self.k}/{self.jobs} stopped before its end (exit status {code}; its log: "
                              f"{log_path}):\n" + log_text.strip()[-1500:])
             return True
+        if code == WRITE_FAILED:
+            self.code = code
+            last = (log_text.strip().splitlines() or [""])[-1].removeprefix("crosscheck: error: ")
+            raise ShardWriteError(f"shard {self.k}/{self.jobs}: " + (last or f"a file of its report could not be "
+                                                                     f"written, nor its log {log_path} (disk full?)"))
         if code == USAGE:
             raise ShardUsageError(log_text.strip().removeprefix("crosscheck: error: ") if self.jobs == 1 else
                                   f"shard {self.k}/{self.jobs} ended with exit status 2:\n{log_text[-2000:]}")

@@ -3,8 +3,10 @@
 ``train-digits``. One module per command; :func:`main` parses and dispatches.
 
 Exit status: 0 all good; 1 a mismatch, an implementation error or a TensorFlow crash was found; 2 usage
-error (unknown op, an --impl module that cannot be imported, an unreadable replay file); 3 crosscheck
-itself crashed (a shard died outside any case): the report holds what the rest of the run found.
+error (unknown op, an --impl module that cannot be imported, an unreadable replay file, a report
+directory another run holds or that holds files crosscheck did not write); 3 crosscheck itself crashed
+(a shard died outside any case): the report holds what the rest of the run found; 4 a report file
+could not be written (disk full, a directory in its place, no permission): one line says which.
 """
 from __future__ import annotations
 
@@ -16,9 +18,11 @@ import threading
 
 from rich.console import Console
 
+from ..files import ReportWriteError
+from ..report import ReportDir, ReportDirError
 from ..supervision import exit_with_parent
 from .check import cmd_check
-from .common import EXIT_CRASHED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, choose_backend
+from .common import EXIT_CRASHED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, EXIT_WRITE_FAILED, UsageError, choose_backend
 from .ops import cmd_ops
 from .parser import build_parser
 from .rebuild import cmd_merge, cmd_report
@@ -28,7 +32,7 @@ from .run_parallel import cmd_run_parallel, default_jobs, shard_units
 from .train_digits import cmd_train_digits
 
 __all__ = ["main", "cmd_run_parallel", "default_jobs", "shard_units", "UsageError", "EXIT_OK", "EXIT_FAILED",
-           "EXIT_USAGE", "EXIT_CRASHED"]
+           "EXIT_USAGE", "EXIT_CRASHED", "EXIT_WRITE_FAILED"]
 
 
 class Terminated(KeyboardInterrupt):
@@ -71,13 +75,20 @@ def main(argv=None) -> int:
         if args.command in ("run", "replay", "check"):
             choose_backend(args)
         return _COMMANDS[args.command](args, console)
-    except UsageError as exc:
+    except (UsageError, ReportDirError) as exc:   # a report directory refused: in use, files not crosscheck's
         Console(stderr=True, highlight=False).print(f"crosscheck: error: {exc}", markup=False, soft_wrap=True)
         return EXIT_USAGE
+    except ReportWriteError as exc:
+        try:   # stderr may be a log on the disk that just filled up: the exit status still says it
+            Console(stderr=True, highlight=False).print(f"crosscheck: error: {exc}", markup=False, soft_wrap=True)
+        except OSError:
+            pass
+        return EXIT_WRITE_FAILED
     except KeyboardInterrupt as exc:
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         Console(stderr=True).print(f"crosscheck: {what} (the report holds what was found so far)")
         return 143 if isinstance(exc, Terminated) else 130
     finally:
+        ReportDir.close_all()   # the report directories this command held (however it ended)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

@@ -108,7 +108,7 @@ class CheckRun:
         self.session.require_compared = False
         self.meta = dict(impl=args.target, convention=args.convention, seed=args.seed, examples=args.examples,
                          command=command_line(args), tensorflow=backend.describe())
-        self.session.start(self.report_dir, **self.meta)
+        self.session.start(self.report_dir, replace=self.args.replace_report, **self.meta)
         self.found: dict[int, dict] = {}     # id(outcome) -> its report dict (failures: replay file written at once)
 
     def check_info(self, function: str) -> dict:

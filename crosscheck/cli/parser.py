@@ -101,10 +101,18 @@ def _output_options(parser) -> None:
                         help="also write the verdicts as JUnit XML for CI systems (docs/report-format.md)")
 
 
+def _replace_report_option(parser) -> None:
+    parser.add_argument("--replace-report", action="store_true",
+                        help="delete files of crosscheck's names in the report directory that no earlier crosscheck "
+                             "run recorded writing (report.json, report.html, journal.jsonl, cases/*.json, .jobs); "
+                             "without it such a directory is refused (exit 2)")
+
+
 def add_run_parser(sub) -> None:
     run = sub.add_parser("run", help="fuzz registered ops against TensorFlow and write a diff report",
                          epilog="exit status: 0 no mismatch, 1 a mismatch, an implementation error or a TensorFlow "
-                                "crash, 2 usage error, 3 crosscheck itself crashed (the report holds what was found)")
+                                "crash, 2 usage error, 3 crosscheck itself crashed (the report holds what was found), "
+                                "4 a report file could not be written")
     _add_run_scope_options(run)
     _add_run_execution_options(run)
     _backend_option(run, both=True)
@@ -128,6 +136,7 @@ def _add_run_scope_options(run) -> None:
     run.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the example generator (default 0)")
     run.add_argument("--report", default=DEFAULT_REPORT_DIR, metavar="DIR",
                      help=f"where report.json, report.html and cases/*.json go (default ./{DEFAULT_REPORT_DIR})")
+    _replace_report_option(run)
     run.add_argument("--paths", choices=PATH_MODES, default="all",
                      help="TF paths per case: all (default), or first: only the first path that works, every "
                           "path again for a case that mismatches (1.6-2x faster on conv2d)")
@@ -181,17 +190,19 @@ def add_rebuild_parsers(sub) -> None:
     report.add_argument("dir", metavar="DIR")
     merge = sub.add_parser("merge", help="combine the reports of the shards of a `crosscheck run --shard K/N` campaign",
                            epilog="exit status: 0 the whole run passes, 1 it fails, 2 the directories are not the "
-                                  "N shards of one campaign")
+                                  "N shards of one campaign, 4 a report file could not be written")
     merge.add_argument("dirs", nargs="+", metavar="DIR")
     merge.add_argument("--report", default=DEFAULT_REPORT_DIR, metavar="OUT",
                        help=f"where the merged report goes (default ./{DEFAULT_REPORT_DIR})")
+    _replace_report_option(merge)
 
 
 def add_check_parser(sub) -> None:
     check = sub.add_parser("check", help="check your own code (a .py file or a module) in a course's convention or "
                                          "as layer classes",
                            epilog="exit status: 0 every function found passes (notes allowed), 1 a failure, a stub or "
-                                  "an error (including a file that cannot be loaded), 2 usage error")
+                                  "an error (including a file that cannot be loaded), 2 usage error, 4 a report file "
+                                  "could not be written")
     check.add_argument("target", metavar="PATH_OR_MODULE")
     check.add_argument("--convention", choices=["cs231n", "deeplearning-ai", "layers"], default="cs231n",
                        help="cs231n (assignment-2 functions), deeplearning-ai (Coursera CNN step by step) or layers "
@@ -203,6 +214,7 @@ def add_check_parser(sub) -> None:
     check.add_argument("--report", default=DEFAULT_REPORT_DIR, metavar="DIR",
                        help=f"where report.json, report.html and a replay file per failure go (default "
                             f"./{DEFAULT_REPORT_DIR})")
+    _replace_report_option(check)
     check.add_argument("--ties", choices=["note", "tf"], default="note",
                        help="max-pool tie rules other than TensorFlow's (the first maximum): a note (default) or, with "
                             "tf, a failure")

@@ -118,12 +118,12 @@ def run_meta(args, plan: RunPlan) -> dict:
 def run_here(args, console: Console, plan: RunPlan) -> int:
     """The plan's work in this process, its report written whether it finishes or is interrupted."""
     report_dir = usable_report_dir(args.report)
-    impl = load_impl_under_test(args.impl, isolated=not args.in_process, timeout=args.timeout)
-    limit_threads()
     optimizers = network_optimizers(args, plan)
     meta = run_meta(args, plan)
     session = ReportSession()
-    session.start(report_dir, **meta)
+    session.start(report_dir, replace=args.replace_report, **meta)   # locked before any work
+    impl = load_impl_under_test(args.impl, isolated=not args.in_process, timeout=args.timeout)
+    limit_threads()
     session.tensorflow = meta["tensorflow"]
     resume = Resume.load(args.resume, session.journal)
     start = time.perf_counter()

@@ -13,14 +13,13 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from pathlib import Path
 from typing import Callable
 
 from rich.console import Console
 
-from ..report import JOBS_DIR, ReportDirError, combine_attempts, merge_shards, open_report_dir
-from ..report_names import JOURNAL_NAME
-from ..supervision import Shard, ShardUsageError
+from ..files import ReportWriteError
+from ..report import JOBS_DIR, ReportDir, ReportDirError, combine_attempts, merge_shards
+from ..supervision import Shard, ShardUsageError, ShardWriteError
 from .common import EXIT_CRASHED, EXIT_FAILED, EXIT_OK, UsageError, command_line, usable_report_dir, write_run_junit
 from .tables import print_run
 
@@ -77,7 +76,8 @@ class ShardedRun:
         self.args = args
         self.own_shard = parse_shard(args.shard)   # --shard K/N: this run is one shard of a campaign
         self.report_dir = usable_report_dir(args.report)
-        self.jobs_dir = self._fresh_jobs_dir()
+        self.owner = self._own_report_dir()
+        self.jobs_dir = self.report_dir / JOBS_DIR
         base = without_options(args.argv, NOT_FOR_SHARDS)
         if self.own_shard:
             self.shards = [Shard(self.own_shard[0], self.own_shard[1], base, self.jobs_dir, child_main)]
@@ -89,14 +89,21 @@ class ShardedRun:
         """What the merged report says about the command (a -j run: its job count)."""
         return {"command": command_line(self.args), **({} if self.own_shard else {"jobs": self.args.jobs})}
 
-    def _fresh_jobs_dir(self) -> Path:
-        """The report directory marked in progress, and an empty ``.jobs/`` for the shards' own directories."""
-        open_report_dir(self.report_dir, self._run_meta()).close()
-        (self.report_dir / JOURNAL_NAME).unlink()   # the shards journal their own outcomes (under .jobs/)
+    def _own_report_dir(self) -> ReportDir:
+        """The report directory locked for this run and marked in progress (no journal: the shards
+        journal their own outcomes), and an empty ``.jobs/`` for the shards' own directories."""
+        try:
+            owner = ReportDir.start(self.report_dir, self._run_meta(), replace=self.args.replace_report, journal=False)
+        except ReportDirError as exc:
+            raise UsageError(str(exc)) from None
         jobs_dir = self.report_dir / JOBS_DIR
-        shutil.rmtree(jobs_dir, ignore_errors=True)
-        jobs_dir.mkdir(parents=True)
-        return jobs_dir
+        owner.record(jobs_dir, directory=True)
+        try:
+            jobs_dir.mkdir()
+        except OSError as exc:
+            owner.close()
+            raise UsageError(f"--report {self.report_dir}: cannot make {jobs_dir} ({exc.strerror or exc})") from None
+        return owner
 
     def lost_lines(self) -> list[str]:
         """Why shards that crosscheck itself lost (exit 3) ended."""
@@ -120,6 +127,13 @@ class ShardedRun:
         except ShardUsageError as exc:   # e.g. an --impl that cannot be imported: the shard's own message
             self.stop()
             raise UsageError(str(exc)) from None
+        except ShardWriteError as exc:   # a shard could not write its report files (disk full?): so ends the run
+            self.stop()
+            try:
+                self.merge(complete_run=False)
+            except (ReportDirError, ReportWriteError):
+                pass
+            raise ReportWriteError(str(exc)) from None
         except KeyboardInterrupt:   # Ctrl-C reached the shards too (one process group); SIGTERM only this one
             self.stop()
             try:
@@ -131,15 +145,18 @@ class ShardedRun:
     def merge(self, complete_run: bool):
         """The shards' reports merged into ``--report`` (and ``--junit-xml``); (session, paths, complete)."""
         if self.own_shard:   # the shard's own report directory, mergeable with the campaign's other shards
-            session, meta, complete = combine_attempts(self.shards[0].dirs, self.report_dir)
+            rebuilt = combine_attempts(self.shards[0].dirs, self.owner)
         else:
-            session, meta, complete = merge_shards([d for shard in self.shards for d in shard.dirs], self.report_dir)
+            rebuilt = merge_shards([d for shard in self.shards for d in shard.dirs], self.owner,
+                                   lenient=not complete_run)   # interrupted: a shard may not have started
+        session, meta, complete = rebuilt.session, rebuilt.meta, rebuilt.complete
+        session.own(self.owner)
         session.tensorflow = meta.get("tensorflow")
         meta.update(self._run_meta())
         meta.pop("merged_from", None)
         lost = self.lost_lines()
         complete = complete and complete_run and not lost
-        paths = session.write(self.report_dir, complete=complete, more_problems=lost,
+        paths = session.write(self.report_dir, complete=complete, more_problems=lost + rebuilt.problems,
                               elapsed_s=round(time.perf_counter() - self.start, 2), **meta)
         write_run_junit(self.args.junit_xml, self.report_dir)
         if not lost:   # a lost shard's directory and log stay, for whoever looks into it

@@ -2,18 +2,24 @@
 every non-pass outcome in full and writes a replay file for each failure the moment it is added; a
 session :meth:`~ReportSession.start`-ed on a report directory also marks it in progress and journals
 every outcome (:mod:`.journal`), so nothing is lost if the run dies later. :meth:`ReportSession.write`
-then writes ``report.json`` and ``report.html`` (atomically)."""
+then writes ``report.json`` and ``report.html`` (atomically). Every file it writes into the report
+directory is first recorded in the directory's manifest (:mod:`.ownership`); a write that fails is
+a :class:`~crosscheck.files.ReportWriteError`, after which the final :meth:`~ReportSession.write`
+is still tried (what was found may yet fit) but its own failure does not hide the first."""
 from __future__ import annotations
 
+import contextlib
+import json
 from pathlib import Path
 
 from ..case import FAILING, PASS, Outcome
+from ..files import ReportWriteError, atomic_write_text, writing
 from ..replay import case_id, replay_filename, save_case, tensorflow_snippet
-from ..report_names import CASES_DIR, HTML_NAME, JSON_NAME
-from .html_report import write_html
-from .json_report import (add_parity, add_to_summary, build_document, empty_summary, ok,
-                          outcome_to_dict, problems, write_json)
-from .report_dir import open_report_dir
+from ..report_names import CASES_DIR, HTML_NAME, JSON_NAME, MANIFEST_NAME
+from .html_report import render_html
+from .json_report import add_parity, add_to_summary, build_document, empty_summary, ok, outcome_to_dict, problems
+from .ownership import Manifest
+from .report_dir import ReportDir
 
 REPLAYED = FAILING   # statuses that get a replay file
 
@@ -28,34 +34,69 @@ class ReportSession:
         self.error_parity: list[dict] = []
         self.require_compared = True
         self.journal = None
+        self.owner: ReportDir | None = None   # the report directory this session owns (locked, its manifest)
+        self._joined: Manifest | None | bool = None   # the manifest of a report directory it writes cases into, unowned
+        self.write_failed = False
         self.tensorflow = None   # what computed the reference (crosscheck.oracle.backend.describe)
         #: why the run fails beyond its outcomes: a process that crashed or did not finish its journal
         #: (crosscheck.report.pytest_journals)
         self.run_problems: list[str] = []
 
-    def start(self, report_dir, **meta) -> None:
-        """Check ``report_dir`` (ReportDirError if it cannot hold a report), clear the previous run's
-        files, mark it in progress and journal every outcome from now on."""
-        self.cases_dir = Path(report_dir) / CASES_DIR
-        self.journal = open_report_dir(report_dir, {**meta, "require_compared": self.require_compared})
+    def start(self, report_dir, replace: bool = False, **meta) -> None:
+        """Check and lock ``report_dir`` (ReportDirError if it cannot hold a report or another run
+        holds it), clear the previous run's files (``replace``: also files of crosscheck's names
+        that no manifest lists), mark it in progress and journal every outcome from now on."""
+        self.own(ReportDir.start(report_dir, {**meta, "require_compared": self.require_compared}, replace=replace))
+
+    def own(self, owner: ReportDir) -> None:
+        """Write into the report directory ``owner`` (its replay files, journal and reports, each
+        recorded in its manifest); :meth:`write` releases it."""
+        self.owner, self.journal, self.cases_dir = owner, owner.journal, owner.path / CASES_DIR
+
+    def _record(self, path) -> None:
+        """``path`` listed in the manifest of the report directory it goes into: the one this session
+        owns, or, for replay files written into a report directory another process owns (a
+        pytest-xdist worker's, into its controller's), that directory's manifest if it has one."""
+        if self.owner is not None:
+            self.owner.record(path)
+        elif self.cases_dir is not None and Path(path).parent == self.cases_dir:
+            if self._joined is None:
+                report_dir = self.cases_dir.parent
+                self._joined = Manifest(report_dir, fresh=False) if (report_dir / MANIFEST_NAME).is_file() else False
+            if self._joined:
+                self._joined.record(path)
+
+    @contextlib.contextmanager
+    def _writing(self, path):
+        """Writing ``path``: recorded in the manifest first; a failure remembered (see :meth:`write`)."""
+        try:
+            self._record(path)
+            with writing(path):
+                yield
+        except ReportWriteError:
+            self.write_failed = True
+            raise
+
+    def _append(self, entry: dict) -> None:
+        if self.journal is not None:
+            try:
+                self.journal.append(entry)
+            except ReportWriteError:
+                self.write_failed = True
+                raise
 
     def _journal(self, outcome: Outcome, d: dict | None) -> None:
         if self.journal is not None:
             one = empty_summary()
             add_to_summary(one, outcome)
-            self.journal.append({"kind": "outcome", "summary": one, "outcome": d})
-
-    def clear_cases(self) -> None:
-        """Remove replay files left in ``cases_dir`` by an earlier run, so the directory holds
-        exactly this run's cases."""
-        if self.cases_dir is not None and self.cases_dir.is_dir():
-            for old in self.cases_dir.glob("*.json"):
-                old.unlink()
+            self._append({"kind": "outcome", "summary": one, "outcome": d})
 
     def _replay_file(self, outcome: Outcome, check: dict | None = None):
         """The replay file written for a failing ``outcome`` (None for others, or with no report directory)."""
         if outcome.status in REPLAYED and self.cases_dir is not None:
-            return save_case(self.cases_dir / replay_filename(outcome), outcome.case, outcome, check=check)
+            path = self.cases_dir / replay_filename(outcome)
+            with self._writing(path):
+                return save_case(path, outcome.case, outcome, check=check)
         return None
 
     def add(self, outcome: Outcome, check: dict | None = None, test: str | None = None) -> dict:
@@ -79,8 +120,7 @@ class ReportSession:
         d = {**outcome_to_dict(outcome, self._replay_file(outcome)), "minimal": True, "first_failing_shapes": first["shapes"],
              "shrink_cases_tried": tried}
         self.outcomes.append(d)
-        if self.journal is not None:
-            self.journal.append({"kind": "minimal", "outcome": d})
+        self._append({"kind": "minimal", "outcome": d})
         return d
 
     def count(self, outcome: Outcome) -> None:
@@ -100,7 +140,9 @@ class ReportSession:
         snippet to run under TF_ENABLE_ONEDNN_OPTS=0 and =1."""
         found = dict(found)
         if self.cases_dir is not None:
-            path = save_case(self.cases_dir / f"backends-{case.op}-{case.dtype}-{case_id(case)}.json", case)
+            path = self.cases_dir / f"backends-{case.op}-{case.dtype}-{case_id(case)}.json"
+            with self._writing(path):
+                save_case(path, case)
             found["replay"] = str(path)
             found["snippet"] = tensorflow_snippet(case, path)
         self._add_to_list("backend_disagreements", found)
@@ -112,15 +154,14 @@ class ReportSession:
         if self.journal is not None:
             one = empty_summary()
             one[key] = [item]
-            self.journal.append({"kind": "outcome", "summary": one, "outcome": None})
+            self._append({"kind": "outcome", "summary": one, "outcome": None})
 
     def add_parity(self, parity) -> dict:
         """Count and keep one error-parity outcome (crosscheck.error_parity)."""
         add_parity(self.summary, parity)
         d = parity.to_dict()
         self.error_parity.append(d)
-        if self.journal is not None:
-            self.journal.append({"kind": "parity", "parity": d})
+        self._append({"kind": "parity", "parity": d})
         return d
 
     @property
@@ -136,9 +177,12 @@ class ReportSession:
                               require_compared=self.require_compared, **meta)
 
     def write(self, report_dir, complete: bool = True, more_problems=(), **meta) -> tuple[Path, Path]:
-        """Write ``report.json`` and ``report.html`` into ``report_dir``; return their paths.
+        """Write ``report.json`` and ``report.html`` into ``report_dir``; return their paths; then end
+        the journal (``complete``) and release the report directory this session owns.
         ``complete`` False: the run was interrupted (the report says so and cannot pass);
-        ``more_problems``: reasons the run fails that the outcomes do not show (a file that does not load)."""
+        ``more_problems``: reasons the run fails that the outcomes do not show (a file that does not load).
+        ReportWriteError when a file cannot be written, unless an earlier write of this session
+        failed (that error is the one on its way up)."""
         report_dir = Path(report_dir)
         doc = self.document(**meta)
         extra = ([] if complete else ["the run was interrupted: the report holds what was found until then"])
@@ -148,9 +192,22 @@ class ReportSession:
         if extra:
             doc["ok"] = False
             doc["problems"] = extra + doc["problems"]
-        paths = write_html(doc, report_dir / HTML_NAME), write_json(doc, report_dir / JSON_NAME)
-        if self.journal is not None:
+        html_path, json_path = report_dir / HTML_NAME, report_dir / JSON_NAME
+        already_failed = self.write_failed or (self.journal is not None and self.journal.failed)
+        try:
+            with self._writing(html_path):
+                atomic_write_text(html_path, render_html(doc))
+            with self._writing(json_path):
+                atomic_write_text(json_path, json.dumps(doc, indent=1, allow_nan=False))
             if complete:
-                self.journal.append({"kind": "end"})
-            self.journal.close()
-        return paths[1], paths[0]
+                self._append({"kind": "end"})
+        except ReportWriteError:
+            if not already_failed:
+                raise
+        finally:
+            if self.owner is not None:
+                self.owner.close()
+            elif self.journal is not None:
+                self.journal.close()
+            self.owner = self.journal = None
+        return json_path, html_path

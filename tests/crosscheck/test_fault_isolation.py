@@ -124,6 +124,7 @@ def _stale_report(tmp_path, report_dir: str):
     (d / "cases").mkdir(parents=True)
     (d / "report.json").write_text(json.dumps({"format": "crosscheck-report", "ok": True, "outcomes": []}))
     (d / "cases" / "old-case.json").write_text("{}")
+    (d / ".crosscheck-manifest").write_text('"report.json"\n"cases/old-case.json"\n')   # written by crosscheck
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from crosscheck.cli import main as crosscheck_main
-from crosscheck.report import ReportSession, rebuild
+from crosscheck.report import ReportDir, ReportSession, rebuild
 from crosscheck.report.journal import Journal
 from crosscheck.report.pytest_journals import open_worker_journal, session_entries, worker_journal_path
 from crosscheck.report.report_dir import read_journal
@@ -56,11 +56,22 @@ def test_z_abort(n):
 STALE_OK = {"format": "crosscheck-report", "version": 1, "ok": True, "problems": [], "outcomes": []}
 
 
+def _rebuilt(report: Path):
+    """(session, complete) of the report rebuilt from ``report``'s journals, as `crosscheck report` does."""
+    owner = ReportDir.reopen(report, "crosscheck report")
+    try:
+        rebuilt = rebuild(owner)
+    finally:
+        owner.close()
+    return rebuilt.session, rebuilt.complete
+
+
 def _run_pytest(tmp_path: Path, *options: str) -> subprocess.CompletedProcess:
     (tmp_path / "test_lost.py").write_text(ABORTING_TESTS)
     report = tmp_path / "rep"
     report.mkdir()
     (report / "report.json").write_text(json.dumps(STALE_OK))   # an earlier session's verdict
+    (report / ".crosscheck-manifest").write_text('"report.json"\n')   # which that session wrote
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *options,
            f"--crosscheck-report={report}", "--rootdir", str(tmp_path), "-c", os.devnull, "test_lost.py"]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), str(ROOT)])}
@@ -96,7 +107,7 @@ def test_xdist_worker_that_crashes_loses_nothing_and_fails_the_report(tmp_path):
                                                                                 "pytest-gw1.jsonl"]
 
     # the same verdict rebuilt from the journals, as `crosscheck report DIR` does
-    session, _, complete = rebuild(report)
+    session, complete = _rebuilt(report)
     assert complete and not session.ok and any("crashed" in p for p in session.problems)
     assert sorted(o["status"] for o in session.outcomes) == ["mismatch"] * 4
 
@@ -146,7 +157,7 @@ def test_killed_controller_rebuilds_from_every_worker_journal(tmp_path):
     _session_journal(report, ["gw0", "gw1"]).close()
     _worker_journal(report, "gw0", [pass_outcome(), mismatch_outcome()], ["t.py::a", "t.py::b"], finished=True)
     _worker_journal(report, "gw1", [pass_outcome()], ["t.py::c"], finished=False)
-    session, _, complete = rebuild(report)
+    session, complete = _rebuilt(report)
     assert not complete and not session.ok
     assert session.summary["counts"]["pass"] == 2 and session.summary["counts"]["mismatch"] == 1
     (problem,) = session.run_problems
