@@ -33,13 +33,13 @@ def bad_run(report: str = "R", *extra, mod: str = "bad_ops", **kw) -> Cmd:
 
 
 # --- report directories -----------------------------------------------------------------------------------
-def _intact(rel: str, content: str):
+def _intact(rel: str, content: str, named: str = ""):
     def judge(run):
         path = run.tmp / rel
         if not path.is_file() or path.read_text() != content:
             return [(LOSE, f"the user's {rel} was deleted or overwritten")]
         r = run.last()
-        if r.rc == 2 and rel.split("/")[-1] not in r.output and "foreign" not in r.output.lower():
+        if r.rc == 2 and (named or rel.split("/")[-1]) not in r.output:
             return [(CONFUSE, f"refused without naming {rel}: {last_line(r.output)}")]
         if r.rc not in (0, 1, 2):
             return [(CONFUSE, f"exit {r.rc}: {last_line(r.output)}")]
@@ -87,8 +87,9 @@ def _disk_full(run):
             findings.append((LOSE, "exit 0 although writing the report failed"))
         elif first.rc == 1 and not hit:
             findings += report_findings(run, result=first)    # the limit was not reached: a normal run
-        elif first.rc == 1:
-            findings.append((CONFUSE, f"exit 1 (failures found) for a write failure: {last_line(first.output)}"))
+        elif first.rc not in (2, 4):
+            findings.append((CONFUSE, f"exit {first.rc} for a write failure (4: a report file could not be "
+                                      f"written): {last_line(first.output)}"))
         if "Traceback" in first.output:
             findings.append((CONFUSE, "a write failure printed a traceback"))
     if again.rc not in (0, 1, 2):
@@ -121,10 +122,10 @@ def report_dir_probes() -> list:
         probes.append(Probe(f"dirs/{rel}-is-a-directory" if rel != "cases" else "dirs/cases-is-a-file",
                             "report-dirs", "exit 2 (or a distinct write-failure status) naming the path, no traceback",
                             [lambda tmp, run, rel=rel: _make_blocker(tmp / "R" / rel), bad_run()],
-                            _refused(rel, (2, 3, 4, 5, 6, 7)), IMPLS))
+                            _refused(rel, (2, 4)), IMPLS))
     probes.append(Probe("dirs/replay-files-are-directories", "report-dirs",
                         "a second run whose replay file names are directories: one line naming it, no traceback",
-                        [bad_run(), _cases_to_dirs, bad_run()], _refused("cases", (1, 2, 3, 4, 5, 6, 7)), IMPLS))
+                        [bad_run(), _cases_to_dirs, bad_run()], _refused("cases", (2, 4)), IMPLS))
     probes.append(Probe("dirs/report-is-a-file", "report-dirs", "exit 2 naming R",
                         [bad_run()], _refused("R"), {**IMPLS, "R": "a file"}))
     probes.append(Probe("dirs/report-parent-is-a-file", "report-dirs", "exit 2 naming the path",
@@ -132,12 +133,21 @@ def report_dir_probes() -> list:
     probes.append(Probe("dirs/report-json-symlink-to-user-file", "report-dirs",
                         "a symlink planted as report.json never gets the user's file overwritten",
                         [lambda tmp, run: (tmp / "R").mkdir() or (tmp / "R" / "report.json").symlink_to(
-                            tmp / "thesis.txt"), bad_run()], _intact("thesis.txt", "chapter 1"),
+                            tmp / "thesis.txt"), bad_run()], _intact("thesis.txt", "chapter 1", "report.json"),
                         {**IMPLS, "thesis.txt": "chapter 1"}))
     probes.append(Probe("dirs/journal-symlink-to-dev-full", "report-dirs",
                         "a journal that cannot be written (ENOSPC): one clear line, a distinct exit status",
                         [lambda tmp, run: (tmp / "R").mkdir() or (tmp / "R" / "journal.jsonl").symlink_to(
-                            "/dev/full"), bad_run()], _refused("", (2, 3, 4, 5, 6, 7)), IMPLS))
+                            "/dev/full"), bad_run()], _refused("journal", (2, 4)), IMPLS))
+    replace = bad_run()
+    replace.argv.append("--replace-report")
+    probes.append(Probe("dirs/replace-report-given", "report-dirs",
+                        "with --replace-report, a foreign report.json is replaced and the run goes on",
+                        [replace], lambda run: report_findings(run), {**IMPLS, "R/report.json": user_json}))
+    probes.append(Probe("dirs/stale-lock-of-a-dead-process", "report-dirs",
+                        "a lock file left by a process that died locks nothing: the run goes on",
+                        [bad_run()], lambda run: report_findings(run),
+                        {**IMPLS, "R/.crosscheck-lock": "pid 999999 crosscheck run (killed)\n"}))
     probes.append(Probe("dirs/report-files-mode-0644", "report-dirs", "report.json and report.html are 0644",
                         [bad_run()], _mode_0644, IMPLS))
     for size in (3000, 8000, 20000, 50000):

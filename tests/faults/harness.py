@@ -33,7 +33,7 @@ from typing import Callable
 ROOT = Path(__file__).resolve().parents[2]      # the checkout whose crosscheck and npcnn are probed
 MARK = "CROSSCHECK_FAULT_PROBE"
 PY = sys.executable
-DOCUMENTED_EXITS = {0, 1, 2, 3, 130, 143}      # docs/running.md, docs/report-format.md (130/143: interrupted)
+DOCUMENTED_EXITS = {0, 1, 2, 3, 4, 130, 143}   # docs/running.md, docs/report-format.md (130/143: interrupted)
 FAILING = {"mismatch", "reference-error", "reference-crash", "implementation-error", "implementation-crash",
            "implementation-timeout"}
 LOSE, CONFUSE = "lose", "confuse"
@@ -144,6 +144,10 @@ def _limits(fsize):
 
 
 def run_cmd(cmd: Cmd, tmp: Path, token: str, background: list) -> Result:
+    """Run ``cmd`` to its end, or start it (``cmd.background``: its processes carry a token of their
+    own, so that they are not taken for what the next command left behind)."""
+    if cmd.background:
+        token = background_token(token)
     env = python_env(tmp, token, cmd.env)
     stdin = subprocess.PIPE if cmd.stdin == "hold" else subprocess.DEVNULL
     start = time.monotonic()
@@ -155,6 +159,10 @@ def run_cmd(cmd: Cmd, tmp: Path, token: str, background: list) -> Result:
         return result
     finish(proc, result, start, cmd.limit, token)
     return result
+
+
+def background_token(token: str) -> str:
+    return token + "-background"
 
 
 def finish(proc, result: Result, start: float, limit: float, token: str) -> None:
@@ -206,7 +214,7 @@ def execute(probe: Probe, base: Path) -> tuple[str, str, Run | None]:
             else:
                 step(tmp, run)
         for proc, result, start in background:
-            finish(proc, result, start, 120, token)
+            finish(proc, result, start, 120, background_token(token))
         findings = generic_findings(run) if probe.generic else []
         findings += list(probe.judge(run)) if probe.judge else []
     except Exception as exc:     # the probe's own failure: reported, never counted as the code's
@@ -214,6 +222,7 @@ def execute(probe: Probe, base: Path) -> tuple[str, str, Run | None]:
         return "error", f"probe failed: {type(exc).__name__}: {exc}", run
     finally:
         kill_marked(token)
+        kill_marked(background_token(token))
     for verdict in (LOSE, CONFUSE):
         reasons = [why for v, why in findings if v == verdict]
         if reasons:
