@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_float_array
+from .._checks import as_float_array, real_value
 from .._typing import ArrayLike, OpResult
 from ..gradients import defvjp
 
@@ -38,7 +38,9 @@ def relu_vjp(features) -> OpResult:
 
 def _tf_alpha(alpha: float, dtype: np.dtype) -> np.floating:
     """TensorFlow stores LeakyRelu's alpha as a float32 attribute, so float64 uses float32(alpha)."""
-    return dtype.type(np.float32(alpha))
+    alpha = real_value(alpha, "alpha")
+    with np.errstate(over="ignore"):   # past float32's range: inf, as TensorFlow's float attribute
+        return dtype.type(np.float32(alpha))
 
 
 def leaky_relu(features: ArrayLike, alpha: float = 0.2) -> np.ndarray:
@@ -115,6 +117,8 @@ def log_softmax(logits: ArrayLike, axis: int = -1) -> np.ndarray:
     """``logits - logsumexp(logits)`` along ``axis`` (the max is subtracted first)."""
     x = as_float_array(logits, "logits")
     axis = _axis(axis, x)
+    if x.shape[axis] == 0:   # no classes: an empty result, as TensorFlow's
+        return x.copy()
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -123,6 +127,8 @@ def softmax(logits: ArrayLike, axis: int = -1) -> np.ndarray:
     """``exp(logits) / sum(exp(logits))`` along ``axis`` (the max is subtracted first)."""
     x = as_float_array(logits, "logits")
     axis = _axis(axis, x)
+    if x.shape[axis] == 0:   # no classes: an empty result, as TensorFlow's
+        return x.copy()
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import padding as P
-from .._checks import as_float_array, check_rank, is_int, same_dtype
+from .._checks import INT64_MAX, as_float_array, check_allocation, check_rank, is_int, real_value, same_dtype
 from .._typing import ArrayLike, OpResult, ShapeArg
 from ..gradients import defvjp
 
@@ -42,9 +42,10 @@ def dense_vjp(x, kernel, bias) -> OpResult:
 
 
 def _check_rate(rate: float) -> float:
-    if not (isinstance(rate, (int, float, np.floating, np.integer)) and 0 <= rate < 1):
+    value = real_value(rate, "rate")
+    if not 0 <= value < 1:
         raise ValueError(f"rate must be a number in [0, 1), got {rate!r}")
-    return float(rate)
+    return value
 
 
 def _check_seed(seed: int) -> int:
@@ -59,7 +60,18 @@ def _check_seed(seed: int) -> int:
 def dropout_mask(shape: ShapeArg, rate: float, seed: int) -> np.ndarray:
     """Boolean keep mask of ``shape``: ``np.random.default_rng(seed).random(shape) >= rate``."""
     rate = _check_rate(rate)
-    return np.random.default_rng(_check_seed(seed)).random(tuple(shape)) >= rate
+    try:
+        if isinstance(shape, (str, bytes)):
+            raise TypeError
+        dims = tuple(shape)
+    except TypeError:
+        raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
+    if not all(is_int(d) for d in dims):
+        raise TypeError(f"shape must be a sequence of ints, got {shape!r}")
+    if any(d < 0 or d > INT64_MAX for d in dims):
+        raise ValueError(f"shape entries must lie in [0, {INT64_MAX}], got {shape!r}")
+    check_allocation(dims, 8, f"shape {dims}")   # random() draws float64
+    return np.random.default_rng(_check_seed(seed)).random(tuple(int(d) for d in dims)) >= rate
 
 
 def dropout(x: ArrayLike, rate: float, seed: int) -> np.ndarray:

@@ -22,9 +22,9 @@ ACTIVATIONS = {
 
 
 def _check_activation(activation: str | None) -> str | None:
-    if activation in (None, "linear"):
+    if activation is None or activation == "linear":
         return None
-    if activation not in ACTIVATIONS:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(f"unknown activation {activation!r}; known: linear, {', '.join(sorted(ACTIVATIONS))}")
     return activation
 

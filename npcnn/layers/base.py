@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import initializers
 from .. import padding as P
-from .._checks import FLOAT_DTYPES, int_arg
+from .._checks import FLOAT_DTYPES, check_allocation, int_arg, is_int
 from .._typing import ArrayLike, DTypeLike, Shape, SpatialArg
 
 #: A layer call's pullback: ``dy -> (dx, {weight name: gradient})``.
@@ -42,11 +42,18 @@ def _keras_padding(padding: str, layer: str) -> str:
     return padding.lower()
 
 
-def _pair(value: SpatialArg, name: str, layer: str) -> tuple[int, int]:
+def _pair(value: SpatialArg, name: str, layer: str, minimum: int = 1) -> tuple[int, int]:
     try:
-        return P.spatial_pair(value, name)
+        return P.spatial_pair(value, name, minimum=minimum)
     except (TypeError, ValueError) as e:
         raise type(e)(f"{layer}: {e}") from None
+
+
+def _flag(value: bool, name: str, layer: str) -> bool:
+    """A switch argument (use_bias, center, keepdims): True or False; "False" or 0 is a TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{layer}: {name} must be True or False, got {value!r} ({type(value).__name__})")
+    return bool(value)
 
 
 def _saved_weight(saved: dict, layer: str, name: str, shape: tuple, dtype: np.dtype) -> np.ndarray:
@@ -65,6 +72,9 @@ class Layer:
     ``call(x, training) -> (y, pullback)`` where ``pullback(dy) -> (dx, {weight_name: grad})``.
     """
     def __init__(self, name: str | None = None) -> None:
+        if name is not None and (not isinstance(name, str) or not name or "/" in name):
+            raise (ValueError if isinstance(name, str) else TypeError)(
+                f"{type(self).__name__}: name must be a non-empty string without '/' (or None), got {name!r}")
         self.name = name or _unique_name(type(self).__name__)
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
@@ -104,6 +114,11 @@ class Layer:
         """The weight ``name`` of ``shape``, drawn by ``initializer`` (or taken from the saved weights)."""
         saved = getattr(self, "_saved", None)
         if saved is None:
+            sizes = {k: v for k, v in self.get_config().items()
+                     if is_int(v) or isinstance(v, tuple) and all(is_int(d) for d in v)}
+            check_allocation(tuple(shape), self.dtype.itemsize,
+                             f"{self.name} ({type(self).__name__}): its {name} for input shape {self.input_shape} "
+                             f"and {', '.join(f'{k}={v}' for k, v in sizes.items())}")
             self.params[name] = initializers.get(initializer)(tuple(shape), self.dtype, rng)
         else:
             self.params[name] = _saved_weight(saved, self.name, name, tuple(shape), self.dtype)
