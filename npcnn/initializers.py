@@ -7,12 +7,13 @@ seed gives the same weights. Fans follow ``keras.initializers.compute_fans``: a 
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Sequence, Union
 
 import numpy as np
 
-from ._checks import FLOAT_DTYPES
+from ._checks import FLOAT_DTYPES, real_arg
 from ._typing import DTypeLike
 
 # The std of a standard normal truncated to [-2, 2]; Keras divides by it so the truncated draw has
@@ -88,7 +89,7 @@ class Constant(Initializer):
     name = "constant"
 
     def __init__(self, value: float = 0.0) -> None:
-        self.value = float(value)
+        self.value = real_arg(value, "value", "Constant")
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.full(shape, self.value)
@@ -109,12 +110,13 @@ class VarianceScaling(Initializer):
     DISTRIBUTIONS = ("uniform", "truncated_normal", "untruncated_normal")
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal") -> None:
+        scale = real_arg(scale, "scale", type(self).__name__)
         if scale <= 0:
             raise ValueError(f"scale must be positive, got {scale}")
-        if mode not in self.MODES:
+        if not isinstance(mode, str) or mode not in self.MODES:
             raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
         distribution = "truncated_normal" if distribution == "normal" else distribution
-        if distribution not in self.DISTRIBUTIONS:
+        if not isinstance(distribution, str) or distribution not in self.DISTRIBUTIONS:
             raise ValueError(f"distribution must be one of {self.DISTRIBUTIONS}, got {distribution!r}")
         self.scale, self.mode, self.distribution = float(scale), mode, distribution
 
@@ -196,10 +198,17 @@ def get(identifier: Identifier) -> Initializer:
         return identifier
     if isinstance(identifier, dict):
         name, config = identifier.get("class_name"), identifier.get("config", {})
+        if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+            raise TypeError(f"initializer {name!r}: its config must be a dict of arguments, got {config!r}")
     else:
         name, config = identifier, {}
     if isinstance(name, str) and name.lower() in _BY_NAME:
-        return _BY_NAME[name.lower()](**config)
+        cls = _BY_NAME[name.lower()]
+        unknown = sorted(set(config) - set(inspect.signature(cls).parameters))
+        if unknown:
+            raise TypeError(f"initializer {name!r} takes no arguments {unknown}; it takes "
+                            f"{list(inspect.signature(cls).parameters)}")
+        return cls(**config)
     raise ValueError(f"unknown initializer {identifier!r}; known: {sorted(_BY_NAME)}")
 
 

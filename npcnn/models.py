@@ -21,6 +21,7 @@ from . import losses as losses_mod
 from . import optimizers as optimizers_mod
 from ._checks import FLOAT_DTYPES, int_arg
 from ._typing import ArrayLike, DTypeLike, Shape
+from .saved_model import check_config, read_archive
 
 FORMAT_VERSION = 1
 
@@ -62,6 +63,8 @@ class Sequential:
     ``seed``. Inputs must have the model's dtype; ``fit``/``evaluate``/``predict`` cast the data to it.
     """
     def __init__(self, layers: Iterable[L.Layer] = (), name: str = "sequential") -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"Sequential: name must be a string, got {name!r} ({type(name).__name__})")
         self.layers: list[L.Layer] = []
         self.name = name
         self.built = False
@@ -317,26 +320,27 @@ class Sequential:
         if not path.exists():
             raise FileNotFoundError(f"no saved npcnn model at {path}")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if not hasattr(data, "files"):
-                    raise ValueError("a single NumPy array, not a .npz archive")
-                if "config" not in data.files:
-                    raise ValueError(f"an .npz archive without npcnn's 'config' entry (it holds {data.files[:5]})")
-                config = json.loads(str(data["config"]))
-                saved = {name: data[f"weight_{i}"] for i, name in enumerate(config["weights"])}
+            config, arrays = read_archive(path)
+            check_config(config, set(arrays))
         except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             reason = str(exc)
             if "pickle" in reason or isinstance(exc, (EOFError, zipfile.BadZipFile)) and "CRC" not in reason:
                 reason = "not an .npz archive (or a truncated one)"
             raise ValueError(f"{path} is not a model saved by npcnn's Sequential.save: {reason}") from None
-        if config.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported format_version {config.get('format_version')!r}")
+        if config["format_version"] != FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported format_version {config['format_version']!r}")
+        saved = {name: arrays[f"weight_{i}"] for i, name in enumerate(config["weights"])}
+        layer_specs = config["model"]["layers"]
+        built = []
+        for i, spec in enumerate(layer_specs):
+            try:
+                built.append(L.deserialize(spec))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{path}: config field model.layers[{i}] ({spec['class_name']}): {exc}") from None
         try:
-            model = cls([L.deserialize(spec) for spec in config["model"]["layers"]], name=config["model"]["name"])
+            model = cls(built, name=config["model"]["name"])
             model.build(config["input_shape"], config["dtype"], saved=saved)
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"{path}: its config is incomplete or malformed ({type(exc).__name__}: {exc})") from None
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise ValueError(f"{path}: {exc}") from None
         if list(model.parameters()) != list(saved):
             raise ValueError(f"{path}: weight names {list(saved)} do not match the architecture's "
