@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 import os
 from functools import lru_cache
+from typing import Callable
 
 import numpy as np
 
@@ -34,14 +35,20 @@ def _bytes_text(n: int) -> str:
     return f"{n} bytes"
 
 
-def check_allocation(shape: tuple, itemsize: int, what: str) -> None:
+def exceeds_memory(shape: tuple, itemsize: int) -> bool:
+    """Whether an array of ``shape`` (``itemsize`` bytes a cell) is larger than this machine's memory."""
+    size = math.prod(shape) * itemsize
+    return size > _UNCHECKED_BYTES and size > memory_bytes()
+
+
+def check_allocation(shape: tuple, itemsize: int, what: str | Callable[[], str]) -> None:
     """Refuse, before anything is allocated, an array of ``shape`` (``itemsize`` bytes a cell) larger
     than this machine's memory: a ValueError starting with ``what`` (the arguments that decide the
-    shape), not NumPy's MemoryError or "array is too big"."""
-    size = math.prod(shape) * itemsize
-    if size > _UNCHECKED_BYTES and size > memory_bytes():
-        raise ValueError(f"{what}: an array of shape {tuple(shape)} would take {_bytes_text(size)}, more than "
-                         f"this machine's memory ({_bytes_text(memory_bytes())})")
+    shape; a callable is called only then), not NumPy's MemoryError or "array is too big"."""
+    if exceeds_memory(shape, itemsize):
+        size = math.prod(shape) * itemsize
+        raise ValueError(f"{what() if callable(what) else what}: an array of shape {tuple(shape)} would take "
+                         f"{_bytes_text(size)}, more than this machine's memory ({_bytes_text(memory_bytes())})")
 
 
 def as_array(value, name: str) -> np.ndarray:

@@ -204,7 +204,7 @@ def get(identifier: Identifier) -> Initializer:
         name, config = identifier, {}
     if isinstance(name, str) and name.lower() in _BY_NAME:
         cls = _BY_NAME[name.lower()]
-        unknown = sorted(set(config) - set(inspect.signature(cls).parameters))
+        unknown = sorted(set(config) - set(inspect.signature(cls).parameters)) if config else []
         if unknown:
             raise TypeError(f"initializer {name!r} takes no arguments {unknown}; it takes "
                             f"{list(inspect.signature(cls).parameters)}")

@@ -9,9 +9,13 @@ NumPy 1's value-based casting a 0-d float32 array is a scalar, and ``1 + x`` wou
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .._checks import as_float_array, real_value
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 from .._typing import ArrayLike, OpResult
 from ..gradients import defvjp
 
@@ -39,8 +43,9 @@ def relu_vjp(features) -> OpResult:
 def _tf_alpha(alpha: float, dtype: np.dtype) -> np.floating:
     """TensorFlow stores LeakyRelu's alpha as a float32 attribute, so float64 uses float32(alpha)."""
     alpha = real_value(alpha, "alpha")
-    with np.errstate(over="ignore"):   # past float32's range: inf, as TensorFlow's float attribute
-        return dtype.type(np.float32(alpha))
+    if abs(alpha) > _FLOAT32_MAX:   # past float32's range: inf, as TensorFlow's float attribute
+        alpha = math.copysign(math.inf, alpha)
+    return dtype.type(np.float32(alpha))
 
 
 def leaky_relu(features: ArrayLike, alpha: float = 0.2) -> np.ndarray:

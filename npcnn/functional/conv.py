@@ -8,11 +8,12 @@ Layouts are TensorFlow's: activations NHWC (or NCHW with ``data_format``), conv2
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
 from .. import padding as P
-from .._checks import (as_float_array, as_shape, check_allocation, check_rank, check_shape, same_dtype, shape_to_nhwc,
+from .._checks import (as_float_array, as_shape, check_allocation, check_rank, exceeds_memory, check_shape, same_dtype, shape_to_nhwc,
                        to_nhwc, from_nhwc)
 from .._typing import ArrayLike, PaddingArg, ShapeArg, SpatialArg
 from . import im2col
@@ -71,18 +72,23 @@ def resolve_conv(x_shape: ShapeArg, w_shape: ShapeArg, strides: SpatialArg, padd
         raise ValueError(f"{x_name} shape {tuple(x_shape)}, {w_name} shape {tuple(w_shape)}: {e}") from None
     spec = ConvSpec(tuple(x_nhwc), tuple(w_shape), geom, groups, data_format)
     check_window_sizes(spec.x_shape, geom, spec.y_shape, itemsize,
-                       f"{x_name} shape {tuple(x_shape)}, {w_name} shape {tuple(w_shape)}, strides {strides}, "
-                       f"dilations {dilations}, padding {padding!r}")
+                       lambda: f"{x_name} shape {tuple(x_shape)}, {w_name} shape {tuple(w_shape)}, strides "
+                               f"{strides}, dilations {dilations}, padding {padding!r}")
     return spec
 
 
-def check_window_sizes(x_nhwc: tuple, geom: P.WindowGeometry, y_nhwc: tuple, itemsize: int, what: str) -> None:
+def check_window_sizes(x_nhwc: tuple, geom: P.WindowGeometry, y_nhwc: tuple, itemsize: int,
+                       what: Callable[[], str]) -> None:
     """The padded NHWC input (of the taps that read the input, :func:`npcnn.padding.live_taps`) and
-    the output must fit in memory (``what``: the arguments, for the message)."""
-    (top, bottom), (left, right) = P.live_taps(geom, x_nhwc[1:3])[0].pads
+    the output must fit in memory (``what()``: the arguments, for the message)."""
     n, h, w, c = x_nhwc
-    check_allocation((n, h + top + bottom, w + left + right, c), itemsize, f"{what}: the padded input")
-    check_allocation(y_nhwc, itemsize, f"{what}: the output")
+    (top, bottom), (left, right) = geom.pads
+    if not exceeds_memory((n, h + top + bottom, w + left + right, c), itemsize) and not exceeds_memory(
+            y_nhwc, itemsize):
+        return
+    (top, bottom), (left, right) = P.live_taps(geom, x_nhwc[1:3])[0].pads
+    check_allocation((n, h + top + bottom, w + left + right, c), itemsize, lambda: f"{what()}: the padded input")
+    check_allocation(y_nhwc, itemsize, lambda: f"{what()}: the output")
 
 
 def live_spec(spec: ConvSpec) -> tuple[ConvSpec, tuple[slice, slice]]:

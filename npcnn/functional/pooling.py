@@ -54,8 +54,8 @@ def _pool_geometry(x_shape: tuple, ksize: SpatialArg, strides: SpatialArg, paddi
     live = P.live_taps(geom, hw)[0]   # a window far larger than the input costs what the input does
     x_nhwc = shape_to_nhwc(x_shape, data_format)
     check_window_sizes(x_nhwc, live, (x_nhwc[0], *live.out, x_nhwc[3]), itemsize,
-                       f"input shape {tuple(x_shape)} ({data_format}), ksize {kernel}, strides {strides}, "
-                       f"padding {padding!r}")
+                       lambda: f"input shape {tuple(x_shape)} ({data_format}), ksize {kernel}, strides {strides}, "
+                               f"padding {padding!r}")
     return live
 
 

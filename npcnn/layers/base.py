@@ -56,13 +56,14 @@ def _flag(value: bool, name: str, layer: str) -> bool:
     return bool(value)
 
 
-def _saved_weight(saved: dict, layer: str, name: str, shape: tuple, dtype: np.dtype, why: str) -> np.ndarray:
+def _saved_weight(saved: dict, layer: str, name: str, shape: tuple, dtype: np.dtype,
+                  why: Callable[[], str]) -> np.ndarray:
     if name not in saved:
         raise ValueError(f"{layer}: the saved weights have no {name!r} (they have {sorted(saved)})")
     value = saved[name]
     if value.shape != shape or value.dtype != dtype:
         raise ValueError(f"{layer}/{name}: the saved weight has shape {value.shape} {value.dtype}, the layer's "
-                         f"configuration ({why}) needs {shape} {np.dtype(dtype)}")
+                         f"configuration ({why()}) needs {shape} {np.dtype(dtype)}")
     return np.array(value)
 
 
@@ -113,18 +114,21 @@ class Layer:
                    rng: np.random.Generator, trainable: bool = True) -> np.ndarray:
         """The weight ``name`` of ``shape``, drawn by ``initializer`` (or taken from the saved weights)."""
         saved = getattr(self, "_saved", None)
-        sizes = {k: v for k, v in self.get_config().items()
-                 if is_int(v) or isinstance(v, tuple) and all(is_int(d) for d in v)}
-        why = f"input_shape {self.input_shape}, {', '.join(f'{k}={v}' for k, v in sizes.items())}"
         if saved is None:
-            check_allocation(tuple(shape), self.dtype.itemsize, f"{self.name} ({type(self).__name__}): its {name} "
-                                                                f"for {why}")
+            check_allocation(tuple(shape), self.dtype.itemsize,
+                             lambda: f"{self.name} ({type(self).__name__}): its {name} for {self._sizes()}")
             self.params[name] = initializers.get(initializer)(tuple(shape), self.dtype, rng)
         else:
-            self.params[name] = _saved_weight(saved, self.name, name, tuple(shape), self.dtype, why)
+            self.params[name] = _saved_weight(saved, self.name, name, tuple(shape), self.dtype, self._sizes)
         if trainable:
             self.trainable = self.trainable + (name,)
         return self.params[name]
+
+    def _sizes(self) -> str:
+        """The input shape and the integer arguments that decide the weights' shapes, for messages."""
+        sizes = {k: v for k, v in self.get_config().items()
+                 if is_int(v) or isinstance(v, tuple) and all(is_int(d) for d in v)}
+        return f"input_shape {self.input_shape}, {', '.join(f'{k}={v}' for k, v in sizes.items())}"
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         """The output shape for ``input_shape`` (batch axis included); a ValueError if the layer cannot take it."""
