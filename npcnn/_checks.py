@@ -80,7 +80,7 @@ def is_int(value) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
 
-def int_arg(value, name: str, owner: str, minimum: int = 1, maximum: int = INT64_MAX) -> int:
+def int_arg(value, name: str, owner: str, minimum: int = 1, maximum: float = INT64_MAX) -> int:
     """A count argument (filters, units, groups, batch_size): an int in [``minimum``, ``maximum``]
     (NumPy integers too); 2.7, "8", True and 0-d arrays are TypeErrors."""
     if not is_int(value):
@@ -90,6 +90,32 @@ def int_arg(value, name: str, owner: str, minimum: int = 1, maximum: int = INT64
     if value > maximum:
         raise ValueError(f"{owner}: {name} must be an int <= {maximum}, got {value}")
     return int(value)
+
+
+def float_dtype(dtype, name: str = "dtype") -> np.dtype:
+    """``dtype`` as float32 or float64; anything else (not a dtype at all too) is a TypeError naming ``name``."""
+    try:
+        value = np.dtype(dtype)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or value not in FLOAT_DTYPES:   # np.dtype("float64") == None holds
+        raise TypeError(f"{name} must be float32 or float64, got {dtype!r}")
+    return value
+
+
+def dims_arg(value, name: str, itemsize: int) -> tuple[int, ...]:
+    """An array shape of any length: a sequence of ints in [0, 2**63 - 1] (NumPy's too) whose array
+    of ``itemsize`` bytes a cell fits in memory."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{name} must be a sequence of ints, got {value!r}")
+    dims = tuple(value)
+    if not all(is_int(d) for d in dims):
+        raise TypeError(f"{name} must be a sequence of ints, got {value!r}")
+    if any(d < 0 or d > INT64_MAX for d in dims):
+        raise ValueError(f"{name} entries must lie in [0, {INT64_MAX}], got {value!r}")
+    dims = tuple(int(d) for d in dims)
+    check_allocation(dims, itemsize, f"{name} {dims}")
+    return dims
 
 
 def flag_arg(value, name: str) -> bool:

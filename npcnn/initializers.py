@@ -13,7 +13,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from ._checks import FLOAT_DTYPES, real_arg
+from ._checks import dims_arg, float_dtype, real_arg
 from ._typing import DTypeLike
 
 # The std of a standard normal truncated to [-2, 2]; Keras divides by it so the truncated draw has
@@ -32,11 +32,6 @@ def compute_fans(shape: Sequence[int]) -> tuple[int, int]:
     return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
-def _float_dtype(dtype: DTypeLike) -> np.dtype:
-    dtype = np.dtype(dtype)
-    if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"initializer dtype must be float32 or float64, got {dtype}")
-    return dtype
 
 
 def truncated_normal(rng: np.random.Generator, shape: Sequence[int], stddev: float) -> np.ndarray:
@@ -56,9 +51,12 @@ class Initializer:
     def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32",
                  rng: np.random.Generator | None = None) -> np.ndarray:
         """An array of ``shape`` and ``dtype`` drawn from ``rng`` (a fresh unseeded generator if None)."""
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype, "initializer dtype")
+        shape = dims_arg(shape, "shape", 8)   # drawn in float64
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
         rng = np.random.default_rng() if rng is None else rng
-        return np.asarray(self.sample(tuple(shape), rng), dtype=np.float64).astype(dtype)
+        return np.asarray(self.sample(shape, rng), dtype=np.float64).astype(dtype)
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         """float64 values of ``shape`` (cast to the requested dtype by ``__call__``)."""
@@ -115,8 +113,10 @@ class VarianceScaling(Initializer):
             raise ValueError(f"scale must be positive, got {scale}")
         if not isinstance(mode, str) or mode not in self.MODES:
             raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+        if not isinstance(distribution, str):
+            raise TypeError(f"distribution must be one of {self.DISTRIBUTIONS}, got {distribution!r}")
         distribution = "truncated_normal" if distribution == "normal" else distribution
-        if not isinstance(distribution, str) or distribution not in self.DISTRIBUTIONS:
+        if distribution not in self.DISTRIBUTIONS:
             raise ValueError(f"distribution must be one of {self.DISTRIBUTIONS}, got {distribution!r}")
         self.scale, self.mode, self.distribution = float(scale), mode, distribution
 

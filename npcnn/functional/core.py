@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import padding as P
-from .._checks import INT64_MAX, as_float_array, check_allocation, check_rank, is_int, real_value, same_dtype
+from .._checks import as_float_array, check_rank, dims_arg, is_int, real_value, same_dtype
 from .._typing import ArrayLike, OpResult, ShapeArg
 from ..gradients import defvjp
 
@@ -60,18 +60,8 @@ def _check_seed(seed: int) -> int:
 def dropout_mask(shape: ShapeArg, rate: float, seed: int) -> np.ndarray:
     """Boolean keep mask of ``shape``: ``np.random.default_rng(seed).random(shape) >= rate``."""
     rate = _check_rate(rate)
-    try:
-        if isinstance(shape, (str, bytes)):
-            raise TypeError
-        dims = tuple(shape)
-    except TypeError:
-        raise TypeError(f"shape must be a sequence of ints, got {shape!r}") from None
-    if not all(is_int(d) for d in dims):
-        raise TypeError(f"shape must be a sequence of ints, got {shape!r}")
-    if any(d < 0 or d > INT64_MAX for d in dims):
-        raise ValueError(f"shape entries must lie in [0, {INT64_MAX}], got {shape!r}")
-    check_allocation(dims, 8, f"shape {dims}")   # random() draws float64
-    return np.random.default_rng(_check_seed(seed)).random(tuple(int(d) for d in dims)) >= rate
+    dims = dims_arg(shape, "shape", 8)   # random() draws float64
+    return np.random.default_rng(_check_seed(seed)).random(dims) >= rate
 
 
 def dropout(x: ArrayLike, rate: float, seed: int) -> np.ndarray:

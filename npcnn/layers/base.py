@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections import defaultdict
 from typing import Callable, Sequence
@@ -10,7 +11,7 @@ import numpy as np
 
 from .. import initializers
 from .. import padding as P
-from .._checks import FLOAT_DTYPES, check_allocation, int_arg, is_int
+from .._checks import FLOAT_DTYPES, check_allocation, float_dtype, int_arg, is_int
 from .._typing import ArrayLike, DTypeLike, Shape, SpatialArg
 
 #: A layer call's pullback: ``dy -> (dx, {weight name: gradient})``.
@@ -91,9 +92,12 @@ class Layer:
         """Create the weights for inputs of ``input_shape`` (batch axis included, may be None).
         ``saved``: weight name -> array to use instead of initialising (a loaded model); each is
         checked against the shape the layer needs before anything of that size is allocated."""
-        dtype = np.dtype(dtype)
-        if dtype not in FLOAT_DTYPES:
-            raise TypeError(f"{self.name}: dtype must be float32 or float64, got {dtype}")
+        dtype = float_dtype(dtype, f"{self.name}: dtype")
+        if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
+            raise TypeError(f"{self.name}: input_shape must be a sequence with the batch axis first, "
+                            f"got {input_shape!r}")
+        if seed is not None:
+            seed = int_arg(seed, "seed", f"{self.name}: build", minimum=0, maximum=math.inf)
         self.input_shape = tuple(None if d is None else int_arg(d, f"input_shape {tuple(input_shape)}", self.name, 0)
                                  for d in input_shape)
         self.dtype = dtype

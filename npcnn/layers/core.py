@@ -1,6 +1,8 @@
 """Core layers: ``Dense``, ``Flatten``, ``Dropout``."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import initializers
@@ -75,7 +77,7 @@ class Dropout(Layer):
     def __init__(self, rate: float, seed: int | None = None, name: str | None = None) -> None:
         super().__init__(name)
         self.rate = real_arg(rate, "rate", "Dropout", 0.0, 1.0, high_open=True)
-        self.seed = None if seed is None else int_arg(seed, "seed", "Dropout", minimum=0)
+        self.seed = None if seed is None else int_arg(seed, "seed", "Dropout", minimum=0, maximum=math.inf)
         self._rng = np.random.default_rng(seed)
 
     def build_weights(self, input_shape: Shape, rng: np.random.Generator) -> None:

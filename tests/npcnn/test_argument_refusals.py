@@ -263,3 +263,55 @@ def test_window_limits_follow_tensorflows_int32_attributes():
     assert L.Conv2DTranspose(2, 3, strides=2, output_padding=0)(X.astype(np.float32)).shape == (2, 13, 13, 2)
     with pytest.raises(ValueError, match="output_padding"):
         L.Conv2DTranspose(2, 3, strides=2, output_padding=2)
+
+
+def _compiled():
+    model = npcnn.Sequential([L.Dense(3)])
+    model.compile("sgd", "sparse_categorical_crossentropy")
+    return model
+
+
+XS, YS = LOGITS[:, :4].astype(np.float32), np.array([0, 1, 2])
+
+#: The rest of the Keras-like API: ``argument name -> call with that argument set to v``.
+API_CALLS = {
+    "fit": {"epochs": lambda v: _compiled().fit(XS, YS, epochs=v, verbose=0),
+            "batch_size": lambda v: _compiled().fit(XS, YS, batch_size=v, verbose=0),
+            "seed": lambda v: _compiled().fit(XS, YS, seed=v, verbose=0),
+            "verbose": lambda v: _compiled().fit(XS, YS, verbose=v if v is not True else 0),
+            "shuffle": lambda v: _compiled().fit(XS, YS, shuffle=v, verbose=0),
+            "validation_data": lambda v: _compiled().fit(XS, YS, validation_data=v, verbose=0),
+            "x": lambda v: _compiled().fit(v, YS, verbose=0), "y": lambda v: _compiled().fit(XS, v, verbose=0)},
+    "predict": {"batch_size": lambda v: _compiled().predict(XS, batch_size=v), "x": lambda v: _compiled().predict(v)},
+    "evaluate": {"verbose": lambda v: _compiled().evaluate(XS, YS, verbose=v if v is not True else 0),
+                 "return_dict": lambda v: _compiled().evaluate(XS, YS, return_dict=v)},
+    "compile": {"optimizer": lambda v: _compiled().compile(v, "mse"), "loss": lambda v: _compiled().compile("sgd", v),
+                "metrics": lambda v: _compiled().compile("sgd", "mse", metrics=v)},
+    "build": {"input_shape": lambda v: npcnn.Sequential([L.Dense(3)]).build(v),
+              "dtype": lambda v: npcnn.Sequential([L.Dense(3)]).build((None, 4), dtype=v),
+              "seed": lambda v: npcnn.Sequential([L.Dense(3)]).build((None, 4), seed=v)},
+    "Sequential": {"layers": lambda v: npcnn.Sequential(v), "name": lambda v: npcnn.Sequential(name=v)},
+    "set_weights": {"weights": lambda v: _compiled().build((None, 4)).set_weights(v)},
+    "optimizers": {"learning_rate": lambda v: npcnn.SGD(v), "momentum": lambda v: npcnn.SGD(momentum=v),
+                   "nesterov": lambda v: npcnn.SGD(nesterov=v), "beta_1": lambda v: npcnn.Adam(beta_1=v),
+                   "rho": lambda v: npcnn.RMSprop(rho=v)},
+    "losses": {"from_logits": lambda v: npcnn.SparseCategoricalCrossentropy(from_logits=v)},
+    "initializers": {"value": lambda v: npcnn.initializers.Constant(v),
+                     "scale": lambda v: npcnn.initializers.VarianceScaling(v),
+                     "mode": lambda v: npcnn.initializers.VarianceScaling(mode=v),
+                     "distribution": lambda v: npcnn.initializers.VarianceScaling(distribution=v),
+                     "shape": lambda v: npcnn.initializers.glorot_uniform(v),
+                     "dtype": lambda v: npcnn.initializers.glorot_uniform((2, 2), v)},
+}
+API_HOSTILE = HUGE_INTS + [-1, 0, True, 2.5, float("nan"), float("inf"), None, [[1]], (1, 2, 3), np.array([1, 2]),
+                           np.array([1 + 2j]), np.array([object()], dtype=object)]
+
+
+@pytest.mark.parametrize("group", sorted(API_CALLS))
+def test_keras_like_api_refuses_hostile_arguments_naming_them(group):
+    for name, call in API_CALLS[group].items():
+        _judge(lambda: call("x"), name, "x", name != "name", group)
+        for value in API_HOSTILE:
+            if name == "epochs" and isinstance(value, int) and 2 < value <= 2**63 - 1:
+                continue   # a valid number of epochs: fit would train that long
+            _judge(lambda: call(value), name, value, False, group)
