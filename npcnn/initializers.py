@@ -13,7 +13,7 @@ from typing import Sequence, Union
 
 import numpy as np
 
-from ._checks import dims_arg, float_dtype, real_arg
+from ._checks import dims_arg, float_dtype, real_arg, shown
 from ._typing import DTypeLike
 
 # The std of a standard normal truncated to [-2, 2]; Keras divides by it so the truncated draw has
@@ -112,12 +112,12 @@ class VarianceScaling(Initializer):
         if scale <= 0:
             raise ValueError(f"scale must be positive, got {scale}")
         if not isinstance(mode, str) or mode not in self.MODES:
-            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+            raise ValueError(f"mode must be one of {self.MODES}, got {shown(mode)}")
         if not isinstance(distribution, str):
-            raise TypeError(f"distribution must be one of {self.DISTRIBUTIONS}, got {distribution!r}")
+            raise TypeError(f"distribution must be one of {self.DISTRIBUTIONS}, got {shown(distribution)}")
         distribution = "truncated_normal" if distribution == "normal" else distribution
         if distribution not in self.DISTRIBUTIONS:
-            raise ValueError(f"distribution must be one of {self.DISTRIBUTIONS}, got {distribution!r}")
+            raise ValueError(f"distribution must be one of {self.DISTRIBUTIONS}, got {shown(distribution)}")
         self.scale, self.mode, self.distribution = float(scale), mode, distribution
 
     def variance(self, shape: Sequence[int]) -> float:
@@ -199,7 +199,7 @@ def get(identifier: Identifier) -> Initializer:
     if isinstance(identifier, dict):
         name, config = identifier.get("class_name"), identifier.get("config", {})
         if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
-            raise TypeError(f"initializer {name!r}: its config must be a dict of arguments, got {config!r}")
+            raise TypeError(f"initializer {name!r}: its config must be a dict of arguments, got {shown(config)}")
     else:
         name, config = identifier, {}
     if isinstance(name, str) and name.lower() in _BY_NAME:
@@ -209,7 +209,7 @@ def get(identifier: Identifier) -> Initializer:
             raise TypeError(f"initializer {name!r} takes no arguments {unknown}; it takes "
                             f"{list(inspect.signature(cls).parameters)}")
         return cls(**config)
-    raise ValueError(f"unknown initializer {identifier!r}; known: {sorted(_BY_NAME)}")
+    raise ValueError(f"unknown initializer {shown(identifier)}; known: {sorted(_BY_NAME)}")
 
 
 def serialize(init: Initializer) -> dict:

@@ -14,7 +14,7 @@ from typing import Callable, Union
 
 import numpy as np
 
-from ._checks import as_float_array, flag_arg
+from ._checks import as_float_array, flag_arg, shown
 from ._typing import ArrayLike, Pullback
 from .gradients import vjp
 
@@ -142,7 +142,7 @@ def get(identifier: Identifier) -> Loss:
         return identifier
     if isinstance(identifier, str) and identifier.lower() in LOSSES:
         return LOSSES[identifier.lower()]()
-    raise ValueError(f"unknown loss {identifier!r}; known: {sorted(LOSSES)}")
+    raise ValueError(f"unknown loss {shown(identifier)}; known: {sorted(LOSSES)}")
 
 
 def serialize(loss: Loss) -> dict:

@@ -20,7 +20,7 @@ import numpy as np
 from . import layers as L
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
-from ._checks import FLOAT_DTYPES, as_array, flag_arg, float_dtype, int_arg, is_int
+from ._checks import FLOAT_DTYPES, as_array, flag_arg, float_dtype, int_arg, is_int, shown
 from ._typing import ArrayLike, DTypeLike, Shape
 from .saved_model import check_config, read_archive
 
@@ -75,7 +75,7 @@ class Sequential:
         self.loss: losses_mod.Loss | None = None
         self.metrics: list[str] = []
         if isinstance(layers, (str, bytes, L.Layer)) or not hasattr(layers, "__iter__"):
-            raise TypeError(f"Sequential: layers must be an iterable of npcnn layers, got {layers!r}")
+            raise TypeError(f"Sequential: layers must be an iterable of npcnn layers, got {shown(layers)}")
         for layer in layers:
             self.add(layer)
 
@@ -95,7 +95,7 @@ class Sequential:
         used instead of initialising (see :meth:`load`)."""
         dtype = float_dtype(dtype, "model dtype")
         if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
-            raise TypeError(f"input_shape must be a sequence with the batch axis first, got {input_shape!r}")
+            raise TypeError(f"input_shape must be a sequence with the batch axis first, got {shown(input_shape)}")
         input_shape = tuple(input_shape)
         if not input_shape:
             raise ValueError("input_shape must start with the batch axis, got ()")
@@ -136,8 +136,11 @@ class Sequential:
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """The output for the batch ``x`` (the model's input shape and dtype); builds the model on first use."""
         if not self.built:   # as Keras: the first call builds the model from the input
-            x = np.asarray(x)
-            self.build((None,) + x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else "float32")
+            x = as_array(x, "x")
+            try:
+                self.build((None,) + x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else "float32")
+            except (ValueError, TypeError) as e:
+                raise type(e)(f"x of shape {x.shape}: {e}") from None
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
@@ -179,7 +182,9 @@ class Sequential:
         if len(weights) != len(params):
             raise ValueError(f"set_weights got {len(weights)} arrays for {len(params)} weights")
         for (name, p), w in zip(params.items(), weights):
-            w = np.asarray(w)
+            w = as_array(w, f"set_weights: weights for {name}")
+            if w.dtype.kind not in "biuf":
+                raise TypeError(f"set_weights: weights for {name} must hold real numbers, got dtype {w.dtype}")
             if w.shape != p.shape:
                 raise ValueError(f"set_weights: weights for {name}: expected shape {p.shape}, got {w.shape}")
             p[...] = w
@@ -217,7 +222,7 @@ class Sequential:
         self.optimizer = optimizers_mod.get(optimizer)
         self.loss = losses_mod.get(loss)
         if metrics is not None and not isinstance(metrics, (list, tuple)):
-            raise TypeError(f"compile: metrics must be a list of names or None, got {metrics!r}")
+            raise TypeError(f"compile: metrics must be a list of names or None, got {shown(metrics)}")
         metrics = list(metrics or [])
         unknown = [m for m in metrics if not isinstance(m, str) or m not in ("accuracy", "acc")]
         if unknown:
@@ -355,6 +360,8 @@ class Sequential:
     def load(cls, path: str | os.PathLike) -> Sequential:
         """Rebuild a model written by :meth:`save` (no pickle involved). A file that is not one
         (truncated, corrupted, empty, another format) is a ValueError naming it and what is wrong."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"Sequential.load: path must be a str or os.PathLike, got {type(path).__name__}")
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no saved npcnn model at {path}")
@@ -401,9 +408,9 @@ def _examples(value: ArrayLike, name: str) -> np.ndarray:
 def _verbosity(verbose: int, method: str) -> int:
     """``verbose``: 0, 1 or 2 (True and False are 1 and 0, as Keras takes them)."""
     if not (is_int(verbose) or isinstance(verbose, (bool, np.bool_))):
-        raise TypeError(f"{method}: verbose must be 0, 1 or 2, got {verbose!r}")
+        raise TypeError(f"{method}: verbose must be 0, 1 or 2, got {shown(verbose)}")
     if not 0 <= verbose <= 2:
-        raise ValueError(f"{method}: verbose must be 0, 1 or 2, got {verbose!r}")
+        raise ValueError(f"{method}: verbose must be 0, 1 or 2, got {shown(verbose)}")
     return int(verbose)
 
 

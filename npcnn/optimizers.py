@@ -20,7 +20,7 @@ from typing import Callable, Hashable, Mapping, Sequence, Union
 
 import numpy as np
 
-from ._checks import FLOAT_DTYPES, flag_arg, real_arg
+from ._checks import FLOAT_DTYPES, flag_arg, real_arg, shown
 from ._typing import DTypeLike
 from .config import floatx
 
@@ -223,4 +223,4 @@ def get(identifier: Identifier) -> Optimizer:
         return identifier
     if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:
         return OPTIMIZERS[identifier.lower()]()
-    raise ValueError(f"unknown optimizer {identifier!r}; known: {sorted(OPTIMIZERS)}")
+    raise ValueError(f"unknown optimizer {shown(identifier)}; known: {sorted(OPTIMIZERS)}")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import FLOAT_DTYPES, is_int
+from ._checks import FLOAT_DTYPES, is_int, shown
 from .layers import LAYERS
 
 #: The most a deflated entry can expand (zlib's limit is about 1032:1), with room for headers.
@@ -44,7 +44,7 @@ def _entry_header(archive: zipfile.ZipFile, info: zipfile.ZipInfo, file_size: in
     if dtype.hasobject:
         raise ValueError(f"entry {name!r} holds Python objects (dtype {dtype}): npcnn never saves those")
     if not all(is_int(d) and d >= 0 for d in shape):
-        raise ValueError(f"entry {name!r} declares an invalid shape {shape!r}")
+        raise ValueError(f"entry {name!r} declares an invalid shape {shown(shape)}")
     data_bytes = math.prod(shape) * dtype.itemsize
     if data_bytes > info.file_size - header_bytes:
         raise ValueError(f"entry {name!r} declares shape {shape} {dtype} ({data_bytes} bytes) but holds only "

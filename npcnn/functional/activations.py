@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .._checks import as_float_array, real_value
+from .._checks import as_float_array, real_value, shown
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 from .._typing import ArrayLike, OpResult
@@ -22,7 +22,7 @@ from ..gradients import defvjp
 
 def _axis(axis: int, x: np.ndarray, name: str = "logits") -> int:
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"axis must be an int, got {axis!r} ({type(axis).__name__})")
+        raise TypeError(f"axis must be an int, got {shown(axis)} ({type(axis).__name__})")
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis={axis} is out of range for {name} of shape {x.shape}")
     return int(axis)

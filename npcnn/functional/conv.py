@@ -13,8 +13,8 @@ from typing import Callable
 import numpy as np
 
 from .. import padding as P
-from .._checks import (as_float_array, as_shape, check_allocation, check_rank, exceeds_memory, check_shape, same_dtype, shape_to_nhwc,
-                       to_nhwc, from_nhwc)
+from .._checks import (as_float_array, as_shape, check_allocation, check_rank, check_shape, exceeds_memory, from_nhwc,
+                       same_dtype, shape_to_nhwc, shown, to_nhwc)
 from .._typing import ArrayLike, PaddingArg, ShapeArg, SpatialArg
 from . import im2col
 from .im2col import CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, needs_zero_fill, pad_nhwc, window_view
@@ -73,7 +73,7 @@ def resolve_conv(x_shape: ShapeArg, w_shape: ShapeArg, strides: SpatialArg, padd
     spec = ConvSpec(tuple(x_nhwc), tuple(w_shape), geom, groups, data_format)
     check_window_sizes(spec.x_shape, geom, spec.y_shape, itemsize,
                        lambda: f"{x_name} shape {tuple(x_shape)}, {w_name} shape {tuple(w_shape)}, strides "
-                               f"{strides}, dilations {dilations}, padding {padding!r}")
+                               f"{strides}, dilations {dilations}, padding {shown(padding)}")
     return spec
 
 
@@ -294,7 +294,7 @@ def resolve_transpose(x_shape: ShapeArg, w_shape: ShapeArg, output_shape: ShapeA
         raise ValueError(
             f"output_shape {tuple(output_shape)} ({data_format}) is not reachable from input shape "
             f"{tuple(x_shape)} with filters {tuple(w_shape)}, strides {strides_hw}, dilations {dilations_hw}, "
-            f"padding {padding!r}: allowed output sizes {allowed}, batch {x_nhwc[0]}")
+            f"padding {shown(padding)}: allowed output sizes {allowed}, batch {x_nhwc[0]}")
     return resolve_conv(output_shape, w_shape, strides, padding, dilations, data_format,
                         x_name="output_shape", w_name="filters", itemsize=itemsize)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import padding as P
-from .._checks import as_shape, check_allocation, check_shape, from_nhwc, shape_from_nhwc, to_nhwc
+from .._checks import as_shape, check_allocation, check_shape, from_nhwc, shape_from_nhwc, shown, to_nhwc
 from .._typing import ArrayLike, OpResult, PaddingArg, ShapeArg, SpatialArg
 from ..gradients import defvjp
 from .conv import (ConvSpec, conv2d, conv2d_forward, conv_nhwc, depthwise_conv2d, live_spec,
@@ -172,7 +172,7 @@ def _check_dy(dy: np.ndarray, spec: ConvSpec, padding: PaddingArg, x_name: str =
     g = spec.geom
     check_shape(dy, shape_from_nhwc(spec.y_shape, spec.data_format), "out_backprop",
                 f"the conv output shape for {x_name} {spec.x_shape} (NHWC), {w_name} {spec.w_shape}, strides "
-                f"{g.strides}, dilations {g.dilations}, padding {padding!r}, {spec.data_format}")
+                f"{g.strides}, dilations {g.dilations}, padding {shown(padding)}, {spec.data_format}")
 
 
 def conv2d_backprop_input(input_sizes: ShapeArg, filters: ArrayLike, out_backprop: ArrayLike, strides: SpatialArg = 1,

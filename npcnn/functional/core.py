@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import padding as P
-from .._checks import as_float_array, check_rank, dims_arg, is_int, real_value, same_dtype
+from .._checks import as_float_array, check_rank, dims_arg, is_int, real_value, same_dtype, shown
 from .._typing import ArrayLike, OpResult, ShapeArg
 from ..gradients import defvjp
 
@@ -44,16 +44,16 @@ def dense_vjp(x, kernel, bias) -> OpResult:
 def _check_rate(rate: float) -> float:
     value = real_value(rate, "rate")
     if not 0 <= value < 1:
-        raise ValueError(f"rate must be a number in [0, 1), got {rate!r}")
+        raise ValueError(f"rate must be a number in [0, 1), got {shown(rate)}")
     return value
 
 
 def _check_seed(seed: int) -> int:
     """A dropout seed: a non-negative int (NumPy's default_rng takes no other)."""
     if not is_int(seed):
-        raise TypeError(f"seed must be a non-negative int (NumPy's default_rng seed), got {seed!r}")
+        raise TypeError(f"seed must be a non-negative int (NumPy's default_rng seed), got {shown(seed)}")
     if seed < 0:
-        raise ValueError(f"seed must be a non-negative int (NumPy's default_rng seed), got {seed!r}")
+        raise ValueError(f"seed must be a non-negative int (NumPy's default_rng seed), got {shown(seed)}")
     return int(seed)
 
 

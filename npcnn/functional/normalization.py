@@ -15,7 +15,7 @@ import math
 
 import numpy as np
 
-from .._checks import as_float_array, flag_arg, is_int, real_value, same_dtype
+from .._checks import as_float_array, flag_arg, is_int, real_value, same_dtype, shown
 from .._typing import ArrayLike, Axes, OpResult
 from ..gradients import defvjp
 
@@ -27,20 +27,20 @@ def _norm_axes(axis: Axes, x_shape: tuple, name: str = "axis", *, single: bool =
     if is_int(axis):
         axes = (axis,)
     elif single or isinstance(axis, (str, bytes)):
-        raise TypeError(f"{name} must be {'one int' if single else 'an int or a sequence of ints'}, got {axis!r}")
+        raise TypeError(f"{name} must be {'one int' if single else 'an int or a sequence of ints'}, got {shown(axis)}")
     else:
         try:
             axes = tuple(axis)
         except TypeError:
-            raise TypeError(f"{name} must be an int or a sequence of ints, got {axis!r}") from None
+            raise TypeError(f"{name} must be an int or a sequence of ints, got {shown(axis)}") from None
         if not all(is_int(a) for a in axes):
-            raise TypeError(f"{name} must contain ints, got {axis!r}")
+            raise TypeError(f"{name} must contain ints, got {shown(axis)}")
     ndim = len(x_shape)
     if (not axes and not empty_ok) or any(not -ndim <= a < ndim for a in axes):
-        raise ValueError(f"{name}={axis!r} is out of range for x of shape {tuple(x_shape)} ({ndim}-D)")
+        raise ValueError(f"{name}={shown(axis)} is out of range for x of shape {tuple(x_shape)} ({ndim}-D)")
     axes = tuple(sorted(int(a) % ndim for a in axes))
     if len(set(axes)) != len(axes):
-        raise ValueError(f"{name}={axis!r} repeats an axis")
+        raise ValueError(f"{name}={shown(axis)} repeats an axis")
     return axes
 
 
@@ -73,7 +73,7 @@ def _normalize_backward(gxh: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray, 
 def _eps(epsilon: float, dtype: np.dtype) -> np.floating:
     value = real_value(epsilon, "epsilon")
     if not value >= 0:
-        raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
+        raise ValueError(f"epsilon must be >= 0, got {shown(epsilon)}")
     return dtype.type(value)
 
 
@@ -191,9 +191,9 @@ def group_normalization_vjp(x, gamma, beta, groups, epsilon, axis) -> OpResult:
         raise ValueError(f"axis must not be the batch axis 0 (x shape {x.shape})")
     c = x.shape[ax]
     if not is_int(groups):
-        raise TypeError(f"groups must be an int, got {groups!r} ({type(groups).__name__})")
+        raise TypeError(f"groups must be an int, got {shown(groups)} ({type(groups).__name__})")
     if groups < 1 or c % groups:
-        raise ValueError(f"groups={groups!r} must be a positive divisor of the channel count {c} "
+        raise ValueError(f"groups={shown(groups)} must be a positive divisor of the channel count {c} "
                          f"(axis {ax} of x, shape {x.shape})")
     g_, b_ = (_param(v, n, (c,), x, f"the size of axis {ax}") for n, v in (("gamma", gamma), ("beta", beta)))
     same_dtype(x=x, gamma=g_, beta=b_)
@@ -234,7 +234,7 @@ def layer_normalization_vjp(x, gamma, beta, axis, epsilon) -> OpResult:
     axes = _norm_axes(axis, x.shape)
     shape = tuple(x.shape[a] for a in axes)
     bshape = [x.shape[a] if a in axes else 1 for a in range(x.ndim)]
-    g_, b_ = (_param(v, n, shape, x, f"the sizes of its axis={axis!r}") for n, v in (("gamma", gamma), ("beta", beta)))
+    g_, b_ = (_param(v, n, shape, x, f"the sizes of its axis={shown(axis)}") for n, v in (("gamma", gamma), ("beta", beta)))
     same_dtype(x=x, gamma=g_, beta=b_)
     eps = _eps(epsilon, x.dtype)
     gamma_b, beta_b = g_.reshape(bshape), b_.reshape(bshape)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import padding as P
-from .._checks import as_float_array, check_rank, flag_arg, from_nhwc, shape_to_nhwc, to_nhwc
+from .._checks import as_float_array, check_rank, flag_arg, from_nhwc, shape_to_nhwc, shown, to_nhwc
 from .._typing import ArrayLike, OpResult, PaddingArg, SpatialArg
 from ..gradients import defvjp
 from .conv import check_window_sizes
@@ -41,7 +41,7 @@ def _pool_geometry(x_shape: tuple, ksize: SpatialArg, strides: SpatialArg, paddi
     if not isinstance(pad, str):
         if not explicit_ok:
             raise ValueError(f"padding must be 'VALID' or 'SAME' (TensorFlow's avg_pool2d takes no "
-                             f"explicit padding), got {padding!r}")
+                             f"explicit padding), got {shown(padding)}")
         for (before, after), k, axis in zip(pad, kernel, "HW"):
             if max(before, after) >= k:
                 raise ValueError(f"padding {pad} along {axis} must be smaller than the window: "
@@ -55,7 +55,7 @@ def _pool_geometry(x_shape: tuple, ksize: SpatialArg, strides: SpatialArg, paddi
     x_nhwc = shape_to_nhwc(x_shape, data_format)
     check_window_sizes(x_nhwc, live, (x_nhwc[0], *live.out, x_nhwc[3]), itemsize,
                        lambda: f"input shape {tuple(x_shape)} ({data_format}), ksize {kernel}, strides {strides}, "
-                               f"padding {padding!r}")
+                               f"padding {shown(padding)}")
     return live
 
 

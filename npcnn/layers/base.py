@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import initializers
 from .. import padding as P
-from .._checks import FLOAT_DTYPES, check_allocation, float_dtype, int_arg, is_int
+from .._checks import FLOAT_DTYPES, as_array, check_allocation, flag_arg, float_dtype, int_arg, is_int, shown
 from .._typing import ArrayLike, DTypeLike, Shape, SpatialArg
 
 #: A layer call's pullback: ``dy -> (dx, {weight name: gradient})``.
@@ -33,13 +33,13 @@ def _unique_name(cls_name: str) -> str:
 def _check_channels_last(data_format: str | None, layer: str) -> None:
     if data_format not in (None, "channels_last", "NHWC"):
         raise ValueError(
-            f"{layer}: npcnn layers are channels-last only (NHWC); got data_format={data_format!r}. "
+            f"{layer}: npcnn layers are channels-last only (NHWC); got data_format={shown(data_format)}. "
             f"Transpose NCHW inputs with x.transpose(0, 2, 3, 1).")
 
 
 def _keras_padding(padding: str, layer: str) -> str:
     if not isinstance(padding, str) or padding.lower() not in ("valid", "same"):
-        raise ValueError(f"{layer}: padding must be 'valid' or 'same' (as in Keras), got {padding!r}")
+        raise ValueError(f"{layer}: padding must be 'valid' or 'same' (as in Keras), got {shown(padding)}")
     return padding.lower()
 
 
@@ -53,7 +53,7 @@ def _pair(value: SpatialArg, name: str, layer: str, minimum: int = 1) -> tuple[i
 def _flag(value: bool, name: str, layer: str) -> bool:
     """A switch argument (use_bias, center, keepdims): True or False; "False" or 0 is a TypeError."""
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{layer}: {name} must be True or False, got {value!r} ({type(value).__name__})")
+        raise TypeError(f"{layer}: {name} must be True or False, got {shown(value)} ({type(value).__name__})")
     return bool(value)
 
 
@@ -95,7 +95,7 @@ class Layer:
         dtype = float_dtype(dtype, f"{self.name}: dtype")
         if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
             raise TypeError(f"{self.name}: input_shape must be a sequence with the batch axis first, "
-                            f"got {input_shape!r}")
+                            f"got {shown(input_shape)}")
         if seed is not None:
             seed = int_arg(seed, "seed", f"{self.name}: build", minimum=0, maximum=math.inf)
         self.input_shape = tuple(None if d is None else int_arg(d, f"input_shape {tuple(input_shape)}", self.name, 0)
@@ -142,29 +142,32 @@ class Layer:
     def __call__(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """:meth:`forward`, building the layer first for ``x``'s shape and dtype if it is not built."""
         if not self.built:
-            x = np.asarray(x)
-            self.build((None,) + x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else "float32")
+            x = as_array(x, "x")
+            try:
+                self.build((None,) + x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else "float32")
+            except (ValueError, TypeError) as e:
+                raise type(e)(f"x of shape {x.shape}: {e}") from None
         return self.forward(x, training)
 
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """Output for ``x``; keeps this call's pullback for :meth:`backward`."""
         if not self.built:
             raise RuntimeError(f"{self.name}: call build(input_shape, dtype) (or the layer itself) before forward")
-        x = np.asarray(x)
+        x = as_array(x, "x")
         if x.dtype != self.dtype:
-            raise TypeError(f"{self.name} was built for {self.dtype} inputs, got {x.dtype} (shape {x.shape}); "
-                            f"cast the data explicitly")
+            raise TypeError(f"{self.name} was built for {self.dtype} inputs, got x of dtype {x.dtype} (shape "
+                            f"{x.shape}); cast the data explicitly")
         expected = self.input_shape[1:]
         if x.ndim != len(self.input_shape) or any(e is not None and e != d for e, d in zip(expected, x.shape[1:])):
-            raise ValueError(f"{self.name} was built for input shape {self.input_shape}, got {x.shape}")
-        y, self._pullback = self.call(x, bool(training))
+            raise ValueError(f"{self.name} was built for input shape {self.input_shape}, got x of shape {x.shape}")
+        y, self._pullback = self.call(x, flag_arg(training, "training"))
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray:
         """``dx`` for the upstream gradient ``dy`` of the last forward; fills ``self.grads``."""
         if self._pullback is None:
             raise RuntimeError(f"{self.name}: backward called before forward")
-        dx, grads = self._pullback(dy)
+        dx, grads = self._pullback(as_array(dy, "dy"))
         self.grads = {k: grads[k] for k in self.trainable}
         return dx
 

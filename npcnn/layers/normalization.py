@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import initializers
-from .._checks import int_arg, is_int, real_arg
+from .._checks import int_arg, is_int, real_arg, shown
 from .._typing import Pullback, Shape
 from ..functional import moments
 from ..gradients import vjp
@@ -22,7 +22,7 @@ class _Normalization(Layer):
         super().__init__(name)
         cls = type(self).__name__
         if not is_int(axis):
-            raise ValueError(f"{cls}: npcnn supports one int axis, got axis={axis!r}")
+            raise ValueError(f"{cls}: npcnn supports one int axis, got axis={shown(axis)}")
         self.axis, self.epsilon = int(axis), real_arg(epsilon, "epsilon", cls, low=0.0)
         self.center, self.scale = _flag(center, "center", cls), _flag(scale, "scale", cls)
         self.beta_initializer = initializers.get(beta_initializer)

@@ -315,3 +315,38 @@ def test_keras_like_api_refuses_hostile_arguments_naming_them(group):
             if name == "epochs" and isinstance(value, int) and 2 < value <= 2**63 - 1:
                 continue   # a valid number of epochs: fit would train that long
             _judge(lambda: call(value), name, value, False, group)
+
+
+def _built_conv():
+    layer = L.Conv2D(2, 3)
+    layer.build((None, 6, 6, 4))
+    layer.forward(X.astype(np.float32))
+    return layer
+
+
+def _built_model():
+    model = npcnn.Sequential([L.Dense(2)])
+    model.build((None, 4))
+    model.forward(np.ones((1, 4), np.float32))
+    return model
+
+
+#: Data passed to a built layer or model, a pullback, or a file path.
+DATA_CALLS = {
+    "x": [lambda v: _built_conv().forward(v), lambda v: L.Conv2D(2, 3)(v), lambda v: _built_model().forward(v),
+          lambda v: npcnn.Sequential([L.Dense(2)])(v)],
+    "dy": [lambda v: _built_conv().backward(v), lambda v: _built_model().backward(v),
+           lambda v: npcnn.vjp("relu", X)[1](v)],
+    "training": [lambda v: _built_conv().forward(X.astype(np.float32), training=v)],
+    "weights": [lambda v: _built_model().set_weights([v, np.zeros(2)])],
+    "path": [lambda v: npcnn.Sequential.load(v)],
+}
+DATA_HOSTILE = [None, [[1.0, 2.0], [3.0]], np.array([object()], dtype=object), np.array([1 + 2j]), 5, np.float32(1),
+                np.ones(X.shape, np.complex64), np.ones(X.shape, object), np.ones((3, 2), np.complex64), 10**30, True]
+
+
+@pytest.mark.parametrize("name", sorted(DATA_CALLS))
+def test_data_given_to_layers_models_and_pullbacks_is_refused_naming_it(name):
+    for call in DATA_CALLS[name]:
+        for value in DATA_HOSTILE:
+            _judge(lambda: call(value), name, value, name != "training" or value is not True, f"{name} call")
