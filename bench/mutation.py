@@ -112,7 +112,7 @@ EQUIVALENT: dict[tuple, str] = {
                                                                                          ("Sub->Add", 50))},
     ("functional/conv_backward.py", "channels_first = g == 1 and c < SMALL_CHANNELS", 0, "1->0", 26):
         "never scattering channels-first uses the other scatter order, which computes the same gradient",
-    ("functional/core.py", "return np.random.default_rng(_check_seed(seed)).random(tuple(shape)) >= rate", 0,
+    ("functional/core.py", "return np.random.default_rng(_check_seed(seed)).random(dims) >= rate", 0,
      "GtE->Gt", 11): "the keep mask changes only where a uniform draw equals the rate exactly (2**-53 per cell)",
     ("functional/conv.py", "if g == 1:", 0, "1->0", 12):
         "the grouped weight matrix with one group, (1, K, O), broadcasts in the GEMM to the same product",

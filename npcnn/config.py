@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 
+from ._checks import shown
 from ._typing import DTypeLike
 
 FLOATX_CHOICES = ("float32", "float64")
@@ -29,7 +30,7 @@ def set_floatx(dtype: DTypeLike) -> None:
     except TypeError:
         name = None
     if name not in FLOATX_CHOICES:
-        raise ValueError(f"floatx must be one of {FLOATX_CHOICES}, got {dtype!r}")
+        raise ValueError(f"floatx must be one of {FLOATX_CHOICES}, got {shown(dtype)}")
     _settings["floatx"] = name
 
 

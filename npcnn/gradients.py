@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._checks import as_array
 from ._typing import ArrayLike, OpResult, Pullback
 
 #: A backward rule: ``rule(**arguments) -> (output, pullback)``.
@@ -138,7 +139,7 @@ def vjp(op: str | Callable, *arrays: ArrayLike, **params: Any) -> tuple[np.ndarr
     output, pullback = rule.fn(**bound.arguments)
 
     def checked_pullback(dy: np.ndarray) -> tuple[np.ndarray | None, ...]:
-        dy = np.asarray(dy)
+        dy = as_array(dy, f"dy for {rule.name}")
         if dy.shape != output.shape:
             raise ValueError(f"dy for {rule.name} must have the output's shape {output.shape}, got {dy.shape}")
         if dy.dtype != output.dtype:

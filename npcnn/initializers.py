@@ -7,12 +7,13 @@ seed gives the same weights. Fans follow ``keras.initializers.compute_fans``: a 
 """
 from __future__ import annotations
 
+import inspect
 import math
 from typing import Sequence, Union
 
 import numpy as np
 
-from ._checks import FLOAT_DTYPES
+from ._checks import dims_arg, float_dtype, real_arg, shown
 from ._typing import DTypeLike
 
 # The std of a standard normal truncated to [-2, 2]; Keras divides by it so the truncated draw has
@@ -31,11 +32,6 @@ def compute_fans(shape: Sequence[int]) -> tuple[int, int]:
     return shape[-2] * receptive_field, shape[-1] * receptive_field
 
 
-def _float_dtype(dtype: DTypeLike) -> np.dtype:
-    dtype = np.dtype(dtype)
-    if dtype not in FLOAT_DTYPES:
-        raise TypeError(f"initializer dtype must be float32 or float64, got {dtype}")
-    return dtype
 
 
 def truncated_normal(rng: np.random.Generator, shape: Sequence[int], stddev: float) -> np.ndarray:
@@ -55,9 +51,12 @@ class Initializer:
     def __call__(self, shape: Sequence[int], dtype: DTypeLike = "float32",
                  rng: np.random.Generator | None = None) -> np.ndarray:
         """An array of ``shape`` and ``dtype`` drawn from ``rng`` (a fresh unseeded generator if None)."""
-        dtype = _float_dtype(dtype)
+        dtype = float_dtype(dtype, "initializer dtype")
+        shape = dims_arg(shape, "shape", 8)   # drawn in float64
+        if rng is not None and not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng must be a numpy.random.Generator or None, got {type(rng).__name__}")
         rng = np.random.default_rng() if rng is None else rng
-        return np.asarray(self.sample(tuple(shape), rng), dtype=np.float64).astype(dtype)
+        return np.asarray(self.sample(shape, rng), dtype=np.float64).astype(dtype)
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         """float64 values of ``shape`` (cast to the requested dtype by ``__call__``)."""
@@ -88,7 +87,7 @@ class Constant(Initializer):
     name = "constant"
 
     def __init__(self, value: float = 0.0) -> None:
-        self.value = float(value)
+        self.value = real_arg(value, "value", "Constant")
 
     def sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         return np.full(shape, self.value)
@@ -109,13 +108,16 @@ class VarianceScaling(Initializer):
     DISTRIBUTIONS = ("uniform", "truncated_normal", "untruncated_normal")
 
     def __init__(self, scale: float = 1.0, mode: str = "fan_in", distribution: str = "truncated_normal") -> None:
+        scale = real_arg(scale, "scale", type(self).__name__)
         if scale <= 0:
             raise ValueError(f"scale must be positive, got {scale}")
-        if mode not in self.MODES:
-            raise ValueError(f"mode must be one of {self.MODES}, got {mode!r}")
+        if not isinstance(mode, str) or mode not in self.MODES:
+            raise ValueError(f"mode must be one of {self.MODES}, got {shown(mode)}")
+        if not isinstance(distribution, str):
+            raise TypeError(f"distribution must be one of {self.DISTRIBUTIONS}, got {shown(distribution)}")
         distribution = "truncated_normal" if distribution == "normal" else distribution
         if distribution not in self.DISTRIBUTIONS:
-            raise ValueError(f"distribution must be one of {self.DISTRIBUTIONS}, got {distribution!r}")
+            raise ValueError(f"distribution must be one of {self.DISTRIBUTIONS}, got {shown(distribution)}")
         self.scale, self.mode, self.distribution = float(scale), mode, distribution
 
     def variance(self, shape: Sequence[int]) -> float:
@@ -196,11 +198,18 @@ def get(identifier: Identifier) -> Initializer:
         return identifier
     if isinstance(identifier, dict):
         name, config = identifier.get("class_name"), identifier.get("config", {})
+        if not isinstance(config, dict) or not all(isinstance(k, str) for k in config):
+            raise TypeError(f"initializer {name!r}: its config must be a dict of arguments, got {shown(config)}")
     else:
         name, config = identifier, {}
     if isinstance(name, str) and name.lower() in _BY_NAME:
-        return _BY_NAME[name.lower()](**config)
-    raise ValueError(f"unknown initializer {identifier!r}; known: {sorted(_BY_NAME)}")
+        cls = _BY_NAME[name.lower()]
+        unknown = sorted(set(config) - set(inspect.signature(cls).parameters)) if config else []
+        if unknown:
+            raise TypeError(f"initializer {name!r} takes no arguments {unknown}; it takes "
+                            f"{list(inspect.signature(cls).parameters)}")
+        return cls(**config)
+    raise ValueError(f"unknown initializer {shown(identifier)}; known: {sorted(_BY_NAME)}")
 
 
 def serialize(init: Initializer) -> dict:

@@ -14,7 +14,7 @@ from typing import Callable, Union
 
 import numpy as np
 
-from ._checks import as_float_array
+from ._checks import as_float_array, flag_arg, shown
 from ._typing import ArrayLike, Pullback
 from .gradients import vjp
 
@@ -73,7 +73,7 @@ class SparseCategoricalCrossentropy(Loss):
     name = "sparse_categorical_crossentropy"
 
     def __init__(self, from_logits: bool = False) -> None:
-        self.from_logits = bool(from_logits)
+        self.from_logits = flag_arg(from_logits, f"{type(self).__name__}: from_logits")
 
     def value_and_grad(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.floating, np.ndarray]:
         y_pred = as_float_array(y_pred, "y_pred")
@@ -94,7 +94,7 @@ class CategoricalCrossentropy(Loss):
     name = "categorical_crossentropy"
 
     def __init__(self, from_logits: bool = False) -> None:
-        self.from_logits = bool(from_logits)
+        self.from_logits = flag_arg(from_logits, f"{type(self).__name__}: from_logits")
 
     def value_and_grad(self, y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.floating, np.ndarray]:
         y_pred = as_float_array(y_pred, "y_pred")
@@ -142,7 +142,7 @@ def get(identifier: Identifier) -> Loss:
         return identifier
     if isinstance(identifier, str) and identifier.lower() in LOSSES:
         return LOSSES[identifier.lower()]()
-    raise ValueError(f"unknown loss {identifier!r}; known: {sorted(LOSSES)}")
+    raise ValueError(f"unknown loss {shown(identifier)}; known: {sorted(LOSSES)}")
 
 
 def serialize(loss: Loss) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import time
 import zipfile
@@ -19,8 +20,9 @@ import numpy as np
 from . import layers as L
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
-from ._checks import FLOAT_DTYPES, int_arg
+from ._checks import FLOAT_DTYPES, as_array, flag_arg, float_dtype, int_arg, is_int, shown
 from ._typing import ArrayLike, DTypeLike, Shape
+from .saved_model import check_config, read_archive
 
 FORMAT_VERSION = 1
 
@@ -62,6 +64,8 @@ class Sequential:
     ``seed``. Inputs must have the model's dtype; ``fit``/``evaluate``/``predict`` cast the data to it.
     """
     def __init__(self, layers: Iterable[L.Layer] = (), name: str = "sequential") -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"Sequential: name must be a string, got {name!r} ({type(name).__name__})")
         self.layers: list[L.Layer] = []
         self.name = name
         self.built = False
@@ -70,6 +74,8 @@ class Sequential:
         self.optimizer: optimizers_mod.Optimizer | None = None
         self.loss: losses_mod.Loss | None = None
         self.metrics: list[str] = []
+        if isinstance(layers, (str, bytes, L.Layer)) or not hasattr(layers, "__iter__"):
+            raise TypeError(f"Sequential: layers must be an iterable of npcnn layers, got {shown(layers)}")
         for layer in layers:
             self.add(layer)
 
@@ -87,9 +93,13 @@ class Sequential:
               saved: dict[str, np.ndarray] | None = None) -> Sequential:
         """Build every layer for inputs of ``input_shape``; ``saved``: ``"layer/weight"`` -> array,
         used instead of initialising (see :meth:`load`)."""
-        dtype = np.dtype(dtype)
-        if dtype not in FLOAT_DTYPES:
-            raise TypeError(f"model dtype must be float32 or float64, got {dtype}")
+        dtype = float_dtype(dtype, "model dtype")
+        if isinstance(input_shape, (str, bytes)) or not hasattr(input_shape, "__iter__"):
+            raise TypeError(f"input_shape must be a sequence with the batch axis first, got {shown(input_shape)}")
+        input_shape = tuple(input_shape)
+        if not input_shape:
+            raise ValueError("input_shape must start with the batch axis, got ()")
+        seed = int_arg(seed, "seed", "build", minimum=0, maximum=math.inf)
         if not self.layers:
             raise ValueError("cannot build an empty Sequential")
         shape = (None,) + tuple(input_shape[1:])
@@ -97,8 +107,11 @@ class Sequential:
         for layer, layer_seed in zip(self.layers, seeds):
             mine = None if saved is None else {k.split("/", 1)[1]: v for k, v in saved.items()
                                                   if k.split("/", 1)[0] == layer.name}
-            layer.build(shape, dtype, seed=int(layer_seed), saved=mine)
-            shape = layer.compute_output_shape(shape)
+            try:
+                layer.build(shape, dtype, seed=int(layer_seed), saved=mine)
+                shape = layer.compute_output_shape(shape)
+            except (ValueError, TypeError) as e:
+                raise type(e)(f"input_shape {input_shape}: {e}") from None
         self.input_shape, self.dtype, self.built = (None,) + tuple(input_shape[1:]), dtype, True
         return self
 
@@ -123,8 +136,11 @@ class Sequential:
     def forward(self, x: ArrayLike, training: bool = False) -> np.ndarray:
         """The output for the batch ``x`` (the model's input shape and dtype); builds the model on first use."""
         if not self.built:   # as Keras: the first call builds the model from the input
-            x = np.asarray(x)
-            self.build((None,) + x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else "float32")
+            x = as_array(x, "x")
+            try:
+                self.build((None,) + x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else "float32")
+            except (ValueError, TypeError) as e:
+                raise type(e)(f"x of shape {x.shape}: {e}") from None
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
@@ -161,12 +177,16 @@ class Sequential:
     def set_weights(self, weights: Sequence[ArrayLike]) -> None:
         """Copy ``weights`` (in :meth:`get_weights`' order and shapes) into the model's arrays."""
         params = self.parameters()
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"set_weights: weights must be a list of arrays, got {type(weights).__name__}")
         if len(weights) != len(params):
             raise ValueError(f"set_weights got {len(weights)} arrays for {len(params)} weights")
         for (name, p), w in zip(params.items(), weights):
-            w = np.asarray(w)
+            w = as_array(w, f"set_weights: weights for {name}")
+            if w.dtype.kind not in "biuf":
+                raise TypeError(f"set_weights: weights for {name} must hold real numbers, got dtype {w.dtype}")
             if w.shape != p.shape:
-                raise ValueError(f"{name}: expected shape {p.shape}, got {w.shape}")
+                raise ValueError(f"set_weights: weights for {name}: expected shape {p.shape}, got {w.shape}")
             p[...] = w
 
     def summary(self, print_fn: Callable[[str], object] | None = None) -> str:
@@ -201,16 +221,22 @@ class Sequential:
             raise ValueError("compile needs a loss, e.g. SparseCategoricalCrossentropy(from_logits=True)")
         self.optimizer = optimizers_mod.get(optimizer)
         self.loss = losses_mod.get(loss)
+        if metrics is not None and not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"compile: metrics must be a list of names or None, got {shown(metrics)}")
         metrics = list(metrics or [])
-        unknown = [m for m in metrics if m not in ("accuracy", "acc")]
+        unknown = [m for m in metrics if not isinstance(m, str) or m not in ("accuracy", "acc")]
         if unknown:
-            raise ValueError(f"npcnn supports the 'accuracy' metric only, got {unknown}")
+            raise ValueError(f"compile: npcnn supports the 'accuracy' metric only, got metrics {unknown}")
         self.metrics = ["accuracy"] if metrics else []
 
     def _prepare(self, x: ArrayLike, y: ArrayLike | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-        x = np.asarray(x)
+        x = _examples(x, "x")
+        y = None if y is None else _examples(y, "y")
         if not self.built:
-            self.build((None,) + x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else "float32")
+            try:
+                self.build((None,) + x.shape[1:], x.dtype if x.dtype in FLOAT_DTYPES else "float32")
+            except (ValueError, TypeError) as e:
+                raise type(e)(f"x of shape {x.shape}: {e}") from None
         x = x.astype(self.dtype, copy=False)
         if y is not None and len(y) != len(x):
             raise ValueError(f"x and y must have the same number of examples, got {len(x)} and {len(y)}")
@@ -220,10 +246,19 @@ class Sequential:
         if self.loss is None:
             raise RuntimeError("compile the model first: model.compile(optimizer, loss)")
 
+    def _loss_of(self, y: np.ndarray, logits: np.ndarray, compute: Callable) -> object:
+        """``compute(y, logits)``; the loss's refusal of ``y`` (class indices out of range, a shape that
+        does not match the model's output) names y."""
+        try:
+            return compute(y, logits)
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"{type(self.loss).__name__} of y (shape {y.shape}) and the model's output "
+                          f"(shape {logits.shape}): {e}") from None
+
     def train_step(self, x: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """One optimizer step on a batch; returns the batch loss and the logits."""
         logits = self.forward(x, training=True)
-        value, d_logits = self.loss.value_and_grad(y, logits)
+        value, d_logits = self._loss_of(y, logits, self.loss.value_and_grad)
         self.backward(d_logits)
         self.optimizer.apply(self.gradients(), self.trainable_parameters())
         return float(value), logits
@@ -237,8 +272,16 @@ class Sequential:
         while training (as Keras reports it). ``verbose``: 0 silent, 1 progress bar, 2 a line per epoch.
         """
         self._check_compiled()
+        if y is None:
+            raise TypeError("fit: y (the targets) must be given, got None")
         batch_size = int_arg(batch_size, "batch_size", "fit")
         epochs = int_arg(epochs, "epochs", "fit", minimum=0)
+        seed = int_arg(seed, "seed", "fit", minimum=0, maximum=math.inf)
+        shuffle = flag_arg(shuffle, "fit: shuffle")
+        verbose = _verbosity(verbose, "fit")
+        if validation_data is not None and (not isinstance(validation_data, (list, tuple))
+                                            or len(validation_data) != 2):
+            raise TypeError(f"fit: validation_data must be a pair (x, y) or None, got {type(validation_data).__name__}")
         x, y = self._prepare(x, y)
         n = len(x)
         if n == 0:
@@ -274,11 +317,15 @@ class Sequential:
                  return_dict: bool = False) -> float | list[float] | dict[str, float]:
         """Loss (and accuracy) in inference mode; a list ``[loss, accuracy]`` or a dict."""
         self._check_compiled()
+        if y is None:
+            raise TypeError("evaluate: y (the targets) must be given, got None")
+        verbose = _verbosity(verbose, "evaluate")
+        return_dict = flag_arg(return_dict, "evaluate: return_dict")
         x, y = self._prepare(x, y)
         if len(x) == 0:
             raise ValueError(f"evaluate: x holds no examples (shape {x.shape})")
         logits = self.predict(x, batch_size=batch_size)
-        results = {"loss": float(self.loss(y, logits))}
+        results = {"loss": float(self._loss_of(y, logits, self.loss))}
         if self.metrics:
             results["accuracy"] = _accuracy(y, logits, self.loss)
         if verbose:
@@ -313,35 +360,58 @@ class Sequential:
     def load(cls, path: str | os.PathLike) -> Sequential:
         """Rebuild a model written by :meth:`save` (no pickle involved). A file that is not one
         (truncated, corrupted, empty, another format) is a ValueError naming it and what is wrong."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"Sequential.load: path must be a str or os.PathLike, got {type(path).__name__}")
         path = Path(path)
         if not path.exists():
             raise FileNotFoundError(f"no saved npcnn model at {path}")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if not hasattr(data, "files"):
-                    raise ValueError("a single NumPy array, not a .npz archive")
-                if "config" not in data.files:
-                    raise ValueError(f"an .npz archive without npcnn's 'config' entry (it holds {data.files[:5]})")
-                config = json.loads(str(data["config"]))
-                saved = {name: data[f"weight_{i}"] for i, name in enumerate(config["weights"])}
+            config, arrays = read_archive(path)
+            check_config(config, set(arrays))
         except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
             reason = str(exc)
             if "pickle" in reason or isinstance(exc, (EOFError, zipfile.BadZipFile)) and "CRC" not in reason:
                 reason = "not an .npz archive (or a truncated one)"
             raise ValueError(f"{path} is not a model saved by npcnn's Sequential.save: {reason}") from None
-        if config.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"{path}: unsupported format_version {config.get('format_version')!r}")
+        if config["format_version"] != FORMAT_VERSION:
+            raise ValueError(f"{path}: unsupported format_version {config['format_version']!r}")
+        saved = {name: arrays[f"weight_{i}"] for i, name in enumerate(config["weights"])}
+        layer_specs = config["model"]["layers"]
+        built = []
+        for i, spec in enumerate(layer_specs):
+            try:
+                built.append(L.deserialize(spec))
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{path}: config field model.layers[{i}] ({spec['class_name']}): {exc}") from None
         try:
-            model = cls([L.deserialize(spec) for spec in config["model"]["layers"]], name=config["model"]["name"])
+            model = cls(built, name=config["model"]["name"])
             model.build(config["input_shape"], config["dtype"], saved=saved)
-        except (KeyError, TypeError) as exc:
-            raise ValueError(f"{path}: its config is incomplete or malformed ({type(exc).__name__}: {exc})") from None
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise ValueError(f"{path}: {exc}") from None
         if list(model.parameters()) != list(saved):
             raise ValueError(f"{path}: weight names {list(saved)} do not match the architecture's "
                              f"{list(model.parameters())}")
         return model
+
+
+def _examples(value: ArrayLike, name: str) -> np.ndarray:
+    """``fit``/``evaluate``/``predict`` data: a real-valued array with a batch axis (it is cast to the
+    model's dtype; strings, complex numbers and Python objects are refused)."""
+    arr = as_array(value, name)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype} (shape {arr.shape})")
+    if arr.ndim < 1:
+        raise ValueError(f"{name} must have a batch axis, got shape {arr.shape}")
+    return arr
+
+
+def _verbosity(verbose: int, method: str) -> int:
+    """``verbose``: 0, 1 or 2 (True and False are 1 and 0, as Keras takes them)."""
+    if not (is_int(verbose) or isinstance(verbose, (bool, np.bool_))):
+        raise TypeError(f"{method}: verbose must be 0, 1 or 2, got {shown(verbose)}")
+    if not 0 <= verbose <= 2:
+        raise ValueError(f"{method}: verbose must be 0, 1 or 2, got {shown(verbose)}")
+    return int(verbose)
 
 
 def load_model(path: str | os.PathLike) -> Sequential:

@@ -20,7 +20,7 @@ from typing import Callable, Hashable, Mapping, Sequence, Union
 
 import numpy as np
 
-from ._checks import FLOAT_DTYPES, real_arg
+from ._checks import FLOAT_DTYPES, flag_arg, real_arg, shown
 from ._typing import DTypeLike
 from .config import floatx
 
@@ -117,7 +117,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate: LearningRate = 0.01, momentum: float = 0.0, nesterov: bool = False) -> None:
         super().__init__(learning_rate)
         self.momentum = real_arg(momentum, "momentum", "SGD", 0.0, 1.0)
-        self.nesterov = bool(nesterov)
+        self.nesterov = flag_arg(nesterov, "SGD: nesterov")
 
     def update(self, key: Hashable, variable: np.ndarray, gradient: np.ndarray) -> None:
         lr = self.lr_for(variable.dtype)
@@ -223,4 +223,4 @@ def get(identifier: Identifier) -> Optimizer:
         return identifier
     if isinstance(identifier, str) and identifier.lower() in OPTIMIZERS:
         return OPTIMIZERS[identifier.lower()]()
-    raise ValueError(f"unknown optimizer {identifier!r}; known: {sorted(OPTIMIZERS)}")
+    raise ValueError(f"unknown optimizer {shown(identifier)}; known: {sorted(OPTIMIZERS)}")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from ._checks import INT32_MAX, INT64_MAX, shown
 from ._typing import PaddingArg, SpatialArg
 
 #: Normalised padding: "SAME", "VALID" or ``((top, bottom), (left, right))``.
@@ -22,8 +23,8 @@ DATA_FORMATS = ("NHWC", "NCHW")
 
 def check_data_format(data_format: str) -> str:
     """Return ``data_format`` if it is "NHWC" or "NCHW", else raise ValueError."""
-    if data_format not in DATA_FORMATS:
-        raise ValueError(f"data_format must be 'NHWC' or 'NCHW', got {data_format!r}")
+    if not isinstance(data_format, str) or data_format not in DATA_FORMATS:
+        raise ValueError(f"data_format must be 'NHWC' or 'NCHW', got {shown(data_format)}")
     return data_format
 
 
@@ -36,7 +37,8 @@ def spatial_pair(value: SpatialArg, name: str, data_format: str = "NHWC", *, min
     """Normalise a stride, dilation or window size to ``(h, w)``.
 
     Accepts an int, a pair ``(h, w)``, or TensorFlow's 4-element form (``[1, h, w, 1]`` for NHWC,
-    ``[1, 1, h, w]`` for NCHW; the batch and channel entries must be 1).
+    ``[1, 1, h, w]`` for NCHW; the batch and channel entries must be 1). Each value lies in
+    ``[minimum, 2**31 - 1]``: TensorFlow keeps these in int32 attributes.
     """
     check_data_format(data_format)
     if _is_int(value):
@@ -45,9 +47,9 @@ def spatial_pair(value: SpatialArg, name: str, data_format: str = "NHWC", *, min
         try:
             items = list(value)
         except TypeError:
-            raise TypeError(f"{name} must be an int, a pair or a 4-element list, got {value!r}") from None
+            raise TypeError(f"{name} must be an int, a pair or a 4-element list, got {shown(value)}") from None
         if not all(_is_int(v) for v in items):
-            raise TypeError(f"{name} must contain ints, got {value!r}")
+            raise TypeError(f"{name} must contain ints, got {shown(value)}")
         items = [int(v) for v in items]
         if len(items) == 1:
             pair = (items[0], items[0])
@@ -60,9 +62,12 @@ def spatial_pair(value: SpatialArg, name: str, data_format: str = "NHWC", *, min
                     f"{name}={items} in {data_format}: the batch and channel entries must be 1")
             pair = (items[1], items[2]) if data_format == "NHWC" else (items[2], items[3])
         else:
-            raise ValueError(f"{name} must have 1, 2 or 4 entries, got {len(items)}: {value!r}")
+            raise ValueError(f"{name} must have 1, 2 or 4 entries, got {len(items)}: {shown(value)}")
     if min(pair) < minimum:
         raise ValueError(f"{name} must be >= {minimum} in every spatial axis, got {pair}")
+    if max(pair) > INT32_MAX:
+        raise ValueError(f"{name} must be at most {INT32_MAX} (TensorFlow's int32 range) in every spatial axis, "
+                         f"got {pair}")
     return pair
 
 
@@ -71,32 +76,35 @@ def normalize_padding(padding: PaddingArg, data_format: str = "NHWC") -> Padding
 
     Strings are case-insensitive. Explicit padding is ``[[top, bottom], [left, right]]`` or
     TensorFlow's 4-pair form (``[[0, 0], [t, b], [l, r], [0, 0]]`` for NHWC,
-    ``[[0, 0], [0, 0], [t, b], [l, r]]`` for NCHW) whose batch and channel pairs must be zero.
+    ``[[0, 0], [0, 0], [t, b], [l, r]]`` for NCHW) whose batch and channel pairs must be zero;
+    each pad lies in ``[0, 2**63 - 1]`` (TensorFlow's int64 range).
     """
     check_data_format(data_format)
     if isinstance(padding, str):
         upper = padding.upper() if padding.isascii() else padding   # "ſame".upper() is "SAME": not a name
         if upper not in ("SAME", "VALID"):
-            raise ValueError(f"padding must be 'SAME', 'VALID' or explicit pairs, got {padding!r}")
+            raise ValueError(f"padding must be 'SAME', 'VALID' or explicit pairs, got {shown(padding)}")
         return upper
     try:
         pairs = [list(p) for p in padding]
     except TypeError:
-        raise TypeError(f"padding must be a string or a list of [before, after] pairs, got {padding!r}") from None
+        raise TypeError(f"padding must be a string or a list of [before, after] pairs, got {shown(padding)}") from None
     if len(pairs) not in (2, 4) or any(len(p) != 2 for p in pairs):
         raise ValueError(
-            f"explicit padding must be [[top, bottom], [left, right]] or the 4-pair form, got {padding!r}")
+            f"explicit padding must be [[top, bottom], [left, right]] or the 4-pair form, got {shown(padding)}")
+    if not all(_is_int(v) for p in pairs for v in p):
+        raise TypeError(f"padding entries must be ints, got {shown(padding)}")
     if len(pairs) == 4:
         outer = (pairs[0], pairs[3]) if data_format == "NHWC" else (pairs[0], pairs[1])
         if any(v != 0 for p in outer for v in p):
             raise ValueError(
-                f"padding={padding!r} in {data_format}: the batch and channel pairs must be [0, 0]")
+                f"padding={shown(padding)} in {data_format}: the batch and channel pairs must be [0, 0]")
         pairs = pairs[1:3] if data_format == "NHWC" else pairs[2:4]
-    if not all(_is_int(v) for p in pairs for v in p):
-        raise TypeError(f"padding entries must be ints, got {padding!r}")
     result = tuple((int(p[0]), int(p[1])) for p in pairs)
     if min(v for p in result for v in p) < 0:
-        raise ValueError(f"padding must be non-negative, got {padding!r}")
+        raise ValueError(f"padding must be non-negative, got {shown(padding)}")
+    if max(v for p in result for v in p) > INT64_MAX:
+        raise ValueError(f"padding must be at most {INT64_MAX} (TensorFlow's int64 range), got {shown(padding)}")
     return result
 
 

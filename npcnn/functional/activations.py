@@ -9,16 +9,20 @@ NumPy 1's value-based casting a 0-d float32 array is a scalar, and ``1 + x`` wou
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from .._checks import as_float_array
+from .._checks import as_float_array, real_value, shown
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 from .._typing import ArrayLike, OpResult
 from ..gradients import defvjp
 
 
 def _axis(axis: int, x: np.ndarray, name: str = "logits") -> int:
     if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-        raise TypeError(f"axis must be an int, got {axis!r} ({type(axis).__name__})")
+        raise TypeError(f"axis must be an int, got {shown(axis)} ({type(axis).__name__})")
     if not -x.ndim <= axis < x.ndim:
         raise ValueError(f"axis={axis} is out of range for {name} of shape {x.shape}")
     return int(axis)
@@ -38,6 +42,9 @@ def relu_vjp(features) -> OpResult:
 
 def _tf_alpha(alpha: float, dtype: np.dtype) -> np.floating:
     """TensorFlow stores LeakyRelu's alpha as a float32 attribute, so float64 uses float32(alpha)."""
+    alpha = real_value(alpha, "alpha")
+    if abs(alpha) > _FLOAT32_MAX:   # past float32's range: inf, as TensorFlow's float attribute
+        alpha = math.copysign(math.inf, alpha)
     return dtype.type(np.float32(alpha))
 
 
@@ -115,6 +122,8 @@ def log_softmax(logits: ArrayLike, axis: int = -1) -> np.ndarray:
     """``logits - logsumexp(logits)`` along ``axis`` (the max is subtracted first)."""
     x = as_float_array(logits, "logits")
     axis = _axis(axis, x)
+    if x.shape[axis] == 0:   # no classes: an empty result, as TensorFlow's
+        return x.copy()
     shifted = x - x.max(axis=axis, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -123,6 +132,8 @@ def softmax(logits: ArrayLike, axis: int = -1) -> np.ndarray:
     """``exp(logits) / sum(exp(logits))`` along ``axis`` (the max is subtracted first)."""
     x = as_float_array(logits, "logits")
     axis = _axis(axis, x)
+    if x.shape[axis] == 0:   # no classes: an empty result, as TensorFlow's
+        return x.copy()
     e = np.exp(x - x.max(axis=axis, keepdims=True))
     return e / e.sum(axis=axis, keepdims=True)
 

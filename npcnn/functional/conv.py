@@ -8,11 +8,13 @@ Layouts are TensorFlow's: activations NHWC (or NCHW with ``data_format``), conv2
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Callable
 
 import numpy as np
 
 from .. import padding as P
-from .._checks import as_float_array, as_shape, check_rank, check_shape, same_dtype, shape_to_nhwc, to_nhwc, from_nhwc
+from .._checks import (as_float_array, as_shape, check_allocation, check_rank, check_shape, exceeds_memory, from_nhwc,
+                       same_dtype, shape_to_nhwc, shown, to_nhwc)
 from .._typing import ArrayLike, PaddingArg, ShapeArg, SpatialArg
 from . import im2col
 from .im2col import CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, needs_zero_fill, pad_nhwc, window_view
@@ -35,9 +37,10 @@ class ConvSpec:
 
 def resolve_conv(x_shape: ShapeArg, w_shape: ShapeArg, strides: SpatialArg, padding: PaddingArg,
                  dilations: SpatialArg, data_format: str, x_name: str = "input", w_name: str = "filters",
-                 channelless: bool = False) -> ConvSpec:
+                 channelless: bool = False, *, itemsize: int) -> ConvSpec:
     """Validate a conv2d configuration and resolve its geometry. ``x_shape`` is in ``data_format``.
-    ``channelless``: an input with no channels is allowed (depthwise: an empty output)."""
+    ``channelless``: an input with no channels is allowed (depthwise: an empty output).
+    ``itemsize``: bytes per value, for the check that the padded input and the output fit in memory."""
     P.check_data_format(data_format)
     if len(x_shape) != 4:
         raise ValueError(f"{x_name} must be 4-D ({data_format}), got shape {tuple(x_shape)}")
@@ -58,7 +61,8 @@ def resolve_conv(x_shape: ShapeArg, w_shape: ShapeArg, strides: SpatialArg, padd
     groups = max(cin // cin_g, 1)   # 1 for a channelless input (depthwise), whose output is empty
     if cout % groups:
         raise ValueError(
-            f"{w_name} out-channels ({cout}, shape {tuple(w_shape)}) must be divisible by groups={groups}")
+            f"{w_name} out-channels ({cout}, shape {tuple(w_shape)}) must be divisible by groups={groups} "
+            f"({x_name} channels {cin}, shape {tuple(x_shape)}, / {w_name} in-channels {cin_g})")
     strides = P.spatial_pair(strides, "strides", data_format)
     dilations = P.spatial_pair(dilations, "dilations", data_format)
     pad = P.normalize_padding(padding, data_format)
@@ -66,7 +70,25 @@ def resolve_conv(x_shape: ShapeArg, w_shape: ShapeArg, strides: SpatialArg, padd
         geom = P.window_geometry(x_nhwc[1:3], (kh, kw), strides, dilations, pad)
     except ValueError as e:
         raise ValueError(f"{x_name} shape {tuple(x_shape)}, {w_name} shape {tuple(w_shape)}: {e}") from None
-    return ConvSpec(tuple(x_nhwc), tuple(w_shape), geom, groups, data_format)
+    spec = ConvSpec(tuple(x_nhwc), tuple(w_shape), geom, groups, data_format)
+    check_window_sizes(spec.x_shape, geom, spec.y_shape, itemsize,
+                       lambda: f"{x_name} shape {tuple(x_shape)}, {w_name} shape {tuple(w_shape)}, strides "
+                               f"{strides}, dilations {dilations}, padding {shown(padding)}")
+    return spec
+
+
+def check_window_sizes(x_nhwc: tuple, geom: P.WindowGeometry, y_nhwc: tuple, itemsize: int,
+                       what: Callable[[], str]) -> None:
+    """The padded NHWC input (of the taps that read the input, :func:`npcnn.padding.live_taps`) and
+    the output must fit in memory (``what()``: the arguments, for the message)."""
+    n, h, w, c = x_nhwc
+    (top, bottom), (left, right) = geom.pads
+    if not exceeds_memory((n, h + top + bottom, w + left + right, c), itemsize) and not exceeds_memory(
+            y_nhwc, itemsize):
+        return
+    (top, bottom), (left, right) = P.live_taps(geom, x_nhwc[1:3])[0].pads
+    check_allocation((n, h + top + bottom, w + left + right, c), itemsize, lambda: f"{what()}: the padded input")
+    check_allocation(y_nhwc, itemsize, lambda: f"{what()}: the output")
 
 
 def live_spec(spec: ConvSpec) -> tuple[ConvSpec, tuple[slice, slice]]:
@@ -189,7 +211,7 @@ def conv2d_forward(input: ArrayLike, filters: ArrayLike, bias: ArrayLike | None,
     (for the vjp)."""
     a = _float_args(input=input, filters=filters, bias=bias)
     x, w, b = a["input"], a["filters"], a.get("bias")
-    spec = resolve_conv(x.shape, w.shape, strides, padding, dilations, data_format)
+    spec = resolve_conv(x.shape, w.shape, strides, padding, dilations, data_format, itemsize=x.itemsize)
     _check_bias(b, w.shape[3])
     y = conv_nhwc(to_nhwc(x, data_format), w, spec, keep)
     if b is not None:
@@ -204,7 +226,7 @@ def depthwise_filters_as_grouped(filter: np.ndarray) -> np.ndarray:
 
 
 def resolve_depthwise(x_shape: ShapeArg, f_shape: ShapeArg, strides: SpatialArg, padding: PaddingArg,
-                      dilations: SpatialArg, data_format: str) -> ConvSpec:
+                      dilations: SpatialArg, data_format: str, *, itemsize: int) -> ConvSpec:
     """Validate a depthwise conv (filter ``[kh, kw, C, mult]``) and resolve it as a grouped conv."""
     P.check_data_format(data_format)
     if len(x_shape) != 4:
@@ -220,7 +242,7 @@ def resolve_depthwise(x_shape: ShapeArg, f_shape: ShapeArg, strides: SpatialArg,
             f"({cin}, shape {tuple(x_shape)})")
     kh, kw, c, mult = f_shape
     return resolve_conv(x_shape, (kh, kw, 1, c * mult), strides, padding, dilations, data_format,
-                        w_name="filter", channelless=True)
+                        w_name="filter", channelless=True, itemsize=itemsize)
 
 
 def depthwise_conv2d(input: ArrayLike, filter: ArrayLike, strides: SpatialArg = 1, padding: PaddingArg = "VALID",
@@ -232,12 +254,12 @@ def depthwise_conv2d(input: ArrayLike, filter: ArrayLike, strides: SpatialArg = 
     """
     a = _float_args(input=input, filter=filter)
     x, f = a["input"], a["filter"]
-    spec = resolve_depthwise(x.shape, f.shape, strides, padding, dilations, data_format)
+    spec = resolve_depthwise(x.shape, f.shape, strides, padding, dilations, data_format, itemsize=x.itemsize)
     return from_nhwc(conv_nhwc(to_nhwc(x, data_format), depthwise_filters_as_grouped(f), spec), data_format)
 
 
 def resolve_transpose(x_shape: ShapeArg, w_shape: ShapeArg, output_shape: ShapeArg, strides: SpatialArg,
-                      padding: PaddingArg, dilations: SpatialArg, data_format: str) -> ConvSpec:
+                      padding: PaddingArg, dilations: SpatialArg, data_format: str, *, itemsize: int) -> ConvSpec:
     """Validate a conv2d_transpose and return the spec of the conv2d it transposes.
 
     ``x_shape`` is the transpose's input (the conv's output); ``w_shape`` is ``[kh, kw, out, in]``;
@@ -272,9 +294,9 @@ def resolve_transpose(x_shape: ShapeArg, w_shape: ShapeArg, output_shape: ShapeA
         raise ValueError(
             f"output_shape {tuple(output_shape)} ({data_format}) is not reachable from input shape "
             f"{tuple(x_shape)} with filters {tuple(w_shape)}, strides {strides_hw}, dilations {dilations_hw}, "
-            f"padding {padding!r}: allowed output sizes {allowed}, batch {x_nhwc[0]}")
+            f"padding {shown(padding)}: allowed output sizes {allowed}, batch {x_nhwc[0]}")
     return resolve_conv(output_shape, w_shape, strides, padding, dilations, data_format,
-                        x_name="output_shape", w_name="filters")
+                        x_name="output_shape", w_name="filters", itemsize=itemsize)
 
 
 def _per_axis(pad):

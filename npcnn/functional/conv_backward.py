@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import padding as P
-from .._checks import as_shape, check_shape, from_nhwc, shape_from_nhwc, to_nhwc
+from .._checks import as_shape, check_allocation, check_shape, from_nhwc, shape_from_nhwc, shown, to_nhwc
 from .._typing import ArrayLike, OpResult, PaddingArg, ShapeArg, SpatialArg
 from ..gradients import defvjp
 from .conv import (ConvSpec, conv2d, conv2d_forward, conv_nhwc, depthwise_conv2d, live_spec,
@@ -167,9 +167,12 @@ def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, col
     return acc.reshape(g, kh, kw, cg, og).transpose(1, 2, 3, 0, 4).reshape(kh, kw, cg, cout)
 
 
-def _check_dy(dy: np.ndarray, spec: ConvSpec, name: str = "out_backprop", x_name: str = "input") -> None:
-    check_shape(dy, shape_from_nhwc(spec.y_shape, spec.data_format), name,
-                f"the conv output shape for {x_name} {spec.x_shape} (NHWC), filters {spec.w_shape}, {spec.data_format}")
+def _check_dy(dy: np.ndarray, spec: ConvSpec, padding: PaddingArg, x_name: str = "input",
+              w_name: str = "filters") -> None:
+    g = spec.geom
+    check_shape(dy, shape_from_nhwc(spec.y_shape, spec.data_format), "out_backprop",
+                f"the conv output shape for {x_name} {spec.x_shape} (NHWC), {w_name} {spec.w_shape}, strides "
+                f"{g.strides}, dilations {g.dilations}, padding {shown(padding)}, {spec.data_format}")
 
 
 def conv2d_backprop_input(input_sizes: ShapeArg, filters: ArrayLike, out_backprop: ArrayLike, strides: SpatialArg = 1,
@@ -184,8 +187,9 @@ def conv2d_backprop_input(input_sizes: ShapeArg, filters: ArrayLike, out_backpro
     w, dy = a["filters"], a["out_backprop"]
     P.check_data_format(data_format)
     sizes = as_shape(input_sizes, "input_sizes", 4, data_format)
-    spec = resolve_conv(sizes, w.shape, strides, padding, dilations, data_format, x_name="input_sizes")
-    _check_dy(dy, spec, x_name="input_sizes")
+    spec = resolve_conv(sizes, w.shape, strides, padding, dilations, data_format, x_name="input_sizes",
+                        itemsize=dy.itemsize)
+    _check_dy(dy, spec, padding, x_name="input_sizes")
     return from_nhwc(conv_backprop_input_nhwc(w, to_nhwc(dy, data_format), spec), data_format)
 
 
@@ -200,8 +204,10 @@ def conv2d_backprop_filter(input: ArrayLike, filter_sizes: ShapeArg, out_backpro
     a = _float_args(input=input, out_backprop=out_backprop)
     x, dy = a["input"], a["out_backprop"]
     sizes = as_shape(filter_sizes, "filter_sizes", 4, minimums=(1, 1, 1, 0))   # no output channels: an empty gradient
-    spec = resolve_conv(x.shape, sizes, strides, padding, dilations, data_format, w_name="filter_sizes")
-    _check_dy(dy, spec)
+    spec = resolve_conv(x.shape, sizes, strides, padding, dilations, data_format, w_name="filter_sizes",
+                        itemsize=x.itemsize)
+    check_allocation(sizes, x.itemsize, f"filter_sizes {sizes}")
+    _check_dy(dy, spec, padding, w_name="filter_sizes")
     return conv_backprop_filter_nhwc(to_nhwc(x, data_format), to_nhwc(dy, data_format), spec)
 
 
@@ -225,7 +231,7 @@ def conv2d_vjp(input, filters, bias, strides, padding, dilations, data_format) -
 def depthwise_conv2d_vjp(input, filter, strides, padding, dilations, data_format) -> OpResult:
     y = depthwise_conv2d(input, filter, strides, padding, dilations, data_format)
     x, f = np.asarray(input), np.asarray(filter)
-    spec = resolve_depthwise(x.shape, f.shape, strides, padding, dilations, data_format)
+    spec = resolve_depthwise(x.shape, f.shape, strides, padding, dilations, data_format, itemsize=x.itemsize)
     w = depthwise_filters_as_grouped(f)
 
     def pullback(dy):
@@ -241,7 +247,8 @@ def conv2d_backprop_input_vjp(input_sizes, filters, out_backprop, strides, paddi
     """Linear in each argument: d out_backprop is the forward conv of g; d filters its filter grad."""
     dx = conv2d_backprop_input(input_sizes, filters, out_backprop, strides, padding, dilations, data_format)
     w, dy = np.asarray(filters), np.asarray(out_backprop)
-    spec = resolve_conv(dx.shape, w.shape, strides, padding, dilations, data_format, x_name="input_sizes")
+    spec = resolve_conv(dx.shape, w.shape, strides, padding, dilations, data_format, x_name="input_sizes",
+                        itemsize=dx.itemsize)
 
     def pullback(g):
         g_nhwc = to_nhwc(g, data_format)
@@ -256,7 +263,8 @@ def conv2d_backprop_filter_vjp(input, filter_sizes, out_backprop, strides, paddi
     """Bilinear in (input, out_backprop): each cotangent is a conv op with g as the filters."""
     dw = conv2d_backprop_filter(input, filter_sizes, out_backprop, strides, padding, dilations, data_format)
     x, dy = np.asarray(input), np.asarray(out_backprop)
-    spec = resolve_conv(x.shape, dw.shape, strides, padding, dilations, data_format, w_name="filter_sizes")
+    spec = resolve_conv(x.shape, dw.shape, strides, padding, dilations, data_format, w_name="filter_sizes",
+                        itemsize=dw.itemsize)
 
     def pullback(g):
         d_input = from_nhwc(conv_backprop_input_nhwc(g, to_nhwc(dy, data_format), spec), data_format)

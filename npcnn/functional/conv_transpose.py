@@ -25,7 +25,8 @@ def conv2d_transpose(input: ArrayLike, filters: ArrayLike, output_shape: ShapeAr
     """
     a = _float_args(input=input, filters=filters)
     x, w = a["input"], a["filters"]
-    spec = resolve_transpose(x.shape, w.shape, output_shape, strides, padding, dilations, data_format)
+    spec = resolve_transpose(x.shape, w.shape, output_shape, strides, padding, dilations, data_format,
+                             itemsize=x.itemsize)
     return from_nhwc(conv_backprop_input_nhwc(w, to_nhwc(x, data_format), spec), data_format)
 
 
@@ -34,7 +35,8 @@ def conv2d_transpose_vjp(input, filters, output_shape, strides, padding, dilatio
     """d input is the forward conv2d of g; d filters is conv2d's filter gradient with g as input."""
     y = conv2d_transpose(input, filters, output_shape, strides, padding, dilations, data_format)
     x, w = np.asarray(input), np.asarray(filters)
-    spec = resolve_transpose(x.shape, w.shape, output_shape, strides, padding, dilations, data_format)
+    spec = resolve_transpose(x.shape, w.shape, output_shape, strides, padding, dilations, data_format,
+                             itemsize=x.itemsize)
     x_nhwc = to_nhwc(x, data_format)
 
     def pullback(g):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import padding as P
-from .._checks import as_float_array, check_rank, is_int, same_dtype
+from .._checks import as_float_array, check_rank, dims_arg, is_int, real_value, same_dtype, shown
 from .._typing import ArrayLike, OpResult, ShapeArg
 from ..gradients import defvjp
 
@@ -42,24 +42,26 @@ def dense_vjp(x, kernel, bias) -> OpResult:
 
 
 def _check_rate(rate: float) -> float:
-    if not (isinstance(rate, (int, float, np.floating, np.integer)) and 0 <= rate < 1):
-        raise ValueError(f"rate must be a number in [0, 1), got {rate!r}")
-    return float(rate)
+    value = real_value(rate, "rate")
+    if not 0 <= value < 1:
+        raise ValueError(f"rate must be a number in [0, 1), got {shown(rate)}")
+    return value
 
 
 def _check_seed(seed: int) -> int:
     """A dropout seed: a non-negative int (NumPy's default_rng takes no other)."""
     if not is_int(seed):
-        raise TypeError(f"seed must be a non-negative int (NumPy's default_rng seed), got {seed!r}")
+        raise TypeError(f"seed must be a non-negative int (NumPy's default_rng seed), got {shown(seed)}")
     if seed < 0:
-        raise ValueError(f"seed must be a non-negative int (NumPy's default_rng seed), got {seed!r}")
+        raise ValueError(f"seed must be a non-negative int (NumPy's default_rng seed), got {shown(seed)}")
     return int(seed)
 
 
 def dropout_mask(shape: ShapeArg, rate: float, seed: int) -> np.ndarray:
     """Boolean keep mask of ``shape``: ``np.random.default_rng(seed).random(shape) >= rate``."""
     rate = _check_rate(rate)
-    return np.random.default_rng(_check_seed(seed)).random(tuple(shape)) >= rate
+    dims = dims_arg(shape, "shape", 8)   # random() draws float64
+    return np.random.default_rng(_check_seed(seed)).random(dims) >= rate
 
 
 def dropout(x: ArrayLike, rate: float, seed: int) -> np.ndarray:

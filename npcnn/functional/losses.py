@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import as_float_array, same_dtype
+from .._checks import as_array, as_float_array, same_dtype
 from .._typing import ArrayLike, OpResult
 from ..gradients import defvjp
 from .activations import _axis, log_softmax
@@ -56,7 +56,7 @@ def softmax_cross_entropy_with_logits_vjp(labels, logits, axis) -> OpResult:
 
 def _sparse_args(labels: ArrayLike, logits: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     lo = as_float_array(logits, "logits")
-    lab = np.asarray(labels)
+    lab = as_array(labels, "labels")
     if lab.dtype.kind not in "iu":
         raise TypeError(f"labels must be integer class indices, got dtype {lab.dtype} (shape {lab.shape})")
     if lo.ndim < 1 or lab.shape != lo.shape[:-1]:

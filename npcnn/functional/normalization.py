@@ -15,38 +15,40 @@ import math
 
 import numpy as np
 
-from .._checks import as_float_array, is_int, same_dtype
+from .._checks import as_float_array, flag_arg, is_int, real_value, same_dtype, shown
 from .._typing import ArrayLike, Axes, OpResult
 from ..gradients import defvjp
 
 
-def _norm_axes(axis: Axes, ndim: int, name: str = "axis", *, single: bool = False,
+def _norm_axes(axis: Axes, x_shape: tuple, name: str = "axis", *, single: bool = False,
                empty_ok: bool = False) -> tuple[int, ...]:
     """``axis`` (an int or, unless ``single``, a sequence of ints) as sorted non-negative axes;
     ``empty_ok``: an empty sequence means no axis (tf.nn.moments reduces nothing then)."""
     if is_int(axis):
         axes = (axis,)
-    elif single:
-        raise TypeError(f"{name} must be one int, got {axis!r}")
+    elif single or isinstance(axis, (str, bytes)):
+        raise TypeError(f"{name} must be {'one int' if single else 'an int or a sequence of ints'}, got {shown(axis)}")
     else:
         try:
             axes = tuple(axis)
         except TypeError:
-            raise TypeError(f"{name} must be an int or a sequence of ints, got {axis!r}") from None
+            raise TypeError(f"{name} must be an int or a sequence of ints, got {shown(axis)}") from None
         if not all(is_int(a) for a in axes):
-            raise TypeError(f"{name} must contain ints, got {axis!r}")
+            raise TypeError(f"{name} must contain ints, got {shown(axis)}")
+    ndim = len(x_shape)
     if (not axes and not empty_ok) or any(not -ndim <= a < ndim for a in axes):
-        raise ValueError(f"{name}={axis!r} is out of range for a {ndim}-D input")
+        raise ValueError(f"{name}={shown(axis)} is out of range for x of shape {tuple(x_shape)} ({ndim}-D)")
     axes = tuple(sorted(int(a) % ndim for a in axes))
     if len(set(axes)) != len(axes):
-        raise ValueError(f"{name}={axis!r} repeats an axis")
+        raise ValueError(f"{name}={shown(axis)} repeats an axis")
     return axes
 
 
 def moments(x: ArrayLike, axes: Axes, keepdims: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(mean, variance)`` of ``x`` over ``axes``, variance biased (divided by the count), as tf.nn.moments."""
     x = as_float_array(x, "x")
-    axes = _norm_axes(axes, x.ndim, "axes", empty_ok=True)
+    axes = _norm_axes(axes, x.shape, "axes", empty_ok=True)
+    keepdims = flag_arg(keepdims, "keepdims")
     mean = x.mean(axis=axes, keepdims=True)
     var = np.square(x - mean).mean(axis=axes, keepdims=True)
     if not keepdims:
@@ -69,14 +71,16 @@ def _normalize_backward(gxh: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray, 
 
 
 def _eps(epsilon: float, dtype: np.dtype) -> np.floating:
-    if not (isinstance(epsilon, (int, float, np.integer, np.floating)) and epsilon >= 0):
-        raise ValueError(f"epsilon must be >= 0, got {epsilon!r}")
-    return dtype.type(epsilon)
+    value = real_value(epsilon, "epsilon")
+    if not value >= 0:
+        raise ValueError(f"epsilon must be >= 0, got {shown(epsilon)}")
+    return dtype.type(value)
 
 
 def _batch_norm_args(x, gamma, beta, moving_mean, moving_variance, training, axis):
     x = as_float_array(x, "x")
-    (ax,) = _norm_axes(axis, x.ndim, single=True)
+    training = flag_arg(training, "training")
+    (ax,) = _norm_axes(axis, x.shape, single=True)
     shape = (x.shape[ax],)
     params = {"gamma": gamma, "beta": beta}
     if not training:
@@ -182,12 +186,14 @@ def group_normalization_vjp(x, gamma, beta, groups, epsilon, axis) -> OpResult:
     x = as_float_array(x, "x")
     if x.ndim < 2:
         raise ValueError(f"x must have a batch axis and a channel axis, got shape {x.shape}")
-    (ax,) = _norm_axes(axis, x.ndim, single=True)
+    (ax,) = _norm_axes(axis, x.shape, single=True)
     if ax == 0:
         raise ValueError(f"axis must not be the batch axis 0 (x shape {x.shape})")
     c = x.shape[ax]
-    if not isinstance(groups, (int, np.integer)) or groups < 1 or c % groups:
-        raise ValueError(f"groups={groups!r} must be a positive divisor of the channel count {c} "
+    if not is_int(groups):
+        raise TypeError(f"groups must be an int, got {shown(groups)} ({type(groups).__name__})")
+    if groups < 1 or c % groups:
+        raise ValueError(f"groups={shown(groups)} must be a positive divisor of the channel count {c} "
                          f"(axis {ax} of x, shape {x.shape})")
     g_, b_ = (_param(v, n, (c,), x, f"the size of axis {ax}") for n, v in (("gamma", gamma), ("beta", beta)))
     same_dtype(x=x, gamma=g_, beta=b_)
@@ -225,10 +231,10 @@ def layer_normalization(x: ArrayLike, gamma: ArrayLike, beta: ArrayLike, axis: A
 @defvjp(layer_normalization, ("x", "gamma", "beta"))
 def layer_normalization_vjp(x, gamma, beta, axis, epsilon) -> OpResult:
     x = as_float_array(x, "x")
-    axes = _norm_axes(axis, x.ndim)
+    axes = _norm_axes(axis, x.shape)
     shape = tuple(x.shape[a] for a in axes)
     bshape = [x.shape[a] if a in axes else 1 for a in range(x.ndim)]
-    g_, b_ = (_param(v, n, shape, x, f"the sizes of axes {axes}") for n, v in (("gamma", gamma), ("beta", beta)))
+    g_, b_ = (_param(v, n, shape, x, f"the sizes of its axis={shown(axis)}") for n, v in (("gamma", gamma), ("beta", beta)))
     same_dtype(x=x, gamma=g_, beta=b_)
     eps = _eps(epsilon, x.dtype)
     gamma_b, beta_b = g_.reshape(bshape), b_.reshape(bshape)

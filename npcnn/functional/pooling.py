@@ -18,9 +18,10 @@ from __future__ import annotations
 import numpy as np
 
 from .. import padding as P
-from .._checks import as_float_array, check_rank, from_nhwc, to_nhwc
+from .._checks import as_float_array, check_rank, flag_arg, from_nhwc, shape_to_nhwc, shown, to_nhwc
 from .._typing import ArrayLike, OpResult, PaddingArg, SpatialArg
 from ..gradients import defvjp
+from .conv import check_window_sizes
 from .im2col import (CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, needs_zero_fill, pad_nhwc,
                      scatter_windows_in_chunks,
                      window_slices, window_view)
@@ -28,8 +29,9 @@ from ..parallel import map_chunks
 
 
 def _pool_geometry(x_shape: tuple, ksize: SpatialArg, strides: SpatialArg, padding: PaddingArg, data_format: str, *,
-                   explicit_ok: bool) -> P.WindowGeometry:
-    """Validate a pooling configuration for the ``data_format`` input shape ``x_shape``."""
+                   explicit_ok: bool, itemsize: int) -> P.WindowGeometry:
+    """Validate a pooling configuration for the ``data_format`` input shape ``x_shape`` (``itemsize``
+    bytes a value: the padded input and the output must fit in memory)."""
     P.check_data_format(data_format)
     if len(x_shape) != 4:
         raise ValueError(f"input must be 4-D ({data_format}), got shape {tuple(x_shape)}")
@@ -39,7 +41,7 @@ def _pool_geometry(x_shape: tuple, ksize: SpatialArg, strides: SpatialArg, paddi
     if not isinstance(pad, str):
         if not explicit_ok:
             raise ValueError(f"padding must be 'VALID' or 'SAME' (TensorFlow's avg_pool2d takes no "
-                             f"explicit padding), got {padding!r}")
+                             f"explicit padding), got {shown(padding)}")
         for (before, after), k, axis in zip(pad, kernel, "HW"):
             if max(before, after) >= k:
                 raise ValueError(f"padding {pad} along {axis} must be smaller than the window: "
@@ -49,7 +51,12 @@ def _pool_geometry(x_shape: tuple, ksize: SpatialArg, strides: SpatialArg, paddi
         geom = P.window_geometry(hw, kernel, strides, (1, 1), pad)
     except ValueError as e:
         raise ValueError(f"input shape {tuple(x_shape)} ({data_format}), ksize {kernel}: {e}") from None
-    return P.live_taps(geom, hw)[0]   # a window far larger than the input costs what the input does
+    live = P.live_taps(geom, hw)[0]   # a window far larger than the input costs what the input does
+    x_nhwc = shape_to_nhwc(x_shape, data_format)
+    check_window_sizes(x_nhwc, live, (x_nhwc[0], *live.out, x_nhwc[3]), itemsize,
+                       lambda: f"input shape {tuple(x_shape)} ({data_format}), ksize {kernel}, strides {strides}, "
+                               f"padding {shown(padding)}")
+    return live
 
 
 def _flat_windows(xp: np.ndarray, geom: P.WindowGeometry) -> np.ndarray:
@@ -128,7 +135,7 @@ def max_pool2d(input: ArrayLike, ksize: SpatialArg, strides: SpatialArg, padding
     in ``data_format``. NaN is ignored (see the module docstring).
     """
     x = as_float_array(input, "input")
-    geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=True)
+    geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=True, itemsize=x.itemsize)
     return from_nhwc(_max_pool_nhwc(to_nhwc(x, data_format), geom, with_argmax=False)[0], data_format)
 
 
@@ -145,7 +152,7 @@ def _select(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
 def max_pool2d_vjp(input, ksize, strides, padding, data_format) -> OpResult:
     """Each output's gradient goes to the first maximum of its window; overlapping windows add."""
     x = as_float_array(input, "input")
-    geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=True)
+    geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=True, itemsize=x.itemsize)
     x_nhwc = to_nhwc(x, data_format)
     y, argmax = _max_pool_nhwc(x_nhwc, geom)
 
@@ -166,7 +173,7 @@ def avg_pool2d(input: ArrayLike, ksize: SpatialArg, strides: SpatialArg, padding
     divided by its number of valid (unpadded) cells. Returns ``(N, OH, OW, C)`` in ``data_format``.
     """
     x = as_float_array(input, "input")
-    geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=False)
+    geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=False, itemsize=x.itemsize)
     return from_nhwc(_avg_pool_nhwc(to_nhwc(x, data_format), geom)[0], data_format)
 
 
@@ -204,7 +211,7 @@ def _avg_pool_nhwc(x: np.ndarray, geom: P.WindowGeometry) -> tuple[np.ndarray, n
 def avg_pool2d_vjp(input, ksize, strides, padding, data_format) -> OpResult:
     """Each output's gradient, divided by its window's valid-cell count, spreads over the window."""
     x = as_float_array(input, "input")
-    geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=False)
+    geom = _pool_geometry(x.shape, ksize, strides, padding, data_format, explicit_ok=False, itemsize=x.itemsize)
     x_nhwc = to_nhwc(x, data_format)
     y, counts = _avg_pool_nhwc(x_nhwc, geom)
 
@@ -224,6 +231,7 @@ def global_avg_pool2d(input: ArrayLike, data_format: str = "NHWC", keepdims: boo
 def global_avg_pool2d_vjp(input, data_format, keepdims) -> OpResult:
     x = as_float_array(input, "input")
     P.check_data_format(data_format)
+    keepdims = flag_arg(keepdims, "keepdims")
     check_rank(x, 4, "input", data_format)
     axes = (1, 2) if data_format == "NHWC" else (2, 3)
     y = x.mean(axis=axes, keepdims=keepdims)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._checks import real_arg
+from .._checks import real_arg, shown
 from .._typing import Pullback
 from ..gradients import vjp
 from .base import Layer, LayerPullback
@@ -22,10 +22,10 @@ ACTIVATIONS = {
 
 
 def _check_activation(activation: str | None) -> str | None:
-    if activation in (None, "linear"):
+    if activation is None or activation == "linear":
         return None
-    if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; known: linear, {', '.join(sorted(ACTIVATIONS))}")
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {shown(activation)}; known: linear, {', '.join(sorted(ACTIVATIONS))}")
     return activation
 
 

@@ -9,7 +9,7 @@ from .._checks import int_arg
 from .._typing import Pullback, Shape, SpatialArg
 from ..gradients import vjp
 from .activations import _check_activation, apply_activation
-from .base import Layer, LayerPullback, _check_channels_last, _keras_padding, _pair
+from .base import Layer, LayerPullback, _check_channels_last, _flag, _keras_padding, _pair
 
 
 class _Conv(Layer):
@@ -25,7 +25,7 @@ class _Conv(Layer):
         self.strides = _pair(strides, "strides", cls)
         self.padding = _keras_padding(padding, cls)
         self.dilation_rate = _pair(dilation_rate, "dilation_rate", cls)
-        self.use_bias = bool(use_bias)
+        self.use_bias = _flag(use_bias, "use_bias", cls)
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
         self.activation = _check_activation(activation)
@@ -43,7 +43,9 @@ class _Conv(Layer):
             return P.window_geometry(hw, self.kernel_size, self.strides, self.dilation_rate,
                                      self.padding.upper()).out
         except ValueError as e:
-            raise ValueError(f"{self.name}: input spatial size {tuple(hw)}: {e}") from None
+            raise ValueError(f"{self.name}: input spatial size {tuple(hw)} with kernel_size {self.kernel_size}, "
+                             f"strides {self.strides}, dilation_rate {self.dilation_rate}, padding "
+                             f"{self.padding!r}: {e}") from None
 
     def _finish(self, z: np.ndarray, conv_pullback: Pullback, n_arrays: int) -> tuple[np.ndarray, LayerPullback]:
         """Add the activation on top of a conv output ``z``; the pullback maps names to grads."""
@@ -142,7 +144,10 @@ class Conv2DTranspose(_Conv):
                          bias_initializer, activation, data_format, name)
         self.filters = int_arg(filters, "filters", "Conv2DTranspose")
         self.output_padding = None if output_padding is None else _pair(output_padding, "output_padding",
-                                                                          "Conv2DTranspose")
+                                                                          "Conv2DTranspose", minimum=0)
+        if self.output_padding is not None and any(o >= s for o, s in zip(self.output_padding, self.strides)):
+            raise ValueError(f"Conv2DTranspose: output_padding {self.output_padding} must be smaller than the "
+                             f"strides {self.strides} (as in Keras)")
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         self._check_input(input_shape)

@@ -1,6 +1,8 @@
 """Core layers: ``Dense``, ``Flatten``, ``Dropout``."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import initializers
@@ -8,7 +10,7 @@ from .._checks import int_arg, real_arg
 from .._typing import Shape
 from ..gradients import vjp
 from .activations import _check_activation, apply_activation
-from .base import Layer, LayerPullback, _check_channels_last
+from .base import Layer, LayerPullback, _check_channels_last, _flag
 
 
 class Dense(Layer):
@@ -20,7 +22,7 @@ class Dense(Layer):
         super().__init__(name)
         self.units = int_arg(units, "units", "Dense")
         self.activation = _check_activation(activation)
-        self.use_bias = bool(use_bias)
+        self.use_bias = _flag(use_bias, "use_bias", "Dense")
         self.kernel_initializer = initializers.get(kernel_initializer)
         self.bias_initializer = initializers.get(bias_initializer)
 
@@ -75,7 +77,7 @@ class Dropout(Layer):
     def __init__(self, rate: float, seed: int | None = None, name: str | None = None) -> None:
         super().__init__(name)
         self.rate = real_arg(rate, "rate", "Dropout", 0.0, 1.0, high_open=True)
-        self.seed = seed
+        self.seed = None if seed is None else int_arg(seed, "seed", "Dropout", minimum=0, maximum=math.inf)
         self._rng = np.random.default_rng(seed)
 
     def build_weights(self, input_shape: Shape, rng: np.random.Generator) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import initializers
-from .._checks import int_arg, real_arg
+from .._checks import int_arg, is_int, real_arg, shown
 from .._typing import Pullback, Shape
 from ..functional import moments
 from ..gradients import vjp
-from .base import Layer, LayerPullback
+from .base import Layer, LayerPullback, _flag
 
 
 class _Normalization(Layer):
@@ -20,10 +20,11 @@ class _Normalization(Layer):
                  beta_initializer: initializers.Identifier, gamma_initializer: initializers.Identifier,
                  name: str | None) -> None:
         super().__init__(name)
-        if isinstance(axis, bool) or not isinstance(axis, int):
-            raise ValueError(f"{type(self).__name__}: npcnn supports one int axis, got axis={axis!r}")
-        self.axis, self.epsilon = axis, real_arg(epsilon, "epsilon", type(self).__name__, low=0.0)
-        self.center, self.scale = bool(center), bool(scale)
+        cls = type(self).__name__
+        if not is_int(axis):
+            raise ValueError(f"{cls}: npcnn supports one int axis, got axis={shown(axis)}")
+        self.axis, self.epsilon = int(axis), real_arg(epsilon, "epsilon", cls, low=0.0)
+        self.center, self.scale = _flag(center, "center", cls), _flag(scale, "scale", cls)
         self.beta_initializer = initializers.get(beta_initializer)
         self.gamma_initializer = initializers.get(gamma_initializer)
 

@@ -6,7 +6,7 @@ import numpy as np
 from .. import padding as P
 from .._typing import Shape, SpatialArg
 from ..gradients import vjp
-from .base import Layer, LayerPullback, _check_channels_last, _keras_padding, _pair
+from .base import Layer, LayerPullback, _check_channels_last, _flag, _keras_padding, _pair
 
 
 class _Pooling2D(Layer):
@@ -30,7 +30,8 @@ class _Pooling2D(Layer):
             try:
                 hw = P.window_geometry(hw, self.pool_size, self.strides, (1, 1), self.padding.upper()).out
             except ValueError as e:
-                raise ValueError(f"{self.name}: input spatial size {tuple(hw)}: {e}") from None
+                raise ValueError(f"{self.name}: input spatial size {tuple(hw)} with pool_size {self.pool_size}, "
+                                 f"strides {self.strides}, padding {self.padding!r}: {e}") from None
         return (input_shape[0], *hw, input_shape[3])
 
     def call(self, x: np.ndarray, training: bool) -> tuple[np.ndarray, LayerPullback]:
@@ -57,7 +58,7 @@ class GlobalAveragePooling2D(Layer):
     def __init__(self, data_format: str | None = None, keepdims: bool = False, name: str | None = None) -> None:
         super().__init__(name)
         _check_channels_last(data_format, "GlobalAveragePooling2D")
-        self.keepdims = bool(keepdims)
+        self.keepdims = _flag(keepdims, "keepdims", "GlobalAveragePooling2D")
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if len(input_shape) != 4:

@@ -12,52 +12,17 @@ import sys
 import textwrap
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from crosscheck.case import IMPLEMENTATION_ERROR, Case, Outcome
-from crosscheck.cli import main
 from crosscheck.files import ReportWriteError, atomic_write_text
 from crosscheck.report import ReportDir, ReportDirError, ReportSession
 from crosscheck.report.journal import Journal, read_journal_text
 from crosscheck.replay import replay_filename
 from crosscheck.supervision import Shard, ShardWriteError
 
+from _report_runs import META, cli as _cli, relu_outcome as _failing, run_session as _run_session
+
 ROOT = Path(__file__).resolve().parents[2]
-META = dict(impl="npcnn.functional", seed=0, examples=2, dtypes=["float64"], paths="all", command="crosscheck run test")
-
-
-def _case(rows: int = 1) -> Case:
-    return Case("relu", {}, {"features": np.arange(rows * 2, dtype=np.float64).reshape(rows, 2) - 1.0},
-                np.ones((rows, 2)), "float64", rows)
-
-
-def _failing(rows: int = 1) -> Outcome:
-    return Outcome(_case(rows), IMPLEMENTATION_ERROR, message="Traceback: boom")
-
-
-def _run_session(d: Path, outcomes, end: bool = True, **meta) -> ReportSession:
-    """A run's session on ``d`` with ``outcomes`` added; its report written (``end``) or left as a kill leaves it."""
-    session = ReportSession()
-    session.start(d, **{**META, **meta})
-    for outcome in outcomes:
-        session.add(outcome)
-    if end:
-        session.write(d, **META)
-    else:
-        session.owner.close()   # the lock goes as a killed process's would
-    return session
-
-
-def _cli(args, cwd, capsys):
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        code = main(args)
-    finally:
-        os.chdir(old)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # --- 1. one run per directory: the lock ----------------------------------------------------------

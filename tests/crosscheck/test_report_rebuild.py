@@ -3,48 +3,16 @@ every whole journal line kept (a corrupt one skipped and counted, a finished run
 killed ``-j`` run recovered shard by shard, shards run under other paths merged with every replay
 reference pointing into the merged ``cases/``, and malformed files one line and exit 2."""
 import json
-import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from crosscheck.case import IMPLEMENTATION_ERROR, PASS, Case, Outcome
-from crosscheck.cli import main
+from crosscheck.case import IMPLEMENTATION_ERROR, PASS
 
-META = dict(impl="npcnn.functional", seed=0, examples=2, dtypes=["float64"], paths="all", command="crosscheck run test")
+from _report_runs import cli as _cli, relu_outcome as _outcome, run_session
+
 SHARDED = dict(all_ops=["relu"], networks=False)
-
-
-def _outcome(rows: int, status: str = IMPLEMENTATION_ERROR) -> Outcome:
-    case = Case("relu", {}, {"features": np.arange(rows * 2, dtype=np.float64).reshape(rows, 2) - 1.0},
-                np.ones((rows, 2)), "float64", rows)
-    return Outcome(case, status, message="Traceback: boom" if status != PASS else "")
-
-
-def _journaled_run(d: Path, outcomes, end: bool, **meta) -> None:
-    """What a run leaves in ``d``: its journal (with its end line if ``end``) and replay files."""
-    from crosscheck.report import ReportSession
-    session = ReportSession()
-    session.start(d, **{**META, **meta})
-    for outcome in outcomes:
-        session.add(outcome)
-    if end:
-        session.write(d, **META)
-    else:
-        session.owner.close()   # killed: no report, no end line
-
-
-def _cli(args, cwd, capsys):
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        code = main(args)
-    finally:
-        os.chdir(old)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _doc(d: Path) -> dict:
@@ -59,7 +27,7 @@ def _lines(d: Path) -> list[bytes]:
 
 def test_a_corrupt_line_in_the_middle_is_skipped_and_counted_not_the_rest(tmp_path, capsys):
     outcomes = [_outcome(n, PASS if n % 2 else IMPLEMENTATION_ERROR) for n in range(1, 9)]
-    _journaled_run(tmp_path, outcomes, end=True)
+    run_session(tmp_path, outcomes, end=True)
     lines = _lines(tmp_path)
     lines[2] = lines[2][: len(lines[2]) // 2]      # the second outcome's line cut in the middle
     lines[5] = b"\xff\xfe not utf-8 \x80"          # another one overwritten with bytes that are not text
@@ -74,7 +42,7 @@ def test_a_corrupt_line_in_the_middle_is_skipped_and_counted_not_the_rest(tmp_pa
 
 
 def test_a_last_line_cut_by_a_kill_is_neither_read_nor_counted(tmp_path, capsys):
-    _journaled_run(tmp_path, [_outcome(1, PASS), _outcome(2, PASS)], end=False)
+    run_session(tmp_path, [_outcome(1, PASS), _outcome(2, PASS)], end=False)
     with open(tmp_path / "journal.jsonl", "ab") as f:
         f.write(b'{"kind": "outcome", "summary": {"tot')
     code, out, _ = _cli(["report", str(tmp_path)], tmp_path, capsys)
@@ -84,7 +52,7 @@ def test_a_last_line_cut_by_a_kill_is_neither_read_nor_counted(tmp_path, capsys)
 
 
 def test_entries_with_malformed_fields_are_skipped_and_named(tmp_path, capsys):
-    _journaled_run(tmp_path, [_outcome(1, PASS), _outcome(2)], end=True)
+    run_session(tmp_path, [_outcome(1, PASS), _outcome(2)], end=True)
     lines = _lines(tmp_path)
     bad = [{"kind": "outcome", "summary": {"total": "many"}, "outcome": None},
            {"kind": "outcome", "summary": json.loads(lines[1])["summary"], "outcome": {"status": "pass", "op": 3}},
@@ -98,7 +66,7 @@ def test_entries_with_malformed_fields_are_skipped_and_named(tmp_path, capsys):
 
 @pytest.mark.parametrize("broken", ["journal.jsonl", "report.json", "cases"])
 def test_a_directory_in_place_of_a_file_is_one_line_and_exit_2(tmp_path, capsys, broken):
-    _journaled_run(tmp_path, [_outcome(1)], end=True)
+    run_session(tmp_path, [_outcome(1)], end=True)
     target = tmp_path / broken if broken != "cases" else next((tmp_path / "cases").glob("*.json"))
     target.unlink()
     target.mkdir()
@@ -113,7 +81,7 @@ def test_a_killed_j_run_is_rebuilt_from_the_shards_that_journaled(tmp_path, caps
     parent = ReportDir.start(tmp_path, {"command": "crosscheck run -j 2 --report rep", "jobs": 2}, journal=False)
     jobs = tmp_path / ".jobs"
     parent.record(jobs, directory=True)
-    _journaled_run(jobs / "shard1", [_outcome(1), _outcome(2, PASS)], end=False, shard="1/2", **SHARDED)
+    run_session(jobs / "shard1", [_outcome(1), _outcome(2, PASS)], end=False, shard="1/2", **SHARDED)
     (jobs / "shard2").mkdir()             # started, killed before it wrote its journal
     parent.close()
     code, out, err = _cli(["report", str(tmp_path)], tmp_path, capsys)
@@ -126,7 +94,7 @@ def test_a_killed_j_run_is_rebuilt_from_the_shards_that_journaled(tmp_path, caps
 
 def test_a_malformed_shard_field_is_one_line_naming_it(tmp_path, capsys):
     for k, shard in ((1, "1/2"), (2, ["2", "2"])):
-        _journaled_run(tmp_path / f"s{k}", [_outcome(k)], end=True, shard=shard, **SHARDED)
+        run_session(tmp_path / f"s{k}", [_outcome(k)], end=True, shard=shard, **SHARDED)
     code, _, err = _cli(["merge", "s1", "s2", "--report", "merged"], tmp_path, capsys)
     assert code == 2 and err.count("\n") == 1 and 's2/journal.jsonl: meta field "shard" is ["2", "2"]' in err
     assert not (tmp_path / "merged").exists()       # refused before anything was written
@@ -137,7 +105,7 @@ def test_a_malformed_shard_field_is_one_line_naming_it(tmp_path, capsys):
 def test_merge_of_shards_run_under_other_paths_references_its_own_cases(tmp_path, capsys):
     elsewhere = tmp_path / "machine"
     for k in (1, 2):   # each shard run on "another machine", then copied here
-        _journaled_run(elsewhere / f"run{k}" / "out", [_outcome(k), _outcome(k + 2), _outcome(k + 4, PASS)], end=True,
+        run_session(elsewhere / f"run{k}" / "out", [_outcome(k), _outcome(k + 2), _outcome(k + 4, PASS)], end=True,
                        shard=f"{k}/2", **SHARDED)
         shutil.copytree(elsewhere / f"run{k}" / "out", tmp_path / f"s{k}")
     shutil.rmtree(elsewhere)
@@ -155,7 +123,7 @@ def test_merge_of_shards_run_under_other_paths_references_its_own_cases(tmp_path
 
 def test_merge_refuses_a_shard_whose_replay_file_is_missing(tmp_path, capsys):
     for k in (1, 2):
-        _journaled_run(tmp_path / f"s{k}", [_outcome(k)], end=True, shard=f"{k}/2", **SHARDED)
+        run_session(tmp_path / f"s{k}", [_outcome(k)], end=True, shard=f"{k}/2", **SHARDED)
     missing = next((tmp_path / "s2" / "cases").glob("*.json"))
     missing.unlink()
     code, _, err = _cli(["merge", "s1", "s2", "--report", "merged"], tmp_path, capsys)
@@ -166,9 +134,9 @@ def test_a_killed_shard_of_a_campaign_is_rebuilt_into_a_mergeable_shard(tmp_path
     from crosscheck.report import ReportDir
     parent = ReportDir.start(tmp_path / "k1", {"command": "crosscheck run --shard 1/2 --report k1"}, journal=False)
     parent.record(tmp_path / "k1" / ".jobs", directory=True)
-    _journaled_run(tmp_path / "k1" / ".jobs" / "shard1", [_outcome(1), _outcome(3)], end=False, shard="1/2", **SHARDED)
+    run_session(tmp_path / "k1" / ".jobs" / "shard1", [_outcome(1), _outcome(3)], end=False, shard="1/2", **SHARDED)
     parent.close()
-    _journaled_run(tmp_path / "s2", [_outcome(2)], end=True, shard="2/2", **SHARDED)
+    run_session(tmp_path / "s2", [_outcome(2)], end=True, shard="2/2", **SHARDED)
     code, _, err = _cli(["report", "k1"], tmp_path, capsys)
     assert code == 1 and err == "" and (tmp_path / "k1" / "journal.jsonl").is_file()
     code, _, err = _cli(["merge", "k1", "s2", "--report", "merged"], tmp_path, capsys)

@@ -279,7 +279,7 @@ def test_batch_chunking_gives_the_same_result(limit, case):
 def test_the_vjp_keeps_one_im2col_matrix_per_chunk_within_the_budget(monkeypatch):
     x, w = np.random.default_rng(0).standard_normal((3, 5, 5, 2)), np.ones((3, 3, 2, 4))
     monkeypatch.setattr(im2col, "GEMM_BLOCK_BYTES", 1)
-    spec = F.conv.resolve_conv(x.shape, w.shape, 1, "SAME", 1, "NHWC")
+    spec = F.conv.resolve_conv(x.shape, w.shape, 1, "SAME", 1, "NHWC", itemsize=x.itemsize)
     kept = []
     F.conv.conv_nhwc(x, w, spec, keep=kept)
     assert [c.shape for c in kept] == [(25, 18)] * 3
