@@ -193,7 +193,7 @@ REPLAYS = {
     "arrays-is-list": (_set("case.arrays", [1, 2, 3]), {2}, "arrays"),
     "version-999": (_set("version", 999), {2}, "version"),
     "escape-codes-in-impl": (_set("impl", "npcnn.functional; rm -rf ~ \x1b]0;owned\x07\x1b[2J"), {0, 1}, ""),
-    "escape-codes-in-status": (_set("status", "\x1b[31mmismatch\x1b[0m\x1b]8;;http://x\x07"), {0, 1}, ""),
+    "escape-codes-in-status": (_set("status", "\x1b[31mmismatch\x1b[0m\x1b]8;;http://x\x07"), {0, 1, 2}, ""),
 }
 
 

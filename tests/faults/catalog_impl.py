@@ -278,8 +278,8 @@ def _judge_import_fault(run):
     doc = load_json(run.tmp / "R" / "report.json")
     if doc and doc.get("ok"):
         findings.append((LOSE, "report.json says ok"))
-    if doc and doc.get("in_progress"):
-        findings.append((LOSE, "report.json left in progress"))
+    if doc and doc.get("in_progress"):     # no case ran, so none is lost: the report misleads
+        findings.append((CONFUSE, "report.json left in progress after the module was refused"))
     return findings
 
 
