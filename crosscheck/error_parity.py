@@ -20,11 +20,13 @@ import numpy as np
 
 from .case import Case
 from .geometry import GeometryError
+from .implementation import CodeUnderTestExit, exits_as_errors
 from .opinfo import Call, ErrorInput, OpInfo
 from .oracle.quirks import expected_refusal, float64_detour
 from .oracle.reference import in_float64
 from .params import canonical
 from .registry import get_op
+from .returned import plain
 from .tf_import import keras_module, tensorflow
 
 REFUSES, COMPUTES = "refuses", "computes"
@@ -127,16 +129,15 @@ def impl_verdict(info: OpInfo, e: ErrorInput, module) -> tuple[str, str, object]
     verdicts = []
     for where, fn in calls:
         try:
-            y = fn()
+            with exits_as_errors(module):
+                y = plain(fn())
         except (ValueError, TypeError) as exc:
             verdicts.append((REFUSES, f"{where}: {type(exc).__name__}: {exc}", None))
             continue
+        except CodeUnderTestExit as exc:
+            return f"raises {exc.kind}", f"{where}: {exc.kind}: {exc}", None
         except Exception as exc:
             return f"raises {type(exc).__name__}", f"{where}: {type(exc).__name__}: {exc}", None
-        except SystemExit as exc:   # the code under test's sys.exit(), in this process (--in-process)
-            if type(exc) is not SystemExit:
-                raise
-            return "raises SystemExit", f"{where}: SystemExit: {exc}", None
         verdicts.append((COMPUTES, f"{where} returned", y))
     kinds = {v[0] for v in verdicts}
     if kinds == {REFUSES}:

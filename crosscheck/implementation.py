@@ -111,23 +111,13 @@ def call_impl(info: OpInfo, case: Case, module) -> ImplResult:
     if fn is None:
         result.error = f"{getattr(module, '__name__', module)} has no function {info.name!r}"
         return result
-    told_apart = False
     try:
-        with _interrupts_told_apart() as told_apart:
+        with exits_as_errors(module):
             _call_and_record(info, case, module, fn, result)
     except (WorkerCrash, WorkerTimeout) as exc:
         result.error = str(exc)
         result.stopped = IMPLEMENTATION_CRASH if isinstance(exc, WorkerCrash) else IMPLEMENTATION_TIMEOUT
-    except _RealInterrupt:
-        raise KeyboardInterrupt from None
     except Exception as exc:
-        result.error = user_traceback(exc)
-    except (SystemExit, KeyboardInterrupt) as exc:
-        # in this process: the code under test's own sys.exit() or raise KeyboardInterrupt is its error;
-        # crosscheck's SIGTERM (a subclass), and Ctrl-C where it cannot be told apart, stop the run
-        if isinstance(module, IsolatedModule) or type(exc) not in (SystemExit, KeyboardInterrupt) \
-                or (type(exc) is KeyboardInterrupt and not told_apart):
-            raise
         result.error = user_traceback(exc)
     if not result.error:
         _judge_outputs(result)
@@ -203,6 +193,36 @@ def _judge_outputs(result: ImplResult) -> None:
 
 class _RealInterrupt(BaseException):
     """Ctrl-C (SIGINT) arrived while the code under test ran in this process."""
+
+
+class CodeUnderTestExit(Exception):
+    """The code under test raised ``SystemExit`` or ``KeyboardInterrupt`` itself, in this process:
+    an error of the case like any other (``kind`` is which; the traceback is the code's own)."""
+
+    def __init__(self, exc: BaseException):
+        super().__init__(str(exc))
+        self.kind = type(exc).__name__
+        self.remote_traceback = user_traceback(exc)
+
+
+@contextmanager
+def exits_as_errors(module):
+    """Around a call of the code under test: its own ``sys.exit()`` or ``raise KeyboardInterrupt``
+    becomes :class:`CodeUnderTestExit`. crosscheck's SIGTERM (a subclass of KeyboardInterrupt), a
+    real Ctrl-C, and anything from a worker process (``module`` a proxy) pass on and stop the run."""
+    if isinstance(module, IsolatedModule):   # the worker turned them into answers already
+        yield
+        return
+    told_apart = False
+    try:
+        with _interrupts_told_apart() as told_apart:
+            yield
+    except _RealInterrupt:
+        raise KeyboardInterrupt from None
+    except (SystemExit, KeyboardInterrupt) as exc:
+        if type(exc) not in (SystemExit, KeyboardInterrupt) or (type(exc) is KeyboardInterrupt and not told_apart):
+            raise
+        raise CodeUnderTestExit(exc) from None
 
 
 @contextmanager

@@ -273,7 +273,8 @@ class IsolatedModule:
 
     def __init__(self, name: str, timeout: float | None = CALL_TIMEOUT, environ: dict | None = None):
         self.__name__ = name
-        self._worker = Worker(("module", name), timeout, environ=environ)
+        # the import is the code under test's too: the same limit (a module that hangs at import)
+        self._worker = Worker(("module", name), timeout, start_timeout=timeout, environ=environ)
         self._defaults = dict(self._worker.start())   # name -> its parameters' defaults
 
     def __getattr__(self, attr):

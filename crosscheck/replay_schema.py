@@ -97,15 +97,29 @@ def read_document(path) -> dict:
     except RecursionError:
         raise ReplayFileError(f"JSON nested deeper than {MAX_DEPTH} levels") from None
     _check_nesting(doc)
+    _refuse_long_integers(doc)
     return doc
 
 
-def _parse_int(digits: str) -> int:
-    """A JSON integer literal, refused past MAX_INT_DIGITS (int() of thousands of digits is slow, and
-    Python refuses more than 4300 with a ValueError of its own)."""
-    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
-        raise ReplayFileError(f"an integer of {len(digits.lstrip('-'))} digits; at most {MAX_INT_DIGITS}")
-    return int(digits)
+class _LongInteger(str):
+    """A JSON integer literal past MAX_INT_DIGITS, kept as text until its field is known."""
+
+
+def _parse_int(digits: str):
+    """A JSON integer literal; past MAX_INT_DIGITS a _LongInteger (int() of thousands of digits is
+    slow, and Python refuses more than 4300 with a ValueError of its own)."""
+    return _LongInteger(digits) if len(digits.lstrip("-")) > MAX_INT_DIGITS else int(digits)
+
+
+def _refuse_long_integers(doc, field: str = "") -> None:
+    """ReplayFileError naming the first field that holds a _LongInteger."""
+    if isinstance(doc, _LongInteger):
+        raise ReplayFileError(f"{field or 'the document'}: an integer of {len(doc.lstrip('-'))} digits; "
+                              f"at most {MAX_INT_DIGITS}")
+    items = doc.items() if isinstance(doc, dict) else enumerate(doc) if isinstance(doc, list) else ()
+    for key, value in items:
+        _refuse_long_integers(value, f"{field}.{key}" if isinstance(key, str) and field else
+                              str(key) if isinstance(key, str) else f"{field}[{key}]")
 
 
 def _check_nesting(doc) -> None:

@@ -3,7 +3,9 @@ own frames."""
 from __future__ import annotations
 
 import builtins
+import importlib
 import inspect
+import re
 import traceback
 from pathlib import Path
 
@@ -26,13 +28,26 @@ def user_traceback(exc: BaseException) -> str:
     if getattr(exc, "remote_traceback", None):   # raised in the worker process (crosscheck.isolation)
         return exc.remote_traceback
     every = traceback.extract_tb(exc.__traceback__)
-    frames = [f for f in every if not f.filename.startswith(_CROSSCHECK_DIR)]
+    frames = [f for f in every if not f.filename.startswith(_CROSSCHECK_DIR) and not _importing(f.filename)]
+    if every and not frames and isinstance(exc, TypeError) and _CALL_REFUSED.search(str(exc)):
+        return (f"TypeError: {exc}\nThe code under test was called as crosscheck calls it and refused the call: "
+                "its parameters are not the ones crosscheck passes (the convention's, or TensorFlow's names).\n")
     if every and not frames:
         return (INSIDE_CROSSCHECK + " (a crosscheck bug or an adapter that cannot call this code):\n"
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
     lines = ["Traceback (most recent call last):\n"] if frames else []
     lines += traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
     return "".join(lines)
+
+
+#: how Python words a call whose arguments the function's signature does not take
+_CALL_REFUSED = re.compile(r"\w\(\) (takes \d+|got an unexpected keyword|got multiple values|missing \d+ required)")
+_IMPORTLIB_DIR = str(Path(importlib.__file__).resolve().parent)
+
+
+def _importing(filename: str) -> bool:
+    """A frame of Python's import machinery (between an import and the imported module's code)."""
+    return filename.startswith("<frozen importlib") or filename.startswith(_IMPORTLIB_DIR)
 
 
 def builtin_base(exc: BaseException) -> str:

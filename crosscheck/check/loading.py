@@ -132,17 +132,4 @@ def _raised_message(target: str, e: BaseException) -> str:
                  f"input; {SCRIPT_HINT}")
     else:
         first = f"importing {target} raised {type(e).__name__}" + (f": {e}" if str(e) else "")
-    return f"{first}\n{_import_traceback(e)}"
-
-
-def _import_traceback(e: BaseException) -> str:
-    """user_traceback without the frames of importlib's bootstrap (``<frozen importlib...>``)."""
-    lines, skip = [], False
-    for line in user_traceback(e).splitlines(keepends=True):
-        if line.startswith('  File "'):
-            skip = line.startswith('  File "<frozen importlib')
-        elif not line.startswith("    "):   # past the frames: the exception's own lines
-            skip = False
-        if not skip:
-            lines.append(line)
-    return "".join(lines)
+    return f"{first}\n{user_traceback(e)}"

@@ -122,7 +122,11 @@ def run_here(args, console: Console, plan: RunPlan) -> int:
     meta = run_meta(args, plan)
     session = ReportSession()
     session.start(report_dir, replace=args.replace_report, **meta)   # locked before any work
-    impl = load_impl_under_test(args.impl, isolated=not args.in_process, timeout=args.timeout)
+    try:
+        impl = load_impl_under_test(args.impl, isolated=not args.in_process, timeout=args.timeout)
+    except UsageError as exc:   # the report says so, rather than "in progress"
+        session.write(report_dir, complete=True, more_problems=[f"the run did not start: {exc}"], **meta)
+        raise
     limit_threads()
     session.tensorflow = meta["tensorflow"]
     resume = Resume.load(args.resume, session.journal)

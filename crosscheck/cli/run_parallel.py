@@ -126,6 +126,10 @@ class ShardedRun:
                     time.sleep(0.05)
         except ShardUsageError as exc:   # e.g. an --impl that cannot be imported: the shard's own message
             self.stop()
+            try:   # the report says so, rather than "in progress"
+                self.merge(complete_run=True, problems=[f"the run did not start: {exc}"])
+            except (ReportDirError, ReportWriteError, OSError):
+                pass
             raise UsageError(str(exc)) from None
         except ShardWriteError as exc:   # a shard could not write its report files (disk full?): so ends the run
             self.stop()
@@ -142,8 +146,9 @@ class ShardedRun:
                 pass
             raise
 
-    def merge(self, complete_run: bool):
-        """The shards' reports merged into ``--report`` (and ``--junit-xml``); (session, paths, complete)."""
+    def merge(self, complete_run: bool, problems: list | None = None):
+        """The shards' reports merged into ``--report`` (and ``--junit-xml``); (session, paths, complete).
+        ``problems``: why the run fails beside its outcomes."""
         if self.own_shard:   # the shard's own report directory, mergeable with the campaign's other shards
             rebuilt = combine_attempts(self.shards[0].dirs, self.owner)
         else:
@@ -156,7 +161,7 @@ class ShardedRun:
         meta.pop("merged_from", None)
         lost = self.lost_lines()
         complete = complete and complete_run and not lost
-        paths = session.write(self.report_dir, complete=complete, more_problems=lost + rebuilt.problems,
+        paths = session.write(self.report_dir, complete=complete, more_problems=[*(problems or []), *lost, *rebuilt.problems],
                               elapsed_s=round(time.perf_counter() - self.start, 2), **meta)
         write_run_junit(self.args.junit_xml, self.report_dir)
         if not lost:   # a lost shard's directory and log stay, for whoever looks into it

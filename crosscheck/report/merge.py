@@ -183,22 +183,35 @@ def shard_of(d, meta: dict) -> tuple[int, int]:
 def _journals(shard_dirs, lenient: bool) -> tuple[list, list, list, list]:
     """(directories, their entries, their metas, lines skipped) of the shards that have a journal;
     ``lenient``: a shard without one is left out (named by :func:`rebuild`), else ReportDirError."""
-    dirs, journals, metas, skipped = [], [], [], []
+    dirs, journals, metas, skipped, metaless = [], [], [], [], []
     for d in shard_dirs:
         try:
             entries, lines_skipped = load_journal(d)
         except ReportDirError as exc:
-            if lenient and not (Path(d) / JOURNAL_NAME).exists():
+            if lenient:   # none, or one that cannot be read (a directory in its place): named as lost
                 continue
             if (Path(d) / JOURNAL_NAME).exists():
                 raise
             raise ReportDirError(f"{d}: not a shard of a campaign (no {JOURNAL_NAME}: a merged or whole run's "
                                  "report directory?)") from exc
-        if lenient and not _meta(entries):   # killed or stopped before its first line was written
+        if lenient and not _meta(entries):   # killed before its first line, or that line is corrupt
+            if any(e.get("kind") in ("outcome", "minimal", "parity") for e in entries):
+                metaless.append((Path(d), entries, lines_skipped))
             continue
         dirs.append(Path(d))
         journals.append(entries)
         metas.append(_meta(entries))
+        skipped += lines_skipped
+    for d, entries, lines_skipped in metaless:   # its outcomes kept: its meta is its neighbours', with its own shard
+        k, _, attempt = d.name[5:].partition(".")
+        if not (metas and d.name.startswith("shard") and k.isdigit() and (not attempt or attempt.isdigit())):
+            continue
+        n = shard_of(dirs[0], metas[0])[1]
+        meta = {key: value for key, value in metas[0].items() if key not in ("units", "resumed")}
+        meta.update(shard=f"{int(k)}/{n}", **({"resumed": True} if attempt else {}))
+        dirs.append(d)
+        journals.append([meta, *entries])
+        metas.append(meta)
         skipped += lines_skipped
     return dirs, journals, metas, skipped
 
@@ -263,7 +276,8 @@ def merge_campaign(campaign: Campaign, owner: ReportDir) -> Rebuilt:
             "merged_from": [str(c.dirs[i]) for i in order],
             "command": " ".join(["crosscheck merge", *map(str, c.shard_dirs), "--report", str(c.out)])}
     last = {c.parts[i][0]: c.journals[i] for i in order}   # each shard's last attempt
-    lost = [f"shard {k}/{c.n} left no journal (or an empty one): its units are missing from this report"
+    lost = [f"shard {k}/{c.n} left no usable journal (none, an empty one, or one that cannot be read): its units "
+            "are missing from this report"
             for k in range(1, c.n + 1) if k not in last]
     return Rebuilt(session, meta, not lost and all(_finished(j) for j in last.values()),
                    lost + _skipped_problem(c.skipped), len(c.skipped))

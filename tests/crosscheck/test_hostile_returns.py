@@ -183,3 +183,60 @@ def test_a_crash_carries_the_python_traceback_of_the_code_under_test(tmp_path, m
     outcome = run_case(_case(), "hostile_abort_in_relu", isolated=True)
     assert outcome.status == "implementation-crash"
     assert "SIGABRT" in outcome.message and "hostile_abort_in_relu.py" in outcome.message
+
+
+@pytest.mark.parametrize("variant, kind", [("sys-exit", "SystemExit"), ("keyboard-interrupt", "KeyboardInterrupt")])
+def test_error_parity_in_process_takes_the_codes_exits_for_its_answer(hostile, variant, kind):
+    from crosscheck.error_parity import impl_verdict
+    from crosscheck.registry import get_op
+    info = get_op("relu")
+    verdict, detail, _ = impl_verdict(info, info.error_inputs()[0], importlib.import_module(hostile(variant)))
+    assert verdict == f"raises {kind}" and kind in detail
+
+
+def test_error_parity_in_process_judges_an_unconvertible_return_without_raising(hostile):
+    from crosscheck.error_parity import check_error_input
+    from crosscheck.registry import get_op
+    info = get_op("relu")
+    for error_input in info.error_inputs():
+        check_error_input(info, error_input, importlib.import_module(hostile("unconvertible")))
+
+
+def test_an_import_that_hangs_is_stopped_within_the_call_limit(tmp_path, monkeypatch):
+    import time
+    from crosscheck.isolation import WorkerTimeout
+    from crosscheck.implementation import load_impl
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "hostile_slow_import.py").write_text("import time\ntime.sleep(600)\n")
+    started = time.monotonic()
+    with pytest.raises(WorkerTimeout, match="importing the code under test did not finish within 2 s"):
+        load_impl("hostile_slow_import", isolated=True, timeout=2)
+    assert time.monotonic() - started < 30
+
+
+def test_a_run_whose_code_cannot_be_loaded_leaves_a_finished_failing_report(tmp_path, monkeypatch, capsys):
+    import json
+    from crosscheck.cli import main
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hostile_import_raises.py").write_text("raise RuntimeError('no GPU found')\n")
+    code = main(["run", "--impl", "hostile_import_raises", "--ops", "relu", "--examples", "1", "--in-process",
+                 "--report", "rep"])
+    assert code == 2 and "no GPU found" in capsys.readouterr().err
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert doc["ok"] is False and not doc.get("in_progress") and "the run did not start" in doc["problems"][0]
+
+
+def test_a_call_the_users_signature_refuses_is_not_blamed_on_crosscheck():
+    from crosscheck import tracebacks
+
+    def relu_backward(dout):
+        return dout
+    # called from a frame of crosscheck's own, as an adapter calls the user's function
+    adapter = compile("try:\n    relu_backward(1.0, ('cache',))\nexcept TypeError as exc:\n    caught = exc\n",
+                      tracebacks.__file__, "exec")
+    scope = {"relu_backward": relu_backward}
+    exec(adapter, scope)
+    text = tracebacks.user_traceback(scope["caught"])
+    assert "crosscheck bug" not in text and "takes 1 positional argument" in text
+    assert "its parameters are not the ones crosscheck passes" in text

@@ -146,7 +146,7 @@ def _write(tmp_path, name: str, raw: bytes):
     (b'{"format": "crosscheck-case", "impl": "\xff\xfe"}', "not UTF-8 text (byte 0xff at offset 39)"),
     (b'{"format": "crosscheck-case", ', "not JSON"),
     (b'{"a": "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\\"[[[["}', "not a crosscheck replay file"),
-    (b'{"seed": ' + b"1" * 5000 + b"}", "an integer of 5000 digits; at most 40"),
+    (b'{"seed": ' + b"1" * 5000 + b"}", "seed: an integer of 5000 digits; at most 40"),
     (b'{"format": "crosscheck-case", "impl": "\\ud800", "case": {}}', "impl: '\\\\ud800' holds a lone surrogate"),
 ], ids=["deep nesting", "non-UTF-8 bytes", "truncated JSON", "brackets inside strings are not nesting",
         "an integer past Python's digit limit", "a lone surrogate"])
@@ -307,3 +307,11 @@ def test_a_check_case_is_bounded_as_its_op_is():
         validate(_set(_pool_doc(ksize=2**31 - 1), "check", check))
     with pytest.raises(ReplayFileError, match="nested deeper than"):
         validate(_set(_pool_doc(), "check", {**check, "extra": json.loads("[" * 40 + "]" * 40)}))
+
+
+def test_an_integer_too_long_to_parse_is_named_by_its_field(tmp_path):
+    from crosscheck.replay_schema import read_document
+    path = tmp_path / "case.json"
+    path.write_text('{"case": {"params": {"ksize": [' + "1" * 401 + ', 2]}}}')
+    with pytest.raises(ReplayFileError, match=r"case\.params\.ksize\[0\]: an integer of 401 digits; at most 40"):
+        read_document(path)

@@ -88,8 +88,35 @@ def test_a_killed_j_run_is_rebuilt_from_the_shards_that_journaled(tmp_path, caps
     assert code == 1 and err == "", err
     doc = _doc(tmp_path)
     assert doc["summary"]["total"] == 2 and doc["interrupted"] is True and doc["command"] == "crosscheck run -j 2 --report rep"
-    assert any("shard 2/2 left no journal" in p for p in doc["problems"])
+    assert any("shard 2/2 left no usable journal" in p for p in doc["problems"])
     assert all(Path(o["replay"]["file"]).is_file() for o in doc["outcomes"] if o["replay"])
+
+
+@pytest.mark.parametrize("damage", ["journal-is-a-directory", "meta-line-corrupt"])
+def test_a_killed_j_run_keeps_every_shard_it_can_read(tmp_path, capsys, damage):
+    from crosscheck.report import ReportDir
+    parent = ReportDir.start(tmp_path, {"command": "crosscheck run -j 2 --report rep", "jobs": 2}, journal=False)
+    jobs = tmp_path / ".jobs"
+    parent.record(jobs, directory=True)
+    run_session(jobs / "shard1", [_outcome(1)], end=False, shard="1/2", **SHARDED)
+    run_session(jobs / "shard2", [_outcome(2), _outcome(3)], end=False, shard="2/2", **SHARDED)
+    journal = jobs / "shard1" / "journal.jsonl"
+    if damage == "journal-is-a-directory":
+        journal.unlink()
+        journal.mkdir()
+    else:   # its first line (the meta) cut: its outcome lines are whole
+        lines = journal.read_bytes().split(b"\n")
+        journal.write_bytes(b"\n".join([b'{"kind": "me', *lines[1:]]))
+    parent.close()
+    code, out, err = _cli(["report", str(tmp_path)], tmp_path, capsys)
+    assert code == 1 and err == "", err
+    doc = _doc(tmp_path)
+    kept = 2 if damage == "journal-is-a-directory" else 3
+    assert doc["summary"]["total"] == kept, doc["problems"]
+    if damage == "journal-is-a-directory":
+        assert any("shard 1/2 left no usable journal" in p for p in doc["problems"])
+    else:
+        assert doc["journal_lines_skipped"] == 1
 
 
 def test_a_malformed_shard_field_is_one_line_naming_it(tmp_path, capsys):
