@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .case import Case, Outcome
+from .files import atomic_write_text
 from .implementation import DEFAULT_IMPL
 from .oracle.quirks import attach
 from .registry import OPS
@@ -92,7 +93,7 @@ def save_case(path, case: Case, outcome: Outcome | None = None, impl: str | None
            "case": case_to_dict(case)}
     if check is not None:
         doc["check"] = jsonable(check)
-    path.write_text(json.dumps(doc, indent=1, default=str))
+    atomic_write_text(path, json.dumps(doc, indent=1, default=str))   # a full disk leaves no half file
     return path
 
 

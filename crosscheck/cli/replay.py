@@ -42,8 +42,8 @@ def cmd_replay(args, console: Console, child_main: Callable) -> int:
             if log is not None:
                 log.close()
         text = log_path.read_text(errors="replace")
-    if code in (EXIT_OK, EXIT_FAILED, EXIT_USAGE):
-        sys.stdout.write(text)
+    if code in (EXIT_OK, EXIT_FAILED, EXIT_USAGE):   # what the code under test printed is in it too
+        sys.stdout.write("\n".join(printable(line) for line in text.split("\n")))
         return code
     console.print(printable(f"status: reference-crash (still fails): the process replaying this case was "
                             f"{describe_exit(code)}; TensorFlow's last words: {fatal_line(text)}"),

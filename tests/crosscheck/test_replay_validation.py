@@ -315,3 +315,19 @@ def test_an_integer_too_long_to_parse_is_named_by_its_field(tmp_path):
     path.write_text('{"case": {"params": {"ksize": [' + "1" * 401 + ', 2]}}}')
     with pytest.raises(ReplayFileError, match=r"case\.params\.ksize\[0\]: an integer of 401 digits; at most 40"):
         read_document(path)
+
+
+def test_what_the_code_under_test_prints_in_a_replay_is_shown_escaped(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    (tmp_path / "noisy_relu.py").write_text(
+        "import sys\nimport numpy as np\nfrom npcnn.functional import *  # noqa\n\n"
+        "def relu(features):\n    print('\\x1b[2J\\x1b]0;pwned\\x07cleared', file=sys.stderr)\n"
+        "    return np.maximum(features, 0)\n")
+    case = Case("relu", {}, {"features": np.ones((2, 2), np.float32)}, np.ones((2, 2), np.float32), "float32", 0)
+    path = save_case(tmp_path / "relu.json", case)
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    r = subprocess.run([sys.executable, "-m", "crosscheck", "replay", str(path), "--impl", "noisy_relu"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert "\x1b" not in r.stdout and "\x07" not in r.stdout
+    assert "\\x1b[2J\\x1b]0;pwned\\x07cleared" in r.stdout, r.stdout + r.stderr
