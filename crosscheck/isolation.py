@@ -214,13 +214,32 @@ class Worker:
                 raise WorkerTimeout(f"{what} did not finish within {timeout:g} s (the worker was stopped)")
 
     def _died(self, what: str):
-        try:
-            code = self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            code = None
+        code = self._reap(5.0)
         how = describe_exit(code, self.peak_memory)
         self.close()
         raise WorkerCrash(f"the code under test crashed during {what}: {how}", how, self._faults())
+
+    def _reap(self, timeout: float) -> int | None:
+        """The exit code of the dead worker (None if it is not dead within ``timeout``). A ``python``
+        worker is this process's child: its exact peak memory comes with it (``wait4``)."""
+        if not isinstance(self.process, subprocess.Popen) or self.process.returncode is not None:
+            try:
+                return self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                return None
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+            except ChildProcessError:   # reaped elsewhere
+                return self.process.poll()
+            if pid:
+                self.process.returncode = os.waitstatus_to_exitcode(status)
+                self.peak_memory = max(self.peak_memory, usage.ru_maxrss * 1024)   # KiB on Linux
+                return self.process.returncode
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.01)
 
     def _faults(self) -> str:
         """What the worker's faulthandler wrote at a fatal signal (its Python traceback), or ""."""
