@@ -48,6 +48,22 @@ def load_impl(module_name: str = DEFAULT_IMPL, isolated: bool = False, timeout: 
 _ISOLATED: dict = {}   # module name -> its worker's proxy, shared by every isolated run_case
 
 
+def functions_of(module_name: str, in_process: bool = False, timeout: float | None = CALL_TIMEOUT) -> set[str] | None:
+    """The names of the callables module ``module_name`` defines, read by a worker process (or here,
+    ``in_process``); None when it cannot be imported (the run's own loading then says why)."""
+    try:
+        if in_process:
+            module = importlib.import_module(module_name)
+            return {n for n in dir(module) if callable(getattr(module, n, None))}
+        proxy = IsolatedModule(module_name, timeout)
+    except Exception:   # noqa: BLE001 - whatever importing it raises, the run's own load reports
+        return None
+    try:
+        return set(proxy._defaults)
+    finally:
+        proxy.close()
+
+
 def resolve_impl(impl, isolated: bool = False) -> tuple[ModuleType, str]:
     """``(module, name)`` from a module, a module name or None (the default); ``isolated``: a name
     is imported in a worker process (one per name, reused), so a crash costs one case."""

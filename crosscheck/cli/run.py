@@ -20,7 +20,7 @@ from ..case import FAILING
 from ..coverage import missing_forms
 from ..error_parity import run_error_parity
 from ..fuzz import fuzz_op, large_cases, record_drawn_forms, shrink_op, top_up_forms
-from ..implementation import DEFAULT_IMPL
+from ..implementation import DEFAULT_IMPL, functions_of
 from ..oracle import backend
 from ..registry import OPS
 from ..report import ReportSession
@@ -60,9 +60,32 @@ def cmd_run(args, console: Console, child_main: Callable) -> int:
     if args.shard and args.jobs > 1:
         raise UsageError("-j and --shard do not combine: give each shard its own machine or job")
     args.junit_xml = usable_junit_path(args.junit_xml)
+    all_ops = ops_provided(args, console, all_ops)
     if not (args.in_shard or args.in_process):
         return cmd_run_parallel(args, console, child_main)   # shards in processes of their own: a crash costs a case
     return run_here(args, console, RunPlan.of(args, all_ops, dtypes))
+
+
+def ops_provided(args, console: Console, all_ops: list) -> list:
+    """Without ``--ops``, the ops an ``--impl`` module defines: the others are listed as not provided
+    (one line, and ``not_provided`` in the report) instead of failing every case; the shards get the
+    ops as ``--ops``. With ``--ops``, every op named is checked."""
+    args.not_provided = []
+    if args.ops or args.in_shard or args.impl == DEFAULT_IMPL or not all_ops:
+        return all_ops
+    defined = functions_of(args.impl, in_process=args.in_process, timeout=args.timeout)
+    if defined is None or "vjp" not in defined:   # the run's own loading says what is wrong
+        return all_ops
+    provided = [op for op in all_ops if op in defined]
+    if not provided:
+        raise UsageError(f"--impl {args.impl} defines none of crosscheck's ops ({', '.join(all_ops)}): name its "
+                         "functions as TensorFlow's ops are named")
+    args.not_provided = [op for op in all_ops if op not in defined]
+    if args.not_provided:
+        args.ops = provided
+        console.print(f"not provided by {args.impl} (not checked; --ops names ops to check): "
+                      f"{', '.join(args.not_provided)}", markup=False, soft_wrap=True)
+    return provided
 
 
 @dataclass
@@ -112,6 +135,8 @@ def run_meta(args, plan: RunPlan) -> dict:
                     units=[list(u) for u in plan.units])
     if args.resume:
         meta["resumed"] = True   # a later attempt of a shard TensorFlow crashed (supervision.py)
+    if getattr(args, "not_provided", None):
+        meta["not_provided"] = args.not_provided
     return meta
 
 

@@ -79,6 +79,8 @@ class ShardedRun:
         self.owner = self._own_report_dir()
         self.jobs_dir = self.report_dir / JOBS_DIR
         base = without_options(args.argv, NOT_FOR_SHARDS)
+        if getattr(args, "not_provided", None):   # the ops the --impl module defines, found once here
+            base += ["--ops", *args.ops]
         if self.own_shard:
             self.shards = [Shard(self.own_shard[0], self.own_shard[1], base, self.jobs_dir, child_main)]
         else:
@@ -87,7 +89,8 @@ class ShardedRun:
 
     def _run_meta(self) -> dict:
         """What the merged report says about the command (a -j run: its job count)."""
-        return {"command": command_line(self.args), **({} if self.own_shard else {"jobs": self.args.jobs})}
+        return {"command": command_line(self.args), **({} if self.own_shard else {"jobs": self.args.jobs}),
+                **({"not_provided": self.args.not_provided} if getattr(self.args, "not_provided", None) else {})}
 
     def _own_report_dir(self) -> ReportDir:
         """The report directory locked for this run and marked in progress (no journal: the shards

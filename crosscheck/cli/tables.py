@@ -26,6 +26,9 @@ def print_run(console: Console, session, args, elapsed: float) -> None:
     if not getattr(args, "quiet", False):
         print_run_details(console, session, args)
     print_run_verdict(console, session, elapsed)
+    missing = getattr(args, "not_provided", None)
+    if missing:   # beside the verdict: it covers the ops the module defines, no more
+        console.print(f"  not checked: {len(missing)} ops {args.impl} does not provide", markup=False, soft_wrap=True)
 
 
 def print_run_details(console: Console, session, args) -> None:

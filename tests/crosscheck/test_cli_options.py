@@ -127,3 +127,22 @@ def test_ops_are_separated_by_spaces_or_commas():
     assert select_ops(["relu,sigmoid", "tanh", "relu"]) == ["relu", "sigmoid", "tanh"]
     with pytest.raises(UsageError, match="unknown op rlu"):
         select_ops(["relu,rlu"])
+
+
+def test_an_impl_with_some_ops_is_checked_on_those_and_the_others_listed_once(tmp_path, capsys, monkeypatch):
+    import json
+    import os
+    from crosscheck.cli import main
+    from crosscheck.registry import OPS
+    (tmp_path / "two_op_lib.py").write_text('"""An array library with two ops so far."""\n'
+                                            "from npcnn.functional import relu, sigmoid, vjp  # noqa: F401\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.chdir(tmp_path)
+    code = main(["run", "--impl", "two_op_lib", "--examples", "2", "-j", "1", "--report", "rep"])
+    out = capsys.readouterr().out
+    doc = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert code == 0 and doc["ok"] is True
+    assert doc["ops"] == ["relu", "sigmoid"] and sorted(doc["not_provided"]) == sorted(set(OPS) - {"relu", "sigmoid"})
+    assert out.count("not provided by two_op_lib") == 1 and f"not checked: {len(OPS) - 2} ops" in out
+    assert "has no function" not in out
