@@ -156,8 +156,9 @@ def _call_and_record(info: OpInfo, case: Case, module, fn, result: ImplResult) -
         raise ConventionError(f"vjp returned {_what(returned)}, not a pair (y, pullback)")
     y_returned, pullback = returned
     y = result.tensors[VJP_Y] = plain(y_returned)   # as returned: a later write into it is found below
-    if np.shape(judge(y)[0]) != case.dy.shape:
-        result.not_judged = (f"the forward output has shape {tuple(np.shape(judge(y)[0]))}, TensorFlow's has "
+    y_shape = np.shape(judge(y)[0])
+    if y_shape != case.dy.shape:
+        result.not_judged = (f"the forward output has shape {tuple(y_shape)}, TensorFlow's has "
                              f"{case.dy.shape}: gradients are not judged")
         _record_modified(result, case, arrays, params)
         return

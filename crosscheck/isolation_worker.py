@@ -65,7 +65,7 @@ def serve(inbox: Connection, outbox: Connection) -> None:
             message = inbox.recv()
         except (EOFError, OSError):
             _end_group()
-        outbox.send(_answer(state, message))
+        outbox.send_bytes(_pickled(_answer(state, message)))
 
 
 def _lead_own_group() -> None:
@@ -216,14 +216,18 @@ def _call(state: dict, target, args, kwargs):
     encoded = plain(result, handle)
     if isinstance(target, str):
         state["outputs"].update(_array_leaves(result, encoded))
-    answer = ("ok", encoded, writebacks, outputs_written)
+    return ("ok", encoded, writebacks, outputs_written)
+
+
+def _pickled(answer: tuple) -> bytes:
+    """``answer`` pickled once, as it is sent; one that cannot be (a RecursionError, a value that
+    refuses) becomes the answer that says so."""
     try:
-        pickle.dumps(answer, protocol=5)
-    except BaseException as exc:   # noqa: BLE001 - e.g. a RecursionError: the value is the finding
-        return ("raise", "TypeError", f"returned a value that cannot be sent back from the worker: {exc}",
-                f"TypeError: returned a value that cannot be sent back from the worker ({type(result).__name__}): "
-                f"{exc}\n")
-    return answer
+        return pickle.dumps(answer, protocol=5)
+    except BaseException as exc:   # noqa: BLE001 - the value is the finding
+        what = type(answer[1]).__name__ if answer[0] == "ok" else "an answer"
+        message = f"returned a value that cannot be sent back from the worker: {exc}"
+        return pickle.dumps(("raise", "TypeError", message, f"TypeError: {message} ({what})\n"), protocol=5)
 
 
 def _array_leaves(value, encoded, path: tuple = ()) -> dict:

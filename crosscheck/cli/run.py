@@ -135,7 +135,7 @@ def run_meta(args, plan: RunPlan) -> dict:
                     units=[list(u) for u in plan.units])
     if args.resume:
         meta["resumed"] = True   # a later attempt of a shard TensorFlow crashed (supervision.py)
-    if getattr(args, "not_provided", None):
+    if args.not_provided:
         meta["not_provided"] = args.not_provided
     return meta
 

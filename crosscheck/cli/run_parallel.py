@@ -79,7 +79,7 @@ class ShardedRun:
         self.owner = self._own_report_dir()
         self.jobs_dir = self.report_dir / JOBS_DIR
         base = without_options(args.argv, NOT_FOR_SHARDS)
-        if getattr(args, "not_provided", None):   # the ops the --impl module defines, found once here
+        if args.not_provided:   # the ops the --impl module defines, found once here (cmd_run)
             base += ["--ops", *args.ops]
         if self.own_shard:
             self.shards = [Shard(self.own_shard[0], self.own_shard[1], base, self.jobs_dir, child_main)]
@@ -90,7 +90,7 @@ class ShardedRun:
     def _run_meta(self) -> dict:
         """What the merged report says about the command (a -j run: its job count)."""
         return {"command": command_line(self.args), **({} if self.own_shard else {"jobs": self.args.jobs}),
-                **({"not_provided": self.args.not_provided} if getattr(self.args, "not_provided", None) else {})}
+                **({"not_provided": self.args.not_provided} if self.args.not_provided else {})}
 
     def _own_report_dir(self) -> ReportDir:
         """The report directory locked for this run and marked in progress (no journal: the shards

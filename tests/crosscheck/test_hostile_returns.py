@@ -239,3 +239,11 @@ def test_a_call_the_users_signature_refuses_is_not_blamed_on_crosscheck():
     text = tracebacks.user_traceback(scope["caught"])
     assert "crosscheck bug" not in text and "takes 1 positional argument" in text
     assert "its parameters are not the ones crosscheck passes" in text
+
+
+def test_an_answer_that_cannot_be_pickled_becomes_the_answer_that_says_so():
+    from crosscheck.isolation_worker import _pickled
+    from crosscheck.returned import loads_plain
+    assert loads_plain(_pickled(("ok", np.ones(2), {}, {})))[0] == "ok"
+    status, base, message, _ = loads_plain(_pickled(("ok", (lambda: 0), {}, {})))
+    assert (status, base) == ("raise", "TypeError") and "cannot be sent back from the worker" in message
