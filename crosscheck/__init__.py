@@ -8,8 +8,8 @@ except _metadata.PackageNotFoundError:   # run from a source tree that is not in
 
 
 def __getattr__(name):
-    if name == "Layer":    # crosscheck.Layer: declare how to check a layer class (crosscheck/check/layers.py)
-        from .check.layers import Layer  # deferred: keeps `import crosscheck` light
+    if name == "Layer":    # crosscheck.Layer: declare how to check a layer class (crosscheck/check/layer_declaration.py)
+        from .check.layer_declaration import Layer  # deferred: keeps `import crosscheck` light
         return Layer
     raise AttributeError(f"module 'crosscheck' has no attribute {name!r}")
 

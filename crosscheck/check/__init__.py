@@ -7,7 +7,9 @@
     run.py              the run: Spec -> Row (verdict, causes, smallest examples, notes), tie rules
     cs231n.py           --convention cs231n (CS231n assignment-2 functions)
     deeplearning_ai.py  --convention deeplearning-ai (Coursera "Convolutional Neural Networks: Step by Step")
-    layers.py           --convention layers (layer classes with forward/backward; crosscheck.Layer)
+    layer_declaration.py  crosscheck.Layer (a declared layer class), Config, the names discovery knows
+    discovery.py        layer classes found without declarations (op, constructor, weights, layouts)
+    layers.py           --convention layers: a layer class run on its op's cases
 
 Every convention maps the user's functions onto registry ops through small adapters, so the
 TensorFlow oracle, the tolerance policy, diagnosis and reports are those of ``crosscheck run``.

@@ -1,4 +1,5 @@
-"""``--convention layers``: layer classes with ``forward`` and ``backward`` (or ``backprop``) methods.
+"""``--convention layers``: running layer classes (declared, or found by crosscheck.check.discovery)
+on cases of their op, against TensorFlow.
 
 Discovery: every class of the module with ``forward`` and ``backward``/``backprop`` whose name says
 what it is (``Conv``, ``MaxPool``/``Pool``, ``Linear``/``Dense``/``FullyConnected``/``Affine``,
@@ -18,10 +19,7 @@ code handles (see :class:`crosscheck.check.cases.Supports`).
 """
 from __future__ import annotations
 
-import inspect
 import types
-from dataclasses import dataclass, field
-from typing import Any, Callable
 
 import numpy as np
 
@@ -29,250 +27,15 @@ from ..case import IMPLEMENTATION_ERROR, Case, Outcome
 from ..compare import NONE_NOTE
 from ..opinfo import Call
 from ..ops._common import tf_lib
-from ..registry import FAMILY
 from ..registry import OPS as REGISTRY
 from ..runner import run_case
 from ..tracebacks import user_traceback
 from . import cases as C
-from .layer_access import find_path, from_layer, get_path, grad_path, set_path, to_layer
+from .layer_access import from_layer, get_path, grad_path, set_path, to_layer
 from .layer_access import weights_from_layer, weights_to_layer
+from .layer_declaration import Config, Layer, layer_ops
 from .run import modified_outcome, outcome_of, own_diff
 
-
-def activations() -> tuple[str, ...]:
-    """The element-wise activations of the registry a layer class can compute alone: one array and no
-    parameter (a slope such as leaky_relu's alpha has no default every library shares; softmax and
-    log_softmax are a dense layer's declared activation or a loss)."""
-    return tuple(name for name, family in FAMILY.items()
-                 if family == "activations" and len(REGISTRY[name].arrays) == 1 and not REGISTRY[name].params
-                 and "softmax" not in name)
-
-
-def layer_ops() -> dict[str, tuple[str, ...]]:
-    """op -> what a class's name contains when it computes the op (lower case, no underscores)."""
-    return {"conv2d": ("conv",), "max_pool2d": ("maxpool", "pool"), "avg_pool2d": ("avgpool", "averagepool"),
-            "dense": ("linear", "dense", "fullyconnected", "affine", "fc"),
-            **{name: (name.replace("_", ""),) for name in activations()}}
-
-
-LEARNING_RATE_NAMES = ("learn_rate", "learning_rate", "lr", "alpha", "eta", "step_size")
-WEIGHT_NAMES = ("W", "w", "weight", "weights", "filters", "kernel", "K")
-BIAS_NAMES = ("b", "bias", "biases")
-CONSTRUCTOR = {   # configuration field -> constructor parameter names that mean it
-    "in_channels": ("in_channels", "in_ch", "input_channels", "n_in_channels", "c_in", "channels", "num_channels"),
-    "out_channels": ("out_channels", "out_ch", "n_filter", "n_filters", "num_filters", "filters", "n_out",
-                     "output_channels", "out_filters", "f"),
-    "kernel": ("kernel_size", "kernel_shape", "kernel", "filter_size", "ksize", "k", "h_filter", "w_filter",
-               "size", "pool_size", "field"),
-    "stride": ("stride", "strides", "s"),
-    "pad": ("padding", "pad", "p"),
-    "in_features": ("in_features", "in_size", "input_len", "n_in", "input_dim", "in_dim", "d_in", "fan_in"),
-    "out_features": ("out_features", "out_size", "nodes", "n_out", "units", "output_dim", "out_dim", "d_out"),
-    "mode": ("mode",),
-}
-
-
-@dataclass
-class Config:
-    """What a layer is built from: the case's sizes (``make(config)`` receives one)."""
-    op: str
-    in_channels: int = 0
-    out_channels: int = 0
-    kernel_size: tuple = ()
-    stride: int = 1
-    pad: int = 0
-    in_features: int = 0
-    out_features: int = 0
-    input_shape: tuple = ()      # one example, in the layer's layout (e.g. (C, H, W) or (H, W))
-    mode: str = "max"
-
-    @property
-    def kernel(self) -> int:
-        return self.kernel_size[0] if self.kernel_size else 0
-
-
-# ------------------------------------------------------------------------------------ the Layer
-
-@dataclass
-class Layer:
-    """How to check one layer class (``crosscheck.Layer``).
-
-    make: ``make(config) -> layer`` (a :class:`Config`: ``in_channels``, ``out_channels``, ``kernel``,
-        ``kernel_size``, ``stride``, ``pad``, ``in_features``, ``out_features``, ``input_shape``, ``mode``).
-    op: the registry op it computes: "conv2d", "max_pool2d", "avg_pool2d", "dense", "relu", ...
-    layout: its activations: "NCHW", "NHWC", or one example "CHW", "HWC", "HW" (one channel).
-    weights: {registry array: attribute path} ("filters"/"kernel" and "bias" -> "W", "params.b", ...).
-    grads: {registry array: attribute path}, or "update" to recover them from an in-place update.
-    filter_layout: "FCHW" ((F, C, kh, kw)), "HWIO" or "FHW" ((F, kh, kw), one input channel);
-        for dense, "IO" ((in, out)) or "OI".
-    supports: restrictions of generation (fields of crosscheck.check.cases.Supports).
-    backward: the method name ("backward" or "backprop"); learning_rate: passed to it as a keyword,
-        or positionally when ``learning_rate_arg`` is None.
-    activation: for a dense layer followed by "softmax" (a single example's probabilities).
-    name: the row's name (default: the class's).
-    """
-    make: Callable
-    op: str
-    layout: str = "NCHW"
-    weights: dict = field(default_factory=dict)
-    grads: Any = field(default_factory=dict)
-    filter_layout: str = ""
-    supports: dict = field(default_factory=dict)
-    backward: str = "backward"
-    learning_rate: float | None = None
-    learning_rate_arg: str | None = None
-    activation: str | None = None
-    name: str = ""
-    bias_shape: tuple | None = None
-    note: str = ""
-
-    def row_name(self) -> str:
-        return self.name or getattr(self.make, "__name__", self.op)
-
-
-# ------------------------------------------------------------------------------------- discovery
-
-def _op_of(cls) -> str | None:
-    name = cls.__name__.lower().replace("_", "")
-    if "softmax" in name:
-        return None   # a dense + softmax or a loss: declare it
-    # the longest key first: "leakyrelu" before "relu" before "elu", "avgpool" before "pool"
-    for key, op in sorted(((k, op) for op, keys in layer_ops().items() for k in keys), key=lambda ko: -len(ko[0])):
-        if key in name:
-            return op
-    return None
-
-
-def _constructor_maker(cls, op: str, layout: str):
-    """``make(config)`` matching the constructor's parameter names, or None if one cannot be matched."""
-    params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"
-              and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    plan = []
-    order = (["in_features", "out_features"] if op == "dense" else []) + list(CONSTRUCTOR)
-    for p in params:
-        field_ = next((f for f in order if p.name.lower() in CONSTRUCTOR[f]), None)
-        if p.name.lower() in ("x_dim", "input_shape", "input_dim", "in_shape", "input_size") and op != "dense":
-            field_ = "input_shape"
-        if field_ is None:
-            if p.default is p.empty:
-                return None
-            continue
-        plan.append((p.name, field_))
-
-    def make(config: Config):
-        kwargs = {}
-        for pname, f in plan:
-            if f == "kernel":
-                value = config.kernel if pname.lower() in ("h_filter", "w_filter", "k", "size", "f", "field") \
-                    else (config.kernel if config.kernel_size[0] == config.kernel_size[1] else tuple(config.kernel_size))
-            elif f == "input_shape":
-                value = tuple(config.input_shape)
-            else:
-                value = getattr(config, f)
-            kwargs[pname] = value
-        return cls(**kwargs)
-    make.__name__ = cls.__name__
-    return make
-
-
-def probe_config(op: str) -> Config:
-    if op == "conv2d":
-        return Config(op, in_channels=2, out_channels=3, kernel_size=(3, 3), stride=1, pad=1,
-                      input_shape=(2, 5, 5))
-    if op == "dense":
-        return Config(op, in_features=4, out_features=3)
-    return Config(op, kernel_size=(2, 2), stride=2, in_channels=2, input_shape=(2, 4, 4))
-
-
-def discover(cls, module_layout: str) -> Layer | str:
-    """A Layer for a class, or why it cannot be discovered."""
-    op = _op_of(cls)
-    if op is None:
-        return f"{cls.__name__}: its name does not say which op it is; declare it with crosscheck.Layer"
-    backward = "backward" if callable(getattr(cls, "backward", None)) else "backprop"
-    make = _constructor_maker(cls, op, module_layout)
-    if make is None:
-        return f"{cls.__name__}: its constructor's parameters cannot be matched; declare it with crosscheck.Layer"
-    layer = Layer(make=make, op=op, layout=module_layout, backward=backward, name=cls.__name__)
-    sig = inspect.signature(getattr(cls, backward))
-    lr = next((p for p in sig.parameters if p in LEARNING_RATE_NAMES), None)
-    if lr is not None:
-        layer.learning_rate, layer.learning_rate_arg, layer.grads = 1.0, lr, "update"
-    if op in ("conv2d", "dense"):
-        try:
-            probe = make(probe_config(op))
-        except Exception as exc:
-            return f"{cls.__name__}: building it failed ({type(exc).__name__}: {exc}); declare it with crosscheck.Layer"
-        w, b = find_path(probe, WEIGHT_NAMES), find_path(probe, BIAS_NAMES)
-        if w is None:
-            return f"{cls.__name__}: no weight attribute found; declare it with crosscheck.Layer"
-        if get_path(probe, w) is None:   # created by the first forward: build them from a probe input
-            layout = _initialise(probe, op)
-            if layout is None:
-                return f"{cls.__name__}: its weights are created lazily and no probe input worked; declare it"
-            layer.layout = layout
-        layer.weights = {("filters" if op == "conv2d" else "kernel"): w, **({"bias": b} if b else {})}
-        layer.filter_layout = filter_layout_of(probe, w, op)
-        if op == "conv2d":
-            layer.layout = "NHWC" if layer.filter_layout == "HWIO" else "NCHW"
-        if layer.supports == {} and b is None:
-            layer.supports = {"bias": False}
-    params = inspect.signature(cls.__init__).parameters
-    supports = dict(layer.supports)
-    if op == "conv2d" and not any(p.lower() in CONSTRUCTOR["pad"] for p in params):
-        supports["pads"] = (0,)
-    if op == "conv2d" and not any(p.lower() in CONSTRUCTOR["stride"] for p in params):
-        supports["strides"] = (1,)
-    if op in ("max_pool2d", "avg_pool2d") and "mode" in params:
-        layer.op = "pool"   # both modes
-    layer.supports = supports
-    return layer
-
-
-def _initialise(probe, op: str) -> str | None:
-    """Run the probe layer's forward once (channels-last first: lazily built layers read C from the
-    input's last axis), so that its weights exist; the layout that worked, or None."""
-    inputs = ({"NHWC": np.zeros((1, 5, 5, 2)), "NCHW": np.zeros((1, 2, 5, 5))} if op == "conv2d"
-              else {"NCHW": np.zeros((2, 4))})
-    for layout, x in inputs.items():
-        try:
-            probe.forward(x)
-            return layout
-        except Exception:
-            continue
-    return None
-
-
-def filter_layout_of(layer_obj, path: str, op: str) -> str:
-    """The layout of the weights built from the probe configuration (distinct sizes tell them apart)."""
-    w = get_path(layer_obj, path)
-    shape = tuple(np.shape(w)) if w is not None else ()
-    if op == "dense":
-        return "OI" if shape == (3, 4) else "IO"
-    if shape == (3, 2, 3, 3):
-        return "FCHW"
-    if shape == (3, 3, 2, 3):
-        return "HWIO"
-    return "FCHW"
-
-
-def module_layout(module) -> str:
-    """NHWC when the module's convolution keeps HWIO weights, else NCHW."""
-    for cls in layer_classes(module):
-        if _op_of(cls) == "conv2d":
-            layer = discover(cls, "NCHW")
-            if isinstance(layer, Layer):
-                return layer.layout
-    return "NCHW"
-
-
-def layer_classes(module):
-    return [obj for name, obj in vars(module).items() if inspect.isclass(obj) and obj.__module__ == module.__name__
-            and callable(getattr(obj, "forward", None))
-            and (callable(getattr(obj, "backward", None)) or callable(getattr(obj, "backprop", None)))]
-
-
-# ------------------------------------------------------------------------------------ the runs
 
 def _config_of(case: Case, layer: Layer) -> Config:
     fmt = case.params.get("data_format", "NHWC")

@@ -24,8 +24,9 @@ from ..case import Case, Outcome
 from ..registry import OPS as REGISTRY
 from . import cases as C
 from . import cs231n, deeplearning_ai
-from .layers import Layer, activation_run, discover, layer_cases, layer_classes, layer_ops, layer_run, module_layout
-from .layers import probe_config
+from .discovery import discover, layer_classes, module_layout, probe_config
+from .layer_declaration import Layer, layer_ops
+from .layers import activation_run, layer_cases, layer_run
 from .run import Spec
 
 CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")

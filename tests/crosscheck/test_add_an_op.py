@@ -14,7 +14,7 @@ from rich.console import Console
 
 from crosscheck import coverage, registry
 from crosscheck.check import cases as check_cases
-from crosscheck.check import layers as layer_convention
+from crosscheck.check import discovery as layer_convention
 from crosscheck.cli import cmd_ops, shard_units
 from crosscheck.cli.run import select_ops
 from crosscheck.networks import activation_names
@@ -60,7 +60,7 @@ CONSUMERS = {
     "the exercised-forms summary (coverage.expected_forms)":
         lambda: coverage.expected_forms(registry.OPS[NEW]) == coverage.expected_forms(registry.OPS["elu"]),
     "the report's path order": lambda: in_path_order(NEW, ["tape"]) == ["tape"],
-    "the layers convention's classes (check/layers.py)": lambda: NEW in layer_convention.layer_ops()
+    "the layers convention's classes (check/discovery.py)": lambda: NEW in layer_convention.layer_ops()
         and layer_convention._op_of(type("SyntheticSoftsign", (), {})) == NEW,
     "the check conventions' element-wise cases (check/cases.py)": lambda: _drawn_case(NEW).op == NEW,
     "network parity's activations (networks.py)": lambda: NEW in activation_names(),
