@@ -4,7 +4,8 @@ through the one fuzz driver, turned into a :class:`Row` with a verdict.
 Verdicts: ``passed``; ``passed-with-note`` (correct under a documented convention that is not
 TensorFlow's: a max-pool tie rule, a year's dropout or group-norm convention, no input gradient);
 ``failed`` (wrong values or shapes, a raise on a valid input, a modified input); ``not-implemented``
-(a stub: None, ``pass`` or zeros where the reference is not); ``error`` (the function cannot be
+(a stub: None, ``pass`` or zeros where the reference is not); ``cannot-check`` (crosscheck could
+not call the code: the message says what to declare; never a claim that the code is wrong); ``error`` (the function cannot be
 checked: its forward is missing). Every distinct failure is kept, grouped by its likely cause, with
 the smallest example of each cause.
 
@@ -36,7 +37,7 @@ from ..tolerance import tolerance
 from ..tracebacks import INSIDE_CROSSCHECK, ConventionError, user_traceback
 from .loading import CallTimeout, time_limit
 
-VERDICTS = ("passed", "passed-with-note", "failed", "not-implemented", "error")
+VERDICTS = ("passed", "passed-with-note", "failed", "not-implemented", "cannot-check", "error")
 TIE_RULES = {"all": "full gradient to every tied maximum", "split": "split equally", "last": "last maximum",
              "first": "first maximum"}
 TIE_ADVICE = {

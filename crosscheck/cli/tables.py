@@ -149,7 +149,7 @@ def _short_note(note: str) -> str:
 def print_check_table(console: Console, rows, target: str, convention: str) -> None:
     """One row per function: verdict, examples tried, failing examples, causes with counts, notes."""
     style = {"passed": "green", "passed-with-note": "cyan", "failed": "bold red", "not-implemented": "yellow",
-             "error": "bold magenta"}
+             "cannot-check": "magenta", "error": "bold magenta"}
     console.print(f"crosscheck check {target} ({convention} convention, float64)", style="bold", markup=False,
                   soft_wrap=True)
     table = Table(box=box.SIMPLE_HEAD)

@@ -30,6 +30,7 @@ VERDICTS = {
                         "(a max-pool tie rule, dropout p meaning drop probability, no input gradient ...)",
     "failed": "runs, but gives wrong values or wrong shapes, raises on valid inputs, or modifies its inputs",
     "not-implemented": "still the starter stub: returns None in place of the result",
+    "cannot-check": "crosscheck cannot call the code as written (and says what to declare): not a bug",
     "error": "cannot be checked at all because loading the file fails (SyntaxError, hang at import, ...)",
 }
 
