@@ -18,6 +18,7 @@ The command imports the user's file only in its worker; its own process gets a :
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import types
@@ -29,6 +30,7 @@ from ..case import Outcome
 from ..isolation import CALL_TIMEOUT
 from ..replay import case_from_dict
 from . import cs231n
+from .conventions import conventions_problem
 from .loading import CallTimeout, LoadError, load_user_code  # noqa: F401
 from .run import VERDICTS, Row, Spec, check_module, rows_ok  # noqa: F401
 from .target import CONVENTIONS, LayerPlan, Target, examine, specs_for  # noqa: F401
@@ -45,13 +47,14 @@ def function_names(convention: str) -> list[str]:
 def check_target(code: types.ModuleType | Target, convention: str = "cs231n", examples: int = 10, seed: int = 0,
                  only: Collection[str] | None = None, ties: str = "note", year: int | None = None,
                  timeout: float | None = CALL_TIMEOUT, worker: CheckWorker | None = None,
-                 on_outcome: Callable[[str, Outcome], object] | None = None) -> list[Row]:
+                 on_outcome: Callable[[str, Outcome], object] | None = None, expect: Collection[str] = ()) -> list[Row]:
     """Rows for every function (or layer) of ``convention`` that the user's code defines (only those
     named in ``only``, if given). ``code``: the imported module (its cases run in this process), or
     the Target a started crosscheck.check.worker.CheckWorker of the file reported (``worker.examined``;
     every case then runs in ``worker``, where a crash or a hang of the user's code costs that case
     only, and this process never touches the user's objects). ``on_outcome(function, outcome)`` is
-    called on every judged case as it comes."""
+    called on every judged case as it comes. ``expect``: conventions the code follows (``"batch-mean"``,
+    crosscheck.check.conventions.KNOWN), expected of every function instead of TensorFlow's."""
     if isinstance(code, Target):
         if worker is None:
             raise ValueError("check_target: a Target's cases run in the worker that examined the file; give worker=")
@@ -60,6 +63,11 @@ def check_target(code: types.ModuleType | Target, convention: str = "cs231n", ex
         target, specs = examine(code, convention)
         module = code
     pinned = cs231n.pins_for_year(year) if target.convention == "cs231n" else {}
+    if expect:
+        problem = conventions_problem(tuple(expect), "expect")
+        if problem:
+            raise ValueError(problem)
+        specs = [dataclasses.replace(s, conventions=tuple(dict.fromkeys((*s.conventions, *expect)))) for s in specs]
     return check_module(module, specs, examples=examples, seed=seed, only=only, ties=ties, pinned=pinned,
                         timeout=timeout, worker=worker, on_outcome=on_outcome, defined=target.defined)
 

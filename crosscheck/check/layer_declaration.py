@@ -81,6 +81,9 @@ class Layer:
         or positionally when ``learning_rate_arg`` is None.
     activation: for a dense layer followed by "softmax" (a single example's probabilities).
     name: the row's name (default: the class's).
+    conventions: conventions the class follows instead of TensorFlow's, expected of it
+        (crosscheck.check.conventions.KNOWN: "batch-mean", gradients averaged over the batch);
+        checked by crosscheck.check.conventions.conventions_problem.
     """
     make: Callable
     op: str
@@ -96,6 +99,7 @@ class Layer:
     name: str = ""
     bias_shape: tuple | None = None
     note: str = ""
+    conventions: tuple = ()
 
     def row_name(self) -> str:
         return self.name or getattr(self.make, "__name__", self.op)

@@ -35,6 +35,7 @@ from ..supervision import crash_message
 from ..threads import limit_threads
 from ..tolerance import tolerance
 from ..tracebacks import INSIDE_CROSSCHECK, ConventionError, user_traceback
+from .conventions import apply_conventions
 from .loading import CallTimeout, time_limit
 
 VERDICTS = ("passed", "passed-with-note", "failed", "not-implemented", "cannot-check", "error")
@@ -63,7 +64,8 @@ class Spec:
 
     ``cases(options)`` -> hypothesis strategy of Case; ``run(module, case, options)`` -> Outcome;
     ``judged``: the tensors this row is judged on; ``ties``: a max-pool backward; ``variants``:
-    conventions to detect (the first is the default), under the name ``group``; ``splits``: option
+    conventions to detect (the first is the default), under the name ``group``; ``conventions`` /
+    ``detect``: conventions declared / told from the numbers (crosscheck.check.conventions); ``splits``: option
     sets (e.g. train and test mode, tied and tie-free windows) that each get a share of the examples,
     so a short run still draws every one."""
     name: str
@@ -75,6 +77,8 @@ class Spec:
     variants: tuple = ()
     group: str = ""
     splits: tuple = ()
+    conventions: tuple = ()     # declared (crosscheck.check.conventions.KNOWN): what the code is expected to follow
+    detect: tuple = ()          # conventions told from the numbers (a note, not a failure)
 
 
 @dataclass
@@ -240,6 +244,17 @@ def causes_of(outcome: Outcome) -> list[str]:
     return specific or where or labels or ["unexplained"]
 
 
+def decided_causes(failing: list[Outcome]) -> list[tuple[Outcome, list[str]]]:
+    """(outcome, its causes) for each failing outcome; where several causes fit one case (a small
+    case often fits more than one mistake), those the row's largest failing case also shows decide."""
+    per_case = [(o, causes_of(o)) for o in failing]
+    if not per_case:
+        return per_case
+    largest = set(max(per_case, key=lambda pair: _case_size(pair[0]))[1])
+    return [(o, [c for c in causes if c in largest] or causes) if len(causes) > 1 else (o, causes)
+            for o, causes in per_case]
+
+
 def not_implemented(outcome: Outcome) -> bool:
     """A stub: NotImplementedError, None where a result belongs, or zeros where the reference is not."""
     if outcome.status == IMPLEMENTATION_ERROR:
@@ -260,10 +275,12 @@ def stub_message(outcome: Outcome) -> str:
     return f"returns {', '.join(parts)} where TensorFlow's result is not (starter code?)"
 
 
-def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note") -> Row:
-    """The Row of ``outcomes``: verdict, causes with their smallest example, notes."""
-    row = Row(spec.name, tried=len(outcomes), outcomes=outcomes)
-    stubs = []
+def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note", expect=()) -> Row:
+    """The Row of ``outcomes``: verdict, causes with their smallest example, notes. ``expect``:
+    conventions declared for the whole run (``--expect``)."""
+    outcomes, convention_notes = apply_conventions(spec, outcomes, expect)
+    row = Row(spec.name, tried=len(outcomes), outcomes=outcomes, notes=convention_notes)
+    stubs, counted = [], []
     for o in outcomes:
         if o.status == PASS:
             continue
@@ -276,8 +293,10 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note") -> Row:
             if note not in row.notes:
                 row.notes.append(note)
             continue
-        row.failing += 1
-        for cause in causes_of(o):
+        counted.append(o)
+    row.failing = len(counted)
+    for o, causes in decided_causes(counted):
+        for cause in causes:
             row.causes[cause] = row.causes.get(cause, 0) + 1
             best = row.examples.get(cause)
             if best is None or _case_size(o) < _case_size(best):

@@ -24,6 +24,7 @@ from ..case import Case, Outcome
 from ..registry import OPS as REGISTRY
 from . import cases as C
 from . import cs231n, deeplearning_ai
+from .conventions import BATCH_MEAN, conventions_problem
 from .discovery import discover, layer_classes, module_layout, probe_config
 from .layer_declaration import Layer, layer_ops
 from .layers import activation_run, layer_cases, layer_run
@@ -46,6 +47,7 @@ class LayerPlan:
     supports: dict = field(default_factory=dict)
     activation: str | None = None
     problem: str = ""
+    conventions: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,11 @@ def plan_of(layer: Layer, fallback_name: str = "layer") -> LayerPlan:
             supports[field_name] = _plain(value)
         except TypeError as exc:
             return LayerPlan(name, problem=f"{name}: supports[{key!r}] {exc}")
-    return LayerPlan(name, op, layout, supports, activation)
+    problem = conventions_problem(layer.conventions, f"{name}: conventions")
+    if problem:
+        return LayerPlan(name, problem=problem)
+    conventions = tuple(str.__str__(c) for c in layer.conventions)
+    return LayerPlan(name, op, layout, supports, activation, conventions=conventions)
 
 
 _NONE = object()
@@ -211,7 +217,8 @@ def plan_spec(plan: LayerPlan, run=None) -> Spec:
     judged = ("y", *("d_" + a for a in REGISTRY[op].arrays))
     splits = {"max_pool2d": C.MAX_POOL_SPLITS, "pool": C.POOL_SPLITS}.get(plan.op, ())
     return Spec(plan.name, (), lambda o: layer_cases(plan, o), run or _runs_in_worker, judged,
-                ties=plan.op in ("max_pool2d", "pool"), splits=splits)
+                ties=plan.op in ("max_pool2d", "pool"), splits=splits, conventions=plan.conventions,
+                detect=(BATCH_MEAN,))
 
 
 def _runs_in_worker(module, case: Case, options: dict) -> Outcome:

@@ -132,7 +132,7 @@ class CheckRun:
         try:
             rows = check_target(code, args.convention, examples=args.examples, seed=args.seed, only=args.functions,
                                 ties=args.ties, year=args.cs231n_year, timeout=args.timeout, worker=worker,
-                                on_outcome=self.record)
+                                on_outcome=self.record, expect=tuple(args.expect or ()))
             complete = True
         finally:
             if worker is not None:

@@ -218,6 +218,10 @@ def add_check_parser(sub) -> None:
     check.add_argument("--ties", choices=["note", "tf"], default="note",
                        help="max-pool tie rules other than TensorFlow's (the first maximum): a note (default) or, with "
                             "tf, a failure")
+    check.add_argument("--expect", nargs="+", choices=["batch-mean"], metavar="CONVENTION",
+                       help="conventions your code follows instead of TensorFlow's: batch-mean (gradients, and a loss, "
+                            "averaged over the batch; without it the convention is detected from the numbers and shown "
+                            "as a note, with it a sum fails)")
     check.add_argument("--cs231n-year", type=int, default=None, metavar="YYYY",
                        help="pin the year's conventions (dropout p: drop probability up to 2017, keep probability "
                             "from 2018) instead of detecting them")

@@ -9,7 +9,8 @@ vocabulary, documented in docs/diagnosis.md:
 
     shape-mismatch, output-shape, output-type, modifies-input, nan-inf-mismatch, sign-flip,
     scale-factor, flipped-kernel, kernel-hw-swapped, spatial-shift, same-padding-wrong-side,
-    layout-mixup, border-only, stride-phase, maxpool-tie-policy, maxpool-all-ties, precision-only
+    layout-mixup, border-only, stride-phase, stride-ignored-in-dX, stride-ignored-in-dW,
+    wrong-window-offset, maxpool-tie-policy, maxpool-all-ties, precision-only
     (and "arbiter", from crosscheck.arbiter)
 
 Hypotheses that change the case (a rotated kernel, padding on the other side, the other layout)
@@ -17,6 +18,7 @@ recompute the TensorFlow reference on the changed case; they run only for mismat
 
     labels.py       the vocabulary, and what each label means
     hypotheses.py   one function per hypothesis (and the shape hypotheses)
+    window_hypotheses.py  windows placed wrongly in a backward (the stride ignored)
     diagnose.py     running them on a mismatch; the causes read from the case alone
 """
 from __future__ import annotations

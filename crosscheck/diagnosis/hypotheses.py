@@ -184,8 +184,12 @@ def describe_factor(c: float, case: Case) -> str:
 
 
 def scale_factor(info, case, diff, actual, expected, tol) -> list[dict]:
+    """actual = c * expected; only where at least two elements of clear magnitude agree on c (any
+    ratio fits one element). The entry carries ``factor`` (c) for crosscheck.check.conventions."""
     e, a = expected.astype(np.float64).ravel(), actual.astype(np.float64).ravel()
     if not (np.all(np.isfinite(a)) and np.all(np.isfinite(e))) or not np.any(e):
+        return []
+    if int(np.count_nonzero(np.abs(e) > tol.atol + tol.rtol * np.abs(e))) < 2:
         return []
     c = float(np.vdot(a, e) / np.vdot(e, e))
     if abs(c - 1) < 1e-3 or abs(c + 1) < 1e-3 or abs(c) < 1e-6:
@@ -193,7 +197,8 @@ def scale_factor(info, case, diff, actual, expected, tol) -> list[dict]:
     ok, err = _matches(actual, c * expected, tol, c)
     if not ok:
         return []
-    return [entry("scale-factor", f"equals TensorFlow's times {describe_factor(c, case)}: " + _falls(diff, err))]
+    return [{**entry("scale-factor", f"equals TensorFlow's times {describe_factor(c, case)}: " + _falls(diff, err)),
+             "factor": c}]
 
 
 def _rot180(w):
@@ -297,7 +302,7 @@ def same_padding_wrong_side(info, case, diff, actual, expected, tol) -> list[dic
 
 def layout_mixup(info, case, diff, actual, expected, tol) -> list[dict]:
     found = []
-    if actual.ndim == 4:
+    if actual.ndim == 4 and diff.tensor not in info.filter_tensors:   # a filter's: kernel-hw-swapped
         ah, aw = _spatial_axes(case, diff.tensor, info)
         if actual.shape[ah] == actual.shape[aw] > 1:
             perm = list(range(4))
@@ -411,8 +416,9 @@ def undilated_dy(info, case, diff, actual, expected, tol) -> list[dict]:
     ok, err = _matches(actual, alt, tol)
     if not ok:
         return []
-    return [entry("stride-phase", f"equals the input gradient of a stride-1 conv: dout was not dilated (zeros "
-                                  f"inserted) by the stride {tuple(strides)}: " + _falls(diff, err))]
+    return [entry("stride-ignored-in-dX", f"equals the input gradient of a stride-1 conv: each window's gradient "
+                                          f"added at (i, j) instead of (i * stride, j * stride), i.e. dout not "
+                                          f"dilated by the stride {tuple(strides)}: " + _falls(diff, err))]
 
 
 def maxpool_ties(info, case, diff, actual, expected, tol) -> list[dict]:

@@ -18,7 +18,13 @@ LABELS = {
     "layout-mixup": "the tensor equals TensorFlow's with NCHW data read as NHWC (a reshape instead of a "
                     "transpose), or H and W swapped",
     "border-only": "only positions near the border differ; the interior matches",
-    "stride-phase": "only some stride phases (i mod s, j mod s) differ: typically dy not dilated by the stride",
+    "stride-phase": "only some stride phases (i mod s, j mod s) differ (where no hypothesis explains the values)",
+    "stride-ignored-in-dX": "a strided conv's input gradient adds each window's gradient at (i, j) instead of "
+                            "(i * stride, j * stride): dout not dilated by the stride",
+    "stride-ignored-in-dW": "a strided conv's filter gradient takes each input patch at (i, j) instead of "
+                            "(i * stride, j * stride)",
+    "wrong-window-offset": "a strided pooling's input gradient adds each window's gradient at (i, j) instead of "
+                           "(i * stride, j * stride)",
     "maxpool-tie-policy": "max-pool gradient matches another tie rule (split, last maximum) than TF's first maximum",
     "maxpool-all-ties": "max-pool gradient given to every tied maximum instead of the first one",
     "crop-empty-at-zero-pad": "the gradient is empty along H or W where the padding is 0: dx[:, :, pad:-pad] selects "

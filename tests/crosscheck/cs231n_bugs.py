@@ -35,7 +35,7 @@ BUGS = [
         ("flipped-kernel",)),
     Bug("conv-dx-undilated", "strided conv backward: dout scattered without the stride (dout not dilated)",
         "conv_backward_naive",
-        "dxp[:, :, rows, cols] +=", "dxp[:, :, i:i + HH, j:j + WW] +=", ("stride-phase",)),
+        "dxp[:, :, rows, cols] +=", "dxp[:, :, i:i + HH, j:j + WW] +=", ("stride-ignored-in-dX",)),
     Bug("conv-dx-unpad-offset", "conv backward: padding cropped from dx at the wrong offset",
         "conv_backward_naive",
         "dx = dxp[:, :, pad:pad + H, pad:pad + W]", "dx = dxp[:, :, :H, :W]", ("spatial-shift",)),

@@ -48,6 +48,10 @@ LABELS = {
     "numerically-unstable": "softmax exp() without subtracting the row max: overflows for large scores",
     "log-underflow": "log taken of an already underflowed probability: -inf for large score gaps",
     "modifies-input": "writes into one of its input arrays",
+    "wrong-window-offset": "gradient written at window offset i instead of i * stride",
+    "stride-ignored-in-dX": "input gradient accumulated at window start r instead of r * stride",
+    "stride-ignored-in-dW": "filter gradient's input patch taken at r instead of r * stride",
+    "kernel-hw-swapped": "filter gradient written with kernel rows and columns swapped (dW[:, :, b, a])",
 
     "flipped-kernel": "input gradient uses the 180-degree-rotated kernel (the forward is a correlation)",
     "upstream-gradient-dropped": "backward routes the mask but never multiplies it by the upstream gradient",
@@ -57,9 +61,7 @@ LABELS = {
     "dout-flatten-order": "upstream gradient flattened in a different order than the im2col columns",
     "shape-mismatch": "bias gradient summed over the wrong axis (wrong shape)",
     "sign-flip": "in-place update adds lr * grad (gradient ascent)",
-    "wrong-window-offset": "gradient written at window offset i instead of i * stride",
     "softmax-jacobian-diagonal-only": "softmax backward uses p * (1 - p) * g, dropping the off-diagonal terms",
-    "stride-ignored-in-dX": "input gradient accumulated at window start r instead of r * stride",
     "average-not-divided": "average-pool backward does not divide the gradient by the window size",
     "scale-factor": "bias gradient averaged over the batch instead of summed",
     "accumulator-overwritten": "bias gradient overwritten in the loop instead of summed over all positions",
@@ -392,7 +394,7 @@ EXPECTED = {
         "functions": {
             "Conv3x3": {"verdict": "failed", "labels": ["sign-flip"],
                         "notes": "filters += learn_rate * grad (the gradient itself is right)"},
-            "MaxPool2": {"verdict": "failed", "labels": ["unexplained"],
+            "MaxPool2": {"verdict": "failed", "labels": ["wrong-window-offset"],
                          "notes": "block gradient written at [i:i+2, j:j+2] instead of [2i:2i+2, 2j:2j+2]; "
                                   "full gradient to every tied maximum"},
             "Softmax": {"verdict": "failed", "labels": ["unexplained"],
@@ -416,7 +418,7 @@ EXPECTED = {
         "notes": "style_numpyml.py with one backward bug per class.",
         "based_on": "layers/style_numpyml.py",
         "functions": {
-            "Conv2D": {"verdict": "failed", "labels": ["stride-phase"],
+            "Conv2D": {"verdict": "failed", "labels": ["stride-ignored-in-dX"],
                        "notes": "dX window starts at r instead of r * stride: right at stride 1 only; dW, db right"},
             "Pool2D": {"verdict": "failed", "labels": ["scale-factor"],
                        "notes": "mode='average' only; mode='max' is right (first maximum)"},
