@@ -30,7 +30,7 @@ from ..case import Outcome
 from ..isolation import CALL_TIMEOUT
 from ..replay import case_from_dict
 from . import cs231n
-from .conventions import conventions_problem
+from .conventions import conventions_of
 from .loading import CallTimeout, LoadError, load_user_code  # noqa: F401
 from .run import VERDICTS, Row, Spec, check_module, rows_ok  # noqa: F401
 from .target import CONVENTIONS, LayerPlan, Target, examine, specs_for  # noqa: F401
@@ -64,7 +64,7 @@ def check_target(code: types.ModuleType | Target, convention: str = "cs231n", ex
         module = code
     pinned = cs231n.pins_for_year(year) if target.convention == "cs231n" else {}
     if expect:
-        problem = conventions_problem(tuple(expect), "expect")
+        expect, problem = conventions_of(expect, "expect")
         if problem:
             raise ValueError(problem)
         specs = [dataclasses.replace(s, conventions=tuple(dict.fromkeys((*s.conventions, *expect)))) for s in specs]

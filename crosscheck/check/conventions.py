@@ -33,15 +33,22 @@ LOSS_TENSORS = ("loss",)
 _EXACT = 1e-6   # relative: a factor "is" 1/N when |factor * N - 1| is below this
 
 
-def conventions_problem(value, where: str = "conventions") -> str:
-    """"" when ``value`` is a tuple (or list) of known convention names, else one line naming the
-    bad value and the valid ones (for ``crosscheck.Layer(conventions=...)`` and ``--expect``)."""
-    if isinstance(value, str) or not isinstance(value, (tuple, list)):
-        return f"{where} must be a tuple of names ({', '.join(KNOWN)}), got {value!r}"
-    for name in value:
+def conventions_of(value, where: str = "conventions") -> tuple[tuple, str]:
+    """(the convention names of ``value``, "") or ((), one line naming the bad value and the valid
+    ones), for ``crosscheck.Layer(conventions=...)`` and ``--expect``. ``value``: a tuple or list of
+    names, or one name."""
+    names = (value,) if isinstance(value, str) else value
+    if not isinstance(names, (tuple, list)):
+        return (), f"{where} must be a tuple of names ({', '.join(KNOWN)}), got {value!r}"
+    for name in names:
         if not isinstance(name, str) or name not in KNOWN:
-            return f"{where}: unknown convention {name!r}; known: {', '.join(KNOWN)}"
-    return ""
+            return (), f"{where}: unknown convention {name!r}; known: {', '.join(KNOWN)}"
+    return tuple(str.__str__(name) for name in names), ""
+
+
+def conventions_problem(value, where: str = "conventions") -> str:
+    """"" when ``value`` names known conventions (see :func:`conventions_of`), else why not."""
+    return conventions_of(value, where)[1]
 
 
 def batch_size(outcome: Outcome) -> int:
@@ -206,7 +213,52 @@ def apply_conventions(spec, outcomes: list[Outcome], expect=()) -> tuple[list[Ou
     ``spec.detect`` detected from the numbers) and ``expect`` (declared for the whole run) read
     them, the notes to show)."""
     declared = set(expect) | set(getattr(spec, "conventions", ()))
+    notes = []
     if BATCH_MEAN in declared or BATCH_MEAN in getattr(spec, "detect", ()):
         outcomes, note = batch_mean(outcomes, BATCH_MEAN in declared)
-        return outcomes, [note] if note else []
-    return outcomes, []
+        notes = [note] if note else []
+    return batch_factor_across_cases(outcomes), notes
+
+
+def batch_factor_across_cases(outcomes: list[Outcome]) -> list[Outcome]:
+    """A one-element tensor (a loss value) cannot show a scale factor alone; the row's cases can
+    together. Where its ratio to the reference is N on every failing case (or 1/N on every one), over
+    at least two batch sizes, and no case of N > 1 passes it, each of those cases gets "scale-factor"."""
+    found: dict[str, list] = {}
+    passing_n: dict[str, set] = {}
+    for i, outcome in enumerate(outcomes):
+        for d in outcome.diffs:
+            if not d.judged or d.total != 1:
+                continue
+            if d.passed:
+                passing_n.setdefault(d.tensor, set()).add(batch_size(outcome))
+            elif d.worst and d.worst[0].get("expected") and not any(e["label"] != "arbiter" for e in d.diagnosis):
+                ratio = float(d.worst[0]["actual"]) / float(d.worst[0]["expected"])
+                found.setdefault(d.tensor, []).append((i, batch_size(outcome), ratio))
+    result = list(outcomes)
+    for tensor, seen in found.items():
+        sizes = sorted({n for _, n, _ in seen})
+        if len(sizes) < 2 or any(n > 1 for n in passing_n.get(tensor, ())):
+            continue
+        for power, what in ((1, "N: summed where the reference averages"),
+                            (-1, "1/N: averaged where the reference sums")):
+            if all(_is(ratio, float(n) ** power) for _, n, ratio in seen):
+                for i, n, ratio in seen:
+                    result[i] = _with_entry(result[i], tensor, {
+                        "label": "scale-factor", "factor": ratio,
+                        "evidence": f"{tensor} is {ratio:.6g} times the reference here, and {what.split(':')[0]} "
+                                    f"times it on every failing case (batch sizes {sizes}), N the batch size: "
+                                    f"{what.split(': ')[1]}"})
+                break
+    return result
+
+
+def _with_entry(outcome: Outcome, tensor: str, entry: dict) -> Outcome:
+    fixed = copy.copy(outcome)
+    fixed.diffs = []
+    for d in outcome.diffs:
+        if d.tensor == tensor and not d.passed:
+            d = copy.copy(d)
+            d.diagnosis = [*d.diagnosis, entry]
+        fixed.diffs.append(d)
+    return fixed

@@ -361,8 +361,9 @@ def specs() -> list[Spec]:
         Spec("relu_backward", ("relu_forward", "relu_backward"), lambda o: C.elementwise_cases(),
              registry_run(relu_adapter, ("relu_forward", "relu_backward"), ("d_features",)), ("d_features",)),
         Spec("softmax_loss", ("softmax_loss",), lambda o: C.loss_cases("softmax_loss"), loss_run("softmax_loss"),
-             ("loss", "d_x")),
-        Spec("svm_loss", ("svm_loss",), lambda o: C.loss_cases("svm_loss"), loss_run("svm_loss"), ("loss", "d_x")),
+             ("loss", "d_x"), detect=("batch-mean",)),
+        Spec("svm_loss", ("svm_loss",), lambda o: C.loss_cases("svm_loss"), loss_run("svm_loss"), ("loss", "d_x"),
+             detect=("batch-mean",)),
     ]
     judged = ("d_x", "d_gamma", "d_beta")
     for prefix, kind in (("batchnorm", "batchnorm"), ("spatial_batchnorm", "spatial_batchnorm"),

@@ -24,7 +24,7 @@ from ..case import Case, Outcome
 from ..registry import OPS as REGISTRY
 from . import cases as C
 from . import cs231n, deeplearning_ai
-from .conventions import BATCH_MEAN, conventions_problem
+from .conventions import BATCH_MEAN, conventions_of
 from .discovery import discover, layer_classes, module_layout, probe_config
 from .layer_declaration import Layer, layer_ops
 from .layers import activation_run, layer_cases, layer_run
@@ -170,10 +170,9 @@ def plan_of(layer: Layer, fallback_name: str = "layer") -> LayerPlan:
             supports[field_name] = _plain(value)
         except TypeError as exc:
             return LayerPlan(name, problem=f"{name}: supports[{key!r}] {exc}")
-    problem = conventions_problem(layer.conventions, f"{name}: conventions")
+    conventions, problem = conventions_of(layer.conventions, f"{name}: conventions")
     if problem:
         return LayerPlan(name, problem=problem)
-    conventions = tuple(str.__str__(c) for c in layer.conventions)
     return LayerPlan(name, op, layout, supports, activation, conventions=conventions)
 
 

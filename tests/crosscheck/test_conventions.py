@@ -132,6 +132,23 @@ def test_a_loss_whose_gradient_alone_is_divided_is_a_bug():
     assert row.verdict == "failed" and not row.notes
 
 
+def _loss_value_scaled(n, factor):
+    outcome = loss_outcome(n, 1.0)
+    outcome.diffs[0] = _diff("loss", factor, total=1)
+    outcome.status = PASS if factor == 1.0 else MISMATCH
+    return outcome
+
+
+def test_a_loss_value_alone_n_times_the_reference_across_batch_sizes_is_a_scale_factor():
+    spec = Spec("loss", (), None, None, ("loss", "d_x"), detect=("batch-mean",))
+    row = judge(spec, [_loss_value_scaled(n, float(n)) for n in (1, 2, 3, 5)])
+    assert row.verdict == "failed" and row.causes == {"scale-factor": 3}
+    evidence = [e["evidence"] for d in row.examples["scale-factor"].failures for e in d.diagnosis]
+    assert any("N times it on every failing case (batch sizes [2, 3, 5])" in text for text in evidence)
+    constant = judge(spec, [_loss_value_scaled(n, 2.0) for n in (1, 2, 3, 5)])   # one element: no factor named
+    assert constant.causes == {"unexplained": 4}
+
+
 def batch_of(outcome):
     return outcome.case.arrays["x"].shape[0]
 
@@ -139,7 +156,8 @@ def batch_of(outcome):
 def test_conventions_are_validated():
     assert conventions_problem(("batch-mean",)) == ""
     assert "unknown convention 'batch-sum'; known: batch-mean" in conventions_problem(("batch-sum",))
-    assert "must be a tuple" in conventions_problem("batch-mean")
+    assert conventions_problem("batch-mean") == ""     # one name alone
+    assert "must be a tuple" in conventions_problem(None)
     plan = plan_of(Layer(make=lambda c: None, op="dense", name="Dense", conventions=("mean",)))
     assert plan.problem == "Dense: conventions: unknown convention 'mean'; known: batch-mean"
     plan = plan_of(Layer(make=lambda c: None, op="dense", name="Dense", conventions=("batch-mean",)))
@@ -252,6 +270,12 @@ def test_a_batch_mean_layer_file_passes_with_the_note():
     rows = check_target(load_user_code(str(FILES / "conventions/mean_grads.py")), "layers", examples=6)
     assert {r.function: r.verdict for r in rows} == {"Conv2d": "passed-with-note", "Linear": "passed-with-note"}
     assert all(BATCH_MEAN_NOTE in r.notes[0] for r in rows)
+
+
+def test_a_loss_summed_over_the_batch_passes_with_the_note():
+    rows = check_target(load_user_code(str(FILES / "conventions/loss_sum.py")), "cs231n", examples=6)
+    assert {r.function: r.verdict for r in rows} == {"softmax_loss": "passed-with-note", "svm_loss": "passed-with-note"}
+    assert all("loss summed over the batch" in r.notes[0] for r in rows)
 
 
 def test_declared_batch_mean_fails_a_summing_layer_file():

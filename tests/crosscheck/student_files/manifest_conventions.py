@@ -3,6 +3,12 @@ layer classes that average their gradients over the batch (a convention, a note)
 window placement and axes that diagnosis names (kernel-hw-swapped, stride-ignored-in-dW)."""
 
 _BATCH_MEAN = "gradients averaged over the batch"
+_LOSS_SUM = "loss summed over the batch"
+_CS231N = ("affine_forward", "affine_backward", "relu_forward", "relu_backward", "batchnorm_forward",
+           "batchnorm_backward", "batchnorm_backward_alt", "layernorm_forward", "layernorm_backward",
+           "dropout_forward", "dropout_backward", "conv_forward_naive", "conv_backward_naive",
+           "max_pool_forward_naive", "max_pool_backward_naive", "spatial_batchnorm_forward",
+           "spatial_batchnorm_backward", "spatial_groupnorm_forward", "spatial_groupnorm_backward")
 
 EXPECTED: dict = {
     "conventions/mean_grads.py": {
@@ -26,6 +32,28 @@ EXPECTED: dict = {
                        "notes": "dx flipped; the batch mean of dW and db is still a note: " + _BATCH_MEAN},
             "Linear": {"verdict": "failed", "labels": ["scale-factor"],
                        "notes": "dW = x.T @ dout / m, db = dout.sum(axis=0): 1/N on dW only"},
+        },
+    },
+    "conventions/loss_sum.py": {
+        "convention": "cs231n",
+        "notes": "softmax_loss and svm_loss written with loops, returning the SUM of the per-example losses and "
+                 "its gradient (no division by N): consistent, the gradient of the loss returned. The reference "
+                 "(the assignment's) averages.",
+        "missing": list(_CS231N),
+        "functions": {
+            "softmax_loss": {"verdict": "passed-with-note", "labels": [], "notes": _LOSS_SUM},
+            "svm_loss": {"verdict": "passed-with-note", "labels": [], "notes": _LOSS_SUM},
+        },
+    },
+    "conventions/loss_sum_bug.py": {
+        "convention": "cs231n",
+        "notes": "loss_sum.py except softmax_loss divides dx by N (left from a mean version) while its loss is "
+                 "still the sum: the gradient is not the loss's gradient.",
+        "based_on": "conventions/loss_sum.py",
+        "missing": list(_CS231N),
+        "functions": {
+            "softmax_loss": {"verdict": "failed", "labels": ["scale-factor"],
+                             "notes": "loss N times the reference's, dx right (N == 1 hides it)"},
         },
     },
     "conventions/conv_taps_swapped.py": {
