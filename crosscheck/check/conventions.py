@@ -184,6 +184,7 @@ def _summed_where_declared(outcome: Outcome, reading: dict) -> Outcome:
         if d.tensor in reading["group"]:
             d = copy.copy(d)
             d.passed = False
+            d.note = f"equals TensorFlow's sum over the batch; the batch mean ({BATCH_MEAN}) was declared"
             d.diagnosis = [{"label": "scale-factor", "factor": float(n),
                             "evidence": f"equals N = {n} times the batch mean declared with {BATCH_MEAN}: summed over "
                                         "the batch, not averaged"}]
