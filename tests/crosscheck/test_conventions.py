@@ -284,3 +284,64 @@ def test_declared_batch_mean_fails_a_summing_layer_file():
     assert row.verdict == "failed" and set(row.causes) == {"scale-factor"}, (row.causes, row.notes)
     with pytest.raises(ValueError, match="unknown convention 'mean'"):
         check_target(module, "layers", examples=1, only=["Linear"], expect=("mean",))
+
+
+# -------------------------------------------- the corpus's bugs, established without crosscheck
+
+def _numeric(f, a, eps=1e-6):
+    g = np.zeros_like(a)
+    for i in np.ndindex(a.shape):
+        old = a[i]
+        a[i] = old + eps
+        plus = f()
+        a[i] = old - eps
+        g[i] = (plus - f()) / (2 * eps)
+        a[i] = old
+    return g
+
+
+def _layer_errors(layer, x, weights, grads):
+    """{tensor: max |layer's gradient - finite differences of sum(forward * dout)|}, dW and db also
+    times N (the batch-mean convention); ``weights``/``grads``: (W, b) and (dW, db) getters."""
+    rng = np.random.default_rng(0)
+    dout = rng.standard_normal(layer.forward(x).shape)
+    dx = layer.backward(dout)
+    loss = lambda: float((layer.forward(x) * dout).sum())   # noqa: E731
+    errors = {"dx": np.abs(dx - _numeric(loss, x)).max()}
+    for name, param, grad in zip(("dW", "db"), weights(layer), grads(layer)):
+        numeric = _numeric(loss, param).ravel()
+        errors[name] = np.abs(np.ravel(grad) - numeric).max()
+        errors[name + "*N"] = np.abs(np.ravel(grad) * x.shape[0] - numeric).max()
+    return {k: bool(v < 1e-6) for k, v in errors.items()}
+
+
+def _module(name):
+    sys.path.insert(0, str(FILES / "conventions"))
+    return __import__(name)
+
+
+def test_the_corpus_conventions_and_bugs_are_what_finite_differences_say():
+    rng = np.random.default_rng(1)
+    nchw, nhwc = rng.standard_normal((3, 2, 7, 7)), rng.standard_normal((3, 7, 7, 2))
+    attrs = (lambda L: (L.W, L.b), lambda L: (L.dW, L.db))
+    right = {"dx": True, "dW": True, "dW*N": False, "db": True, "db*N": False}
+    mean = {"dx": True, "dW": False, "dW*N": True, "db": False, "db*N": True}
+    for module, conv_dx, linear in (("mean_grads", True, mean), ("mean_grads_bug", False, {**mean, "db": True,
+                                                                                             "db*N": False})):
+        m = _module(module)
+        assert _layer_errors(m.Conv2d(2, 3, 3, stride=2, padding=1), nchw, *attrs) == {**mean, "dx": conv_dx}
+        assert _layer_errors(m.Linear(4, 5), rng.standard_normal((3, 4)), *attrs) == linear
+    swapped = _layer_errors(_module("conv_taps_swapped").ConvLayer(2, 3, 3, stride=2, padding=1), nchw, *attrs)
+    assert swapped == {**right, "dW": False}
+    dicts = (lambda L: (L.parameters["W"], L.parameters["b"]), lambda L: (L.gradients["W"], L.gradients["b"]))
+    conv = _module("conv_dw_stride").Conv2D
+    assert _layer_errors(conv(2, 3, 3, stride=1, pad=1), nhwc, *dicts) == right
+    assert _layer_errors(conv(2, 3, 3, stride=2, pad=1), nhwc, *dicts) == {**right, "dW": False}
+    x, y = rng.standard_normal((4, 5)), rng.integers(0, 5, 4)
+    for module, softmax_ok in (("loss_sum", True), ("loss_sum_bug", False)):
+        for fn, ok in (("softmax_loss", softmax_ok), ("svm_loss", True)):
+            f = getattr(_module(module), fn)
+            loss, dx = f(x, y)
+            assert (np.abs(dx - _numeric(lambda: f(x, y)[0], x)).max() < 1e-6) == ok, (module, fn)
+            per_example = [f(x[i:i + 1], y[i:i + 1])[0] for i in range(4)]
+            assert loss == pytest.approx(sum(per_example))      # the sum over the batch, not the mean
