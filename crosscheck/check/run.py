@@ -37,6 +37,8 @@ from ..tolerance import tolerance
 from ..tracebacks import INSIDE_CROSSCHECK, ConventionError, user_traceback
 from .loading import CallTimeout, time_limit
 
+#: starts the line of an outcome's message that says what to declare when crosscheck cannot call the code
+DECLARE = "what to declare: "
 VERDICTS = ("passed", "passed-with-note", "failed", "not-implemented", "cannot-check", "error")
 TIE_RULES = {"all": "full gradient to every tied maximum", "split": "split equally", "last": "last maximum",
              "first": "first maximum"}
@@ -75,6 +77,7 @@ class Spec:
     variants: tuple = ()
     group: str = ""
     splits: tuple = ()
+    verdict: str = "error"   # the row of a spec that cannot run (``run`` None): "error" or "cannot-check"
 
 
 @dataclass
@@ -263,9 +266,12 @@ def stub_message(outcome: Outcome) -> str:
 def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note") -> Row:
     """The Row of ``outcomes``: verdict, causes with their smallest example, notes."""
     row = Row(spec.name, tried=len(outcomes), outcomes=outcomes)
-    stubs = []
+    stubs, uncallable = [], []
     for o in outcomes:
         if o.status == PASS:
+            continue
+        if o.status == IMPLEMENTATION_ERROR and INSIDE_CROSSCHECK in o.message:   # crosscheck's adapter raised
+            uncallable.append(o)
             continue
         if not_implemented(o):
             stubs.append(o)
@@ -287,12 +293,25 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note") -> Row:
         row.notes.append(first_layer[0] + ": not judged")
     if row.failing:
         row.verdict = "failed"
+    elif uncallable:
+        row.verdict = "cannot-check"
+        row.message = cannot_check_message(spec.name, uncallable[0])
     elif stubs:
         row.verdict = "not-implemented"
         row.message = stub_message(stubs[0])
     elif row.notes:
         row.verdict = "passed-with-note"
     return row
+
+
+def cannot_check_message(name: str, outcome: Outcome) -> str:
+    """The first line: what crosscheck's adapter raised on, and what to declare; then its traceback."""
+    lines = outcome.message.strip().splitlines()
+    raised = next((line for line in reversed(lines) if not line.startswith(DECLARE) and line.strip()), "")
+    declare = next((line[len(DECLARE):] for line in lines if line.startswith(DECLARE)),
+                   "how to call it (crosscheck.Layer for a layer class, crosscheck.check_op for a function)")
+    return (f"crosscheck could not call {name} as written ({raised.strip()}; not a bug in your code): "
+            f"declare {declare}\n" + outcome.message)
 
 
 # ------------------------------------------------------------------------------------ the run
@@ -390,7 +409,7 @@ def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ti
         if only and spec.name not in only:
             continue
         if spec.run is None:   # a layer class that could not be discovered: the reason is in ``group``
-            rows.append(Row(spec.name, "error", message=spec.group))
+            rows.append(Row(spec.name, spec.verdict, message=spec.group))
             continue
         if spec.requires and spec.name not in defined:
             continue

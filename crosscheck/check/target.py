@@ -25,12 +25,11 @@ from ..registry import OPS as REGISTRY
 from . import cases as C
 from . import cs231n, deeplearning_ai
 from .discovery import discover, layer_classes, module_layout, probe_config
-from .layer_declaration import Layer, layer_ops
+from .layer_declaration import FILTER_LAYOUTS, GRAD_KEYS, LAYOUTS, Layer, layer_ops
 from .layers import activation_run, layer_cases, layer_run
 from .run import Spec
 
 CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")
-LAYOUTS = ("NCHW", "NHWC", "CHW", "HWC", "HW", "D")
 DENSE_ACTIVATIONS = ("softmax", "relu", "sigmoid", "tanh")
 _SUPPORTS_FIELDS = tuple(f.name for f in dataclasses.fields(C.Supports))
 
@@ -46,6 +45,7 @@ class LayerPlan:
     supports: dict = field(default_factory=dict)
     activation: str | None = None
     problem: str = ""
+    verdict: str = "error"   # the row of a plan with a problem: "error", or "cannot-check" (what to declare)
 
 
 @dataclass(frozen=True)
@@ -112,7 +112,8 @@ def module_layers(module: types.ModuleType) -> list:
     found = []
     for cls in layer_classes(module):
         layer = discover(cls, layout)
-        found.append(layer if isinstance(layer, Layer) else LayerPlan(str.__str__(cls.__name__), problem=layer))
+        found.append(layer if isinstance(layer, Layer) else LayerPlan(str.__str__(cls.__name__), problem=layer.message,
+                                                                      verdict=layer.verdict))
     return found
 
 
@@ -156,6 +157,9 @@ def plan_of(layer: Layer, fallback_name: str = "layer") -> LayerPlan:
     if activation is _NONE:
         return LayerPlan(name, problem=f"{name}: activation={layer.activation!r} is not one of "
                                        f"{', '.join(DENSE_ACTIVATIONS)}")
+    wrong = _wrong_option(layer)
+    if wrong:
+        return LayerPlan(name, problem=f"{name}: {wrong}")
     if not isinstance(layer.supports, dict):
         return LayerPlan(name, problem=f"{name}: supports must be a dict, got {type(layer.supports).__name__}")
     supports = {}
@@ -165,10 +169,67 @@ def plan_of(layer: Layer, fallback_name: str = "layer") -> LayerPlan:
             return LayerPlan(name, problem=f"{name}: supports has no field {key!r}; known: "
                                            f"{', '.join(_SUPPORTS_FIELDS)}")
         try:
-            supports[field_name] = _plain(value)
+            supports[field_name] = supports_value(field_name, _plain(value))
         except TypeError as exc:
             return LayerPlan(name, problem=f"{name}: supports[{key!r}] {exc}")
+        except ValueError as exc:
+            return LayerPlan(name, problem=f"{name}: supports[{key!r}]={value!r}: {exc}")
     return LayerPlan(name, op, layout, supports, activation)
+
+
+def _wrong_option(layer: Layer) -> str:
+    """What is wrong with a declared Layer's options other than op, layout, activation and supports, or ""."""
+    if _one_of(layer.filter_layout, ("", *FILTER_LAYOUTS)) is _NONE:
+        return f"filter_layout={layer.filter_layout!r} is not one of {', '.join(FILTER_LAYOUTS)}"
+    if not isinstance(layer.weights, dict) or any(k not in ("filters", "kernel", "bias") or not isinstance(v, str)
+                                                  for k, v in layer.weights.items()):
+        return (f"weights={layer.weights!r}: give {{array: attribute path}} with arrays among filters, kernel, bias "
+                "(e.g. {'filters': 'W', 'bias': 'params.b'})")
+    if not (layer.grads == "update" or isinstance(layer.grads, dict) and all(
+            k in GRAD_KEYS and isinstance(v, str) for k, v in layer.grads.items())):
+        return (f"grads={layer.grads!r}: give \"update\" or {{gradient: attribute path}} with gradients among "
+                f"{', '.join(GRAD_KEYS)} (e.g. {{'input': 'dx', 'filters': 'dw'}})")
+    for option in ("forward", "backward"):
+        if not isinstance(getattr(layer, option), str) or not getattr(layer, option):
+            return f"{option}={getattr(layer, option)!r}: give the method's name (e.g. {option}='{option}_pass')"
+    if layer.learning_rate is not None and (not isinstance(layer.learning_rate, (int, float))
+                                            or isinstance(layer.learning_rate, bool) or layer.learning_rate <= 0):
+        return f"learning_rate={layer.learning_rate!r}: give a positive number, or None (no rate)"
+    return ""
+
+
+_SIZES = ("kernel_sizes", "strides", "in_channels", "out_channels", "pool_sizes", "features")
+_FLAGS = ("square", "stride_divides", "bias")
+
+
+def supports_value(field_name: str, value):
+    """A ``supports`` value as crosscheck.check.cases.Supports takes it (an int where sizes go: a
+    tuple of one); ValueError naming what the field takes."""
+    def sizes(least):
+        items = value if isinstance(value, tuple) else (value,)
+        if not items or not all(type(v) is int and v >= least for v in items):
+            raise ValueError(f"give an int or a tuple of ints >= {least}")
+        return items
+    if field_name in _SIZES:
+        return sizes(1)
+    if field_name == "pads":
+        return sizes(0)
+    if field_name in _FLAGS:
+        if type(value) is not bool:
+            raise ValueError("give True or False")
+        return value
+    if field_name == "batch":
+        return value if type(value) is bool else sizes(1)
+    if field_name == "gradients":
+        items = value if isinstance(value, tuple) else (value,)
+        if not all(v in GRAD_KEYS for v in items):
+            raise ValueError(f"give a tuple of {', '.join(GRAD_KEYS)}")
+        return items
+    if field_name == "padding":
+        if value not in C.PADDINGS:
+            raise ValueError(f"give one of {', '.join(C.PADDINGS)}")
+        return value
+    return value
 
 
 _NONE = object()
@@ -206,7 +267,7 @@ def plan_spec(plan: LayerPlan, run=None) -> Spec:
     run in the worker that examined the class, :func:`_runs_in_worker`). A plan with a problem is
     an error row (``Spec.run`` None, the problem in ``group``)."""
     if plan.problem:
-        return Spec(plan.name, (), lambda o: st.nothing(), None, (), group=plan.problem)
+        return Spec(plan.name, (), lambda o: st.nothing(), None, (), group=plan.problem, verdict=plan.verdict)
     op = "max_pool2d" if plan.op == "pool" else plan.op
     judged = ("y", *("d_" + a for a in REGISTRY[op].arrays))
     splits = {"max_pool2d": C.MAX_POOL_SPLITS, "pool": C.POOL_SPLITS}.get(plan.op, ())

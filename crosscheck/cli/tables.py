@@ -183,5 +183,12 @@ def print_row_examples(console: Console, row, written: dict) -> None:
 def print_check_verdict(console: Console, rows, ok: bool, elapsed: float) -> None:
     """OK or FAILED: how many of the functions pass."""
     passing = sum(r.verdict in PASSING_VERDICTS for r in rows)
-    console.print(f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}: {passing} of {len(rows)} functions pass in "
-                  f"{elapsed:.1f} s")
+    uncheckable = sum(r.verdict == "cannot-check" for r in rows)
+    if uncheckable and passing + uncheckable == len(rows):   # nothing of the user's code failed
+        console.print(f"[magenta]NOT CHECKED[/]: {passing} of {len(rows)} functions pass; {uncheckable} could not "
+                      f"be called as written (not a failure of your code: declare how to call "
+                      f"{'it' if uncheckable == 1 else 'them'}, see the message) in {elapsed:.1f} s")
+        return
+    also = (f"; {uncheckable} could not be called as written (not a failure of your code)" if uncheckable else "")
+    console.print(f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}: {passing} of {len(rows)} functions pass"
+                  f"{also} in {elapsed:.1f} s")
