@@ -13,8 +13,8 @@ import numpy as np
 from .layer_access import find_path, get_path
 from .layer_declaration import (BACKWARD_NAMES, BIAS_NAMES, FORWARD_NAMES, LEARNING_RATE_NAMES, WEIGHT_NAMES, Config,
                                 Layer, layer_ops)
-from .layer_probe import CANDIDATES, filter_layout, fit, maker, named_plan
-from .layers import declaration_hint
+from .layer_probe import CANDIDATES, probes, filter_layout, fit, maker, named_plan
+from .layers import call_backward, declaration_hint
 
 
 def _op_of(cls) -> str | None:
@@ -63,12 +63,12 @@ def discover(cls, module_layout: str) -> Layer | Undiscovered:
     if op not in CANDIDATES:   # an element-wise activation: built without arguments
         named, unknown = named_plan(cls, op)
         if unknown:
-            return _cannot(layer, f"its constructor's parameter {unknown[0]} cannot be matched (a {op} has no sizes)")
+            return _cannot(layer, f"its constructor's parameter {unknown[0]} cannot be matched (a {op} has no sizes)", cls)
         layer.make = maker(cls, named, False)
         return layer
-    found = fit(cls, op, forward, module_layout)
+    found = fit(cls, op, forward, module_layout, backward=lambda obj, dy: call_backward(layer, obj, dy))
     if isinstance(found, str):
-        return _cannot(layer, found)
+        return _cannot(layer, found, cls)
     layer.make, layer.layout = maker(cls, found.plan, found.tuples), found.layout
     supports = dict(found.supports)
     fields = {f for _, f in found.plan}
@@ -76,11 +76,11 @@ def discover(cls, module_layout: str) -> Layer | Undiscovered:
         probe = found.probe
         w, b = find_path(probe, WEIGHT_NAMES), find_path(probe, BIAS_NAMES)
         if w is None:
-            return _cannot(layer, "no weight attribute found (looked for " + ", ".join(WEIGHT_NAMES) + ")")
+            return _cannot(layer, "no weight attribute found (looked for " + ", ".join(WEIGHT_NAMES) + ")", cls)
         layer.filter_layout = filter_layout(np.shape(get_path(probe, w)), op, found.config)
         if layer.filter_layout is None:
             return _cannot(layer, f"its weights {w} have shape {np.shape(get_path(probe, w))}, no layout crosscheck "
-                                  f"knows for these sizes; declare filter_layout")
+                                  f"knows for these sizes; declare filter_layout", cls)
         layer.weights = {("filters" if op == "conv2d" else "kernel"): w}
         if b is not None:
             bias_size = np.size(get_path(probe, b))
@@ -95,6 +95,8 @@ def discover(cls, module_layout: str) -> Layer | Undiscovered:
             supports["bias"] = False
         if op == "conv2d" and "stride" not in fields:
             supports["strides"] = (1,)
+        if supports.get("padding") == "same":   # where an even kernel's extra row goes is not known: odd ones
+            supports["kernel_sizes"] = (3, 1)
         if op == "conv2d" and "kernel" not in fields:
             shape = np.shape(get_path(probe, w))
             supports.update(kernel_sizes=(shape[-1] if layer.filter_layout in ("FCHW", "FHW") else shape[1],),
@@ -103,6 +105,31 @@ def discover(cls, module_layout: str) -> Layer | Undiscovered:
         layer.op = "pool"   # both modes
     layer.supports = supports
     return layer
+
+
+def complete(layer: Layer) -> None:
+    """Fill in what a declaration left out and crosscheck can find (a conv or dense layer's weights
+    and their layout; the method names where the defaults are not the class's): the declared layer
+    built once with the probe sizes, in its layout. Nothing changes where that fails."""
+    candidates = [p for p in probes(layer.op) if p[0] == layer.layout] if layer.op in CANDIDATES else []
+    try:
+        obj = layer.make(candidates[0][1] if candidates else probe_config(layer.op if layer.op != "pool" else "max_pool2d"))
+        forward, backward = method_names(type(obj))
+        if not callable(getattr(obj, layer.forward, None)) and forward:
+            layer.forward = forward
+        if not callable(getattr(obj, layer.backward, None)) and backward:
+            layer.backward = backward
+        if layer.weights or layer.op not in ("conv2d", "dense") or not candidates:
+            return
+        _, config, x, _ = candidates[0]
+        getattr(obj, layer.forward)(x)
+    except Exception:   # the run itself reports what fails
+        return
+    w, b = find_path(obj, WEIGHT_NAMES), find_path(obj, BIAS_NAMES)
+    if w is None:
+        return
+    layer.weights = {("filters" if layer.op == "conv2d" else "kernel"): w, **({"bias": b} if b else {})}
+    layer.filter_layout = layer.filter_layout or filter_layout(np.shape(get_path(obj, w)), layer.op, config) or ""
 
 
 @dataclass(frozen=True)
@@ -114,8 +141,19 @@ class Undiscovered:
     verdict: str = "error"
 
 
-def _cannot(layer: Layer, why: str) -> Undiscovered:
-    return Undiscovered(f"{layer.name}: {why}; declare it in one line: {declaration_hint(layer)}", "cannot-check")
+def _cannot(layer: Layer, why: str, cls=None) -> Undiscovered:
+    return Undiscovered(f"{layer.name}: {why}; declare it in one line: "
+                        f"{declaration_hint(layer, _make_text(cls, layer.op) if cls else '')}", "cannot-check")
+
+
+def _make_text(cls, op: str) -> str:
+    """``lambda c: Conv(in_channels=c.in_channels, depth=<?>)``: the constructor call a declaration's
+    ``make`` needs, with what names matched filled in."""
+    named, unknown = named_plan(cls, op)
+    config_field = {"kernel": "kernel_size", "learning_rate": "1.0"}
+    args = [f"{p}={'c.' if f != 'learning_rate' else ''}{config_field.get(f, f)}" for p, f in named]
+    args += [f"{p}=c.???" for p in unknown]
+    return f"lambda c: {cls.__name__}({', '.join(args)})"
 
 
 def module_layout(module) -> str:

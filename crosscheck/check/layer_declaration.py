@@ -35,7 +35,7 @@ INPUT_GRAD_NAMES = ("dx", "dX", "d_x", "dinput", "d_input", "dinputs", "grad_inp
 LAYOUTS = ("NCHW", "NHWC", "CHW", "HWC", "HW", "D", "DN")
 FILTER_LAYOUTS = ("FCHW", "HWIO", "FHWC", "FHW", "IO", "OI")
 GRAD_KEYS = ("input", "filters", "kernel", "bias")
-WEIGHT_NAMES = ("W", "w", "weight", "weights", "filters", "kernel", "K")
+WEIGHT_NAMES = ("W", "w", "weight", "weights", "filters", "kernel", "kernels", "K")
 BIAS_NAMES = ("b", "bias", "biases")
 CONSTRUCTOR = {   # configuration field -> constructor parameter names that mean it
     "in_channels": ("in_channels", "in_ch", "input_channels", "n_in_channels", "c_in", "channels", "num_channels"),

@@ -95,7 +95,7 @@ def maker(cls, plan: list, tuples: bool):
     return make
 
 
-def _probes(op: str):
+def probes(op: str):
     """(layout, Config, input, accepted output shapes -> supports they imply) per candidate layout."""
     if op == "dense":
         config = Config(op, in_features=D_IN, out_features=D_OUT)
@@ -125,8 +125,10 @@ def _probes(op: str):
         yield layout, config, x, {y_of(o): s for o, s in outs.items()}
 
 
-def fit(cls, op: str, forward: str, first_layout: str = "NCHW") -> Fit | str:
-    """A Fit, or why none was found (naming the parameter that could not be matched)."""
+def fit(cls, op: str, forward: str, first_layout: str = "NCHW", backward=None) -> Fit | str:
+    """A Fit, or why none was found (naming the parameter that could not be matched). ``backward(obj,
+    dy)``: a guess whose backward also runs is preferred (a layer on column vectors whose backward
+    takes (D, 1) only), else the first whose forward gives the expected shape."""
     named, unknown = named_plan(cls, op)
     taken = {f for _, f in named}
     free = [f for f in CANDIDATES.get(op, ()) if f not in taken]
@@ -135,8 +137,8 @@ def fit(cls, op: str, forward: str, first_layout: str = "NCHW") -> Fit | str:
                f"{', '.join(unknown[len(free):])} cannot be matched (no size of a {op} is left for it)"
     pair_default = any(isinstance(p.default, tuple) for p in parameters(cls)
                        if p.name in {n for n, f in named if f in SIZE_FIELDS})
-    first_error = None
-    probes = sorted(_probes(op), key=lambda probe: probe[0] != first_layout)
+    errors, forward_only = [], None
+    probes = sorted(probes(op), key=lambda probe: probe[0] != first_layout)
     for assignment in itertools.permutations(free, len(unknown)):
         plan = named + list(zip(unknown, assignment))
         for tuples in ((True,) if pair_default else (False, True)):
@@ -146,22 +148,40 @@ def fit(cls, op: str, forward: str, first_layout: str = "NCHW") -> Fit | str:
                     obj = make(config)
                     y = getattr(obj, forward)(np.array(x, copy=True))
                 except Exception as exc:   # the user's code refused this guess: try the next one
-                    first_error = first_error or f"{type(exc).__name__}: {exc}"
+                    errors.append(f"{type(exc).__name__}: {exc}")
                     continue
                 shape = tuple(np.shape(y))
-                if shape in accepted:
-                    plan_fields = {f for _, f in plan}
-                    supports = {k: v for k, v in accepted[shape].items()
-                                if not (k == "pads" and "pad" in plan_fields)
-                                and not (k == "padding" and "pad" in plan_fields)
-                                and not (k in ("strides", "pool_sizes") and "stride" in plan_fields
-                                         and (k == "strides" or "kernel" in plan_fields))}
-                    return Fit(plan, tuples, layout, obj, config, shape, supports)
+                if shape not in accepted:
+                    continue
+                found = Fit(plan, tuples, layout, obj, config, shape, _implied(accepted[shape], plan))
+                try:
+                    if backward is not None:
+                        backward(obj, np.ones(shape))
+                except Exception:
+                    forward_only = forward_only or found
+                    continue
+                return found
+    if forward_only is not None:
+        return forward_only
     what = f"its constructor's parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}" if unknown \
         else "its constructor"
     return (f"{what} could not be matched to a {op}'s sizes (tried "
             f"{', '.join(CANDIDATES.get(op, ())) or 'no arguments'}, as ints and as pairs, on every layout; "
-            f"the first error: {first_error or 'the output had none of the expected shapes'})")
+            f"the first error: {errors[0] if errors else 'the output had none of the expected shapes'})")
+
+
+def _implied(supports: dict, plan: list) -> dict:
+    """What an accepted output shape implies, for the sizes the constructor does not take: no pad
+    parameter and a smaller output, no padding; a pool without a stride parameter, a fixed window."""
+    given = {f for _, f in plan}
+    out = {}
+    for key, value in supports.items():
+        if key in ("pads", "padding") and "pad" in given:
+            continue
+        if key == "strides" and "stride" in given or key == "pool_sizes" and {"stride", "kernel"} <= given:
+            continue
+        out[key] = value
+    return out
 
 
 def filter_layout(shape: tuple, op: str, config: Config) -> str | None:

@@ -60,7 +60,7 @@ def _config_of(case: Case, layer: Layer) -> Config:
     return Config(case.op, in_channels=nhwc[3], input_shape=shape)
 
 
-def _call_backward(layer: Layer, obj, dy):
+def call_backward(layer: Layer, obj, dy):
     method = getattr(obj, layer.backward)
     if layer.learning_rate is None:
         return method(dy)
@@ -156,7 +156,7 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
             else:
                 d_layer = dy if op == "dense" or dy.ndim != 4 else to_layer(
                     dy, case_layout, "HWC" if layer.layout == "HW" and op == "conv2d" else layer.layout)
-            dx, returned = split_backward(watched(lambda d: _call_backward(layer, obj, d), d_layer, "dout"),
+            dx, returned = split_backward(watched(lambda d: call_backward(layer, obj, d), d_layer, "dout"),
                                           weight_names)
             if dx is None:
                 path = _input_grad_path(layer, obj)
@@ -270,11 +270,12 @@ def _default_supports(layer) -> dict:
     return out
 
 
-def declaration_hint(layer: Layer) -> str:
+def declaration_hint(layer: Layer, make: str = "") -> str:
     """The one-line ``crosscheck.Layer(...)`` that tells crosscheck what it guessed for ``layer``,
-    to be corrected where the guess is wrong."""
+    to be corrected where the guess is wrong; ``make``: the text of its ``make`` (default
+    ``lambda c: Name(...)``)."""
     name = layer.row_name()
-    parts = [f"lambda c: {name}(...)", f"op={layer.op!r}", f"layout={layer.layout!r}"]
+    parts = [make or f"lambda c: {name}(...)", f"op={layer.op!r}", f"layout={layer.layout!r}"]
     if layer.weights:
         parts.append(f"weights={layer.weights!r}")
     if layer.filter_layout:

@@ -24,7 +24,7 @@ from ..case import Case, Outcome
 from ..registry import OPS as REGISTRY
 from . import cases as C
 from . import cs231n, deeplearning_ai
-from .discovery import discover, layer_classes, module_layout, probe_config
+from .discovery import complete, discover, layer_classes, module_layout, probe_config
 from .layer_declaration import FILTER_LAYOUTS, GRAD_KEYS, LAYOUTS, Layer, layer_ops
 from .layers import activation_run, layer_cases, layer_run
 from .run import Spec
@@ -126,6 +126,8 @@ def _plan_and_spec(layer, index: int) -> tuple[LayerPlan, Spec]:
         return plan, plan_spec(plan)
     if layer.op in (*layer_ops(), "pool"):   # named after its class, built once (the user's code)
         _name_layer(layer)
+        if layer.layout in LAYOUTS:
+            complete(layer)
     plan = plan_of(layer, f"LAYERS[{index}]")
     if plan.problem:
         return plan, plan_spec(plan)
