@@ -138,12 +138,12 @@ def fit(cls, op: str, forward: str, first_layout: str = "NCHW", backward=None) -
     pair_default = any(isinstance(p.default, tuple) for p in parameters(cls)
                        if p.name in {n for n, f in named if f in SIZE_FIELDS})
     errors, forward_only = [], None
-    probes = sorted(probes(op), key=lambda probe: probe[0] != first_layout)
+    ordered = sorted(probes(op), key=lambda probe: probe[0] != first_layout)
     for assignment in itertools.permutations(free, len(unknown)):
         plan = named + list(zip(unknown, assignment))
         for tuples in ((True,) if pair_default else (False, True)):
             make = maker(cls, plan, tuples)
-            for layout, config, x, accepted in probes:
+            for layout, config, x, accepted in ordered:
                 try:
                     obj = make(config)
                     y = getattr(obj, forward)(np.array(x, copy=True))
