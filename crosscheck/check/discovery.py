@@ -13,7 +13,7 @@ import numpy as np
 from .layer_access import find_path, get_path
 from .layer_declaration import (BACKWARD_NAMES, BIAS_NAMES, FORWARD_NAMES, LEARNING_RATE_NAMES, WEIGHT_NAMES, Config,
                                 Layer, layer_ops)
-from .layer_probe import CANDIDATES, probes, filter_layout, fit, maker, named_plan
+from .layer_probe import CANDIDATES, filter_layout, fit, maker, named_plan, probes
 from .layers import call_backward, declaration_hint
 
 
