@@ -9,6 +9,7 @@
     deeplearning_ai.py  --convention deeplearning-ai (Coursera "Convolutional Neural Networks: Step by Step")
     layer_declaration.py  crosscheck.Layer (a declared layer class), Config, the names discovery knows
     discovery.py        layer classes found without declarations (op, constructor, weights, layouts)
+    layer_probe.py      a layer class run on probe sizes: its constructor's meaning, its layouts
     layers.py           --convention layers: a layer class run on its op's cases
 
 Every convention maps the user's functions onto registry ops through small adapters, so the

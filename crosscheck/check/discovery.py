@@ -79,7 +79,7 @@ def discover(cls, module_layout: str) -> Layer | Undiscovered:
             return _cannot(layer, "no weight attribute found (looked for " + ", ".join(WEIGHT_NAMES) + ")", cls)
         layer.filter_layout = filter_layout(np.shape(get_path(probe, w)), op, found.config)
         if layer.filter_layout is None:
-            return _cannot(layer, f"its weights {w} have shape {np.shape(get_path(probe, w))}, no layout crosscheck "
+            return _cannot(layer, f"its weights `{w}` have shape {np.shape(get_path(probe, w))}, no layout crosscheck "
                                   f"knows for these sizes; declare filter_layout", cls)
         layer.weights = {("filters" if op == "conv2d" else "kernel"): w}
         if b is not None:
@@ -87,7 +87,7 @@ def discover(cls, module_layout: str) -> Layer | Undiscovered:
             units = found.config.out_channels if op == "conv2d" else found.config.out_features
             if bias_size != units:
                 return Undiscovered(
-                    f"{name}: its bias {b} has shape {np.shape(get_path(probe, b))}, one value per output position "
+                    f"{name}: its bias `{b}` has shape {np.shape(get_path(probe, b))}, one value per output position "
                     f"(an untied bias); TensorFlow's {op} has one bias per output channel, so crosscheck cannot compare "
                     f"it (not a claim that it is wrong)", verdict="cannot-check")
             layer.weights["bias"] = b
@@ -150,7 +150,7 @@ def _make_text(cls, op: str) -> str:
     """``lambda c: Conv(in_channels=c.in_channels, depth=<?>)``: the constructor call a declaration's
     ``make`` needs, with what names matched filled in."""
     named, unknown = named_plan(cls, op)
-    config_field = {"kernel": "kernel_size", "learning_rate": "1.0"}
+    config_field = {"learning_rate": "1.0"}
     args = [f"{p}={'c.' if f != 'learning_rate' else ''}{config_field.get(f, f)}" for p, f in named]
     args += [f"{p}=c.???" for p in unknown]
     return f"lambda c: {cls.__name__}({', '.join(args)})"

@@ -40,9 +40,9 @@ BIAS_NAMES = ("b", "bias", "biases")
 CONSTRUCTOR = {   # configuration field -> constructor parameter names that mean it
     "in_channels": ("in_channels", "in_ch", "input_channels", "n_in_channels", "c_in", "channels", "num_channels"),
     "out_channels": ("out_channels", "out_ch", "n_filter", "n_filters", "num_filters", "filters", "n_out",
-                     "output_channels", "out_filters", "f"),
+                     "output_channels", "out_filters", "f", "nb_filters", "num_kernels", "n_kernels"),
     "kernel": ("kernel_size", "kernel_shape", "kernel", "filter_size", "ksize", "k", "h_filter", "w_filter",
-               "size", "pool_size", "field"),
+               "size", "pool_size", "field", "field_size", "window_size", "window", "pool"),
     "stride": ("stride", "strides", "s"),
     "pad": ("padding", "pad", "p"),
     "in_features": ("in_features", "in_size", "input_len", "n_in", "input_dim", "in_dim", "d_in", "fan_in",

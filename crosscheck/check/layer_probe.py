@@ -17,6 +17,7 @@ from .layer_declaration import CONSTRUCTOR, LEARNING_RATE_NAMES, Config
 #: probe sizes, all distinct: batch N, channels C, filters F, kernel k, conv input H x W, pool input
 N, C, F, K, H, W = 3, 2, 4, 3, 7, 8
 POOL_H, POOL_W, POOL_K = 8, 10, 2
+MAX_TRIES = 240   # builds tried before giving up (five unknown conv parameters are 120 orders, twice)
 D_IN, D_OUT, D_N = 4, 3, 2
 SIZE_FIELDS = ("kernel", "stride", "pad")
 CANDIDATES = {"conv2d": ("in_channels", "out_channels", "kernel", "stride", "pad"),
@@ -139,11 +140,15 @@ def fit(cls, op: str, forward: str, first_layout: str = "NCHW", backward=None) -
                        if p.name in {n for n, f in named if f in SIZE_FIELDS})
     errors, forward_only = [], None
     ordered = sorted(probes(op), key=lambda probe: probe[0] != first_layout)
+    tries = 0
     for assignment in itertools.permutations(free, len(unknown)):
         plan = named + list(zip(unknown, assignment))
         for tuples in ((True,) if pair_default else (False, True)):
             make = maker(cls, plan, tuples)
             for layout, config, x, accepted in ordered:
+                tries += 1
+                if tries > MAX_TRIES:
+                    break
                 try:
                     obj = make(config)
                     y = getattr(obj, forward)(np.array(x, copy=True))

@@ -186,9 +186,9 @@ def print_check_verdict(console: Console, rows, ok: bool, elapsed: float) -> Non
     uncheckable = sum(r.verdict == "cannot-check" for r in rows)
     if uncheckable and passing + uncheckable == len(rows):   # nothing of the user's code failed
         console.print(f"[magenta]NOT CHECKED[/]: {passing} of {len(rows)} functions pass; {uncheckable} could not "
-                      f"be called as written (not a failure of your code: declare how to call "
-                      f"{'it' if uncheckable == 1 else 'them'}, see the message) in {elapsed:.1f} s")
+                      f"be checked as written (not a failure of your code: {'its' if uncheckable == 1 else 'each'} "
+                      f"message says why and what to declare) in {elapsed:.1f} s")
         return
-    also = (f"; {uncheckable} could not be called as written (not a failure of your code)" if uncheckable else "")
+    also = (f"; {uncheckable} could not be checked as written (not a failure of your code)" if uncheckable else "")
     console.print(f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}: {passing} of {len(rows)} functions pass"
                   f"{also} in {elapsed:.1f} s")
