@@ -156,10 +156,17 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
             else:
                 d_layer = dy if op == "dense" or dy.ndim != 4 else to_layer(
                     dy, case_layout, "HWC" if layer.layout == "HW" and op == "conv2d" else layer.layout)
-            dx, returned = split_backward(watched(lambda d: call_backward(layer, obj, d), d_layer, "dout"),
-                                          weight_names)
+            result = watched(lambda d: call_backward(layer, obj, d), d_layer, "dout")
+            dx, returned = split_backward(result, weight_names)
+            if isinstance(result, dict) and isinstance(layer.grads, dict):   # declared keys of the returned dict
+                dx = result.get(layer.grads.get("input"), dx)
+                returned.update({n: result[layer.grads[n]] for n in weight_names if layer.grads.get(n) in result})
             if dx is None:
                 path = _input_grad_path(layer, obj)
+                if path is None and isinstance(result, dict):
+                    raise LookupError(f"{layer.backward} returned a dict with keys {', '.join(map(str, result))}: none "
+                                      f"is an input gradient crosscheck knows (dx, x, input, d_input, ...); declare "
+                                      f"grads={{'input': KEY}}")
                 dx = get_path(obj, path) if path else None
             out = [None if dx is None else back(dx, op if op != "conv2d" else "input")]
             for n in names[1:len(arrays)]:

@@ -119,6 +119,26 @@ def test_a_declared_input_gradient_attribute_is_read():
     assert pullback(dy)[0] is None
 
 
+class SigmoidOwnKeys:
+    def forward(self, x):
+        self.y = 1 / (1 + np.exp(-x))
+        return self.y
+
+    def backward(self, d):
+        return {"grad_wrt_in": d * self.y * (1 - self.y)}
+
+
+def test_a_returned_dict_of_unknown_keys_is_cannot_check_until_its_key_is_declared():
+    x, dy = np.array([[0.0, 1.0]]), np.array([[1.0, 1.0]])
+    _, pullback = layer_impl(crosscheck.Layer(lambda c: SigmoidOwnKeys(), op="sigmoid"), "NHWC", []).vjp("sigmoid", x)
+    with pytest.raises(LookupError, match="keys grad_wrt_in: none is an input gradient crosscheck knows"):
+        pullback(dy)
+    declared = crosscheck.Layer(lambda c: SigmoidOwnKeys(), op="sigmoid", grads={"input": "grad_wrt_in"})
+    _, pullback = layer_impl(declared, "NHWC", []).vjp("sigmoid", x)
+    y = 1 / (1 + np.exp(-x))
+    assert np.allclose(pullback(dy)[0], y * (1 - y))
+
+
 def test_only_a_conv_or_dense_layer_may_leave_out_its_input_gradient():
     assert "d_input" in _optional(None, "conv2d") and "d_x" in _optional(None, "dense")
     assert _optional(None, "max_pool2d") == set() and _optional(None, "relu") == set()
