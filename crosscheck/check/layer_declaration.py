@@ -81,7 +81,8 @@ class Layer:
     """How to check one layer class (``crosscheck.Layer``).
 
     make: ``make(config) -> layer`` (a :class:`Config`: ``in_channels``, ``out_channels``, ``kernel``,
-        ``kernel_size``, ``stride``, ``pad``, ``in_features``, ``out_features``, ``input_shape``, ``mode``).
+        ``kernel_size``, ``stride``, ``pad``, ``pads`` (top, bottom, left, right), ``in_features``,
+        ``out_features``, ``input_shape``, ``mode``).
     op: the registry op it computes: "conv2d", "max_pool2d", "avg_pool2d", "dense", "relu", ...
     layout: its activations: "NCHW", "NHWC", or one example "CHW", "HWC", "HW" (one channel); for
         dense, rows are examples ((N, D), any of the batched layouts), "DN" (columns are examples:
