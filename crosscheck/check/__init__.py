@@ -70,7 +70,8 @@ def rerun(replay_path: str | os.PathLike[str], module: types.ModuleType) -> Outc
     info = doc.get("check")
     if not info:
         raise ValueError(f"{replay_path} is not a `crosscheck check` case (no 'check' entry); use crosscheck replay")
-    specs = {s.name: s for s in specs_for(info["convention"], module)}
+    specs = {s.name: s for spec in specs_for(info["convention"], module) for s in (spec, spec.self_check)
+             if isinstance(s, Spec)}
     spec = specs.get(info["function"])
     if spec is None:
         raise ValueError(f"{info['function']} is not a {info['convention']} function of this module")
