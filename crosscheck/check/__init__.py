@@ -10,6 +10,10 @@
     layer_declaration.py  crosscheck.Layer (a declared layer class), Config, the names discovery knows
     discovery.py        layer classes found without declarations (op, constructor, weights, layouts)
     layers.py           --convention layers: a layer class run on its op's cases
+    identify.py         which op a forward computes, told by its behaviour (scaled activations fitted)
+    self_consistency.py the backward against float64 finite differences of the code's own forward
+    self_examine.py     which classes and function pairs are judged that way; their Specs
+    self_checked.py     building, running and reaching into them (in the worker)
 
 Every convention maps the user's functions onto registry ops through small adapters, so the
 TensorFlow oracle, the tolerance policy, diagnosis and reports are those of ``crosscheck run``.

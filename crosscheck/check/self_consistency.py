@@ -85,7 +85,8 @@ def judge_gradients(forward, arrays: dict, grads: dict, dy, *, seed: int, case: 
         d = compare(actual, fd, tol, tensor=tensor, path=PATH)
         if not d.passed and case is not None:
             try:   # only the hypotheses that need no OpInfo apply (sign, scale, NaN, ...)
-                d.diagnosis = [dict(e, evidence=e["evidence"].replace("TensorFlow", "finite differences"))
+                d.diagnosis = [dict(e, evidence=e["evidence"].replace("TensorFlow's", "the finite differences'")
+                                    .replace("TensorFlow", "finite differences"))
                                for e in diagnose_tensor(None, case, d, actual, fd, tol)]
             except Exception:   # noqa: BLE001 - a diagnosis is a hint; the verdict stands without it
                 d.diagnosis = []

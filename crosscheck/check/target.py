@@ -140,7 +140,8 @@ def _plan_and_spec(layer, index: int) -> tuple[LayerPlan, Spec]:
     plan = plan_of(layer, f"LAYERS[{index}]")
     if plan.problem:
         return plan, plan_spec(plan)
-    plan = dataclasses.replace(plan, self_check={"note": str.__str__(layer.note or "")})
+    if isinstance(layer.note, str) and layer.note:   # what its forward was identified as
+        plan = dataclasses.replace(plan, self_check={"note": str.__str__(layer.note)})
     return plan, plan_spec(plan, activation_run(layer) if layer.activation else layer_run(layer), layer)
 
 
