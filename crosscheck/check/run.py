@@ -36,6 +36,7 @@ from ..threads import limit_threads
 from ..tolerance import tolerance
 from ..tracebacks import INSIDE_CROSSCHECK, ConventionError, user_traceback
 from .loading import CallTimeout, time_limit
+from .self_consistency import CANNOT_JUDGE
 
 VERDICTS = ("passed", "passed-with-note", "failed", "not-implemented", "cannot-check", "error")
 TIE_RULES = {"all": "full gradient to every tied maximum", "split": "split equally", "last": "last maximum",
@@ -423,6 +424,9 @@ def with_self_consistency(spec: Spec, row: Row, check) -> Row:
         row.notes.insert(0, spec.note)
         if row.verdict == "passed":
             row.verdict = "passed-with-note"
+    unjudged = [o.message for o in row.outcomes if o.status != PASS]
+    if spec.self_check == "self" and row.verdict == "failed" and unjudged and all(CANNOT_JUDGE in m for m in unjudged):
+        row.verdict, row.message, row.causes, row.examples, row.failing = "cannot-check", unjudged[0], {}, {}, 0
     if spec.self_check == "self":
         row.self_consistency = row.verdict if row.verdict != "passed-with-note" else "passed"
     elif spec.self_check is not None and row.verdict not in ("error", "cannot-check"):

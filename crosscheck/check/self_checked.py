@@ -30,7 +30,7 @@ from ..tolerance import tolerance
 from ..tracebacks import user_traceback
 from .layer_access import DICTS, GRAD_DICTS, grad_path
 from .layer_declaration import BIAS_NAMES, WEIGHT_NAMES
-from .self_consistency import NO_OP_NOTE, SELF_OP, judge_gradients, self_outcome
+from .self_consistency import CANNOT_JUDGE, SELF_OP, judge_gradients, self_outcome
 
 FORWARD_NAMES = ("forward", "forward_pass", "fprop", "__call__")
 BACKWARD_NAMES = ("backward", "backprop", "backward_pass", "bprop")
@@ -215,8 +215,8 @@ def run_subject(subject: Subject, case: Case, options: dict | None = None, max_e
         return Outcome(case, IMPLEMENTATION_ERROR, message=user_traceback(exc), impl=subject.name)
     if not np.array_equal(np.asarray(y), np.asarray(again), equal_nan=True):
         return Outcome(case, IMPLEMENTATION_ERROR, impl=subject.name, message=(
-            f"{subject.name}: two forward passes on the same input differ (dropout or another random step?): "
-            "finite differences cannot judge its backward"))
+            f"{subject.name} {CANNOT_JUDGE}two forward passes on the same input differ (dropout or another random "
+            "step?); make the forward deterministic (a test mode) or declare it with crosscheck.Layer"))
     for p, value in snapshot.items():   # a backward that also stepped the weights: back to where it started
         put(obj, p, value.copy())
 
@@ -224,9 +224,11 @@ def run_subject(subject: Subject, case: Case, options: dict | None = None, max_e
         for p, value in params.items():
             put(obj, p, value)
         return forward(input)
-    missing = {"input": f"{subject.name} does not compute d_input (a first layer)"}
-    missing.update({p: f"no gradient of {p} found after the backward (looked for d{_parts(p)[-1]}, "
-                       f"grads['{_parts(p)[-1]}'], ...)" for p in paths})
+    # no input gradient is a first layer's, unless there is nothing else to judge (starter code?)
+    missing = {"input": f"{subject.name} does not compute d_input (a first layer)"} if any(
+        g is not None for g in grads.values()) else {}
+    missing.update({p: f"{subject.name} does not compute d_{p} (no d{_parts(p)[-1]}, grads['{_parts(p)[-1]}'] "
+                       "or the like after its backward)" for p in paths})
     diffs = []
     if subject.reference is not None:
         expected = subject.reference(x)
@@ -242,7 +244,7 @@ def run_subject(subject: Subject, case: Case, options: dict | None = None, max_e
                                      **({"max_elements": max_elements} if max_elements else {}))
         except Exception as exc:   # noqa: BLE001 - the forward raised on a perturbed input
             return Outcome(case, IMPLEMENTATION_ERROR, message=user_traceback(exc), impl=subject.name)
-    return self_outcome(case, diffs, subject.name, [NO_OP_NOTE] if not subject.notes else list(subject.notes))
+    return self_outcome(case, diffs, subject.name)
 
 
 # -------------------------------------------------------------------------------- the probes
@@ -250,13 +252,18 @@ def run_subject(subject: Subject, case: Case, options: dict | None = None, max_e
 def probe_shapes(subject: Subject, elementwise: bool) -> tuple[tuple, ...] | str:
     """((input shape, output shape), ...) the subject's forward takes (at most MAX_SHAPES), or why none."""
     shapes, last = [], ""
-    for shape in (ELEMENTWISE_SHAPES if elementwise else NETWORK_PROBES):
+    for shape in (ELEMENTWISE_SHAPES if elementwise else dict.fromkeys((*_weight_probes(subject), *NETWORK_PROBES))):
         try:
             obj = subject.make()
             y = _first_output(method(obj, FORWARD_NAMES))(np.random.default_rng(0).standard_normal(shape))
             y = np.asarray(y, dtype=np.float64)
         except Exception as exc:   # noqa: BLE001 - the shape it cannot take
             last = f"{type(exc).__name__}: {exc}"
+            continue
+        try:   # a shape only its forward takes (a dense layer's on a 4-D input) is no case
+            method(obj, BACKWARD_NAMES)(np.random.default_rng(1).standard_normal(y.shape))
+        except Exception as exc:   # noqa: BLE001
+            last = f"{type(exc).__name__} in its backward: {exc}"
             continue
         if y.dtype.kind == "f" and y.size:
             shapes.append((tuple(int(s) for s in shape), tuple(int(s) for s in y.shape)))
@@ -265,6 +272,23 @@ def probe_shapes(subject: Subject, elementwise: bool) -> tuple[tuple, ...] | str
     if shapes:
         return tuple(shapes)
     return f"{subject.name}: its forward took none of the input shapes tried ({last})"
+
+
+def _weight_probes(subject: Subject) -> tuple:
+    """Input shapes its first parameter array suggests: (in, out) or (out, in) weights take (2, in);
+    (F, C, k, k) or (k, k, C, F) filters take C channels first or last."""
+    try:
+        obj = subject.make()
+        paths = parameters(obj)
+        w = np.shape(get(obj, paths[0])) if paths else ()
+    except Exception:   # noqa: BLE001 - then only the fixed probes
+        return ()
+    if len(w) == 2:
+        return ((2, w[0]), (2, w[1]))
+    if len(w) == 4:
+        side = max(w) + 3
+        return tuple((2, c, side, side) for c in (w[1], w[2])) + tuple((2, side, side, c) for c in (w[2], w[1]))
+    return ()
 
 
 def subject_cases(shapes: tuple):

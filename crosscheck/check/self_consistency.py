@@ -43,6 +43,7 @@ from ..tolerance import Tolerance, rms
 SELF_OP = "self-consistency"     # the op of a case judged only against the code's own forward
 PATH = "own forward, by finite differences"   # "own": the reference is crosscheck's, not TensorFlow's
 NO_OP_NOTE = "no TensorFlow op matches the forward; backward judged against your own forward"
+CANNOT_JUDGE = "cannot be judged against its own forward: "   # a row whose cases all say this: cannot-check
 MAX_ELEMENTS = 64
 RTOL = 1e-5
 RTOL_FLOAT32 = 1e-2

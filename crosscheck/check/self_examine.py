@@ -15,21 +15,32 @@ Runs in the check worker (the user's code is called); the plans carry plain valu
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import types
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..case import Case, Outcome
+from ..case import IMPLEMENTATION_ERROR, Case, Outcome
 from ..registry import OPS as REGISTRY
-from .identify import OTHER_CANDIDATES, SCALABLE, Identity, identify
+from ..tracebacks import user_traceback
 from .discovery import _op_of
+from .identify import OTHER_CANDIDATES, SCALABLE, Identity, identify
 from .layer_declaration import Config, Layer, activations
 from .layers import layer_cases, layer_impl
 from .run import Spec
-from .self_checked import (ELEMENTWISE_SHAPES, FORWARD_NAMES, FunctionPair, Subject, constructible, method, parameters,
-                           probe_shapes, run_subject, subject_cases)
+from .self_checked import (
+    FORWARD_NAMES,
+    FunctionPair,
+    Subject,
+    constructible,
+    method,
+    parameters,
+    probe_shapes,
+    run_subject,
+    subject_cases,
+)
 from .self_consistency import NO_OP_NOTE, SELF_OP, judge_gradients, self_outcome
 
 ALSO_EXAMPLES = 2          # cases of the self-consistency verdict beside TensorFlow's
@@ -152,11 +163,11 @@ def function_pairs(module: types.ModuleType) -> list:
             continue
         if style == "derivative":
             style = _derivative_style(forward, partner)
-        pair = (lambda f, b, s: lambda: FunctionPair(f, b, s))(forward, partner, style)
+        pair = functools.partial(FunctionPair, forward, partner, style)
         note = (f"{partner.__name__} takes the forward's output (its derivative written in terms of it)"
                 if style == "derivative_y" else "")
         try:
-            ident = identify(lambda x: pair().forward(x))
+            ident = identify(lambda x, pair=pair: pair().forward(x))
         except Exception:   # noqa: BLE001
             ident = Identity()
         if ident.tf_judged:
@@ -216,7 +227,8 @@ def _derivative_style(forward, derivative) -> str:
         on_y = np.asarray(derivative(np.asarray(forward(x.copy()))), np.float64)
     except Exception:   # noqa: BLE001
         return "derivative_x"
-    close = lambda g: g.shape == slope.shape and np.allclose(g, slope, rtol=1e-5, atol=1e-6)  # noqa: E731
+    def close(g):
+        return g.shape == slope.shape and np.allclose(g, slope, rtol=1e-5, atol=1e-6)
     return "derivative_y" if close(on_y) and not close(on_x) else "derivative_x"
 
 
@@ -224,8 +236,8 @@ def _derivative_style(forward, derivative) -> str:
 
 def plan_fields(entry: SelfEntry) -> dict:
     """The plain values of a self-consistency entry's plan (crosscheck.check.target.LayerPlan fields)."""
-    return dict(name=entry.subject.name, op=SELF_OP, layout="NCHW",
-                self_check={"shapes": entry.shapes, "notes": tuple(n for n in entry.subject.notes if n)})
+    return {"name": entry.subject.name, "op": SELF_OP, "layout": "NCHW",
+            "self_check": {"shapes": entry.shapes, "notes": tuple(n for n in entry.subject.notes if n)}}
 
 
 def _runs_in_worker(module, case: Case, options: dict) -> Outcome:
@@ -260,7 +272,6 @@ def also_run(layer: Layer):
     crosscheck.check.layers, so the same object, layouts and gradients)."""
 
     def run(module, case: Case, options: dict) -> Outcome:
-        from ..tracebacks import user_traceback  # deferred: only on this path
         impl = layer_impl(layer, case.params.get("data_format", "NHWC"), [])
         names = [n for n in REGISTRY[case.op].arrays if n in case.arrays]
         arrays = {n: np.array(case.arrays[n], dtype=np.float64) for n in names}
@@ -271,7 +282,6 @@ def also_run(layer: Layer):
                                     seed=case.seed, case=case, max_elements=ALSO_MAX_ELEMENTS,
                                     missing_notes={names[0]: f"{layer.row_name()} does not compute d_{names[0]}"})
         except Exception as exc:   # noqa: BLE001 - the user's code raised
-            from ..case import IMPLEMENTATION_ERROR  # deferred: only on this path
             return Outcome(case, IMPLEMENTATION_ERROR, message=user_traceback(exc), impl=layer.row_name())
         return self_outcome(case, diffs, layer.row_name())
     return run

@@ -23,8 +23,7 @@ from hypothesis import strategies as st
 from ..case import Case, Outcome
 from ..registry import OPS as REGISTRY
 from . import cases as C
-from . import cs231n, deeplearning_ai
-from . import self_examine
+from . import cs231n, deeplearning_ai, self_examine
 from .discovery import discover, layer_classes, module_layout, probe_config
 from .layer_declaration import Layer, layer_ops
 from .layers import activation_run, layer_cases, layer_run

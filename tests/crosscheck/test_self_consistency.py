@@ -11,7 +11,13 @@ from crosscheck.check import check_target, load_user_code
 from crosscheck.check.discovery import discover
 from crosscheck.check.identify import identify
 from crosscheck.check.layer_declaration import Layer
-from crosscheck.check.self_checked import FunctionPair, Subject, parameters, run_subject, subject_cases
+from crosscheck.check.self_checked import (
+    FunctionPair,
+    Subject,
+    parameters,
+    run_subject,
+    subject_cases,
+)
 from crosscheck.check.self_consistency import NO_OP_NOTE, judge_gradients
 from crosscheck.check.self_examine import SelfEntry, examine_class, function_pairs
 
@@ -157,3 +163,64 @@ def test_a_network_is_judged_on_its_input_and_every_layers_parameters():
     assert failing == {"d_layers[0].W"}
     assert rows["Dense"].verdict == "passed" and rows["Dense"].self_consistency == "passed"
     assert rows["Dense"].to_dict()["self_consistency"] == "passed"
+
+
+HOSTILE = '''
+import numpy as np
+
+class DropoutNet:
+    def forward(self, x):
+        self.mask = np.random.rand(*x.shape) > 0.5
+        return x * self.mask
+    def backward(self, dout):
+        return dout * self.mask
+
+class Stub:
+    def forward(self, x):
+        return np.sin(x)
+    def backward(self, dout):
+        return None
+
+class Hidden:
+    def __init__(self):
+        self.W = np.random.randn(3, 2)
+    def forward(self, x):
+        self.x = x
+        return x @ self.W
+    def backward(self, dout):
+        self.dW = self.x.T @ dout
+        return dout @ self.W.T, self.dW
+
+class NeedsSizes:
+    def __init__(self, sizes):
+        self.sizes = sizes
+    def forward(self, x):
+        return x
+    def backward(self, dout):
+        return dout
+'''
+
+
+def test_code_that_cannot_be_judged_or_is_a_stub_is_told_so(tmp_path):
+    path = tmp_path / "hostile_layers.py"
+    path.write_text(HOSTILE)
+    rows = {r.function: r for r in check_target(load_user_code(str(path), timeout=30), "layers", examples=2)}
+    assert rows["DropoutNet"].verdict == "cannot-check" and "two forward passes" in rows["DropoutNet"].message
+    assert rows["Stub"].verdict == "not-implemented"
+    assert rows["NeedsSizes"].verdict == "error" and "needs sizes" in rows["NeedsSizes"].message
+    hidden = rows["Hidden"]   # input shape (N, 3) told by its weights; a backward returning (dx, dW) read
+    assert hidden.verdict == "passed-with-note", (hidden.verdict, hidden.causes, hidden.message)
+    judged = {d.tensor for o in hidden.outcomes for d in o.diffs if d.judged}
+    assert judged == {"d_input", "d_W"} and hidden.outcomes[0].case.arrays["input"].shape[1] == 3
+
+
+def test_a_float32_forward_is_judged_with_float32_steps():
+    rng = np.random.default_rng(5)
+    x, dy = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+
+    def forward32(x):
+        return _swish(x.astype(np.float32))
+    (d,) = judge_gradients(forward32, {"x": x}, {"x": dy * _swish_grad(x)}, dy, seed=0)
+    assert d.passed and d.rtol == 1e-2
+    (d,) = judge_gradients(forward32, {"x": x}, {"x": dy * _sigmoid(x)}, dy, seed=0)   # the x * s' term dropped
+    assert not d.passed
