@@ -4,7 +4,8 @@ told by behaviour (crosscheck.check.identify), and their Specs (crosscheck.check
     examine_class   a layer class after discovery: kept as discovered (its name and behaviour agree,
                     or behaviour tells nothing), re-targeted (a ReLU class computing leaky_relu), or
                     a self-consistency entry (no TensorFlow op matches: a custom activation, a scaled
-                    tanh, a whole network); a Softmax class becomes a softmax layer
+                    tanh, a whole network); a Softmax class becomes a softmax layer, a class computing
+                    ``x @ W + b`` with its own 2-D weight a dense layer
     function_pairs  module functions ``f`` with a backward partner (``f_backward``, ``f_grad``,
                     ``f_derivative``, ``d_f``, ... or ``f_forward``/``f_backward``, ``forward``/``backward``)
     plan_spec       the Spec of a self-consistency plan; ``with_self_check`` adds the self-consistency
@@ -26,7 +27,7 @@ from ..case import IMPLEMENTATION_ERROR, Case, Outcome
 from ..registry import OPS as REGISTRY
 from ..tracebacks import user_traceback
 from .discovery import _op_of
-from .identify import OTHER_CANDIDATES, SCALABLE, Identity, identify
+from .identify import OTHER_CANDIDATES, SCALABLE, Identity, identify, outputs
 from .layer_declaration import Config, Layer, activations
 from .layers import layer_cases, layer_impl
 from .run import Spec
@@ -35,9 +36,11 @@ from .self_checked import (
     FunctionPair,
     Subject,
     constructible,
+    get,
     method,
     parameters,
     probe_shapes,
+    put,
     run_subject,
     subject_cases,
 )
@@ -72,19 +75,24 @@ def examine_class(cls, discovered) -> object | None:
     if isinstance(discovered, Layer):
         if discovered.op not in activations():
             return None
-        try:
-            ident = identify(lambda x: method(discovered.make(Config(discovered.op, input_shape=x.shape[1:])),
-                                              FORWARD_NAMES)(x))
-        except Exception:   # noqa: BLE001 - cannot build it: discovery's verdict stands
+
+        def forward(x):
+            return method(discovered.make(Config(discovered.op, input_shape=x.shape[1:])), FORWARD_NAMES)(x)
+        if outputs(forward) is not None:   # it is element-wise: is it what its name says?
+            ident = identify(forward)
+            if not ident.found or (ident.op == discovered.op and ident.tf_judged):
+                return None
+            note = (f"its forward computes {ident.name}" if ident.named_by(cls.__name__) else
+                    f"{cls.__name__}'s name says {discovered.op}, but its forward computes {ident.name}")
+            if ident.tf_judged and ident.op in activations():
+                return dataclasses.replace(discovered, op=ident.op, note=note)
+            return _entry(Subject(cls.__name__, lambda: discovered.make(Config(discovered.op)), (note,)), ident)
+        try:   # not element-wise at all: a layer with weights (a "HiddenTanh") is not what its name says
+            if constructible(cls) or not parameters(cls()):
+                return None   # a forward that raises is judged against the named op (the raise is its verdict)
+        except Exception:   # noqa: BLE001
             return None
-        if not ident.found or (ident.op == discovered.op and ident.tf_judged):
-            return None
-        note = (f"its forward computes {ident.name}" if ident.named_by(cls.__name__) else
-                f"{cls.__name__}'s name says {discovered.op}, but its forward computes {ident.name}")
-        if ident.tf_judged and ident.op in activations():
-            return dataclasses.replace(discovered, op=ident.op, note=note)
-        return _entry(Subject(cls.__name__, lambda: discovered.make(Config(discovered.op)), (note,)), ident)
-    if _op_of(cls) is not None and not _holds_layers(cls):
+    elif _op_of(cls) is not None and not _holds_layers(cls):
         return None
     why = constructible(cls)
     if why:
@@ -93,11 +101,67 @@ def examine_class(cls, discovered) -> object | None:
         ident = identify(lambda x: method(cls(), FORWARD_NAMES)(x))
     except Exception:   # noqa: BLE001 - the constructor raised: probed below, where the message is made
         ident = Identity()
+    dense = _dense_by_weights(cls)
+    if dense is not None:
+        return dense
     if ident.tf_judged and ident.op in (*activations(), "softmax", "log_softmax"):
         return Layer(make=lambda config: cls(), op=ident.op, layout="NCHW", name=cls.__name__,
                      note="" if ident.named_by(cls.__name__) else
                      f"{cls.__name__}'s forward computes {ident.name} (told by its behaviour)")
     return _entry(Subject(cls.__name__, cls), ident)
+
+
+def _dense_by_weights(cls) -> Layer | None:
+    """A dense Layer for a class whose forward is ``x @ W (+ b)`` with its own 2-D weight, (in, out)
+    or (out, in), told by probing it (and again with weights of other sizes, which the cases draw);
+    None for anything else."""
+    try:
+        obj = cls()
+        paths = parameters(obj)
+    except Exception:   # noqa: BLE001 - not buildable with no argument: not this
+        return None
+    if any("." in p for p in paths):   # a network's parameters
+        return None
+    shapes = {p: np.shape(get(obj, p)) for p in paths}
+    kernels = [p for p, s in shapes.items() if len(s) == 2 and min(s) > 1]
+    biases = [p for p, s in shapes.items() if p not in kernels]
+    if len(kernels) != 1 or len(biases) > 1:
+        return None
+    kernel, bias = kernels[0], (biases[0] if biases else None)
+    for layout in ("IO", "OI"):
+        if all(_acts_as_dense(cls, kernel, bias, layout, sizes) for sizes in (None, (3, 2), (2, 4))):
+            return Layer(make=lambda config: cls(), op="dense", layout="NCHW", filter_layout=layout, name=cls.__name__,
+                         weights={"kernel": kernel, **({"bias": bias} if bias else {})},
+                         supports={} if bias else {"bias": False},
+                         note=f"{cls.__name__}'s forward computes a dense layer x @ W{' + b' if bias else ''} "
+                              "(told by its weights and its behaviour)")
+    return None
+
+
+def _acts_as_dense(cls, kernel: str, bias: str | None, layout: str, sizes) -> bool:
+    """Whether a fresh ``cls()`` (its weights replaced by random ones of ``sizes`` = (in, out), when
+    given) computes ``x @ W + b`` with ``W`` stored as ``layout``."""
+    rng = np.random.default_rng(7)
+    try:
+        obj = cls()
+        w = np.asarray(get(obj, kernel), dtype=np.float64)
+        n_in, n_out = w.shape if layout == "IO" else w.shape[::-1]
+        if sizes is not None:
+            n_in, n_out = sizes
+            w = rng.standard_normal((n_in, n_out) if layout == "IO" else (n_out, n_in))
+            put(obj, kernel, w)
+            if bias:
+                like = np.shape(get(obj, bias))
+                put(obj, bias, rng.standard_normal(like[:-1] + (n_out,) if len(like) == 2 and like[0] == 1 else
+                                                   (n_out, 1) if len(like) == 2 else (n_out,)))
+        x = rng.standard_normal((3, n_in))
+        y = np.asarray(method(obj, FORWARD_NAMES)(x), dtype=np.float64)
+        expected = x @ (w if layout == "IO" else w.T)
+        if bias:
+            expected = expected + np.asarray(get(obj, bias), dtype=np.float64).reshape(-1)
+        return y.shape == expected.shape and bool(np.allclose(y, expected, rtol=1e-9, atol=1e-9))
+    except Exception:   # noqa: BLE001 - not a dense layer it can be checked as
+        return False
 
 
 def _holds_layers(cls) -> bool:

@@ -181,15 +181,27 @@ class Stub:
     def backward(self, dout):
         return None
 
-class Hidden:
+class HiddenTanh:
     def __init__(self):
         self.W = np.random.randn(3, 2)
     def forward(self, x):
         self.x = x
-        return x @ self.W
+        self.h = np.tanh(x @ self.W)
+        return self.h
     def backward(self, dout):
-        self.dW = self.x.T @ dout
-        return dout @ self.W.T, self.dW
+        dz = dout * (1 - self.h ** 2)
+        self.dW = self.x.T @ dz
+        return dz @ self.W.T, self.dW
+
+class Torchy:
+    def __init__(self):
+        self.weight = np.random.randn(3, 5)
+    def forward(self, x):
+        self.x = x
+        return x @ self.weight.T
+    def backward(self, g):
+        self.d_weight = g.T @ self.x
+        return g @ self.weight
 
 class NeedsSizes:
     def __init__(self, sizes):
@@ -208,10 +220,13 @@ def test_code_that_cannot_be_judged_or_is_a_stub_is_told_so(tmp_path):
     assert rows["DropoutNet"].verdict == "cannot-check" and "two forward passes" in rows["DropoutNet"].message
     assert rows["Stub"].verdict == "not-implemented"
     assert rows["NeedsSizes"].verdict == "error" and "needs sizes" in rows["NeedsSizes"].message
-    hidden = rows["Hidden"]   # input shape (N, 3) told by its weights; a backward returning (dx, dW) read
+    hidden = rows["HiddenTanh"]   # input shape (N, 3) told by its weights; a backward returning (dx, dW) read
     assert hidden.verdict == "passed-with-note", (hidden.verdict, hidden.causes, hidden.message)
     judged = {d.tensor for o in hidden.outcomes for d in o.diffs if d.judged}
     assert judged == {"d_input", "d_W"} and hidden.outcomes[0].case.arrays["input"].shape[1] == 3
+    torchy = rows["Torchy"]   # a dense layer told by its (out, in) weight and its behaviour: TensorFlow judges it
+    assert torchy.verdict == "passed-with-note" and "computes a dense layer x @ W" in torchy.notes[0]
+    assert {o.case.op for o in torchy.outcomes} == {"dense"} and torchy.self_consistency == "passed"
 
 
 def test_a_float32_forward_is_judged_with_float32_steps():
