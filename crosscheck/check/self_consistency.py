@@ -9,8 +9,9 @@ with
 
     fd_j[i] = (<f(a_j + h e_i), dy> - <f(a_j - h e_i), dy>) / 2h,   h = H * max(1, |a_j[i]|)
 
-on a random subset of at most ``max_elements`` elements of each array (all of them when fewer),
-one element perturbed at a time, everything in float64.
+on a random subset of at most ``max_elements`` (64) elements of each array (all of them when fewer;
+fewer, down to 8, when the forward is slow: a case's evaluations take about 10 s at most), one
+element perturbed at a time, everything in float64.
 
 Tolerance policy (finite differences are an estimate, unlike TensorFlow's gradient, so it is not
 crosscheck/tolerance.py's rounding-error policy): an element passes when
@@ -33,6 +34,8 @@ at 0, a max-pool tie) within h of a sampled element has probability of order 1e-
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, Case, Outcome, TensorDiff
@@ -45,6 +48,8 @@ PATH = "own forward, by finite differences"   # "own": the reference is crossche
 NO_OP_NOTE = "no TensorFlow op matches the forward; backward judged against your own forward"
 CANNOT_JUDGE = "cannot be judged against its own forward: "   # a row whose cases all say this: cannot-check
 MAX_ELEMENTS = 64
+MIN_ELEMENTS = 8          # per array, whatever the time budget
+TIME_BUDGET_S = 10.0      # forward evaluations of one case, shared by its arrays (a call may take 60 s)
 RTOL = 1e-5
 RTOL_FLOAT32 = 1e-2
 NOISE_SAFETY = 16.0
@@ -55,16 +60,22 @@ def step_base(dtype) -> float:
 
 
 def judge_gradients(forward, arrays: dict, grads: dict, dy, *, seed: int, case: Case | None = None,
-                    max_elements: int = MAX_ELEMENTS, missing_notes: dict | None = None) -> list[TensorDiff]:
+                    max_elements: int = MAX_ELEMENTS, missing_notes: dict | None = None,
+                    time_budget: float = TIME_BUDGET_S) -> list[TensorDiff]:
     """A TensorDiff ``d_<name>`` per array of ``arrays`` ({name: float64 array}, in the order
     ``forward(**arrays) -> y`` takes them): the code's gradient ``grads[name]`` against central
     finite differences of ``forward`` on a random subset of elements (seeded by ``seed``).
     ``grads[name]`` None: the code computes no such gradient; ``missing_notes[name]`` says why it is
-    not judged (no entry: the missing gradient fails)."""
+    not judged (no entry: the missing gradient fails). A slow forward gets fewer elements per array
+    (at least MIN_ELEMENTS), so that the case's evaluations fit in ``time_budget`` seconds."""
     arrays = {n: np.array(a, dtype=np.float64, copy=True) for n, a in arrays.items()}
     dy = np.asarray(dy, dtype=np.float64)
     rng = np.random.default_rng(seed)
+    started = time.perf_counter()
     y0 = np.asarray(forward(**{n: a.copy() for n, a in arrays.items()}))
+    per_call = time.perf_counter() - started
+    affordable = int(time_budget / max(2 * per_call * max(len(arrays), 1), 1e-9))
+    max_elements = max(MIN_ELEMENTS, min(max_elements, affordable))
     eps = float(np.finfo(y0.dtype if y0.dtype.kind == "f" and y0.dtype.itemsize < 8 else np.float64).eps)
     rtol = RTOL if eps < 1e-10 else RTOL_FLOAT32
     diffs = []
