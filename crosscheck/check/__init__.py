@@ -11,6 +11,10 @@
     discovery.py        layer classes found without declarations (op, constructor, weights, layouts)
     layer_probe.py      a layer class run on probe sizes: its constructor's meaning, its layouts
     layers.py           --convention layers: a layer class run on its op's cases
+    identify.py         which op a forward computes, told by its behaviour (scaled activations fitted)
+    self_consistency.py the backward against float64 finite differences of the code's own forward
+    self_examine.py     which classes and function pairs are judged that way; their Specs
+    self_checked.py     building, running and reaching into them (in the worker)
 
 Every convention maps the user's functions onto registry ops through small adapters, so the
 TensorFlow oracle, the tolerance policy, diagnosis and reports are those of ``crosscheck run``.
@@ -71,7 +75,8 @@ def rerun(replay_path: str | os.PathLike[str], module: types.ModuleType) -> Outc
     info = doc.get("check")
     if not info:
         raise ValueError(f"{replay_path} is not a `crosscheck check` case (no 'check' entry); use crosscheck replay")
-    specs = {s.name: s for s in specs_for(info["convention"], module)}
+    specs = {s.name: s for spec in specs_for(info["convention"], module) for s in (spec, spec.self_check)
+             if isinstance(s, Spec)}
     spec = specs.get(info["function"])
     if spec is None:
         raise ValueError(f"{info['function']} is not a {info['convention']} function of this module")

@@ -185,7 +185,8 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
             return tuple(out)
         return y, pullback
 
-    return types.SimpleNamespace(**{op: op_function(op) for op in layer_ops()}, vjp=vjp, __name__=layer.row_name())
+    return types.SimpleNamespace(**{op: op_function(op) for op in (*layer_ops(), "softmax", "log_softmax")}, vjp=vjp,
+                                 __name__=layer.row_name())
 
 
 FIRST_LAYER_OPS = ("conv2d", "dense")   # a pool or an activation is never a network's first layer
@@ -265,6 +266,8 @@ def layer_cases(layer, options: dict):
         return C.pool_split_cases(s, layout, options, op=layer.op)
     if layer.op == "dense":
         return C.affine_cases(s)
+    if layer.op in ("softmax", "log_softmax"):   # over the last axis: matrices only (no layout transpose)
+        return C.elementwise_cases(((4, 5), (3, 7), (1, 6)), op=layer.op)
     return C.elementwise_cases(((4, 5), (2, 3, 4, 4)) if layer.layout in ("NCHW", "NHWC") else ((1, 4, 5, 1),),
                                op=layer.op)
 

@@ -36,6 +36,7 @@ from ..threads import limit_threads
 from ..tolerance import tolerance
 from ..tracebacks import INSIDE_CROSSCHECK, ConventionError, user_traceback
 from .loading import CallTimeout, time_limit
+from .self_consistency import CANNOT_JUDGE
 
 #: starts the line of an outcome's message that says what to declare when crosscheck cannot call the code
 DECLARE = "what to declare: "
@@ -67,7 +68,9 @@ class Spec:
     ``judged``: the tensors this row is judged on; ``ties``: a max-pool backward; ``variants``:
     conventions to detect (the first is the default), under the name ``group``; ``splits``: option
     sets (e.g. train and test mode, tied and tie-free windows) that each get a share of the examples,
-    so a short run still draws every one."""
+    so a short run still draws every one. ``note``: stated in the row (what its forward was
+    identified as); ``self_check``: the Spec of the self-consistency verdict given beside this one
+    (crosscheck.check.self_examine), or "self" for a row that is that verdict itself."""
     name: str
     requires: tuple
     cases: Callable
@@ -78,6 +81,8 @@ class Spec:
     group: str = ""
     splits: tuple = ()
     verdict: str = "error"   # the row of a spec that cannot run (``run`` None): "error" or "cannot-check"
+    note: str = ""
+    self_check: object = None
 
 
 @dataclass
@@ -92,6 +97,7 @@ class Row:
     notes: list = field(default_factory=list)
     message: str = ""
     outcomes: list = field(default_factory=list)
+    self_consistency: str = ""    # the backward against finite differences of the code's own forward
 
     @property
     def first_failure(self) -> Outcome | None:
@@ -99,7 +105,8 @@ class Row:
 
     def to_dict(self) -> dict:
         return {"name": self.function, "verdict": self.verdict, "examples": self.tried, "failing": self.failing,
-                "causes": dict(self.causes), "notes": list(self.notes)}
+                "causes": dict(self.causes), "notes": list(self.notes),
+                **({"self_consistency": self.self_consistency} if self.self_consistency else {})}
 
 
 # ------------------------------------------------------------------------------ calling user code
@@ -419,8 +426,37 @@ def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ti
                                                         f"{', '.join(missing)} is not defined"))
             continue
         each = None if on_outcome is None else (lambda name: lambda o: on_outcome(name, o))(spec.name)
-        rows.append(check_spec(spec, module, examples, seed, ties, pinned, timeout, worker, each))
+        row = check_spec(spec, module, examples, seed, ties, pinned, timeout, worker, each)
+        rows.append(with_self_consistency(spec, row, lambda own: check_spec(
+            own, module, min(examples, SELF_CHECK_EXAMPLES), seed, ties, None, timeout, worker,
+            None if on_outcome is None else lambda o: on_outcome(own.name, o))))
     return rows
+
+
+SELF_CHECK_EXAMPLES = 2   # cases of the self-consistency verdict given beside TensorFlow's
+
+
+def with_self_consistency(spec: Spec, row: Row, check) -> Row:
+    """``row`` with the spec's note and its self-consistency verdict (``check(own_spec) -> Row``):
+    a row that is that verdict itself passes with the note saying so."""
+    if spec.note:
+        row.notes.insert(0, spec.note)
+        if row.verdict == "passed":
+            row.verdict = "passed-with-note"
+    unjudged = [o.message for o in row.outcomes if o.status != PASS]
+    if spec.self_check == "self" and row.verdict == "failed" and unjudged and all(CANNOT_JUDGE in m for m in unjudged):
+        row.verdict, row.message, row.causes, row.examples, row.failing = "cannot-check", unjudged[0], {}, {}, 0
+    if spec.self_check == "self":
+        row.self_consistency = row.verdict if row.verdict != "passed-with-note" else "passed"
+    elif spec.self_check is not None and row.verdict not in ("error", "cannot-check"):
+        own = check(spec.self_check)
+        if own.verdict != "failed":
+            row.self_consistency = "passed" if own.verdict.startswith("passed") else own.verdict
+        else:
+            tensors = sorted({d.tensor for o in own.outcomes for d in o.failures})
+            row.self_consistency = (f"failed: {own.failing} of {own.tried} cases"
+                                    + (f" ({', '.join(tensors)})" if tensors else f" ({', '.join(own.causes)})"))
+    return row
 
 
 def rows_ok(rows: list[Row]) -> bool:

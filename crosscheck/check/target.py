@@ -23,11 +23,12 @@ from hypothesis import strategies as st
 from ..case import Case, Outcome
 from ..registry import OPS as REGISTRY
 from . import cases as C
-from . import cs231n, deeplearning_ai
-from .discovery import complete, discover, layer_classes, module_layout, probe_config
+from . import cs231n, deeplearning_ai, self_examine
+from .discovery import Undiscovered, complete, discover, layer_classes, module_layout, probe_config
 from .layer_declaration import FILTER_LAYOUTS, GRAD_KEYS, LAYOUTS, Layer, layer_ops
 from .layers import activation_run, layer_cases, layer_run
 from .run import Spec
+from .self_consistency import SELF_OP
 
 CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")
 DENSE_ACTIVATIONS = ("softmax", "relu", "sigmoid", "tanh")
@@ -38,7 +39,9 @@ _SUPPORTS_FIELDS = tuple(f.name for f in dataclasses.fields(C.Supports))
 class LayerPlan:
     """A layer class as the command's process needs it to draw cases: plain values only.
     ``supports``: {field of crosscheck.check.cases.Supports: plain value}; ``problem``: why the
-    class cannot be checked (its row's error message), or ""."""
+    class cannot be checked (its row's error message), or "". ``self_check``: for op
+    "self-consistency", {"shapes": ((input shape, output shape), ...), "notes": (...)}; otherwise
+    {"note": what its forward was identified as} (crosscheck.check.self_examine)."""
     name: str
     op: str = ""
     layout: str = "NCHW"
@@ -46,6 +49,7 @@ class LayerPlan:
     activation: str | None = None
     problem: str = ""
     verdict: str = "error"   # the row of a plan with a problem: "error", or "cannot-check" (what to declare)
+    self_check: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -112,14 +116,21 @@ def module_layers(module: types.ModuleType) -> list:
     found = []
     for cls in layer_classes(module):
         layer = discover(cls, layout)
-        found.append(layer if isinstance(layer, Layer) else LayerPlan(str.__str__(cls.__name__), problem=layer.message,
-                                                                      verdict=layer.verdict))
-    return found
+        layer = self_examine.examine_class(cls, layer) or layer   # told by its behaviour
+        found.append(layer if not isinstance(layer, Undiscovered) else LayerPlan(
+            str.__str__(cls.__name__), problem=layer.message, verdict=layer.verdict))
+    return found + self_examine.function_pairs(module)
 
 
 def _plan_and_spec(layer, index: int) -> tuple[LayerPlan, Spec]:
     if isinstance(layer, LayerPlan):
         return layer, plan_spec(layer)
+    if isinstance(layer, self_examine.Problem):
+        plan = LayerPlan(layer.name, problem=layer.why)
+        return plan, plan_spec(plan)
+    if isinstance(layer, self_examine.SelfEntry):
+        plan = LayerPlan(**self_examine.plan_fields(layer))
+        return plan, plan_spec(plan, self_examine.entry_run(layer))
     if not isinstance(layer, Layer):
         plan = LayerPlan(f"LAYERS[{index}]", problem=f"LAYERS[{index}] must be a crosscheck.Layer, got "
                                                      f"{type(layer).__name__}")
@@ -131,7 +142,9 @@ def _plan_and_spec(layer, index: int) -> tuple[LayerPlan, Spec]:
     plan = plan_of(layer, f"LAYERS[{index}]")
     if plan.problem:
         return plan, plan_spec(plan)
-    return plan, plan_spec(plan, activation_run(layer) if layer.activation else layer_run(layer))
+    if isinstance(layer.note, str) and layer.note:   # what its forward was identified as
+        plan = dataclasses.replace(plan, self_check={"note": str.__str__(layer.note)})
+    return plan, plan_spec(plan, activation_run(layer) if layer.activation else layer_run(layer), layer)
 
 
 def _name_layer(layer: Layer) -> None:
@@ -149,7 +162,7 @@ def plan_of(layer: Layer, fallback_name: str = "layer") -> LayerPlan:
     subclass the user's code gave), or a LayerPlan naming the first one crosscheck cannot use."""
     name = layer.name or getattr(layer.make, "__name__", "")
     name = str.__str__(name) if isinstance(name, str) and name and not name.startswith("<") else fallback_name
-    ops = (*layer_ops(), "pool")
+    ops = (*layer_ops(), "pool", "softmax", "log_softmax")
     op, layout, activation = (_one_of(layer.op, ops), _one_of(layer.layout, LAYOUTS),
                               _one_of(layer.activation, (None, *DENSE_ACTIVATIONS)))
     if op is _NONE:
@@ -264,17 +277,22 @@ def _plain(value):
     raise TypeError(f"holds a {type(value).__name__}; give numbers, strings, booleans and tuples of them")
 
 
-def plan_spec(plan: LayerPlan, run=None) -> Spec:
+def plan_spec(plan: LayerPlan, run=None, layer: Layer | None = None) -> Spec:
     """The Spec of a layer plan: its cases drawn from the plan; ``run`` the runner (None: the cases
     run in the worker that examined the class, :func:`_runs_in_worker`). A plan with a problem is
-    an error row (``Spec.run`` None, the problem in ``group``)."""
+    an error row (``Spec.run`` None, the problem in ``group``). A plan no TensorFlow op matches is
+    judged against its own forward; the others get that verdict beside TensorFlow's (``layer``: the
+    adapter it runs through, in the worker)."""
     if plan.problem:
         return Spec(plan.name, (), lambda o: st.nothing(), None, (), group=plan.problem, verdict=plan.verdict)
+    if plan.op == SELF_OP:
+        return self_examine.plan_spec(plan, run)
     op = "max_pool2d" if plan.op == "pool" else plan.op
     judged = ("y", *("d_" + a for a in REGISTRY[op].arrays))
     splits = {"max_pool2d": C.MAX_POOL_SPLITS, "pool": C.POOL_SPLITS}.get(plan.op, ())
-    return Spec(plan.name, (), lambda o: layer_cases(plan, o), run or _runs_in_worker, judged,
+    spec = Spec(plan.name, (), lambda o: layer_cases(plan, o), run or _runs_in_worker, judged,
                 ties=plan.op in ("max_pool2d", "pool"), splits=splits)
+    return self_examine.with_self_check(plan, spec, layer)
 
 
 def _runs_in_worker(module, case: Case, options: dict) -> Outcome:

@@ -159,6 +159,8 @@ def print_check_table(console: Console, rows, target: str, convention: str) -> N
         what = ", ".join(f"{n}x {c}" for c, n in sorted(r.causes.items(), key=lambda kv: -kv[1]))
         if r.notes:   # the note's first clause here, the whole note under the table
             what = "; ".join([what] * bool(what) + [_short_note(n) for n in r.notes])
+        if r.self_consistency and not any("judged against your own forward" in n for n in r.notes):
+            what = "; ".join([what] * bool(what) + [f"self-consistency: {r.self_consistency}"])
         if r.message and not what:
             what = r.message.splitlines()[0]
         table.add_row(r.function, Text(r.verdict, style=style.get(r.verdict, "")), str(r.tried), str(r.failing),
