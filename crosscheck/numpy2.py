@@ -53,13 +53,18 @@ def cause_in(message: str) -> str | None:
     return None
 
 
+_NUMPY_DIR = os.path.dirname(os.path.abspath(np.__file__))
+
+
 def _innermost(exc: BaseException):
-    tb = exc.__traceback__
-    if tb is None:
-        return None, 0
-    while tb.tb_next is not None:
+    """(frame, line) of the innermost frame outside NumPy (NumPy's module ``__getattr__`` raises
+    for a removed alias), or (None, 0)."""
+    tb, found = exc.__traceback__, (None, 0)
+    while tb is not None:
+        if not os.path.abspath(tb.tb_frame.f_code.co_filename).startswith(_NUMPY_DIR):
+            found = (tb.tb_frame, tb.tb_lineno)
         tb = tb.tb_next
-    return tb.tb_frame, tb.tb_lineno
+    return found
 
 
 def _where(frame, lineno: int) -> str:

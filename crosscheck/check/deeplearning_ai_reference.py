@@ -34,7 +34,7 @@ def _windows(A, f: int, stride: int, n_H: int, n_W: int):
 def conv_forward(A_prev, W, b, hparameters):
     """(Z (m, n_H, n_W, n_C), cache (A_prev, W, b, hparameters))."""
     f, stride, pad = W.shape[0], hparameters["stride"], hparameters["pad"]
-    m, n_H_prev, n_W_prev, _ = A_prev.shape
+    _, n_H_prev, n_W_prev, _ = A_prev.shape
     n_H, n_W = (n_H_prev - f + 2 * pad) // stride + 1, (n_W_prev - f + 2 * pad) // stride + 1
     padded = np.ascontiguousarray(zero_pad(np.asarray(A_prev, dtype=np.float64), pad))
     Z = np.einsum("mhwijc,ijcd->mhwd", _windows(padded, f, stride, n_H, n_W), W) + np.reshape(b, (1, 1, 1, -1))
@@ -44,7 +44,7 @@ def conv_forward(A_prev, W, b, hparameters):
 def pool_forward(A_prev, hparameters, mode="max"):
     """(A (m, n_H, n_W, n_C), cache (A_prev, hparameters)); VALID windows."""
     f, stride = hparameters["f"], hparameters["stride"]
-    m, n_H_prev, n_W_prev, _ = A_prev.shape
+    _, n_H_prev, n_W_prev, _ = A_prev.shape
     n_H, n_W = (n_H_prev - f) // stride + 1, (n_W_prev - f) // stride + 1
     windows = _windows(np.ascontiguousarray(A_prev, dtype=np.float64), f, stride, n_H, n_W)
     A = windows.max(axis=(3, 4)) if mode == "max" else windows.mean(axis=(3, 4))

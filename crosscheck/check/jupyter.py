@@ -52,7 +52,8 @@ def check(code, convention: str | None = None, examples: int = 10, seed: int = 0
     """Check ``code`` against TensorFlow: a function or a layer class (itself only), a namespace
     (``globals()``: every function of the convention it defines), a module, or a file's path.
     ``convention``: cs231n, deeplearning-ai, layers or auto (None: from the function's name, or auto).
-    ``functions``: only these names. ValueError for a convention or a function crosscheck does not know."""
+    ``functions``: only these names. ValueError for a convention or a function crosscheck does not know;
+    TypeError for ``code`` of another kind."""
     if convention is not None and convention not in (*CONVENTIONS, AUTO):
         raise ValueError(f"convention={convention!r} is not one of {', '.join((AUTO, *CONVENTIONS))}")
     if not isinstance(examples, int) or examples < 1:
@@ -80,7 +81,7 @@ def _what_to_check(code, convention, functions):
         return _as_module(code), only, convention or AUTO
     name = getattr(code, "__name__", None)
     if not callable(code) or not isinstance(name, str):
-        raise ValueError(f"crosscheck.check: give a function, a layer class, globals(), a module or a path; got "
+        raise TypeError(f"crosscheck.check: give a function, a layer class, globals(), a module or a path; got "
                          f"{type(code).__name__}")
     if inspect.isclass(code):
         namespace = vars(sys.modules[code.__module__]) if code.__module__ in sys.modules else {name: code}

@@ -25,7 +25,6 @@ import types
 from dataclasses import dataclass
 from pathlib import Path
 
-
 SKIPPED_CELLS_ATTR = "__crosscheck_skipped_cells__"
 CELL_TIMEOUT_S = 10.0      # a training loop in a cell is cut short, not waited for
 LOAD_BUDGET_S = 45.0       # the whole load, when no timeout is given (the check worker's start allows 60 s)
@@ -150,7 +149,7 @@ class IPythonStub:
 
     def run_cell_magic(self, magic_name, line, cell):
         if magic_name in PYTHON_CELL_MAGICS:
-            exec(compile(neutralise(cell) or "", "<cell magic>", "exec"), self._namespace)
+            exec(compile(neutralise(cell) or "", "<cell magic>", "exec"), self._namespace)  # noqa: S102 - the user's cell
 
     def __getattr__(self, name):   # run_line_magic, system, getoutput, magic, ...: nothing
         if name.startswith("__"):
@@ -210,7 +209,7 @@ def run_cell(cell: Cell, namespace: dict, time_limit, deadline: float | None = N
                             "(training loops?) ran out the time: --timeout S allows more")
         try:
             with time_limit(left, f"line {statement.lineno}"):
-                exec(compile(ast.Module([statement], []), filename, "exec"), namespace)
+                exec(compile(ast.Module([statement], []), filename, "exec"), namespace)  # noqa: S102 - the user's cell
         except (Exception, SystemExit) as exc:   # noqa: BLE001 - whatever the cell raises is listed
             text = " ".join(str(exc).split())
             one_line = f"{type(exc).__name__}" + (f": {text[:150]}" if text else "")

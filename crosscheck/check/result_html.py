@@ -71,8 +71,8 @@ def html_table(rows, convention: str, notes=()) -> str:
     smallest = [f"<li><code>{escape(r.function)}</code>: {escape(case_summary(r.first_failure))}</li>"
                 for r in rows if r.first_failure is not None]
     passing = sum(r.verdict in ("passed", "passed-with-note") for r in rows)
-    parts = [f"<div class='crosscheck-result'><p><b>crosscheck check</b> ({escape(convention)} convention, "
-             f"float64): {passing} of {len(rows)} functions pass</p>",
+    parts = [(f"<div class='crosscheck-result'><p><b>crosscheck check</b> ({escape(convention)} convention, "
+              f"float64): {passing} of {len(rows)} functions pass</p>"),
              f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"]
     if smallest:
         parts.append(f"<p>Smallest failing case of each failed function:</p><ul>{''.join(smallest)}</ul>")

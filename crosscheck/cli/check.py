@@ -42,8 +42,8 @@ def cmd_check(args, console: Console) -> int:
     rows = run.check(code, worker)
     elapsed = time.perf_counter() - start
     if not rows and run.meta.get("convention_picked") == "":
-        console.print(f"[bold red]crosscheck check: {args.target} defines none of the cs231n or deeplearning-ai "
-                      "functions, and no layer classes (forward and backward)[/]", soft_wrap=True)
+        console.print(f"[bold red]crosscheck check: {args.target} defines none of the cs231n functions, none of "
+                      "the deeplearning-ai functions and no layer classes (forward and backward)[/]", soft_wrap=True)
         run.write([], functions=[], more_problems=[f"{args.target} defines nothing crosscheck knows how to check"])
         return EXIT_FAILED
     if not rows:
