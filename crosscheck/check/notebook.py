@@ -58,15 +58,25 @@ class SkippedCell:
 
 
 def is_notebook_export(path: Path, source: str | None = None) -> bool:
-    """A ``.ipynb``, or a ``.py`` with notebook cell markers, ``get_ipython()`` calls or magic lines."""
+    """A ``.ipynb``, or a ``.py`` with notebook cell markers or ``get_ipython()`` calls, or one that
+    is not Python because of its magic lines (``%matplotlib inline`` at the start of a line)."""
     if path.suffix == ".ipynb":
         return True
     if path.suffix != ".py":
         return False
     source = path.read_text(errors="replace") if source is None else source
     lines = source.splitlines()
-    return ("get_ipython()" in source or any(_NBCONVERT_CELL.match(s) or _PERCENT_CELL.match(s) for s in lines)
-            or any(re.match(r"^[%!]\w", s) for s in lines))
+    if "get_ipython()" in source or any(_NBCONVERT_CELL.match(s) or _PERCENT_CELL.match(s) for s in lines):
+        return True
+    return any(re.match(r"^[%!]\w", s) for s in lines) and _python(source) is None
+
+
+def _python(source: str):
+    """The source's syntax tree, or None when it is not Python (IPython syntax, a typo)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -120,7 +130,10 @@ def _split_py(text: str) -> list[tuple[int, str]]:
 
 def neutralise(source: str) -> str | None:
     """The cell as plain Python (same line count), or None for a cell magic whose body is not
-    Python (``%%bash``, ``%%writefile``, ...)."""
+    Python (``%%bash``, ``%%writefile``, ...). A cell that is Python already is left as it is (a
+    line of a string that starts with ``%`` is not a magic)."""
+    if _python(source) is not None:
+        return source
     lines = source.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):
         magic = lines[0].lstrip()[2:].split(maxsplit=1)[0] if lines[0].strip() != "%%" else ""
