@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..returned import CHECKED_FILE_MODULE
-from .notebook import NotebookError, is_notebook_export, load_notebook
 from ..tracebacks import user_traceback
+from .notebook import NotebookError, is_notebook_export, load_notebook
 
 SCRIPT_HINT = 'a checked file should only define its functions: put script code under `if __name__ == "__main__":`'
 

@@ -28,8 +28,8 @@ from ..diagnosis import LOCATIONAL, diagnose_tensor, raised_cropping_at_zero_pad
 from ..fuzz import fuzz_outcomes
 from ..implementation import UNUSABLE_RETURN
 from ..isolation import WorkerCrash, WorkerTimeout
-from ..ops.pooling import tied_windows
 from ..numpy2 import cause_in as numpy2_cause
+from ..ops.pooling import tied_windows
 from ..registry import get_op
 from ..runner import modified_diffs
 from ..supervision import crash_message
