@@ -15,6 +15,11 @@
     self_consistency.py the backward against float64 finite differences of the code's own forward
     self_examine.py     which classes and function pairs are judged that way; their Specs
     self_checked.py     building, running and reaching into them (in the worker)
+    notebook.py         a notebook (.ipynb) or its .py export, loaded cell by cell
+    auto_convention.py  --convention auto: the convention told from what the code defines
+    deeplearning_ai_reference.py  reference helpers: each deeplearning-ai function checked on its own
+    jupyter.py          crosscheck.check(...): check functions in the running process (a notebook)
+    result_html.py      its verdict table, as HTML and as text
 
 Every convention maps the user's functions onto registry ops through small adapters, so the
 TensorFlow oracle, the tolerance policy, diagnosis and reports are those of ``crosscheck run``.
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import types
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -84,3 +90,15 @@ def rerun(replay_path: str | os.PathLike[str], module: types.ModuleType) -> Outc
     if spec.variants:
         options["variant"] = cs231n.pins_for_year(info.get("year")).get(spec.group, spec.variants[0].key)
     return spec.run(module, case_from_dict(doc["case"]), options)
+
+
+class _CallablePackage(types.ModuleType):
+    """``crosscheck.check`` is this package and, called, crosscheck/check/jupyter.py's ``check``:
+    ``crosscheck.check(conv_forward)`` in a notebook."""
+
+    def __call__(self, code, *args, **kwargs):
+        from .jupyter import check  # deferred: imports this package's modules; only when called
+        return check(code, *args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

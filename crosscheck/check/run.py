@@ -28,6 +28,7 @@ from ..diagnosis import LOCATIONAL, diagnose_tensor, raised_cropping_at_zero_pad
 from ..fuzz import fuzz_outcomes
 from ..implementation import UNUSABLE_RETURN
 from ..isolation import WorkerCrash, WorkerTimeout
+from ..numpy2 import cause_in as numpy2_cause
 from ..ops.pooling import tied_windows
 from ..registry import get_op
 from ..runner import modified_diffs
@@ -234,6 +235,8 @@ def causes_of(outcome: Outcome) -> list[str]:
     if outcome.status == IMPLEMENTATION_TIMEOUT:
         return ["hangs"]
     if outcome.status in (IMPLEMENTATION_ERROR, REFERENCE_ERROR):
+        if outcome.status == IMPLEMENTATION_ERROR and numpy2_cause(outcome.message):
+            return [numpy2_cause(outcome.message)]
         if outcome.status == IMPLEMENTATION_ERROR and raised_cropping_at_zero_pad(outcome.case, outcome.message):
             return ["crop-empty-at-zero-pad"]
         if outcome.status == IMPLEMENTATION_ERROR and outcome.message.startswith(UNUSABLE_RETURN):

@@ -29,11 +29,9 @@ from ..compare import compare
 from ..tolerance import tolerance
 from ..tracebacks import user_traceback
 from .layer_access import DICTS, GRAD_DICTS, grad_path
-from .layer_declaration import BIAS_NAMES, WEIGHT_NAMES
+from .layer_declaration import BACKWARD_NAMES, BIAS_NAMES, FORWARD_NAMES, WEIGHT_NAMES
 from .self_consistency import CANNOT_JUDGE, SELF_OP, judge_gradients, self_outcome
 
-FORWARD_NAMES = ("forward", "forward_pass", "fprop", "__call__")
-BACKWARD_NAMES = ("backward", "backprop", "backward_pass", "bprop")
 # input shapes tried on a class whose forward is not element-wise, smallest first (NCHW, NHWC, flat)
 NETWORK_PROBES = ((2, 1, 6, 6), (2, 6, 6, 1), (2, 1, 8, 8), (2, 8, 8, 1), (2, 3, 8, 8), (2, 8, 8, 3), (2, 4),
                   (2, 8), (2, 16), (2, 10), (2, 1, 28, 28), (2, 28, 28, 1), (2, 784))

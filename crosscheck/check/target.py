@@ -24,13 +24,15 @@ from ..case import Case, Outcome
 from ..registry import OPS as REGISTRY
 from . import cases as C
 from . import cs231n, deeplearning_ai, self_examine
+from .auto_convention import AUTO, pick_convention
 from .discovery import Undiscovered, complete, discover, layer_classes, module_layout, probe_config
 from .layer_declaration import FILTER_LAYOUTS, GRAD_KEYS, LAYOUTS, Layer, layer_ops
 from .layers import activation_run, layer_cases, layer_run
+from .notebook import skipped_cells
 from .run import Spec
 from .self_consistency import SELF_OP
 
-CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")
+CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")   # and "auto": told from the module (auto_convention.py)
 DENSE_ACTIVATIONS = ("softmax", "relu", "sigmoid", "tanh")
 _SUPPORTS_FIELDS = tuple(f.name for f in dataclasses.fields(C.Supports))
 
@@ -60,6 +62,8 @@ class Target:
     convention: str
     defined: frozenset = frozenset()
     layers: tuple = ()
+    picked: str = ""          # --convention auto: why this convention ("it defines conv_forward, ..."; "": nothing)
+    load_notes: tuple = ()    # notes on the load (a notebook's skipped cells), one line each
 
 
 def convention_specs(convention: str) -> list[Spec]:
@@ -74,8 +78,18 @@ def convention_specs(convention: str) -> list[Spec]:
 
 
 def examine(module: types.ModuleType, convention: str) -> tuple[Target, list[Spec]]:
-    """(the Target of ``module``, its runnable Specs). Runs the user's code: call it where the module
-    was imported."""
+    """(the Target of ``module``, its runnable Specs); ``convention`` "auto": the one its definitions
+    say. Runs the user's code: call it where the module was imported."""
+    if convention == AUTO:
+        picked, why = pick_convention(module)
+        target, specs = examine(module, picked)
+        return dataclasses.replace(target, picked=why), specs
+    target, specs = _examine(module, convention)
+    notes = skipped_cells(module)
+    return (dataclasses.replace(target, load_notes=notes) if notes else target), specs
+
+
+def _examine(module: types.ModuleType, convention: str) -> tuple[Target, list[Spec]]:
     if convention != "layers":
         specs = convention_specs(convention)
         names = {name for spec in specs for name in (spec.name, *spec.requires)}
@@ -95,7 +109,12 @@ def _defines(module: types.ModuleType, name: str) -> bool:
 
 def specs_for(convention: str, code: types.ModuleType | Target | None = None) -> list[Spec]:
     """The checkable functions (or layer classes) of a convention: runnable for a module (the
-    user's code runs here), drawing cases only for a Target (each case runs in its worker)."""
+    user's code runs here), drawing cases only for a Target (each case runs in its worker).
+    ``auto``: those of the convention the module's definitions say (the Target's own)."""
+    if convention == AUTO:
+        if isinstance(code, Target):
+            return specs_for(code.convention, code)
+        return examine(code, AUTO)[1] if code is not None else [*cs231n.SPECS, *deeplearning_ai.SPECS]
     if convention != "layers":
         return convention_specs(convention)
     if isinstance(code, Target):
