@@ -11,6 +11,9 @@ def __getattr__(name):
     if name == "Layer":    # crosscheck.Layer: declare how to check a layer class (crosscheck/check/layer_declaration.py)
         from .check.layer_declaration import Layer  # deferred: keeps `import crosscheck` light
         return Layer
+    if name == "check":    # crosscheck.check(fn_or_globals): the verdict table in a notebook (check/jupyter.py)
+        import importlib  # deferred: keeps `import crosscheck` light
+        return importlib.import_module(".check", __name__)
     raise AttributeError(f"module 'crosscheck' has no attribute {name!r}")
 
 

@@ -9,6 +9,8 @@ import re
 import traceback
 from pathlib import Path
 
+from .numpy2 import exception_note
+
 _CROSSCHECK_DIR = str(Path(__file__).resolve().parent)
 
 
@@ -37,7 +39,8 @@ def user_traceback(exc: BaseException) -> str:
                 + "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
     lines = ["Traceback (most recent call last):\n"] if frames else []
     lines += traceback.format_list(frames) + traceback.format_exception_only(type(exc), exc)
-    return "".join(lines)
+    note = exception_note(exc)   # NumPy 2 incompatibilities of older code, named with their line
+    return "".join(lines) + (note + "\n" if note else "")
 
 
 #: how Python words a call whose arguments the function's signature does not take

@@ -9,7 +9,17 @@
     deeplearning_ai.py  --convention deeplearning-ai (Coursera "Convolutional Neural Networks: Step by Step")
     layer_declaration.py  crosscheck.Layer (a declared layer class), Config, the names discovery knows
     discovery.py        layer classes found without declarations (op, constructor, weights, layouts)
+    layer_probe.py      a layer class run on probe sizes: its constructor's meaning, its layouts
     layers.py           --convention layers: a layer class run on its op's cases
+    identify.py         which op a forward computes, told by its behaviour (scaled activations fitted)
+    self_consistency.py the backward against float64 finite differences of the code's own forward
+    self_examine.py     which classes and function pairs are judged that way; their Specs
+    self_checked.py     building, running and reaching into them (in the worker)
+    notebook.py         a notebook (.ipynb) or its .py export, loaded cell by cell
+    auto_convention.py  --convention auto: the convention told from what the code defines
+    deeplearning_ai_reference.py  reference helpers: each deeplearning-ai function checked on its own
+    jupyter.py          crosscheck.check(...): check functions in the running process (a notebook)
+    result_html.py      its verdict table, as HTML and as text
 
 Every convention maps the user's functions onto registry ops through small adapters, so the
 TensorFlow oracle, the tolerance policy, diagnosis and reports are those of ``crosscheck run``.
@@ -21,6 +31,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import sys
 import types
 from collections.abc import Callable, Collection
 from pathlib import Path
@@ -78,7 +89,8 @@ def rerun(replay_path: str | os.PathLike[str], module: types.ModuleType) -> Outc
     info = doc.get("check")
     if not info:
         raise ValueError(f"{replay_path} is not a `crosscheck check` case (no 'check' entry); use crosscheck replay")
-    specs = {s.name: s for s in specs_for(info["convention"], module)}
+    specs = {s.name: s for spec in specs_for(info["convention"], module) for s in (spec, spec.self_check)
+             if isinstance(s, Spec)}
     spec = specs.get(info["function"])
     if spec is None:
         raise ValueError(f"{info['function']} is not a {info['convention']} function of this module")
@@ -86,3 +98,15 @@ def rerun(replay_path: str | os.PathLike[str], module: types.ModuleType) -> Outc
     if spec.variants:
         options["variant"] = cs231n.pins_for_year(info.get("year")).get(spec.group, spec.variants[0].key)
     return spec.run(module, case_from_dict(doc["case"]), options)
+
+
+class _CallablePackage(types.ModuleType):
+    """``crosscheck.check`` is this package and, called, crosscheck/check/jupyter.py's ``check``:
+    ``crosscheck.check(conv_forward)`` in a notebook."""
+
+    def __call__(self, code, *args, **kwargs):
+        from .jupyter import check  # deferred: imports this package's modules; only when called
+        return check(code, *args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

@@ -41,7 +41,28 @@ class Supports:
     bias: bool = True
     pool_sizes: tuple = (2, 3, 1)
     features: tuple = tuple(range(1, 13))
+    padding: str = "symmetric"
     extra: dict = field(default_factory=dict)
+
+
+PADDINGS = ("symmetric", "same", "same-top")
+
+
+def _batch(draw, supports: Supports, largest: int = 3) -> int:
+    """A batch size within ``supports.batch`` (True: 1 to ``largest``; False: 1, no batch axis)."""
+    if supports.batch is True:
+        return draw(st.integers(1, largest))
+    if supports.batch is False:
+        return 1
+    sizes = (supports.batch,) if isinstance(supports.batch, int) else tuple(supports.batch)
+    return draw(st.sampled_from(sizes))
+
+
+def same_pads(size: int, kernel: int, stride: int, extra_first: bool) -> tuple[int, int]:
+    """SAME padding of one axis: (before, after), the output ceil(size / stride)."""
+    total = max((-(-size // stride) - 1) * stride + kernel - size, 0)
+    small = total // 2
+    return (total - small, small) if extra_first else (small, total - small)
 
 
 def _normal(rng, shape):
@@ -57,7 +78,7 @@ def to_layout(shape_nhwc, layout: str) -> tuple:
 def conv_cases(draw, supports: Supports = Supports(), layout: str = "NCHW") -> Case:
     """A conv2d with symmetric zero padding; the output size is drawn first when the stride must
     divide the padded input."""
-    n = draw(st.integers(1, 3)) if supports.batch else 1
+    n = _batch(draw, supports)
     c, f = draw(st.sampled_from(supports.in_channels)), draw(st.sampled_from(supports.out_channels))
     if f == n and f + 1 in supports.out_channels:   # a batch unequal to the filter count: axis mix-ups show
         f += 1
@@ -65,7 +86,13 @@ def conv_cases(draw, supports: Supports = Supports(), layout: str = "NCHW") -> C
     kw = kh if supports.square else draw(st.sampled_from(supports.kernel_sizes))
     stride, pad = draw(st.sampled_from(supports.strides)), draw(st.sampled_from(supports.pads))
     oh, ow = draw(st.integers(1, 5)), draw(st.integers(1, 5))
-    if supports.stride_divides:
+    pads = None
+    if supports.padding != "symmetric":   # SAME: the input drawn, the pads follow from it
+        h, w = draw(st.integers(1, 8)), draw(st.integers(1, 8))
+        pads = (same_pads(h, kh, stride, supports.padding == "same-top"),
+                same_pads(w, kw, stride, supports.padding == "same-top"))
+        oh, ow = -(-h // stride), -(-w // stride)
+    elif supports.stride_divides:
         h, w = (oh - 1) * stride + kh - 2 * pad, (ow - 1) * stride + kw - 2 * pad
         if h < 1 or w < 1:
             pad = min(supports.pads)
@@ -76,7 +103,8 @@ def conv_cases(draw, supports: Supports = Supports(), layout: str = "NCHW") -> C
         oh, ow = (h + 2 * pad - kh) // stride + 1, (w + 2 * pad - kw) // stride + 1
     seed = draw(SEEDS)
     rng = np.random.default_rng(seed)
-    padding = [[0, 0], [pad, pad], [pad, pad], [0, 0]] if layout == "NHWC" else [[0, 0], [0, 0], [pad, pad], [pad, pad]]
+    ph, pw = pads or ((pad, pad), (pad, pad))
+    padding = ([[0, 0], list(ph), list(pw), [0, 0]] if layout == "NHWC" else [[0, 0], [0, 0], list(ph), list(pw)])
     params = dict(strides=[stride, stride], padding=padding, dilations=[1, 1], data_format=layout)
     arrays = {"input": _normal(rng, to_layout((n, h, w, c), layout)), "filters": _normal(rng, (kh, kw, c, f))}
     if supports.bias:
@@ -97,7 +125,7 @@ def distinct_values(rng, size: int) -> np.ndarray:
 def pool_cases(draw, supports: Supports = Supports(), layout: str = "NCHW", ties: bool | None = None,
                op: str = "max_pool2d") -> Case:
     """A VALID pool whose stride divides the input; ``ties``: True / False / None (drawn)."""
-    n = draw(st.integers(1, 3)) if supports.batch else 1
+    n = _batch(draw, supports)
     c = draw(st.sampled_from(supports.in_channels))
     tied = draw(st.booleans()) if ties is None else ties
     sizes = [k for k in supports.pool_sizes if k > 1 or not tied] or list(supports.pool_sizes)  # a 1x1 window has no tie
@@ -130,7 +158,7 @@ def pool_split_cases(supports: Supports, layout: str, options: dict, op: str = "
 
 @st.composite
 def affine_cases(draw, supports: Supports = Supports()) -> Case:
-    n = draw(st.integers(1, 4)) if supports.batch else 1
+    n = _batch(draw, supports, largest=4)
     d, m = draw(st.sampled_from(supports.features)), draw(st.integers(1, 5))
     seed = draw(SEEDS)
     rng = np.random.default_rng(seed)

@@ -8,6 +8,10 @@ pooling (VALID); ``conv_forward`` and ``pool_forward`` return ``(output, cache)`
 ``zero_pad``, ``conv_single_step``, ``create_mask_from_window`` and ``distribute_value`` are checked
 against TensorFlow's own ops (``tf.pad``, a product sum, ``tf.equal(x, reduce_max(x))``, ``tf.fill``).
 
+Each function is checked on its own (crosscheck/check/deeplearning_ai_reference.py): the other
+convention functions it calls are crosscheck's references while it runs, and a backward's cache
+comes from the reference forward.
+
 The assignment's max-pool backward uses ``create_mask_from_window``, which gives the whole
 gradient to every tied maximum: on cases with ties that is reported as a tie-rule note.
 """
@@ -23,6 +27,7 @@ from ..ops._common import tf_lib
 from ..tracebacks import user_traceback
 from . import cases as C
 from .cs231n import registry_run
+from .deeplearning_ai_reference import on_its_own
 from .run import Guard, Spec, grads, modified_outcome, outcome_of, own_diff, pair
 
 SUPPORTS = C.Supports(square=True, stride_divides=False, in_channels=(1, 2, 3), out_channels=(1, 2, 3))
@@ -150,16 +155,20 @@ def helper_run(name: str):
 def _specs() -> list[Spec]:
     conv = lambda o: C.conv_cases(SUPPORTS, layout="NHWC")  # noqa: E731
     pool = lambda o: C.pool_split_cases(SUPPORTS, "NHWC", o)  # noqa: E731
-    out = [Spec(n, (n,), c, helper_run(n), ("y",)) for n, c in (
+    out = [Spec(n, (n,), c, on_its_own(helper_run(n), n), ("y",)) for n, c in (
         ("zero_pad", lambda o: pad_cases()), ("conv_single_step", lambda o: step_cases()),
         ("create_mask_from_window", lambda o: window_cases()), ("distribute_value", lambda o: distribute_cases()))]
     out += [
-        Spec("conv_forward", ("conv_forward",), conv, registry_run(conv_adapter, ("conv_forward",), ("y",)), ("y",)),
-        Spec("conv_backward", ("conv_forward", "conv_backward"), conv,
-             registry_run(conv_adapter, ("conv_forward", "conv_backward"), ("d_input", "d_filters", "d_bias")),
+        Spec("conv_forward", ("conv_forward",), conv,
+             on_its_own(registry_run(conv_adapter, ("conv_forward",), ("y",)), "conv_forward"), ("y",)),
+        Spec("conv_backward", ("conv_backward",), conv,
+             on_its_own(registry_run(conv_adapter, ("conv_forward", "conv_backward"), ("d_input", "d_filters", "d_bias")),
+                        "conv_backward", forward="conv_forward"),
              ("d_input", "d_filters", "d_bias")),
-        Spec("pool_forward", ("pool_forward",), pool, _pool_run("pool_forward", None), ("y",), splits=C.POOL_SPLITS),
-        Spec("pool_backward", ("pool_forward", "pool_backward"), pool, _pool_run("pool_forward", "pool_backward"),
+        Spec("pool_forward", ("pool_forward",), pool, on_its_own(_pool_run("pool_forward", None), "pool_forward"),
+             ("y",), splits=C.POOL_SPLITS),
+        Spec("pool_backward", ("pool_backward",), pool,
+             on_its_own(_pool_run("pool_forward", "pool_backward"), "pool_backward", forward="pool_forward"),
              ("d_input",), ties=True, splits=C.POOL_SPLITS),
     ]
     return out

@@ -1,15 +1,20 @@
-"""Discovering layer classes without declarations: which op a class computes (its name), how to
-build it from a case's configuration (its constructor's parameter names), where its weights and
-gradients live and in which layout (building it once with distinct sizes)."""
+"""Discovering layer classes without declarations: which op a class computes (its name), its forward
+and backward methods (``forward``/``forward_pass``/``fprop``/``__call__``, ``backward``/
+``backward_pass``/``backprop``/``bprop``), how to build it from a case's configuration and in which
+layout it takes its input (crosscheck.check.layer_probe: names, then probe sizes), where its weights
+live and in which layout."""
 from __future__ import annotations
 
 import inspect
+from dataclasses import dataclass
 
 import numpy as np
 
 from .layer_access import find_path, get_path
-from .layer_declaration import (BIAS_NAMES, CONSTRUCTOR, LEARNING_RATE_NAMES, WEIGHT_NAMES, Config, Layer,  # noqa: F401
-                                layer_ops)
+from .layer_declaration import (BACKWARD_NAMES, BIAS_NAMES, FORWARD_NAMES, LEARNING_RATE_NAMES, WEIGHT_NAMES, Config,
+                                Layer, layer_ops)
+from .layer_probe import CANDIDATES, filter_layout, fit, maker, named_plan, probes
+from .layers import call_backward, declaration_hint
 
 
 def _op_of(cls) -> str | None:
@@ -23,117 +28,132 @@ def _op_of(cls) -> str | None:
     return None
 
 
-def _constructor_maker(cls, op: str, layout: str):
-    """``make(config)`` matching the constructor's parameter names, or None if one cannot be matched."""
-    params = [p for p in inspect.signature(cls.__init__).parameters.values() if p.name != "self"
-              and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-    plan = []
-    order = (["in_features", "out_features"] if op == "dense" else []) + list(CONSTRUCTOR)
-    for p in params:
-        field_ = next((f for f in order if p.name.lower() in CONSTRUCTOR[f]), None)
-        if p.name.lower() in ("x_dim", "input_shape", "input_dim", "in_shape", "input_size") and op != "dense":
-            field_ = "input_shape"
-        if field_ is None:
-            if p.default is p.empty:
-                return None
-            continue
-        plan.append((p.name, field_))
-
-    def make(config: Config):
-        kwargs = {}
-        for pname, f in plan:
-            if f == "kernel":
-                value = config.kernel if pname.lower() in ("h_filter", "w_filter", "k", "size", "f", "field") \
-                    else (config.kernel if config.kernel_size[0] == config.kernel_size[1] else tuple(config.kernel_size))
-            elif f == "input_shape":
-                value = tuple(config.input_shape)
-            else:
-                value = getattr(config, f)
-            kwargs[pname] = value
-        return cls(**kwargs)
-    make.__name__ = cls.__name__
-    return make
-
-
 def probe_config(op: str) -> Config:
+    """A configuration to build a declared layer once with (to name its row)."""
     if op == "conv2d":
         return Config(op, in_channels=2, out_channels=3, kernel_size=(3, 3), stride=1, pad=1,
-                      input_shape=(2, 5, 5))
+                      input_shape=(2, 5, 5), pads=(1, 1, 1, 1))
     if op == "dense":
         return Config(op, in_features=4, out_features=3)
     return Config(op, kernel_size=(2, 2), stride=2, in_channels=2, input_shape=(2, 4, 4))
 
 
-def discover(cls, module_layout: str) -> Layer | str:
-    """A Layer for a class, or why it cannot be discovered."""
+def method_names(cls) -> tuple[str | None, str | None]:
+    """(forward, backward): the first of the names crosscheck knows that the class defines; ``__call__``
+    counts only when the class itself (not ``object``) defines it."""
+    def defines(name):
+        if name == "__call__":
+            return any("__call__" in vars(k) for k in cls.__mro__[:-1])
+        return callable(getattr(cls, name, None))
+    return (next((n for n in FORWARD_NAMES if defines(n)), None), next((n for n in BACKWARD_NAMES if defines(n)), None))
+
+
+def discover(cls, module_layout: str) -> Layer | Undiscovered:
+    """A Layer for a class, or why it cannot be discovered (an Undiscovered: an error row, or a
+    cannot-check row with the declaration to write)."""
     op = _op_of(cls)
+    name = cls.__name__
     if op is None:
-        return f"{cls.__name__}: its name does not say which op it is; declare it with crosscheck.Layer"
-    backward = "backward" if callable(getattr(cls, "backward", None)) else "backprop"
-    make = _constructor_maker(cls, op, module_layout)
-    if make is None:
-        return f"{cls.__name__}: its constructor's parameters cannot be matched; declare it with crosscheck.Layer"
-    layer = Layer(make=make, op=op, layout=module_layout, backward=backward, name=cls.__name__)
-    sig = inspect.signature(getattr(cls, backward))
-    lr = next((p for p in sig.parameters if p in LEARNING_RATE_NAMES), None)
+        return Undiscovered(f"{name}: its name does not say which op it is; declare it with crosscheck.Layer")
+    forward, backward = method_names(cls)
+    layer = Layer(make=None, op=op, layout=module_layout, backward=backward, forward=forward, name=name)
+    lr = next((p for p in inspect.signature(getattr(cls, backward)).parameters if p in LEARNING_RATE_NAMES), None)
     if lr is not None:
         layer.learning_rate, layer.learning_rate_arg, layer.grads = 1.0, lr, "update"
+    if op not in CANDIDATES:   # an element-wise activation: built without arguments
+        named, unknown = named_plan(cls, op)
+        if unknown:
+            return _cannot(layer, f"its constructor's parameter {unknown[0]} cannot be matched (a {op} has no sizes)", cls)
+        layer.make = maker(cls, named, False)
+        return layer
+    found = fit(cls, op, forward, module_layout, backward=lambda obj, dy: call_backward(layer, obj, dy))
+    if isinstance(found, str):
+        return _cannot(layer, found, cls)
+    layer.make, layer.layout = maker(cls, found.plan, found.tuples), found.layout
+    supports = dict(found.supports)
+    fields = {f for _, f in found.plan}
     if op in ("conv2d", "dense"):
-        try:
-            probe = make(probe_config(op))
-        except Exception as exc:
-            return f"{cls.__name__}: building it failed ({type(exc).__name__}: {exc}); declare it with crosscheck.Layer"
+        probe = found.probe
         w, b = find_path(probe, WEIGHT_NAMES), find_path(probe, BIAS_NAMES)
         if w is None:
-            return f"{cls.__name__}: no weight attribute found; declare it with crosscheck.Layer"
-        if get_path(probe, w) is None:   # created by the first forward: build them from a probe input
-            layout = _initialise(probe, op)
-            if layout is None:
-                return f"{cls.__name__}: its weights are created lazily and no probe input worked; declare it"
-            layer.layout = layout
-        layer.weights = {("filters" if op == "conv2d" else "kernel"): w, **({"bias": b} if b else {})}
-        layer.filter_layout = filter_layout_of(probe, w, op)
-        if op == "conv2d":
-            layer.layout = "NHWC" if layer.filter_layout == "HWIO" else "NCHW"
-        if layer.supports == {} and b is None:
-            layer.supports = {"bias": False}
-    params = inspect.signature(cls.__init__).parameters
-    supports = dict(layer.supports)
-    if op == "conv2d" and not any(p.lower() in CONSTRUCTOR["pad"] for p in params):
-        supports["pads"] = (0,)
-    if op == "conv2d" and not any(p.lower() in CONSTRUCTOR["stride"] for p in params):
-        supports["strides"] = (1,)
-    if op in ("max_pool2d", "avg_pool2d") and "mode" in params:
+            return _cannot(layer, "no weight attribute found (looked for " + ", ".join(WEIGHT_NAMES) + ")", cls)
+        layer.filter_layout = filter_layout(np.shape(get_path(probe, w)), op, found.config)
+        if layer.filter_layout is None:
+            return _cannot(layer, f"its weights `{w}` have shape {np.shape(get_path(probe, w))}, no layout crosscheck "
+                                  f"knows for these sizes; declare filter_layout", cls)
+        layer.weights = {("filters" if op == "conv2d" else "kernel"): w}
+        if b is not None:
+            bias_size = np.size(get_path(probe, b))
+            units = found.config.out_channels if op == "conv2d" else found.config.out_features
+            if bias_size != units:
+                return Undiscovered(
+                    f"{name}: its bias `{b}` has shape {np.shape(get_path(probe, b))}, one value per output position "
+                    f"(an untied bias); TensorFlow's {op} has one bias per output channel, so crosscheck cannot compare "
+                    f"it (not a claim that it is wrong)", verdict="cannot-check")
+            layer.weights["bias"] = b
+        else:
+            supports["bias"] = False
+        if op == "conv2d" and "stride" not in fields:
+            supports["strides"] = (1,)
+        if supports.get("padding") == "same":   # where an even kernel's extra row goes is not known: odd ones
+            supports["kernel_sizes"] = (3, 1)
+        if op == "conv2d" and "kernel" not in fields:
+            shape = np.shape(get_path(probe, w))
+            supports.update(kernel_sizes=(shape[-1] if layer.filter_layout in ("FCHW", "FHW") else shape[1],),
+                            square=True)
+    if op in ("max_pool2d", "avg_pool2d") and "mode" in fields:
         layer.op = "pool"   # both modes
     layer.supports = supports
     return layer
 
 
-def _initialise(probe, op: str) -> str | None:
-    """Run the probe layer's forward once (channels-last first: lazily built layers read C from the
-    input's last axis), so that its weights exist; the layout that worked, or None."""
-    inputs = ({"NHWC": np.zeros((1, 5, 5, 2)), "NCHW": np.zeros((1, 2, 5, 5))} if op == "conv2d"
-              else {"NCHW": np.zeros((2, 4))})
-    for layout, x in inputs.items():
-        try:
-            probe.forward(x)
-            return layout
-        except Exception:
-            continue
-    return None
+def complete(layer: Layer) -> None:
+    """Fill in what a declaration left out and crosscheck can find (a conv or dense layer's weights
+    and their layout; the method names where the defaults are not the class's): the declared layer
+    built once with the probe sizes, in its layout. Nothing changes where that fails."""
+    candidates = [p for p in probes(layer.op) if p[0] == layer.layout] if layer.op in CANDIDATES else []
+    try:
+        obj = layer.make(candidates[0][1] if candidates else probe_config(layer.op if layer.op != "pool" else "max_pool2d"))
+        forward, backward = method_names(type(obj))
+        if not callable(getattr(obj, layer.forward, None)) and forward:
+            layer.forward = forward
+        if not callable(getattr(obj, layer.backward, None)) and backward:
+            layer.backward = backward
+        if layer.weights or layer.op not in ("conv2d", "dense") or not candidates:
+            return
+        _, config, x, _ = candidates[0]
+        getattr(obj, layer.forward)(x)
+    except Exception:   # the run itself reports what fails
+        return
+    w, b = find_path(obj, WEIGHT_NAMES), find_path(obj, BIAS_NAMES)
+    if w is None:
+        return
+    layer.weights = {("filters" if layer.op == "conv2d" else "kernel"): w, **({"bias": b} if b else {})}
+    layer.filter_layout = layer.filter_layout or filter_layout(np.shape(get_path(obj, w)), layer.op, config) or ""
 
 
-def filter_layout_of(layer_obj, path: str, op: str) -> str:
-    """The layout of the weights built from the probe configuration (distinct sizes tell them apart)."""
-    w = get_path(layer_obj, path)
-    shape = tuple(np.shape(w)) if w is not None else ()
-    if op == "dense":
-        return "OI" if shape == (3, 4) else "IO"
-    if shape == (3, 2, 3, 3):
-        return "FCHW"
-    if shape == (3, 3, 2, 3):
-        return "HWIO"
-    return "FCHW"
+@dataclass(frozen=True)
+class Undiscovered:
+    """Why a class cannot be checked as found: ``message`` its row's, ``verdict`` "error" (it cannot
+    be identified) or "cannot-check" (crosscheck cannot call it as written: the message says what to
+    declare)."""
+    message: str
+    verdict: str = "error"
+
+
+def _cannot(layer: Layer, why: str, cls=None) -> Undiscovered:
+    return Undiscovered(f"{layer.name}: {why}; declare it in one line: "
+                        f"{declaration_hint(layer, _make_text(cls, layer.op) if cls else '')}", "cannot-check")
+
+
+def _make_text(cls, op: str) -> str:
+    """``lambda c: Conv(in_channels=c.in_channels, depth=<?>)``: the constructor call a declaration's
+    ``make`` needs, with what names matched filled in."""
+    named, unknown = named_plan(cls, op)
+    config_field = {"learning_rate": "1.0"}
+    args = [f"{p}={'c.' if f != 'learning_rate' else ''}{config_field.get(f, f)}" for p, f in named]
+    args += [f"{p}=c.???" for p in unknown]
+    return f"lambda c: {cls.__name__}({', '.join(args)})"
 
 
 def module_layout(module) -> str:
@@ -141,13 +161,13 @@ def module_layout(module) -> str:
     for cls in layer_classes(module):
         if _op_of(cls) == "conv2d":
             layer = discover(cls, "NCHW")
-            if isinstance(layer, Layer):
+            if isinstance(layer, Layer) and layer.layout in ("NCHW", "NHWC"):
                 return layer.layout
     return "NCHW"
 
 
 def layer_classes(module):
-    return [obj for name, obj in vars(module).items() if inspect.isclass(obj) and obj.__module__ == module.__name__
-            and callable(getattr(obj, "forward", None))
-            and (callable(getattr(obj, "backward", None)) or callable(getattr(obj, "backprop", None)))]
+    """The module's own classes with a forward and a backward method of a name crosscheck knows."""
+    return [obj for obj in vars(module).values() if inspect.isclass(obj) and obj.__module__ == module.__name__
+            and None not in method_names(obj)]
 

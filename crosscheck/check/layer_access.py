@@ -1,6 +1,6 @@
 """Reaching into a user's layer object: attributes by path (``W``, ``params.W``, ``grads["W"]``) and
 arrays converted between the case's layout and the layer's (NCHW / NHWC data, filters as
-``(F, C, kh, kw)``, HWIO or ``(F, kh, kw)``)."""
+``(F, C, kh, kw)``, HWIO, ``(F, kh, kw, C)`` or ``(F, kh, kw)``)."""
 from __future__ import annotations
 
 import re
@@ -46,19 +46,30 @@ def find_path(obj, names, dicts=DICTS) -> str | None:
     return None
 
 
+def _grad_names(weight_name: str) -> list[str]:
+    """Names the gradient of the weights called ``weight_name`` goes by: ``dW``, ``dw``, ``d_W``,
+    ``grad_W``, ``gW``, ``dweights``, ... (for a bias ``db``, ``dbias``, ...)."""
+    bias = weight_name.lower() in ("b", "bias", "biases")
+    stems = dict.fromkeys([weight_name, weight_name.lower(), weight_name.upper(),
+                           *(("b", "bias", "biases") if bias else ("W", "w", "weights", "weight", "filters",
+                                                                    "kernel"))])
+    return [prefix + stem for prefix in GRAD_PREFIXES for stem in stems]
+
+
 def grad_path(obj, weight_path: str) -> str | None:
-    """Where the gradient of the weights at ``weight_path`` is, after a backward pass."""
-    parts = _parts(weight_path)
-    name = parts[-1]
-    if len(parts) == 2:   # params.W -> grads.W
-        for d in GRAD_DICTS:
-            table = getattr(obj, d, None)
-            if isinstance(table, dict) and isinstance(table.get(name), np.ndarray):
-                return f"{d}.{name}"
-    for prefix in GRAD_PREFIXES:
-        for candidate in (prefix + name, prefix + name.lower(), prefix + name.upper()):
-            if isinstance(getattr(obj, candidate, None), np.ndarray):
-                return candidate
+    """Where the gradient of the weights at ``weight_path`` is, after a backward pass: an attribute
+    (``dW``, ``dw``, ``grad_W``, ``dweights`` ...) or an entry of a ``grads``-like dict (keyed like
+    the weights, or ``dW`` ...)."""
+    name = _parts(weight_path)[-1]
+    for d in GRAD_DICTS:
+        table = getattr(obj, d, None)
+        if isinstance(table, dict):
+            for key in (name, *_grad_names(name)):
+                if isinstance(table.get(key), np.ndarray):
+                    return f"{d}.{key}"
+    for candidate in _grad_names(name):
+        if isinstance(getattr(obj, candidate, None), np.ndarray):
+            return candidate
     return None
 
 
@@ -107,6 +118,8 @@ def weights_to_layer(array: np.ndarray, name: str, layout: str, like) -> np.ndar
         return np.ascontiguousarray(array.transpose(3, 2, 0, 1))
     if layout == "FHW":
         return np.ascontiguousarray(array[:, :, 0, :].transpose(2, 0, 1))
+    if layout == "FHWC":
+        return np.ascontiguousarray(array.transpose(3, 0, 1, 2))
     if layout == "OI":
         return np.ascontiguousarray(array.T)
     return np.array(array, copy=True)
@@ -120,6 +133,8 @@ def weights_from_layer(array, name: str, layout: str, case_shape) -> np.ndarray 
         return a.reshape(case_shape) if a.size == int(np.prod(case_shape)) else a
     if layout == "FCHW" and a.ndim == 4:
         return a.transpose(2, 3, 1, 0)
+    if layout == "FHWC" and a.ndim == 4:
+        return a.transpose(1, 2, 3, 0)
     if layout == "FHW" and a.ndim == 3:
         return a.transpose(1, 2, 0)[:, :, None, :]
     if layout == "OI" and a.ndim == 2:

@@ -3,6 +3,7 @@ or what discovery found), the :class:`Config` a layer is built from, the ops a l
 compute, and the attribute and parameter names discovery recognises."""
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -27,18 +28,28 @@ def layer_ops() -> dict[str, tuple[str, ...]]:
 
 
 LEARNING_RATE_NAMES = ("learn_rate", "learning_rate", "lr", "alpha", "eta", "step_size")
-WEIGHT_NAMES = ("W", "w", "weight", "weights", "filters", "kernel", "K")
+FORWARD_NAMES = ("forward", "forward_pass", "fprop", "forward_propagation", "__call__")
+BACKWARD_NAMES = ("backward", "backward_pass", "backprop", "bprop", "backward_propagation")
+#: attributes (or ``grads`` dict entries) where a backward that returns None leaves the input gradient
+INPUT_GRAD_NAMES = ("dx", "dX", "d_x", "dinput", "d_input", "dinputs", "grad_input", "grad_x", "dA_prev", "dA")
+LAYOUTS = ("NCHW", "NHWC", "CHW", "HWC", "HW", "D", "DN")
+FILTER_LAYOUTS = ("FCHW", "HWIO", "FHWC", "FHW", "IO", "OI")
+GRAD_KEYS = ("input", "filters", "kernel", "bias")
+WEIGHT_NAMES = ("W", "w", "weight", "weights", "filters", "kernel", "kernels", "K")
 BIAS_NAMES = ("b", "bias", "biases")
 CONSTRUCTOR = {   # configuration field -> constructor parameter names that mean it
     "in_channels": ("in_channels", "in_ch", "input_channels", "n_in_channels", "c_in", "channels", "num_channels"),
     "out_channels": ("out_channels", "out_ch", "n_filter", "n_filters", "num_filters", "filters", "n_out",
-                     "output_channels", "out_filters", "f"),
+                     "output_channels", "out_filters", "f", "nb_filters", "num_kernels", "n_kernels"),
     "kernel": ("kernel_size", "kernel_shape", "kernel", "filter_size", "ksize", "k", "h_filter", "w_filter",
-               "size", "pool_size", "field"),
+               "size", "pool_size", "field", "field_size", "window_size", "window", "pool"),
     "stride": ("stride", "strides", "s"),
     "pad": ("padding", "pad", "p"),
-    "in_features": ("in_features", "in_size", "input_len", "n_in", "input_dim", "in_dim", "d_in", "fan_in"),
-    "out_features": ("out_features", "out_size", "nodes", "n_out", "units", "output_dim", "out_dim", "d_out"),
+    "in_features": ("in_features", "in_size", "input_len", "n_in", "input_dim", "in_dim", "d_in", "fan_in",
+                    "input_size", "n_inputs", "num_inputs", "n_input", "in_units", "input_units", "inputs"),
+    "out_features": ("out_features", "out_size", "nodes", "n_out", "units", "output_dim", "out_dim", "d_out",
+                     "output_size", "n_outputs", "num_outputs", "n_output", "out_units", "output_units", "outputs",
+                     "n_units", "num_units", "n_neurons", "num_neurons", "neurons", "fan_out"),
     "mode": ("mode",),
 }
 
@@ -56,6 +67,7 @@ class Config:
     out_features: int = 0
     input_shape: tuple = ()      # one example, in the layer's layout (e.g. (C, H, W) or (H, W))
     mode: str = "max"
+    pads: tuple = ()             # (top, bottom, left, right); SAME padding of an even kernel is asymmetric
 
     @property
     def kernel(self) -> int:
@@ -69,15 +81,20 @@ class Layer:
     """How to check one layer class (``crosscheck.Layer``).
 
     make: ``make(config) -> layer`` (a :class:`Config`: ``in_channels``, ``out_channels``, ``kernel``,
-        ``kernel_size``, ``stride``, ``pad``, ``in_features``, ``out_features``, ``input_shape``, ``mode``).
+        ``kernel_size``, ``stride``, ``pad``, ``pads`` (top, bottom, left, right), ``in_features``,
+        ``out_features``, ``input_shape``, ``mode``).
     op: the registry op it computes: "conv2d", "max_pool2d", "avg_pool2d", "dense", "relu", ...
-    layout: its activations: "NCHW", "NHWC", or one example "CHW", "HWC", "HW" (one channel).
+    layout: its activations: "NCHW", "NHWC", or one example "CHW", "HWC", "HW" (one channel); for
+        dense, rows are examples ((N, D), any of the batched layouts), "DN" (columns are examples:
+        (D, N), a column vector (D, 1)) or "D" (one example, a vector (D,)).
     weights: {registry array: attribute path} ("filters"/"kernel" and "bias" -> "W", "params.b", ...).
-    grads: {registry array: attribute path}, or "update" to recover them from an in-place update.
-    filter_layout: "FCHW" ((F, C, kh, kw)), "HWIO" or "FHW" ((F, kh, kw), one input channel);
-        for dense, "IO" ((in, out)) or "OI".
+    grads: {"input" or a registry array: attribute path} where a backward leaves gradients it does
+        not return, or "update" to recover the weights' from an in-place update.
+    filter_layout: "FCHW" ((F, C, kh, kw)), "HWIO", "FHWC" ((F, kh, kw, C)) or "FHW" ((F, kh, kw),
+        one input channel); for dense, "IO" ((in, out)) or "OI".
     supports: restrictions of generation (fields of crosscheck.check.cases.Supports).
-    backward: the method name ("backward" or "backprop"); learning_rate: passed to it as a keyword,
+    forward, backward: the method names ("forward", "forward_pass", "fprop", "__call__", ...;
+        "backward", "backprop", "bprop", ...); learning_rate: passed to backward as a keyword,
         or positionally when ``learning_rate_arg`` is None.
     activation: for a dense layer followed by "softmax" (a single example's probabilities).
     name: the row's name (default: the class's).
@@ -93,6 +110,7 @@ class Layer:
     filter_layout: str = ""
     supports: dict = field(default_factory=dict)
     backward: str = "backward"
+    forward: str = "forward"
     learning_rate: float | None = None
     learning_rate_arg: str | None = None
     activation: str | None = None
@@ -104,3 +122,19 @@ class Layer:
     def row_name(self) -> str:
         return self.name or getattr(self.make, "__name__", self.op)
 
+
+
+OPTIONS = tuple(f for f in Layer.__dataclass_fields__)
+_dataclass_init = Layer.__init__
+
+
+def _init_naming_unknown_options(self, *args, **kwargs):
+    unknown = [key for key in kwargs if key not in OPTIONS]
+    if unknown:
+        raise TypeError(f"crosscheck.Layer has no option {unknown[0]!r}; options: {', '.join(OPTIONS)}")
+    _dataclass_init(self, *args, **kwargs)
+
+
+_init_naming_unknown_options.__doc__ = _dataclass_init.__doc__
+_init_naming_unknown_options.__signature__ = inspect.signature(_dataclass_init)
+Layer.__init__ = _init_naming_unknown_options

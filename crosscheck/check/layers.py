@@ -29,12 +29,12 @@ from ..opinfo import Call
 from ..ops._common import tf_lib
 from ..registry import OPS as REGISTRY
 from ..runner import run_case
-from ..tracebacks import user_traceback
+from ..tracebacks import INSIDE_CROSSCHECK, user_traceback
 from . import cases as C
-from .layer_access import from_layer, get_path, grad_path, set_path, to_layer
+from .layer_access import GRAD_DICTS, find_path, from_layer, get_path, grad_path, set_path, to_layer
 from .layer_access import weights_from_layer, weights_to_layer
-from .layer_declaration import Config, Layer, layer_ops
-from .run import modified_outcome, outcome_of, own_diff
+from .layer_declaration import INPUT_GRAD_NAMES, Config, Layer, layer_ops
+from .run import DECLARE, modified_outcome, outcome_of, own_diff
 
 
 def _config_of(case: Case, layer: Layer) -> Config:
@@ -50,9 +50,9 @@ def _config_of(case: Case, layer: Layer) -> Config:
              nhwc[2]), "HWC": (nhwc[1], nhwc[2], nhwc[3]), "HW": (nhwc[1], nhwc[2])}.get(layer.layout, ())
     if case.op == "conv2d":
         kh, kw, c, f = case.arrays["filters"].shape
-        pads = case.params["padding"]
+        ph, pw = case.params["padding"][1:3] if fmt == "NHWC" else case.params["padding"][2:4]
         return Config("conv2d", in_channels=c, out_channels=f, kernel_size=(kh, kw), stride=case.params["strides"][0],
-                      pad=int(pads[1][0] if fmt == "NHWC" else pads[2][0]), input_shape=shape)
+                      pad=int(ph[0]), input_shape=shape, pads=(int(ph[0]), int(ph[1]), int(pw[0]), int(pw[1])))
     if case.op in ("max_pool2d", "avg_pool2d"):
         return Config(case.op, in_channels=nhwc[3], kernel_size=tuple(case.params["ksize"]),
                       stride=case.params["strides"][0], input_shape=shape,
@@ -60,13 +60,38 @@ def _config_of(case: Case, layer: Layer) -> Config:
     return Config(case.op, in_channels=nhwc[3], input_shape=shape)
 
 
-def _call_backward(layer: Layer, obj, dy):
+def call_backward(layer: Layer, obj, dy):
     method = getattr(obj, layer.backward)
     if layer.learning_rate is None:
         return method(dy)
     if layer.learning_rate_arg:
         return method(dy, **{layer.learning_rate_arg: layer.learning_rate})
     return method(dy, layer.learning_rate)
+
+
+def _input_grad_path(layer: Layer, obj) -> str | None:
+    """Where a backward that returns None left the input gradient: the declared ``grads["input"]``,
+    else a ``dx``-like attribute or ``grads`` dict entry."""
+    declared = layer.grads.get("input") if isinstance(layer.grads, dict) else None
+    return declared or find_path(obj, INPUT_GRAD_NAMES, dicts=GRAD_DICTS)
+
+
+def split_backward(result, weight_names: list) -> tuple:
+    """(input gradient, {weight name: gradient}) from what a backward returned: an array (the input
+    gradient), None, a tuple or list ``(dx, dW, db)`` (the weights' in the order filters/kernel, bias),
+    or a dict (``dx``/``dX``/``input`` ..., ``dW``/``W`` ..., ``db``/``b`` ...)."""
+    if isinstance(result, (tuple, list)) and not isinstance(result, np.ndarray):
+        items = list(result)
+        return (items[0] if items else None), dict(zip(weight_names, items[1:]))
+    if isinstance(result, dict):
+        by_key = {str(k).lower().lstrip("_"): v for k, v in result.items()}
+        dx = next((by_key[k] for k in ("dx", "d_x", "x", "input", "dinput", "d_input", "dinputs", "da_prev")
+                   if k in by_key), None)
+        keys = {"filters": ("dw", "d_w", "w", "dweights", "weights", "dfilters", "filters", "dkernel", "kernel"),
+                "kernel": ("dw", "d_w", "w", "dweights", "weights", "dkernel", "kernel"),
+                "bias": ("db", "d_b", "b", "dbias", "bias", "dbiases", "biases")}
+        return dx, {n: next((by_key[k] for k in keys[n] if k in by_key), None) for n in weight_names}
+    return result, {}
 
 
 
@@ -79,11 +104,15 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
     def activation(a):
         if layer.layout == "D":      # one example of a dense layer: a vector
             return np.ascontiguousarray(a[0])
+        if layer.layout == "DN":     # examples as columns
+            return np.ascontiguousarray(a.T)
         return a if a.ndim != 4 else to_layer(a, case_layout, layer.layout)
 
     def back(a, op):
         if layer.layout == "D":
             return None if a is None else np.asarray(a)[None]
+        if layer.layout == "DN":
+            return None if a is None else np.asarray(a).T
         return a if op == "dense" else from_layer(a, case_layout, layer.layout, channels_out=op == "conv2d")
 
     def build(op, arrays, params):
@@ -93,7 +122,7 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
         for name in weight_names:
             path = layer.weights[name]
             if get_path(obj, path) is None:   # created on the first forward (numpy-ml style)
-                obj.forward(np.zeros_like(x))
+                getattr(obj, layer.forward)(np.zeros_like(x))
             set_path(obj, path, weights_to_layer(arrays[name], name, layer.filter_layout, get_path(obj, path)))
         return obj, x
 
@@ -109,7 +138,7 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
             arrays = {k: v for k, v in kwargs.items() if isinstance(v, np.ndarray)}
             params = {k: v for k, v in kwargs.items() if not isinstance(v, np.ndarray)}
             obj, x = build(op, arrays, params)
-            return back(watched(obj.forward, x, "x"), op)
+            return back(watched(getattr(obj, layer.forward), x, "x"), op)
         return fn
 
     def vjp(op, *arrays, **params):
@@ -117,21 +146,36 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
         given = dict(zip(names, arrays))
         obj, x = build(op, given, params)
         before = {n: np.array(get_path(obj, layer.weights[n]), dtype=np.float64, copy=True) for n in weight_names}
-        y = back(watched(obj.forward, x, "x"), op)
+        y = back(watched(getattr(obj, layer.forward), x, "x"), op)
 
         def pullback(dy):
             if layer.layout == "D":
                 d_layer = np.ascontiguousarray(dy[0])
+            elif layer.layout == "DN":
+                d_layer = np.ascontiguousarray(dy.T)
             else:
                 d_layer = dy if op == "dense" or dy.ndim != 4 else to_layer(
                     dy, case_layout, "HWC" if layer.layout == "HW" and op == "conv2d" else layer.layout)
-            dx = watched(lambda d: _call_backward(layer, obj, d), d_layer, "dout")
+            result = watched(lambda d: call_backward(layer, obj, d), d_layer, "dout")
+            dx, returned = split_backward(result, weight_names)
+            if isinstance(result, dict) and isinstance(layer.grads, dict):   # declared keys of the returned dict
+                dx = result.get(layer.grads.get("input"), dx)
+                returned.update({n: result[layer.grads[n]] for n in weight_names if layer.grads.get(n) in result})
+            if dx is None:
+                path = _input_grad_path(layer, obj)
+                if path is None and isinstance(result, dict):
+                    raise LookupError(f"{layer.backward} returned a dict with keys {', '.join(map(str, result))}: none "
+                                      f"is an input gradient crosscheck knows (dx, x, input, d_input, ...); declare "
+                                      f"grads={{'input': KEY}}")
+                dx = get_path(obj, path) if path else None
             out = [None if dx is None else back(dx, op if op != "conv2d" else "input")]
             for n in names[1:len(arrays)]:
                 if n not in weight_names:
                     out.append(None)
                     continue
-                if layer.grads == "update":
+                if returned.get(n) is not None:
+                    g = returned[n]
+                elif layer.grads == "update":
                     after = np.asarray(get_path(obj, layer.weights[n]), dtype=np.float64)
                     g = (before[n] - after) / layer.learning_rate
                 else:
@@ -141,12 +185,17 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
             return tuple(out)
         return y, pullback
 
-    return types.SimpleNamespace(**{op: op_function(op) for op in layer_ops()}, vjp=vjp, __name__=layer.row_name())
+    return types.SimpleNamespace(**{op: op_function(op) for op in (*layer_ops(), "softmax", "log_softmax")}, vjp=vjp,
+                                 __name__=layer.row_name())
+
+
+FIRST_LAYER_OPS = ("conv2d", "dense")   # a pool or an activation is never a network's first layer
 
 
 def layer_run(layer: Layer):
     """Run one case through ``run_case``; gradients the layer does not compute (a first layer's input
-    gradient) are listed as not judged, with a note."""
+    gradient: a conv or dense layer only) are listed as not judged, with a note. A case on which
+    crosscheck's own adapter raised says what to declare."""
 
     def run(module, case: Case, options: dict) -> Outcome:
         modified: list = []
@@ -154,13 +203,15 @@ def layer_run(layer: Layer):
         outcome.impl = layer.row_name()
         given = set(layer.supports["gradients"]) if layer.supports.get("gradients") else None
         for d in outcome.diffs:
-            if d.tensor.startswith("d_") and d.note == NONE_NOTE and d.tensor in _optional(given):
+            if d.tensor.startswith("d_") and d.note == NONE_NOTE and d.tensor in _optional(given, case.op):
                 d.judged, d.note = False, f"{layer.row_name()} does not compute {d.tensor} (a first layer)"
         outcome.diffs = [d for d in outcome.diffs if not d.tensor.startswith("input ")]
         if outcome.status != IMPLEMENTATION_ERROR and outcome.diffs:
             outcome.status = "pass" if all(d.passed for d in outcome.diffs if d.judged) else "mismatch"
         if any(not d.judged and "does not compute" in d.note for d in outcome.diffs):
             outcome.notes.append(f"{layer.row_name()} computes no input gradient (a first layer)")
+        if outcome.status == IMPLEMENTATION_ERROR and INSIDE_CROSSCHECK in outcome.message:
+            outcome.message += f"\n{DECLARE}{declaration_hint(layer)}"
         return modified_outcome(outcome, modified)
     return run
 
@@ -194,12 +245,13 @@ def activation_run(layer: Layer):
     return run
 
 
-def _optional(given) -> set:
-    """Gradients a layer may leave out: the input gradient (a first layer), and those not declared."""
+def _optional(given, op: str) -> set:
+    """Gradients a layer may leave out: the input gradient (a first layer: conv or dense), and those
+    not declared."""
     mapping = {"input": ("d_input", "d_x", "d_features"), "filters": ("d_filters", "d_kernel"),
                "kernel": ("d_kernel",), "bias": ("d_bias",)}
     if given is None:
-        return set(mapping["input"])
+        return set(mapping["input"]) if op in FIRST_LAYER_OPS else set()
     return {t for k, ts in mapping.items() if k not in given for t in ts}
 
 
@@ -214,6 +266,8 @@ def layer_cases(layer, options: dict):
         return C.pool_split_cases(s, layout, options, op=layer.op)
     if layer.op == "dense":
         return C.affine_cases(s)
+    if layer.op in ("softmax", "log_softmax"):   # over the last axis: matrices only (no layout transpose)
+        return C.elementwise_cases(((4, 5), (3, 7), (1, 6)), op=layer.op)
     return C.elementwise_cases(((4, 5), (2, 3, 4, 4)) if layer.layout in ("NCHW", "NHWC") else ((1, 4, 5, 1),),
                                op=layer.op)
 
@@ -224,3 +278,17 @@ def _default_supports(layer) -> dict:
     if layer.layout == "HW":
         out["in_channels"] = (1,)
     return out
+
+
+def declaration_hint(layer: Layer, make: str = "") -> str:
+    """The one-line ``crosscheck.Layer(...)`` that tells crosscheck what it guessed for ``layer``,
+    to be corrected where the guess is wrong; ``make``: the text of its ``make`` (default
+    ``lambda c: Name(...)``)."""
+    name = layer.row_name()
+    parts = [make or f"lambda c: {name}(...)", f"op={layer.op!r}", f"layout={layer.layout!r}"]
+    if layer.weights:
+        parts.append(f"weights={layer.weights!r}")
+    if layer.filter_layout:
+        parts.append(f"filter_layout={layer.filter_layout!r}")
+    parts += [f"forward={layer.forward!r}", f"backward={layer.backward!r}", 'grads={"input": "dx", ...}']
+    return f"LAYERS = [crosscheck.Layer({', '.join(parts)})]"

@@ -1,4 +1,5 @@
-"""Loading the user's code for ``crosscheck check``: a file by path or a module by name.
+"""Loading the user's code for ``crosscheck check``: a file by path or a module by name; a notebook
+(``.ipynb``) or a notebook's ``.py`` export cell by cell (crosscheck/check/notebook.py).
 
 A file inside a package (a directory chain with ``__init__.py``) is imported as part of that
 package, so ``from cs231n.im2col import *`` and relative imports work; a Python 2 file gets a
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from ..returned import CHECKED_FILE_MODULE
 from ..tracebacks import user_traceback
+from .notebook import NotebookError, is_notebook_export, load_notebook
 
 SCRIPT_HINT = 'a checked file should only define its functions: put script code under `if __name__ == "__main__":`'
 
@@ -73,7 +75,7 @@ def python2_hint(source: str) -> str:
 def load_user_code(target: str, timeout: float | None = IMPORT_TIMEOUT_S) -> types.ModuleType:
     """Import a ``.py`` file (by path; as part of its package if it is in one) or a module (by name)."""
     path = Path(target)
-    if path.suffix == ".py" or path.exists():
+    if path.suffix in (".py", ".ipynb") or path.exists():
         if not path.is_file():
             raise LoadError(f"{target}: no such file")
         return _import_file(path.resolve(), target, timeout)
@@ -95,6 +97,12 @@ def _syntax_message(e: SyntaxError, source: str) -> str:
 def _import_file(path: Path, target: str, timeout) -> types.ModuleType:
     root, dotted = package_root(path)
     in_package = "." in dotted
+    if not in_package and is_notebook_export(path):   # cell by cell, IPython syntax neutralised
+        try:
+            return load_notebook(path, f"{CHECKED_FILE_MODULE}{zlib.crc32(str(path).encode()):08x}", time_limit,
+                                 timeout)
+        except NotebookError as e:
+            raise LoadError(str(e)) from None
     if str(root) not in sys.path:   # stays: the user's code may import its neighbours later
         sys.path.insert(0, str(root))
     try:

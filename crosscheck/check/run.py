@@ -28,6 +28,7 @@ from ..diagnosis import LOCATIONAL, diagnose_tensor, raised_cropping_at_zero_pad
 from ..fuzz import fuzz_outcomes
 from ..implementation import UNUSABLE_RETURN
 from ..isolation import WorkerCrash, WorkerTimeout
+from ..numpy2 import cause_in as numpy2_cause
 from ..ops.pooling import tied_windows
 from ..registry import get_op
 from ..runner import modified_diffs
@@ -37,7 +38,10 @@ from ..tolerance import tolerance
 from ..tracebacks import INSIDE_CROSSCHECK, ConventionError, user_traceback
 from .conventions import apply_conventions
 from .loading import CallTimeout, time_limit
+from .self_consistency import CANNOT_JUDGE
 
+#: starts the line of an outcome's message that says what to declare when crosscheck cannot call the code
+DECLARE = "what to declare: "
 VERDICTS = ("passed", "passed-with-note", "failed", "not-implemented", "cannot-check", "error")
 TIE_RULES = {"all": "full gradient to every tied maximum", "split": "split equally", "last": "last maximum",
              "first": "first maximum"}
@@ -67,7 +71,9 @@ class Spec:
     conventions to detect (the first is the default), under the name ``group``; ``conventions`` /
     ``detect``: conventions declared / told from the numbers (crosscheck.check.conventions); ``splits``: option
     sets (e.g. train and test mode, tied and tie-free windows) that each get a share of the examples,
-    so a short run still draws every one."""
+    so a short run still draws every one. ``note``: stated in the row (what its forward was
+    identified as); ``self_check``: the Spec of the self-consistency verdict given beside this one
+    (crosscheck.check.self_examine), or "self" for a row that is that verdict itself."""
     name: str
     requires: tuple
     cases: Callable
@@ -77,6 +83,9 @@ class Spec:
     variants: tuple = ()
     group: str = ""
     splits: tuple = ()
+    verdict: str = "error"   # the row of a spec that cannot run (``run`` None): "error" or "cannot-check"
+    note: str = ""
+    self_check: object = None
     conventions: tuple = ()     # declared (crosscheck.check.conventions.KNOWN): what the code is expected to follow
     detect: tuple = ()          # conventions told from the numbers (a note, not a failure)
 
@@ -93,6 +102,7 @@ class Row:
     notes: list = field(default_factory=list)
     message: str = ""
     outcomes: list = field(default_factory=list)
+    self_consistency: str = ""    # the backward against finite differences of the code's own forward
 
     @property
     def first_failure(self) -> Outcome | None:
@@ -100,7 +110,8 @@ class Row:
 
     def to_dict(self) -> dict:
         return {"name": self.function, "verdict": self.verdict, "examples": self.tried, "failing": self.failing,
-                "causes": dict(self.causes), "notes": list(self.notes)}
+                "causes": dict(self.causes), "notes": list(self.notes),
+                **({"self_consistency": self.self_consistency} if self.self_consistency else {})}
 
 
 # ------------------------------------------------------------------------------ calling user code
@@ -228,6 +239,8 @@ def causes_of(outcome: Outcome) -> list[str]:
     if outcome.status == IMPLEMENTATION_TIMEOUT:
         return ["hangs"]
     if outcome.status in (IMPLEMENTATION_ERROR, REFERENCE_ERROR):
+        if outcome.status == IMPLEMENTATION_ERROR and numpy2_cause(outcome.message):
+            return [numpy2_cause(outcome.message)]
         if outcome.status == IMPLEMENTATION_ERROR and raised_cropping_at_zero_pad(outcome.case, outcome.message):
             return ["crop-empty-at-zero-pad"]
         if outcome.status == IMPLEMENTATION_ERROR and outcome.message.startswith(UNUSABLE_RETURN):
@@ -280,9 +293,12 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note", expect=()) ->
     conventions declared for the whole run (``--expect``)."""
     outcomes, convention_notes = apply_conventions(spec, outcomes, expect)
     row = Row(spec.name, tried=len(outcomes), outcomes=outcomes, notes=convention_notes)
-    stubs, counted = [], []
+    stubs, uncallable, counted = [], [], []
     for o in outcomes:
         if o.status == PASS:
+            continue
+        if o.status == IMPLEMENTATION_ERROR and INSIDE_CROSSCHECK in o.message:   # crosscheck's adapter raised
+            uncallable.append(o)
             continue
         if not_implemented(o):
             stubs.append(o)
@@ -306,12 +322,25 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note", expect=()) ->
         row.notes.append(first_layer[0] + ": not judged")
     if row.failing:
         row.verdict = "failed"
+    elif uncallable:
+        row.verdict = "cannot-check"
+        row.message = cannot_check_message(spec.name, uncallable[0])
     elif stubs:
         row.verdict = "not-implemented"
         row.message = stub_message(stubs[0])
     elif row.notes:
         row.verdict = "passed-with-note"
     return row
+
+
+def cannot_check_message(name: str, outcome: Outcome) -> str:
+    """The first line: what crosscheck's adapter raised on, and what to declare; then its traceback."""
+    lines = outcome.message.strip().splitlines()
+    raised = next((line for line in reversed(lines) if not line.startswith(DECLARE) and line.strip()), "")
+    declare = next((line[len(DECLARE):] for line in lines if line.startswith(DECLARE)),
+                   "how to call it (crosscheck.Layer for a layer class, crosscheck.check_op for a function)")
+    return (f"crosscheck could not call {name} as written ({raised.strip()}; not a bug in your code): "
+            f"declare {declare}\n" + outcome.message)
 
 
 # ------------------------------------------------------------------------------------ the run
@@ -409,7 +438,7 @@ def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ti
         if only and spec.name not in only:
             continue
         if spec.run is None:   # a layer class that could not be discovered: the reason is in ``group``
-            rows.append(Row(spec.name, "error", message=spec.group))
+            rows.append(Row(spec.name, spec.verdict, message=spec.group))
             continue
         if spec.requires and spec.name not in defined:
             continue
@@ -419,8 +448,37 @@ def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ti
                                                         f"{', '.join(missing)} is not defined"))
             continue
         each = None if on_outcome is None else (lambda name: lambda o: on_outcome(name, o))(spec.name)
-        rows.append(check_spec(spec, module, examples, seed, ties, pinned, timeout, worker, each))
+        row = check_spec(spec, module, examples, seed, ties, pinned, timeout, worker, each)
+        rows.append(with_self_consistency(spec, row, lambda own: check_spec(
+            own, module, min(examples, SELF_CHECK_EXAMPLES), seed, ties, None, timeout, worker,
+            None if on_outcome is None else lambda o: on_outcome(own.name, o))))
     return rows
+
+
+SELF_CHECK_EXAMPLES = 2   # cases of the self-consistency verdict given beside TensorFlow's
+
+
+def with_self_consistency(spec: Spec, row: Row, check) -> Row:
+    """``row`` with the spec's note and its self-consistency verdict (``check(own_spec) -> Row``):
+    a row that is that verdict itself passes with the note saying so."""
+    if spec.note:
+        row.notes.insert(0, spec.note)
+        if row.verdict == "passed":
+            row.verdict = "passed-with-note"
+    unjudged = [o.message for o in row.outcomes if o.status != PASS]
+    if spec.self_check == "self" and row.verdict == "failed" and unjudged and all(CANNOT_JUDGE in m for m in unjudged):
+        row.verdict, row.message, row.causes, row.examples, row.failing = "cannot-check", unjudged[0], {}, {}, 0
+    if spec.self_check == "self":
+        row.self_consistency = row.verdict if row.verdict != "passed-with-note" else "passed"
+    elif spec.self_check is not None and row.verdict not in ("error", "cannot-check"):
+        own = check(spec.self_check)
+        if own.verdict != "failed":
+            row.self_consistency = "passed" if own.verdict.startswith("passed") else own.verdict
+        else:
+            tensors = sorted({d.tensor for o in own.outcomes for d in o.failures})
+            row.self_consistency = (f"failed: {own.failing} of {own.tried} cases"
+                                    + (f" ({', '.join(tensors)})" if tensors else f" ({', '.join(own.causes)})"))
+    return row
 
 
 def rows_ok(rows: list[Row]) -> bool:

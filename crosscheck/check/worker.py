@@ -17,6 +17,7 @@ from ..oracle.reference import PHASE_FILE
 from ..returned import NotPlain, loads_plain
 from ..threads import limit_threads
 from .loading import load_user_code
+from .run import Spec
 from .target import Target, examine
 
 
@@ -31,6 +32,7 @@ def setup(args: tuple, booted) -> dict:
     module = load_user_code(target, timeout=None)
     target_info, specs = examine(module, convention)
     sendable(target_info)
+    specs = [s for spec in specs for s in (spec, spec.self_check) if isinstance(s, Spec)]   # own-forward verdicts too
     return {"kind": "check", "module": module, "specs": {s.name: s for s in specs}, "info": target_info,
             "answer": _answer}
 

@@ -9,11 +9,13 @@ from rich.console import Console
 
 from ..case import FAILING
 from ..check import LoadError, Target, check_target, function_names, load_user_code, rows_ok
+from ..check.auto_convention import AUTO, pick_convention
+from ..check.notebook import skipped_cells
 from ..check.worker import CheckWorker
 from ..isolation import WorkerCrash, WorkerTimeout
 from ..oracle import backend
 from ..report import ReportSession
-from .common import (EXIT_FAILED, EXIT_OK, UsageError, command_line, usable_junit_path, usable_report_dir,
+from .common import (EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError, command_line, usable_junit_path, usable_report_dir,
                      write_check_junit)
 from .tables import PASSING_VERDICTS, print_check_table, print_check_verdict, print_row_examples
 
@@ -29,9 +31,21 @@ def cmd_check(args, console: Console) -> int:
         console.print("[bold red]FAILED[/]: nothing was checked")
         run.write([], functions=[], load_error=str(exc), more_problems=[f"cannot load {args.target}"])
         return EXIT_FAILED
+    refused = describe_load(args, code, run, console)
+    if refused:
+        if worker is not None:
+            worker.close()
+        console.print(f"crosscheck check: {refused}", markup=False, soft_wrap=True)
+        run.write([], functions=[], more_problems=[refused])
+        return EXIT_USAGE
     start = time.perf_counter()
     rows = run.check(code, worker)
     elapsed = time.perf_counter() - start
+    if not rows and run.meta.get("convention_picked") == "":
+        console.print(f"[bold red]crosscheck check: {args.target} defines none of the cs231n functions, none of "
+                      "the deeplearning-ai functions and no layer classes (forward and backward)[/]", soft_wrap=True)
+        run.write([], functions=[], more_problems=[f"{args.target} defines nothing crosscheck knows how to check"])
+        return EXIT_FAILED
     if not rows:
         console.print(f"[bold red]crosscheck check: {args.target} defines none of the {args.convention} functions[/] "
                       f"({', '.join(known) or 'layer classes with forward and backward'})", soft_wrap=True)
@@ -59,11 +73,41 @@ def check_options(args) -> list[str]:
     convention's function names (none for layers)."""
     if args.examples < 1:
         raise UsageError("--examples must be at least 1")
+    if args.convention == AUTO:   # the names are checked once the file says its convention
+        return []
     known = function_names(args.convention)
     unknown = [f for f in (args.functions or []) if known and f not in known]
     if unknown:
         raise UsageError(f"unknown function {', '.join(unknown)}; known: {', '.join(known)}")
     return known
+
+
+def describe_load(args, code, run: CheckRun, console: Console) -> str:
+    """Resolve ``--convention auto`` (print which convention, and why) and print the load's notes (a
+    notebook's skipped cells); both go into the report. A --functions name the picked convention
+    does not have: the usage error's message (else "")."""
+    if isinstance(code, Target):
+        picked, why, notes = code.convention, code.picked, code.load_notes
+    else:
+        picked, why = pick_convention(code) if args.convention == AUTO else (args.convention, "")
+        notes = skipped_cells(code)
+    if args.convention == AUTO:
+        args.convention = run.meta["convention"] = picked
+        run.meta["convention_picked"] = why
+        if why:
+            console.print(f"convention: {picked} (picked automatically: {why}; --convention NAME chooses)",
+                          markup=False, soft_wrap=True)
+        known = function_names(picked)
+        unknown = [f for f in (args.functions or []) if known and f not in known]
+        if unknown:
+            return f"unknown function {', '.join(unknown)}; known ({picked}): {', '.join(known)}"
+    if notes:
+        run.meta["load_notes"] = list(notes)
+        console.print(f"note: {len(notes)} cell{'s' * (len(notes) > 1)} of {args.target} did not run (their "
+                      "definitions, if any, are missing; this is not a verdict):", markup=False, soft_wrap=True)
+        for note in notes:
+            console.print(f"  {note}", markup=False, soft_wrap=True)
+    return ""
 
 
 def load_target(args) -> tuple:

@@ -198,15 +198,17 @@ def add_rebuild_parsers(sub) -> None:
 
 
 def add_check_parser(sub) -> None:
-    check = sub.add_parser("check", help="check your own code (a .py file or a module) in a course's convention or "
+    check = sub.add_parser("check", help="check your own code (a .py file, a notebook or a module) in a course's "
+                                         "convention or "
                                          "as layer classes",
                            epilog="exit status: 0 every function found passes (notes allowed), 1 a failure, a stub or "
                                   "an error (including a file that cannot be loaded), 2 usage error, 4 a report file "
                                   "could not be written")
     check.add_argument("target", metavar="PATH_OR_MODULE")
-    check.add_argument("--convention", choices=["cs231n", "deeplearning-ai", "layers"], default="cs231n",
+    check.add_argument("--convention", choices=["auto", "cs231n", "deeplearning-ai", "layers"], default="auto",
                        help="cs231n (assignment-2 functions), deeplearning-ai (Coursera CNN step by step) or layers "
-                            "(classes with forward/backward; crosscheck.Layer declarations); default cs231n")
+                            "(classes with forward/backward; crosscheck.Layer declarations); default auto: told "
+                            "from what the file defines (the run says which)")
     check.add_argument("--examples", type=positive_int, default=10, metavar="N",
                        help="examples per function (default 10)")
     check.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the example generator (default 0)")

@@ -159,6 +159,8 @@ def print_check_table(console: Console, rows, target: str, convention: str) -> N
         what = ", ".join(f"{n}x {c}" for c, n in sorted(r.causes.items(), key=lambda kv: -kv[1]))
         if r.notes:   # the note's first clause here, the whole note under the table
             what = "; ".join([what] * bool(what) + [_short_note(n) for n in r.notes])
+        if r.self_consistency and not any("judged against your own forward" in n for n in r.notes):
+            what = "; ".join([what] * bool(what) + [f"self-consistency: {r.self_consistency}"])
         if r.message and not what:
             what = r.message.splitlines()[0]
         table.add_row(r.function, Text(r.verdict, style=style.get(r.verdict, "")), str(r.tried), str(r.failing),
@@ -183,5 +185,12 @@ def print_row_examples(console: Console, row, written: dict) -> None:
 def print_check_verdict(console: Console, rows, ok: bool, elapsed: float) -> None:
     """OK or FAILED: how many of the functions pass."""
     passing = sum(r.verdict in PASSING_VERDICTS for r in rows)
-    console.print(f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}: {passing} of {len(rows)} functions pass in "
-                  f"{elapsed:.1f} s")
+    uncheckable = sum(r.verdict == "cannot-check" for r in rows)
+    if uncheckable and passing + uncheckable == len(rows):   # nothing of the user's code failed
+        console.print(f"[magenta]NOT CHECKED[/]: {passing} of {len(rows)} functions pass; {uncheckable} could not "
+                      f"be checked as written (not a failure of your code: {'its' if uncheckable == 1 else 'each'} "
+                      f"message says why and what to declare) in {elapsed:.1f} s")
+        return
+    also = (f"; {uncheckable} could not be checked as written (not a failure of your code)" if uncheckable else "")
+    console.print(f"{'[green]OK[/]' if ok else '[bold red]FAILED[/]'}: {passing} of {len(rows)} functions pass"
+                  f"{also} in {elapsed:.1f} s")

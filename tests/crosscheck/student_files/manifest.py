@@ -451,7 +451,8 @@ EXPECTED = {
         "notes": "correct.py with three bugs in two functions: conv_backward overwrites db "
                  "(db[:, :, :, c] = dZ[i, h, w, c], so db ends up as the last dZ value of each channel) and crops "
                  "dA_prev with [pad:-pad] (ValueError, empty array broadcast, when pad == 0; right for pad >= 1); "
-                 "distribute_value forgets to divide by n_H * n_W, which breaks pool_backward in average mode.",
+                 "distribute_value forgets to divide by n_H * n_W (pool_backward, which calls it, is checked on its own "
+                 "with the reference distribute_value).",
         "based_on": "deeplearning_ai/correct.py",
         "functions": {
             "conv_backward": {"verdict": "failed", "labels": ["accumulator-overwritten", "crop-empty-at-zero-pad"],
@@ -459,9 +460,10 @@ EXPECTED = {
             "create_mask_from_window": {"verdict": "passed", "labels": [],
                                         "notes": "x == max(x): marks every tied maximum"},
             "distribute_value": {"verdict": "failed", "labels": ["scale-factor"]},
-            "pool_backward": {"verdict": "failed", "labels": ["scale-factor"],
-                              "notes": "mode='average' only (through distribute_value); mode='max' as in correct.py: "
-                                       "full gradient to every tied maximum"},
+            "pool_backward": {"verdict": "passed-with-note", "labels": [],
+                              "notes": "its own code is right: checked on its own, it calls crosscheck's reference "
+                                       "distribute_value (the bug is distribute_value's row); full gradient to every "
+                                       "tied maximum"},
         },
     },
 }
