@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .. import geometry as G
-from .. import strategies as S
+from .. import strategy_blocks as S
 from ..case import Case
 from ..opinfo import Call, OpInfo, PlainTF, RefPath, product, rms, taps
 from ..params import Param
