@@ -23,6 +23,8 @@ Restrictions (each a tuple of the values allowed; None or left out: everything t
 * ``layout``: "NHWC" or "NCHW" (one, or a tuple); ``dtypes``: "float32", "float64";
 * ``batch``, ``channels`` (the input's), ``groups`` (conv2d), ``multiplier`` (depthwise_conv2d): ints;
 * ``bias``: True (always given), False (never) where the op has an optional bias;
+* ``empty``: False for no zero-size axis (TensorFlow accepts an empty batch or image; the default
+  draws some);
 * any other parameter of the op: its values.
 
 An unknown name or value is a ValueError listing the valid ones.
@@ -45,14 +47,14 @@ _SIZES = {"groups": ("conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"
 
 
 def cases(op: str, *, dtypes=("float32", "float64"), layout=None, batch=None, channels=None, bias=None,
-          **params) -> st.SearchStrategy[Case]:
+          empty=None, **params) -> st.SearchStrategy[Case]:
     """Cases of registry op ``op`` drawn only from the allowed values (see the module docstring)."""
     info = get_op(op)
     has_layout = "data_format" in info.params
-    valid = sorted({*info.params} - {"data_format"} | {"dtypes"} | ({"layout", "batch", "channels"} if has_layout else set())
+    valid = sorted({*info.params} - {"data_format"} | {"dtypes"} | ({"layout", "batch", "channels", "empty"} if has_layout else set())
                    | ({"bias"} if "bias" in info.optional_arrays else set())
                    | {name for name, ops in _SIZES.items() if op in ops})
-    given = {"layout": layout, "batch": batch, "channels": channels, "bias": bias, **params}
+    given = {"layout": layout, "batch": batch, "channels": channels, "bias": bias, "empty": empty, **params}
     for name, value in given.items():
         if value is not None and name not in valid:
             raise ValueError(f"{op} has no restriction {name!r}; valid: {', '.join(valid)}")
@@ -67,6 +69,10 @@ def cases(op: str, *, dtypes=("float32", "float64"), layout=None, batch=None, ch
         if not isinstance(bias, bool):
             raise ValueError(f"bias must be True or False, got {bias!r}")
         allowed["bias"] = ("given",) if bias else ("omitted",)
+    if empty is not None:
+        if not isinstance(empty, bool):
+            raise ValueError(f"empty must be True or False, got {empty!r}")
+        allowed["empty"] = (empty,) if not empty else (True, False)
     for name, value in params.items():
         if value is None or name in _SIZES:
             continue
@@ -77,7 +83,9 @@ def cases(op: str, *, dtypes=("float32", "float64"), layout=None, batch=None, ch
             allowed[name] = tuple(_padding(v, explicit=kind == "padding") for v in _as_tuple(value))
         else:
             allowed[name] = _as_tuple(value)
-    checks = {k: v for k, v in allowed.items() if k != "bias"}
+    checks = {k: v for k, v in allowed.items() if k not in ("bias", "empty")}
+    if empty is False:
+        checks["empty"] = (False,)
     by_dtype = {dtype: case_strategy(op, dtype, spellings=False).filter(lambda c: _satisfies(info, c, checks))
                 for dtype in dtypes}
 
@@ -173,7 +181,9 @@ def _satisfies(info, case: Case, allowed: dict) -> bool:
     call = info.resolve(case)
     fmt = call.data_format
     for name, values in allowed.items():
-        if name in ("batch", "channels", "groups", "multiplier"):
+        if name == "empty":
+            actual = any(0 in a.shape for a in (*case.arrays.values(), case.dy) if a is not None)
+        elif name in ("batch", "channels", "groups", "multiplier"):
             x = next(iter(case.arrays.values()))
             w = case.arrays.get("filters", case.arrays.get("filter"))
             actual = {"batch": x.shape[0], "channels": G.channels(x.shape, fmt),

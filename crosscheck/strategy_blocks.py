@@ -86,7 +86,7 @@ def allowing(allowed: dict):
     """Within the block, the building blocks draw only these values (``{name: tuple of values}``):
     a parameter's values (strides, dilations, ksize as per-axis tuples; padding as "SAME", "VALID",
     "EXPLICIT" or per-axis pairs; data_format), a :func:`pick`'s forms (bias: "given" / "omitted"),
-    and "batch", "channels", "groups", "multiplier" sizes."""
+    "batch", "channels", "groups", "multiplier" sizes, and "empty": (False,) for no zero-size axis."""
     token = _ALLOWED.set(dict(allowed))
     try:
         yield
@@ -101,8 +101,8 @@ def allowed(name: str) -> tuple | None:
 
 @st.composite
 def _batches(draw):
-    only = allowed("batch")
-    return draw(sampled(tuple(only))) if only else draw(sampled((1, 2, 3, 4, 0)))
+    only = allowed("batch") or ((1, 2, 3, 4) if allowed("empty") == (False,) else (1, 2, 3, 4, 0))
+    return draw(sampled(tuple(only)))
 
 
 BATCHES = _batches()   # shrinks towards 1; 0 is TF's empty batch
@@ -313,14 +313,15 @@ def window_config(draw, params: dict, spellings: bool = True, *, window_param: s
         padding = ((flat[0], flat[1]), (flat[2], flat[3]))
     if mode == "EXPLICIT":
         # pads that cover the window allow an empty axis (TF computes those windows over padding only)
-        sizes = [draw(st.integers(max(0, ke - before - after), MAX_HW)) for ke, (before, after) in zip(k_eff, padding)]
+        low = 0 if allowed("empty") != (False,) else 1
+        sizes = [draw(st.integers(max(low, ke - before - after), MAX_HW)) for ke, (before, after) in zip(k_eff, padding)]
     else:
         padding, sizes = mode, []
         for ke in k_eff:
             if mode == "SAME":
                 # an empty axis (an empty output, as TF allows) in about 1 axis in 10; a flag, not integers(0, ..),
                 # which would draw 0 a third of the time, and False first so that shrinking prefers a real axis
-                empty = draw(st.sampled_from((False,) * 9 + (True,)))
+                empty = draw(st.sampled_from((False,) * 9 + (True,))) and allowed("empty") != (False,)
                 sizes.append(0 if empty else draw(st.integers(1, MAX_HW)))
             else:
                 sizes.append(draw(st.integers(ke, MAX_HW)))
