@@ -12,6 +12,7 @@ cases to what your code supports with :mod:`crosscheck.strategies` (``cases=``).
 """
 from __future__ import annotations
 
+import os
 import types
 from typing import Any, Callable
 
@@ -71,7 +72,7 @@ def assert_matches_tf(case: Case, forward: Forward, backward: Backward | None = 
     return outcome
 
 
-def replay_case(path, forward: Forward, backward: Backward | None = None, *,
+def replay_case(path: str | os.PathLike, forward: Forward, backward: Backward | None = None, *,
                 atol: float | None = None, rtol: float | None = None) -> Outcome:
     """Rerun the case of replay file ``path`` (a failure's ``Replay:`` line names it) against your
     functions: AssertionError with the report while it fails, the Outcome once it passes."""

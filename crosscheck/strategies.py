@@ -31,6 +31,8 @@ An unknown name or value is a ValueError listing the valid ones.
 """
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 from hypothesis import strategies as st
 
 from . import geometry as G
@@ -46,8 +48,9 @@ _SIZES = {"groups": ("conv2d", "conv2d_backprop_input", "conv2d_backprop_filter"
           "multiplier": ("depthwise_conv2d",)}
 
 
-def cases(op: str, *, dtypes=("float32", "float64"), layout=None, batch=None, channels=None, bias=None,
-          empty=None, **params) -> st.SearchStrategy[Case]:
+def cases(op: str, *, dtypes: str | Sequence[str] = DTYPES, layout: str | Sequence[str] | None = None,
+          batch: int | Sequence[int] | None = None, channels: int | Sequence[int] | None = None,
+          bias: bool | None = None, empty: bool | None = None, **params: Any) -> st.SearchStrategy[Case]:
     """Cases of registry op ``op`` drawn only from the allowed values (see the module docstring)."""
     info = get_op(op)
     has_layout = "data_format" in info.params
@@ -97,32 +100,32 @@ def cases(op: str, *, dtypes=("float32", "float64"), layout=None, batch=None, ch
     return restricted()
 
 
-def conv2d(**restrictions) -> st.SearchStrategy[Case]:
+def conv2d(**restrictions: Any) -> st.SearchStrategy[Case]:
     """conv2d cases: input in the layout, filters HWIO ``(kh, kw, in / groups, out)``, optional bias."""
     return cases("conv2d", **restrictions)
 
 
-def depthwise_conv2d(**restrictions) -> st.SearchStrategy[Case]:
+def depthwise_conv2d(**restrictions: Any) -> st.SearchStrategy[Case]:
     """depthwise_conv2d cases: input in the layout, filter ``(kh, kw, in, multiplier)``."""
     return cases("depthwise_conv2d", **restrictions)
 
 
-def conv2d_transpose(**restrictions) -> st.SearchStrategy[Case]:
+def conv2d_transpose(**restrictions: Any) -> st.SearchStrategy[Case]:
     """conv2d_transpose cases: input in the layout, filters ``(kh, kw, out, in)``, output_shape given."""
     return cases("conv2d_transpose", **restrictions)
 
 
-def max_pool2d(**restrictions) -> st.SearchStrategy[Case]:
+def max_pool2d(**restrictions: Any) -> st.SearchStrategy[Case]:
     """max_pool2d cases (ksize, strides, padding; input in the layout)."""
     return cases("max_pool2d", **restrictions)
 
 
-def avg_pool2d(**restrictions) -> st.SearchStrategy[Case]:
+def avg_pool2d(**restrictions: Any) -> st.SearchStrategy[Case]:
     """avg_pool2d cases (ksize, strides, padding; input in the layout)."""
     return cases("avg_pool2d", **restrictions)
 
 
-def dense(**restrictions) -> st.SearchStrategy[Case]:
+def dense(**restrictions: Any) -> st.SearchStrategy[Case]:
     """dense cases: x ``(..., in)``, kernel ``(in, out)``, optional bias ``(out,)``."""
     return cases("dense", **restrictions)
 
