@@ -187,6 +187,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
                                     + (f", {failed} failed" if failed else ""))
     if not written:
         return
+    if not (passed or failed) and final.summary["total"]:   # pytest -n: the workers ran the cases
+        failing = sum(final.summary["counts"].get(status, 0) for status in FAILING)
+        terminalreporter.write_line(f"{final.summary['total']} cases in the workers' tests: "
+                                    f"{final.summary['total'] - failing} passed" + (f", {failing} failed" if failing else ""))
     terminalreporter.write_line(", ".join(f"{n} {status}" for status, n in final.summary["counts"].items()))
     if _state.get("tensorflow"):
         terminalreporter.write_line(f"reference: {backend.one_line(_state['tensorflow'])}")
