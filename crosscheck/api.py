@@ -118,6 +118,8 @@ def check_op(op: str, forward: Forward, backward: Backward | None = None, *, cas
     if cases is not None and not isinstance(cases, SearchStrategy):
         raise ValueError(f"cases must be a hypothesis strategy of Cases (crosscheck.strategies), got {cases!r}")
     examples = hypothesis.settings.default.max_examples if examples is None else examples
+    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
+        raise ValueError(f"examples must be an int >= 1, got {examples!r}")
     seed = _user_seed(seed)
     impl = adapter(op, forward, backward, callables.impl_name(forward, backward, atol, rtol))
     strategy = cases if cases is not None else globals()["cases"](op, dtype, layout)

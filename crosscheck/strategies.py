@@ -83,9 +83,14 @@ def cases(op: str, *, dtypes: str | Sequence[str] = DTYPES, layout: str | Sequen
         if kind == "spatial":
             allowed[name] = tuple(_pair(name, v) for v in _as_tuple(value))
         elif kind in ("padding", "padding-name"):
-            allowed[name] = tuple(_padding(v, explicit=kind == "padding") for v in _as_tuple(value))
+            values = (value,) if _is_pads(value) else _as_tuple(value)   # one ((top, bottom), (left, right))
+            allowed[name] = tuple(_padding(v, explicit=kind == "padding") for v in values)
         else:
             allowed[name] = _as_tuple(value)
+    if "channels" in allowed and "groups" in allowed and not any(
+            c % g == 0 for c in allowed["channels"] for g in allowed["groups"]):
+        raise ValueError(f"channels {allowed['channels']} and groups {allowed['groups']}: no channel count is a "
+                         "multiple of a group count")
     checks = {k: v for k, v in allowed.items() if k not in ("bias", "empty")}
     if empty is False:
         checks["empty"] = (False,)
@@ -134,6 +139,12 @@ def dense(**restrictions: Any) -> st.SearchStrategy[Case]:
 
 def _as_tuple(value) -> tuple:
     return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _is_pads(value) -> bool:
+    return (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(pair, (tuple, list)) and len(pair) == 2 for pair in value)
+            and all(isinstance(p, int) for pair in value for p in pair))
 
 
 def _choices(name: str, value, valid: tuple) -> tuple:

@@ -79,7 +79,8 @@ def conv_shapes(draw, spellings: bool = True, grouped: bool = True, params: dict
     if groups == 1:
         cin_g, cout = draw(S.channel_counts()), draw(S.channel_counts())
     else:
-        cin_g = draw(st.integers(1, S.MAX_CHANNELS // groups))
+        allowed = tuple(c // groups for c in (S.allowed("channels") or ()) if c % groups == 0)
+        cin_g = draw(S.sampled(allowed)) if allowed else draw(st.integers(1, S.MAX_CHANNELS // groups))
         cout = groups * draw(st.integers(1, S.MAX_CHANNELS // groups))
     n = draw(S.BATCHES)
     return ConvShapes((n, *cfg.in_sizes, cin_g * groups), (*cfg.window, cin_g, cout), (n, *cfg.out, cout), cfg, groups)

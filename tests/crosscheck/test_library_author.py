@@ -117,6 +117,7 @@ def test_restricted_conv2d_cases_keep_to_the_restrictions(case):
     ({"dtypes": ("float16",)}, "dtypes: 'float16' is not one of float32, float64"),
     ({"bias": "no"}, "bias must be True or False, got 'no'"),
     ({"batch": (-1,)}, "batch must be ints >= 0, got (-1,)"),
+    ({"channels": 3, "groups": 2}, "channels (3,) and groups (2,): no channel count is a multiple of a group count"),
 ])
 def test_unknown_restrictions_and_values_are_refused(restriction, message):
     with pytest.raises(ValueError) as raised:
@@ -153,3 +154,22 @@ def test_the_seed_follows_the_users_hypothesis_seed(monkeypatch):
     assert _user_seed(None) == 0 and _user_seed(7) == 7
     monkeypatch.setattr(hypothesis.core, "global_force_seed", 1234)
     assert _user_seed(None) == 1234 and _user_seed(7) == 7
+
+
+@settings(max_examples=15, database=None)
+@given(pool=strategies.max_pool2d(ksize=(2, 5), padding=((3, 3), (0, 0)), layout="NHWC"),
+       grouped=strategies.conv2d(channels=(4, 6), groups=2, layout="NHWC"))
+def test_one_pads_value_and_grouped_channels(pool, grouped):
+    """One ((top, bottom), (left, right)) is one padding, kept below max_pool2d's window as TensorFlow
+    requires; a grouped conv draws the allowed input channel counts."""
+    assert pool.params["padding"] == [[0, 0], [3, 3], [0, 0], [0, 0]] and pool.params["ksize"] == [5, 5]
+    x, w = grouped.arrays["input"], grouped.arrays["filters"]
+    assert x.shape[3] in (4, 6) and w.shape[2] * 2 == x.shape[3]
+
+
+def test_check_op_refuses_a_bad_example_count_and_cases_of_another_op():
+    tinyconv = _library("correct")
+    with pytest.raises(ValueError, match="examples must be an int >= 1, got 0"):
+        check_op("conv2d", tinyconv.conv2d, tinyconv.conv2d_backward, examples=0)
+    with pytest.raises(ValueError, match="cases: drew a case of relu, not of conv2d"):
+        check_op("conv2d", tinyconv.conv2d, tinyconv.conv2d_backward, cases=strategies.cases("relu"), examples=1)
