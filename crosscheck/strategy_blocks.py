@@ -100,13 +100,15 @@ def allowed(name: str) -> tuple | None:
     return (_ALLOWED.get() or {}).get(name)
 
 
-@st.composite
-def _batches(draw):
-    only = allowed("batch") or ((1, 2, 3, 4) if allowed("empty") == (False,) else (1, 2, 3, 4, 0))
-    return draw(sampled(tuple(only)))
+BATCHES = st.sampled_from([1, 2, 3, 4, 0])   # shrinks towards 1; 0 is TF's empty batch
 
 
-BATCHES = _batches()   # shrinks towards 1; 0 is TF's empty batch
+def batches():
+    """The batch sizes to draw from, called while drawing: :data:`BATCHES`, or the allowed ones
+    (no 0 when empty axes are not allowed). The unrestricted strategy is the same object as ever, so
+    that the registry's seeded draws stay what they were."""
+    only = allowed("batch") or ((1, 2, 3, 4) if allowed("empty") == (False,) else None)
+    return sampled(tuple(only)) if only else BATCHES
 
 
 # ------------------------------------------------------------------------------------- values
@@ -140,15 +142,11 @@ def small_shapes(min_rank: int = 1, max_rank: int = 4, max_side: int = 8):
     return st.lists(st.integers(1, max_side), min_size=min_rank, max_size=max_rank).map(tuple)
 
 
-@reused
-@st.composite
-def channel_counts(draw, low: int = 1, high: int = MAX_CHANNELS):
+def channel_counts(low: int = 1, high: int = MAX_CHANNELS):
     """Mostly 1-8 channels, sometimes 16 or 20 (where implementations change their inner loops);
-    the allowed counts (at least ``low``) under :func:`allowing`."""
+    the allowed counts (at least ``low``) under :func:`allowing` (called while drawing)."""
     only = tuple(c for c in (allowed("channels") or ()) if c >= low)
-    if only:
-        return draw(sampled(only))
-    return draw(_channel_counts(low, high))
+    return sampled(only) if only else _channel_counts(low, high)
 
 
 @reused

@@ -82,7 +82,7 @@ def conv_shapes(draw, spellings: bool = True, grouped: bool = True, params: dict
         allowed = tuple(c // groups for c in (S.allowed("channels") or ()) if c % groups == 0)
         cin_g = draw(S.sampled(allowed)) if allowed else draw(st.integers(1, S.MAX_CHANNELS // groups))
         cout = groups * draw(st.integers(1, S.MAX_CHANNELS // groups))
-    n = draw(S.BATCHES)
+    n = draw(S.batches())
     return ConvShapes((n, *cfg.in_sizes, cin_g * groups), (*cfg.window, cin_g, cout), (n, *cfg.out, cout), cfg, groups)
 
 
@@ -166,7 +166,7 @@ def conv2d_transpose_cases(draw, dtype: str, spellings: bool = True) -> Case:
 def depthwise_conv2d_cases(draw, dtype: str, spellings: bool = True) -> Case:
     cfg = draw(S.window_config(CONV_PARAMS, spellings))
     # multiplier 0 (an empty output, as TF allows) in about 1 case in 10; 0 last so shrinking prefers 1
-    c, mult, n = draw(S.channel_counts()), draw(S.sampled(S.allowed("multiplier") or (1, 2, 3) * 3 + (0,))), draw(S.BATCHES)
+    c, mult, n = draw(S.channel_counts()), draw(S.sampled(S.allowed("multiplier") or (1, 2, 3) * 3 + (0,))), draw(S.batches())
     seed, rng = _values(draw, dtype)
     fmt = cfg.data_format
     arrays = {"input": S.normal(rng, S.layout((n, *cfg.in_sizes, c), fmt), dtype),
