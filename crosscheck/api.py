@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import types
+from pathlib import Path
 from typing import Any, Callable
 
 import hypothesis
@@ -25,6 +26,7 @@ from .registry import get_op
 from .recording import record
 from .replay import load_case
 from .report import format_outcome_text
+from .report.json_report import outcome_to_dict
 from .runner import run_case
 from .report.terminal import outcome_lines
 from .registry import case_strategy
@@ -63,11 +65,21 @@ def assert_matches_tf(case: Case, forward: Forward, backward: Backward | None = 
     """Run one case against TensorFlow; AssertionError with the full report (diagnosis and replay line
     included) on a mismatch or an exception of the code under test. Returns the Outcome otherwise."""
     __tracebackhide__ = True
+    return _assert_case(case, forward, backward, atol, rtol)
+
+
+def _assert_case(case: Case, forward: Forward, backward: Backward | None, atol: float | None, rtol: float | None,
+                 replay_file: Path | None = None) -> Outcome:
+    """Run, record, and raise on a failure; ``replay_file``: the file the case came from, which the
+    report's replay line then names (not the copy the recording made)."""
+    __tracebackhide__ = True
     impl = adapter(case.op, forward, backward, callables.impl_name(forward, backward, atol, rtol))
     with overriding(atol, rtol):
         outcome = run_case(case, impl)
     d = record(outcome)
     if outcome.status in FAILING:
+        if replay_file is not None:
+            d = {**d, "replay": outcome_to_dict(outcome, replay_file)["replay"]}
         raise AssertionError("\n".join(text for _, text in outcome_lines(d, snippet=True)))
     return outcome
 
@@ -77,7 +89,7 @@ def replay_case(path: str | os.PathLike, forward: Forward, backward: Backward | 
     """Rerun the case of replay file ``path`` (a failure's ``Replay:`` line names it) against your
     functions: AssertionError with the report while it fails, the Outcome once it passes."""
     __tracebackhide__ = True
-    return assert_matches_tf(load_case(path), forward, backward, atol=atol, rtol=rtol)
+    return _assert_case(load_case(path), forward, backward, atol, rtol, replay_file=Path(path).resolve())
 
 
 def cases(op: str, dtype: str = "float64", layout: str | None = None) -> SearchStrategy[Case]:

@@ -80,6 +80,17 @@ def test_a_library_authors_test_is_short_and_its_failure_replays(tmp_path):
     fixed = rerun("correct")
     assert fixed.returncode == 0 and fixed.stdout.strip() == "pass", fixed.stderr[-2000:]
 
+    assert f"Replay: {replay[0]}" in again.stderr   # the rerun names the same file, not a copy of it
+    # the replayed failure's standalone snippet (assert_matches_tf's report) runs as printed too
+    lines = again.stderr.splitlines()
+    start = lines.index("Standalone snippet:") + 1
+    snippet = "\n".join(line[2:] for line in lines[start:] if line.startswith("  ") or not line)
+    assert "import tinyconv.conv" in snippet
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE / "buggy")])}
+    ran = subprocess.run([sys.executable, "-c", snippet], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert ran.returncode == 1 and "differs from TensorFlow" in ran.stderr, ran.stderr[-2000:]
+
 
 def test_check_op_takes_atol_and_rtol():
     """A forward off by 1e-3 everywhere fails under the policy's float64 tolerance and passes with atol=1e-2."""
