@@ -31,13 +31,14 @@ An unknown name or value is a ValueError listing the valid ones.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from hypothesis import strategies as st
 
 from . import geometry as G
 from .case import Case
-from .registry import get_op, case_strategy
+from .registry import case_strategy, get_op
 from .strategy_blocks import allowing
 
 DTYPES = ("float32", "float64")
