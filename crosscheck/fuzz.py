@@ -23,7 +23,7 @@ from .coverage import record
 from .implementation import resolve_impl
 from .registry import case_strategy, get_op
 from .runner import run_case
-from .strategies import forcing
+from .strategy_blocks import forcing
 
 
 def seed_of(key: str) -> int:

@@ -178,9 +178,19 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int | pytest.ExitC
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int | pytest.ExitCode,
                             config: pytest.Config) -> None:
     written, final = _state.get("written"), _state.get("final")
-    if not written or _is_worker(config):
+    passed, failed, tests = recording.counts()
+    if _is_worker(config) or not (written or passed or failed):
         return
     terminalreporter.write_sep("-", "crosscheck")
+    if passed or failed:   # examples, not tests: a check_op test runs many cases
+        terminalreporter.write_line(f"{passed + failed} cases in {tests} test{'s' * (tests != 1)}: {passed} passed"
+                                    + (f", {failed} failed" if failed else ""))
+    if not written:
+        return
+    if not (passed or failed) and final.summary["total"]:   # pytest -n: the workers ran the cases
+        failing = sum(final.summary["counts"].get(status, 0) for status in FAILING)
+        terminalreporter.write_line(f"{final.summary['total']} cases in the workers' tests: "
+                                    f"{final.summary['total'] - failing} passed" + (f", {failing} failed" if failing else ""))
     terminalreporter.write_line(", ".join(f"{n} {status}" for status, n in final.summary["counts"].items()))
     if _state.get("tensorflow"):
         terminalreporter.write_line(f"reference: {backend.one_line(_state['tensorflow'])}")

@@ -16,6 +16,8 @@ from pathlib import Path
 from .case import FAILING, Outcome
 
 _state: dict = {"session": None, "cases_dir": None, "test": None, "hypothesis": False, "pending": None}
+#: what this process ran: cases by passed / failed, and the tests that ran them (the pytest summary line)
+_counts: dict = {"passed": 0, "failed": 0, "tests": set()}
 
 
 def configure(cases_dir) -> None:
@@ -43,6 +45,8 @@ def begin_test(nodeid: str, uses_hypothesis: bool) -> None:
 def record(outcome: Outcome) -> dict:
     """Add ``outcome`` to this session's report; returns its report dict."""
     s = session()
+    _counts["failed" if outcome.status in FAILING else "passed"] += 1
+    _counts["tests"].add(_state["test"])
     if not (_state["hypothesis"] and outcome.status in FAILING):
         return s.add(outcome, test=_state["test"])
     from .replay import replay_filename, save_case  # deferred: the report needs the crosscheck extra (rich, hypothesis); the plugin loads without it
@@ -76,3 +80,9 @@ def end_test() -> None:
         s.outcomes.append(d)
         s._journal(pending["outcome"], d)
     _state.update(test=None, hypothesis=False, pending=None)
+
+
+def counts() -> tuple[int, int, int]:
+    """(cases passed, cases failed, tests that ran cases) in this process so far; a hypothesis test's
+    failing examples count once each as hypothesis shrinks them."""
+    return _counts["passed"], _counts["failed"], len(_counts["tests"])

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from . import callables
 from .case import Case, Outcome
 from .files import atomic_write_text
 from .implementation import DEFAULT_IMPL
@@ -131,6 +132,8 @@ def replay_command(path, impl: str = DEFAULT_IMPL, check_target: str | None = No
     """The shell command that re-runs a replay file against the implementation it was found with (or,
     for a ``crosscheck check`` case, on ``check_target``); every word taken from a file or a path is
     quoted for the shell (``shlex.quote``): an ``impl`` text never runs as a command."""
+    if callables.is_callables(impl):   # check_op / assert_matches_tf: functions, not a module
+        return callables.replay_line(path, impl)
     words = ["crosscheck", "replay", str(path)]
     if check_target is not None:
         words += ["--check", str(check_target)]
@@ -183,6 +186,8 @@ def snippet(case: Case, replay_path="CASE.json", impl: str = DEFAULT_IMPL, tf_pa
     path ``tf_path`` (default: the first)."""
     if case.op == "network":   # a whole network in npcnn and Keras: crosscheck.networks rebuilds both
         return _network_snippet(replay_path)
+    if callables.is_callables(impl):
+        return callables.replay_snippet(replay_path, impl)
     positional, keyword, diff_names, outputs = _op_layout(case)
     names = positional + keyword
     kw_arrays = "".join(f", {n}={n}" for n in keyword)

@@ -1,296 +1,214 @@
-"""Hypothesis building blocks for the ops' strategies: valid cases by construction (no filtering).
+"""Hypothesis strategies of ready Cases, restricted to what your library supports.
 
-Hypothesis draws the *configuration* (shapes, strides, paddings, dilations, groups, layout and how
-each parameter is spelled, or whether it is left to its default), so failures shrink to small
-configurations; array *values* come from ``np.random.default_rng(seed)`` with a drawn seed, which
-keeps generation fast. Output shapes come from :mod:`crosscheck.geometry`, crosscheck's own copy of
-TensorFlow's rules, never from the code under test; the upstream gradient ``dy`` is drawn in the
-shape of TensorFlow's forward output.
+::
 
-Sizes: batch 0-4 where TensorFlow accepts an empty batch, H and W 1-24 (not necessarily square),
-channels 1-8 (sometimes 16-20), kernels 1-5, strides 1-4, dilations 1-3; padding VALID, SAME or
-explicit asymmetric pairs (pads may exceed the kernel where TensorFlow allows it).
+    from crosscheck import strategies
+    cases = strategies.conv2d(strides=(1, 2), padding=("SAME", "VALID"), layout="NHWC", dtypes=("float32",),
+                              groups=(1,), bias=False)
+    crosscheck.check_op("conv2d", conv2d, conv2d_backward, cases=cases)
+
+Each Case holds the op's arrays in the chosen layout (activations NHWC or NCHW; conv filters HWIO
+``(kh, kw, in, out)``, depthwise filters ``(kh, kw, in, multiplier)``), every parameter written
+explicitly (strides and dilations as ``[h, w]``, padding as "SAME", "VALID" or TensorFlow's 4 pairs in
+the layout), and ``dy``, the upstream gradient, in the shape of TensorFlow's output. Any op of the
+registry works through :func:`cases`; :func:`conv2d`, :func:`depthwise_conv2d`,
+:func:`conv2d_transpose`, :func:`max_pool2d`, :func:`avg_pool2d` and :func:`dense` name it for you.
+
+Restrictions (each a tuple of the values allowed; None or left out: everything the registry draws):
+
+* a spatial parameter (``strides``, ``dilations``, ``ksize``): ints (the same on both axes) or
+  ``(h, w)`` pairs;
+* ``padding``: "SAME", "VALID", "EXPLICIT" (any explicit pads), an int p (p on every side) or
+  ``((top, bottom), (left, right))``;
+* ``layout``: "NHWC" or "NCHW" (one, or a tuple); ``dtypes``: "float32", "float64";
+* ``batch``, ``channels`` (the input's), ``groups`` (conv2d), ``multiplier`` (depthwise_conv2d): ints;
+* ``bias``: True (always given), False (never) where the op has an optional bias;
+* ``empty``: False for no zero-size axis (TensorFlow accepts an empty batch or image; the default
+  draws some);
+* any other parameter of the op: its values.
+
+An unknown name or value is a ValueError listing the valid ones.
 """
 from __future__ import annotations
 
-import contextvars
-import functools
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Any
 
-import numpy as np
 from hypothesis import strategies as st
 
 from . import geometry as G
-from .params import DEFAULT, Param, canonical, classify, spell_padding, spell_spatial
+from .case import Case
+from .registry import case_strategy, get_op
+from .strategy_blocks import allowing
 
-MAX_HW = 24
-MAX_BATCH = 4
-MAX_CHANNELS = 8
-WIDE_CHANNELS = (16, 20)          # sometimes: implementations switch strategies at 16 channels
-MAX_EXPLICIT_PAD = 6
-SEEDS = st.integers(0, 2**32 - 1)
-BATCHES = st.sampled_from([1, 2, 3, 4, 0])   # shrinks towards 1; 0 is TF's empty batch
-OMIT = object()                 # a parameter left out of the call (its default applies)
-
-
-# ---------------------------------------------------------------------------- strategy objects
-
-def _frozen(value):
-    """A hashable key for a strategy's arguments, every value tagged by its type (1, 1.0, True
-    and [1] stay apart); TypeError if a value is unhashable."""
-    if isinstance(value, (list, tuple)):
-        return (type(value), tuple(_frozen(v) for v in value))
-    if isinstance(value, dict):
-        return (dict, tuple((_frozen(k), _frozen(v)) for k, v in value.items()))
-    hash(value)
-    return (type(value), value)
+DTYPES = ("float32", "float64")
+LAYOUTS = ("NHWC", "NCHW")
+PADDING_MODES = ("SAME", "VALID", "EXPLICIT")
+#: restrictions of sizes a case's arrays have, by the ops whose strategies draw them
+_SIZES = {"groups": ("conv2d", "conv2d_backprop_input", "conv2d_backprop_filter", "conv2d_transpose"),
+          "multiplier": ("depthwise_conv2d",)}
 
 
-def reused(make):
-    """Wrap a function that builds a strategy so that the same arguments give the same strategy
-    object. Hypothesis validates each new strategy object on its first draw (a walk over the
-    strategy's parts) and keeps per-object caches: building one per draw cost more than drawing.
-    Arguments that cannot be made hashable build a new object, as before. Meant for building
-    blocks whose arguments come from a small fixed set (the cache is never emptied)."""
-    cache: dict = {}
+def cases(op: str, *, dtypes: str | Sequence[str] = DTYPES, layout: str | Sequence[str] | None = None,
+          batch: int | Sequence[int] | None = None, channels: int | Sequence[int] | None = None,
+          bias: bool | None = None, empty: bool | None = None, **params: Any) -> st.SearchStrategy[Case]:
+    """Cases of registry op ``op`` drawn only from the allowed values (see the module docstring)."""
+    info = get_op(op)
+    has_layout = "data_format" in info.params
+    valid = sorted({*info.params} - {"data_format"} | {"dtypes"} | ({"layout", "batch", "channels", "empty"} if has_layout else set())
+                   | ({"bias"} if "bias" in info.optional_arrays else set())
+                   | {name for name, ops in _SIZES.items() if op in ops})
+    given = {"layout": layout, "batch": batch, "channels": channels, "bias": bias, "empty": empty, **params}
+    for name, value in given.items():
+        if value is not None and name not in valid:
+            raise ValueError(f"{op} has no restriction {name!r}; valid: {', '.join(valid)}")
+    dtypes = _choices("dtypes", dtypes, DTYPES)
+    allowed: dict = {}
+    if layout is not None:
+        allowed["data_format"] = _choices("layout", layout, LAYOUTS)
+    for name in ("batch", "channels", *_SIZES):
+        if given.get(name) is not None:
+            allowed[name] = _ints(name, given[name], low=0 if name == "batch" else 1)
+    if bias is not None:
+        if not isinstance(bias, bool):
+            raise ValueError(f"bias must be True or False, got {bias!r}")
+        allowed["bias"] = ("given",) if bias else ("omitted",)
+    if empty is not None:
+        if not isinstance(empty, bool):
+            raise ValueError(f"empty must be True or False, got {empty!r}")
+        allowed["empty"] = (empty,) if not empty else (True, False)
+    for name, value in params.items():
+        if value is None or name in _SIZES:
+            continue
+        kind = info.params[name].kind
+        if kind == "spatial":
+            allowed[name] = tuple(_pair(name, v) for v in _as_tuple(value))
+        elif kind in ("padding", "padding-name"):
+            values = (value,) if _is_pads(value) else _as_tuple(value)   # one ((top, bottom), (left, right))
+            allowed[name] = tuple(_padding(v, explicit=kind == "padding") for v in values)
+        else:
+            allowed[name] = _as_tuple(value)
+    if "channels" in allowed and "groups" in allowed and not any(
+            c % g == 0 for c in allowed["channels"] for g in allowed["groups"]):
+        raise ValueError(f"channels {allowed['channels']} and groups {allowed['groups']}: no channel count is a "
+                         "multiple of a group count")
+    checks = {k: v for k, v in allowed.items() if k not in ("bias", "empty")}
+    if empty is False:
+        checks["empty"] = (False,)
+    by_dtype = {dtype: case_strategy(op, dtype, spellings=False).filter(lambda c: _satisfies(info, c, checks))
+                for dtype in dtypes}
 
-    @functools.wraps(make)
-    def get(*args, **kwargs):
-        try:
-            key = (_frozen(args), _frozen(kwargs))
-        except TypeError:
-            return make(*args, **kwargs)
-        if key not in cache:
-            cache[key] = make(*args, **kwargs)
-        return cache[key]
-    return get
-
-
-@reused
-def sampled(options: tuple):
-    """``st.sampled_from(options)``, one strategy object per tuple of options."""
-    return st.sampled_from(options)
-
-
-# ------------------------------------------------------------------------------------- values
-
-def normal(rng: np.random.Generator, shape, dtype: str, scale: float = 1.0) -> np.ndarray:
-    return np.asarray(rng.standard_normal(tuple(shape)) * scale).astype(dtype)
-
-
-def distinct(rng: np.random.Generator, shape, dtype: str) -> np.ndarray:
-    """Tie-free values: a random permutation of evenly spaced numbers in [-3, 3]."""
-    n = int(np.prod(shape))
-    return np.linspace(-3.0, 3.0, max(n, 1))[rng.permutation(n)][:n].reshape(shape).astype(dtype)
-
-
-def probabilities(rng, shape, axis: int, dtype: str) -> np.ndarray:
-    """Random probability distributions along ``axis`` (each slice sums to 1)."""
-    e = np.exp(rng.standard_normal(shape) * 2.0)
-    return (e / e.sum(axis=axis, keepdims=True)).astype(dtype)
-
-
-def with_special_values(rng, x: np.ndarray, values) -> np.ndarray:
-    """``x`` with about a quarter of its cells set to values drawn from ``values`` (e.g. 0 for a kink)."""
-    x = x.copy()
-    mask = rng.random(x.shape) < 0.25
-    x[mask] = rng.choice(np.asarray(values, dtype=x.dtype), size=int(mask.sum()))
-    return x
-
-
-@reused
-def small_shapes(min_rank: int = 1, max_rank: int = 4, max_side: int = 8):
-    return st.lists(st.integers(1, max_side), min_size=min_rank, max_size=max_rank).map(tuple)
-
-
-@reused
-def channel_counts(low: int = 1, high: int = MAX_CHANNELS):
-    """Mostly 1-8 channels, sometimes 16 or 20 (where implementations change their inner loops)."""
-    return st.one_of(st.integers(low, high), st.integers(low, high), st.integers(low, high),
-                     st.sampled_from(WIDE_CHANNELS))
+    @st.composite
+    def restricted(draw) -> Case:
+        dtype = draw(st.sampled_from(dtypes))
+        with allowing(allowed):
+            return draw(by_dtype[dtype])
+    return restricted()
 
 
-# ------------------------------------------------------------------------------------ parameters
+def conv2d(**restrictions: Any) -> st.SearchStrategy[Case]:
+    """conv2d cases: input in the layout, filters HWIO ``(kh, kw, in / groups, out)``, optional bias."""
+    return cases("conv2d", **restrictions)
 
-_FORCED: contextvars.ContextVar = contextvars.ContextVar("crosscheck_forced_forms", default=None)
+
+def depthwise_conv2d(**restrictions: Any) -> st.SearchStrategy[Case]:
+    """depthwise_conv2d cases: input in the layout, filter ``(kh, kw, in, multiplier)``."""
+    return cases("depthwise_conv2d", **restrictions)
 
 
-@contextmanager
-def forcing(forms: dict):
-    """Within the block, :func:`pick` returns these forms (``{parameter: form}``): a run tops up the
-    forms its random draws missed (hypothesis's choices are far from uniform)."""
-    token = _FORCED.set(dict(forms))
+def conv2d_transpose(**restrictions: Any) -> st.SearchStrategy[Case]:
+    """conv2d_transpose cases: input in the layout, filters ``(kh, kw, out, in)``, output_shape given."""
+    return cases("conv2d_transpose", **restrictions)
+
+
+def max_pool2d(**restrictions: Any) -> st.SearchStrategy[Case]:
+    """max_pool2d cases (ksize, strides, padding; input in the layout)."""
+    return cases("max_pool2d", **restrictions)
+
+
+def avg_pool2d(**restrictions: Any) -> st.SearchStrategy[Case]:
+    """avg_pool2d cases (ksize, strides, padding; input in the layout)."""
+    return cases("avg_pool2d", **restrictions)
+
+
+def dense(**restrictions: Any) -> st.SearchStrategy[Case]:
+    """dense cases: x ``(..., in)``, kernel ``(in, out)``, optional bias ``(out,)``."""
+    return cases("dense", **restrictions)
+
+
+# --------------------------------------------------------------------------------- validation
+
+def _as_tuple(value) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
+def _is_pads(value) -> bool:
+    return (isinstance(value, (tuple, list)) and len(value) == 2
+            and all(isinstance(pair, (tuple, list)) and len(pair) == 2 for pair in value)
+            and all(isinstance(p, int) for pair in value for p in pair))
+
+
+def _choices(name: str, value, valid: tuple) -> tuple:
+    chosen = _as_tuple(value)
+    bad = [v for v in chosen if v not in valid]
+    if bad or not chosen:
+        raise ValueError(f"{name}: {bad[0] if bad else value!r} is not one of {', '.join(valid)}")
+    return chosen
+
+
+def _ints(name: str, value, low: int) -> tuple:
+    chosen = _as_tuple(value)
+    if not chosen or any(isinstance(v, bool) or not isinstance(v, int) or v < low for v in chosen):
+        raise ValueError(f"{name} must be ints >= {low}, got {value!r}")
+    return chosen
+
+
+def _pair(name: str, value) -> tuple:
+    pair = (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (tuple, list)) else ()
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in pair):
+        raise ValueError(f"{name}: {value!r} is neither an int >= 1 nor an (h, w) pair of them")
+    return pair
+
+
+def _padding(value, explicit: bool):
+    valid = PADDING_MODES if explicit else PADDING_MODES[:2]
+    if isinstance(value, str):
+        if value not in valid:
+            raise ValueError(f"padding: {value!r} is not one of {', '.join(valid)}"
+                             + (", an int or ((top, bottom), (left, right))" if explicit else ""))
+        return value
+    if not explicit:
+        raise ValueError(f"padding: {value!r}: this op takes only {', '.join(valid)}")
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return ((value, value), (value, value))
     try:
-        yield
-    finally:
-        _FORCED.reset(token)
+        pads = tuple(tuple(int(p) for p in pair) for pair in value)
+    except (TypeError, ValueError):
+        pads = ()
+    if len(pads) != 2 or any(len(pair) != 2 or min(pair) < 0 for pair in pads):
+        raise ValueError(f"padding: {value!r} is not 'SAME', 'VALID', 'EXPLICIT', an int or ((top, bottom), (left, right))")
+    return pads
 
 
-def pick(draw, name: str, options):
-    """One of ``options`` (the forms of parameter ``name``): drawn, unless :func:`forcing` fixes it."""
-    forced = (_FORCED.get() or {}).get(name)
-    if forced is not None and forced in options:
-        return forced
-    return draw(sampled(tuple(options)))
-
-
-def forms_for(param: Param, spellings: bool, canonical_form: str) -> tuple:
-    """The forms to draw from: every form the param documents, or only its canonical one."""
-    return param.expected_forms() if spellings else (canonical_form,)
-
-
-def spelled(params: dict, name: str, value) -> None:
-    """Put ``value`` in the call's ``params`` unless it is OMIT."""
-    if value is not OMIT:
-        params[name] = value
-
-
-@reused
-@st.composite
-def choice_param(draw, name: str, param: Param, choices, spellings: bool = True):
-    """(meaning, value as written or OMIT) of a parameter with a few values (data_format, keepdims, ...)."""
-    by_form = {classify(param.kind, c): c for c in choices}
-    options = ([DEFAULT] if spellings and param.has_default else []) + list(by_form)
-    picked = pick(draw, name, options)
-    return (param.default, OMIT) if picked == DEFAULT else (by_form[picked], by_form[picked])
-
-
-@reused
-@st.composite
-def spatial_param(draw, name: str, param: Param, low: int, high: int, data_format: str, spellings: bool = True,
-                  rank: int = 2):
-    """(per-axis values, value as written or OMIT). The int and 1-value forms give equal axes."""
-    form = pick(draw, name, forms_for(param, spellings, "2 values"))
-    if form == DEFAULT:
-        return canonical("spatial", param.default, data_format), OMIT
-    if form in ("int", "1 value"):
-        values = (draw(st.integers(low, high)),) * rank
-    else:
-        values = tuple(draw(st.integers(low, high)) for _ in range(rank))
-    return values, spell_spatial(values, form, data_format)
-
-
-@reused
-@st.composite
-def padding_param(draw, param: Param, data_format: str, spellings: bool = True):
-    """(mode "SAME" / "VALID" / "EXPLICIT", form) for a padding parameter; the caller draws the
-    explicit pads and spells the value with :func:`write_padding`."""
-    explicit = "4 pairs" in param.forms
-    canonical_forms = ["'SAME'", "'VALID'"] + (["4 pairs"] if explicit else [])
-    form = pick(draw, "padding", param.expected_forms() if spellings else canonical_forms)
-    if form in ("2 pairs", "4 pairs"):
-        return "EXPLICIT", form
-    if form == DEFAULT:
-        return canonical("padding", param.default), form
-    if form in ("'SAME'", "'VALID'"):
-        return form.strip("'"), form
-    return draw(st.sampled_from(["SAME", "VALID"])), form
-
-
-def axis_form(draw, name: str, rank: int, spellings: bool = True, extra=()) -> str:
-    """"default", "negative", "non-negative" (or one of ``extra``) for an axis parameter."""
-    return pick(draw, name, ((DEFAULT,) if spellings else ()) + ("negative", "non-negative") + tuple(extra))
-
-
-def draw_axis(draw, form: str, rank: int) -> int:
-    return draw(st.integers(-rank, -1)) if form == "negative" else draw(st.integers(0, rank - 1))
-
-
-def write_padding(mode_or_pads, form: str, data_format: str):
-    """The padding value as the call writes it (OMIT for the default form)."""
-    if form == DEFAULT:
-        return OMIT
-    return spell_padding(mode_or_pads, form, data_format)
-
-
-# ------------------------------------------------------------------------------------ windows
-
-@dataclass(frozen=True)
-class WindowConfig:
-    """A drawn sliding window: canonical meaning (per-axis tuples, NHWC-free) and the call's params."""
-    data_format: str
-    in_sizes: tuple
-    window: tuple
-    strides: tuple
-    dilations: tuple
-    padding: object           # "SAME", "VALID" or per-axis pairs
-    out: tuple
-    params: dict              # strides / padding / dilations / data_format as the call writes them
-
-
-@reused
-@st.composite
-def window_config(draw, params: dict, spellings: bool = True, *, window_param: str | None = None,
-                  max_k: int = 5, pads_below_window: bool = False) -> WindowConfig:
-    """A window valid by construction under TensorFlow's rules (crosscheck.geometry).
-
-    ``params``: the op's Params (data_format, strides, padding and, if present, dilations);
-    ``window_param``: the name of a window-size parameter (ksize), or None when the window comes
-    from a filter array (then it is drawn here and left out of ``params``)."""
-    call = {}
-    fmt, value = draw(choice_param("data_format", params["data_format"], ["NHWC", "NCHW"], spellings))
-    spelled(call, "data_format", value)
-    strides, value = draw(spatial_param("strides", params["strides"], 1, 4, fmt, spellings))
-    spelled(call, "strides", value)
-    if "dilations" in params:
-        dilations, value = draw(spatial_param("dilations", params["dilations"], 1, 3, fmt, spellings))
-        spelled(call, "dilations", value)
-    else:
-        dilations = (1, 1)
-    if window_param is not None:
-        window, value = draw(spatial_param(window_param, params[window_param], 1, max_k, fmt, spellings))
-        spelled(call, window_param, value)
-    else:
-        window = (draw(st.integers(1, max_k)), draw(st.integers(1, max_k)))
-    mode, form = draw(padding_param(params["padding"], fmt, spellings))
-    k_eff = G.effective_window(window, dilations)
-    if mode == "EXPLICIT":
-        flat = draw(explicit_pads([k - 1 if pads_below_window else MAX_EXPLICIT_PAD for k in window]))
-        padding = ((flat[0], flat[1]), (flat[2], flat[3]))
-        # pads that cover the window allow an empty axis (TF computes those windows over padding only)
-        sizes = [draw(st.integers(max(0, ke - before - after), MAX_HW)) for ke, (before, after) in zip(k_eff, padding)]
-    else:
-        padding, sizes = mode, []
-        for ke in k_eff:
-            if mode == "SAME":
-                # an empty axis (an empty output, as TF allows) in about 1 axis in 10; a flag, not integers(0, ..),
-                # which would draw 0 a third of the time, and False first so that shrinking prefers a real axis
-                empty = draw(st.sampled_from((False,) * 9 + (True,)))
-                sizes.append(0 if empty else draw(st.integers(1, MAX_HW)))
-            else:
-                sizes.append(draw(st.integers(ke, MAX_HW)))
-    spelled(call, "padding", write_padding(padding, form, fmt))
-    win = G.resolve(sizes, window, strides, dilations, padding, pads_below_window=pads_below_window)
-    return WindowConfig(fmt, tuple(sizes), tuple(window), tuple(strides), tuple(dilations), padding, win.out, call)
-
-
-#: how the four explicit pads (top, bottom, left, right) relate: drawn first, so that the boundary
-#: combinations kernels branch on (no padding, equal pads, one side only, all but one) are drawn as
-#: often as free ones; "free" first, so that shrinking prefers independent pads
-PAD_PATTERNS = ("free", "all zero", "all equal", "one side", "all equal but one zero", "symmetric per axis")
-
-
-@st.composite
-def explicit_pads(draw, tops) -> list[int]:
-    """[top, bottom, left, right], each at most ``tops`` of its axis, in one of :data:`PAD_PATTERNS`."""
-    limits = [tops[0], tops[0], tops[1], tops[1]]
-    pattern = draw(st.sampled_from(PAD_PATTERNS))
-    shared = draw(st.integers(min(1, min(limits)), min(limits)))   # nonzero where every axis allows it
-    side = draw(st.integers(0, 3))
-    if pattern == "free":
-        return [draw(st.integers(0, t)) for t in limits]
-    if pattern == "all zero":
-        return [0, 0, 0, 0]
-    if pattern == "all equal":
-        return [shared] * 4
-    if pattern == "one side":
-        return [draw(st.integers(min(1, limits[side]), limits[side])) if i == side else 0 for i in range(4)]
-    if pattern == "all equal but one zero":
-        return [0 if i == side else shared for i in range(4)]
-    h, w = draw(st.integers(0, tops[0])), draw(st.integers(0, tops[1]))
-    return [h, h, w, w]
-
-
-def layout(shape_nhwc, data_format: str) -> list[int]:
-    return G.to_layout(shape_nhwc, data_format)
+def _satisfies(info, case: Case, allowed: dict) -> bool:
+    """Whether a drawn case keeps to the restrictions (the building blocks draw only allowed values;
+    this catches any case drawn another way, such as an op's extreme strategy)."""
+    call = info.resolve(case)
+    fmt = call.data_format
+    for name, values in allowed.items():
+        if name == "empty":
+            actual = any(0 in a.shape for a in (*case.arrays.values(), case.dy) if a is not None)
+        elif name in ("batch", "channels", "groups", "multiplier"):
+            x = next(iter(case.arrays.values()))
+            w = case.arrays.get("filters", case.arrays.get("filter"))
+            actual = {"batch": x.shape[0], "channels": G.channels(x.shape, fmt),
+                      "groups": G.channels(x.shape, fmt) // max(w.shape[2], 1) if w is not None else 1,
+                      "multiplier": w.shape[3] if w is not None else 1}[name]
+        elif name == "padding" and "EXPLICIT" in values:
+            actual = call.params.get(name)
+            actual = "EXPLICIT" if not isinstance(actual, str) else actual
+        else:
+            actual = call.params.get(name)
+        if actual not in values:
+            return False
+    return True

@@ -15,7 +15,9 @@ constant per dtype, fixed from a 10,000-case calibration run, never adjusted per
 """
 from __future__ import annotations
 
+import contextvars
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,18 +46,40 @@ def rms(a: np.ndarray) -> float:
     return math.sqrt(float(ordinary @ ordinary) / ordinary.size) if ordinary.size else 0.0
 
 
+_OVERRIDE: contextvars.ContextVar = contextvars.ContextVar("crosscheck_tolerance_override", default=None)
+
+
+@contextmanager
+def overriding(atol: float | None = None, rtol: float | None = None):
+    """Within the block, :func:`tolerance` returns these atol / rtol (None: the policy's) for every
+    tensor: a library's own tolerance (``check_op(..., atol=, rtol=)``)."""
+    for name, value in (("atol", atol), ("rtol", rtol)):
+        if value is not None and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                      and math.isfinite(value) and value >= 0):
+            raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    token = _OVERRIDE.set((atol, rtol))
+    try:
+        yield
+    finally:
+        _OVERRIDE.reset(token)
+
+
 def tolerance(dtype: str, terms: int, expected: np.ndarray, scale_floor: float = 0.0) -> Tolerance:
     """The (atol, rtol) for a tensor of ``dtype`` whose elements accumulate ``terms`` terms.
 
     ``scale_floor`` (from the OpInfo) raises the scale for tensors computed as small differences of
-    larger terms, whose rounding error follows the terms, not the result."""
+    larger terms, whose rounding error follows the terms, not the result. Inside :func:`overriding`
+    the atol / rtol it gives replace the policy's."""
     if dtype not in EPS:
         raise ValueError(f"no tolerance policy for dtype {dtype!r}; known: {sorted(EPS)}")
     k = max(int(terms), 1)
     rtol = SAFETY[dtype] * EPS[dtype] * float(np.sqrt(k))
     scale = max(rms(expected), float(scale_floor))
     # below the smallest normal number, results differ by flush-to-zero alone (quirk flush-to-zero)
-    return Tolerance(atol=max(rtol * scale, TINY[dtype]), rtol=rtol, terms=k, scale=scale)
+    atol = max(rtol * scale, TINY[dtype])
+    atol_given, rtol_given = _OVERRIDE.get() or (None, None)
+    return Tolerance(atol=atol if atol_given is None else float(atol_given),
+                     rtol=rtol if rtol_given is None else float(rtol_given), terms=k, scale=scale)
 
 
 def detectable_relative_error(dtype: str, terms: int) -> float:

@@ -39,7 +39,7 @@ def print_run_details(console: Console, session, args) -> None:
     if session.summary["ops"]:
         console.print(coverage_table(session.summary, OPS))
     if session.error_parity:
-        console.print(parity_table(session.error_parity))
+        console.print(parity_table(session.error_parity, session.summary["error_parity"]))
     print_failures(console, session.outcomes)
     print_unsupported(console, session.outcomes)
     print_notes(console, session.summary)
@@ -70,9 +70,20 @@ def print_run_verdict(console: Console, session, elapsed: float) -> None:
                   + "".join(f", {counts[s]} {word}" for s, word in ((IMPLEMENTATION_CRASH, "crashed"),
                                                                       (IMPLEMENTATION_TIMEOUT, "timed out"))
                             if counts.get(s))
-                  + "; error parity "
-                  f"{parity['checked'] - parity['failed']}/{parity['checked']} in {elapsed:.1f} s")
+                  + "; error parity " + _parity_verdict(parity) + f" in {elapsed:.1f} s")
     print_problems(console, session.problems)
+
+
+def _parity_verdict(parity: dict) -> str:
+    """"ok on 2 ops (35 invalid calls)", "failed on conv2d (3 of 33 invalid calls)", or "not checked"."""
+    ops = parity.get("ops", {})
+    if not parity["checked"]:
+        return "not checked"
+    failed = [op for op, e in sorted(ops.items()) if e["verdict"] != "ok"]
+    if not failed:
+        return f"ok on {len(ops)} op{'s' * (len(ops) != 1)} ({parity['checked']} invalid calls)"
+    return ("failed on " + ", ".join(f"{op} ({ops[op]['failed']} of {ops[op]['tf_refuses'] + ops[op]['tf_computes']} "
+                                     "invalid calls)" for op in failed))
 
 
 def print_problems(console: Console, problems) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-from .. import strategies as S
+from .. import strategy_blocks as S
 from ..case import Case
 from ..opinfo import Call, OpInfo, PlainTF, RefPath, rms
 from ..params import Param

@@ -14,7 +14,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .. import geometry as G
-from .. import strategies as S
+from .. import strategy_blocks as S
 from ..case import Case
 from ..opinfo import Call, OpInfo, PlainTF, RefPath, taps
 from ..params import Param
@@ -75,13 +75,14 @@ class ConvShapes:
 @st.composite
 def conv_shapes(draw, spellings: bool = True, grouped: bool = True, params: dict = CONV_PARAMS) -> ConvShapes:
     cfg = draw(S.window_config(params, spellings))
-    groups = draw(st.sampled_from([1, 1, 2, 4])) if grouped else 1
+    groups = draw(S.sampled(S.allowed("groups") or (1, 1, 2, 4))) if grouped else 1
     if groups == 1:
         cin_g, cout = draw(S.channel_counts()), draw(S.channel_counts())
     else:
-        cin_g = draw(st.integers(1, S.MAX_CHANNELS // groups))
+        allowed = tuple(c // groups for c in (S.allowed("channels") or ()) if c % groups == 0)
+        cin_g = draw(S.sampled(allowed)) if allowed else draw(st.integers(1, S.MAX_CHANNELS // groups))
         cout = groups * draw(st.integers(1, S.MAX_CHANNELS // groups))
-    n = draw(S.BATCHES)
+    n = draw(S.batches())
     return ConvShapes((n, *cfg.in_sizes, cin_g * groups), (*cfg.window, cin_g, cout), (n, *cfg.out, cout), cfg, groups)
 
 
@@ -165,7 +166,7 @@ def conv2d_transpose_cases(draw, dtype: str, spellings: bool = True) -> Case:
 def depthwise_conv2d_cases(draw, dtype: str, spellings: bool = True) -> Case:
     cfg = draw(S.window_config(CONV_PARAMS, spellings))
     # multiplier 0 (an empty output, as TF allows) in about 1 case in 10; 0 last so shrinking prefers 1
-    c, mult, n = draw(S.channel_counts()), draw(st.sampled_from((1, 2, 3) * 3 + (0,))), draw(S.BATCHES)
+    c, mult, n = draw(S.channel_counts()), draw(S.sampled(S.allowed("multiplier") or (1, 2, 3) * 3 + (0,))), draw(S.batches())
     seed, rng = _values(draw, dtype)
     fmt = cfg.data_format
     arrays = {"input": S.normal(rng, S.layout((n, *cfg.in_sizes, c), fmt), dtype),

@@ -13,7 +13,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .. import geometry as G
-from .. import strategies as S
+from .. import strategy_blocks as S
 from ..case import Case
 from ..opinfo import Call, OpInfo, PlainTF, RefPath, product, rms, taps
 from ..params import Param
@@ -54,7 +54,7 @@ def pool_features(call: Call) -> list[str]:
 def pool_cases(draw, dtype: str, spellings: bool = True, *, op: str, values=None) -> Case:
     params = MAX_POOL_PARAMS if op == "max_pool2d" else AVG_POOL_PARAMS
     cfg = draw(S.window_config(params, spellings, window_param="ksize", pads_below_window=op == "max_pool2d"))
-    n, c = draw(S.BATCHES), draw(S.channel_counts())
+    n, c = draw(S.batches()), draw(S.channel_counts())
     seed = draw(S.SEEDS)
     rng = np.random.default_rng(seed)
     shape = S.layout((n, *cfg.in_sizes, c), cfg.data_format)
@@ -88,7 +88,7 @@ def max_pool_extreme(dtype: str, spellings: bool = True):
 
 @st.composite
 def global_avg_pool2d_cases(draw, dtype: str, spellings: bool = True) -> Case:
-    shape = (draw(S.BATCHES), draw(st.integers(1, S.MAX_HW)), draw(st.integers(1, S.MAX_HW)),
+    shape = (draw(S.batches()), draw(st.integers(1, S.MAX_HW)), draw(st.integers(1, S.MAX_HW)),
              draw(S.channel_counts()))
     params = {}
     fmt, value = draw(S.choice_param("data_format", DATA_FORMAT, ["NHWC", "NCHW"], spellings))

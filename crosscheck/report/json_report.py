@@ -94,15 +94,33 @@ def add_to_summary(summary: dict, outcome: Outcome) -> None:
 
 
 def add_parity(summary: dict, parity) -> None:
-    """Count one error-parity outcome."""
-    summary["error_parity"]["checked"] += 1
-    summary["error_parity"]["failed"] += 0 if parity.passed else 1
+    """Count one error-parity outcome (a ParityOutcome or its dict), in all and for its op: how many
+    invalid calls TensorFlow refuses and the implementation refuses too, how many it computes and the
+    implementation computes too, how many failed, and the op's verdict ("ok" or "failed")."""
+    p = parity if isinstance(parity, dict) else parity.to_dict()
+    totals = summary["error_parity"]
+    totals["checked"] += 1
+    totals["failed"] += 0 if p["passed"] else 1
+    op = totals.setdefault("ops", {}).setdefault(p["op"], {"tf_refuses": 0, "refused": 0, "tf_computes": 0,
+                                                           "computed": 0, "failed": 0})
+    side = "refuse" if p["expected"] == "refuses" else "compute"
+    op[f"tf_{side}s"] += 1
+    op["refused" if side == "refuse" else "computed"] += 1 if p["actual"] == p["expected"] else 0
+    op["failed"] += 0 if p["passed"] else 1
+    _parity_verdicts(totals)
+
+
+def _parity_verdicts(totals: dict) -> None:
+    for entry in totals.get("ops", {}).values():
+        entry["verdict"] = "failed" if entry["failed"] else "ok"
 
 
 def _merge_counts(into: dict, other: dict) -> None:
     for key, n in other.items():
         if isinstance(n, dict):
             _merge_counts(into.setdefault(key, {}), n)
+        elif isinstance(n, str):   # a verdict: recomputed from the merged counts
+            into[key] = n
         else:
             into[key] = into.get(key, 0) + n
 
@@ -124,6 +142,7 @@ def merge_summaries(a: dict, b: dict) -> dict:
             merged[key] = merged.get(key, []) + b[key]
     _merge_counts(merged.setdefault("error_parity", {"checked": 0, "failed": 0}),
                   b.get("error_parity", {"checked": 0, "failed": 0}))
+    _parity_verdicts(merged["error_parity"])
     for op, entry in b["ops"].items():
         into = merged["ops"].setdefault(op, _op_entry())
         for s in STATUSES:

@@ -17,7 +17,7 @@ from pathlib import Path, PurePath
 
 from ..report_names import CASES_DIR, JOURNAL_NAME, JSON_NAME
 from .html_report import outcome_html
-from .json_report import merge_summaries
+from .json_report import add_parity, merge_summaries
 from .pytest_journals import session_entries
 from .report_dir import ReportDir, ReportDirError, job_dirs, read_journal_of
 from .session import ReportSession
@@ -45,8 +45,7 @@ def _session_from(entries: list[dict]):
         elif e.get("kind") == "minimal":
             session.outcomes.append(e["outcome"])
         elif e.get("kind") == "parity":
-            session.summary["error_parity"]["checked"] += 1
-            session.summary["error_parity"]["failed"] += 0 if e["parity"]["passed"] else 1
+            add_parity(session.summary, e["parity"])
             session.error_parity.append(e["parity"])
     return session
 

@@ -17,7 +17,7 @@ from rich.text import Text
 from ..case import (IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, PASS, REFERENCE_CRASH,
                     REFERENCE_ERROR, REFERENCE_UNSUPPORTED, STATUSES, reference_name)
 from ..coverage import expected_forms, missing_forms
-from .json_report import outcome_to_dict
+from .json_report import add_parity, outcome_to_dict
 
 TOP_K = 5              # worst elements shown per tensor
 MAX_MAP_CHANNELS = 8   # channels drawn in the text mismatch map
@@ -262,19 +262,25 @@ def coverage_table(summary: dict, infos: dict) -> Table:
     return table
 
 
-def parity_table(parity: list[dict]) -> Table:
-    """Error parity per op: checked, agreed, and each failure."""
-    table = Table(title="error parity (invalid calls: refused where TensorFlow refuses, computed where it computes)",
+def parity_table(parity: list[dict], summary: dict | None = None) -> Table:
+    """Error parity per op: of the invalid calls TensorFlow refuses, how many the implementation
+    refuses too; of those it computes, how many the implementation computes too; the op's verdict and
+    each failure (``summary``: the run's ``error_parity`` summary; counted from ``parity`` without it)."""
+    if summary is None:
+        summary = {"checked": 0, "failed": 0}
+        for p in parity:
+            add_parity({"error_parity": summary}, p)
+    table = Table(title="error parity (invalid calls refused where TensorFlow refuses them; --no-error-parity skips it)",
                   box=box.SIMPLE_HEAD)
-    for col in ("op", "checked", "agree", "failures"):
+    for col in ("op", "TF refuses", "refused too", "TF computes", "computed too", "verdict", "failures"):
         table.add_column(col, overflow="fold")
     by_op: dict[str, list] = {}
     for p in parity:
         by_op.setdefault(p["op"], []).append(p)
-    for op in sorted(by_op):
-        rows = by_op[op]
-        bad = [p for p in rows if not p["passed"]]
-        table.add_row(op, str(len(rows)), str(len(rows) - len(bad)),
+    for op, e in sorted(summary.get("ops", {}).items()):
+        bad = [p for p in by_op.get(op, []) if not p["passed"]]
+        table.add_row(op, str(e["tf_refuses"]), str(e["refused"]), str(e["tf_computes"]), str(e["computed"]),
+                      Text(e["verdict"], style="green" if e["verdict"] == "ok" else "bold red"),
                       Text(printable("; ".join(f"{p['label']}: {p['problem']}" for p in bad)), style="bold red")
                       if bad else "-")
     return table

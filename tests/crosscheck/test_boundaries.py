@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from crosscheck import geometry as G
 from crosscheck.oracle.quirks import WINDOW_OPS
 from crosscheck.registry import OPS
-from crosscheck.strategies import PAD_PATTERNS, explicit_pads
+from crosscheck.strategy_blocks import PAD_PATTERNS, explicit_pads
 
 
 def _shape(e, name):

@@ -9,8 +9,9 @@ import crosscheck.api
 import crosscheck.check
 import crosscheck.pytest_plugin
 import crosscheck.registry
+import crosscheck.strategies
 
-FULLY_ANNOTATED = (crosscheck.api, crosscheck.pytest_plugin)
+FULLY_ANNOTATED = (crosscheck.api, crosscheck.pytest_plugin, crosscheck.strategies)
 
 
 def public_functions(module):
@@ -30,7 +31,9 @@ def missing_annotations(function, localns=None) -> list[str]:
 
 
 def test_the_modules_have_the_public_functions_users_call():
-    assert {"adapter", "assert_matches_tf", "cases", "check_op"} <= set(public_functions(crosscheck.api))
+    assert {"adapter", "assert_matches_tf", "cases", "check_op", "replay_case"} <= set(public_functions(crosscheck.api))
+    assert {"cases", "conv2d", "depthwise_conv2d", "conv2d_transpose", "max_pool2d", "avg_pool2d", "dense"} <= set(
+        public_functions(crosscheck.strategies))
     assert {"record", "assert_outcome_ok", "crosscheck_record", "pytest_configure"} <= set(
         public_functions(crosscheck.pytest_plugin))
 

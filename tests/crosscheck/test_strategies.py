@@ -1,7 +1,7 @@
-"""Strategy objects built once per argument set (crosscheck.strategies.reused)."""
+"""Strategy objects built once per argument set (crosscheck.strategy_blocks.reused)."""
 from hypothesis import strategies as st
 
-from crosscheck import strategies as S
+from crosscheck import strategy_blocks as S
 from crosscheck.ops._common import CONV_PARAMS
 
 
