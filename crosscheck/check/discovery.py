@@ -21,6 +21,10 @@ def _op_of(cls) -> str | None:
     name = cls.__name__.lower().replace("_", "")
     if "softmax" in name:
         return None   # a dense + softmax or a loss: declare it
+    if name.startswith("activation"):   # "Activation_ReLU": the activation is the rest ("Activation_Linear": none)
+        name = name[len("activation"):]
+        if name in ("linear", "identity"):
+            return None
     # the longest key first: "leakyrelu" before "relu" before "elu", "avgpool" before "pool"
     for key, op in sorted(((k, op) for op, keys in layer_ops().items() for k in keys), key=lambda ko: -len(ko[0])):
         if key in name:

@@ -10,6 +10,8 @@ import numpy as np
 GRAD_PREFIXES = ("d", "d_", "grad_", "grad", "g")
 DICTS = ("params", "parameters", "param")
 GRAD_DICTS = ("grads", "gradients", "grad", "dparams")
+#: attributes where a forward that returns None leaves its output ("Neural Networks from Scratch": self.output)
+OUTPUT_ATTRIBUTES = ("output", "outputs", "out")
 
 
 def _parts(path: str) -> list:
@@ -44,6 +46,25 @@ def find_path(obj, names, dicts=DICTS) -> str | None:
                 if isinstance(table.get(name), np.ndarray) or name in table:
                     return f"{d}.{name}"
     return None
+
+
+def forward_output(obj, returned):
+    """What a forward gave: its return value, or, when it returned None, a copy of the output it left on
+    the layer (``self.output``, ``self.out``); None when it left none."""
+    if returned is not None:
+        return returned
+    for name in OUTPUT_ATTRIBUTES:
+        value = getattr(obj, name, None)
+        if isinstance(value, np.ndarray):
+            return np.array(value, copy=True)
+    return None
+
+
+def returning_output(obj, forward):
+    """``forward`` (a bound method of ``obj``) returning its output even where it stores it instead."""
+    def call(*args, **kwargs):
+        return forward_output(obj, forward(*args, **kwargs))
+    return call
 
 
 def _grad_names(weight_name: str) -> list[str]:

@@ -31,7 +31,7 @@ from ..registry import OPS as REGISTRY
 from ..runner import run_case
 from ..tracebacks import INSIDE_CROSSCHECK, user_traceback
 from . import cases as C
-from .layer_access import GRAD_DICTS, find_path, from_layer, get_path, grad_path, set_path, to_layer
+from .layer_access import GRAD_DICTS, find_path, forward_output, from_layer, get_path, grad_path, set_path, to_layer
 from .layer_access import weights_from_layer, weights_to_layer
 from .layer_declaration import INPUT_GRAD_NAMES, Config, Layer, layer_ops
 from .run import DECLARE, modified_outcome, outcome_of, own_diff
@@ -126,6 +126,10 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
             set_path(obj, path, weights_to_layer(arrays[name], name, layer.filter_layout, get_path(obj, path)))
         return obj, x
 
+    def _forward(obj):
+        method = getattr(obj, layer.forward)
+        return lambda a: forward_output(obj, method(a))
+
     def watched(fn, arg, name):
         snapshot = np.array(arg, copy=True)
         result = fn(arg)
@@ -138,7 +142,7 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
             arrays = {k: v for k, v in kwargs.items() if isinstance(v, np.ndarray)}
             params = {k: v for k, v in kwargs.items() if not isinstance(v, np.ndarray)}
             obj, x = build(op, arrays, params)
-            return back(watched(getattr(obj, layer.forward), x, "x"), op)
+            return back(watched(_forward(obj), x, "x"), op)
         return fn
 
     def vjp(op, *arrays, **params):
@@ -146,7 +150,7 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
         given = dict(zip(names, arrays))
         obj, x = build(op, given, params)
         before = {n: np.array(get_path(obj, layer.weights[n]), dtype=np.float64, copy=True) for n in weight_names}
-        y = back(watched(getattr(obj, layer.forward), x, "x"), op)
+        y = back(watched(_forward(obj), x, "x"), op)
 
         def pullback(dy):
             if layer.layout == "D":

@@ -28,8 +28,8 @@ from ..case import IMPLEMENTATION_ERROR, Case, Outcome
 from ..compare import compare
 from ..tolerance import tolerance
 from ..tracebacks import user_traceback
-from .layer_access import DICTS, GRAD_DICTS, grad_path
-from .layer_declaration import BACKWARD_NAMES, BIAS_NAMES, FORWARD_NAMES, WEIGHT_NAMES
+from .layer_access import DICTS, GRAD_DICTS, find_path, grad_path, returning_output
+from .layer_declaration import BACKWARD_NAMES, BIAS_NAMES, FORWARD_NAMES, INPUT_GRAD_NAMES, WEIGHT_NAMES
 from .self_consistency import CANNOT_JUDGE, SELF_OP, judge_gradients, self_outcome
 
 # input shapes tried on a class whose forward is not element-wise, smallest first (NCHW, NHWC, flat)
@@ -40,13 +40,14 @@ MAX_SHAPES = 3
 
 
 def method(obj, names):
-    """The first of ``names`` that ``obj`` has as a callable (``__call__`` only if its class defines it)."""
+    """The first of ``names`` that ``obj`` has as a callable (``__call__`` only if its class defines it);
+    a forward returns its output even where it stores it in ``self.output`` instead."""
     for name in names:
         if name == "__call__" and "__call__" not in {k for c in type(obj).__mro__[:-1] for k in vars(c)}:
             continue
         fn = getattr(obj, name, None)
         if callable(fn):
-            return fn
+            return returning_output(obj, fn) if name in FORWARD_NAMES else fn
     return None
 
 
@@ -207,6 +208,9 @@ def run_subject(subject: Subject, case: Case, options: dict | None = None, max_e
         returned = backward(np.array(case.dy, copy=True))
         dx = returned[0] if isinstance(returned, (tuple, list)) and returned else returned
         dx = None if isinstance(dx, dict) else dx
+        if dx is None and returned is None:   # kept on the layer (self.dinputs, self.dx)
+            path = find_path(obj, INPUT_GRAD_NAMES, dicts=GRAD_DICTS)
+            dx = get(obj, path) if path else None
         grads = {p: gradient_of(obj, p, returned if isinstance(returned, dict) else None) for p in paths}
         grads = {p: None if g is None else np.array(g, dtype=np.float64, copy=True) for p, g in grads.items()}
     except Exception as exc:   # noqa: BLE001 - the user's code raised: the case's error
