@@ -23,10 +23,10 @@ from hypothesis import strategies as st
 from ..case import Case, Outcome
 from ..registry import OPS as REGISTRY
 from . import cases as C
-from . import cs231n, deeplearning_ai, self_examine
+from . import cs231n, deeplearning_ai, dropout_class, loss_classes, self_examine
 from .auto_convention import AUTO, pick_convention
 from .conventions import BATCH_MEAN, conventions_of
-from .discovery import Undiscovered, complete, discover, layer_classes, module_layout, probe_config
+from .discovery import Undiscovered, complete, discover, layer_classes, method_names, module_layout, probe_config
 from .layer_declaration import FILTER_LAYOUTS, GRAD_KEYS, LAYOUTS, Layer, layer_ops
 from .layers import activation_run, layer_cases, layer_run
 from .notebook import skipped_cells
@@ -136,6 +136,11 @@ def module_layers(module: types.ModuleType) -> list:
     layout = module_layout(module)
     found = []
     for cls in layer_classes(module):
+        special = loss_classes.examine_loss(cls, *method_names(cls)) or dropout_class.examine_dropout(
+            cls, *method_names(cls))
+        if special is not None:   # a loss or a dropout: no layer op
+            found.append(special)
+            continue
         layer = discover(cls, layout)
         layer = self_examine.examine_class(cls, layer) or layer   # told by its behaviour
         found.append(layer if not isinstance(layer, Undiscovered) else LayerPlan(
@@ -149,6 +154,14 @@ def _plan_and_spec(layer, index: int) -> tuple[LayerPlan, Spec]:
     if isinstance(layer, self_examine.Problem):
         plan = LayerPlan(layer.name, problem=layer.why)
         return plan, plan_spec(plan)
+    if isinstance(layer, (loss_classes.LossEntry, loss_classes.LossProblem)):
+        plan = LayerPlan(**loss_classes.plan_fields(layer))
+        if plan.problem:
+            return plan, plan_spec(plan)
+        return plan, loss_classes.plan_spec(plan, loss_classes.entry_run(layer))
+    if isinstance(layer, dropout_class.DropoutEntry):
+        plan = LayerPlan(**dropout_class.plan_fields(layer))
+        return plan, dropout_class.plan_spec(plan, dropout_class.entry_run(layer))
     if isinstance(layer, self_examine.SelfEntry):
         plan = LayerPlan(**self_examine.plan_fields(layer))
         return plan, plan_spec(plan, self_examine.entry_run(layer))
@@ -311,6 +324,10 @@ def plan_spec(plan: LayerPlan, run=None, layer: Layer | None = None) -> Spec:
         return Spec(plan.name, (), lambda o: st.nothing(), None, (), group=plan.problem, verdict=plan.verdict)
     if plan.op == SELF_OP:
         return self_examine.plan_spec(plan, run)
+    if plan.op in loss_classes.LOSS_OPS:
+        return loss_classes.plan_spec(plan, run)
+    if plan.op == dropout_class.DROPOUT_OP:
+        return dropout_class.plan_spec(plan, run)
     op = "max_pool2d" if plan.op == "pool" else plan.op
     judged = ("y", *("d_" + a for a in REGISTRY[op].arrays))
     splits = {"max_pool2d": C.MAX_POOL_SPLITS, "pool": C.POOL_SPLITS}.get(plan.op, ())
