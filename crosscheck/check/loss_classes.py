@@ -114,8 +114,8 @@ def _params(fn) -> list:
             if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
 
 
-def call_loss(entry: LossEntry, x: np.ndarray, labels, guard: Guard | None = None):
-    """(loss, gradient with respect to x) of a fresh object of the entry's class."""
+def call_loss(entry: LossEntry, x: np.ndarray, labels, guard: Guard | None = None, backward: bool = True):
+    """(loss, gradient with respect to x) of a fresh object of the entry's class (None without ``backward``)."""
     guard = guard or Guard()
     obj = entry.cls()
     forward = getattr(obj, entry.forward)
@@ -126,6 +126,8 @@ def call_loss(entry: LossEntry, x: np.ndarray, labels, guard: Guard | None = Non
     loss = None if returned is None else np.asarray(returned, dtype=np.float64)
     if loss is not None and not entry.per_sample:
         loss = loss.reshape(()) if loss.size == 1 else loss
+    if not backward:
+        return loss, None
     backward = getattr(obj, entry.backward)
     args = []
     for p in _params(backward):
@@ -189,8 +191,8 @@ def _matches(loss, per: np.ndarray) -> bool:
 def _try(entry: LossEntry, x, labels):
     try:
         with np.errstate(all="ignore"):
-            return call_loss(entry, np.array(x, copy=True), labels)[0]
-    except Exception:   # noqa: BLE001 - the user's code refused this probe
+            return call_loss(entry, np.array(x, copy=True), labels, backward=False)[0]
+    except Exception:   # noqa: BLE001 - the user's forward refused this probe (its backward is the cases' to judge)
         return None
 
 
@@ -266,15 +268,16 @@ def plan_fields(entry) -> dict:
     if isinstance(entry, LossProblem):
         return {"name": entry.name, "problem": entry.why, "verdict": entry.verdict}
     return {"name": str.__str__(entry.name), "op": entry.kind, "layout": "NCHW",
-            "self_check": {"note": str.__str__(entry.note)}}
+            "self_check": {"note": str.__str__(entry.note), "labels": tuple(str.__str__(f) for f in entry.labels)}}
 
 
 @st.composite
-def loss_class_cases(draw, kind: str) -> Case:
-    """Cases of a loss kind: logits (some of magnitude 1000, as for CS231n's softmax_loss) and class
-    indices; probabilities (rows summing to 1, or in (0.02, 0.98) for BCE) away from 0 and 1."""
+def loss_class_cases(draw, kind: str, scale=None) -> Case:
+    """Cases of a loss kind: logits (of magnitude ``scale``: 1000 makes exp overflow unless the max is
+    subtracted, as for CS231n's softmax_loss) and class indices; probabilities (rows summing to 1, or
+    in (0.02, 0.98) for BCE) away from 0 and 1."""
     if kind == SOFTMAX_CE:
-        return draw(C.loss_cases(kind))
+        return draw(C.loss_cases(kind, scale))
     n, c = draw(st.integers(1, 6)), draw(st.integers(2, 6) if kind == CE_PROBS else st.integers(1, 4))
     seed = draw(C.SEEDS)
     rng = np.random.default_rng(seed)
@@ -292,14 +295,18 @@ def _runs_in_worker(module, case: Case, options: dict) -> Outcome:
 
 
 def plan_spec(plan, run=None) -> Spec:
-    return Spec(plan.name, (), lambda o: loss_class_cases(plan.op), run or _runs_in_worker, ("loss", "d_x"),
-                detect=(BATCH_MEAN,), note=plan.self_check.get("note", ""))
+    """Cases split between the label formats the forward takes and, for logits, scores of magnitude 1
+    and 1000 (every run draws each)."""
+    scales = (1.0, 1000.0) if plan.op == SOFTMAX_CE else (None,)
+    splits = tuple({"labels": f, "scale": s} for f in plan.self_check.get("labels", ("index",)) for s in scales)
+    return Spec(plan.name, (), lambda o: loss_class_cases(plan.op, o.get("scale")), run or _runs_in_worker,
+                ("loss", "d_x"), detect=(BATCH_MEAN,), note=plan.self_check.get("note", ""), splits=splits)
 
 
 def entry_run(entry: LossEntry):
     def run(module, case: Case, options: dict) -> Outcome:
         x, y = case.arrays["x"], case.arrays["y"]
-        fmt = entry.labels[case.seed % len(entry.labels)]
+        fmt = options.get("labels", entry.labels[0])
 
         def fn(x_, y_, guard=None):
             return call_loss(entry, x_, _labels(entry.kind, y_, fmt, x_.shape[1]), guard)

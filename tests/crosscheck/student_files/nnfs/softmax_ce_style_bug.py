@@ -1,0 +1,33 @@
+"""softmax_ce_style.py with one bug per class: SoftmaxCrossEntropy takes the log of the probabilities
+(which underflow to 0 for scores far apart: the loss is inf), CrossEntropyLoss sums the loss but
+divides its gradient by the batch size."""
+import numpy as np
+
+
+class SoftmaxCrossEntropy:
+    """Mean softmax cross-entropy; labels are class indices (N,)."""
+
+    def forward(self, logits, labels):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        self.probs = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+        self.labels = labels
+        return -np.log(self.probs[np.arange(len(labels)), labels]).mean()
+
+    def backward(self):
+        n = len(self.labels)
+        grad = self.probs.copy()
+        grad[np.arange(n), self.labels] -= 1
+        return grad / n
+
+
+class CrossEntropyLoss:
+    """Softmax cross-entropy summed over the batch; targets are one-hot rows (N, C)."""
+
+    def forward(self, logits, targets):
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        self.log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        self.targets = targets
+        return -np.sum(targets * self.log_probs)
+
+    def backward(self, dout=1.0):
+        return dout * (np.exp(self.log_probs) - self.targets) / len(self.targets)
