@@ -29,7 +29,13 @@ from ..compare import compare
 from ..tolerance import tolerance
 from ..tracebacks import user_traceback
 from .layer_access import DICTS, GRAD_DICTS, find_path, grad_path, returning_output
-from .layer_declaration import BACKWARD_NAMES, BIAS_NAMES, FORWARD_NAMES, INPUT_GRAD_NAMES, WEIGHT_NAMES
+from .layer_declaration import (
+    BACKWARD_NAMES,
+    BIAS_NAMES,
+    FORWARD_NAMES,
+    INPUT_GRAD_NAMES,
+    WEIGHT_NAMES,
+)
 from .self_consistency import CANNOT_JUDGE, SELF_OP, judge_gradients, self_outcome
 
 # input shapes tried on a class whose forward is not element-wise, smallest first (NCHW, NHWC, flat)
