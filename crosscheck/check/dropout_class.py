@@ -32,8 +32,7 @@ RATE_NAMES = ("rate", "p", "drop_rate", "dropout_rate", "dropout", "drop_prob", 
 TRAINING_NAMES = ("training", "train", "is_training", "train_mode")
 VARIANTS = (Variant("keep", "dropout: its rate is the probability of keeping a unit"),
             Variant("drop", "dropout: its rate is the probability of dropping a unit"))
-NOTE = ("a random forward: judged by its own mask (kept units scaled by 1 / keep probability, the kept fraction "
-        "within 5 sd of it), not against TensorFlow")
+NOTE = "a random forward: judged by its own mask, not against TensorFlow"
 
 
 @dataclass

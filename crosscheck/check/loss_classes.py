@@ -48,6 +48,7 @@ PATHS = {SOFTMAX_CE: "tape_sparse_softmax_cross_entropy_mean", CE_PROBS: "tape_c
 LABEL_NAMES = ("y", "y_true", "labels", "label", "targets", "target", "t", "y_batch", "true", "truth", "gt")
 PROBABILITY_NAMES = ("y_pred", "probs", "probabilities", "predictions", "prediction", "y_hat", "yhat", "p", "a",
                      "output", "outputs", "activations", "dvalues", "softmax_outputs")
+LOSS_ATTRIBUTES = ("loss", "cost", "loss_value")   # where a forward that returns None leaves the loss
 CLIPS = (1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-15)   # where code clips probabilities before the log
 
 
@@ -123,6 +124,9 @@ def call_loss(entry: LossEntry, x: np.ndarray, labels, guard: Guard | None = Non
     returned = guard.call(forward, names, x, labels)
     if entry.calculate:
         returned = guard.call(obj.calculate, names, np.array(x, copy=True), labels)
+    if returned is None:
+        returned = next((v for v in (getattr(obj, a, None) for a in LOSS_ATTRIBUTES)
+                         if isinstance(v, (float, np.floating, np.ndarray))), None)
     loss = None if returned is None else np.asarray(returned, dtype=np.float64)
     if loss is not None and not entry.per_sample:
         loss = loss.reshape(()) if loss.size == 1 else loss
@@ -214,6 +218,14 @@ def examine_loss(cls, forward: str, backward: str):
         return LossProblem(name, f"{name}: a loss class whose {forward} takes "
                                  f"({', '.join(p.name for p in fwd_params)}): crosscheck calls {forward}(predictions, "
                                  f"labels)")
+    try:
+        x, y = _probe(CE_PROBS)
+        getattr(cls(), forward)(x, y)
+    except NotImplementedError:
+        return LossProblem(name, f"{name}: its {forward} raises NotImplementedError (an abstract base class?): "
+                                 f"nothing to check", "error")
+    except Exception:   # noqa: BLE001 - other inputs are tried below
+        pass
     by_name = _name_kind(cls, forward)
     kinds = [k for k in LOSS_OPS if k != by_name]
     for kind in ([by_name] if by_name else []) + kinds:
