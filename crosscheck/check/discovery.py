@@ -32,6 +32,23 @@ def _op_of(cls) -> str | None:
     return None
 
 
+def assembled_at_run_time(cls) -> str:
+    """Why a network class cannot be checked as a class when built with no arguments it holds no layers
+    (a "Neural Networks from Scratch" ``Model``: layers added with ``add(...)``, set up by
+    ``finalize()``), or ""."""
+    adder = next((n for n in ("add", "add_layer", "append") if callable(getattr(cls, n, None))), None)
+    if adder is None:
+        return ""
+    try:
+        obj = cls()
+    except Exception:   # noqa: BLE001 - a constructor that needs arguments: not this case
+        return ""
+    if not any(isinstance(v, list) and not v for v in vars(obj).values()):
+        return ""
+    return (f"{cls.__name__}: built with no arguments it holds no layers (they are added with {adder}(...) at run "
+            f"time), so it cannot be checked as a class; its layer classes are checked on their own rows")
+
+
 def probe_config(op: str) -> Config:
     """A configuration to build a declared layer once with (to name its row)."""
     if op == "conv2d":

@@ -22,14 +22,13 @@ import numpy as np
 from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, Case, Outcome
 from . import cases as C
 from .cs231n import dropout_run
-from .layer_access import GRAD_DICTS, find_path, forward_output, get_path
+from .layer_access import GRAD_DICTS, TRAINING_NAMES, find_path, forward_output, get_path
 from .layer_declaration import INPUT_GRAD_NAMES
 from .run import Spec, Variant
 
 DROPOUT_OP = "dropout"
 RATE_NAMES = ("rate", "p", "drop_rate", "dropout_rate", "dropout", "drop_prob", "p_drop", "prob", "keep_prob",
               "keep_rate", "p_keep", "ratio", "probability")
-TRAINING_NAMES = ("training", "train", "is_training", "train_mode")
 VARIANTS = (Variant("keep", "dropout: its rate is the probability of keeping a unit"),
             Variant("drop", "dropout: its rate is the probability of dropping a unit"))
 NOTE = "a random forward: judged by its own mask, not against TensorFlow"
@@ -67,7 +66,8 @@ def _functions(entry: DropoutEntry):
         np.random.seed(int(dropout_param["seed"]))
         obj = entry.cls(**{entry.rate: dropout_param["p"]})
         method = getattr(obj, entry.forward)
-        returned = method(x, **({entry.training: True} if entry.training else {}))
+        train = dropout_param.get("mode", "train") == "train"
+        returned = method(x, **({entry.training: train} if entry.training else {}))
         return forward_output(obj, returned), obj
 
     def dropout_backward(dout, obj):
@@ -81,7 +81,8 @@ def _functions(entry: DropoutEntry):
 
 
 def plan_fields(entry: DropoutEntry) -> dict:
-    return {"name": str.__str__(entry.name), "op": DROPOUT_OP, "layout": "NCHW"}
+    return {"name": str.__str__(entry.name), "op": DROPOUT_OP, "layout": "NCHW",
+            "self_check": {"test_mode": bool(entry.training)}}
 
 
 def _runs_in_worker(module, case: Case, options: dict) -> Outcome:
@@ -89,8 +90,11 @@ def _runs_in_worker(module, case: Case, options: dict) -> Outcome:
 
 
 def plan_spec(plan, run=None) -> Spec:
-    return Spec(plan.name, (), lambda o: C.dropout_cases(True), run or _runs_in_worker, ("y", "kept_fraction", "d_x"),
-                variants=VARIANTS, group="dropout_rate", note=NOTE)
+    """Training-mode cases; with a training flag also test-mode ones (the forward must be the identity)."""
+    splits = ({"mode": "train"}, {"mode": "test"}) if plan.self_check.get("test_mode") else ()
+    return Spec(plan.name, (), lambda o: C.dropout_cases(o.get("mode", "train") == "train", o.get("mode")),
+                run or _runs_in_worker, ("y", "kept_fraction", "d_x"), variants=VARIANTS, group="dropout_rate",
+                note=NOTE, splits=splits)
 
 
 def entry_run(entry: DropoutEntry):
@@ -99,6 +103,9 @@ def entry_run(entry: DropoutEntry):
     def run(module, case: Case, options: dict) -> Outcome:
         functions = _functions(entry)
         first = forward_only(functions, case, options)
+        if case.params["mode"] == "test":   # the identity: nothing to back-propagate through a mask
+            first.impl = entry.name
+            return first
         second = both(functions, case, options)
         raised = next((o for o in (first, second) if o.status == IMPLEMENTATION_ERROR), None)
         if raised is not None:

@@ -3,6 +3,7 @@ arrays converted between the case's layout and the layer's (NCHW / NHWC data, fi
 ``(F, C, kh, kw)``, HWIO, ``(F, kh, kw, C)`` or ``(F, kh, kw)``)."""
 from __future__ import annotations
 
+import inspect
 import re
 
 import numpy as np
@@ -12,6 +13,8 @@ DICTS = ("params", "parameters", "param")
 GRAD_DICTS = ("grads", "gradients", "grad", "dparams")
 #: attributes where a forward that returns None leaves its output ("Neural Networks from Scratch": self.output)
 OUTPUT_ATTRIBUTES = ("output", "outputs", "out")
+#: a forward's training-mode flag ("Neural Networks from Scratch": ``forward(self, inputs, training)``)
+TRAINING_NAMES = ("training", "train", "is_training", "train_mode")
 
 
 def _parts(path: str) -> list:
@@ -60,10 +63,22 @@ def forward_output(obj, returned):
     return None
 
 
+def training_flags(forward) -> dict:
+    """``{name: True}`` for a training flag the forward requires (``forward(inputs, training)``)."""
+    try:
+        params = inspect.signature(forward).parameters.values()
+    except (TypeError, ValueError):
+        return {}
+    return {p.name: True for p in params if p.name.lower() in TRAINING_NAMES and p.default is p.empty}
+
+
 def returning_output(obj, forward):
-    """``forward`` (a bound method of ``obj``) returning its output even where it stores it instead."""
+    """``forward`` (a bound method of ``obj``) returning its output even where it stores it instead,
+    called in training mode where it requires a training flag."""
+    flags = training_flags(forward)
+
     def call(*args, **kwargs):
-        return forward_output(obj, forward(*args, **kwargs))
+        return forward_output(obj, forward(*args, **flags, **kwargs))
     return call
 
 

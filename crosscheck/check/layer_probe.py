@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .layer_access import forward_output
+from .layer_access import returning_output
 from .layer_declaration import CONSTRUCTOR, LEARNING_RATE_NAMES, Config
 
 #: probe sizes, all distinct: batch N, channels C, filters F, kernel k, conv input H x W, pool input
@@ -152,7 +152,7 @@ def fit(cls, op: str, forward: str, first_layout: str = "NCHW", backward=None) -
                     break
                 try:
                     obj = make(config)
-                    y = forward_output(obj, getattr(obj, forward)(np.array(x, copy=True)))
+                    y = returning_output(obj, getattr(obj, forward))(np.array(x, copy=True))
                 except Exception as exc:   # the user's code refused this guess: try the next one
                     errors.append(f"{type(exc).__name__}: {exc}")
                     continue

@@ -31,7 +31,7 @@ from ..registry import OPS as REGISTRY
 from ..runner import run_case
 from ..tracebacks import INSIDE_CROSSCHECK, user_traceback
 from . import cases as C
-from .layer_access import GRAD_DICTS, find_path, forward_output, from_layer, get_path, grad_path, set_path, to_layer
+from .layer_access import GRAD_DICTS, find_path, from_layer, get_path, grad_path, returning_output, set_path, to_layer
 from .layer_access import weights_from_layer, weights_to_layer
 from .layer_declaration import INPUT_GRAD_NAMES, Config, Layer, layer_ops
 from .run import DECLARE, modified_outcome, outcome_of, own_diff
@@ -122,13 +122,12 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
         for name in weight_names:
             path = layer.weights[name]
             if get_path(obj, path) is None:   # created on the first forward (numpy-ml style)
-                getattr(obj, layer.forward)(np.zeros_like(x))
+                _forward(obj)(np.zeros_like(x))
             set_path(obj, path, weights_to_layer(arrays[name], name, layer.filter_layout, get_path(obj, path)))
         return obj, x
 
     def _forward(obj):
-        method = getattr(obj, layer.forward)
-        return lambda a: forward_output(obj, method(a))
+        return returning_output(obj, getattr(obj, layer.forward))
 
     def watched(fn, arg, name):
         snapshot = np.array(arg, copy=True)

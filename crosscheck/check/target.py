@@ -26,7 +26,8 @@ from . import cases as C
 from . import cs231n, deeplearning_ai, dropout_class, loss_classes, self_examine
 from .auto_convention import AUTO, pick_convention
 from .conventions import BATCH_MEAN, conventions_of
-from .discovery import Undiscovered, complete, discover, layer_classes, method_names, module_layout, probe_config
+from .discovery import (Undiscovered, assembled_at_run_time, complete, discover, layer_classes, method_names,
+                        module_layout, probe_config)
 from .layer_declaration import FILTER_LAYOUTS, GRAD_KEYS, LAYOUTS, Layer, layer_ops
 from .layers import activation_run, layer_cases, layer_run
 from .notebook import skipped_cells
@@ -140,6 +141,10 @@ def module_layers(module: types.ModuleType) -> list:
             cls, *method_names(cls))
         if special is not None:   # a loss or a dropout: no layer op
             found.append(special)
+            continue
+        empty = assembled_at_run_time(cls)
+        if empty:
+            found.append(LayerPlan(str.__str__(cls.__name__), problem=empty, verdict="cannot-check"))
             continue
         layer = discover(cls, layout)
         layer = self_examine.examine_class(cls, layer) or layer   # told by its behaviour

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crosscheck.check import check_target
+from crosscheck.check import check_target, load_user_code
 from crosscheck.check.discovery import _op_of
 from crosscheck.check.dropout_class import examine_dropout
 from crosscheck.check.layer_access import forward_output
@@ -249,3 +249,39 @@ def test_softmax_ce_style_bugs():
         loss.forward(X.copy(), onehot)
         fd = _fd(lambda x, module=module: float(module.CrossEntropyLoss().forward(x, onehot)), X)
         assert np.allclose(loss.backward(), factor * fd, atol=1e-6)
+
+
+def test_mse_backward_that_forgets_the_outputs_is_wrong():
+    y_pred, y_true = RNG.standard_normal((4, 3)), RNG.standard_normal((4, 3))
+    fd = _fd(lambda p: float(np.mean(np.mean((y_true - p) ** 2, axis=-1))), y_pred)
+    for name, factor in (("training_flag", 1.0), ("training_flag_bug", 3.0)):
+        loss = _load(name).Loss_MeanSquaredError()
+        loss.backward(y_pred.copy(), y_true)
+        assert np.allclose(loss.dinputs, factor * fd, atol=1e-6)
+
+
+DROPOUT_WITH_TEST_MODE = """
+import numpy as np
+
+
+class Dropout:
+    def __init__(self, p=0.5):
+        self.keep = 1 - p
+
+    def forward(self, x, training):
+        if not training:
+            return x * {test_scale}
+        self.mask = (np.random.rand(*x.shape) < self.keep) / self.keep
+        return x * self.mask
+
+    def backward(self, dout):
+        return dout * self.mask
+"""
+
+
+@pytest.mark.parametrize("test_scale, verdict", [("1.0", "passed-with-note"), ("self.keep", "failed")])
+def test_a_dropout_with_a_training_flag_is_also_checked_in_test_mode(tmp_path, test_scale, verdict):
+    path = tmp_path / "dropout_flag.py"
+    path.write_text(DROPOUT_WITH_TEST_MODE.replace("{test_scale}", test_scale))
+    (row,) = check_target(load_user_code(str(path), timeout=30), "layers", examples=6)
+    assert row.verdict == verdict, (row.verdict, row.causes, row.notes)

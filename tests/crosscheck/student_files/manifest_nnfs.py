@@ -10,6 +10,7 @@ tests/crosscheck/test_nnfs_style.py."""
 _DROPOUT = "a random forward: judged by its own mask"
 _CLIPPED = "probabilities clipped to [1e-07, 1 - 1e-07] before the log"
 _LOSS_SUM = "loss summed over the batch"
+_NO_OP = "no TensorFlow op matches the forward; backward judged against your own forward"
 
 EXPECTED: dict = {
     "nnfs/correct.py": {
@@ -92,5 +93,29 @@ EXPECTED: dict = {
             "SoftmaxCrossEntropy": {"verdict": "failed", "labels": ["log-underflow"]},
             "CrossEntropyLoss": {"verdict": "failed", "labels": ["scale-factor"]},
         },
+    },
+    "nnfs/training_flag.py": {
+        "convention": "layers",
+        "notes": "The later chapters: every forward takes a training flag (crosscheck passes training=True; "
+                 "Layer_Dropout is also checked in test mode, where it must be the identity), Activation_Linear "
+                 "(the identity: no TensorFlow op, judged against its own forward), Loss_MeanSquaredError with a "
+                 "Loss base class (regularization_loss, calculate(..., include_regularization=False)), an optimizer, "
+                 "Layer_Input (no backward: not a layer class) and a Model filled by add() and finalize(): built "
+                 "with no arguments it holds no layers, so it is cannot-check, its layers checked on their own "
+                 "rows. All correct.",
+        "functions": {
+            "Layer_Dropout": {"verdict": "passed-with-note", "labels": [],
+                              "notes": _DROPOUT + "; its rate is the probability of dropping a unit"},
+            "Activation_Linear": {"verdict": "passed-with-note", "labels": [], "notes": _NO_OP},
+            "Model": {"verdict": "cannot-check", "labels": [],
+                      "notes": "an empty container until add(); not a claim that it is wrong"},
+        },
+    },
+    "nnfs/training_flag_bug.py": {
+        "convention": "layers",
+        "notes": "training_flag.py whose Loss_MeanSquaredError backward forgets to divide by the number of outputs "
+                 "(its forward averages over them): K times the gradient for K outputs.",
+        "based_on": "nnfs/training_flag.py",
+        "functions": {"Loss_MeanSquaredError": {"verdict": "failed", "labels": ["scale-factor"]}},
     },
 }
