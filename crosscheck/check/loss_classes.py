@@ -68,6 +68,7 @@ class LossEntry:
     calculate: bool = False
     clip: float = 0.0
     note: str = ""
+    labels_first: bool = False   # forward(y_true, y_pred): the labels' parameter comes first (Keras's order)
 
 
 @dataclass
@@ -121,9 +122,12 @@ def call_loss(entry: LossEntry, x: np.ndarray, labels, guard: Guard | None = Non
     obj = entry.cls()
     forward = getattr(obj, entry.forward)
     names = tuple(p.name for p in _params(forward))[:2] or ("x", "labels")
-    returned = guard.call(forward, names, x, labels)
+
+    def in_order(a):
+        return (labels, a) if entry.labels_first else (a, labels)
+    returned = guard.call(forward, names, *in_order(x))
     if entry.calculate:
-        returned = guard.call(obj.calculate, names, np.array(x, copy=True), labels)
+        returned = guard.call(obj.calculate, names, *in_order(np.array(x, copy=True)))
     if returned is None:
         returned = next((v for v in (getattr(obj, a, None) for a in LOSS_ATTRIBUTES)
                          if isinstance(v, (float, np.floating, np.ndarray))), None)
@@ -160,7 +164,7 @@ def is_loss_name(cls) -> bool:
 
 def _name_kind(cls, forward: str) -> str | None:
     name = cls.__name__.lower().replace("_", "")
-    first = next((p.name.lower() for p in _params(getattr(cls, forward))[1:2]), "")
+    first = next((p.name.lower() for p in _params(getattr(cls, forward))[1:] if p.name.lower() not in LABEL_NAMES), "")
     if "binary" in name or "bce" in name:
         return BCE
     if "meansquared" in name or "mse" in name or "squarederror" in name:
@@ -228,11 +232,14 @@ def examine_loss(cls, forward: str, backward: str):
         pass
     by_name = _name_kind(cls, forward)
     kinds = [k for k in LOSS_OPS if k != by_name]
+    first, second = (p.name.lower() for p in fwd_params)
+    labels_first = first in LABEL_NAMES and second not in LABEL_NAMES
     for kind in ([by_name] if by_name else []) + kinds:
         x, y = _probe(kind)
         formats = ("index", "onehot") if kind in (SOFTMAX_CE, CE_PROBS) else ("target",)
         per = reference(kind, x, y)[0]
-        entry = LossEntry(name, cls, kind, forward, backward, formats, calculate=hasattr(cls, "calculate"))
+        entry = LossEntry(name, cls, kind, forward, backward, formats, calculate=hasattr(cls, "calculate"),
+                          labels_first=labels_first)
         taken = [f for f in formats if _matches(_loss_of(entry, x, _labels(kind, y, f, x.shape[1]), per), per)]
         if taken:
             return _finish(entry, taken, x, y)
@@ -241,7 +248,8 @@ def examine_loss(cls, forward: str, backward: str):
                                  f"{', '.join(WHAT.values())} on a probe (and its name does not say which)", "error")
     x, y = _probe(by_name)
     formats = ("index", "onehot") if by_name in (SOFTMAX_CE, CE_PROBS) else ("target",)
-    entry = LossEntry(name, cls, by_name, forward, backward, formats, calculate=hasattr(cls, "calculate"))
+    entry = LossEntry(name, cls, by_name, forward, backward, formats, calculate=hasattr(cls, "calculate"),
+                      labels_first=labels_first)
     taken = [f for f in formats if _loss_of(entry, x, _labels(by_name, y, f, x.shape[1]), None) is not None]
     return _finish(entry, taken or list(formats[:1]), x, y)
 

@@ -285,3 +285,16 @@ def test_a_dropout_with_a_training_flag_is_also_checked_in_test_mode(tmp_path, t
     path.write_text(DROPOUT_WITH_TEST_MODE.replace("{test_scale}", test_scale))
     (row,) = check_target(load_user_code(str(path), timeout=30), "layers", examples=6)
     assert row.verdict == verdict, (row.verdict, row.causes, row.notes)
+
+
+def test_a_loss_taking_the_labels_first_is_called_that_way():
+    class KerasOrderLoss:
+        def forward(self, y_true, y_pred):
+            self.y_true, self.y_pred = y_true, y_pred
+            return np.mean((y_true - y_pred) ** 2)
+
+        def backward(self):
+            return 2 * (self.y_pred - self.y_true) / self.y_pred.size
+
+    entry = examine_loss(KerasOrderLoss, "forward", "backward")
+    assert (entry.kind, entry.labels_first) == (MSE, True)
