@@ -22,7 +22,13 @@ import numpy as np
 from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, Case, Outcome
 from . import cases as C
 from .cs231n import dropout_run
-from .layer_access import GRAD_DICTS, TRAINING_NAMES, find_path, forward_output, get_path
+from .layer_access import (
+    GRAD_DICTS,
+    TRAINING_NAMES,
+    find_path,
+    forward_output,
+    get_path,
+)
 from .layer_declaration import INPUT_GRAD_NAMES
 from .run import Spec, Variant
 
