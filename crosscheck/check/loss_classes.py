@@ -49,7 +49,7 @@ LABEL_NAMES = ("y", "y_true", "labels", "label", "targets", "target", "t", "y_ba
 PROBABILITY_NAMES = ("y_pred", "probs", "probabilities", "predictions", "prediction", "y_hat", "yhat", "p", "a",
                      "output", "outputs", "activations", "dvalues", "softmax_outputs")
 LOSS_ATTRIBUTES = ("loss", "cost", "loss_value")   # where a forward that returns None leaves the loss
-CLIPS = (1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-15)   # where code clips probabilities before the log
+CLIPS = (1e-7, 1e-8, 1e-9, 1e-10, 1e-12, 1e-15)   # eps of np.clip(p, eps, 1 - eps) or np.log(p + eps) before the log
 
 
 @dataclass
@@ -57,7 +57,8 @@ class LossEntry:
     """How to call one loss class: ``kind`` (one of LOSS_OPS), ``labels`` the formats its forward takes
     ("index", "onehot"; "target" for BCE and MSE), ``per_sample`` (its loss is a vector of per-sample
     losses), ``calculate`` (the loss is ``calculate(x, labels)``), ``clip`` (the eps its probabilities
-    are clipped to before the log, told from a probe; 0.0: none), ``note`` for the row."""
+    are clipped to before the log, told from a probe; 0.0: none), ``offset`` (the eps added to them
+    before the log: ``-log(p + eps)``), ``note`` for the row."""
     name: str
     cls: type
     kind: str
@@ -67,6 +68,7 @@ class LossEntry:
     per_sample: bool = False
     calculate: bool = False
     clip: float = 0.0
+    offset: float = 0.0
     note: str = ""
     labels_first: bool = False   # forward(y_true, y_pred): the labels' parameter comes first (Keras's order)
 
@@ -128,6 +130,8 @@ def call_loss(entry: LossEntry, x: np.ndarray, labels, guard: Guard | None = Non
     returned = guard.call(forward, names, *in_order(x))
     if entry.calculate:
         returned = guard.call(obj.calculate, names, *in_order(np.array(x, copy=True)))
+    if isinstance(returned, (tuple, list)) and returned:   # (loss, probabilities)
+        returned = returned[0]
     if returned is None:
         returned = next((v for v in (getattr(obj, a, None) for a in LOSS_ATTRIBUTES)
                          if isinstance(v, (float, np.floating, np.ndarray))), None)
@@ -276,7 +280,9 @@ def _loss_of(entry: LossEntry, x, labels, per):
 def _finish(entry: LossEntry, taken: list, x, y) -> LossEntry:
     entry.labels = tuple(taken)
     _loss_of(entry, x, _labels(entry.kind, y, taken[0], x.shape[1]), None)
-    if entry.kind == SOFTMAX_CE:   # a score 40 below the others: a probability of 4e-18
+    if entry.kind in (SOFTMAX_CE, CE_PROBS):
+        entry.offset = _log_offset(entry, x, y, taken[0])
+    if entry.kind == SOFTMAX_CE and not entry.offset:   # a score 40 below the others: a probability of 4e-18
         far = np.array([[0.0, -40.0, 0.0]])
         value = _try(entry, far, _labels(entry.kind, np.array([1]), taken[0], 3))
         true = float(reference(SOFTMAX_CE, far, np.array([1]))[0][0])
@@ -285,7 +291,39 @@ def _finish(entry: LossEntry, taken: list, x, y) -> LossEntry:
     if entry.clip:   # the kind is said in the report's path; only a convention is a note
         entry.note = (f"probabilities clipped to [{entry.clip:g}, 1 - {entry.clip:g}] before the log: a sample's loss "
                       f"is capped at {-np.log(entry.clip):.1f} (compared with the clipped loss there)")
+    if entry.offset:
+        entry.note = (f"adds {entry.offset:g} to the probabilities before the log (-log(p + {entry.offset:g})): the loss "
+                      f"is compared with that")
     return entry
+
+
+def _misfit(actual: np.ndarray, expected: np.ndarray) -> tuple[bool, float]:
+    """(whether ``actual`` is far from every multiple of ``expected`` (a missing 1/N leaves it a
+    multiple), its largest difference from ``expected``): the smaller is the better reference."""
+    scale = float(np.vdot(actual, expected) / max(float(np.vdot(expected, expected)), 1e-300))
+    off = float(np.linalg.norm(actual - scale * expected)) > 1e-9 * max(float(np.linalg.norm(actual)), 1e-300)
+    return off, float(np.abs(actual - expected).max())
+
+
+def _probabilities(kind: str, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The probability of each sample's class: of softmax(x) for logits, of x itself otherwise."""
+    return (_softmax(x) if kind == SOFTMAX_CE else x)[np.arange(len(x)), y]
+
+
+def _log_offset(entry: LossEntry, x, y, fmt: str) -> float:
+    """The eps a cross-entropy adds to its probabilities before the log (``np.log(p + 1e-7)``, the
+    "Deep Learning from Scratch" cross_entropy_error), told from the probe's loss; 0.0 for none."""
+    value = _try(entry, x, _labels(entry.kind, y, fmt, x.shape[1]))
+    if value is None or not np.all(np.isfinite(value)):
+        return 0.0
+    got = float(np.mean(value)) if entry.per_sample else float(np.ravel(value)[0])
+    p = _probabilities(entry.kind, x, y)
+
+    def fits(per):
+        return any(np.isclose(got, r, rtol=1e-12, atol=0.0) for r in (per.mean(), per.sum()))
+    if fits(-np.log(p)):
+        return 0.0
+    return next((eps for eps in CLIPS if fits(-np.log(p + eps))), 0.0)
 
 
 # ------------------------------------------------------------------------------------- the specs
@@ -349,6 +387,14 @@ def entry_run(entry: LossEntry):
             p = _softmax(x)[np.arange(len(x)), y]
             per = np.where((p < entry.clip) | (p > 1 - entry.clip), -np.log(np.clip(p, entry.clip, 1 - entry.clip)),
                            per)
+        if entry.offset:
+            p = _probabilities(entry.kind, x, y)
+            per = -np.log(p + entry.offset)
+            if entry.kind == CE_PROBS and dx is not None and np.shape(dx) == x.shape:   # its own loss's gradient?
+                own = np.zeros_like(x)
+                own[np.arange(len(x)), y] = -1.0 / (p + entry.offset) / len(x)
+                e_dx = min((e_dx, own), key=lambda e: _misfit(np.asarray(dx, dtype=np.float64), e))
+            path += f" of -log(p + {entry.offset:g})"
         e_loss = per if entry.per_sample else per.mean()
         diffs = [own_diff(case, loss, e_loss, "loss", path, x.size), own_diff(case, dx, e_dx, "d_x", path, x.shape[1])]
         if entry.kind == SOFTMAX_CE and loss is not None and any(not d.passed for d in diffs):

@@ -91,6 +91,8 @@ def test_loss_classes_are_told_by_behaviour_with_their_label_formats():
     sce = examine_loss(other.SoftmaxCrossEntropy, "forward", "backward")
     assert (sce.kind, sce.labels, sce.clip) == (SOFTMAX_CE, ("index",), 0.0)
     assert examine_loss(other.CrossEntropyLoss, "forward", "backward").labels == ("onehot",)
+    with_delta = examine_loss(other.SoftmaxWithLoss, "forward", "backward")
+    assert (with_delta.kind, with_delta.offset, with_delta.clip) == (SOFTMAX_CE, 1e-7, 0.0)
     assert examine_loss(nnfs.Layer_Dense, "forward", "backward") is None
 
 
@@ -159,7 +161,7 @@ def test_dropout_classes_are_found_by_name_and_rate_parameter():
 
 def test_auto_convention_checks_a_loss_only_file_as_layers():
     target, _ = examine(_load("softmax_ce_style"), "auto")
-    assert target.convention == "layers" and [p.op for p in target.layers] == [SOFTMAX_CE, SOFTMAX_CE]
+    assert target.convention == "layers" and [p.op for p in target.layers] == [SOFTMAX_CE] * 3
     rows = {r.function: r for r in check_target(_load("softmax_ce_style"), "auto", examples=4)}
     assert rows["SoftmaxCrossEntropy"].verdict == "passed"
     assert rows["CrossEntropyLoss"].verdict == "passed-with-note"
@@ -298,3 +300,16 @@ def test_a_loss_taking_the_labels_first_is_called_that_way():
 
     entry = examine_loss(KerasOrderLoss, "forward", "backward")
     assert (entry.kind, entry.labels_first) == (MSE, True)
+
+
+def test_a_cross_entropy_of_probabilities_with_a_delta_in_its_log():
+    class CrossEntropyError:
+        def forward(self, y, t):
+            self.y, self.t = y, t
+            return -np.sum(t * np.log(y + 1e-7)) / y.shape[0]
+
+        def backward(self):
+            return -self.t / (self.y + 1e-7) / self.y.shape[0]
+
+    entry = examine_loss(CrossEntropyError, "forward", "backward")
+    assert (entry.kind, entry.labels, entry.offset) == (CE_PROBS, ("onehot",), 1e-7)

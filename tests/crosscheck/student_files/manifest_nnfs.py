@@ -78,14 +78,17 @@ EXPECTED: dict = {
         "convention": "layers",
         "notes": "SoftmaxCrossEntropy.forward(logits, labels) -> the mean loss (labels class indices), "
                  "backward() -> dlogits; CrossEntropyLoss.forward(logits, one-hot targets) -> the loss summed over "
-                 "the batch, backward(dout=1.0) -> its gradient. Both correct (the sum a convention).",
+                 "the batch, backward(dout=1.0) -> its gradient; SoftmaxWithLoss (labels one-hot or indices) adds "
+                 "1e-7 to the probability inside the log (-log(p + 1e-7): a convention, noted). All correct.",
         "functions": {
             "CrossEntropyLoss": {"verdict": "passed-with-note", "labels": [], "notes": _LOSS_SUM},
+            "SoftmaxWithLoss": {"verdict": "passed-with-note", "labels": [],
+                                "notes": "adds 1e-07 to the probabilities before the log"},
         },
     },
     "nnfs/softmax_ce_style_bug.py": {
         "convention": "layers",
-        "notes": "softmax_ce_style.py with one bug per class: SoftmaxCrossEntropy takes log(probs[y]) of "
+        "notes": "softmax_ce_style.py with one bug in each of two classes: SoftmaxCrossEntropy takes log(probs[y]) of "
                  "probabilities that underflow to 0 for scores ~1000 apart (the loss is inf); CrossEntropyLoss sums "
                  "its loss but divides its gradient by N.",
         "based_on": "nnfs/softmax_ce_style.py",

@@ -31,3 +31,26 @@ class CrossEntropyLoss:
 
     def backward(self, dout=1.0):
         return dout * (np.exp(self.log_probs) - self.targets) / len(self.targets)
+
+
+class SoftmaxWithLoss:
+    """Softmax and the mean cross-entropy in one layer; labels one-hot or class indices. Adds a small
+    delta inside the log so that a zero probability gives no -inf."""
+
+    def forward(self, x, t):
+        self.t = t
+        x = x - x.max(axis=1, keepdims=True)
+        self.y = np.exp(x) / np.sum(np.exp(x), axis=1, keepdims=True)
+        if t.ndim == 2:
+            t = t.argmax(axis=1)
+        batch_size = self.y.shape[0]
+        return -np.sum(np.log(self.y[np.arange(batch_size), t] + 1e-7)) / batch_size
+
+    def backward(self, dout=1):
+        batch_size = self.t.shape[0]
+        dx = self.y.copy()
+        if self.t.ndim == 2:
+            dx = dx - self.t
+        else:
+            dx[np.arange(batch_size), self.t] -= 1
+        return dx * dout / batch_size
