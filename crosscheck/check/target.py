@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from ..case import Case, Outcome
 from ..registry import OPS as REGISTRY
 from . import cases as C
-from . import cs231n, deeplearning_ai, self_examine
+from . import cs231n, deeplearning_ai, self_examine, untied_bias
 from .auto_convention import AUTO, pick_convention
 from .conventions import BATCH_MEAN, conventions_of
 from .discovery import Undiscovered, complete, discover, layer_classes, module_layout, probe_config
@@ -163,6 +163,9 @@ def _plan_and_spec(layer, index: int) -> tuple[LayerPlan, Spec]:
     plan = plan_of(layer, f"LAYERS[{index}]")
     if plan.problem:
         return plan, plan_spec(plan)
+    order = untied_bias.order_of(layer)
+    if order and not layer.note:   # one bias per output position: TensorFlow and its own forward judge it
+        layer.note = untied_bias.note(order)
     if isinstance(layer.note, str) and layer.note:   # what its forward was identified as
         plan = dataclasses.replace(plan, self_check={"note": str.__str__(layer.note)})
     return plan, plan_spec(plan, activation_run(layer) if layer.activation else layer_run(layer), layer)

@@ -1,7 +1,7 @@
 """Manifest entries for the layer_styles files of this corpus (same format as manifest.py's EXPECTED).
 
-Layer classes in the styles of from-scratch CNN repositories, each checked as written: of the 14
-files below, 12 need no glue at all and 2 (same_padding.py and its bug, whose SAME padding of even
+Layer classes in the styles of from-scratch CNN repositories, each checked as written: of the 15
+files below, 13 need no glue at all and 2 (same_padding.py and its bug, whose SAME padding of even
 kernels puts the extra row at the top) take a one-line ``crosscheck.Layer`` declaration
 (layer_styles/check_same_padding*.py); without it they are checked on odd kernels only. Labels
 are left empty where crosscheck has no name for the bug yet (the row must still fail)."""
@@ -113,12 +113,22 @@ EXPECTED: dict = {
         "convention": "layers",
         "notes": "One example at a time, backward(output_gradient, learning_rate) steps in place. "
                  "Convolutional(input_shape, kernel_size, depth) has biases (depth, out_h, out_w), one per output "
-                 "position: TensorFlow's conv2d has one per filter, so it cannot be compared (cannot-check, not "
-                 "failed). Dense(input_size, output_size) on column vectors (D, 1) only (its bias step takes "
-                 "(out, 1)); Sigmoid.",
-        "functions": {"Convolutional": {"verdict": "cannot-check", "labels": []},
+                 "position (an untied bias): TensorFlow's conv2d checks the forward, d_input, d_filters and d_bias "
+                 "summed over positions with the bias set to b[f] at every position; d_bias itself is judged "
+                 "against the layer's own forward (a note says so). Dense(input_size, output_size) on column "
+                 "vectors (D, 1) only (its bias step takes (out, 1)); Sigmoid.",
+        "functions": {"Convolutional": {"verdict": "passed-with-note", "labels": [], "notes": "untied bias"},
                       "Dense": {"verdict": "passed", "labels": []},
                       "Sigmoid": {"verdict": "passed", "labels": []}},
+    },
+    _S + "untied_bias_bug.py": {
+        "convention": "layers",
+        "notes": "untied_bias.py with the bias gradient summed over the output positions into one value per "
+                 "filter (as for a shared bias) and broadcast back: every position of a filter takes the same "
+                 "step, out_h * out_w times the position's own gradient summed. Sum over positions: out_h * out_w "
+                 "times TensorFlow's d_bias (scale-factor); per position: not the finite differences.",
+        "based_on": _S + "untied_bias.py",
+        "functions": {"Convolutional": {"verdict": "failed", "labels": ["scale-factor"]}},
     },
     _S + "same_padding.py": {
         "convention": "layers",
