@@ -60,7 +60,7 @@ def to_untied(bias: np.ndarray, like_shape, order: str) -> np.ndarray:
     b = np.asarray(bias, dtype=np.float64).reshape(-1)
     shape = _squeezed(like_shape)
     column = b[:, None, None] if order == "FHW" else b[None, None, :]
-    return np.array(np.broadcast_to(column, shape).reshape(tuple(like_shape)), copy=True)
+    return np.array(np.broadcast_to(column, shape).reshape(tuple(like_shape)), copy=True, order="C")
 
 
 def from_untied(grad, order: str):

@@ -1,0 +1,354 @@
+"""An untied conv bias (one value per output position) checked against TensorFlow and against the
+layer's own forward; scaled activations declared with ``crosscheck.Layer(scale=(a, b))``; every
+documented ``crosscheck.Layer`` option validated (a wrong value is an error row naming it) and
+honoured (a valid one changes what is run). The corpus files' bugs are established here by finite
+differences, independently of crosscheck."""
+import inspect
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import crosscheck
+from crosscheck.case import Case
+from crosscheck.check import check_target, load_user_code
+from crosscheck.check.discovery import discover
+from crosscheck.check.layer_declaration import OPTIONS
+from crosscheck.check.layers import layer_impl
+from crosscheck.check.scaled import scale_problem
+from crosscheck.check.target import _plan_and_spec, examine, plan_of
+from crosscheck.check.untied_bias import PER_POSITION, from_untied, to_untied, untied_order
+
+ROOT = Path(__file__).resolve().parents[2]
+STYLES = Path(__file__).parent / "student_files" / "layer_styles"
+sys.path.insert(0, str(STYLES))   # the declaration files import their layer file by name
+
+
+def _central(f, a, h=1e-6):
+    """Central finite differences of the scalar f at every element of ``a`` (float64)."""
+    g = np.zeros_like(a)
+    for i in range(a.size):
+        old = a.flat[i]
+        a.flat[i] = old + h
+        up = f()
+        a.flat[i] = old - h
+        down = f()
+        a.flat[i] = old
+        g.flat[i] = (up - down) / (2 * h)
+    return g
+
+
+# ------------------------------------------------------------------------------ the untied bias
+
+def _untied_bias_gradients(module_name: str):
+    """(the layer's d_bias from its in-place step with learning rate 1, finite differences of
+    <forward, dy> in the bias) for the Convolutional of a layer_styles file."""
+    module = load_user_code(str(STYLES / f"{module_name}.py"), timeout=30)
+    rng = np.random.default_rng(3)
+    layer = module.Convolutional((2, 5, 6), 3, 2)
+    x, dy = rng.standard_normal((2, 5, 6)), rng.standard_normal((2, 3, 4))
+    layer.forward(x)
+    before = layer.biases.copy()
+    layer.backward(dy, 1.0)
+    stepped = before - layer.biases
+    layer.biases = before.copy()
+    fd = _central(lambda: float(np.sum(layer.forward(x) * dy)), layer.biases)
+    return stepped, fd
+
+
+def test_the_untied_bias_corpus_bug_is_a_bug_by_finite_differences():
+    correct, fd = _untied_bias_gradients("untied_bias")
+    assert np.allclose(correct, fd, atol=1e-7)
+    buggy, fd = _untied_bias_gradients("untied_bias_bug")
+    assert not np.allclose(buggy, fd, atol=1e-3)
+    assert np.allclose(buggy.sum(axis=(1, 2)), fd.sum(axis=(1, 2)) * 12)   # summed, broadcast: 3 * 4 times the sum
+
+
+@pytest.mark.parametrize("shape, layout, order", [((4, 3, 5), "CHW", "FHW"), ((1, 4, 3, 5), "NCHW", "FHW"),
+                                                  ((3, 5, 4), "HWC", "HWF"), ((3, 5, 4), "NHWC", "HWF"),
+                                                  ((4,), "NCHW", None), ((4, 1, 1), "CHW", None),
+                                                  ((3, 5, 4), "NCHW", None), ((2, 3, 5), "CHW", None)])
+def test_an_untied_bias_is_told_by_its_shape_and_the_layers_layout(shape, layout, order):
+    assert untied_order(shape, 4, layout) == order
+
+
+@pytest.mark.parametrize("shape, order", [((4, 3, 5), "FHW"), ((1, 4, 3, 5), "FHW"), ((3, 5, 4), "HWF")])
+def test_a_per_filter_bias_broadcast_over_positions_sums_back_to_the_positions_count(shape, order):
+    b = np.array([1.0, -2.0, 3.0, 0.5])
+    untied = to_untied(b, shape, order)
+    assert untied.shape == shape
+    assert np.array_equal(from_untied(untied, order), b * 15)
+    assert np.array_equal(from_untied(np.ones(shape), order), np.full(4, 15.0))
+
+
+class LocalConvNHWC:
+    """A batched channels-last 3x3 valid conv whose bias is untied, ``(OH, OW, F)``; ``flip`` makes its
+    bias gradient the upstream gradient summed over the batch with the rows reversed: right in sum,
+    wrong position by position."""
+    flip = False
+
+    def __init__(self, input_shape, num_filters):
+        h, w, c = input_shape
+        self.W = np.zeros((3, 3, c, num_filters))
+        self.b = np.zeros((h - 2, w - 2, num_filters))
+
+    def forward(self, x):
+        self.x = x
+        n, h, w, _ = x.shape
+        out = np.zeros((n, h - 2, w - 2, self.W.shape[3])) + self.b
+        for i in range(3):
+            for j in range(3):
+                out += x[:, i:i + h - 2, j:j + w - 2, :] @ self.W[i, j]
+        return out
+
+    def backward(self, dout):
+        n, h, w, _ = self.x.shape
+        dx, self.dW = np.zeros_like(self.x), np.zeros_like(self.W)
+        for i in range(3):
+            for j in range(3):
+                window = self.x[:, i:i + h - 2, j:j + w - 2, :]
+                self.dW[i, j] = np.tensordot(window, dout, axes=([0, 1, 2], [0, 1, 2]))
+                dx[:, i:i + h - 2, j:j + w - 2, :] += dout @ self.W[i, j].T
+        self.db = dout.sum(axis=0)[::-1] if self.flip else dout.sum(axis=0)
+        return dx
+
+
+class FlippedLocalConvNHWC(LocalConvNHWC):
+    flip = True
+
+
+def _case(rng, h=6, w=5, c=2, f=3, n=2):
+    return Case("conv2d", dict(strides=[1, 1], padding=[[0, 0], [0, 0], [0, 0], [0, 0]], dilations=[1, 1],
+                               data_format="NHWC"),
+                {"input": rng.standard_normal((n, h, w, c)), "filters": rng.standard_normal((3, 3, c, f)),
+                 "bias": rng.standard_normal(f)}, rng.standard_normal((n, h - 2, w - 2, f)), "float64", 1)
+
+
+def test_the_adapter_broadcasts_the_case_bias_and_sums_the_untied_gradient():
+    layer = discover(LocalConvNHWC, "NCHW")
+    assert isinstance(layer, crosscheck.Layer) and layer.layout == "NHWC" and layer.weights["bias"] == "b"
+    case = _case(np.random.default_rng(0))
+    impl = layer_impl(layer, "NHWC", [])
+    y, pullback = impl.vjp("conv2d", *case.arrays.values(), **case.params)
+    d_input, d_filters, d_bias = pullback(case.dy)
+    assert impl.untied["order"] == "HWF" and impl.untied["bias"].shape == (4, 3, 3)
+    no_bias = layer_impl(layer, "NHWC", []).conv2d(input=case.arrays["input"], filters=case.arrays["filters"],
+                                                   bias=np.zeros((4, 3, 3)), **case.params)
+    assert np.allclose(y - no_bias, case.arrays["bias"])            # b[f] at every position
+    assert np.allclose(d_bias, case.dy.sum(axis=(0, 1, 2)))         # summed over the positions (and the batch)
+    assert np.array_equal(impl.untied["grad"], case.dy.sum(axis=0))
+
+
+def _module_of(tmp_path, name: str, source: str):
+    path = tmp_path / f"{name}.py"
+    path.write_text(source)
+    return load_user_code(str(path), timeout=30)
+
+
+def test_an_untied_bias_right_only_in_sum_fails_on_its_own_forward(tmp_path):
+    source = "\n\n".join(["import numpy as np", inspect.getsource(LocalConvNHWC),
+                           inspect.getsource(FlippedLocalConvNHWC)])
+    module = _module_of(tmp_path, "local_convs", source)
+    rows = {r.function: r for r in check_target(module, "layers", examples=3)}
+    right, flipped = rows["LocalConvNHWC"], rows["FlippedLocalConvNHWC"]
+    assert right.verdict == "passed-with-note" and "untied bias (OH, OW, F)" in right.notes[0], right.notes
+    judged = [d for o in right.outcomes for d in o.diffs if d.tensor == PER_POSITION]
+    assert judged and all(d.passed for d in judged)
+    assert flipped.verdict == "failed"
+    failing = {d.tensor for o in flipped.outcomes for d in o.failures}
+    assert failing == {PER_POSITION}, failing    # TensorFlow's checks (d_bias summed over positions) all pass
+
+
+# ------------------------------------------------------------------------------ scaled activations
+
+def test_the_lecun_tanh_corpus_bug_is_a_bug_by_finite_differences():
+    x, dy = np.random.default_rng(4).standard_normal((3, 4)) * 2, np.random.default_rng(5).standard_normal((3, 4))
+    for name, right in (("lecun_tanh", True), ("lecun_tanh_bug", False)):
+        layer = load_user_code(str(STYLES / f"{name}.py"), timeout=30).LeCunTanh()
+        layer.forward(x)
+        dx = layer.backward(dy)
+        fd = _central(lambda layer=layer: float(np.sum(layer.forward(x) * dy)), x)
+        assert np.allclose(dx, fd, atol=1e-7) is right, name
+        assert np.allclose(layer.forward(x), 1.7159 * np.tanh(2 / 3 * x))
+
+
+@pytest.mark.parametrize("scale, op, problem", [
+    ((1.7159, 0), "tanh", "scale=(1.7159, 0): give (a, b), two finite numbers other than 0"),
+    ((1.0,), "tanh", "give (a, b)"), ((1.0, float("nan")), "tanh", "give (a, b)"), ("2x", "tanh", "give (a, b)"),
+    ((True, 1.0), "sigmoid", "give (a, b)"),
+    ((2.0, 1.0), "conv2d", "a scale is for an activation (relu, "),
+])
+def test_a_wrong_scale_is_an_error_naming_what_it_takes(scale, op, problem):
+    assert problem in scale_problem(scale, op)
+    assert scale_problem((1.7159, 2 / 3), "tanh") == "" and scale_problem([2, 0.5], "sigmoid") == ""
+
+
+class PlainTanh:
+    def forward(self, x):
+        self.y = np.tanh(x)
+        return self.y
+
+    def backward(self, dy):
+        return dy * (1 - self.y ** 2)
+
+
+def test_a_scale_the_code_does_not_follow_fails_and_says_so():
+    layer = crosscheck.Layer(lambda c: PlainTanh(), op="tanh", scale=(1.7159, 2 / 3))
+    plan, spec = _plan_and_spec(layer, 0)
+    assert "but its forward computes tanh: the declaration does not match the code" in spec.note, spec.note
+    module = type(sys)("declared_plain_tanh")
+    module.LAYERS = [crosscheck.Layer(lambda c: PlainTanh(), op="tanh", scale=(1.7159, 2 / 3))]
+    (row,) = check_target(module, "layers", examples=3)
+    assert row.verdict == "failed" and {d.tensor for o in row.outcomes for d in o.failures} == {"y", "d_x"}
+    assert "does not match the code" in row.notes[0]
+
+
+def test_a_declared_scale_is_judged_by_tensorflow_and_named():
+    module = load_user_code(str(STYLES / "check_lecun_tanh.py"), timeout=30)
+    (row,) = check_target(module, "layers", examples=3)
+    assert row.verdict == "passed-with-note" and row.notes[0].startswith("declared scale: 1.7159 * tanh(0.666667 x)")
+    paths = {p for o in row.outcomes for p in o.paths}
+    assert paths == {"tape (1.7159 * tanh(0.666667 x))"}, paths
+
+
+def test_an_undeclared_scaled_tanh_says_how_to_declare_it():
+    module = load_user_code(str(STYLES / "lecun_tanh.py"), timeout=30)
+    target, _ = examine(module, "layers")
+    (plan,) = target.layers
+    assert "scale=(a, b)) has TensorFlow's tanh judge it" in " ".join(plan.self_check["notes"])
+
+
+# ------------------------------------------------------------------------------ every documented option
+
+class ToyDense:
+    """x @ W + b, W (in, out); gradients in dW, db."""
+
+    def __init__(self, n_in, n_out):
+        self.W, self.b = np.zeros((n_in, n_out)), np.zeros(n_out)
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.W + self.b
+
+    def backward(self, dy):
+        self.dW, self.db = self.x.T @ dy, dy.sum(axis=0)
+        return dy @ self.W.T
+
+
+class ToyDenseOddly(ToyDense):
+    """ToyDense with W stored (out, in) in a params dict, methods run / unrun, gradients gW, gb, and
+    a backward that steps the weights in place by a keyword-only rate."""
+
+    def __init__(self, n_in, n_out):
+        self.params = {"W": np.zeros((n_out, n_in)), "b": np.zeros(n_out)}
+
+    def run(self, x):
+        self.x = x
+        return x @ self.params["W"].T + self.params["b"]
+
+    def unrun(self, dy, *, eta):
+        self.gW, self.gb = (self.x.T @ dy).T, dy.sum(axis=0)
+        dx = dy @ self.params["W"]
+        self.params["W"] -= eta * self.gW
+        self.params["b"] -= eta * self.gb
+        return dx
+
+
+def _dense_grads(layer):
+    rng = np.random.default_rng(2)
+    x, kernel, bias, dy = (rng.standard_normal(s) for s in ((3, 4), (4, 2), (2,), (3, 2)))
+    expected = (x @ kernel + bias, dy @ kernel.T, x.T @ dy, dy.sum(axis=0))
+    try:
+        y, pullback = layer_impl(layer, "NHWC", []).vjp("dense", x, kernel, bias)
+        return all(np.allclose(a, e) for a, e in zip((y, *pullback(dy)), expected))
+    except ValueError:   # an option that does not say how the toy stores its weights: its matmul refuses
+        return False
+
+
+def _odd(**options):
+    return crosscheck.Layer(lambda c: ToyDenseOddly(c.in_features, c.out_features), op="dense",
+                            **{"weights": {"kernel": "params.W", "bias": "params.b"}, "filter_layout": "OI",
+                               "forward": "run", "backward": "unrun", "grads": {"kernel": "gW", "bias": "gb"},
+                               "learning_rate": 1.0, "learning_rate_arg": "eta", **options})
+
+
+def _honoured_by_run(layer, plan):
+    _plan_and_spec(layer, 0)   # completed as the check does: its weights found on what make built
+    return _dense_grads(layer)
+
+
+# option -> (valid options, invalid options, what the problem says, whether the valid one is honoured)
+OPTION_CHECKS = {
+    "make": ({}, {"make": "ToyDense"}, "make='ToyDense': give a callable", _honoured_by_run),
+    "op": ({}, {"op": "affine"}, "op='affine' is not one of", lambda layer, plan: plan.op == "dense"),
+    "layout": ({"layout": "DN"}, {"layout": "NWHC"}, "layout='NWHC' is not one of",
+               lambda layer, plan: plan.layout == "DN"),
+    "weights": ({"weights": {"kernel": "params.W", "bias": "params.b"}}, {"weights": {"filters": "W"}},
+                "op='dense' has the arrays kernel, bias", lambda layer, plan: _dense_grads(_odd())),
+    "grads": ({"grads": {"kernel": "gW", "bias": "gb"}}, {"grads": {"filters": "dW"}},
+              "op='dense' has the gradients input, kernel, bias",
+              lambda layer, plan: _dense_grads(_odd()) and not _dense_grads(_odd(grads={"kernel": "gb"}))),
+    "filter_layout": ({"filter_layout": "IO"}, {"filter_layout": "FCHW"}, "op='dense' takes IO, OI",
+                      lambda layer, plan: _dense_grads(_odd()) and not _dense_grads(_odd(filter_layout="IO"))),
+    "forward": ({"forward": "forward"}, {"forward": ""}, "forward='': give the method's name",
+                lambda layer, plan: _dense_grads(_odd())),
+    "backward": ({"backward": "backward"}, {"backward": 7}, "backward=7: give the method's name",
+                 lambda layer, plan: _dense_grads(_odd())),
+    "learning_rate": ({"learning_rate": 0.5}, {"learning_rate": -1}, "learning_rate=-1: give a positive number",
+                      lambda layer, plan: _dense_grads(_odd(grads="update", learning_rate=0.5))),
+    "learning_rate_arg": ({"learning_rate_arg": "eta"}, {"learning_rate_arg": "learning rate"},
+                          "learning_rate_arg='learning rate': give the backward's parameter name",
+                          lambda layer, plan: _dense_grads(_odd(grads="update"))),
+    "activation": ({"activation": "relu"}, {"activation": "softplus"}, "activation='softplus' is not one of",
+                   lambda layer, plan: plan.activation == "relu"
+                   and "activation_run" in _plan_and_spec(layer, 0)[1].run.__qualname__),
+    "name": ({"name": "Hidden"}, {"name": 3}, "name=3: give the row's name", lambda layer, plan: plan.name == "Hidden"),
+    "conventions": ({"conventions": ("batch-mean",)}, {"conventions": ("batch-sum",)},
+                    "unknown convention 'batch-sum'", lambda layer, plan: plan.conventions == ("batch-mean",)),
+    "supports": ({"supports": {"batch": 2}}, {"supports": {"batches": 2}}, "supports has no field 'batches'",
+                 lambda layer, plan: plan.supports == {"batch": (2,)}),
+    "scale": ({"op": "tanh", "scale": (1.7159, 2 / 3)}, {"scale": (1.7159, 2 / 3)},
+              "a scale is for an activation", lambda layer, plan: _plan_and_spec(layer, 0)[1].run.__qualname__
+              .startswith("scaled_run")),
+}
+
+
+def documented_options() -> list[str]:
+    """The options of docs/check-your-own.md's crosscheck.Layer table (its first column's names)."""
+    text = (ROOT / "docs" / "check-your-own.md").read_text()
+    table = text.split("| option | values |", 1)[1].split("\n\n", 1)[0]
+    return [name for row in table.splitlines()[2:] for name in re.findall(r"`(\w+)`", row.split("|")[1])]
+
+
+def test_every_option_is_documented_and_checked_here():
+    assert sorted(documented_options()) == sorted(OPTIONS)
+    assert sorted(OPTION_CHECKS) == sorted(OPTIONS)
+
+
+@pytest.mark.parametrize("option", sorted(OPTION_CHECKS))
+def test_each_documented_option_is_validated_and_honoured(option):
+    valid, invalid, problem, honoured = OPTION_CHECKS[option]
+
+    def declared(**options):
+        return crosscheck.Layer(**{"make": lambda c: ToyDense(c.in_features, c.out_features), "op": "dense",
+                                   "name": "Toy", **options})
+    wrong = plan_of(declared(**invalid))
+    assert problem in wrong.problem and wrong.verdict == "error", wrong.problem
+    layer = declared(**valid)
+    plan = plan_of(layer)
+    assert not plan.problem, plan.problem
+    assert honoured(layer, plan), option
+
+
+def test_an_unknown_option_lists_the_documented_ones_only():
+    with pytest.raises(TypeError, match=r"has no option 'bias_shape'; options: make, op, .* scale$"):
+        crosscheck.Layer(lambda c: None, op="relu", bias_shape=(3,))
+
+
+def test_a_declared_method_the_class_lacks_is_an_error_listing_its_methods():
+    plan, spec = _plan_and_spec(crosscheck.Layer(lambda c: ToyDense(c.in_features, c.out_features), op="dense",
+                                                 forward="forwrd"), 0)
+    assert plan.problem == "ToyDense: forward='forwrd': ToyDense has no method 'forwrd' (its methods: backward, forward)"
+    assert spec.run is None
