@@ -11,6 +11,9 @@
     discovery.py        layer classes found without declarations (op, constructor, weights, layouts)
     layer_probe.py      a layer class run on probe sizes: its constructor's meaning, its layouts
     layers.py           --convention layers: a layer class run on its op's cases
+    declared.py         crosscheck.Layer options checked against the op and the class they declare
+    untied_bias.py      a conv with one bias per output position: TensorFlow and its own forward judge it
+    scaled.py           a scaled activation declared with scale=(a, b): TensorFlow's op of b x, times a
     identify.py         which op a forward computes, told by its behaviour (scaled activations fitted)
     self_consistency.py the backward against float64 finite differences of the code's own forward
     self_examine.py     which classes and function pairs are judged that way; their Specs

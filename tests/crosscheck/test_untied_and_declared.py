@@ -17,9 +17,10 @@ from crosscheck.check import check_target, load_user_code
 from crosscheck.check.discovery import discover
 from crosscheck.check.layer_declaration import OPTIONS
 from crosscheck.check.layers import layer_impl
-from crosscheck.check.scaled import scale_problem
+from crosscheck.check.scaled import scale_note, scale_problem
 from crosscheck.check.target import _plan_and_spec, examine, plan_of
-from crosscheck.check.untied_bias import PER_POSITION, from_untied, to_untied, untied_order
+from crosscheck.check.untied_bias import PER_POSITION, from_untied, to_untied
+from crosscheck.check.untied_bias import untied_order as order_of_untied
 
 ROOT = Path(__file__).resolve().parents[2]
 STYLES = Path(__file__).parent / "student_files" / "layer_styles"
@@ -71,7 +72,7 @@ def test_the_untied_bias_corpus_bug_is_a_bug_by_finite_differences():
                                                   ((4,), "NCHW", None), ((4, 1, 1), "CHW", None),
                                                   ((3, 5, 4), "NCHW", None), ((2, 3, 5), "CHW", None)])
 def test_an_untied_bias_is_told_by_its_shape_and_the_layers_layout(shape, layout, order):
-    assert untied_order(shape, 4, layout) == order
+    assert order_of_untied(shape, 4, layout) == order
 
 
 @pytest.mark.parametrize("shape, order", [((4, 3, 5), "FHW"), ((1, 4, 3, 5), "FHW"), ((3, 5, 4), "HWF")])
@@ -104,7 +105,7 @@ class LocalConvNHWC:
         return out
 
     def backward(self, dout):
-        n, h, w, _ = self.x.shape
+        _, h, w, _ = self.x.shape
         dx, self.dW = np.zeros_like(self.x), np.zeros_like(self.W)
         for i in range(3):
             for j in range(3):
@@ -120,8 +121,8 @@ class FlippedLocalConvNHWC(LocalConvNHWC):
 
 
 def _case(rng, h=6, w=5, c=2, f=3, n=2):
-    return Case("conv2d", dict(strides=[1, 1], padding=[[0, 0], [0, 0], [0, 0], [0, 0]], dilations=[1, 1],
-                               data_format="NHWC"),
+    return Case("conv2d", {"strides": [1, 1], "padding": [[0, 0], [0, 0], [0, 0], [0, 0]], "dilations": [1, 1],
+                           "data_format": "NHWC"},
                 {"input": rng.standard_normal((n, h, w, c)), "filters": rng.standard_normal((3, 3, c, f)),
                  "bias": rng.standard_normal(f)}, rng.standard_normal((n, h - 2, w - 2, f)), "float64", 1)
 
@@ -132,7 +133,7 @@ def test_the_adapter_broadcasts_the_case_bias_and_sums_the_untied_gradient():
     case = _case(np.random.default_rng(0))
     impl = layer_impl(layer, "NHWC", [])
     y, pullback = impl.vjp("conv2d", *case.arrays.values(), **case.params)
-    d_input, d_filters, d_bias = pullback(case.dy)
+    *_, d_bias = pullback(case.dy)
     assert impl.untied["order"] == "HWF" and impl.untied["bias"].shape == (4, 3, 3)
     no_bias = layer_impl(layer, "NHWC", []).conv2d(input=case.arrays["input"], filters=case.arrays["filters"],
                                                    bias=np.zeros((4, 3, 3)), **case.params)
@@ -159,6 +160,42 @@ def test_an_untied_bias_right_only_in_sum_fails_on_its_own_forward(tmp_path):
     assert flipped.verdict == "failed"
     failing = {d.tensor for o in flipped.outcomes for d in o.failures}
     assert failing == {PER_POSITION}, failing    # TensorFlow's checks (d_bias summed over positions) all pass
+
+
+class MeanLocalConv:
+    """NCHW batches, a 3x3 valid conv with bias (1, F, OH, OW); every parameter gradient averaged
+    over the batch (the batch-mean convention)."""
+
+    def __init__(self, in_channels, out_channels, input_shape):
+        _, h, w = input_shape
+        self.W = np.zeros((out_channels, in_channels, 3, 3))
+        self.b = np.zeros((1, out_channels, h - 2, w - 2))
+
+    def forward(self, x):
+        self.x = x
+        n, _, h, w = x.shape
+        out = np.zeros((n, self.W.shape[0], h - 2, w - 2)) + self.b
+        for i in range(3):
+            for j in range(3):
+                out += np.einsum("nchw,fc->nfhw", x[:, :, i:i + h - 2, j:j + w - 2], self.W[:, :, i, j])
+        return out
+
+    def backward(self, dout):
+        n, _, h, w = self.x.shape
+        dx, self.dW = np.zeros_like(self.x), np.zeros_like(self.W)
+        for i in range(3):
+            for j in range(3):
+                self.dW[:, :, i, j] = np.einsum("nchw,nfhw->fc", self.x[:, :, i:i + h - 2, j:j + w - 2], dout) / n
+                dx[:, :, i:i + h - 2, j:j + w - 2] += np.einsum("nfhw,fc->nchw", dout, self.W[:, :, i, j])
+        self.db = dout.mean(axis=0, keepdims=True)
+        return dx
+
+
+def test_an_untied_bias_averaged_over_the_batch_is_the_batch_mean_convention(tmp_path):
+    module = _module_of(tmp_path, "mean_local_conv", "import numpy as np\n\n\n" + inspect.getsource(MeanLocalConv))
+    (row,) = check_target(module, "layers", examples=4)
+    assert row.verdict == "passed-with-note", (row.causes, row.notes)
+    assert any("averaged over the batch (d_bias, d_bias per position, d_filters" in n for n in row.notes), row.notes
 
 
 # ------------------------------------------------------------------------------ scaled activations
@@ -196,13 +233,28 @@ class PlainTanh:
 
 def test_a_scale_the_code_does_not_follow_fails_and_says_so():
     layer = crosscheck.Layer(lambda c: PlainTanh(), op="tanh", scale=(1.7159, 2 / 3))
-    plan, spec = _plan_and_spec(layer, 0)
+    _, spec = _plan_and_spec(layer, 0)
     assert "but its forward computes tanh: the declaration does not match the code" in spec.note, spec.note
     module = type(sys)("declared_plain_tanh")
     module.LAYERS = [crosscheck.Layer(lambda c: PlainTanh(), op="tanh", scale=(1.7159, 2 / 3))]
     (row,) = check_target(module, "layers", examples=3)
     assert row.verdict == "failed" and {d.tensor for o in row.outcomes for d in o.failures} == {"y", "d_x"}
     assert "does not match the code" in row.notes[0]
+
+
+class RoundedLeCunTanh:
+    def forward(self, x):
+        return 1.7159 * np.tanh(0.6667 * x)
+
+    def backward(self, dy):
+        return dy
+
+
+def test_a_scale_followed_only_to_a_rounded_constant_says_so():
+    note = scale_note(crosscheck.Layer(lambda c: RoundedLeCunTanh(), op="tanh", scale=(1.7159, 2 / 3)))
+    assert note.startswith("declared scale: 1.7159 * tanh(0.666667 x), judged against TensorFlow's tanh; its "
+                           "forward agrees with it to a relative 3e-05 only"), note
+    assert "such as 0.6667 for 2/3" in note
 
 
 def test_a_declared_scale_is_judged_by_tensorflow_and_named():
