@@ -16,11 +16,17 @@ DEFAULT_METHODS = ("forward", "backward")
 #: op -> the arrays a declaration's ``weights`` (and ``grads``) name for it, and its filter layouts
 OP_WEIGHTS = {"conv2d": ("filters", "bias"), "dense": ("kernel", "bias")}
 OP_FILTER_LAYOUTS = {"conv2d": ("FCHW", "HWIO", "FHWC", "FHW"), "dense": ("IO", "OI")}
+#: op -> the ``supports`` keys its cases (crosscheck.check.cases) and its run honour; an activation takes none
+_POOL_SUPPORTS = ("batch", "in_channels", "pool_sizes", "square", "strides", "gradients")
+OP_SUPPORTS = {"conv2d": ("batch", "in_channels", "out_channels", "kernel_sizes", "square", "strides", "pads",
+                          "padding", "stride_divides", "bias", "gradients"),
+               "max_pool2d": _POOL_SUPPORTS, "avg_pool2d": _POOL_SUPPORTS,
+               "dense": ("batch", "features", "bias", "gradients")}
 
 
 def option_problem(layer: Layer) -> str:
-    """What does not fit ``layer.op`` among make, name, weights, grads, filter_layout, activation and
-    learning_rate_arg, or ""."""
+    """What does not fit ``layer.op`` among make, name, weights, grads, filter_layout, supports keys,
+    activation and learning_rate_arg, or ""."""
     if not callable(layer.make):
         return f"make={layer.make!r}: give a callable make(config) -> layer (e.g. lambda c: Conv(c.in_channels, ...))"
     if not isinstance(layer.name, str):
@@ -44,9 +50,17 @@ def option_problem(layer: Layer) -> str:
         return (f"filter_layout={layer.filter_layout!r}: op={layer.op!r} takes " +
                 (", ".join(layouts) if layouts else "none (it has no weights)") +
                 f" (of {', '.join(FILTER_LAYOUTS)})")
+    takes_supports = OP_SUPPORTS.get(op, ())
+    for key in layer.supports if isinstance(layer.supports, dict) else ():
+        if isinstance(key, str) and key in SUPPORTS_KEYS and key not in takes_supports:
+            return (f"supports[{key!r}] does not apply to op={layer.op!r}: it takes "
+                    + (", ".join(takes_supports) if takes_supports else "none (its cases are fixed)"))
     if layer.activation is not None and op != "dense":
         return f"activation={layer.activation!r}: an activation follows a dense layer (op='dense'), not op={layer.op!r}"
     return ""
+
+
+SUPPORTS_KEYS = tuple(dict.fromkeys(k for keys in OP_SUPPORTS.values() for k in keys))
 
 
 def declared_methods(layer: Layer, declared: tuple) -> tuple:

@@ -35,7 +35,7 @@ from .self_consistency import SELF_OP
 
 CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")   # and "auto": told from the module (auto_convention.py)
 DENSE_ACTIVATIONS = ("softmax", "relu", "sigmoid", "tanh")
-_SUPPORTS_FIELDS = tuple(f.name for f in dataclasses.fields(C.Supports))
+_SUPPORTS_FIELDS = tuple(f.name for f in dataclasses.fields(C.Supports) if f.name != "extra")   # the documented keys
 
 
 @dataclass(frozen=True)

@@ -10,13 +10,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import crosscheck
 from crosscheck.case import Case
 from crosscheck.check import check_target, load_user_code
+from crosscheck.check.declared import SUPPORTS_KEYS
 from crosscheck.check.discovery import discover
 from crosscheck.check.layer_declaration import OPTIONS
-from crosscheck.check.layers import layer_impl
+from crosscheck.check.layers import _optional, layer_cases, layer_impl
 from crosscheck.check.scaled import scale_note, scale_problem
 from crosscheck.check.target import _plan_and_spec, examine, plan_of
 from crosscheck.check.untied_bias import PER_POSITION, from_untied, to_untied
@@ -404,3 +407,61 @@ def test_a_declared_method_the_class_lacks_is_an_error_listing_its_methods():
                                                  forward="forwrd"), 0)
     assert plan.problem == "ToyDense: forward='forwrd': ToyDense has no method 'forwrd' (its methods: backward, forward)"
     assert spec.run is None
+
+
+# ------------------------------------------------------------------------------ every documented supports key
+
+def _filters(case):
+    return case.arrays["filters"].shape   # HWIO in every case
+
+
+# key -> (op, valid value, wrong value, an op that does not take it, what each drawn case then shows)
+SUPPORTS_CHECKS = {
+    "batch": ("dense", (2,), "one", "relu", lambda c: c.arrays["x"].shape[0] == 2),
+    "kernel_sizes": ("conv2d", (2,), (0,), "max_pool2d", lambda c: _filters(c)[:2] == (2, 2)),
+    "pool_sizes": ("max_pool2d", (3,), (1.5,), "conv2d", lambda c: c.params["ksize"] == [3, 3]),
+    "strides": ("conv2d", 2, -1, "dense", lambda c: c.params["strides"] == [2, 2]),
+    "in_channels": ("conv2d", (3,), (0,), "dense", lambda c: _filters(c)[2] == 3),
+    "out_channels": ("conv2d", 4, "4", "max_pool2d", lambda c: _filters(c)[3] == 4),
+    "features": ("dense", (5,), (), "conv2d", lambda c: c.arrays["kernel"].shape[0] == 5),
+    "pads": ("conv2d", (2,), (-1,), "dense", lambda c: c.params["padding"][2] == [2, 2]),
+    "padding": ("conv2d", "same", "valid", "max_pool2d",
+                lambda c: c.dy.shape[2:] == tuple(-(-s // c.params["strides"][0]) for s in c.arrays["input"].shape[2:])),
+    "square": ("max_pool2d", True, "yes", "dense", lambda c: c.params["ksize"][0] == c.params["ksize"][1]),
+    "stride_divides": ("conv2d", True, 1, "max_pool2d", lambda c: all(
+        (s + sum(p) - k) % c.params["strides"][0] == 0
+        for s, p, k in zip(c.arrays["input"].shape[2:], c.params["padding"][2:], _filters(c)[:2]))),
+    "bias": ("conv2d", False, "no", "relu", lambda c: "bias" not in c.arrays),
+    "gradients": ("conv2d", ("filters", "bias"), ("weights",), "tanh", None),
+}
+
+
+def documented_supports() -> list[str]:
+    text = (ROOT / "docs" / "check-your-own.md").read_text()
+    table = text.split("| key | values | ops |", 1)[1].split("\n\n", 1)[0]
+    return [name for row in table.splitlines()[2:] for name in re.findall(r"`(\w+)`", row.split("|")[1])]
+
+
+def test_every_supports_key_is_documented_and_checked_here():
+    assert sorted(documented_supports()) == sorted(SUPPORTS_KEYS)
+    assert sorted(SUPPORTS_CHECKS) == sorted(SUPPORTS_KEYS)
+
+
+@pytest.mark.parametrize("key", sorted(SUPPORTS_CHECKS))
+@settings(max_examples=8, database=None, deadline=None)
+@given(data=st.data())
+def test_each_supports_key_is_validated_and_honoured(key, data):
+    op, valid, wrong, other_op, shows = SUPPORTS_CHECKS[key]
+
+    def plan(op_, value):
+        return plan_of(crosscheck.Layer(lambda c: None, op=op_, name="L", supports={key: value}))
+    assert f"supports[{key!r}]" in plan(op, wrong).problem
+    assert f"supports[{key!r}] does not apply to op={other_op!r}: it takes " in plan(other_op, valid).problem
+    good = plan(op, valid)
+    assert not good.problem, good.problem
+    if shows is None:   # which gradients are judged: the others are left out of the verdict
+        optional = _optional(set(good.supports[key]), op)
+        assert "d_input" in optional and not optional & {"d_filters", "d_bias"}, optional
+        return
+    case = data.draw(layer_cases(good, {}))
+    assert shows(case), (key, case.params, {n: a.shape for n, a in case.arrays.items()})
