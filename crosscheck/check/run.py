@@ -24,7 +24,7 @@ import numpy as np
 from ..case import (FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, OWN_PATH,
                     PASS, REFERENCE_CRASH, REFERENCE_ERROR, Case, Outcome, TensorDiff)
 from ..compare import NONE_NOTE, ZERO_NOTE, compare
-from ..diagnosis import LOCATIONAL, diagnose_tensor, raised_cropping_at_zero_pad
+from ..diagnosis import CONSEQUENCE_OF, LOCATIONAL, diagnose_tensor, raised_cropping_at_zero_pad
 from ..fuzz import fuzz_outcomes
 from ..implementation import UNUSABLE_RETURN
 from ..isolation import WorkerCrash, WorkerTimeout
@@ -252,7 +252,8 @@ def causes_of(outcome: Outcome) -> list[str]:
         return [f"raises {kind}"] if outcome.status == IMPLEMENTATION_ERROR else ["reference-error"]
     labels = list(dict.fromkeys(e["label"] for d in outcome.failures for e in d.diagnosis
                                 if e["label"] not in ("arbiter", "precision-only")))
-    specific = [label for label in labels if label not in GENERIC_CAUSES and label not in LOCATIONAL]
+    specific = [label for label in labels if label not in GENERIC_CAUSES and label not in LOCATIONAL
+                and not CONSEQUENCE_OF.get(label, set()) & set(labels)]
     where = [label for label in labels if label in LOCATIONAL]   # only where it differs: better than nothing
     return specific or where or labels or ["unexplained"]
 
