@@ -37,6 +37,7 @@ from ..threads import limit_threads
 from ..tolerance import tolerance
 from ..tracebacks import INSIDE_CROSSCHECK, ConventionError, user_traceback
 from .conventions import apply_conventions
+from .dependencies import dependency_notes
 from .loading import CallTimeout, time_limit
 from .self_consistency import CANNOT_JUDGE
 
@@ -452,7 +453,7 @@ def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ti
         rows.append(with_self_consistency(spec, row, lambda own: check_spec(
             own, module, min(examples, SELF_CHECK_EXAMPLES), seed, ties, None, timeout, worker,
             None if on_outcome is None else lambda o: on_outcome(own.name, o))))
-    return rows
+    return dependency_notes(rows, specs)
 
 
 SELF_CHECK_EXAMPLES = 2   # cases of the self-consistency verdict given beside TensorFlow's

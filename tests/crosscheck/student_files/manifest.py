@@ -470,10 +470,11 @@ EXPECTED = {
 
 # Each group of files keeps its entries in a manifest_<group>.py of its own (same format).
 from manifest_conventions import EXPECTED as _CONVENTIONS  # noqa: E402
+from manifest_independence import EXPECTED as _INDEPENDENCE  # noqa: E402
 from manifest_layer_styles import EXPECTED as _LAYER_STYLES  # noqa: E402
 from manifest_notebooks import EXPECTED as _NOTEBOOKS  # noqa: E402
 from manifest_self_consistency import EXPECTED as _SELF_CONSISTENCY  # noqa: E402
 
-for _group in (_CONVENTIONS, _LAYER_STYLES, _NOTEBOOKS, _SELF_CONSISTENCY):
+for _group in (_CONVENTIONS, _INDEPENDENCE, _LAYER_STYLES, _NOTEBOOKS, _SELF_CONSISTENCY):
     assert not set(_group) & set(EXPECTED), set(_group) & set(EXPECTED)
     EXPECTED.update(_group)
