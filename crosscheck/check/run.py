@@ -104,6 +104,7 @@ class Row:
     message: str = ""
     outcomes: list = field(default_factory=list)
     self_consistency: str = ""    # the backward against finite differences of the code's own forward
+    accepted: list = field(default_factory=list)   # indexes into outcomes: differ from TF, accepted by a convention
 
     @property
     def first_failure(self) -> Outcome | None:
@@ -292,10 +293,11 @@ def stub_message(outcome: Outcome) -> str:
 def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note", expect=()) -> Row:
     """The Row of ``outcomes``: verdict, causes with their smallest example, notes. ``expect``:
     conventions declared for the whole run (``--expect``)."""
-    outcomes, convention_notes = apply_conventions(spec, outcomes, expect)
-    row = Row(spec.name, tried=len(outcomes), outcomes=outcomes, notes=convention_notes)
+    judged, convention_notes = apply_conventions(spec, outcomes, expect)
+    row = Row(spec.name, tried=len(judged), outcomes=judged, notes=convention_notes)
+    row.accepted = [i for i, (o, j) in enumerate(zip(outcomes, judged)) if o.status in FAILING and j.status == PASS]
     stubs, uncallable, counted = [], [], []
-    for o in outcomes:
+    for i, o in enumerate(judged):
         if o.status == PASS:
             continue
         if o.status == IMPLEMENTATION_ERROR and INSIDE_CROSSCHECK in o.message:   # crosscheck's adapter raised
@@ -309,6 +311,7 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note", expect=()) ->
             note = f"tie rule: {TIE_RULES[rule]} (TensorFlow gives the gradient to the first maximum): {TIE_ADVICE[rule]}"
             if note not in row.notes:
                 row.notes.append(note)
+            row.accepted.append(i)
             continue
         counted.append(o)
     row.failing = len(counted)
@@ -318,7 +321,7 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note", expect=()) ->
             best = row.examples.get(cause)
             if best is None or _case_size(o) < _case_size(best):
                 row.examples[cause] = o
-    first_layer = [d.note for o in outcomes for d in o.diffs if not d.judged and "does not compute" in d.note]
+    first_layer = [d.note for o in judged for d in o.diffs if not d.judged and "does not compute" in d.note]
     if first_layer:
         row.notes.append(first_layer[0] + ": not judged")
     if row.failing:
