@@ -105,6 +105,7 @@ class Row:
     outcomes: list = field(default_factory=list)
     self_consistency: str = ""    # the backward against finite differences of the code's own forward
     accepted: list = field(default_factory=list)   # indexes into outcomes: differ from TF, accepted by a convention
+    beside: list = field(default_factory=list)     # rows judged beside this one (its self-consistency verdict's)
 
     @property
     def first_failure(self) -> Outcome | None:
@@ -476,6 +477,7 @@ def with_self_consistency(spec: Spec, row: Row, check) -> Row:
         row.self_consistency = row.verdict if row.verdict != "passed-with-note" else "passed"
     elif spec.self_check is not None and row.verdict not in ("error", "cannot-check"):
         own = check(spec.self_check)
+        row.beside.append(own)
         if own.verdict != "failed":
             row.self_consistency = "passed" if own.verdict.startswith("passed") else own.verdict
         else:

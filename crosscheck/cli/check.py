@@ -192,7 +192,7 @@ class CheckRun:
         """The cases each row accepts under a convention (a tie rule, gradients averaged over the
         batch), recorded as failures when they came: counted as passes with a note, their replay
         files removed (:meth:`crosscheck.report.ReportSession.accept`)."""
-        for row in rows:
+        for row in (r for top in rows for r in (top, *top.beside)):
             recorded = self.recorded.get(row.function, [])
             if len(recorded) != len(row.outcomes):   # not this row's run (it was not recorded here)
                 continue
