@@ -21,6 +21,7 @@ import numpy as np
 from .deeplearning_ai_reference import ModuleView, references_in
 from .dependencies import CALLS, DEPENDS, OWN_CACHE
 
+
 def conv_forward_naive(x, w, b, conv_param):
     """(out (N, F, H', W'), cache (x, w, b, conv_param)); symmetric zero padding ``pad``."""
     stride, pad = conv_param["stride"], conv_param["pad"]
@@ -78,8 +79,8 @@ def same_structure(a, b) -> bool:
 
 def template_forward(name: str, own, notes: list):
     """The forward a backward's case runs: the reference (its cache the template's), unless the user's
-    ``own`` forward keeps a cache of another structure: then ``own`` (called once more, on the same
-    arguments), and a :data:`DEPENDS` note appended to ``notes``. ``own`` raising or returning no
+    ``own`` forward keeps a cache of another structure: then what ``own`` returned (called on copies
+    of the arguments), and a :data:`DEPENDS` note appended to ``notes``. ``own`` raising or returning no
     ``(out, cache)`` pair: the reference (the forward's row reports that)."""
     reference = REFERENCES[name]
 
@@ -98,7 +99,7 @@ def template_forward(name: str, own, notes: list):
         note = f"{DEPENDS}{name}: {OWN_CACHE}{TEMPLATE_CACHE[name]}"
         if note not in notes:
             notes.append(note)
-        return own(*args)
+        return mine
     return forward
 
 

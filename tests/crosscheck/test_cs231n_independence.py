@@ -70,8 +70,8 @@ def test_a_forward_with_its_own_cache_gives_it_with_a_note():
                                                  examples=3)}
     assert rows["conv_backward_naive"].verdict == "passed"
     assert rows["conv_backward_naive"].notes == [
-        "its cache comes from your conv_forward_naive (not the template's (x, w, b, conv_param)): a bug there can "
-        "show here"]
+        ("its cache comes from your conv_forward_naive (not the template's (x, w, b, conv_param)): a bug there can "
+         "show here")]
 
 
 def test_rows_name_the_failed_functions_they_depend_on():
