@@ -44,7 +44,7 @@ from ..case import Outcome
 from ..isolation import CALL_TIMEOUT
 from ..replay import case_from_dict
 from . import cs231n
-from .conventions import conventions_of
+from .conventions import apply_conventions, conventions_of
 from .loading import CallTimeout, LoadError, load_user_code  # noqa: F401
 from .run import VERDICTS, Row, Spec, check_module, rows_ok  # noqa: F401
 from .target import CONVENTIONS, LayerPlan, Target, examine, specs_for  # noqa: F401
@@ -100,7 +100,10 @@ def rerun(replay_path: str | os.PathLike[str], module: types.ModuleType) -> Outc
     options = {"ties": info.get("ties", "note")}
     if spec.variants:
         options["variant"] = cs231n.pins_for_year(info.get("year")).get(spec.group, spec.variants[0].key)
-    return spec.run(module, case_from_dict(doc["case"]), options)
+    outcome = spec.run(module, case_from_dict(doc["case"]), options)
+    # what the run declared (--expect, a Layer's conventions) is expected here too: one case is enough
+    (judged,), _ = apply_conventions(spec, [outcome], tuple(info.get("expect") or ()))
+    return judged
 
 
 class _CallablePackage(types.ModuleType):
