@@ -48,6 +48,7 @@ INT32_MAX = 2**31 - 1
 MAX_INT_DIGITS = 40             # 2**64 has 20
 MAX_TEXT = 4096                 # characters of a free-text field (impl, a check target)
 CHECK_CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")
+CHECK_EXPECT = ("batch-mean",)   # crosscheck.check.conventions.KNOWN: what `crosscheck check --expect` declares
 # what crosscheck.networks.replay_network builds (it imports npcnn, so it is not imported here: the
 # layer class names are checked against npcnn's own by crosscheck replay before it builds anything)
 NETWORK_OPTIMIZERS = ("sgd", "adam", "rmsprop")
@@ -445,6 +446,11 @@ def validate(doc) -> None:
         _text("check.ties", check.get("ties", "note"), ("note", "tf"))
         if check.get("year") is not None:
             _int("check.year", check["year"], 1900, 9999)
+        expect = check.get("expect", [])
+        if not isinstance(expect, list):
+            _fail("check.expect", f"{_show(expect)} is not a list")
+        for i, name in enumerate(expect):
+            _text(f"check.expect[{i}]", name, CHECK_EXPECT)
     case = doc.get("case")
     if not isinstance(case, dict):
         raise ReplayFileError("no 'case' object")

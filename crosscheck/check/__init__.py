@@ -11,6 +11,9 @@
     discovery.py        layer classes found without declarations (op, constructor, weights, layouts)
     layer_probe.py      a layer class run on probe sizes: its constructor's meaning, its layouts
     layers.py           --convention layers: a layer class run on its op's cases
+    declared.py         crosscheck.Layer options checked against the op and the class they declare
+    untied_bias.py      a conv with one bias per output position: TensorFlow and its own forward judge it
+    scaled.py           a scaled activation declared with scale=(a, b): TensorFlow's op of b x, times a
     identify.py         which op a forward computes, told by its behaviour (scaled activations fitted)
     self_consistency.py the backward against float64 finite differences of the code's own forward
     self_examine.py     which classes and function pairs are judged that way; their Specs
@@ -41,7 +44,7 @@ from ..case import Outcome
 from ..isolation import CALL_TIMEOUT
 from ..replay import case_from_dict
 from . import cs231n
-from .conventions import conventions_of
+from .conventions import apply_conventions, conventions_of
 from .loading import CallTimeout, LoadError, load_user_code  # noqa: F401
 from .run import VERDICTS, Row, Spec, check_module, rows_ok  # noqa: F401
 from .target import CONVENTIONS, LayerPlan, Target, examine, specs_for  # noqa: F401
@@ -97,7 +100,10 @@ def rerun(replay_path: str | os.PathLike[str], module: types.ModuleType) -> Outc
     options = {"ties": info.get("ties", "note")}
     if spec.variants:
         options["variant"] = cs231n.pins_for_year(info.get("year")).get(spec.group, spec.variants[0].key)
-    return spec.run(module, case_from_dict(doc["case"]), options)
+    outcome = spec.run(module, case_from_dict(doc["case"]), options)
+    # what the run declared (--expect, a Layer's conventions) is expected here too: one case is enough
+    (judged,), _ = apply_conventions(spec, [outcome], tuple(info.get("expect") or ()))
+    return judged
 
 
 class _CallablePackage(types.ModuleType):

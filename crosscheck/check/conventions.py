@@ -70,7 +70,8 @@ def scaled_group(outcome: Outcome) -> tuple[tuple, tuple]:
     info = REGISTRY.get(outcome.case.op)
     if info is None or len(info.arrays) < 2:
         return (), ()
-    params = tuple(t for t in judged if t in {"d_" + a for a in info.arrays[1:]})
+    # "d_bias per position" (an untied bias, crosscheck.check.untied_bias) scales with d_bias
+    params = tuple(t for t in judged if t.split()[0] in {"d_" + a for a in info.arrays[1:]})
     optional = tuple(t for t in judged if t == "d_" + info.arrays[0])
     return (params, optional) if params else ((), ())
 

@@ -19,6 +19,7 @@ kept fraction is tested binomially) have references of their own here.
 """
 from __future__ import annotations
 
+import dataclasses
 import types
 
 import numpy as np
@@ -29,6 +30,7 @@ from ..ops._common import tf_lib
 from ..runner import run_case
 from ..tracebacks import user_traceback
 from . import cases as C
+from .cs231n_reference import TEMPLATE_CACHE, on_its_own, template_forward
 from .run import Guard, Spec, Variant, WrongShape, grads, modified_outcome, outcome_of, own_diff, pair
 
 TENSORS_CONV = ("d_input", "d_filters", "d_bias")
@@ -166,18 +168,25 @@ def norm_adapter(fwd, bwd, names, guard: Guard, kind: str, variant: str = ""):
 
 # ----------------------------------------------------------------------------------------- runs
 
-def registry_run(adapter, names, judged, **adapter_kw):
+def registry_run(adapter, names, judged, template: bool = False, **adapter_kw):
     """Run one case through ``crosscheck.runner.run_case`` with the user's functions behind ``adapter``;
-    the Outcome keeps the ``judged`` tensors (and the harness's own checks)."""
+    the Outcome keeps the ``judged`` tensors (and the harness's own checks). ``template``: a backward
+    whose forward's cache the assignment fixes: its cache comes from crosscheck's reference forward
+    (crosscheck.check.cs231n_reference.template_forward), the user's forward need not exist."""
     def run(module, case: Case, options: dict) -> Outcome:
         guard = Guard()
-        fwd = getattr(module, names[0])
         bwd = getattr(module, names[1]) if len(names) > 1 else None
+        notes: list[str] = []
+        if template and bwd is not None:
+            fwd = template_forward(names[0], getattr(module, names[0], None), notes)
+        else:
+            fwd = getattr(module, names[0])
         kw = dict(adapter_kw)
         if "variant" in options:
             kw["variant"] = options["variant"]
         outcome = run_case(case, adapter(fwd, bwd, names, guard, **kw))
         outcome.impl = names[-1]
+        outcome.notes += [n for n in notes if n not in outcome.notes]
         if outcome.diffs:
             outcome.diffs = [d for d in outcome.diffs if keep_diff(d, judged)]
             if outcome.status != IMPLEMENTATION_ERROR:
@@ -343,23 +352,26 @@ def specs() -> list[Spec]:
     out = []
     for fwd, bwd in zip(_suffixed("conv_forward"), _suffixed("conv_backward")):
         out.append(Spec(fwd, (fwd,), lambda o: C.conv_cases(), registry_run(conv_adapter, (fwd,), ("y",)), ("y",)))
-        out.append(Spec(bwd, (fwd, bwd), lambda o: C.conv_cases(), registry_run(conv_adapter, (fwd, bwd), TENSORS_CONV),
+        out.append(Spec(bwd, _requires(fwd, bwd), lambda o: C.conv_cases(),
+                        registry_run(conv_adapter, (fwd, bwd), TENSORS_CONV, template=fwd in TEMPLATE_CACHE),
                         TENSORS_CONV))
     for s in ("_naive", "_fast"):
         fwd, bwd = "max_pool_forward" + s, "max_pool_backward" + s
         out.append(Spec(fwd, (fwd,), lambda o: C.pool_cases(), registry_run(pool_adapter, (fwd,), ("y",)), ("y",)))
-        out.append(Spec(bwd, (fwd, bwd), lambda o: C.pool_split_cases(C.Supports(), "NCHW", o),
-                        registry_run(pool_adapter, (fwd, bwd), ("d_input",)), ("d_input",), ties=True, splits=C.MAX_POOL_SPLITS))
+        out.append(Spec(bwd, _requires(fwd, bwd), lambda o: C.pool_split_cases(C.Supports(), "NCHW", o),
+                        registry_run(pool_adapter, (fwd, bwd), ("d_input",), template=fwd in TEMPLATE_CACHE),
+                        ("d_input",), ties=True, splits=C.MAX_POOL_SPLITS))
     out += [
         Spec("affine_forward", ("affine_forward",), lambda o: C.affine_cases(),
              registry_run(affine_adapter, ("affine_forward",), ("y",)), ("y",)),
-        Spec("affine_backward", ("affine_forward", "affine_backward"), lambda o: C.affine_cases(),
-             registry_run(affine_adapter, ("affine_forward", "affine_backward"), ("d_x", "d_kernel", "d_bias")),
-             ("d_x", "d_kernel", "d_bias")),
+        Spec("affine_backward", ("affine_backward",), lambda o: C.affine_cases(),
+             registry_run(affine_adapter, ("affine_forward", "affine_backward"), ("d_x", "d_kernel", "d_bias"),
+                          template=True), ("d_x", "d_kernel", "d_bias")),
         Spec("relu_forward", ("relu_forward",), lambda o: C.elementwise_cases(),
              registry_run(relu_adapter, ("relu_forward",), ("y",)), ("y",)),
-        Spec("relu_backward", ("relu_forward", "relu_backward"), lambda o: C.elementwise_cases(),
-             registry_run(relu_adapter, ("relu_forward", "relu_backward"), ("d_features",)), ("d_features",)),
+        Spec("relu_backward", ("relu_backward",), lambda o: C.elementwise_cases(),
+             registry_run(relu_adapter, ("relu_forward", "relu_backward"), ("d_features",), template=True),
+             ("d_features",)),
         Spec("softmax_loss", ("softmax_loss",), lambda o: C.loss_cases("softmax_loss"), loss_run("softmax_loss"),
              ("loss", "d_x"), detect=("batch-mean",)),
         Spec("svm_loss", ("svm_loss",), lambda o: C.loss_cases("svm_loss"), loss_run("svm_loss"), ("loss", "d_x"),
@@ -384,7 +396,28 @@ def specs() -> list[Spec]:
                  splits=({"mode": "train"}, {"mode": "train"}, {"mode": "test"})),
             Spec("dropout_backward", ("dropout_forward", "dropout_backward"), lambda o: C.dropout_cases(True),
                  dropout_run("dropout_forward", "dropout_backward"), ("d_x",), variants=DROPOUT, group="dropout_p")]
-    return out
+    return _on_their_own(out)
+
+
+def _requires(fwd: str, bwd: str) -> tuple:
+    """What a backward row needs defined: its forward too, unless the template fixes that one's cache
+    (then crosscheck's reference forward makes it)."""
+    return (bwd,) if fwd in TEMPLATE_CACHE else (fwd, bwd)
+
+
+def _on_their_own(specs_: list[Spec]) -> list[Spec]:
+    """Each spec's run with the user's template forwards its function calls swapped for the
+    references (crosscheck.check.cs231n_reference.on_its_own); a backward still gets its own forward."""
+    names = [s.name for s in specs_]
+    return [dataclasses.replace(s, run=on_its_own(s.run, s.name, _runs(s), names)) for s in specs_]
+
+
+def _runs(spec: Spec) -> tuple:
+    """The user's functions a spec's run calls itself besides its own: a backward's forward."""
+    if "_backward" not in spec.name:
+        return ()
+    forward = spec.name.replace("_backward_alt", "_forward").replace("_backward", "_forward")
+    return (forward,)
 
 
 SPECS = specs()

@@ -77,14 +77,17 @@ class ModuleView:
 
 
 @contextmanager
-def references_in(namespace, keep: str):
+def references_in(namespace, keep, references: dict | None = None):
     """The convention functions defined in ``namespace`` (a function's ``__globals__``), except
-    ``keep``, replaced by the references for the block; the user's own restored after it."""
+    ``keep`` (a name or a tuple of names), replaced by ``references`` (default: this module's) for
+    the block; the user's own restored after it."""
     if not isinstance(namespace, dict):
         yield
         return
-    saved = {name: namespace[name] for name in REFERENCES if name != keep and callable(namespace.get(name))}
-    namespace.update({name: REFERENCES[name] for name in saved})
+    references = REFERENCES if references is None else references
+    kept = (keep,) if isinstance(keep, str) else tuple(keep)
+    saved = {name: namespace[name] for name in references if name not in kept and callable(namespace.get(name))}
+    namespace.update({name: references[name] for name in saved})
     try:
         yield
     finally:

@@ -15,6 +15,7 @@ from .layer_declaration import (BACKWARD_NAMES, BIAS_NAMES, FORWARD_NAMES, LEARN
                                 Layer, layer_ops)
 from .layer_probe import CANDIDATES, filter_layout, fit, maker, named_plan, probes
 from .layers import call_backward, declaration_hint
+from .untied_bias import untied_order
 
 
 def _op_of(cls) -> str | None:
@@ -106,11 +107,11 @@ def discover(cls, module_layout: str) -> Layer | Undiscovered:
         if b is not None:
             bias_size = np.size(get_path(probe, b))
             units = found.config.out_channels if op == "conv2d" else found.config.out_features
-            if bias_size != units:
+            if bias_size != units and not untied_order(np.shape(get_path(probe, b)), units, found.layout):
                 return Undiscovered(
-                    f"{name}: its bias `{b}` has shape {np.shape(get_path(probe, b))}, one value per output position "
-                    f"(an untied bias); TensorFlow's {op} has one bias per output channel, so crosscheck cannot compare "
-                    f"it (not a claim that it is wrong)", verdict="cannot-check")
+                    f"{name}: its bias `{b}` has shape {np.shape(get_path(probe, b))}: neither one value per output "
+                    f"channel ({units},) nor one per output position, so crosscheck cannot compare it (not a claim "
+                    f"that it is wrong); declare weights={{'bias': PATH}} for another attribute", verdict="cannot-check")
             layer.weights["bias"] = b
         else:
             supports["bias"] = False

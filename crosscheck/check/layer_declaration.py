@@ -98,6 +98,8 @@ class Layer:
         or positionally when ``learning_rate_arg`` is None.
     activation: for a dense layer followed by "softmax" (a single example's probabilities).
     name: the row's name (default: the class's).
+    scale: (a, b) for a scaled activation, ``a * op(b * x)`` (LeCun's tanh: (1.7159, 2/3)): the
+        reference is TensorFlow's op of ``b * x`` times ``a`` (crosscheck.check.scaled).
     conventions: conventions the class follows instead of TensorFlow's, expected of it
         (crosscheck.check.conventions.KNOWN: "batch-mean", gradients averaged over the batch);
         checked by crosscheck.check.conventions.conventions_problem.
@@ -115,21 +117,22 @@ class Layer:
     learning_rate_arg: str | None = None
     activation: str | None = None
     name: str = ""
-    bias_shape: tuple | None = None
-    note: str = ""
+    note: str = ""               # set by discovery (what the forward was identified as), not an option
     conventions: tuple = ()
+    scale: Any = None
 
     def row_name(self) -> str:
         return self.name or getattr(self.make, "__name__", self.op)
 
 
 
-OPTIONS = tuple(f for f in Layer.__dataclass_fields__)
+INTERNAL_FIELDS = ("note",)   # filled in by crosscheck itself
+OPTIONS = tuple(f for f in Layer.__dataclass_fields__ if f not in INTERNAL_FIELDS)
 _dataclass_init = Layer.__init__
 
 
 def _init_naming_unknown_options(self, *args, **kwargs):
-    unknown = [key for key in kwargs if key not in OPTIONS]
+    unknown = [key for key in kwargs if key not in OPTIONS and key not in INTERNAL_FIELDS]
     if unknown:
         raise TypeError(f"crosscheck.Layer has no option {unknown[0]!r}; options: {', '.join(OPTIONS)}")
     _dataclass_init(self, *args, **kwargs)

@@ -31,6 +31,7 @@ from ..registry import OPS as REGISTRY
 from ..runner import run_case
 from ..tracebacks import INSIDE_CROSSCHECK, user_traceback
 from . import cases as C
+from . import untied_bias as untied
 from .layer_access import GRAD_DICTS, find_path, from_layer, get_path, grad_path, returning_output, set_path, to_layer
 from .layer_access import weights_from_layer, weights_to_layer
 from .layer_declaration import INPUT_GRAD_NAMES, Config, Layer, layer_ops
@@ -100,6 +101,7 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
     """An implementation module for ``run_case`` whose op functions and ``vjp`` run a fresh ``layer``
     object per call; writes into the input or the upstream gradient are recorded in ``modified``."""
     weight_names = [n for n in ("filters", "kernel", "bias") if n in layer.weights]
+    untied_record: dict = {}   # an untied conv bias: its order, the bias set, the gradient the backward gave
 
     def activation(a):
         if layer.layout == "D":      # one example of a dense layer: a vector
@@ -123,7 +125,13 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
             path = layer.weights[name]
             if get_path(obj, path) is None:   # created on the first forward (numpy-ml style)
                 _forward(obj)(np.zeros_like(x))
-            set_path(obj, path, weights_to_layer(arrays[name], name, layer.filter_layout, get_path(obj, path)))
+            like = get_path(obj, path)
+            order = untied.untied_order(np.shape(like), np.size(arrays[name]), layer.layout) if name == "bias" else None
+            if order:   # one bias per output position: the case's b[f] at every position
+                untied_record.update(order=order, bias=untied.to_untied(arrays[name], np.shape(like), order))
+                set_path(obj, path, untied_record["bias"].copy())
+                continue
+            set_path(obj, path, weights_to_layer(arrays[name], name, layer.filter_layout, like))
         return obj, x
 
     def _forward(obj):
@@ -184,12 +192,15 @@ def layer_impl(layer: Layer, case_layout: str, modified: list):
                 else:
                     path = (layer.grads or {}).get(n) or grad_path(obj, layer.weights[n])
                     g = get_path(obj, path) if path else None
+                if n == "bias" and untied_record.get("order"):   # judged position by position apart
+                    untied_record["grad"] = None if g is None else np.array(g, dtype=np.float64, copy=True)
+                    g = untied.from_untied(g, untied_record["order"])
                 out.append(weights_from_layer(g, n, layer.filter_layout, given[n].shape))
             return tuple(out)
         return y, pullback
 
     return types.SimpleNamespace(**{op: op_function(op) for op in (*layer_ops(), "softmax", "log_softmax")}, vjp=vjp,
-                                 __name__=layer.row_name())
+                                 __name__=layer.row_name(), untied=untied_record)
 
 
 FIRST_LAYER_OPS = ("conv2d", "dense")   # a pool or an activation is never a network's first layer
@@ -202,8 +213,15 @@ def layer_run(layer: Layer):
 
     def run(module, case: Case, options: dict) -> Outcome:
         modified: list = []
-        outcome = run_case(case, layer_impl(layer, case.params.get("data_format", "NHWC"), modified))
+        impl = layer_impl(layer, case.params.get("data_format", "NHWC"), modified)
+        outcome = run_case(case, impl)
         outcome.impl = layer.row_name()
+        shape_ok = all(d.tensor != "y" or tuple(d.shape) == tuple(d.expected_shape) for d in outcome.diffs)
+        if impl.untied and outcome.status != IMPLEMENTATION_ERROR and shape_ok:   # one bias per position: own forward
+            try:
+                outcome.diffs += untied.per_position_diffs(impl, case, layer.row_name())
+            except Exception as exc:   # the user's code raised on the case it ran before
+                return Outcome(case, IMPLEMENTATION_ERROR, message=user_traceback(exc), impl=layer.row_name())
         given = set(layer.supports["gradients"]) if layer.supports.get("gradients") else None
         for d in outcome.diffs:
             if d.tensor.startswith("d_") and d.note == NONE_NOTE and d.tensor in _optional(given, case.op):

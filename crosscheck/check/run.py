@@ -24,7 +24,7 @@ import numpy as np
 from ..case import (FAILING, IMPLEMENTATION_CRASH, IMPLEMENTATION_ERROR, IMPLEMENTATION_TIMEOUT, MISMATCH, OWN_PATH,
                     PASS, REFERENCE_CRASH, REFERENCE_ERROR, Case, Outcome, TensorDiff)
 from ..compare import NONE_NOTE, ZERO_NOTE, compare
-from ..diagnosis import LOCATIONAL, diagnose_tensor, raised_cropping_at_zero_pad
+from ..diagnosis import CONSEQUENCE_OF, LOCATIONAL, diagnose_tensor, raised_cropping_at_zero_pad
 from ..fuzz import fuzz_outcomes
 from ..implementation import UNUSABLE_RETURN
 from ..isolation import WorkerCrash, WorkerTimeout
@@ -37,6 +37,7 @@ from ..threads import limit_threads
 from ..tolerance import tolerance
 from ..tracebacks import INSIDE_CROSSCHECK, ConventionError, user_traceback
 from .conventions import apply_conventions
+from .dependencies import dependency_notes
 from .loading import CallTimeout, time_limit
 from .self_consistency import CANNOT_JUDGE
 
@@ -103,6 +104,8 @@ class Row:
     message: str = ""
     outcomes: list = field(default_factory=list)
     self_consistency: str = ""    # the backward against finite differences of the code's own forward
+    accepted: list = field(default_factory=list)   # indexes into outcomes: differ from TF, accepted by a convention
+    beside: list = field(default_factory=list)     # rows judged beside this one (its self-consistency verdict's)
 
     @property
     def first_failure(self) -> Outcome | None:
@@ -252,7 +255,8 @@ def causes_of(outcome: Outcome) -> list[str]:
         return [f"raises {kind}"] if outcome.status == IMPLEMENTATION_ERROR else ["reference-error"]
     labels = list(dict.fromkeys(e["label"] for d in outcome.failures for e in d.diagnosis
                                 if e["label"] not in ("arbiter", "precision-only")))
-    specific = [label for label in labels if label not in GENERIC_CAUSES and label not in LOCATIONAL]
+    specific = [label for label in labels if label not in GENERIC_CAUSES and label not in LOCATIONAL
+                and not CONSEQUENCE_OF.get(label, set()) & set(labels)]
     where = [label for label in labels if label in LOCATIONAL]   # only where it differs: better than nothing
     return specific or where or labels or ["unexplained"]
 
@@ -291,10 +295,11 @@ def stub_message(outcome: Outcome) -> str:
 def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note", expect=()) -> Row:
     """The Row of ``outcomes``: verdict, causes with their smallest example, notes. ``expect``:
     conventions declared for the whole run (``--expect``)."""
-    outcomes, convention_notes = apply_conventions(spec, outcomes, expect)
-    row = Row(spec.name, tried=len(outcomes), outcomes=outcomes, notes=convention_notes)
+    judged, convention_notes = apply_conventions(spec, outcomes, expect)
+    row = Row(spec.name, tried=len(judged), outcomes=judged, notes=convention_notes)
+    row.accepted = [i for i, (o, j) in enumerate(zip(outcomes, judged)) if o.status in FAILING and j.status == PASS]
     stubs, uncallable, counted = [], [], []
-    for o in outcomes:
+    for i, o in enumerate(judged):
         if o.status == PASS:
             continue
         if o.status == IMPLEMENTATION_ERROR and INSIDE_CROSSCHECK in o.message:   # crosscheck's adapter raised
@@ -308,6 +313,7 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note", expect=()) ->
             note = f"tie rule: {TIE_RULES[rule]} (TensorFlow gives the gradient to the first maximum): {TIE_ADVICE[rule]}"
             if note not in row.notes:
                 row.notes.append(note)
+            row.accepted.append(i)
             continue
         counted.append(o)
     row.failing = len(counted)
@@ -317,7 +323,7 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note", expect=()) ->
             best = row.examples.get(cause)
             if best is None or _case_size(o) < _case_size(best):
                 row.examples[cause] = o
-    first_layer = [d.note for o in outcomes for d in o.diffs if not d.judged and "does not compute" in d.note]
+    first_layer = [d.note for o in judged for d in o.diffs if not d.judged and "does not compute" in d.note]
     if first_layer:
         row.notes.append(first_layer[0] + ": not judged")
     if row.failing:
@@ -452,7 +458,7 @@ def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ti
         rows.append(with_self_consistency(spec, row, lambda own: check_spec(
             own, module, min(examples, SELF_CHECK_EXAMPLES), seed, ties, None, timeout, worker,
             None if on_outcome is None else lambda o: on_outcome(own.name, o))))
-    return rows
+    return dependency_notes(rows, specs)
 
 
 SELF_CHECK_EXAMPLES = 2   # cases of the self-consistency verdict given beside TensorFlow's
@@ -472,6 +478,7 @@ def with_self_consistency(spec: Spec, row: Row, check) -> Row:
         row.self_consistency = row.verdict if row.verdict != "passed-with-note" else "passed"
     elif spec.self_check is not None and row.verdict not in ("error", "cannot-check"):
         own = check(spec.self_check)
+        row.beside.append(own)
         if own.verdict != "failed":
             row.self_consistency = "passed" if own.verdict.startswith("passed") else own.verdict
         else:

@@ -68,7 +68,7 @@ def judge_gradients(forward, arrays: dict, grads: dict, dy, *, seed: int, case: 
     ``grads[name]`` None: the code computes no such gradient; ``missing_notes[name]`` says why it is
     not judged (no entry: the missing gradient fails). A slow forward gets fewer elements per array
     (at least MIN_ELEMENTS), so that the case's evaluations fit in ``time_budget`` seconds."""
-    arrays = {n: np.array(a, dtype=np.float64, copy=True) for n, a in arrays.items()}
+    arrays = {n: np.array(a, dtype=np.float64, copy=True, order="C") for n, a in arrays.items()}   # C: perturbed in place through a flat view
     dy = np.asarray(dy, dtype=np.float64)
     rng = np.random.default_rng(seed)
     started = time.perf_counter()

@@ -199,7 +199,11 @@ def _entry(subject: Subject, ident: Identity):
         reference, name = _reference(ident)
         subject.reference, subject.reference_name = reference, name
         what = f"its forward computes {ident.name}"
-        subject.notes = (*subject.notes, *(() if subject.notes else (what,)), NO_OP_NOTE)
+        hint = ()
+        if "a" in dict(ident.params):   # a scaled activation: TensorFlow judges it once the scale is declared
+            base = ident.name.split(":")[0].split()[-1]
+            hint = (f"crosscheck.Layer(..., op={base!r}, scale=(a, b)) has TensorFlow's {base} judge it",)
+        subject.notes = (*subject.notes, *(() if subject.notes else (what,)), *hint, NO_OP_NOTE)
     else:
         subject.notes = (NO_OP_NOTE,)
     shapes = probe_shapes(subject, elementwise=True)

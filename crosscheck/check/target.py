@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from ..case import Case, Outcome
 from ..registry import OPS as REGISTRY
 from . import cases as C
-from . import cs231n, deeplearning_ai, dropout_class, loss_classes, self_examine
+from . import cs231n, declared, deeplearning_ai, dropout_class, loss_classes, scaled, self_examine, untied_bias
 from .auto_convention import AUTO, pick_convention
 from .conventions import BATCH_MEAN, conventions_of
 from .discovery import (Undiscovered, assembled_at_run_time, complete, discover, layer_classes, method_names,
@@ -36,7 +36,7 @@ from .self_consistency import SELF_OP
 
 CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")   # and "auto": told from the module (auto_convention.py)
 DENSE_ACTIVATIONS = ("softmax", "relu", "sigmoid", "tanh")
-_SUPPORTS_FIELDS = tuple(f.name for f in dataclasses.fields(C.Supports))
+_SUPPORTS_FIELDS = tuple(f.name for f in dataclasses.fields(C.Supports) if f.name != "extra")   # the documented keys
 
 
 @dataclass(frozen=True)
@@ -174,16 +174,29 @@ def _plan_and_spec(layer, index: int) -> tuple[LayerPlan, Spec]:
         plan = LayerPlan(f"LAYERS[{index}]", problem=f"LAYERS[{index}] must be a crosscheck.Layer, got "
                                                      f"{type(layer).__name__}")
         return plan, plan_spec(plan)
-    if layer.op in (*layer_ops(), "pool"):   # named after its class, built once (the user's code)
+    declared_methods = (layer.forward, layer.backward)
+    if layer.op in (*layer_ops(), "pool") and callable(layer.make):   # named after its class, built once
         _name_layer(layer)
         if layer.layout in LAYOUTS:
             complete(layer)
+            layer.forward, layer.backward = declared.declared_methods(layer, declared_methods)
     plan = plan_of(layer, f"LAYERS[{index}]")
     if plan.problem:
         return plan, plan_spec(plan)
+    order = untied_bias.order_of(layer)
+    if order and not layer.note:   # one bias per output position: TensorFlow and its own forward judge it
+        layer.note = untied_bias.note(order)
+    missing = declared.missing_method(layer)
+    if missing:
+        plan = LayerPlan(plan.name, problem=f"{plan.name}: {missing}")
+        return plan, plan_spec(plan)
+    if layer.scale is not None:
+        layer.note = scaled.scale_note(layer)
     if isinstance(layer.note, str) and layer.note:   # what its forward was identified as
         plan = dataclasses.replace(plan, self_check={"note": str.__str__(layer.note)})
-    return plan, plan_spec(plan, activation_run(layer) if layer.activation else layer_run(layer), layer)
+    run = (activation_run(layer) if layer.activation else scaled.scaled_run(layer) if layer.scale is not None
+           else layer_run(layer))
+    return plan, plan_spec(plan, run, layer)
 
 
 def _name_layer(layer: Layer) -> None:
@@ -252,7 +265,7 @@ def _wrong_option(layer: Layer) -> str:
     if layer.learning_rate is not None and (not isinstance(layer.learning_rate, (int, float))
                                             or isinstance(layer.learning_rate, bool) or layer.learning_rate <= 0):
         return f"learning_rate={layer.learning_rate!r}: give a positive number, or None (no rate)"
-    return ""
+    return declared.option_problem(layer) or scaled.scale_problem(layer.scale, layer.op)
 
 
 _SIZES = ("kernel_sizes", "strides", "in_channels", "out_channels", "pool_sizes", "features")

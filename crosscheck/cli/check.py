@@ -51,6 +51,7 @@ def cmd_check(args, console: Console) -> int:
                       f"({', '.join(known) or 'layer classes with forward and backward'})", soft_wrap=True)
         run.write([], functions=[], more_problems=[f"{args.target} defines none of the {args.convention} functions"])
         return EXIT_FAILED
+    run.accept_conventions(rows)
     written = run.keep_examples(rows)
     if not args.quiet:
         console.print(f"reference: {backend.one_line(run.meta['tensorflow'])}", markup=False, soft_wrap=True)
@@ -154,15 +155,17 @@ class CheckRun:
                          command=command_line(args), tensorflow=backend.describe())
         self.session.start(self.report_dir, replace=self.args.replace_report, **self.meta)
         self.found: dict[int, dict] = {}     # id(outcome) -> its report dict (failures: replay file written at once)
+        self.recorded: dict[str, list] = {}  # function -> its outcomes as they came (a row's, in its order)
 
     def check_info(self, function: str) -> dict:
         """What a replay file of ``function``'s case needs to run it again."""
         args = self.args
         return {"target": args.target, "convention": args.convention, "function": function, "ties": args.ties,
-                "year": args.cs231n_year}
+                "year": args.cs231n_year, "expect": list(args.expect or ())}
 
     def record(self, function: str, outcome) -> None:
         outcome.impl = function
+        self.recorded.setdefault(function, []).append(outcome)
         if outcome.status in FAILING:
             self.found[id(outcome)] = self.session.add(outcome, check=self.check_info(function))
         else:
@@ -184,6 +187,19 @@ class CheckRun:
             if not complete:   # interrupted: every failure found so far is in the report and cases/
                 self.write(rows, complete=False, functions=[r.to_dict() for r in rows])
         return rows
+
+    def accept_conventions(self, rows) -> None:
+        """The cases each row accepts under a convention (a tie rule, gradients averaged over the
+        batch), recorded as failures when they came: counted as passes with a note, their replay
+        files removed (:meth:`crosscheck.report.ReportSession.accept`)."""
+        for row in (r for top in rows for r in (top, *top.beside)):
+            recorded = self.recorded.get(row.function, [])
+            if len(recorded) != len(row.outcomes):   # not this row's run (it was not recorded here)
+                continue
+            for i in row.accepted:
+                original = recorded[i]
+                if original.status in FAILING:
+                    self.session.accept(original, self.found.pop(id(original), None))
 
     def keep_examples(self, rows) -> list[dict]:
         """The report's outcomes: the smallest case of each cause of each row (cases/ keeps every

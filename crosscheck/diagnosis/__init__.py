@@ -24,7 +24,7 @@ recompute the TensorFlow reference on the changed case; they run only for mismat
 from __future__ import annotations
 
 from .diagnose import defaults_differ, diagnose, diagnose_tensor, output_shape_evidence, raised_cropping_at_zero_pad
-from .labels import LABELS, LOCATIONAL
+from .labels import CONSEQUENCE_OF, LABELS, LOCATIONAL
 
-__all__ = ["LABELS", "LOCATIONAL", "defaults_differ", "diagnose", "diagnose_tensor", "output_shape_evidence",
+__all__ = ["CONSEQUENCE_OF", "LABELS", "LOCATIONAL", "defaults_differ", "diagnose", "diagnose_tensor", "output_shape_evidence",
            "raised_cropping_at_zero_pad"]

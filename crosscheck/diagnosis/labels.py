@@ -50,6 +50,8 @@ LABELS = {
 
 # labels that only say where the differences are (kept only when no hypothesis explains the values)
 LOCATIONAL = {"border-only", "stride-phase"}
+# label -> named mistakes it is a consequence of: dropped from a case's causes where one of them fits too
+CONSEQUENCE_OF = {"spatial-shift": {"same-padding-wrong-side"}}
 
 
 def entry(label: str, evidence: str) -> dict:

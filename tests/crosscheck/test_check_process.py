@@ -121,9 +121,9 @@ class ReLU:
         return d_out
 
 LAYERS = [
-    crosscheck.Layer(make=lambda config: ReLU(), op="relu", name="plain",
+    crosscheck.Layer(make=lambda config: ReLU(), op="max_pool2d", name="plain",
                      supports={"in_channels": [np.int64(1), 2], "square": np.bool_(True), "strides": Sizes((1,))}),
-    crosscheck.Layer(make=lambda config: ReLU(), op="relu", name="own_class", supports={"strides": (Stride(),)}),
+    crosscheck.Layer(make=lambda config: ReLU(), op="max_pool2d", name="own_class", supports={"strides": (Stride(),)}),
     crosscheck.Layer(make=lambda config: ReLU(), op="relu", name="unknown_field", supports={"stride": (1,)}),
     crosscheck.Layer(make=lambda config: ReLU(), op="rlu", name="unknown_op"),
     crosscheck.Layer(make=lambda config: ReLU(), op=Name("relu"), name=Name("own_str"), layout=Name("NHWC")),
@@ -149,7 +149,7 @@ def test_the_target_a_worker_sends_holds_plain_values_only():
     target, specs = examine(module, "layers")
     assert OnlyCrosscheckClasses(io.BytesIO(pickle.dumps(target, protocol=5))).load() == target
     plain, own_class, unknown_field, unknown_op, own_str, not_a_layer = target.layers
-    assert plain == LayerPlan("plain", "relu", "NCHW", {"in_channels": (1, 2), "square": True, "strides": (1,)})
+    assert plain == LayerPlan("plain", "max_pool2d", "NCHW", {"in_channels": (1, 2), "square": True, "strides": (1,)})
     assert type(plain.supports["in_channels"][0]) is int and type(plain.supports["square"]) is bool
     assert type(plain.supports["strides"]) is tuple
     assert own_class.problem == ("own_class: supports['strides'] holds a Stride; give numbers, strings, booleans "

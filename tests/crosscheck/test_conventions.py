@@ -180,6 +180,13 @@ def test_the_larger_failing_case_decides_between_causes():
     assert row.causes == {"stride-ignored-in-dW": 2}
 
 
+def test_a_shift_that_a_padding_on_the_wrong_side_explains_is_not_a_second_cause():
+    both = _labelled(["spatial-shift", "same-padding-wrong-side"], 9)
+    assert [causes for _, causes in decided_causes([both])] == [["same-padding-wrong-side"]]
+    (_, alone), = decided_causes([_labelled(["spatial-shift"], 9)])
+    assert alone == ["spatial-shift"]
+
+
 def conv_case(strides=(2, 2), hw=(7, 7), k=(3, 3), c=2, f=3, padding="VALID", seed=0):
     rng = np.random.default_rng(seed)
     x, w = rng.standard_normal((2, *hw, c)), rng.standard_normal((*k, c, f))

@@ -13,7 +13,7 @@ from rich.console import Console
 import crosscheck
 from crosscheck.case import IMPLEMENTATION_ERROR, PASS, Case, Outcome
 from crosscheck.check import cases as C
-from crosscheck.check.discovery import Undiscovered, discover, layer_classes, method_names
+from crosscheck.check.discovery import discover, layer_classes, method_names
 from crosscheck.check.layer_access import grad_path
 from crosscheck.check.layers import _optional, layer_impl, split_backward
 from crosscheck.check.loading import load_user_code
@@ -233,10 +233,9 @@ def test_a_dense_layer_on_column_vectors_is_checked_on_batches_of_one():
     assert layer.layout == "DN" and layer.supports == {"batch": (1,)} and layer.grads == "update"
 
 
-def test_an_untied_conv_bias_cannot_be_checked_and_says_why():
+def test_an_untied_conv_bias_is_discovered_as_the_conv_bias():
     found = discover(LocalBiasConv, "NCHW")
-    assert isinstance(found, Undiscovered) and found.verdict == "cannot-check"
-    assert "untied bias" in found.message and "biases" in found.message
+    assert isinstance(found, crosscheck.Layer) and found.weights["bias"] == "biases"
 
 
 def test_an_unmatched_constructor_names_the_parameter_and_the_declaration_to_write():
@@ -331,12 +330,16 @@ def test_layer_style_declarations_stay_on_one_line():
         assert len(code) <= 2, (declared.name, code)   # LAYERS = [crosscheck.Layer(...)] over two lines at most
 
 
-def test_a_class_crosscheck_cannot_call_is_a_cannot_check_row_with_its_message():
-    module = load_user_code(str(STYLES / "untied_bias.py"), timeout=30)
+def test_a_class_crosscheck_cannot_call_is_a_cannot_check_row_with_its_message(tmp_path):
+    source = tmp_path / "mystery.py"
+    source.write_text("class MysteryConv:\n    def __init__(self, gizmo, widget, doohickey, thingamajig, whatsit, "
+                      "extra):\n        pass\n\n    def forward(self, x):\n        return x\n\n"
+                      "    def backward(self, d):\n        return d\n")
+    module = load_user_code(str(source), timeout=30)
     target, specs = examine(module, "layers")
     plans = {plan.name: plan for plan in target.layers}
-    assert plans["Convolutional"].verdict == "cannot-check" and "untied bias" in plans["Convolutional"].problem
-    (spec,) = [s for s in specs if s.name == "Convolutional"]
+    assert plans["MysteryConv"].verdict == "cannot-check" and "extra" in plans["MysteryConv"].problem
+    (spec,) = [s for s in specs if s.name == "MysteryConv"]
     assert spec.run is None   # nothing runs: the row is made from the plan (a worker is never asked)
     (row,) = check_module(None, [spec], worker=object())
-    assert row.verdict == "cannot-check" and "untied bias" in row.message
+    assert row.verdict == "cannot-check" and "extra" in row.message

@@ -1,9 +1,11 @@
 """Manifest entries for the layer_styles files of this corpus (same format as manifest.py's EXPECTED).
 
-Layer classes in the styles of from-scratch CNN repositories, each checked as written: of the 14
-files below, 12 need no glue at all and 2 (same_padding.py and its bug, whose SAME padding of even
-kernels puts the extra row at the top) take a one-line ``crosscheck.Layer`` declaration
-(layer_styles/check_same_padding*.py); without it they are checked on odd kernels only. Labels
+Layer classes in the styles of from-scratch CNN repositories, each checked as written: of the 17
+files below, 13 need no glue at all and 4 take a one-line ``crosscheck.Layer`` declaration:
+same_padding.py and its bug, whose SAME padding of even kernels puts the extra row at the top
+(layer_styles/check_same_padding*.py; without it they are checked on odd kernels only), and
+lecun_tanh.py and its bug, a scaled tanh declared with ``scale=(1.7159, 2/3)`` so that TensorFlow's
+tanh judges it (layer_styles/check_lecun_tanh*.py; without it, its own forward does). Labels
 are left empty where crosscheck has no name for the bug yet (the row must still fail)."""
 
 _S = "layer_styles/"
@@ -113,12 +115,38 @@ EXPECTED: dict = {
         "convention": "layers",
         "notes": "One example at a time, backward(output_gradient, learning_rate) steps in place. "
                  "Convolutional(input_shape, kernel_size, depth) has biases (depth, out_h, out_w), one per output "
-                 "position: TensorFlow's conv2d has one per filter, so it cannot be compared (cannot-check, not "
-                 "failed). Dense(input_size, output_size) on column vectors (D, 1) only (its bias step takes "
-                 "(out, 1)); Sigmoid.",
-        "functions": {"Convolutional": {"verdict": "cannot-check", "labels": []},
+                 "position (an untied bias): TensorFlow's conv2d checks the forward, d_input, d_filters and d_bias "
+                 "summed over positions with the bias set to b[f] at every position; d_bias itself is judged "
+                 "against the layer's own forward (a note says so). Dense(input_size, output_size) on column "
+                 "vectors (D, 1) only (its bias step takes (out, 1)); Sigmoid.",
+        "functions": {"Convolutional": {"verdict": "passed-with-note", "labels": [], "notes": "untied bias"},
                       "Dense": {"verdict": "passed", "labels": []},
                       "Sigmoid": {"verdict": "passed", "labels": []}},
+    },
+    _S + "untied_bias_bug.py": {
+        "convention": "layers",
+        "notes": "untied_bias.py with the bias gradient summed over the output positions into one value per "
+                 "filter (as for a shared bias) and broadcast back: every position of a filter takes the same "
+                 "step, out_h * out_w times the position's own gradient summed. Sum over positions: out_h * out_w "
+                 "times TensorFlow's d_bias (scale-factor); per position: not the finite differences.",
+        "based_on": _S + "untied_bias.py",
+        "functions": {"Convolutional": {"verdict": "failed", "labels": ["scale-factor"]}},
+    },
+    _S + "lecun_tanh.py": {
+        "convention": "layers",
+        "declared_by": _S + "check_lecun_tanh.py",
+        "notes": "LeCunTanh: 1.7159 * tanh(2x/3), backward S * (A - f(x)^2 / A). Declared with scale=(1.7159, 2/3): "
+                 "TensorFlow's tanh of 2x/3, times 1.7159, judges the forward and d_x (a note names the declared "
+                 "scale). Undeclared, it is found by its behaviour and judged against its own forward.",
+        "functions": {"LeCunTanh": {"verdict": "passed-with-note", "labels": [], "notes": "declared scale"}},
+    },
+    _S + "lecun_tanh_bug.py": {
+        "convention": "layers",
+        "declared_by": _S + "check_lecun_tanh_bug.py",
+        "notes": "lecun_tanh.py whose backward takes tanh's derivative 1 - y^2 on the scaled output y = 1.7159 "
+                 "tanh(2x/3) (and drops the factor 1.7159): S * (1 - f(x)^2) instead of S * (A - f(x)^2 / A).",
+        "based_on": _S + "lecun_tanh.py",
+        "functions": {"LeCunTanh": {"verdict": "failed", "labels": []}},
     },
     _S + "same_padding.py": {
         "convention": "layers",
