@@ -10,7 +10,8 @@ vocabulary, documented in docs/diagnosis.md:
     shape-mismatch, output-shape, output-type, modifies-input, nan-inf-mismatch, sign-flip,
     scale-factor, flipped-kernel, kernel-hw-swapped, spatial-shift, same-padding-wrong-side,
     layout-mixup, border-only, stride-phase, stride-ignored-in-dX, stride-ignored-in-dW,
-    wrong-window-offset, maxpool-tie-policy, maxpool-all-ties, precision-only
+    wrong-window-offset, transposed, softmax-jacobian-diagonal-only, maxpool-tie-policy, maxpool-all-ties,
+    precision-only
     (and "arbiter", from crosscheck.arbiter)
 
 Hypotheses that change the case (a rotated kernel, padding on the other side, the other layout)

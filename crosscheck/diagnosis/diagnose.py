@@ -15,6 +15,7 @@ from ..params import canonical
 from ..tolerance import Tolerance
 from .hypotheses import HYPOTHESES, shape_hypotheses
 from .labels import LOCATIONAL, entry
+from .matrix_hypotheses import MATRIX_HYPOTHESES
 from .window_hypotheses import WINDOW_HYPOTHESES
 
 
@@ -91,7 +92,7 @@ def diagnose_tensor(info, case, diff: TensorDiff, actual, expected, tol) -> list
     if actual.shape != expected.shape:
         return shape_hypotheses(case, diff, actual, expected, tol, info)
     found = []
-    for hypothesis in HYPOTHESES + WINDOW_HYPOTHESES:
+    for hypothesis in HYPOTHESES + WINDOW_HYPOTHESES + MATRIX_HYPOTHESES:
         try:
             found += hypothesis(info, case, diff, actual, expected, tol)
         except Exception:   # a hypothesis that cannot be evaluated explains nothing

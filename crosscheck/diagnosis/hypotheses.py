@@ -80,7 +80,8 @@ def shape_hypotheses(case, diff, actual, expected, tol, info=None) -> list[dict]
         for perm in _permutations(expected.ndim):
             if expected.transpose(perm).shape == actual.shape and _matches(actual, expected.transpose(perm), tol)[0]:
                 swap = _hw_swap(case, diff.tensor, info, expected.ndim)
-                label = "hw-swapped" if swap is not None and tuple(perm) == swap else "layout-mixup"
+                label = "hw-swapped" if swap is not None and tuple(perm) == swap else (
+                    "transposed" if expected.ndim == 2 else "layout-mixup")
                 found.append(entry(label, f"equals TensorFlow's tensor with axes permuted {perm}"
                                           + (" (H and W swapped)" if label == "hw-swapped" else "")))
                 break

@@ -17,6 +17,8 @@ LABELS = {
     "same-padding-wrong-side": "the tensor equals TensorFlow's with the odd padding pixel on the top/left",
     "layout-mixup": "the tensor equals TensorFlow's with NCHW data read as NHWC (a reshape instead of a "
                     "transpose), or H and W swapped",
+    "transposed": "a 2-D tensor equals TensorFlow's transposed (a matrix product taken in the other order)",
+    "softmax-jacobian-diagonal-only": "a softmax input gradient equals g * p * (1 - p): the Jacobian's diagonal only",
     "border-only": "only positions near the border differ; the interior matches",
     "stride-phase": "only some stride phases (i mod s, j mod s) differ (where no hypothesis explains the values)",
     "stride-ignored-in-dX": "a strided conv's input gradient adds each window's gradient at (i, j) instead of "

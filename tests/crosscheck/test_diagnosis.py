@@ -195,3 +195,30 @@ def test_a_default_of_the_codes_own_is_named(tmp_path, monkeypatch, isolated):
     assert all(c["label"] != "default-differs" for d in run_case(spelled, impl, isolated=isolated).diffs
                for c in d.diagnosis)
     assert run_case(transpose).status == PASS
+
+
+def _dense_case(n_in, n_out, seed=0):
+    rng = np.random.default_rng(seed)
+    return Case("dense", {}, {"x": rng.standard_normal((3, n_in)), "kernel": rng.standard_normal((n_in, n_out)),
+                              "bias": rng.standard_normal(n_out)}, rng.standard_normal((3, n_out)), "float64", seed)
+
+
+@pytest.mark.parametrize("n_in, n_out", [(4, 4), (5, 2)])   # square: by its values; non-square: by its shape
+def test_a_transposed_weight_gradient_is_named(n_in, n_out):
+    outcome = run_case(_dense_case(n_in, n_out), with_gradient("dense", 1, lambda g, a, p, dy: np.ascontiguousarray(g.T)))
+    assert labels_of(outcome, "d_kernel") >= {"transposed"}, outcome_summary(outcome)
+    assert "layout-mixup" not in labels_of(outcome, "d_kernel")
+
+
+def test_a_diagonal_only_softmax_gradient_is_named_and_a_correct_one_is_not():
+    rng = np.random.default_rng(3)
+    logits, dy = rng.standard_normal((4, 5)), rng.standard_normal((4, 5))
+    case = Case("softmax", {"axis": -1}, {"logits": logits}, dy, "float64", 3)
+
+    def diagonal_only(g, arrays, params, dy):
+        p = np.exp(arrays[0] - arrays[0].max(axis=-1, keepdims=True))
+        p /= p.sum(axis=-1, keepdims=True)
+        return dy * p * (1 - p)
+    outcome = run_case(case, with_gradient("softmax", 0, diagonal_only))
+    assert labels_of(outcome, "d_logits") - {"arbiter"} == {"softmax-jacobian-diagonal-only"}, outcome_summary(outcome)
+    assert run_case(case).status == PASS

@@ -52,6 +52,8 @@ LABELS = {
     "stride-ignored-in-dX": "input gradient accumulated at window start r instead of r * stride",
     "stride-ignored-in-dW": "filter gradient's input patch taken at r instead of r * stride",
     "kernel-hw-swapped": "filter gradient written with kernel rows and columns swapped (dW[:, :, b, a])",
+    "transposed": "a dense layer's weight gradient computed as dvalues.T @ inputs (the transpose)",
+    "softmax-jacobian-diagonal-only": "softmax backward uses p * (1 - p) * g, dropping the off-diagonal terms",
 
     "flipped-kernel": "input gradient uses the 180-degree-rotated kernel (the forward is a correlation)",
     "upstream-gradient-dropped": "backward routes the mask but never multiplies it by the upstream gradient",
@@ -61,7 +63,6 @@ LABELS = {
     "dout-flatten-order": "upstream gradient flattened in a different order than the im2col columns",
     "shape-mismatch": "bias gradient summed over the wrong axis (wrong shape)",
     "sign-flip": "in-place update adds lr * grad (gradient ascent)",
-    "softmax-jacobian-diagonal-only": "softmax backward uses p * (1 - p) * g, dropping the off-diagonal terms",
     "average-not-divided": "average-pool backward does not divide the gradient by the window size",
     "scale-factor": "bias gradient averaged over the batch instead of summed",
     "accumulator-overwritten": "bias gradient overwritten in the loop instead of summed over all positions",

@@ -34,7 +34,7 @@ EXPECTED: dict = {
         "notes": "correct.py whose Layer_Dense computes dweights = dvalues.T @ inputs: the transpose of the "
                  "weight gradient, (n_neurons, n_inputs) where the weights are (n_inputs, n_neurons).",
         "based_on": "nnfs/correct.py",
-        "functions": {"Layer_Dense": {"verdict": "failed", "labels": []}},
+        "functions": {"Layer_Dense": {"verdict": "failed", "labels": ["transposed"]}},
     },
     "nnfs/bug_relu_mask_from_dvalues.py": {
         "convention": "layers",
@@ -48,7 +48,7 @@ EXPECTED: dict = {
         "notes": "correct.py whose Activation_Softmax backward is dvalues * p * (1 - p): the Jacobian's diagonal "
                  "only (the off-diagonal -p_i p_j terms dropped).",
         "based_on": "nnfs/correct.py",
-        "functions": {"Activation_Softmax": {"verdict": "failed", "labels": []}},
+        "functions": {"Activation_Softmax": {"verdict": "failed", "labels": ["softmax-jacobian-diagonal-only"]}},
     },
     "nnfs/bug_combined_not_divided.py": {
         "convention": "layers",

@@ -55,7 +55,7 @@ EXPECTED: dict = {
         "notes": "softmax.py with the diagonal-only backward p * (1 - p) * g (the off-diagonal terms "
                  "-p_i p_j g_j of the Jacobian dropped).",
         "based_on": "self_consistency/softmax.py",
-        "functions": {"Softmax": {"verdict": "failed", "labels": []}},
+        "functions": {"Softmax": {"verdict": "failed", "labels": ["softmax-jacobian-diagonal-only"]}},
     },
     "self_consistency/relu_leaky.py": {
         "convention": "layers",
