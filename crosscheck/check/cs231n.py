@@ -269,6 +269,19 @@ UNSTABLE_WHY = {
 }
 
 
+def label_instability(diffs: list, fn, x, y) -> None:
+    """Give each failing diff of a softmax loss the instability ``fn`` shows on rescaled scores, if any
+    (in place of the generic numerically-unstable entry)."""
+    found = instability(fn, x, y)
+    if found is None:
+        return
+    label, magnitude = found
+    for d in diffs:
+        if not d.passed:
+            d.diagnosis = [e for e in d.diagnosis if e["label"] != "numerically-unstable"] + [
+                {"label": label, "evidence": f"unstable for scores of magnitude ~{magnitude}: {UNSTABLE_WHY[label]}"}]
+
+
 def loss_run(name: str):
     def run(module, case: Case, options: dict) -> Outcome:
         fn = getattr(module, name)
@@ -287,14 +300,7 @@ def loss_run(name: str):
                           "loss", path, x.size),
                  own_diff(case, dx, e_dx, "d_x", path, x.shape[1])]
         if any(not d.passed for d in diffs) and loss is not None:
-            found = instability(fn, x, y)
-            if found is not None:
-                label, magnitude = found
-                for d in diffs:
-                    if not d.passed:
-                        d.diagnosis = [e for e in d.diagnosis if e["label"] != "numerically-unstable"] + [
-                            {"label": label, "evidence": f"unstable for scores of magnitude ~{magnitude}: "
-                                                        f"{UNSTABLE_WHY[label]}"}]
+            label_instability(diffs, fn, x, y)
         return modified_outcome(outcome_of(case, diffs, name, [path]), guard.modified)
     return run
 

@@ -33,7 +33,7 @@ from ..ops._common import tf_lib
 from ..tracebacks import user_traceback
 from . import cases as C
 from .conventions import BATCH_MEAN
-from .cs231n import UNSTABLE_WHY, instability
+from .cs231n import label_instability
 from .layer_access import GRAD_DICTS, find_path, get_path
 from .layer_declaration import INPUT_GRAD_NAMES
 from .run import Guard, Spec, modified_outcome, outcome_of, own_diff
@@ -406,13 +406,6 @@ def entry_run(entry: LossEntry):
         e_loss = per if entry.per_sample else per.mean()
         diffs = [own_diff(case, loss, e_loss, "loss", path, x.size), own_diff(case, dx, e_dx, "d_x", path, x.shape[1])]
         if entry.kind == SOFTMAX_CE and loss is not None and any(not d.passed for d in diffs):
-            found = instability(lambda a, b: fn(a, b), x, y)
-            if found is not None:
-                label, magnitude = found
-                for d in diffs:
-                    if not d.passed:
-                        d.diagnosis = [e for e in d.diagnosis if e["label"] != "numerically-unstable"] + [
-                            {"label": label, "evidence": f"unstable for scores of magnitude ~{magnitude}: "
-                                                        f"{UNSTABLE_WHY[label]}"}]
+            label_instability(diffs, fn, x, y)
         return modified_outcome(outcome_of(case, diffs, entry.name, [path]), guard.modified)
     return run
