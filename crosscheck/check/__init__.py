@@ -5,6 +5,7 @@
     worker.py           the worker that imports the user's file and runs every case (TensorFlow too)
     cases.py            cases limited to what a convention (or a layer's ``supports``) allows
     run.py              the run: Spec -> Row (verdict, causes, smallest examples, notes), tie rules
+    causes.py           a failing case's likely causes; the row-level evidence that decides between them
     cs231n.py           --convention cs231n (CS231n assignment-2 functions)
     deeplearning_ai.py  --convention deeplearning-ai (Coursera "Convolutional Neural Networks: Step by Step")
     layer_declaration.py  crosscheck.Layer (a declared layer class), Config, the names discovery knows

@@ -13,7 +13,8 @@ from crosscheck.case import MISMATCH, PASS, Case, Outcome, TensorDiff
 from crosscheck.check import check_target, load_user_code
 from crosscheck.check.conventions import batch_mean, conventions_problem
 from crosscheck.check.layer_declaration import Layer
-from crosscheck.check.run import Spec, decided_causes, judge
+from crosscheck.check.causes import decided_causes
+from crosscheck.check.run import Spec, judge
 from crosscheck.check.target import plan_of
 from crosscheck.runner import outcome_summary, run_case
 
@@ -352,3 +353,4 @@ def test_the_corpus_conventions_and_bugs_are_what_finite_differences_say():
             assert (np.abs(dx - _numeric(lambda: f(x, y)[0], x)).max() < 1e-6) == ok, (module, fn)
             per_example = [f(x[i:i + 1], y[i:i + 1])[0] for i in range(4)]
             assert loss == pytest.approx(sum(per_example))      # the sum over the batch, not the mean
+

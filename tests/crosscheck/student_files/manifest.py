@@ -166,7 +166,8 @@ EXPECTED = {
          "conv_backward_naive": {"verdict": "failed", "labels": [],
                                  "notes": "same swapped sizes: checked on its own (its cache from the reference "
                                           "forward), its loops run over (W_out, H_out) and raise IndexError on "
-                                          "dout for non-square outputs (no label names a raise of this kind yet)"},
+                                          "dout for non-square outputs (a raise names no mistake: failing only "
+                                          "where H != W is no evidence, small squares pass for other bugs too)"},
          "max_pool_backward_naive": dict(_POOL_FIRST)},
         2019, based_on="cs231n/correct_2019.py"),
     "cs231n/bug_bn_test_no_affine.py": _cs(
