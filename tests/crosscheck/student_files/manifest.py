@@ -369,7 +369,6 @@ EXPECTED = {
     },
     "layers/style_inplace.py": {
         "convention": "layers",
-        "declared_by": "layers/check_inplace.py",
         "notes": "cnn-from-scratch-like, one grayscale image at a time. Conv3x3(num_filters): filters "
                  "(num_filters, 3, 3), forward((h, w)) -> (h-2, w-2, num_filters), valid, stride 1, no bias; "
                  "backprop(d_L_d_out, learn_rate) does filters -= lr * grad and returns None. "
@@ -377,7 +376,8 @@ EXPECTED = {
                  "Softmax(input_len, nodes): weights (input_len, nodes), biases (nodes,), forward flattens and "
                  "returns probabilities, backprop(d_L_d_out wrt the probabilities, learn_rate) applies the full "
                  "softmax Jacobian, updates weights/biases in place and returns d_input in the input's shape. "
-                 "Parameter gradients are only observable through the in-place update (grad = (old - new) / lr).",
+                 "Parameter gradients are only observable through the in-place update (grad = (old - new) / lr). "
+                 "Checked as written: Softmax is told a dense layer followed by softmax by its weights and behaviour.",
         "functions": {
             "Conv3x3": {"verdict": "passed-with-note", "labels": [],
                         "notes": "no input gradient (first layer, backprop returns None); filter gradient only "
@@ -386,12 +386,12 @@ EXPECTED = {
             "MaxPool2": {"verdict": "passed-with-note", "labels": [],
                          "notes": "full gradient to every tied maximum"},
             "Softmax": {"verdict": "passed", "labels": [],
-                        "notes": "weight/bias gradients through the in-place update; d_input uses the pre-update weights"},
+                        "notes": "a dense layer + softmax on one example (layout D, the input flattened); weight/bias "
+                                 "gradients through the in-place update; d_input uses the pre-update weights"},
         },
     },
     "layers/style_inplace_bug.py": {
         "convention": "layers",
-        "declared_by": "layers/check_inplace_bug.py",
         "notes": "style_inplace.py with one backprop bug per class (forward passes correct).",
         "based_on": "layers/style_inplace.py",
         "functions": {
