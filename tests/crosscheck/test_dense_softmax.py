@@ -139,9 +139,9 @@ class SoftmaxAxis:
 '''
 
 
-@pytest.fixture(scope="module")
-def hostile(tmp_path_factory):
-    path = tmp_path_factory.mktemp("dense_softmax") / "hostile_dense.py"
+@pytest.fixture
+def hostile(tmp_path):
+    path = tmp_path / "hostile_dense.py"
     path.write_text(HOSTILE)
     return load_user_code(str(path), timeout=30)
 
