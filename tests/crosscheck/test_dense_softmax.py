@@ -1,15 +1,18 @@
 """A layer class whose name says no layer op (``Softmax(input_len, nodes)``, ``Output(n_in, n_out)``)
 but whose constructor sizes a weight matrix and a bias: discovered as a dense layer followed by the
 activation its forward applies, told by its behaviour (crosscheck.check.dense_activation); a standalone
-softmax with no weights stays a softmax layer."""
+softmax with no weights stays a softmax layer; a dense + softmax backward that keeps only the softmax
+Jacobian's diagonal is named."""
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from crosscheck.case import Case
 from crosscheck.check import check_target, load_user_code
 from crosscheck.check.discovery import Undiscovered, discover
 from crosscheck.check.layer_declaration import Layer
+from crosscheck.check.run import own_diff
 from crosscheck.check.self_examine import examine_class
 
 FILES = Path(__file__).parent / "student_files"
@@ -200,3 +203,27 @@ def test_verdicts_of_dense_layers_told_by_behaviour(hostile):
     no_bias = rows["SoftmaxNoBias"]
     assert no_bias.verdict == "failed"
     assert any(d.tensor == "y" and not d.passed for o in no_bias.outcomes for d in o.diffs)
+
+
+def _dense_softmax_grads(x, kernel, bias, dy, diagonal_only):
+    z = x @ kernel + bias
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    p = e / e.sum(axis=1, keepdims=True)
+    g = dy * p * (1 - p) if diagonal_only else p * (dy - np.sum(dy * p, axis=1, keepdims=True))
+    return {"d_x": g @ kernel.T, "d_kernel": x.T @ g, "d_bias": g.sum(axis=0)}
+
+
+def test_a_dense_softmax_backward_with_the_jacobians_diagonal_only_is_named():
+    rng = np.random.default_rng(3)
+    x, kernel, bias, dy = (rng.standard_normal(s) for s in ((2, 4), (4, 3), (3,), (2, 3)))
+    case = Case("dense", {}, {"x": x, "kernel": kernel, "bias": bias}, dy, "float64", 0)
+    right = _dense_softmax_grads(x, kernel, bias, dy, diagonal_only=False)
+    wrong = _dense_softmax_grads(x, kernel, bias, dy, diagonal_only=True)
+    for tensor in ("d_x", "d_kernel", "d_bias"):
+        diff = own_diff(case, wrong[tensor], right[tensor], tensor, "tape (softmax of dense)", 4)
+        assert not diff.passed and [e["label"] for e in diff.diagnosis] == ["softmax-jacobian-diagonal-only"], tensor
+        other = own_diff(case, 2 * right[tensor], right[tensor], tensor, "tape (softmax of dense)", 4)
+        assert "softmax-jacobian-diagonal-only" not in [e["label"] for e in other.diagnosis], tensor
+        # a dense layer with another activation: its path says so, the label is not offered
+        sigmoid = own_diff(case, wrong[tensor], right[tensor], tensor, "tape (sigmoid of dense)", 4)
+        assert "softmax-jacobian-diagonal-only" not in [e["label"] for e in sigmoid.diagnosis], tensor

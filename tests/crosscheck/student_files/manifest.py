@@ -400,7 +400,7 @@ EXPECTED = {
             "MaxPool2": {"verdict": "failed", "labels": ["wrong-window-offset"],
                          "notes": "block gradient written at [i:i+2, j:j+2] instead of [2i:2i+2, 2j:2j+2]; "
                                   "full gradient to every tied maximum"},
-            "Softmax": {"verdict": "failed", "labels": ["unexplained"],
+            "Softmax": {"verdict": "failed", "labels": ["softmax-jacobian-diagonal-only"],
                         "notes": "d_L_d_t = p * (1 - p) * d_L_d_out: d_input, weight and bias updates all wrong"},
         },
     },
