@@ -84,14 +84,15 @@ def discover(cls, module_layout: str) -> Layer | Undiscovered:
     return _discover_as(cls, op, module_layout)
 
 
-def _dense_by_behaviour(cls, module_layout: str) -> Layer | None:
+def _dense_by_behaviour(cls, module_layout: str) -> Layer | Undiscovered | None:
     """A class whose name says no layer op (``Softmax``) but whose constructor sizes a weight matrix and a
     bias: discovered as a dense layer, with the activation its forward applies
     (crosscheck.check.dense_activation); None when it is not one."""
     if not needs_arguments(cls):   # built with no arguments: crosscheck.check.self_examine tells it
         return None
     layer = _discover_as(cls, "dense", module_layout)
-    return told_activation(cls, layer) if isinstance(layer, Layer) else None
+    told = told_activation(cls, layer) if isinstance(layer, Layer) else None
+    return Undiscovered(told, "cannot-check") if isinstance(told, str) else told
 
 
 def _discover_as(cls, op: str, module_layout: str) -> Layer | Undiscovered:

@@ -139,6 +139,66 @@ class SoftmaxAxis:
 
     def backward(self, dp):
         return self.p * (dp - np.sum(dp * self.p, axis=self.axis, keepdims=True))
+
+class OutputFolded:
+    """softmax output whose backward takes dL/dz (the softmax folded into the cross-entropy)"""
+    def __init__(self, n_in, n_out):
+        self.W = np.random.randn(n_in, n_out)
+        self.b = np.zeros(n_out)
+
+    def forward(self, x):
+        self.x = x
+        z = x @ self.W + self.b
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+
+    def backward(self, dz):
+        self.dW = self.x.T @ dz
+        self.db = dz.sum(axis=0)
+        return dz @ self.W.T
+
+
+class SoftmaxLazy:
+    """weights created at the first forward, from the input's size"""
+    def __init__(self, nodes):
+        self.nodes = nodes
+        self.weights = None
+        self.biases = None
+
+    def forward(self, x):
+        if self.weights is None:
+            self.weights = np.random.randn(x.shape[1], self.nodes)
+            self.biases = np.zeros(self.nodes)
+        self.x = x
+        z = x @ self.weights + self.biases
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        self.p = e / e.sum(axis=1, keepdims=True)
+        return self.p
+
+    def backward(self, dp):
+        dz = self.p * (dp - np.sum(dp * self.p, axis=1, keepdims=True))
+        self.dweights = self.x.T @ dz
+        self.dbiases = dz.sum(axis=0)
+        return dz @ self.weights.T
+
+
+class SoftmaxAB:
+    """constructor parameters whose names say nothing: sizes tried in turn"""
+    def __init__(self, a, b):
+        self.W = np.random.randn(a, b)
+        self.b = np.zeros(b)
+
+    def forward(self, x):
+        self.x = x
+        z = x @ self.W + self.b
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        self.p = e / e.sum(axis=1, keepdims=True)
+        return self.p
+
+    def backward(self, dp):
+        dz = self.p * (dp - np.sum(dp * self.p, axis=1, keepdims=True))
+        self.dW, self.db = self.x.T @ dz, dz.sum(axis=0)
+        return dz @ self.W.T
 '''
 
 
@@ -227,3 +287,17 @@ def test_a_dense_softmax_backward_with_the_jacobians_diagonal_only_is_named():
         # a dense layer with another activation: its path says so, the label is not offered
         sigmoid = own_diff(case, wrong[tensor], right[tensor], tensor, "tape (sigmoid of dense)", 4)
         assert "softmax-jacobian-diagonal-only" not in [e["label"] for e in sigmoid.diagnosis], tensor
+
+
+def test_sizes_given_lazily_or_by_names_that_say_nothing_are_found(hostile):
+    lazy = discover(hostile.SoftmaxLazy, "NCHW")
+    assert (lazy.activation, lazy.weights, lazy.note) == ("softmax", {"kernel": "weights", "bias": "biases"}, "")
+    ab = discover(hostile.SoftmaxAB, "NCHW")
+    assert (ab.activation, ab.filter_layout) == ("softmax", "IO")
+
+
+def test_a_backward_that_leaves_the_softmax_to_the_loss_cannot_be_checked_not_failed(hostile):
+    folded = discover(hostile.OutputFolded, "NCHW")
+    assert isinstance(folded, Undiscovered) and folded.verdict == "cannot-check"
+    assert "its backward takes the gradient of x @ W + b" in folded.message and "not a claim" in folded.message
+    assert examine_class(hostile.OutputFolded, folded) is None   # kept: not the constructor's error
