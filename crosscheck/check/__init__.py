@@ -11,6 +11,7 @@
     layer_declaration.py  crosscheck.Layer (a declared layer class), Config, the names discovery knows
     discovery.py        layer classes found without declarations (op, constructor, weights, layouts)
     layer_probe.py      a layer class run on probe sizes: its constructor's meaning, its layouts
+    dense_activation.py a class with sized weights whose name says no layer op: dense + the activation its forward applies
     layers.py           --convention layers: a layer class run on its op's cases
     declared.py         crosscheck.Layer options checked against the op and the class they declare
     untied_bias.py      a conv with one bias per output position: TensorFlow and its own forward judge it

@@ -2,7 +2,9 @@
 and backward methods (``forward``/``forward_pass``/``fprop``/``__call__``, ``backward``/
 ``backward_pass``/``backprop``/``bprop``), how to build it from a case's configuration and in which
 layout it takes its input (crosscheck.check.layer_probe: names, then probe sizes), where its weights
-live and in which layout."""
+live and in which layout. A class whose name says no layer op but whose constructor sizes a weight
+matrix and a bias (``Softmax(input_len, nodes)``) is a dense layer followed by the activation its
+forward applies (crosscheck.check.dense_activation)."""
 from __future__ import annotations
 
 import inspect
@@ -10,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .dense_activation import needs_arguments, told_activation
 from .layer_access import find_path, get_path
 from .layer_declaration import (BACKWARD_NAMES, BIAS_NAMES, FORWARD_NAMES, LEARNING_RATE_NAMES, WEIGHT_NAMES, Config,
                                 Layer, layer_ops)
@@ -76,7 +79,25 @@ def discover(cls, module_layout: str) -> Layer | Undiscovered:
     op = _op_of(cls)
     name = cls.__name__
     if op is None:
-        return Undiscovered(f"{name}: its name does not say which op it is; declare it with crosscheck.Layer")
+        return _dense_by_behaviour(cls, module_layout) or Undiscovered(
+            f"{name}: its name does not say which op it is; declare it with crosscheck.Layer")
+    return _discover_as(cls, op, module_layout)
+
+
+def _dense_by_behaviour(cls, module_layout: str) -> Layer | Undiscovered | None:
+    """A class whose name says no layer op (``Softmax``) but whose constructor sizes a weight matrix and a
+    bias: discovered as a dense layer, with the activation its forward applies
+    (crosscheck.check.dense_activation); None when it is not one."""
+    if not needs_arguments(cls):   # built with no arguments: crosscheck.check.self_examine tells it
+        return None
+    layer = _discover_as(cls, "dense", module_layout)
+    told = told_activation(cls, layer) if isinstance(layer, Layer) else None
+    return Undiscovered(told, "cannot-check") if isinstance(told, str) else told
+
+
+def _discover_as(cls, op: str, module_layout: str) -> Layer | Undiscovered:
+    """A Layer for a class computing ``op`` (found how to build it, its layout and its weights), or why not."""
+    name = cls.__name__
     forward, backward = method_names(cls)
     layer = Layer(make=None, op=op, layout=module_layout, backward=backward, forward=forward, name=name)
     lr = next((p for p in inspect.signature(getattr(cls, backward)).parameters if p in LEARNING_RATE_NAMES), None)

@@ -102,6 +102,12 @@ def _close(y, c) -> bool:
     return float(np.max(np.abs(y - c), initial=0.0)) <= MATCH_RTOL * max(1.0, float(np.sqrt(np.mean(c * c))))
 
 
+def matches(y, candidate) -> bool:
+    """Whether ``y`` equals ``candidate`` up to rounding, by the identification's match rule (same shape,
+    finite, ``max |y - candidate| <= MATCH_RTOL * max(1, rms(candidate))``)."""
+    return _close(y, candidate)
+
+
 def outputs(forward, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]] | None:
     """[(probe, forward(probe))] on the probes the forward takes (an output of another shape, or a
     raise, leaves the probe out); None when it takes none."""

@@ -94,6 +94,8 @@ def examine_class(cls, discovered) -> object | None:
             return None
     elif _op_of(cls) is not None and not _holds_layers(cls):
         return None
+    elif getattr(discovered, "verdict", "") == "cannot-check":   # told a dense layer, not comparable as written
+        return None
     why = constructible(cls)
     if why:
         return None if _op_of(cls) is not None else _problem(cls.__name__, why)

@@ -370,7 +370,6 @@ EXPECTED = {
     },
     "layers/style_inplace.py": {
         "convention": "layers",
-        "declared_by": "layers/check_inplace.py",
         "notes": "cnn-from-scratch-like, one grayscale image at a time. Conv3x3(num_filters): filters "
                  "(num_filters, 3, 3), forward((h, w)) -> (h-2, w-2, num_filters), valid, stride 1, no bias; "
                  "backprop(d_L_d_out, learn_rate) does filters -= lr * grad and returns None. "
@@ -378,7 +377,8 @@ EXPECTED = {
                  "Softmax(input_len, nodes): weights (input_len, nodes), biases (nodes,), forward flattens and "
                  "returns probabilities, backprop(d_L_d_out wrt the probabilities, learn_rate) applies the full "
                  "softmax Jacobian, updates weights/biases in place and returns d_input in the input's shape. "
-                 "Parameter gradients are only observable through the in-place update (grad = (old - new) / lr).",
+                 "Parameter gradients are only observable through the in-place update (grad = (old - new) / lr). "
+                 "Checked as written: Softmax is told a dense layer followed by softmax by its weights and behaviour.",
         "functions": {
             "Conv3x3": {"verdict": "passed-with-note", "labels": [],
                         "notes": "no input gradient (first layer, backprop returns None); filter gradient only "
@@ -387,12 +387,12 @@ EXPECTED = {
             "MaxPool2": {"verdict": "passed-with-note", "labels": [],
                          "notes": "full gradient to every tied maximum"},
             "Softmax": {"verdict": "passed", "labels": [],
-                        "notes": "weight/bias gradients through the in-place update; d_input uses the pre-update weights"},
+                        "notes": "a dense layer + softmax on one example (layout D, the input flattened); weight/bias "
+                                 "gradients through the in-place update; d_input uses the pre-update weights"},
         },
     },
     "layers/style_inplace_bug.py": {
         "convention": "layers",
-        "declared_by": "layers/check_inplace_bug.py",
         "notes": "style_inplace.py with one backprop bug per class (forward passes correct).",
         "based_on": "layers/style_inplace.py",
         "functions": {
@@ -401,7 +401,7 @@ EXPECTED = {
             "MaxPool2": {"verdict": "failed", "labels": ["wrong-window-offset"],
                          "notes": "block gradient written at [i:i+2, j:j+2] instead of [2i:2i+2, 2j:2j+2]; "
                                   "full gradient to every tied maximum"},
-            "Softmax": {"verdict": "failed", "labels": ["unexplained"],
+            "Softmax": {"verdict": "failed", "labels": ["softmax-jacobian-diagonal-only"],
                         "notes": "d_L_d_t = p * (1 - p) * d_L_d_out: d_input, weight and bias updates all wrong"},
         },
     },
