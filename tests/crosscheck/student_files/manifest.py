@@ -57,14 +57,14 @@ LABELS = {
 
     "flipped-kernel": "input gradient uses the 180-degree-rotated kernel (the forward is a correlation)",
     "upstream-gradient-dropped": "backward routes the mask but never multiplies it by the upstream gradient",
-    "scale-factor": "a parameter gradient divided by the batch size",
+    "scale-factor": "a parameter gradient divided by the batch size, or a bias gradient averaged over the batch "
+                    "instead of summed",
     "relu-mask-from-upstream": "relu backward masks with dout > 0 instead of x > 0",
     "dW-transposed": "dW computed as the transposed product and reshaped, scrambling filters",
     "dout-flatten-order": "upstream gradient flattened in a different order than the im2col columns",
     "shape-mismatch": "bias gradient summed over the wrong axis (wrong shape)",
     "sign-flip": "in-place update adds lr * grad (gradient ascent)",
     "average-not-divided": "average-pool backward does not divide the gradient by the window size",
-    "scale-factor": "bias gradient averaged over the batch instead of summed",
     "accumulator-overwritten": "bias gradient overwritten in the loop instead of summed over all positions",
     "all-zero-gradient": "returns zero arrays of the right shapes (stub that was never filled in)",
 }
