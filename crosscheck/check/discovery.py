@@ -140,6 +140,7 @@ def _discover_as(cls, op: str, module_layout: str) -> Layer | Undiscovered:
             supports["strides"] = (1,)
         if supports.get("padding") == "same":   # where an even kernel's extra row goes is not known: odd ones
             supports["kernel_sizes"] = (3, 1)
+            layer.note = SAME_ODD_ONLY
         if op == "conv2d" and "kernel" not in fields:
             shape = np.shape(get_path(probe, w))
             supports.update(kernel_sizes=(shape[-1] if layer.filter_layout in ("FCHW", "FHW") else shape[1],),
@@ -148,6 +149,11 @@ def _discover_as(cls, op: str, module_layout: str) -> Layer | Undiscovered:
         layer.op = "pool"   # both modes
     layer.supports = supports
     return layer
+
+
+SAME_ODD_ONLY = ("SAME padding checked with odd kernels only: where an even kernel's extra row and column go is a "
+                 "convention; declare supports={'padding': 'same'} (TensorFlow's: bottom and right) or "
+                 "'same-top' to check even kernels too")
 
 
 def complete(layer: Layer) -> None:

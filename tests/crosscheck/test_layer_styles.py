@@ -343,3 +343,10 @@ def test_a_class_crosscheck_cannot_call_is_a_cannot_check_row_with_its_message(t
     assert spec.run is None   # nothing runs: the row is made from the plan (a worker is never asked)
     (row,) = check_module(None, [spec], worker=object())
     assert row.verdict == "cannot-check" and "extra" in row.message
+
+
+def test_a_same_padding_layer_found_without_declaration_says_even_kernels_were_not_checked():
+    module = load_user_code(str(Path(__file__).parent / "student_files/layer_styles/same_padding.py"), timeout=30)
+    (layer,) = [discover(cls, "NCHW") for cls in layer_classes(module)]
+    assert layer.supports["padding"] == "same" and set(layer.supports["kernel_sizes"]) <= {1, 3}
+    assert "odd kernels only" in layer.note and "same-top" in layer.note
