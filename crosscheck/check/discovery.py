@@ -17,7 +17,8 @@ from .layer_access import find_path, get_path
 from .layer_declaration import (BACKWARD_NAMES, BIAS_NAMES, FORWARD_NAMES, LEARNING_RATE_NAMES, WEIGHT_NAMES, Config,
                                 Layer, layer_ops)
 from .layer_probe import CANDIDATES, filter_layout, fit, maker, named_plan, probes
-from .layers import call_backward, declaration_hint
+from .cases import same_pads
+from .layers import call_backward, declaration_hint, layer_impl
 from .untied_bias import untied_order
 
 
@@ -138,9 +139,13 @@ def _discover_as(cls, op: str, module_layout: str) -> Layer | Undiscovered:
             supports["bias"] = False
         if op == "conv2d" and "stride" not in fields:
             supports["strides"] = (1,)
-        if supports.get("padding") == "same":   # where an even kernel's extra row goes is not known: odd ones
-            supports["kernel_sizes"] = (3, 1)
-            layer.note = SAME_ODD_ONLY
+        if supports.get("padding") == "same":   # where an even kernel's extra row goes: told by its forward
+            side = even_kernel_side(layer)
+            if side in (None, RAISED):
+                supports["kernel_sizes"], layer.note = (3, 1), SAME_RAISED if side else SAME_ODD_ONLY
+            else:
+                supports["padding"] = side
+                layer.note = SAME_TOP if side == "same-top" else ""
         if op == "conv2d" and "kernel" not in fields:
             shape = np.shape(get_path(probe, w))
             supports.update(kernel_sizes=(shape[-1] if layer.filter_layout in ("FCHW", "FHW") else shape[1],),
@@ -151,9 +156,37 @@ def _discover_as(cls, op: str, module_layout: str) -> Layer | Undiscovered:
     return layer
 
 
-SAME_ODD_ONLY = ("SAME padding checked with odd kernels only: where an even kernel's extra row and column go is a "
-                 "convention; declare supports={'padding': 'same'} (TensorFlow's: bottom and right) or "
-                 "'same-top' to check even kernels too")
+SAME_TOP = ("SAME padding puts an even kernel's extra row and column at the top and left (TensorFlow: bottom and "
+            "right): a convention, checked as such")
+SAME_ODD_ONLY = ("SAME padding checked with odd kernels only: with a 2x2 kernel its forward puts the extra row and "
+                 "column on neither side alone; declare supports={'padding': 'same'} (TensorFlow's: bottom and "
+                 "right) or 'same-top' to check even kernels too")
+SAME_RAISED = "SAME padding checked with odd kernels only: its forward raised with a 2x2 kernel"
+RAISED = "raised"
+
+
+def even_kernel_side(layer: Layer) -> str | None:
+    """Where a conv layer found with SAME padding puts an even kernel's extra row and column:
+    "same" (bottom and right, TensorFlow's) or "same-top", told by its forward with a 2x2 kernel on a
+    5x6 probe against a NumPy correlation padded each way; RAISED when it raises; None when neither fits."""
+    rng = np.random.default_rng(7)
+    h, w, c, f = 5, 6, 2, 3
+    x, k = rng.standard_normal((1, h, w, c)), rng.standard_normal((2, 2, c, f))
+    arrays = {"input": x, "filters": k, **({"bias": np.zeros(f)} if "bias" in layer.weights else {})}
+    sides = {"same": False, "same-top": True}
+    try:
+        pads = [[0, 0], list(same_pads(h, 2, 1, False)), list(same_pads(w, 2, 1, False)), [0, 0]]
+        y = layer_impl(layer, "NHWC", []).conv2d(**arrays, strides=[1, 1], padding=pads, dilations=[1, 1],
+                                                 data_format="NHWC")
+        y = np.asarray(y, dtype=np.float64)
+    except Exception:   # noqa: BLE001 - the user's layer cannot take an even kernel: odd ones only
+        return RAISED
+    for side, extra_first in sides.items():
+        xp = np.pad(x, [(0, 0), same_pads(h, 2, 1, extra_first), same_pads(w, 2, 1, extra_first), (0, 0)])
+        ref = sum(np.einsum("nhwc,cf->nhwf", xp[:, i:i + h, j:j + w], k[i, j]) for i in (0, 1) for j in (0, 1))
+        if y.shape == ref.shape and np.allclose(y, ref, rtol=1e-9, atol=1e-9):
+            return side
+    return None
 
 
 def complete(layer: Layer) -> None:

@@ -345,8 +345,24 @@ def test_a_class_crosscheck_cannot_call_is_a_cannot_check_row_with_its_message(t
     assert row.verdict == "cannot-check" and "extra" in row.message
 
 
-def test_a_same_padding_layer_found_without_declaration_says_even_kernels_were_not_checked():
-    module = load_user_code(str(Path(__file__).parent / "student_files/layer_styles/same_padding.py"), timeout=30)
-    (layer,) = [discover(cls, "NCHW") for cls in layer_classes(module)]
+def test_a_same_padding_layer_that_cannot_take_an_even_kernel_is_checked_on_odd_ones_and_says_so(tmp_path):
+    source = (Path(__file__).parent / "student_files/layer_styles/same_padding.py").read_text()
+    odd_only = source.replace("return self.k // 2, (self.k - 1) // 2",
+                              "assert self.k % 2, 'odd kernels only'\n        return self.k // 2, self.k // 2")
+    assert odd_only != source
+    (tmp_path / "same_odd.py").write_text(odd_only)
+    (layer,) = [discover(cls, "NCHW") for cls in layer_classes(load_user_code(str(tmp_path / "same_odd.py"), timeout=30))]
     assert layer.supports["padding"] == "same" and set(layer.supports["kernel_sizes"]) <= {1, 3}
-    assert "odd kernels only" in layer.note and "same-top" in layer.note
+    assert "odd kernels only" in layer.note and "raised with a 2x2 kernel" in layer.note
+
+
+def test_the_side_of_an_even_kernels_extra_row_is_told_by_the_forward(tmp_path):
+    source = (Path(__file__).parent / "student_files/layer_styles/same_padding.py").read_text()
+    tf_side = source.replace("return self.k // 2, (self.k - 1) // 2", "return (self.k - 1) // 2, self.k // 2")
+    assert tf_side != source
+    (tmp_path / "same_tf.py").write_text(tf_side)
+    for path, side in ((tmp_path / "same_tf.py", "same"),
+                       (Path(__file__).parent / "student_files/layer_styles/same_padding.py", "same-top")):
+        (layer,) = [discover(cls, "NCHW") for cls in layer_classes(load_user_code(str(path), timeout=30))]
+        assert layer.supports["padding"] == side and "kernel_sizes" not in layer.supports, (path, layer.supports)
+        assert ("top and left" in layer.note) == (side == "same-top")

@@ -1,11 +1,11 @@
 """Manifest entries for the layer_styles files of this corpus (same format as manifest.py's EXPECTED).
 
-Layer classes in the styles of from-scratch CNN repositories, each checked as written: of the 17
-files below, 13 need no glue at all and 4 take a one-line ``crosscheck.Layer`` declaration:
-same_padding.py and its bug, whose SAME padding of even kernels puts the extra row at the top
-(layer_styles/check_same_padding*.py; without it they are checked on odd kernels only), and
-lecun_tanh.py and its bug, a scaled tanh declared with ``scale=(1.7159, 2/3)`` so that TensorFlow's
-tanh judges it (layer_styles/check_lecun_tanh*.py; without it, its own forward does). Labels
+Layer classes in the styles of from-scratch CNN repositories, each checked as written, with no
+glue: same_padding.py puts the extra row of an even kernel's SAME padding at the top (told from its
+forward: a note); lecun_tanh.py and its bug are a scaled tanh, judged against their own forward as
+they are, and also checked through a one-line ``crosscheck.Layer`` declaration with
+``scale=(1.7159, 2/3)`` so that TensorFlow's tanh judges them (layer_styles/check_lecun_tanh*.py);
+layer_styles/check_same_padding*.py declare the top side instead of telling it. Labels
 are left empty where crosscheck has no name for the bug yet (the row must still fail)."""
 
 _S = "layer_styles/"
@@ -84,7 +84,9 @@ EXPECTED: dict = {
                  "first forward, SAME padding for odd sizes, stride 1, keeps d_filters / d_bias; MaxPool(size=2) "
                  "with stride = size; Dense(n_in, n_out) on column vectors (W (out, in), b (out, 1), x (in, N)), "
                  "keeps dW / db.",
-        "functions": {"Conv": {"verdict": "passed", "labels": []},
+        "functions": {"Conv": {"verdict": "passed-with-note", "labels": [],
+                               "notes": "its forward raises with an even size (p = (size - 1) // 2 pads too "
+                                        "little): checked on odd sizes, and the note says so"},
                       "MaxPool": {"verdict": "passed", "labels": [], "notes": "first maximum"},
                       "Dense": {"verdict": "passed", "labels": []}},
     },
@@ -150,18 +152,26 @@ EXPECTED: dict = {
     },
     _S + "same_padding.py": {
         "convention": "layers",
-        "declared_by": _S + "check_same_padding.py",
         "notes": "Conv2D(in_channels, out_channels, kernel_size), SAME padding of any kernel size with the extra "
-                 "row and column at the top and left, stride 1, NCHW. Declared: supports padding='same-top' with "
-                 "even kernels (discovery alone checks odd kernels only).",
-        "functions": {"Conv2D": {"verdict": "passed", "labels": []}},
+                 "row and column at the top and left, stride 1, NCHW. Discovery tells the side from its forward "
+                 "on an even kernel and checks every kernel size under it, with a note.",
+        "functions": {"Conv2D": {"verdict": "passed-with-note", "labels": []}},
     },
     _S + "same_padding_bug.py": {
         "convention": "layers",
-        "declared_by": _S + "check_same_padding_bug.py",
         "notes": "same_padding.py with dx cropped from the bottom pad's offset (dxp[:, :, after:after + h, ...]): "
                  "right for odd kernels, shifted by one for even kernels.",
         "based_on": _S + "same_padding.py",
+        "functions": {"Conv2D": {"verdict": "failed", "labels": ["same-padding-wrong-side"]}},
+    },
+    _S + "check_same_padding.py": {
+        "convention": "layers",
+        "notes": "same_padding.py's Conv2D declared in one line: supports padding='same-top' with kernels 2-4.",
+        "functions": {"Conv2D": {"verdict": "passed", "labels": []}},
+    },
+    _S + "check_same_padding_bug.py": {
+        "convention": "layers",
+        "notes": "same_padding_bug.py's Conv2D declared the same way.",
         "functions": {"Conv2D": {"verdict": "failed", "labels": ["same-padding-wrong-side"]}},
     },
 }
