@@ -153,7 +153,27 @@ def _discover_as(cls, op: str, module_layout: str) -> Layer | Undiscovered:
     if op in ("max_pool2d", "avg_pool2d") and "mode" in fields:
         layer.op = "pool"   # both modes
     layer.supports = supports
+    layer.note = "; ".join(n for n in (layer.note, layout_note(layer)) if n)
     return layer
+
+
+ACTIVATION_LAYOUTS = {"NCHW": "batches (N, C, H, W)", "CHW": "one example (C, H, W)", "HWC": "one example (H, W, C)",
+                      "HW": "one single-channel example (H, W)", "D": "one example, a vector (D,)",
+                      "DN": "examples as columns (D, N)"}
+WEIGHT_LAYOUTS = {"FCHW": "filters (F, C, kh, kw)", "FHWC": "filters (F, kh, kw, C)", "FHW": "filters (F, kh, kw)",
+                  "OI": "weights (out, in)"}
+
+
+def layout_note(layer: Layer) -> str:
+    """The layouts discovery found, where they are not TensorFlow's (NHWC batches, HWIO filters, (in, out)
+    weights), as a note: a convention, told from the layer's shapes, declarable."""
+    batched_rows = layer.op == "dense" and layer.layout in ("NCHW", "NHWC")   # a dense layer's (N, D) rows
+    found = [ACTIVATION_LAYOUTS.get(layer.layout, "")] if layer.op in CANDIDATES and not batched_rows else []
+    found.append(WEIGHT_LAYOUTS.get(layer.filter_layout, ""))
+    found = [f for f in found if f]
+    if not found:
+        return ""
+    return f"layout, told from its shapes: {', '.join(found)}"
 
 
 SAME_TOP = ("SAME padding puts an even kernel's extra row and column at the top and left (TensorFlow: bottom and "

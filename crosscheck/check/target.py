@@ -184,8 +184,8 @@ def _plan_and_spec(layer, index: int) -> tuple[LayerPlan, Spec]:
     if plan.problem:
         return plan, plan_spec(plan)
     order = untied_bias.order_of(layer)
-    if order and not layer.note:   # one bias per output position: TensorFlow and its own forward judge it
-        layer.note = untied_bias.note(order)
+    if order and untied_bias.note(order) not in layer.note:   # one bias per position: TensorFlow and its own forward
+        layer.note = "; ".join(n for n in (untied_bias.note(order), layer.note) if n)
     missing = declared.missing_method(layer)
     if missing:
         plan = LayerPlan(plan.name, problem=f"{plan.name}: {missing}")

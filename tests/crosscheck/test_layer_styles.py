@@ -13,7 +13,7 @@ from rich.console import Console
 import crosscheck
 from crosscheck.case import IMPLEMENTATION_ERROR, PASS, Case, Outcome
 from crosscheck.check import cases as C
-from crosscheck.check.discovery import discover, layer_classes, method_names
+from crosscheck.check.discovery import discover, layer_classes, layout_note, method_names
 from crosscheck.check.layer_access import grad_path
 from crosscheck.check.layers import _optional, layer_impl, split_backward
 from crosscheck.check.loading import load_user_code
@@ -366,3 +366,12 @@ def test_the_side_of_an_even_kernels_extra_row_is_told_by_the_forward(tmp_path):
         (layer,) = [discover(cls, "NCHW") for cls in layer_classes(load_user_code(str(path), timeout=30))]
         assert layer.supports["padding"] == side and "kernel_sizes" not in layer.supports, (path, layer.supports)
         assert ("top and left" in layer.note) == (side == "same-top")
+
+
+def test_a_layout_told_from_shapes_is_named_where_it_is_not_tensorflows():
+    nchw = crosscheck.Layer(make=None, op="conv2d", layout="NCHW", filter_layout="FCHW")
+    assert "batches (N, C, H, W)" in layout_note(nchw) and "filters (F, C, kh, kw)" in layout_note(nchw)
+    assert layout_note(crosscheck.Layer(make=None, op="conv2d", layout="NHWC", filter_layout="HWIO")) == ""
+    assert layout_note(crosscheck.Layer(make=None, op="dense", layout="NCHW", filter_layout="IO")) == ""   # (N, D) rows
+    assert "columns (D, N)" in layout_note(crosscheck.Layer(make=None, op="dense", layout="DN", filter_layout="OI"))
+    assert layout_note(crosscheck.Layer(make=None, op="relu", layout="NCHW")) == ""   # element-wise: any layout

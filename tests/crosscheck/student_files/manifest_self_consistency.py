@@ -70,6 +70,7 @@ EXPECTED: dict = {
                  "reverse; all correct. Conv, ReLU and Dense match TensorFlow's ops (both verdicts given); "
                  "Flatten and Net are judged against their own forward, Net on its input and the layers' W and b.",
         "functions": {
+            "Conv": {"verdict": "passed-with-note", "labels": [], "notes": "its NCHW layout, told from its shapes"},
             "Flatten": {"verdict": "passed-with-note", "labels": [], "notes": _NO_OP},
             "Net": {"verdict": "passed-with-note", "labels": [], "notes": _NO_OP},
         },
