@@ -274,9 +274,9 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note", expect=()) ->
             best = row.examples.get(cause)
             if best is None or _case_size(o) < _case_size(best):
                 row.examples[cause] = o
-    first_layer = [d.note for o in judged for d in o.diffs if not d.judged and "does not compute" in d.note]
-    if first_layer:
-        row.notes.append(first_layer[0] + ": not judged")
+    # every gradient left out, each once (a first layer's input gradient, a parameter's in a self-consistency row)
+    for note in dict.fromkeys(d.note for o in judged for d in o.diffs if not d.judged and "does not compute" in d.note):
+        row.notes.append(note + ": not judged")
     if row.failing:
         row.verdict = "failed"
     elif uncallable:
