@@ -108,6 +108,24 @@ def test_a_mean_squared_error_class_is_told_from_its_numbers_not_its_name():
     assert (entry.kind, entry.per_sample, entry.labels) == (MSE, True, ("target",))
 
 
+
+def test_a_loss_whose_name_says_another_kind_than_it_computes_is_noted():
+    """A binary cross-entropy class computing the mean squared error is checked as that (its numbers
+    decide), and its note says the name and the loss disagree: it passes with a note, not silently."""
+    class Loss_BinaryCrossentropy:
+        def forward(self, y_pred, y_true):
+            return np.mean((y_pred - y_true) ** 2, axis=-1)
+
+        def backward(self, dvalues, y_true):
+            self.dinputs = -2 * (y_true - dvalues) / dvalues.shape[1] / len(dvalues)
+
+    entry = examine_loss(Loss_BinaryCrossentropy, "forward", "backward")
+    assert entry.kind == MSE
+    assert "name says binary cross-entropy of probabilities, but its loss is mean squared error" in entry.note
+    nnfs = _load("correct")   # the course's own classes: name and loss agree, no note
+    assert examine_loss(nnfs.Loss_CategoricalCrossentropy, "forward", "backward").note == ""
+
+
 def test_loss_classes_crosscheck_cannot_call_say_why():
     class WeightedLoss:
         def __init__(self, weights):
