@@ -307,6 +307,36 @@ def test_a_dropout_with_a_training_flag_is_also_checked_in_test_mode(tmp_path, t
     assert row.verdict == verdict, (row.verdict, row.causes, row.notes)
 
 
+
+DROPOUT_BACKWARD_DOUBLED = """
+import numpy as np
+
+
+class Layer_Dropout:
+    def __init__(self, rate):
+        self.rate = 1 - rate
+
+    def forward(self, inputs):
+        self.binary_mask = np.random.binomial(1, self.rate, size=inputs.shape) / self.rate
+        self.output = inputs * self.binary_mask
+
+    def backward(self, dvalues):
+        self.dinputs = dvalues * self.binary_mask * 2.0
+"""
+
+
+def test_a_dropout_backward_bug_is_judged_under_the_rate_meaning_its_forward_follows(tmp_path):
+    """The rate drops units (the forward is right), the backward doubles: no meaning of the rate passes
+    every tensor, and the one that fails fewest (drop) is taken, so the row blames d_x, not the rate."""
+    path = tmp_path / "dropout_doubled.py"
+    path.write_text(DROPOUT_BACKWARD_DOUBLED)
+    (row,) = check_target(load_user_code(str(path), timeout=30), "layers", examples=6)
+    assert row.verdict == "failed"
+    failing = {d.tensor for o in row.outcomes for d in o.failures}
+    assert failing == {"d_x"}, (failing, row.causes)
+    assert "dropout: its rate is the probability of dropping a unit" in row.notes
+
+
 def test_a_loss_taking_the_labels_first_is_called_that_way():
     class KerasOrderLoss:
         def forward(self, y_true, y_pred):
