@@ -54,7 +54,7 @@ from ..replay import case_from_dict
 from . import cs231n
 from .conventions import apply_conventions, conventions_of
 from .loading import CallTimeout, LoadError, load_user_code  # noqa: F401
-from .run import VERDICTS, Row, Spec, check_module, rows_ok  # noqa: F401
+from .run import VERDICTS, Row, Spec, check_module, followed_variant, rows_ok  # noqa: F401
 from .target import CONVENTIONS, LayerPlan, Target, examine, specs_for  # noqa: F401
 
 if TYPE_CHECKING:   # for annotations only: crosscheck.check.worker imports this package
@@ -106,8 +106,9 @@ def rerun(replay_path: str | os.PathLike[str], module: types.ModuleType) -> Outc
     if spec is None:
         raise ValueError(f"{info['function']} is not a {info['convention']} function of this module")
     options = {"ties": info.get("ties", "note")}
-    if spec.variants:
-        options["variant"] = cs231n.pins_for_year(info.get("year")).get(spec.group, spec.variants[0].key)
+    if spec.variants:   # the variant the code follows, told as the run told it (unless the year pins it)
+        pinned = cs231n.pins_for_year(info.get("year"))
+        options["variant"] = followed_variant(spec, module, options, pinned=pinned)[0].key
     outcome = spec.run(module, case_from_dict(doc["case"]), options)
     # what the run declared (--expect, a Layer's conventions) is expected here too: one case is enough
     (judged,), _ = apply_conventions(spec, [outcome], tuple(info.get("expect") or ()))

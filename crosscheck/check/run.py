@@ -356,30 +356,36 @@ def check_spec(spec: Spec, module, examples: int = 10, seed: int = 0, ties: str 
     the variant is pinned) and checked under the one it follows."""
     options = {"ties": ties}
     if spec.variants:
-        chosen = (pinned or {}).get(spec.group)
-        variants = [v for v in spec.variants if v.key == chosen] if chosen else list(spec.variants)
-        fitting, misfits = None, []
-        for variant in variants:
-            probe = run_spec_cases(spec, module, {**options, "variant": variant.key}, examples=3, seed=seed,
-                                   stop_after=1, timeout=timeout, worker=worker)
-            if all(o.status == PASS for o in probe):
-                fitting = variant
-                break
-            misfits.append(_misfit(spec, probe))
-        # none passes (a bug beside the convention): the one that fails fewest tensors, so that the row
-        # blames the bug, not the convention (a dropout whose backward alone is wrong)
-        best = variants[misfits.index(min(misfits))] if misfits and fitting is None else variants[0]
-        variant = fitting or best
+        variant, named = followed_variant(spec, module, options, seed, pinned, timeout, worker)
         options["variant"] = variant.key
         row = judge(spec, run_spec_cases(spec, module, options, examples, seed, timeout=timeout, worker=worker,
                                          on_outcome=on_outcome), ties)
-        if (fitting is not None or variant is not variants[0]) and (variant is not spec.variants[0] or chosen):
+        if named:
             row.notes.append(variant.note)
             if row.verdict == "passed":
                 row.verdict = "passed-with-note"
         return row
     return judge(spec, run_spec_cases(spec, module, options, examples, seed, timeout=timeout, worker=worker,
                                       on_outcome=on_outcome), ties)
+
+
+def followed_variant(spec: Spec, module, options: dict, seed: int = 0, pinned: dict | None = None,
+                     timeout: float | None = None, worker=None) -> tuple[Variant, bool]:
+    """(the variant of ``spec`` the code follows, whether the row names it): the first whose probe
+    passes, or, when none does (a bug beside the convention), the one that fails fewest tensors, so
+    that the row blames the bug, not the convention (a dropout whose backward alone is wrong). A
+    variant ``pinned`` ({group: key}) is the only one tried."""
+    chosen = (pinned or {}).get(spec.group)
+    variants = [v for v in spec.variants if v.key == chosen] if chosen else list(spec.variants)
+    misfits = []
+    for variant in variants:
+        probe = run_spec_cases(spec, module, {**options, "variant": variant.key}, examples=3, seed=seed,
+                               stop_after=1, timeout=timeout, worker=worker)
+        if all(o.status == PASS for o in probe):
+            return variant, variant is not spec.variants[0] or bool(chosen)
+        misfits.append(_misfit(spec, probe))
+    best = variants[misfits.index(min(misfits))]
+    return best, best is not variants[0]
 
 
 def _misfit(spec: Spec, probe: list[Outcome]) -> int:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crosscheck.check import check_target, load_user_code
+from crosscheck.check import check_target, load_user_code, rerun
 from crosscheck.check.discovery import _op_of
 from crosscheck.check.dropout_class import examine_dropout
 from crosscheck.check.layer_access import forward_output
@@ -23,6 +23,7 @@ from crosscheck.check.loss_classes import (
     examine_loss,
 )
 from crosscheck.check.target import examine
+from crosscheck.cli import main
 
 NNFS = Path(__file__).parent / "student_files" / "nnfs"
 
@@ -335,6 +336,20 @@ def test_a_dropout_backward_bug_is_judged_under_the_rate_meaning_its_forward_fol
     failing = {d.tensor for o in row.outcomes for d in o.failures}
     assert failing == {"d_x"}, (failing, row.causes)
     assert "dropout: its rate is the probability of dropping a unit" in row.notes
+
+
+def test_a_dropout_case_replays_under_the_rate_meaning_the_run_told(tmp_path, capsys):
+    """The replay of a failing case tells the variant as the run did: it fails on d_x again, not on a
+    kept fraction read under the default meaning of the rate."""
+    path = tmp_path / "dropout_doubled.py"
+    path.write_text(DROPOUT_BACKWARD_DOUBLED)
+    assert main(["check", str(path), "--convention", "layers", "--examples", "3", "--in-process",
+                 "--report", str(tmp_path / "r")]) == 1
+    capsys.readouterr()
+    replays = sorted((tmp_path / "r" / "cases").glob("*.json"))
+    assert replays
+    outcome = rerun(str(replays[0]), load_user_code(str(path), timeout=30))
+    assert {d.tensor for d in outcome.failures} == {"d_x"}, [(d.tensor, d.note) for d in outcome.failures]
 
 
 def test_a_loss_taking_the_labels_first_is_called_that_way():
