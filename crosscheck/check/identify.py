@@ -192,9 +192,3 @@ def fit_scaled(fn, pairs) -> tuple[float, float] | None:
     if not _close(y, a * fn(b * x)) or (abs(a - 1) < 1e-6 and abs(b - 1) < 1e-6):
         return None
     return a, float(b)
-
-
-def scaled_forward(base: str, a: float, b: float):
-    """The NumPy formula of a scaled activation (the note's reference for the forward)."""
-    fn = SCALABLE[base]
-    return lambda x: a * fn(b * x)
