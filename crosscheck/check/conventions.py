@@ -243,8 +243,9 @@ def batch_factor_across_cases(outcomes: list[Outcome]) -> list[Outcome]:
         sizes = sorted({n for _, n, _ in seen})
         if len(sizes) < 2 or any(n > 1 for n in passing_n.get(tensor, ())):
             continue
-        for power, what in ((1, "N: summed where the reference averages"),
-                            (-1, "1/N: averaged where the reference sums")):
+        # neutral on which of the two sums or averages: a loss's reference averages, a layer's sums
+        for power, what in ((1, "N: a division by the batch size missing"),
+                            (-1, "1/N: a division by the batch size too many")):
             if all(_is(ratio, float(n) ** power) for _, n, ratio in seen):
                 for i, n, ratio in seen:
                     result[i] = _with_entry(result[i], tensor, {

@@ -154,6 +154,9 @@ def test_a_loss_value_alone_n_times_the_reference_across_batch_sizes_is_a_scale_
     assert row.verdict == "failed" and row.causes == {"scale-factor": 3}
     evidence = [e["evidence"] for d in row.examples["scale-factor"].failures for e in d.diagnosis]
     assert any("N times it on every failing case (batch sizes [2, 3, 5])" in text for text in evidence)
+    twice = judge(spec, [_loss_value_scaled(n, 1 / n) for n in (1, 2, 3, 5)])   # the mean divided by N again
+    evidence = [e["evidence"] for d in twice.examples["scale-factor"].failures for e in d.diagnosis]
+    assert any("a division by the batch size too many" in text for text in evidence), evidence
     constant = judge(spec, [_loss_value_scaled(n, 2.0) for n in (1, 2, 3, 5)])   # one element: no factor named
     assert constant.causes == {"unexplained": 4}
 
