@@ -6,13 +6,19 @@
     cases.py            cases limited to what a convention (or a layer's ``supports``) allows
     run.py              the run: Spec -> Row (verdict, causes, smallest examples, notes), tie rules
     causes.py           a failing case's likely causes; the row-level evidence that decides between them
+    conventions.py      conventions told from the numbers (gradients averaged over the batch), or declared
+    dependencies.py     the notes naming the user's other functions a row ran
     cs231n.py           --convention cs231n (CS231n assignment-2 functions)
     deeplearning_ai.py  --convention deeplearning-ai (Coursera "Convolutional Neural Networks: Step by Step")
+    cs231n_reference.py the template forwards whose cache the assignment fixes: each cs231n function on its own
     layer_declaration.py  crosscheck.Layer (a declared layer class), Config, the names discovery knows
     discovery.py        layer classes found without declarations (op, constructor, weights, layouts)
     layer_probe.py      a layer class run on probe sizes: its constructor's meaning, its layouts
+    layer_access.py     attribute paths, weight and activation layouts, a forward's output kept in self.output
     dense_activation.py a class with sized weights whose name says no layer op: dense + the activation its forward applies
     layers.py           --convention layers: a layer class run on its op's cases
+    loss_classes.py     loss classes told by behaviour, against TensorFlow by GradientTape
+    dropout_class.py    dropout classes judged by their own mask
     declared.py         crosscheck.Layer options checked against the op and the class they declare
     untied_bias.py      a conv with one bias per output position: TensorFlow and its own forward judge it
     scaled.py           a scaled activation declared with scale=(a, b): TensorFlow's op of b x, times a
@@ -48,7 +54,7 @@ from ..replay import case_from_dict
 from . import cs231n
 from .conventions import apply_conventions, conventions_of
 from .loading import CallTimeout, LoadError, load_user_code  # noqa: F401
-from .run import VERDICTS, Row, Spec, check_module, rows_ok  # noqa: F401
+from .run import VERDICTS, Row, Spec, check_module, followed_variant, rows_ok  # noqa: F401
 from .target import CONVENTIONS, LayerPlan, Target, examine, specs_for  # noqa: F401
 
 if TYPE_CHECKING:   # for annotations only: crosscheck.check.worker imports this package
@@ -100,8 +106,9 @@ def rerun(replay_path: str | os.PathLike[str], module: types.ModuleType) -> Outc
     if spec is None:
         raise ValueError(f"{info['function']} is not a {info['convention']} function of this module")
     options = {"ties": info.get("ties", "note")}
-    if spec.variants:
-        options["variant"] = cs231n.pins_for_year(info.get("year")).get(spec.group, spec.variants[0].key)
+    if spec.variants:   # the variant the code follows, told as the run told it (unless the year pins it)
+        pinned = cs231n.pins_for_year(info.get("year"))
+        options["variant"] = followed_variant(spec, module, options, pinned=pinned)[0].key
     outcome = spec.run(module, case_from_dict(doc["case"]), options)
     # what the run declared (--expect, a Layer's conventions) is expected here too: one case is enough
     (judged,), _ = apply_conventions(spec, [outcome], tuple(info.get("expect") or ()))

@@ -8,7 +8,8 @@ numbers show it on every case:
 * each scaled tensor equals the reference times exactly 1/N, N the case's batch size (the factor the
   scale-factor diagnosis fitted, or a one-element tensor's own ratio);
 * the group scales together: every parameter gradient of a layer (dW and db; dx may follow or not),
-  or a loss and its gradient (the mean where the reference sums, or the sum where it averages);
+  or a loss and its gradient (the sum where the reference averages: every loss reference is the batch
+  mean, so a loss 1/N times it divides by N twice, a bug);
 * the factor follows N: the cases span at least two batch sizes, and no case shows another constant
   (a batch of 1 then passes, a batch of 3 is a third). A constant factor is a bug ("scale-factor").
 
@@ -118,9 +119,12 @@ def _is_loss(reading: dict) -> bool:
 
 
 def _follows(reading: dict, declared: bool = False) -> bool:
-    """The group scales by 1/N; a loss by 1/N or, undeclared, by N (a sum where the reference averages)."""
+    """A layer's group scales by 1/N; a loss, undeclared, by N (a sum where the reference averages: a
+    loss reference is the batch mean already, so 1/N times it is averaged twice)."""
     n, f = reading["n"], reading["factor"]
-    return _is(f, 1.0 / n) or (_is_loss(reading) and not declared and _is(f, float(n)))
+    if _is_loss(reading):
+        return not declared and _is(f, float(n))
+    return _is(f, 1.0 / n)
 
 
 def batch_mean(outcomes: list[Outcome], declared: bool) -> tuple[list[Outcome], str]:
@@ -199,9 +203,6 @@ def _note(tensors: list, input_divided: bool, loss_sum: bool) -> str:
     if loss_sum:
         return (f"loss summed over the batch ({names}: N times the reference's mean, N = batch size): a "
                 "convention, not a bug")
-    if any(t in LOSS_TENSORS for t in tensors):
-        return (f"loss averaged over the batch ({names} divided by N = batch size): a convention, not "
-                "TensorFlow's sum")
     text = (f"gradients averaged over the batch ({names} divided by N = batch size): a convention, not "
             "TensorFlow's sum; a learning rate tuned for one is N times too small or large for the other")
     if input_divided:
@@ -242,8 +243,9 @@ def batch_factor_across_cases(outcomes: list[Outcome]) -> list[Outcome]:
         sizes = sorted({n for _, n, _ in seen})
         if len(sizes) < 2 or any(n > 1 for n in passing_n.get(tensor, ())):
             continue
-        for power, what in ((1, "N: summed where the reference averages"),
-                            (-1, "1/N: averaged where the reference sums")):
+        # neutral on which of the two sums or averages: a loss's reference averages, a layer's sums
+        for power, what in ((1, "N: a division by the batch size missing"),
+                            (-1, "1/N: a division by the batch size too many")):
             if all(_is(ratio, float(n) ** power) for _, n, ratio in seen):
                 for i, n, ratio in seen:
                     result[i] = _with_entry(result[i], tensor, {

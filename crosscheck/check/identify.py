@@ -14,6 +14,7 @@ shapes (4, 7) and (2, 3, 4, 5), the same values for every candidate.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,8 +38,7 @@ def _log_softmax(x):
 
 
 def _erf(x):
-    from math import erf  # deferred: only the exact GELU candidate needs it
-    return np.vectorize(erf)(x)
+    return np.vectorize(math.erf)(x)
 
 
 # registry ops with no parameter, compared as the op (TensorFlow then judges the code)
@@ -192,9 +192,3 @@ def fit_scaled(fn, pairs) -> tuple[float, float] | None:
     if not _close(y, a * fn(b * x)) or (abs(a - 1) < 1e-6 and abs(b - 1) < 1e-6):
         return None
     return a, float(b)
-
-
-def scaled_forward(base: str, a: float, b: float):
-    """The NumPy formula of a scaled activation (the note's reference for the forward)."""
-    fn = SCALABLE[base]
-    return lambda x: a * fn(b * x)

@@ -6,6 +6,7 @@ NCHW / NHWC, one example (C, H, W) / (H, W, C) / (H, W), for dense rows, columns
 from the weights it then holds, their layout."""
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
 from dataclasses import dataclass, field
@@ -139,11 +140,12 @@ def fit(cls, op: str, forward: str, first_layout: str = "NCHW", backward=None) -
                f"{', '.join(unknown[len(free):])} cannot be matched (no size of a {op} is left for it)"
     pair_default = any(isinstance(p.default, tuple) for p in parameters(cls)
                        if p.name in {n for n, f in named if f in SIZE_FIELDS})
-    errors, forward_only = [], None
+    errors, forward_only, untold = [], None, None
     ordered = sorted(probes(op), key=lambda probe: probe[0] != first_layout)
     tries = 0
     for assignment in itertools.permutations(free, len(unknown)):
         plan = named + list(zip(unknown, assignment))
+        ambiguous = "stride" in assignment and {"pad" if op == "conv2d" else "kernel"} <= set(assignment)
         for tuples in ((True,) if pair_default else (False, True)):
             make = maker(cls, plan, tuples)
             for layout, config, x, accepted in ordered:
@@ -160,6 +162,9 @@ def fit(cls, op: str, forward: str, first_layout: str = "NCHW", backward=None) -
                 if shape not in accepted:
                     continue
                 found = Fit(plan, tuples, layout, obj, config, shape, _implied(accepted[shape], plan))
+                if ambiguous and not _holds_with_another_stride(make, found, x, forward):
+                    untold = untold or found
+                    continue
                 try:
                     if backward is not None:
                         backward(obj, np.ones(shape))
@@ -167,13 +172,36 @@ def fit(cls, op: str, forward: str, first_layout: str = "NCHW", backward=None) -
                     forward_only = forward_only or found
                     continue
                 return found
-    if forward_only is not None:
-        return forward_only
+    if forward_only is not None or untold is not None:   # a stride bug: the run shows it
+        return forward_only or untold
     what = f"its constructor's parameter{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}" if unknown \
         else "its constructor"
     return (f"{what} could not be matched to a {op}'s sizes (tried "
             f"{', '.join(CANDIDATES.get(op, ())) or 'no arguments'}, as ints and as pairs, on every layout; "
             f"the first error: {errors[0] if errors else 'the output had none of the expected shapes'})")
+
+
+SPATIAL_AXES = {"NCHW": (2, 3), "NHWC": (1, 2), "CHW": (1, 2), "HWC": (0, 1), "HW": (0, 1)}
+
+
+def _holds_with_another_stride(make, found: Fit, x, forward: str) -> bool:
+    """Whether a guess holds when the stride differs from the size the probe gave it the same value
+    as (a conv's stride and pad are both 1 there, a pool's stride and window both 2): a guess that
+    swapped the two builds the same layer on the probe, and another one on the cases."""
+    conv = found.config.op == "conv2d"
+    config = dataclasses.replace(found.config, stride=2 if conv else 1)
+    axes = SPATIAL_AXES[found.layout]
+    try:
+        obj = make(config)
+        y = returning_output(obj, getattr(obj, forward))(np.array(x, copy=True))
+    except Exception:   # noqa: BLE001 - the user's code refused this guess
+        return False
+    got = tuple(np.shape(y)[a] for a in axes) if np.ndim(y) == len(found.output) else ()
+    expected = []
+    for a, k in zip(axes, config.kernel_size):
+        total_pad = found.output[a] - 1 - x.shape[a] + k if conv else 0   # the probe's stride is 1 for a conv
+        expected.append((x.shape[a] + total_pad - k) // config.stride + 1)
+    return got == tuple(expected)
 
 
 def _implied(supports: dict, plan: list) -> dict:

@@ -241,7 +241,7 @@ def examine_loss(cls, forward: str, backward: str):
                           labels_first=labels_first)
         taken = [f for f in formats if _matches(_loss_of(entry, x, _labels(kind, y, f, x.shape[1]), per), per)]
         if taken:
-            return _finish(entry, taken, x, y)
+            return _named_otherwise(_finish(entry, taken, x, y), by_name)
     if by_name is None:
         return LossProblem(name, f"{name}: its name says a loss, but its loss matches none of "
                                  f"{', '.join(WHAT.values())} on a probe (and its name does not say which)", "error")
@@ -251,6 +251,18 @@ def examine_loss(cls, forward: str, backward: str):
                       labels_first=labels_first)
     taken = [f for f in formats if _loss_of(entry, x, _labels(by_name, y, f, x.shape[1]), None) is not None]
     return _finish(entry, taken or list(formats[:1]), x, y)
+
+
+_FAMILY = {SOFTMAX_CE: "cross-entropy", CE_PROBS: "cross-entropy", BCE: BCE, MSE: MSE}
+
+
+def _named_otherwise(entry: LossEntry, by_name: str | None) -> LossEntry:
+    """``entry`` with a note when its name says another kind of loss than the one its numbers matched
+    (a cross-entropy's logits or probabilities are told by the numbers alone: no note)."""
+    if by_name is not None and _FAMILY[by_name] != _FAMILY[entry.kind]:
+        said = f"{entry.name}'s name says {WHAT[by_name]}, but its loss is {WHAT[entry.kind]}: checked as that"
+        entry.note = f"{said}; {entry.note}" if entry.note else said
+    return entry
 
 
 def _abstract(cls, forward: str) -> bool:

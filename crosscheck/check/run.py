@@ -274,9 +274,9 @@ def judge(spec: Spec, outcomes: list[Outcome], ties: str = "note", expect=()) ->
             best = row.examples.get(cause)
             if best is None or _case_size(o) < _case_size(best):
                 row.examples[cause] = o
-    first_layer = [d.note for o in judged for d in o.diffs if not d.judged and "does not compute" in d.note]
-    if first_layer:
-        row.notes.append(first_layer[0] + ": not judged")
+    # every gradient left out, each once (a first layer's input gradient, a parameter's in a self-consistency row)
+    for note in dict.fromkeys(d.note for o in judged for d in o.diffs if not d.judged and "does not compute" in d.note):
+        row.notes.append(note + ": not judged")
     if row.failing:
         row.verdict = "failed"
     elif uncallable:
@@ -356,26 +356,41 @@ def check_spec(spec: Spec, module, examples: int = 10, seed: int = 0, ties: str 
     the variant is pinned) and checked under the one it follows."""
     options = {"ties": ties}
     if spec.variants:
-        chosen = (pinned or {}).get(spec.group)
-        variants = [v for v in spec.variants if v.key == chosen] if chosen else list(spec.variants)
-        fitting = None
-        for variant in variants:
-            probe = run_spec_cases(spec, module, {**options, "variant": variant.key}, examples=3, seed=seed,
-                                   stop_after=1, timeout=timeout, worker=worker)
-            if all(o.status == PASS for o in probe):
-                fitting = variant
-                break
-        variant = fitting or variants[0]
+        variant, named = followed_variant(spec, module, options, seed, pinned, timeout, worker)
         options["variant"] = variant.key
         row = judge(spec, run_spec_cases(spec, module, options, examples, seed, timeout=timeout, worker=worker,
                                          on_outcome=on_outcome), ties)
-        if fitting is not None and (variant is not spec.variants[0] or chosen):
+        if named:
             row.notes.append(variant.note)
             if row.verdict == "passed":
                 row.verdict = "passed-with-note"
         return row
     return judge(spec, run_spec_cases(spec, module, options, examples, seed, timeout=timeout, worker=worker,
                                       on_outcome=on_outcome), ties)
+
+
+def followed_variant(spec: Spec, module, options: dict, seed: int = 0, pinned: dict | None = None,
+                     timeout: float | None = None, worker=None) -> tuple[Variant, bool]:
+    """(the variant of ``spec`` the code follows, whether the row names it): the first whose probe
+    passes, or, when none does (a bug beside the convention), the one that fails fewest tensors, so
+    that the row blames the bug, not the convention (a dropout whose backward alone is wrong). A
+    variant ``pinned`` ({group: key}) is the only one tried."""
+    chosen = (pinned or {}).get(spec.group)
+    variants = [v for v in spec.variants if v.key == chosen] if chosen else list(spec.variants)
+    misfits = []
+    for variant in variants:
+        probe = run_spec_cases(spec, module, {**options, "variant": variant.key}, examples=3, seed=seed,
+                               stop_after=1, timeout=timeout, worker=worker)
+        if all(o.status == PASS for o in probe):
+            return variant, variant is not spec.variants[0] or bool(chosen)
+        misfits.append(_misfit(spec, probe))
+    best = variants[misfits.index(min(misfits))]
+    return best, best is not variants[0]
+
+
+def _misfit(spec: Spec, probe: list[Outcome]) -> int:
+    """How badly a variant's probe fails: its failing tensors (a case that raised: every judged tensor and one)."""
+    return sum(len(o.failures) if o.status == MISMATCH else len(spec.judged) + 1 for o in probe if o.status != PASS)
 
 
 def check_module(module, specs, examples: int = 10, seed: int = 0, only=None, ties: str = "note",

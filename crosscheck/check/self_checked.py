@@ -10,7 +10,7 @@ convention: what it is, found where the user's code is imported (the check worke
     parameters  the parameter arrays of an object: ``W``/``b``-like attributes, ``params`` dicts,
                 and those of the layers it holds (``layers[0].W``), each with where its gradient is
                 found after the backward (``dW``, ``grads['W']``, a dict the backward returns)
-    run         one case: a fresh object, its forward on the case's input, its backward with the
+    run_subject one case: a fresh object, its forward on the case's input, its backward with the
                 case's random upstream gradient, every gradient against finite differences
 
 The plans that go to the command's process carry plain values only: the probed input and output

@@ -39,7 +39,7 @@ import time
 import numpy as np
 
 from ..case import IMPLEMENTATION_ERROR, MISMATCH, PASS, Case, Outcome, TensorDiff
-from ..compare import NONE_NOTE, compare
+from ..compare import compare
 from ..diagnosis import diagnose_tensor
 from ..tolerance import Tolerance, rms
 
@@ -138,11 +138,3 @@ def self_outcome(case: Case, diffs: list[TensorDiff], impl: str, notes=()) -> Ou
 
 def raised(case: Case, impl: str, message: str) -> Outcome:
     return Outcome(case, IMPLEMENTATION_ERROR, message=message, impl=impl)
-
-
-def missing_gradient_note(name: str, what: str) -> str:
-    return f"{what} does not compute d_{name}" + (" (a first layer)" if name in ("input", "x") else "")
-
-
-def none_is_missing(diff: TensorDiff) -> bool:
-    return diff.note == NONE_NOTE

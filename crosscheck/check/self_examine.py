@@ -46,7 +46,6 @@ from .self_checked import (
 )
 from .self_consistency import NO_OP_NOTE, SELF_OP, judge_gradients, self_outcome
 
-ALSO_EXAMPLES = 2          # cases of the self-consistency verdict beside TensorFlow's
 ALSO_MAX_ELEMENTS = 16     # elements per array it perturbs
 BACKWARD_SUFFIXES = ("_backward", "_grad", "_gradient", "_derivative", "_deriv", "_prime", "_backprop", "_bwd")
 BACKWARD_PREFIXES = ("d_", "grad_", "d")

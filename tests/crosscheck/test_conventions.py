@@ -110,12 +110,20 @@ def test_one_element_gradients_alone_are_no_evidence():
     assert batch_mean(outcomes, declared=False) == (outcomes, "")
 
 
-@pytest.mark.parametrize("factor, words", [(lambda n: 1 / n, "loss averaged over the batch"),
-                                           (lambda n: float(n), "loss summed over the batch")])
-def test_a_loss_and_its_gradient_scaled_together_are_a_note(factor, words):
+def test_a_loss_and_its_gradient_summed_together_are_a_note():
     spec = Spec("loss", (), None, None, ("loss", "d_x"), detect=("batch-mean",))
-    row = judge(spec, [loss_outcome(n, factor(n)) for n in (1, 2, 5)])
-    assert row.verdict == "passed-with-note" and words in row.notes[0], row.notes
+    row = judge(spec, [loss_outcome(n, float(n)) for n in (1, 2, 5)])
+    assert row.verdict == "passed-with-note" and "loss summed over the batch" in row.notes[0], row.notes
+
+
+def test_a_loss_averaged_twice_is_a_bug_not_the_convention():
+    """Every loss reference (CS231n's, the loss classes') is the batch mean already: a loss and its
+    gradient 1/N times it divide by N twice, a scale-factor bug, never "averaged over the batch"."""
+    spec = Spec("loss", (), None, None, ("loss", "d_x"), detect=("batch-mean",))
+    row = judge(spec, [loss_outcome(n, 1 / n) for n in (1, 2, 5)])
+    assert row.verdict == "failed" and "scale-factor" in row.causes and not row.notes, (row.causes, row.notes)
+    declared = Spec("loss", (), None, None, ("loss", "d_x"), conventions=("batch-mean",))
+    assert judge(declared, [loss_outcome(n, 1 / n) for n in (1, 2, 5)]).verdict == "failed"
 
 
 def test_declared_batch_mean_accepts_a_loss_the_reference_averages_and_refuses_its_sum():
@@ -146,6 +154,9 @@ def test_a_loss_value_alone_n_times_the_reference_across_batch_sizes_is_a_scale_
     assert row.verdict == "failed" and row.causes == {"scale-factor": 3}
     evidence = [e["evidence"] for d in row.examples["scale-factor"].failures for e in d.diagnosis]
     assert any("N times it on every failing case (batch sizes [2, 3, 5])" in text for text in evidence)
+    twice = judge(spec, [_loss_value_scaled(n, 1 / n) for n in (1, 2, 3, 5)])   # the mean divided by N again
+    evidence = [e["evidence"] for d in twice.examples["scale-factor"].failures for e in d.diagnosis]
+    assert any("a division by the batch size too many" in text for text in evidence), evidence
     constant = judge(spec, [_loss_value_scaled(n, 2.0) for n in (1, 2, 3, 5)])   # one element: no factor named
     assert constant.causes == {"unexplained": 4}
 

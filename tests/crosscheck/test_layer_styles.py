@@ -244,6 +244,48 @@ def test_an_unmatched_constructor_names_the_parameter_and_the_declaration_to_wri
     assert "extra" in found.message and "crosscheck.Layer(lambda c: MysteryConv(" in found.message
 
 
+
+class PadBeforeStrideConv:
+    """Names that say nothing, the pad before the stride: (in channels, filters, kernel, pad, stride)."""
+
+    def __init__(self, a, b, c, d, e):
+        self.k, self.p, self.s = c, d, e
+        self.W = np.zeros((b, a, c, c))
+
+    def forward(self, x):
+        n, _, h, w = x.shape
+        return np.zeros((n, self.W.shape[0], (h + 2 * self.p - self.k) // self.s + 1,
+                         (w + 2 * self.p - self.k) // self.s + 1))
+
+    def backward(self, d):
+        return None
+
+
+class StrideFirstPool:
+    """Names that say nothing, the stride before the window: (stride, size)."""
+
+    def __init__(self, a, b):
+        self.s, self.k = a, b
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        return np.zeros((n, c, (h - self.k) // self.s + 1, (w - self.k) // self.s + 1))
+
+    def backward(self, d):
+        return d
+
+
+def test_unknown_names_of_sizes_the_probe_gives_one_value_are_told_apart():
+    """The probe's conv has stride 1 and pad 1, its pool window 2 and stride 2: a guess that swaps
+    the two builds the same layer there, so it is tried with another stride before it is taken."""
+    conv = discover(PadBeforeStrideConv, "NCHW")
+    built = conv.make(crosscheck.check.layer_declaration.Config("conv2d", 2, 3, (3, 3), stride=2, pad=0))
+    assert (built.s, built.p) == (2, 0)
+    pool = discover(StrideFirstPool, "NCHW")
+    built = pool.make(crosscheck.check.layer_declaration.Config("max_pool2d", 2, 2, (3, 3), stride=2))
+    assert (built.k, built.s) == (3, 2)
+
+
 # ------------------------------------------------------------------------------ crosscheck.Layer validation
 
 def test_an_unknown_layer_option_lists_the_valid_ones():

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crosscheck.check import check_target, load_user_code
+from crosscheck.check import check_target, load_user_code, rerun
 from crosscheck.check.discovery import _op_of
 from crosscheck.check.dropout_class import examine_dropout
 from crosscheck.check.layer_access import forward_output
@@ -23,6 +23,7 @@ from crosscheck.check.loss_classes import (
     examine_loss,
 )
 from crosscheck.check.target import examine
+from crosscheck.cli import main
 
 NNFS = Path(__file__).parent / "student_files" / "nnfs"
 
@@ -106,6 +107,24 @@ def test_a_mean_squared_error_class_is_told_from_its_numbers_not_its_name():
 
     entry = examine_loss(Loss_Custom, "forward", "backward")
     assert (entry.kind, entry.per_sample, entry.labels) == (MSE, True, ("target",))
+
+
+
+def test_a_loss_whose_name_says_another_kind_than_it_computes_is_noted():
+    """A binary cross-entropy class computing the mean squared error is checked as that (its numbers
+    decide), and its note says the name and the loss disagree: it passes with a note, not silently."""
+    class Loss_BinaryCrossentropy:
+        def forward(self, y_pred, y_true):
+            return np.mean((y_pred - y_true) ** 2, axis=-1)
+
+        def backward(self, dvalues, y_true):
+            self.dinputs = -2 * (y_true - dvalues) / dvalues.shape[1] / len(dvalues)
+
+    entry = examine_loss(Loss_BinaryCrossentropy, "forward", "backward")
+    assert entry.kind == MSE
+    assert "name says binary cross-entropy of probabilities, but its loss is mean squared error" in entry.note
+    nnfs = _load("correct")   # the course's own classes: name and loss agree, no note
+    assert examine_loss(nnfs.Loss_CategoricalCrossentropy, "forward", "backward").note == ""
 
 
 def test_loss_classes_crosscheck_cannot_call_say_why():
@@ -287,6 +306,50 @@ def test_a_dropout_with_a_training_flag_is_also_checked_in_test_mode(tmp_path, t
     path.write_text(DROPOUT_WITH_TEST_MODE.replace("{test_scale}", test_scale))
     (row,) = check_target(load_user_code(str(path), timeout=30), "layers", examples=6)
     assert row.verdict == verdict, (row.verdict, row.causes, row.notes)
+
+
+
+DROPOUT_BACKWARD_DOUBLED = """
+import numpy as np
+
+
+class Layer_Dropout:
+    def __init__(self, rate):
+        self.rate = 1 - rate
+
+    def forward(self, inputs):
+        self.binary_mask = np.random.binomial(1, self.rate, size=inputs.shape) / self.rate
+        self.output = inputs * self.binary_mask
+
+    def backward(self, dvalues):
+        self.dinputs = dvalues * self.binary_mask * 2.0
+"""
+
+
+def test_a_dropout_backward_bug_is_judged_under_the_rate_meaning_its_forward_follows(tmp_path):
+    """The rate drops units (the forward is right), the backward doubles: no meaning of the rate passes
+    every tensor, and the one that fails fewest (drop) is taken, so the row blames d_x, not the rate."""
+    path = tmp_path / "dropout_doubled.py"
+    path.write_text(DROPOUT_BACKWARD_DOUBLED)
+    (row,) = check_target(load_user_code(str(path), timeout=30), "layers", examples=6)
+    assert row.verdict == "failed"
+    failing = {d.tensor for o in row.outcomes for d in o.failures}
+    assert failing == {"d_x"}, (failing, row.causes)
+    assert "dropout: its rate is the probability of dropping a unit" in row.notes
+
+
+def test_a_dropout_case_replays_under_the_rate_meaning_the_run_told(tmp_path, capsys):
+    """The replay of a failing case tells the variant as the run did: it fails on d_x again, not on a
+    kept fraction read under the default meaning of the rate."""
+    path = tmp_path / "dropout_doubled.py"
+    path.write_text(DROPOUT_BACKWARD_DOUBLED)
+    assert main(["check", str(path), "--convention", "layers", "--examples", "3", "--in-process",
+                 "--report", str(tmp_path / "r")]) == 1
+    capsys.readouterr()
+    replays = sorted((tmp_path / "r" / "cases").glob("*.json"))
+    assert replays
+    outcome = rerun(str(replays[0]), load_user_code(str(path), timeout=30))
+    assert {d.tensor for d in outcome.failures} == {"d_x"}, [(d.tensor, d.note) for d in outcome.failures]
 
 
 def test_a_loss_taking_the_labels_first_is_called_that_way():

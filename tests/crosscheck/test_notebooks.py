@@ -190,3 +190,12 @@ def test_cli_checks_a_notebook(tmp_path, capsys):
     verdicts = {f["name"]: f["verdict"] for f in doc["functions"]}
     assert verdicts["conv_single_step"] == verdicts["conv_backward"] == "failed"
     assert verdicts["conv_forward"] == "passed"
+
+
+def test_a_mask_holding_values_not_ones_fails():
+    """create_mask_from_window must return ones (or True) at the maximum: a mask holding the window's
+    values there (``x * (x == x.max())``) scales pool_backward's gradient, and must not pass as a mask."""
+    def check(mask):
+        return crosscheck.check({"create_mask_from_window": mask}, convention="deeplearning-ai", examples=6)
+    assert check(lambda x: x * (x == np.max(x))).rows[0].verdict == "failed"
+    assert check(lambda x: x == np.max(x)).ok and check(lambda x: (x == np.max(x)) * 1.0).ok

@@ -239,3 +239,28 @@ def test_a_float32_forward_is_judged_with_float32_steps():
     assert d.passed and d.rtol == 1e-2
     (d,) = judge_gradients(forward32, {"x": x}, {"x": dy * _sigmoid(x)}, dy, seed=0)   # the x * s' term dropped
     assert not d.passed
+
+
+FORGETS_DW = '''
+import numpy as np
+
+class Scale:
+    def __init__(self):
+        self.W = np.linspace(0.5, 2.0, 4)
+        self.b = np.zeros(4)
+    def forward(self, x):
+        self.x = x
+        return x * self.W + self.b
+    def backward(self, dout):
+        self.db = dout.reshape(-1, 4).sum(axis=0)
+'''
+
+
+def test_every_gradient_left_unjudged_is_named_in_the_row(tmp_path):
+    """A backward that leaves out the input gradient and dW: the row names both, not the first alone
+    (a missing dW under a first-layer note would pass unseen)."""
+    path = tmp_path / "forgets_dw.py"
+    path.write_text(FORGETS_DW)
+    row = check_target(load_user_code(str(path), timeout=30), "layers", examples=2)[0]
+    unjudged = " ".join(n for n in row.notes if n.endswith("not judged"))
+    assert "does not compute d_input" in unjudged and "does not compute d_W" in unjudged, row.notes
