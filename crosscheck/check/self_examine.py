@@ -68,6 +68,11 @@ class SelfEntry:
 
 # -------------------------------------------------------------------------------- layer classes
 
+# (the op a name says, an op its forward may compute instead as the same function with another
+# parameter): a class named ReLU computing a leaky relu is checked as one, with a note
+VARIANTS = {("relu", "leaky_relu"), ("relu", "relu6"), ("elu", "selu")}
+
+
 def examine_class(cls, discovered) -> object | None:
     """What to check of ``cls`` instead of ``discovered`` (discovery's Layer, or its problem), or None
     to keep ``discovered``."""
@@ -83,6 +88,9 @@ def examine_class(cls, discovered) -> object | None:
                 return None
             note = (f"its forward computes {ident.name}" if ident.named_by(cls.__name__) else
                     f"{cls.__name__}'s name says {discovered.op}, but its forward computes {ident.name}")
+            if not (ident.named_by(cls.__name__) or ident.op == discovered.op
+                    or (discovered.op, ident.op) in VARIANTS):
+                return dataclasses.replace(discovered, note=note)   # another op: judged as named, a bug (or a misnomer)
             if ident.tf_judged and ident.op in activations():
                 return dataclasses.replace(discovered, op=ident.op, note=note)
             return _entry(Subject(cls.__name__, lambda: discovered.make(Config(discovered.op)), (note,)), ident)

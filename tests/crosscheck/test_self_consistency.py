@@ -136,6 +136,16 @@ def test_a_class_named_relu_computing_leaky_relu_is_told_apart():
     assert NO_OP_NOTE in found.subject.notes
 
 
+def test_a_class_whose_forward_computes_an_unrelated_op_is_judged_as_named(tmp_path):
+    (tmp_path / "misnamed.py").write_text(
+        "import numpy as np\n\n\nclass Sigmoid:\n    def forward(self, x):\n        self.y = np.tanh(x)\n"
+        "        return self.y\n\n    def backward(self, dout):\n        return dout * (1 - self.y ** 2)\n")
+    module = load_user_code(str(tmp_path / "misnamed.py"), timeout=30)
+    found = examine_class(module.Sigmoid, discover(module.Sigmoid, "NCHW"))
+    assert isinstance(found, Layer) and found.op == "sigmoid"   # TensorFlow's sigmoid judges it: it fails
+    assert "Sigmoid's name says sigmoid, but its forward computes tanh" in found.note
+
+
 def test_a_softmax_class_is_identified_and_judged_by_tensorflow():
     module = load_user_code(str(FILES / "softmax.py"), timeout=30)
     found = examine_class(module.Softmax, discover(module.Softmax, "NCHW"))
