@@ -235,6 +235,13 @@ def run_subject(subject: Subject, case: Case, options: dict | None = None, max_e
     # no input gradient is a first layer's, unless there is nothing else to judge (starter code?)
     missing = {"input": f"{subject.name} does not compute d_input (a first layer)"} if any(
         g is not None for g in grads.values()) else {}
+    unfound = [p for p, g in grads.items() if g is None]
+    if unfound and (dx is not None or len(unfound) < len(grads)):   # some gradients, not these: where are they?
+        names = ", ".join(f"d_{p}" for p in unfound)
+        return Outcome(case, IMPLEMENTATION_ERROR, impl=subject.name, message=(
+            f"{subject.name} {CANNOT_JUDGE}its backward leaves no {names} where crosscheck looks (d{_parts(unfound[0])[-1]}, "
+            f"grads['{_parts(unfound[0])[-1]}'] or the like): a backward that computes no gradient for a parameter "
+            "cannot train it; declare where it is with crosscheck.Layer(grads=...)"))
     missing.update({p: f"{subject.name} does not compute d_{p} (no d{_parts(p)[-1]}, grads['{_parts(p)[-1]}'] "
                        "or the like after its backward)" for p in paths})
     diffs = []

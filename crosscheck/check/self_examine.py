@@ -88,8 +88,8 @@ def examine_class(cls, discovered) -> object | None:
                 return None
             note = (f"its forward computes {ident.name}" if ident.named_by(cls.__name__) else
                     f"{cls.__name__}'s name says {discovered.op}, but its forward computes {ident.name}")
-            if not (ident.named_by(cls.__name__) or ident.op == discovered.op
-                    or (discovered.op, ident.op) in VARIANTS):
+            if not (ident.named_by(cls.__name__) or ident.op == discovered.op or (discovered.op, ident.op) in VARIANTS
+                    or ident.name.startswith(f"scaled {discovered.op}:")):
                 return dataclasses.replace(discovered, note=note)   # another op: judged as named, a bug (or a misnomer)
             if ident.tf_judged and ident.op in activations():
                 return dataclasses.replace(discovered, op=ident.op, note=note)
