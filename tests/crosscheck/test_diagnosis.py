@@ -222,3 +222,12 @@ def test_a_diagonal_only_softmax_gradient_is_named_and_a_correct_one_is_not():
     outcome = run_case(case, with_gradient("softmax", 0, diagonal_only))
     assert labels_of(outcome, "d_logits") - {"arbiter"} == {"softmax-jacobian-diagonal-only"}, outcome_summary(outcome)
     assert run_case(case).status == PASS
+
+
+def test_paths_whose_tensors_are_bitwise_equal_share_one_comparison_but_keep_their_own_entries():
+    outcome = run_case(conv_case(), with_gradient("conv2d", 0, rot180_dx))
+    d_input = [d for d in outcome.diffs if d.tensor == "d_input"]
+    assert len({d.path for d in d_input}) == len(d_input) >= 3   # every path still listed with its verdict
+    assert len({id(d.worst) for d in d_input}) == len(d_input)   # own lists: a diagnosis attached to one stays there
+    assert all(not d.passed and d.mismatched == d_input[0].mismatched for d in d_input)
+    assert all("flipped-kernel" in {e["label"] for e in d.diagnosis} for d in d_input), outcome_summary(outcome)
