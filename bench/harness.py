@@ -8,8 +8,10 @@
   would inflate it; failing cases are counted apart); conv2d alone is reported too, with every path
   and ``--paths first``, the two interleaved in rounds of their own seeds;
 * the **bare-tape baseline**: one eager ``tf.GradientTape`` conv2d call (forward, input and filter
-  gradients with a random upstream gradient, results fetched), measured in the same child process;
-  each group's milliseconds per case divided by it gives a ratio that does not depend on the machine;
+  gradients with a random upstream gradient, results fetched) on a shape new to the process, as
+  drawn cases mostly are, measured in the same child process (the same call on one warm shape is
+  reported beside it); each group's milliseconds per case divided by it gives a ratio that carries
+  across machines;
 * **journaled units**: ``crosscheck run`` journals each case before TensorFlow sees it (so that a
   TensorFlow crash costs one case, crosscheck/supervision.py); conv2d and relu fuzzed with and
   without that journal, alternating in the same process: the ratio of the medians;
@@ -68,26 +70,34 @@ def vjp(op, *arrays, **params):
 '''
 
 
-def bare_tape_ms(repeats: int = 300) -> float:
-    """Median milliseconds of one eager GradientTape conv2d: x (2, 10, 10, 4), w (3, 3, 4, 8), SAME."""
+def bare_tape_ms(repeats: int = 300, fresh: bool = True) -> float:
+    """Median milliseconds of one eager GradientTape conv2d (forward, input and filter gradients with
+    a random upstream gradient, results fetched): x (2, H, W, 4), w (3, 3, 4, 8), SAME. ``fresh``:
+    every call on an (H, W) from 6 to 25 this process has not seen yet, as the cases crosscheck
+    draws mostly are (a backend's per-shape set-up included: about 1 ms with oneDNN); else the same
+    (10, 10) each time, after a warm-up."""
     import tensorflow as tf  # deferred: imports TensorFlow
     rng = np.random.default_rng(0)
-    x, w = rng.standard_normal((2, 10, 10, 4), dtype=np.float32), rng.standard_normal((3, 3, 4, 8), dtype=np.float32)
-    dy = rng.standard_normal((2, 10, 10, 8), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 4, 8), dtype=np.float32)
+    warm_ups = {(8, 8), (9, 8), (10, 10)}
+    sizes = ([hw for hw in ((h, wd) for h in range(6, 26) for wd in range(6, 26)) if hw not in warm_ups][:repeats]
+             if fresh else [(10, 10)] * repeats)
 
-    def once():
+    def once(h, wd):
+        x = rng.standard_normal((2, h, wd, 4), dtype=np.float32)
+        dy = rng.standard_normal((2, h, wd, 8), dtype=np.float32)
         xt, wt = tf.constant(x), tf.constant(w)
         with tf.GradientTape() as tape:
             tape.watch([xt, wt])
             y = tf.nn.conv2d(xt, wt, 1, "SAME")
         dx, dw = tape.gradient(y, [xt, wt], output_gradients=tf.constant(dy))
         return y.numpy(), dx.numpy(), dw.numpy()
-    for _ in range(20):
-        once()
+    for i in range(20):
+        once(8 + i % 2, 8)   # imports, eager op set-up: shapes the timed calls never use
     times = []
-    for _ in range(repeats):
+    for h, wd in sizes:
         t = time.perf_counter()
-        once()
+        once(h, wd)
         times.append(time.perf_counter() - t)
     return 1000 * statistics.median(times)
 
@@ -136,7 +146,7 @@ def fuzz_rates(examples: int, rounds: int = 4) -> dict:
     path and with --paths first are interleaved: ``rounds`` rounds, each on a seed of its own for
     both, in alternating order, so that neither runs on the other's warm caches throughout."""
     threads = limit_threads()
-    baseline = bare_tape_ms()
+    baseline, warm = bare_tape_ms(), bare_tape_ms(fresh=False)
     for op in FAMILY:
         fuzz_op(op, examples=3, dtype="float32", seed=99)   # first use of each op: imports, TF kernels
     pair: dict = {"all": [], "first": []}
@@ -149,7 +159,8 @@ def fuzz_rates(examples: int, rounds: int = 4) -> dict:
     for name, ops in op_groups().items():
         if name != "conv2d":
             groups[name] = _group(name, ops, "all", [_timed_cases(op, examples, 1, "all") for op in ops], baseline)
-    return {"bare_tape_ms": baseline, "examples_per_op": examples, "threads": threads, "groups": groups,
+    return {"bare_tape_ms": baseline, "bare_tape_warm_ms": warm, "examples_per_op": examples, "threads": threads,
+            "groups": groups,
             "journal_overhead": journal_overhead(examples)}
 
 
@@ -250,7 +261,8 @@ def targets(harness: dict, add) -> None:
 def print_harness(console, harness: dict) -> None:
     rates = harness["rates"]
     table = Table(title=f"harness: cases per second (float32, {rates['examples_per_op']} cases per op, every TF path "
-                        f"unless marked; bare-tape conv2d baseline {rates['bare_tape_ms']:.2f} ms)")
+                        f"unless marked; bare-tape conv2d baseline {rates['bare_tape_ms']:.2f} ms on fresh shapes, "
+                        f"{rates.get('bare_tape_warm_ms', float('nan')):.2f} ms on one warm shape)")
     for col in ("group", "ops", "cases", "not passing", "cases/s", "ms/case", "x bare tape"):
         table.add_column(col, justify="left" if col in ("group", "ops") else "right")
     for name, g in rates["groups"].items():

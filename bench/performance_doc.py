@@ -142,7 +142,8 @@ def harness_section(result: dict, argv: list[str]) -> str:
     harness = result["harness"]
     rates = harness["rates"]
     lines = _header("crosscheck's own speed", argv, result["machine"], result.get("tf"), HARNESS_ABOUT)
-    lines += [f"{rates['examples_per_op']} cases per op; one bare-tape conv2d call: {rates['bare_tape_ms']:.2f} ms.", "",
+    lines += [f"{rates['examples_per_op']} cases per op; one bare-tape conv2d call: {rates['bare_tape_ms']:.2f} ms on "
+              f"shapes new to the process ({rates.get('bare_tape_warm_ms', float('nan')):.2f} ms on one warm shape).", "",
               "| group | ops | cases | not passing | cases/s | ms per case | x bare tape |",
               "|---|---|---:|---:|---:|---:|---:|"]
     for name, g in rates["groups"].items():
