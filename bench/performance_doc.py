@@ -25,7 +25,9 @@ turns call by call and load hits them alike.
 NPCNN_ABOUT = """\
 npcnn, TensorFlow (CPU, inside `tf.function`, in a child process so the two never share thread
 pools), the naive CS231n loops (small shapes only) and a plain BLAS GEMM of the same size as the
-im2col conv's (its ceiling) compute the same arrays, taking turns call by call. `fwd` is the
+im2col conv's (its ceiling) compute the same arrays, taking turns call by call: before each timed
+call a 0.2 s pause lets the others' thread pools fall asleep (OpenBLAS's spin for about 0.1 s after
+their work) and one untimed call wakes the contestant's own, as in a loop of calls. `fwd` is the
 forward pass, `fwd+bwd` the forward pass and every gradient (npcnn's `vjp` and pullback,
 TensorFlow's `GradientTape`). `npcnn/TF` below 1 means npcnn is faster; `% of GEMM` is how close
 npcnn's conv or dense comes to the GEMM ceiling.

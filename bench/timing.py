@@ -27,9 +27,10 @@ def timed(fn):
     return timer
 
 
-#: Pause before each timed call so that the previous contestant's thread pools (OpenBLAS and TF both
-#: spin a while after their work ends) are asleep and do not steal cycles from the next one.
-SETTLE_S = 0.02
+#: Pause before each timed call so that the previous contestant's thread pools are asleep and do not
+#: steal cycles from the next one: OpenBLAS's threads spin for 2^28 cycles (about 0.1 s) after their
+#: work ends, and 0.02 s left TensorFlow's conv2d 1.8x slower beside a GEMM on a 2-core machine.
+SETTLE_S = 0.2
 #: Pause after the warm-up round: a first call may leave background work behind (TF traces and
 #: optimises a new tf.function; BLAS starts its threads) that would otherwise land in the first timings.
 WARMUP_PAUSE_S = 0.3
@@ -37,8 +38,9 @@ WARMUP_PAUSE_S = 0.3
 
 def round_robin(timers: dict, *, repeats: int = 15, budget_s: float = 3.0, min_runs: int = 3) -> dict:
     """Median of each timer (a callable returning ms), run in alternation: one call of each per round,
-    so that load from other processes hits every contestant alike. One warm-up round first; a
-    ``SETTLE_S`` pause (untimed) before every call."""
+    so that load from other processes hits every contestant alike. One warm-up round first; before
+    every timed call a ``SETTLE_S`` pause (the other contestants' threads asleep) and one untimed
+    call (this contestant's own threads awake, as in a user's loop of calls)."""
     for timer in timers.values():
         timer()
     time.sleep(WARMUP_PAUSE_S)
@@ -52,6 +54,7 @@ def round_robin(timers: dict, *, repeats: int = 15, budget_s: float = 3.0, min_r
     while rounds < repeats and (rounds < min_runs or time.perf_counter() - start - pauses(rounds) < budget_s):
         for name, timer in timers.items():
             time.sleep(SETTLE_S)
+            timer()   # untimed: its own thread pools awake again, as in a loop of calls (a user's run)
             times[name].append(timer())
         rounds += 1
     return {name: {"median_ms": statistics.median(t), "min_ms": min(t), "runs": len(t)} for name, t in times.items()}
