@@ -16,7 +16,8 @@ AUTO = "auto"
 FUNCTION_CONVENTIONS = {"cs231n": cs231n.SPECS, "deeplearning-ai": deeplearning_ai.SPECS}
 
 
-def _defines(module, name: str) -> bool:
+def defines(module, name: str) -> bool:
+    """Whether ``module.name`` is a callable (a module ``__getattr__`` that raises: it is not)."""
     try:
         return callable(getattr(module, name))
     except Exception:   # noqa: BLE001 - a module __getattr__ that raises: not defined
@@ -34,7 +35,7 @@ def pick_convention(module: types.ModuleType) -> tuple[str, str]:
     found = {}
     for convention, specs in FUNCTION_CONVENTIONS.items():
         names = dict.fromkeys(name for spec in specs for name in (spec.name, *spec.requires))
-        found[convention] = [name for name in names if _defines(module, name)]
+        found[convention] = [name for name in names if defines(module, name)]
     best = max(found, key=lambda c: len(found[c]))   # a tie: the first (cs231n)
     if found[best]:
         shown = ", ".join(found[best][:4]) + (f" and {len(found[best]) - 4} more" if len(found[best]) > 4 else "")

@@ -30,7 +30,7 @@ from .layer_access import (
     get_path,
 )
 from .layer_declaration import INPUT_GRAD_NAMES
-from .run import Spec, Variant
+from .run import Spec, Variant, runs_in_worker
 
 DROPOUT_OP = "dropout"
 RATE_NAMES = ("rate", "p", "drop_rate", "dropout_rate", "dropout", "drop_prob", "p_drop", "prob", "keep_prob",
@@ -91,15 +91,11 @@ def plan_fields(entry: DropoutEntry) -> dict:
             "self_check": {"test_mode": bool(entry.training)}}
 
 
-def _runs_in_worker(module, case: Case, options: dict) -> Outcome:
-    raise RuntimeError("a dropout class runs in the check worker that examined it")
-
-
 def plan_spec(plan, run=None) -> Spec:
     """Training-mode cases; with a training flag also test-mode ones (the forward must be the identity)."""
     splits = ({"mode": "train"}, {"mode": "test"}) if plan.self_check.get("test_mode") else ()
     return Spec(plan.name, (), lambda o: C.dropout_cases(o.get("mode", "train") == "train", o.get("mode")),
-                run or _runs_in_worker, ("y", "kept_fraction", "d_x"), variants=VARIANTS, group="dropout_rate",
+                run or runs_in_worker, ("y", "kept_fraction", "d_x"), variants=VARIANTS, group="dropout_rate",
                 note=NOTE, splits=splits)
 
 

@@ -36,7 +36,7 @@ from .conventions import BATCH_MEAN
 from .cs231n import label_instability
 from .layer_access import GRAD_DICTS, find_path, get_path
 from .layer_declaration import INPUT_GRAD_NAMES
-from .run import Guard, Spec, modified_outcome, outcome_of, own_diff
+from .run import Guard, Spec, modified_outcome, outcome_of, own_diff, runs_in_worker
 
 SOFTMAX_CE, CE_PROBS, BCE, MSE = ("softmax_cross_entropy", "categorical_cross_entropy", "binary_cross_entropy",
                                   "mean_squared_error")
@@ -375,16 +375,12 @@ def loss_class_cases(draw, kind: str, scale=None) -> Case:
     return Case(kind, {}, {"x": x, "y": y}, None, C.DTYPE, seed)
 
 
-def _runs_in_worker(module, case: Case, options: dict) -> Outcome:
-    raise RuntimeError("a loss class runs in the check worker that examined it")
-
-
 def plan_spec(plan, run=None) -> Spec:
     """Cases split between the label formats the forward takes and, for logits, scores of magnitude 1
     and 1000 (every run draws each)."""
     scales = (1.0, 1000.0) if plan.op == SOFTMAX_CE else (None,)
     splits = tuple({"labels": f, "scale": s} for f in plan.self_check.get("labels", ("index",)) for s in scales)
-    return Spec(plan.name, (), lambda o: loss_class_cases(plan.op, o.get("scale")), run or _runs_in_worker,
+    return Spec(plan.name, (), lambda o: loss_class_cases(plan.op, o.get("scale")), run or runs_in_worker,
                 ("loss", "d_x"), detect=(BATCH_MEAN,), note=plan.self_check.get("note", ""), splits=splits)
 
 

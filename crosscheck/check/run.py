@@ -91,6 +91,13 @@ class Spec:
     detect: tuple = ()          # conventions told from the numbers (a note, not a failure)
 
 
+def runs_in_worker(module, case: Case, options: dict) -> Outcome:
+    """The ``run`` of a Spec drawn from a plan (plain values): its cases run in the check worker that
+    examined the user's code, never here."""
+    raise RuntimeError(f"{case.op}: a case of code described by its plan runs in the check worker that examined it "
+                       "(worker=...)")
+
+
 @dataclass
 class Row:
     """The verdict on one function."""

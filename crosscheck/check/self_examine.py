@@ -30,7 +30,7 @@ from .discovery import _op_of
 from .identify import OTHER_CANDIDATES, SCALABLE, Identity, identify, outputs
 from .layer_declaration import Config, Layer, activations
 from .layers import layer_cases, layer_impl
-from .run import Spec
+from .run import Spec, runs_in_worker
 from .self_checked import (
     FORWARD_NAMES,
     FunctionPair,
@@ -317,13 +317,9 @@ def plan_fields(entry: SelfEntry) -> dict:
             "self_check": {"shapes": entry.shapes, "notes": tuple(n for n in entry.subject.notes if n)}}
 
 
-def _runs_in_worker(module, case: Case, options: dict) -> Outcome:
-    raise RuntimeError("a class judged against its own forward runs in the check worker that examined it")
-
-
 def plan_spec(plan, run=None):
     """The Spec of a self-consistency plan (its row: passed-with-note, the notes saying what judged it)."""
-    return Spec(plan.name, (), lambda o: subject_cases(plan.self_check["shapes"]), run or _runs_in_worker,
+    return Spec(plan.name, (), lambda o: subject_cases(plan.self_check["shapes"]), run or runs_in_worker,
                 ("d_input",), note="; ".join(plan.self_check.get("notes", ())), self_check="self")
 
 
@@ -339,7 +335,7 @@ def with_self_check(plan, spec, layer: Layer | None = None):
     splits = {"max_pool2d": ({"op": "max_pool2d", "tied": False},),
               "pool": ({"op": "max_pool2d", "tied": False}, {"op": "avg_pool2d", "tied": False})}.get(plan.op, ())
     own = dataclasses.replace(spec, name=f"{plan.name} (self-consistency)", run=also_run(layer) if layer else
-                              _runs_in_worker, cases=lambda o: layer_cases(plan, o), splits=splits, ties=False,
+                              runs_in_worker, cases=lambda o: layer_cases(plan, o), splits=splits, ties=False,
                               variants=())
     return dataclasses.replace(spec, note=plan.self_check.get("note", ""), self_check=own)
 

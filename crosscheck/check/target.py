@@ -20,18 +20,17 @@ from dataclasses import dataclass, field
 import numpy as np
 from hypothesis import strategies as st
 
-from ..case import Case, Outcome
 from ..registry import OPS as REGISTRY
 from . import cases as C
 from . import cs231n, declared, deeplearning_ai, dropout_class, loss_classes, scaled, self_examine, untied_bias
-from .auto_convention import AUTO, pick_convention
+from .auto_convention import AUTO, defines, pick_convention
 from .conventions import BATCH_MEAN, conventions_of
 from .discovery import (Undiscovered, assembled_at_run_time, complete, discover, layer_classes, method_names,
                         module_layout, probe_config)
 from .layer_declaration import FILTER_LAYOUTS, GRAD_KEYS, LAYOUTS, Layer, layer_ops
 from .layers import activation_run, layer_cases, layer_run
 from .notebook import skipped_cells
-from .run import Spec
+from .run import Spec, runs_in_worker
 from .self_consistency import SELF_OP
 
 CONVENTIONS = ("cs231n", "deeplearning-ai", "layers")   # and "auto": told from the module (auto_convention.py)
@@ -96,18 +95,10 @@ def _examine(module: types.ModuleType, convention: str) -> tuple[Target, list[Sp
     if convention != "layers":
         specs = convention_specs(convention)
         names = {name for spec in specs for name in (spec.name, *spec.requires)}
-        defined = frozenset(name for name in names if _defines(module, name))
+        defined = frozenset(name for name in names if defines(module, name))
         return Target(convention, defined), specs
     pairs = [_plan_and_spec(found, i) for i, found in enumerate(module_layers(module))]
     return Target(convention, layers=tuple(plan for plan, _ in pairs)), [spec for _, spec in pairs]
-
-
-def _defines(module: types.ModuleType, name: str) -> bool:
-    """Whether ``module.name`` is a callable (a module ``__getattr__`` that raises: it is not)."""
-    try:
-        return callable(getattr(module, name))
-    except Exception:
-        return False
 
 
 def specs_for(convention: str, code: types.ModuleType | Target | None = None) -> list[Spec]:
@@ -334,7 +325,7 @@ def _plain(value):
 
 def plan_spec(plan: LayerPlan, run=None, layer: Layer | None = None) -> Spec:
     """The Spec of a layer plan: its cases drawn from the plan; ``run`` the runner (None: the cases
-    run in the worker that examined the class, :func:`_runs_in_worker`). A plan with a problem is
+    run in the worker that examined the class, :func:`crosscheck.check.run.runs_in_worker`). A plan with a problem is
     an error row (``Spec.run`` None, the problem in ``group``). A plan no TensorFlow op matches is
     judged against its own forward; the others get that verdict beside TensorFlow's (``layer``: the
     adapter it runs through, in the worker)."""
@@ -349,11 +340,7 @@ def plan_spec(plan: LayerPlan, run=None, layer: Layer | None = None) -> Spec:
     op = "max_pool2d" if plan.op == "pool" else plan.op
     judged = ("y", *("d_" + a for a in REGISTRY[op].arrays))
     splits = {"max_pool2d": C.MAX_POOL_SPLITS, "pool": C.POOL_SPLITS}.get(plan.op, ())
-    spec = Spec(plan.name, (), lambda o: layer_cases(plan, o), run or _runs_in_worker, judged,
+    spec = Spec(plan.name, (), lambda o: layer_cases(plan, o), run or runs_in_worker, judged,
                 ties=plan.op in ("max_pool2d", "pool"), splits=splits, conventions=plan.conventions,
                 detect=(BATCH_MEAN,))
     return self_examine.with_self_check(plan, spec, layer)
-
-
-def _runs_in_worker(module, case: Case, options: dict) -> Outcome:
-    raise RuntimeError("a layer described by its plan runs in the check worker that examined it (worker=...)")
