@@ -33,7 +33,8 @@ from rich.console import Console
 from rich.table import Table
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from crosscheck.oracle.backend import VARIABLE, installed_version, requested
+from crosscheck.oracle.backend import (BACKENDS, EIGEN, ONEDNN, REPORTED_FEATURES, VARIABLE, cpu_flags,
+                                       default_on_this_cpu, installed_version, requested, variable_value)
 
 from . import performance_doc
 from .cases import DTYPES, OPS, forward_flops, gemm_dims, select
@@ -58,7 +59,9 @@ def machine() -> dict:
     except (OSError, StopIteration):
         pass
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    flags = cpu_flags()
     return {"cpus": os.cpu_count(), "cpu_model": model, "platform": platform.platform(),
+            "cpu_features": [f for f in REPORTED_FEATURES if f in flags], "tf_default_backend": default_on_this_cpu(),
             "python": platform.python_version(), "numpy": np.__version__, "loadavg_at_start": load,
             "blas": [{k: i.get(k) for k in ("internal_api", "version", "num_threads", "architecture")}
                      for i in threadpool_info() if i.get("user_api") == "blas"]}
@@ -74,9 +77,10 @@ class _Keep:
         return self.last
 
 
-def measure_rows(cases, dtypes, repeats: int, budget_s: float, quick: bool, tf, log) -> list[dict]:
-    """One row per case, dtype and pass: npcnn, the GEMM ceiling and TF (``tf``: a TFWorker or None)
-    timed in alternation; the naive loops (slow) timed afterwards on the same arrays."""
+def measure_rows(cases, dtypes, repeats: int, budget_s: float, quick: bool, tfs: dict, log) -> list[dict]:
+    """One row per case, dtype and pass: npcnn, the GEMM ceiling and TF on each backend (``tfs``:
+    backend -> TFWorker, the figure ``tf_<backend>``) timed in alternation; the naive loops (slow)
+    timed afterwards on the same arrays."""
     rows = []
     for case in cases:
         for dtype in dtypes:
@@ -93,8 +97,8 @@ def measure_rows(cases, dtypes, repeats: int, budget_s: float, quick: bool, tf, 
                     timers.update(npcnn_vjp=timed(ours["vjp"]), npcnn_pullback=timed(ours["pullback"]))
                 if gemm:
                     timers["gemm"] = timed(gemm[pass_])
-                if tf is not None:
-                    timers["tf"] = lambda: tf.time(case.key, dtype, pass_)
+                for backend, worker in tfs.items():
+                    timers[f"tf_{backend}"] = (lambda w=worker, key=case.key, d=dtype, p=pass_: w.time(key, d, p))
                 row.update(round_robin(timers, repeats=repeats, budget_s=budget_s))
                 if slow:
                     keep = _Keep(slow[pass_])
@@ -103,7 +107,7 @@ def measure_rows(cases, dtypes, repeats: int, budget_s: float, quick: bool, tf, 
                     row["naive_max_rel_diff"] = _naive_diff(case, ours, keep.last, pass_)
                 rows.append(row)
                 log(f"  {case.key:22s} {dtype:8s} {pass_:8s} npcnn {row['npcnn']['median_ms']:9.2f} ms"
-                    + (f"  TF {row['tf']['median_ms']:9.2f} ms" if "tf" in row else ""))
+                    + "".join(f"  TF {b} {row['tf_' + b]['median_ms']:9.2f} ms" for b in tfs))
     return rows
 
 
@@ -122,8 +126,8 @@ def _naive_diff(case, ours, naive_result, pass_) -> float:
     return max(diffs)
 
 
-def _child(module: str, args: list[str], out: Path, log) -> dict | None:
-    proc = subprocess.run([sys.executable, "-m", module, str(out), *args], cwd=ROOT, env=ENV,
+def _child(module: str, args: list[str], out: Path, log, env: dict | None = None) -> dict | None:
+    proc = subprocess.run([sys.executable, "-m", module, str(out), *args], cwd=ROOT, env=env or ENV,
                           capture_output=True, text=True)
     if proc.returncode:
         log(f"  {module} failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
@@ -134,8 +138,9 @@ def _child(module: str, args: list[str], out: Path, log) -> dict | None:
 def derive(row: dict) -> dict:
     """Ratios and throughputs from the medians."""
     ms = row["npcnn"]["median_ms"]
-    if "tf" in row:
-        row["npcnn_over_tf"] = ms / row["tf"]["median_ms"]
+    for backend in BACKENDS:
+        if f"tf_{backend}" in row:
+            row[f"npcnn_over_tf_{backend}"] = ms / row[f"tf_{backend}"]["median_ms"]
     if "naive" in row:
         row["naive_over_npcnn"] = row["naive"]["median_ms"] / ms
     if row["flops"]:
@@ -144,6 +149,14 @@ def derive(row: dict) -> dict:
         row["gemm_gflops"] = row["flops"] / row["gemm"]["median_ms"] / 1e6
         row["fraction_of_gemm"] = row["gemm"]["median_ms"] / ms
     return row
+
+
+#: npcnn's fwd+bwd time over TensorFlow's at most, per backend: conv2d (and dense: None, no target)
+CONV_LIMIT = {EIGEN: 1.0, ONEDNN: 1.5}
+#: ... and for depthwise, pooling and batch norm, on either backend
+OTHER_LIMIT = 1.5
+#: the share of the GEMM ceiling a conv2d fwd+bwd with at least 16 input channels reaches at least
+GEMM_FRACTION = 0.80
 
 
 def targets(rows, memory, harness) -> list[dict]:
@@ -157,18 +170,21 @@ def targets(rows, memory, harness) -> list[dict]:
     for r in rows:
         label = f"{r['op']}/{r['case']} {r['dtype']} {r['pass']}"
         cin = r["shapes"].get("filters", [0, 0, 0])[2]
+        fwd_row = forward.get((r["op"], r["case"], r["dtype"]))
         if r["fn"] == "conv2d" and r["pass"] == "fwd+bwd" and cin >= 16 and "fraction_of_gemm" in r:
-            add(f"conv2d fwd+bwd >= 70% of GEMM ceiling: {label}", r["fraction_of_gemm"], 0.70,
-                r["fraction_of_gemm"] >= 0.70)
+            add(f"conv2d fwd+bwd >= {GEMM_FRACTION:.0%} of GEMM ceiling: {label}", r["fraction_of_gemm"],
+                GEMM_FRACTION, r["fraction_of_gemm"] >= GEMM_FRACTION, where_the_time_goes(r, fwd_row))
         if r["case"] == "cs231n" and r["pass"] == "fwd+bwd" and "naive_over_npcnn" in r:
             add(f"CS231n fwd+bwd speed-up over naive loops: {label}", r["naive_over_npcnn"], 500,
                 r["naive_over_npcnn"] >= 500)
-        if r["pass"] == "fwd+bwd" and "npcnn_over_tf" in r:
-            # conv2d at most TF's time; depthwise, pooling and batch norm at most 1.5x
-            limit = 1.0 if r["fn"] == "conv2d" else 1.5 if r["op"] != "dense" else None
-            if limit is not None:
-                add(f"npcnn/TF: {label}", r["npcnn_over_tf"], limit, r["npcnn_over_tf"] <= limit,
-                    where_the_time_goes(r, forward.get((r["op"], r["case"], r["dtype"]))))
+        if r["pass"] != "fwd+bwd" or r["op"] == "dense":
+            continue
+        for backend in BACKENDS:
+            ratio = r.get(f"npcnn_over_tf_{backend}")
+            if ratio is not None:
+                limit = CONV_LIMIT[backend] if r["fn"] == "conv2d" else OTHER_LIMIT
+                add(f"npcnn/TF {backend}: {label}", ratio, limit, ratio <= limit,
+                    where_the_time_goes(r, fwd_row, backend))
     if memory:
         extra = memory["peak_rss_mb"] - memory["rss_before_mb"]
         # beyond the arrays it returns, one pass may hold a few chunk-sized temporaries
@@ -180,36 +196,33 @@ def targets(rows, memory, harness) -> list[dict]:
     return out
 
 
-def where_the_time_goes(row: dict, fwd_row: dict | None) -> str:
-    """A fwd+bwd row's medians split: npcnn's vjp forward and pullback (and its plain forward),
-    TF's forward and the rest of its fwd+bwd."""
+def where_the_time_goes(row: dict, fwd_row: dict | None, backend: str | None = None) -> str:
+    """A fwd+bwd row's medians split: npcnn's vjp forward and pullback (and its plain forward), the
+    GEMM ceiling's, and TF's (on ``backend``) forward and the rest of its fwd+bwd."""
     ms = lambda r, side: r[side]["median_ms"]  # noqa: E731
     parts = []
     if "npcnn_vjp" in row:
         parts.append(f"npcnn {ms(row, 'npcnn'):.1f} ms = vjp forward {ms(row, 'npcnn_vjp'):.1f} + pullback "
                      f"{ms(row, 'npcnn_pullback'):.1f}" + (f" (plain forward {ms(fwd_row, 'npcnn'):.1f})" if fwd_row else ""))
-    if "tf" in row and fwd_row and "tf" in fwd_row:
-        parts.append(f"TF {ms(row, 'tf'):.1f} ms = forward {ms(fwd_row, 'tf'):.1f} + backward "
-                     f"{ms(row, 'tf') - ms(fwd_row, 'tf'):.1f} (fwd+bwd minus fwd)")
+    if "gemm" in row:
+        parts.append(f"its three GEMMs alone {ms(row, 'gemm'):.1f} ms" +
+                     (f" (forward's {ms(fwd_row, 'gemm'):.1f})" if fwd_row and "gemm" in fwd_row else ""))
+    side = f"tf_{backend}"
+    if backend and side in row and fwd_row and side in fwd_row:
+        parts.append(f"TF {backend} {ms(row, side):.1f} ms = forward {ms(fwd_row, side):.1f} + backward "
+                     f"{ms(row, side) - ms(fwd_row, side):.1f} (fwd+bwd minus fwd)")
     return "; ".join(parts)
 
 
 def print_table(rows, isolation, memory, goals, info) -> None:
     console = Console(width=160)
-
-    def f(v, fmt):
-        return "-" if v is None else format(v, fmt)
     table = Table(title=f"npcnn benchmark: medians, {info['cpus']} CPUs ({info['cpu_model']}), "
                         f"numpy {info['numpy']}", show_lines=False)
-    for col in ("case", "dtype", "pass", "npcnn ms", "TF ms", "npcnn/TF", "naive ms", "naive/npcnn",
-                "GFLOP/s", "GEMM GFLOP/s", "% of GEMM"):
-        table.add_column(col, justify="left" if col in ("case", "dtype", "pass") else "right")
+    columns = performance_doc.columns(rows)
+    for name, _ in columns:
+        table.add_column(name, justify="left" if name in ("case", "dtype", "pass") else "right")
     for r in rows:
-        table.add_row(f"{r['op']}/{r['case']}", r["dtype"], r["pass"], f(r["npcnn"]["median_ms"], ".2f"),
-                      f(r.get("tf", {}).get("median_ms"), ".2f"), f(r.get("npcnn_over_tf"), ".2f"),
-                      f(r.get("naive", {}).get("median_ms"), ".0f"), f(r.get("naive_over_npcnn"), ".0f"),
-                      f(r.get("npcnn_gflops"), ".1f"), f(r.get("gemm_gflops"), ".1f"),
-                      f(None if "fraction_of_gemm" not in r else 100 * r["fraction_of_gemm"], ".0f"))
+        table.add_row(*(cell(r) for _, cell in columns))
     console.print(table)
     if isolation:
         for r in isolation["results"]:
@@ -236,7 +249,7 @@ def print_goals(console, goals) -> None:
     if missed:
         console.print("where the time goes, for each target missed (medians of this run):")
         for g in missed:
-            console.print(f"  {g['target']}: {g['detail']}", markup=False)
+            console.print(f"  {g['target']}: {g['detail']}", markup=False, soft_wrap=True)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -249,6 +262,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=None, help="timed runs per figure (default 15, quick 3)")
     p.add_argument("--budget", type=float, default=None, help="seconds per figure before stopping early")
     p.add_argument("--no-tf", action="store_true", help="skip TensorFlow (and the isolation check)")
+    p.add_argument("--backends", default=",".join(BACKENDS),
+                   help="TensorFlow's CPU backends to time, each in a child process of its own "
+                        f"(default {','.join(BACKENDS)}: TF_ENABLE_ONEDNN_OPTS=0 and =1)")
     p.add_argument("--no-memory", action="store_true", help="skip the N=256 peak-memory probe")
     p.add_argument("--harness", action="store_true",
                    help="measure crosscheck instead of npcnn: cases/s per op group against a bare-tape baseline, "
@@ -271,6 +287,10 @@ def parse_args(argv=None):
     unknown = sorted(set(ops) - set(OPS))
     if unknown:
         p.error(f"unknown --ops {unknown}; choose from {list(OPS)}")
+    args.backends = [] if args.no_tf else [b for b in args.backends.split(",") if b]
+    unknown = sorted(set(args.backends) - set(BACKENDS))
+    if unknown or (not args.no_tf and not args.backends):
+        p.error(f"--backends {','.join(unknown) or '(none)'}: choose from {','.join(BACKENDS)}")
     return args, ops
 
 
@@ -292,33 +312,35 @@ def main(argv=None) -> int:
     started = time.time()
     info = machine()
     log(f"{len(cases)} cases x {len(dtypes)} dtypes: npcnn, GEMM and TF (child process) in alternation")
-    tf = None if args.no_tf else TFWorker(intra=args.threads, inter=1 if args.threads else 0)
+    tfs = {b: TFWorker(intra=args.threads, inter=1 if args.threads else 0, backend=b) for b in args.backends}
     blas_limit = threadpool_limits(limits=args.threads, user_api="blas") if args.threads else None
     if args.threads:
         import npcnn  # deferred: the code under test, imported only where it is run
         npcnn.config.set_num_threads(args.threads)   # npcnn's own chunk threads (depthwise, pooling)
     try:
-        tf_config = tf.config() if tf else None
-        rows = [derive(r) for r in measure_rows(cases, dtypes, repeats, budget, args.quick, tf, log)]
+        tf_config = {b: worker.config() for b, worker in tfs.items()}
+        rows = [derive(r) for r in measure_rows(cases, dtypes, repeats, budget, args.quick, tfs, log)]
     finally:
-        if tf:
-            tf.close()
+        for worker in tfs.values():
+            worker.close()
         if blas_limit:
             blas_limit.restore_original_limits()
     isolation = memory = harness = None
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        if not (args.no_tf or args.quick):
+        if tfs and not args.quick:
             keys = [k for k in ("conv2d/cifar:float32", "max_pool2d/resnet56:float32")
                     if any(f"{r['op']}/{r['case']}:{r['dtype']}" == k for r in rows)]
+            backend = args.backends[0]
             if keys:
-                log("isolation check (npcnn and TF in one process)")
-                isolation = _child("bench.isolation", [str(args.threads), *keys], tmp / "iso.json", log)
+                log(f"isolation check (npcnn and TF {backend} in one process)")
+                isolation = _child("bench.isolation", [str(args.threads), *keys], tmp / "iso.json", log,
+                                   {**ENV, VARIABLE: variable_value(backend)})
             for r in (isolation or {}).get("results", []):
                 sep = next(x for x in rows if f"{x['op']}/{x['case']}" == r["case"] and x["dtype"] == r["dtype"]
                            and x["pass"] == "fwd+bwd")
                 r["npcnn_vs_separate"] = r["npcnn_ms"] / sep["npcnn"]["median_ms"]
-                r["tf_vs_separate"] = r["tf_ms"] / sep["tf"]["median_ms"] if "tf" in sep else float("nan")
+                r["tf_vs_separate"] = r["tf_ms"] / sep[f"tf_{backend}"]["median_ms"]
         if not (args.no_memory or args.quick):
             log("memory probe (N=256 conv fwd+bwd, child process)")
             memory = _child("bench.memory", [], tmp / "mem.json", log)
@@ -345,10 +367,10 @@ def write_results(args, argv: list[str], section: str, markdown: str, result: di
 def harness_main(args, argv: list[str], log) -> int:
     """``--harness``: crosscheck's own speed (bench/harness.py) and its targets, written to ``--out``."""
     started, info = time.time(), machine()
-    harness = run_harness(args.examples, pytest=args.pytest, log=log)
+    harness = run_harness(args.examples, pytest=args.pytest, log=log, backends=args.backends or BACKENDS)
     goals = targets([], None, harness)
     result = {"machine": info, "loadavg_at_end": os.getloadavg(), "seconds": time.time() - started,
-              "tf": harness_tf(), "harness": harness, "targets": goals}
+              "tf": harness_tf(args.backends or BACKENDS), "harness": harness, "targets": goals}
     write_results(args, argv, "harness", performance_doc.harness_section(result, argv), result, log)
     console = Console(width=160)
     print_harness(console, harness)
@@ -356,11 +378,13 @@ def harness_main(args, argv: list[str], log) -> int:
     return 0
 
 
-def harness_tf() -> dict:
-    """TensorFlow's version and the backend crosscheck's processes run (chosen as `crosscheck run` does)."""
+def harness_tf(backends) -> list[dict]:
+    """TensorFlow's version and each backend the rates were measured on; crosscheck's default for the rest."""
     value = os.environ.get(VARIABLE, "").strip()
-    return {"tf_version": installed_version(), "backend": requested(),
-            "backend_chosen_by": f"{VARIABLE}={value}" if value else "crosscheck's default"}
+    default = {"tf_version": installed_version(), "backend": requested(),
+               "backend_chosen_by": "the rest: " + (f"{VARIABLE}={value}" if value else "crosscheck's default")}
+    return [*({"tf_version": installed_version(), "backend": b, "backend_chosen_by": f"the rates: {VARIABLE}="
+               f"{variable_value(b)}"} for b in backends), default]
 
 
 if __name__ == "__main__":

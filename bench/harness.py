@@ -39,6 +39,7 @@ import numpy as np
 from rich.table import Table
 
 from crosscheck.fuzz import fuzz_op, shrink_op
+from crosscheck.oracle.backend import BACKENDS, VARIABLE, variable_value
 from crosscheck.registry import FAMILY
 from crosscheck.report.journal import Journal
 from crosscheck.supervision import Resume
@@ -204,11 +205,14 @@ def shrink_figures() -> dict:
                 "minimal_params": minimal.case.params}
 
 
-def _child(kind: str, *args) -> dict:
+def _child(kind: str, *args, backend: str | None = None) -> dict:
+    """``python -m bench.harness KIND`` in a child process, on TensorFlow's ``backend`` (None: the
+    environment's choice, else crosscheck's default)."""
+    env = ENV if backend is None else {**ENV, VARIABLE: variable_value(backend)}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "out.json")
         subprocess.run([sys.executable, "-m", "bench.harness", kind, str(out), *map(str, args)], cwd=ROOT, check=True,
-                       env=ENV)
+                       env=env)
         return json.loads(out.read_text())
 
 
@@ -219,9 +223,13 @@ def _wall(cmd: list[str]) -> dict:
             "tail": proc.stdout.strip().splitlines()[-2:] if proc.stdout.strip() else []}
 
 
-def run(examples: int = 200, pytest: bool = False, log=print) -> dict:
-    log(f"harness: cases/s per op group ({examples} cases per op) and the bare-tape baseline")
-    result = {"rates": _child("rates", examples)}
+def run(examples: int = 200, pytest: bool = False, log=print, backends=BACKENDS) -> dict:
+    """Every figure: the rates on each of TensorFlow's ``backends`` (a child process each), then
+    ``crosscheck run`` and the shrink on crosscheck's default backend."""
+    result: dict = {"rates": {}}
+    for backend in backends:
+        log(f"harness: cases/s per op group ({examples} cases per op) and the bare-tape baseline, TF {backend}")
+        result["rates"][backend] = _child("rates", examples, backend=backend)
     log("harness: default `crosscheck run`, -j 1 and -j 2")
     crosscheck_bin = str(Path(sys.executable).with_name("crosscheck"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -237,14 +245,16 @@ def run(examples: int = 200, pytest: bool = False, log=print) -> dict:
 
 
 def targets(harness: dict, add) -> None:
-    """The harness's targets, through ``add(name, value, limit, met)``."""
-    groups = harness["rates"]["groups"]
-    rate = groups["conv2d"]["cases_per_s"]
-    add("conv2d cases/s, every TF path, one process (passing cases)", rate, 200, rate >= 200)
-    rate = groups["activations"]["cases_per_s"]
-    add("element-wise (activations) cases/s, one process (passing cases)", rate, 400, rate >= 400)
-    for op, j in harness["rates"].get("journal_overhead", {}).items():
-        add(f"{op}: per-case cost with each case journaled / without", j["ratio"], 1.05, j["ratio"] <= 1.05)
+    """The harness's targets, through ``add(name, value, limit, met)``: the rates on each backend."""
+    for backend, rates in harness["rates"].items():
+        groups = rates["groups"]
+        rate = groups["conv2d"]["cases_per_s"]
+        add(f"conv2d cases/s, every TF path, one process (passing cases), TF {backend}", rate, 200, rate >= 200)
+        rate = groups["activations"]["cases_per_s"]
+        add(f"element-wise (activations) cases/s, one process (passing cases), TF {backend}", rate, 400, rate >= 400)
+        for op, j in rates.get("journal_overhead", {}).items():
+            add(f"{op}: per-case cost with each case journaled / without, TF {backend}", j["ratio"], 1.05,
+                j["ratio"] <= 1.05)
     run = harness["crosscheck_run"]
     ran = all(run[k]["returncode"] in (0, 1) for k in ("serial", "j2"))
     add("default `crosscheck run` seconds (default -j)", run["j2"]["seconds"], 60, ran and run["j2"]["seconds"] <= 60)
@@ -259,10 +269,24 @@ def targets(harness: dict, add) -> None:
 
 
 def print_harness(console, harness: dict) -> None:
-    rates = harness["rates"]
-    table = Table(title=f"harness: cases per second (float32, {rates['examples_per_op']} cases per op, every TF path "
-                        f"unless marked; bare-tape conv2d baseline {rates['bare_tape_ms']:.2f} ms on fresh shapes, "
-                        f"{rates.get('bare_tape_warm_ms', float('nan')):.2f} ms on one warm shape)")
+    for backend, rates in harness["rates"].items():
+        print_rates(console, backend, rates)
+    run = harness["crosscheck_run"]
+    console.print(f"default `crosscheck run`: -j 1 {run['serial']['seconds']:.1f} s, -j 2 {run['j2']['seconds']:.1f} s "
+                  f"(ratio {run['j2_over_serial']:.2f})")
+    s = harness["shrink"]
+    console.print(f"shrink ({s['bug']}): first failure after {s['cases_to_first_failure']} cases ({s['fuzz_s']:.1f} s) "
+                  f"at input {s['first_shapes']['input']}; minimal input {s['minimal_shapes']['input']}, filters "
+                  f"{s['minimal_shapes']['filters']} after {s['shrink_cases_tried']} cases in {s['shrink_s']:.1f} s")
+    if "pytest_n2" in harness:
+        console.print(f"pytest -n 2 (default hypothesis profile): {harness['pytest_n2']['seconds']:.1f} s, exit "
+                      f"{harness['pytest_n2']['returncode']}")
+
+
+def print_rates(console, backend: str, rates: dict) -> None:
+    table = Table(title=f"harness, TF {backend}: cases per second (float32, {rates['examples_per_op']} cases per op, "
+                        f"every TF path unless marked; bare-tape conv2d baseline {rates['bare_tape_ms']:.2f} ms on "
+                        f"fresh shapes, {rates.get('bare_tape_warm_ms', float('nan')):.2f} ms on one warm shape)")
     for col in ("group", "ops", "cases", "not passing", "cases/s", "ms/case", "x bare tape"):
         table.add_column(col, justify="left" if col in ("group", "ops") else "right")
     for name, g in rates["groups"].items():
@@ -275,16 +299,6 @@ def print_harness(console, harness: dict) -> None:
     for op, j in rates.get("journal_overhead", {}).items():
         console.print(f"journaled units, {op}: {j['journaled_s']:.2f} s with, {j['plain_s']:.2f} s without (median of "
                       f"{j['rounds']}, alternating): ratio {j['ratio']:.3f}")
-    run = harness["crosscheck_run"]
-    console.print(f"default `crosscheck run`: -j 1 {run['serial']['seconds']:.1f} s, -j 2 {run['j2']['seconds']:.1f} s "
-                  f"(ratio {run['j2_over_serial']:.2f})")
-    s = harness["shrink"]
-    console.print(f"shrink ({s['bug']}): first failure after {s['cases_to_first_failure']} cases ({s['fuzz_s']:.1f} s) "
-                  f"at input {s['first_shapes']['input']}; minimal input {s['minimal_shapes']['input']}, filters "
-                  f"{s['minimal_shapes']['filters']} after {s['shrink_cases_tried']} cases in {s['shrink_s']:.1f} s")
-    if "pytest_n2" in harness:
-        console.print(f"pytest -n 2 (default hypothesis profile): {harness['pytest_n2']['seconds']:.1f} s, exit "
-                      f"{harness['pytest_n2']['returncode']}")
 
 
 if __name__ == "__main__" and len(sys.argv) > 2:

@@ -29,8 +29,10 @@ im2col conv's (its ceiling) compute the same arrays, taking turns call by call: 
 call a 0.2 s pause lets the others' thread pools fall asleep (OpenBLAS's spin for about 0.1 s after
 their work) and one untimed call wakes the contestant's own, as in a loop of calls. `fwd` is the
 forward pass, `fwd+bwd` the forward pass and every gradient (npcnn's `vjp` and pullback,
-TensorFlow's `GradientTape`). `npcnn/TF` below 1 means npcnn is faster; `% of GEMM` is how close
-npcnn's conv or dense comes to the GEMM ceiling.
+TensorFlow's `GradientTape`). TensorFlow is timed with each of its CPU backends, Eigen's kernels
+and oneDNN's (`TF_ENABLE_ONEDNN_OPTS=0` and `=1`, one child process each), in the same rounds.
+`npcnn/TF` below 1 means npcnn is faster; `% of GEMM` is how close npcnn's conv or dense comes to
+the GEMM ceiling.
 """
 
 HARNESS_ABOUT = """\
@@ -41,6 +43,9 @@ over their own time, the others counted apart), each also as a multiple of one b
 better than the rate); conv2d with every path and with `--paths first` interleaved; the default
 `crosscheck run` with `-j 1` and `-j 2`; and the time to shrink a conv2d bug to its minimal case.
 """
+
+
+BACKEND_NAMES = {"eigen": "Eigen", "onednn": "oneDNN"}
 
 
 def _command(argv: list[str]) -> str:
@@ -61,17 +66,22 @@ def _f(value, fmt: str) -> str:
     return "-" if value is None else format(value, fmt)
 
 
-def machine_lines(info: dict, tf_config: dict | None) -> list[str]:
-    """The machine and the versions, as Markdown list items."""
-    blas = "; ".join(f"{b.get('internal_api')} {b.get('version')}, {b.get('num_threads')} threads by default"
-                     for b in info.get("blas", [])) or "unknown"
-    lines = [f"- CPU: {info.get('cpu_model') or 'unknown'}, {info.get('cpus')} cores",
-             f"- Python {info.get('python')}, NumPy {info.get('numpy')} (BLAS: {blas})"]
-    if tf_config:
-        backend = tf_config.get("backend", "unknown")
-        how = tf_config.get("backend_chosen_by", "")
-        lines.append(f"- TensorFlow {tf_config.get('tf_version')}, {backend} kernels" + (f" ({how})" if how else ""))
-    else:
+def blas_line(info: dict) -> str:
+    """NumPy's BLAS: library, version, the kernels it chose for this CPU, its default threads."""
+    return "; ".join(f"{b.get('internal_api')} {b.get('version')}, {b.get('architecture') or 'unknown'} kernels, "
+                     f"{b.get('num_threads')} threads by default" for b in info.get("blas", [])) or "unknown"
+
+
+def machine_lines(info: dict, tf_configs: list[dict] | None) -> list[str]:
+    """The machine and the versions, as Markdown list items; one TensorFlow line per backend timed."""
+    lines = [f"- CPU: {info.get('cpu_model') or 'unknown'}, {info.get('cpus')} cores"
+             + (f" ({', '.join(info['cpu_features'])})" if info.get("cpu_features") else ""),
+             f"- Python {info.get('python')}, NumPy {info.get('numpy')} (BLAS: {blas_line(info)})"]
+    for config in tf_configs or []:
+        backend = BACKEND_NAMES.get(config.get("backend"), config.get("backend", "unknown"))
+        how = config.get("backend_chosen_by", "")
+        lines.append(f"- TensorFlow {config.get('tf_version')}, {backend} kernels" + (f" ({how})" if how else ""))
+    if not tf_configs:
         lines.append("- TensorFlow: not run (`--no-tf`)")
     lines.append(f"- Platform: {info.get('platform')}")
     load = info.get("loadavg_at_start")
@@ -81,9 +91,9 @@ def machine_lines(info: dict, tf_config: dict | None) -> list[str]:
     return lines
 
 
-def _header(title: str, argv: list[str], info: dict, tf_config: dict | None, about: str) -> list[str]:
+def _header(title: str, argv: list[str], info: dict, tf_configs: list[dict] | None, about: str) -> list[str]:
     today = datetime.date.today().isoformat()
-    return [f"## {title}", "", f"Written by `{_command(argv)}` on {today}.", "", *machine_lines(info, tf_config), "",
+    return [f"## {title}", "", f"Written by `{_command(argv)}` on {today}.", "", *machine_lines(info, tf_configs), "",
             about.rstrip(), ""]
 
 
@@ -98,22 +108,43 @@ def targets_table(goals: list[dict]) -> list[str]:
     return [*lines, ""]
 
 
+def columns(rows: list[dict]) -> list[tuple]:
+    """``(header, row -> cell text)`` of the npcnn table, a TensorFlow column and ratio per backend
+    the rows were timed on (the terminal table and this file's show the same)."""
+    backends = [b for b in BACKEND_NAMES if any(f"tf_{b}" in r for r in rows)]
+    gemm = lambda r: None if "fraction_of_gemm" not in r else 100 * r["fraction_of_gemm"]  # noqa: E731
+    out = [("case", lambda r: f"{r['op']}/{r['case']}"), ("dtype", lambda r: r["dtype"]), ("pass", lambda r: r["pass"]),
+           ("npcnn ms", lambda r: _f(r["npcnn"]["median_ms"], ".2f"))]
+    for b in backends:
+        out.append((f"TF {BACKEND_NAMES[b]} ms", lambda r, b=b: _f(r.get(f"tf_{b}", {}).get("median_ms"), ".2f")))
+    for b in backends:
+        out.append((f"npcnn/TF {BACKEND_NAMES[b]}", lambda r, b=b: _f(r.get(f"npcnn_over_tf_{b}"), ".2f")))
+    return out + [("naive ms", lambda r: _f(r.get("naive", {}).get("median_ms"), ".0f")),
+                  ("naive/npcnn", lambda r: _f(r.get("naive_over_npcnn"), ".0f")),
+                  ("GFLOP/s", lambda r: _f(r.get("npcnn_gflops"), ".1f")),
+                  ("GEMM GFLOP/s", lambda r: _f(r.get("gemm_gflops"), ".1f")),
+                  ("% of GEMM", lambda r: _f(gemm(r), ".0f"))]
+
+
+def table(rows: list[dict]) -> list[str]:
+    """The npcnn table as Markdown lines."""
+    cols = columns(rows)
+    right = lambda name: name not in ("case", "dtype", "pass")  # noqa: E731
+    return ["| " + " | ".join(name for name, _ in cols) + " |",
+            "|" + "|".join("---:" if right(name) else "---" for name, _ in cols) + "|",
+            *("| " + " | ".join(cell(r) for _, cell in cols) + " |" for r in rows)]
+
+
 def npcnn_section(result: dict, argv: list[str]) -> str:
     """The ``python -m bench`` section: medians and ratios per case, dtype and pass."""
     settings = result["settings"]
-    lines = _header("npcnn against TensorFlow", argv, result["machine"], settings.get("tf"), NPCNN_ABOUT)
+    lines = _header("npcnn against TensorFlow", argv, result["machine"], list((settings.get("tf") or {}).values()),
+                    NPCNN_ABOUT)
     threads = settings["threads"]
     threads = f"{threads} (BLAS, npcnn's own threads and TensorFlow's intra-op pool)" if isinstance(threads, int) else threads
     lines += [f"Settings: {settings['repeats']} timed calls per figure at most, {settings['budget_s']:g} s per "
               f"figure at most; threads: {threads}.", "",
-              "| case | dtype | pass | npcnn ms | TF ms | npcnn/TF | naive ms | naive/npcnn | GFLOP/s | % of GEMM |",
-              "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in result["results"]:
-        gemm = None if "fraction_of_gemm" not in r else 100 * r["fraction_of_gemm"]
-        lines.append(f"| {r['op']}/{r['case']} | {r['dtype']} | {r['pass']} "
-                     f"| {r['npcnn']['median_ms']:.2f} | {_f(r.get('tf', {}).get('median_ms'), '.2f')} "
-                     f"| {_f(r.get('npcnn_over_tf'), '.2f')} | {_f(r.get('naive', {}).get('median_ms'), '.0f')} "
-                     f"| {_f(r.get('naive_over_npcnn'), '.0f')} | {_f(r.get('npcnn_gflops'), '.1f')} | {_f(gemm, '.0f')} |")
+              *table(result["results"])]
     lines += ["", "The cases (NHWC inputs, HWIO filters):", ""]
     seen = set()
     for r in result["results"]:
@@ -142,20 +173,23 @@ def npcnn_section(result: dict, argv: list[str]) -> str:
 def harness_section(result: dict, argv: list[str]) -> str:
     """The ``python -m bench --harness`` section: crosscheck's own speed."""
     harness = result["harness"]
-    rates = harness["rates"]
     lines = _header("crosscheck's own speed", argv, result["machine"], result.get("tf"), HARNESS_ABOUT)
-    lines += [f"{rates['examples_per_op']} cases per op; one bare-tape conv2d call: {rates['bare_tape_ms']:.2f} ms on "
-              f"shapes new to the process ({rates.get('bare_tape_warm_ms', float('nan')):.2f} ms on one warm shape).", "",
-              "| group | ops | cases | not passing | cases/s | ms per case | x bare tape |",
-              "|---|---|---:|---:|---:|---:|---:|"]
-    for name, g in rates["groups"].items():
-        ops = g["ops"][0] if len(g["ops"]) == 1 else ", ".join(g["ops"])
-        lines.append(f"| {name} | {ops} | {g['cases']} | {g.get('not_passing', 0)} | {g['cases_per_s']:.0f} "
-                     f"| {g['ms_per_case']:.2f} | {g['over_bare_tape']:.1f} |")
-    lines.append("")
-    for op, j in rates.get("journal_overhead", {}).items():
-        lines.append(f"- {op}, each case journaled (so that a TensorFlow crash costs one case) / not: ratio "
-                     f"{j['ratio']:.3f} (medians of {j['rounds']} alternating rounds)")
+    for backend, rates in harness["rates"].items():
+        lines += [f"TensorFlow's {BACKEND_NAMES.get(backend, backend)} kernels: {rates['examples_per_op']} cases per op; "
+                  f"one bare-tape conv2d call {rates['bare_tape_ms']:.2f} ms on shapes new to the process "
+                  f"({rates.get('bare_tape_warm_ms', float('nan')):.2f} ms on one warm shape).", "",
+                  "| group | ops | cases | not passing | cases/s | ms per case | x bare tape |",
+                  "|---|---|---:|---:|---:|---:|---:|"]
+        for name, g in rates["groups"].items():
+            ops = g["ops"][0] if len(g["ops"]) == 1 else ", ".join(g["ops"])
+            lines.append(f"| {name} | {ops} | {g['cases']} | {g.get('not_passing', 0)} | {g['cases_per_s']:.0f} "
+                         f"| {g['ms_per_case']:.2f} | {g['over_bare_tape']:.1f} |")
+        lines.append("")
+        for op, j in rates.get("journal_overhead", {}).items():
+            lines.append(f"- {op}, each case journaled (so that a TensorFlow crash costs one case) / not: ratio "
+                         f"{j['ratio']:.3f} (medians of {j['rounds']} alternating rounds)")
+        lines.append("")
+    lines += ["On crosscheck's default backend:", ""]
     run = harness["crosscheck_run"]
     lines.append(f"- default `crosscheck run`: {run['serial']['seconds']:.1f} s with `-j 1`, {run['j2']['seconds']:.1f} s "
                  f"with `-j 2`")

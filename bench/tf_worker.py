@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from crosscheck.oracle.backend import VARIABLE, in_force
+from crosscheck.oracle.backend import VARIABLE, in_force, variable_value
 
 from .cases import get_case, make_arrays, make_upstream
 
@@ -108,10 +108,14 @@ def serve(intra: int = 0, inter: int = 0) -> None:
 
 
 class TFWorker:
-    """A ``bench.tf_worker --serve`` child process: ``time(case_key, dtype, pass_) -> ms``."""
+    """A ``bench.tf_worker --serve`` child process: ``time(case_key, dtype, pass_) -> ms``.
+    ``backend`` (``eigen`` or ``onednn``) sets ``TF_ENABLE_ONEDNN_OPTS`` for it; None keeps the
+    environment's (TensorFlow's own default where it is unset)."""
 
-    def __init__(self, intra: int = 0, inter: int = 0):
+    def __init__(self, intra: int = 0, inter: int = 0, backend: str | None = None):
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+        if backend is not None:
+            env[VARIABLE] = variable_value(backend)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.tf_worker", "--serve", str(intra), str(inter)],
             cwd=Path(__file__).resolve().parent.parent, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -35,9 +35,10 @@ def test_each_pass_has_npcnn_tf_gemm_and_naive_figures(result):
     rows = {(r["case"], r["dtype"], r["pass"]): r for r in data["results"]}
     assert set(rows) == {("mnist", "float32", "fwd"), ("mnist", "float32", "fwd+bwd")}
     for row in rows.values():
-        for side in ("npcnn", "tf", "gemm", "naive"):
+        for side in ("npcnn", "tf_eigen", "tf_onednn", "gemm", "naive"):
             assert row[side]["median_ms"] > 0, side
-        assert {"npcnn_over_tf", "naive_over_npcnn", "npcnn_gflops", "gemm_gflops", "fraction_of_gemm"} <= set(row)
+        assert {"npcnn_over_tf_eigen", "npcnn_over_tf_onednn", "naive_over_npcnn", "npcnn_gflops", "gemm_gflops",
+                "fraction_of_gemm"} <= set(row)
         # the naive loops are a reference: they must compute what npcnn computes (float32 rounding only)
         assert row["naive_max_rel_diff"] < 1e-5
 
@@ -52,10 +53,17 @@ def test_the_performance_doc_names_its_command_machine_and_figures_and_keeps_the
     data, _, doc = result
     assert "Written by `python -m bench --quick --ops conv2d --dtype float32 --shapes mnist --repeats 2" in doc
     tf = data["settings"]["tf"]
-    assert tf["backend"] in ("eigen", "onednn") and f"TensorFlow {tf['tf_version']}, {tf['backend']} kernels" in doc
+    # each backend timed in a worker of its own, which reports the backend it really ran
+    assert {b: tf[b]["backend"] for b in tf} == {"eigen": "eigen", "onednn": "onednn"}
+    assert f"TensorFlow {tf['eigen']['tf_version']}, Eigen kernels (TF_ENABLE_ONEDNN_OPTS=0)" in doc
+    assert "oneDNN kernels (TF_ENABLE_ONEDNN_OPTS=1)" in doc
+    blas = data["machine"]["blas"][0]
     assert f"NumPy {data['machine']['numpy']}" in doc and f"{data['machine']['cpus']} cores" in doc
+    assert f"{blas['architecture']} kernels" in doc
+    assert "| npcnn ms | TF Eigen ms | TF oneDNN ms | npcnn/TF Eigen | npcnn/TF oneDNN |" in doc
     row = next(r for r in data["results"] if r["pass"] == "fwd+bwd")
-    assert f"| {row['npcnn']['median_ms']:.2f} | {row['tf']['median_ms']:.2f} | {row['npcnn_over_tf']:.2f} |" in doc
+    assert (f"| {row['npcnn']['median_ms']:.2f} | {row['tf_eigen']['median_ms']:.2f} | {row['tf_onednn']['median_ms']:.2f} "
+            f"| {row['npcnn_over_tf_eigen']:.2f} | {row['npcnn_over_tf_onednn']:.2f} |") in doc
     assert doc.index("<!-- bench:npcnn -->") < doc.index("<!-- bench:harness -->\nkept as it is\n")
 
 
@@ -68,8 +76,11 @@ def test_each_npcnn_tf_target_says_where_the_time_goes(result):
     data, _, _ = result
     (row,) = [r for r in data["results"] if r["pass"] == "fwd+bwd"]
     assert row["npcnn_vjp"]["median_ms"] > 0 and row["npcnn_pullback"]["median_ms"] > 0
-    (target,) = [t for t in data["targets"] if t["target"].startswith("npcnn/TF")]
-    assert "vjp forward" in target["detail"] and "pullback" in target["detail"] and "TF " in target["detail"]
+    found = {t["target"]: t for t in data["targets"] if t["target"].startswith("npcnn/TF")}
+    assert set(found) == {"npcnn/TF eigen: conv2d/mnist float32 fwd+bwd", "npcnn/TF onednn: conv2d/mnist float32 fwd+bwd"}
+    assert [t["limit"] for t in found.values()] == [1.0, 1.5]   # conv2d: at most Eigen's time, 1.5x oneDNN's
+    target = found["npcnn/TF onednn: conv2d/mnist float32 fwd+bwd"]
+    assert "vjp forward" in target["detail"] and "pullback" in target["detail"] and "TF onednn " in target["detail"]
     out = io.StringIO()
     print_goals(Console(file=out, width=200), [dict(target, met=False), dict(target, met=True, target="met one")])
     assert "where the time goes" in out.getvalue() and target["detail"] in out.getvalue()
@@ -123,7 +134,7 @@ def test_harness_groups_are_the_registry_families_and_its_targets_read_its_figur
     assert sorted(op for name, ops in groups.items() if name != "conv2d" for op in ops) == sorted(OPS)
     rates = {name: {"cases_per_s": 100.0} for name in groups}
     ran = {"returncode": 0, "seconds": 30.0}
-    harness = {"rates": {"groups": rates}, "crosscheck_run": {"serial": {**ran, "seconds": 50.0}, "j2": ran,
+    harness = {"rates": {"eigen": {"groups": rates}}, "crosscheck_run": {"serial": {**ran, "seconds": 50.0}, "j2": ran,
                                                              "j2_over_serial": 0.6},
                "shrink": {"shrink_s": 2.0, "minimal_shapes": {"input": [1, 6, 1, 1]}}}
     found = []
