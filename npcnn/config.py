@@ -1,5 +1,5 @@
 """npcnn's global settings: ``floatx()`` / ``set_floatx(dtype)``, mirroring Keras's, and
-``num_threads()`` / ``set_num_threads(n)``, the threads npcnn's element-wise kernel loops use.
+``num_threads()`` / ``set_num_threads(n)``, the threads npcnn's batch chunks run on.
 
 ``floatx`` is the dtype optimizers keep their learning rate in, as Keras 3 keeps it in a
 ``floatx`` variable (float32 by default: a float64 model's learning rate is then rounded through
@@ -42,9 +42,9 @@ def _usable_cores() -> int:
 
 
 def num_threads() -> int:
-    """How many threads the per-kernel-offset loops of depthwise conv and pooling run their batch
-    chunks on: the value set by :func:`set_num_threads`, else ``NPCNN_NUM_THREADS``, else the usable
-    cores. (NumPy's element-wise loops release the GIL; BLAS has its own pool, see threadpoolctl.)"""
+    """How many threads npcnn runs its batch chunks on (the im2col convs' GEMMs, with BLAS
+    single-threaded meanwhile; the per-kernel-offset loops of depthwise conv and pooling): the value
+    set by :func:`set_num_threads`, else ``NPCNN_NUM_THREADS``, else the usable cores."""
     if _settings["num_threads"] is not None:
         return _settings["num_threads"]
     env = os.environ.get("NPCNN_NUM_THREADS", "")

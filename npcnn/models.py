@@ -192,8 +192,8 @@ class Sequential:
     def summary(self, print_fn: Callable[[str], object] | None = None) -> str:
         """Print (rich table) and return a text table: layer, type, output shape, parameter count."""
         self._ensure_built()
-        from rich.console import Console  # deferred: rich is optional (npcnn needs NumPy only)
-        from rich.table import Table  # deferred: rich is optional (npcnn needs NumPy only)
+        from rich.console import Console  # deferred: rich is optional (npcnn does not need it)
+        from rich.table import Table  # deferred: rich is optional (npcnn does not need it)
 
         table = Table(title=f'Model: "{self.name}"')
         for col, justify in (("Layer (type)", "left"), ("Output Shape", "left"), ("Param #", "right")):
@@ -428,7 +428,7 @@ class _Progress:
 
     def __enter__(self) -> _Progress:
         if self.verbose == 1:
-            from rich.progress import (  # deferred: rich is optional (npcnn needs NumPy only)
+            from rich.progress import (  # deferred: rich is optional (npcnn does not need it)
                 BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn)
             self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                                 TimeElapsedColumn(), TextColumn("{task.fields[logs]}"))

@@ -17,8 +17,9 @@ from .._checks import (as_float_array, as_shape, check_allocation, check_rank, c
                        same_dtype, shape_to_nhwc, shown, to_nhwc)
 from .._typing import ArrayLike, PaddingArg, ShapeArg, SpatialArg
 from . import im2col
-from .im2col import CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, needs_zero_fill, pad_nhwc, window_view
-from ..parallel import map_chunks
+from .im2col import (CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, gemm_chunks, needs_zero_fill, pad_nhwc,
+                     window_view)
+from ..parallel import map_blas_chunks, map_chunks
 
 
 @dataclass(frozen=True)
@@ -125,19 +126,21 @@ def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec, keep: list | None = 
     else:
         w_mat = w.reshape(kh * kw, cg, g, og).transpose(2, 0, 1, 3).reshape(g, kh * kw * cg, og)
     per_sample = oh * ow * kh * kw * x.shape[3] * x.itemsize
-    chunks = batch_chunks(n, per_sample)
     keep = keep if keep is not None and n * per_sample <= im2col.IM2COL_BUDGET_BYTES else None
-    for chunk in chunks:
+
+    def run(chunk):
         view = window_view(xp[chunk], spec.geom)
         m = view.shape[0] * oh * ow
         if g == 1:
             cols = view.reshape(m, kh * kw * cg)
-            if keep is not None:
-                keep.append(cols)
             np.matmul(cols, w_mat, out=y[chunk].reshape(m, cout))
-        else:
-            cols = view.reshape(m, kh * kw, g, cg).transpose(2, 0, 1, 3).reshape(g, m, kh * kw * cg)
-            y[chunk] = np.matmul(cols, w_mat).transpose(1, 0, 2).reshape(view.shape[0], oh, ow, cout)
+            return cols if keep is not None else None
+        cols = view.reshape(m, kh * kw, g, cg).transpose(2, 0, 1, 3).reshape(g, m, kh * kw * cg)
+        y[chunk] = np.matmul(cols, w_mat).transpose(1, 0, 2).reshape(view.shape[0], oh, ow, cout)
+        return None
+    kept = map_blas_chunks(run, gemm_chunks(n, per_sample))
+    if keep is not None and g == 1:
+        keep.extend(kept)
     return y
 
 

@@ -20,9 +20,9 @@ from .._typing import ArrayLike, OpResult, PaddingArg, ShapeArg, SpatialArg
 from ..gradients import defvjp
 from .conv import (ConvSpec, conv2d, conv2d_forward, conv_nhwc, depthwise_conv2d, live_spec,
                    depthwise_filters_as_grouped, resolve_conv, resolve_depthwise, tiled_filter_rows, _float_args)
-from .im2col import (CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, live_offsets, needs_zero_fill, pad_nhwc,
-                     scatter_windows, window_view)
-from ..parallel import map_chunks
+from .im2col import (CACHE_BLOCK_BYTES, accumulation_order, batch_chunks, gemm_chunks, live_offsets, needs_zero_fill,
+                     pad_nhwc, scatter_windows, window_view)
+from ..parallel import map_blas_chunks, map_chunks
 
 
 #: Below this many input channels the input gradient is scattered channels-first (see scatter_windows).
@@ -41,8 +41,7 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
     og = cout // g
     if g > 1 and cg == 1:
         return _depthwise_backprop_input(w.reshape(kh, kw, g, og), dy.reshape(n, oh, ow, g, og), spec)
-    chunks = batch_chunks(n, oh * ow * kh * kw * c * dy.itemsize)
-    dx = np.empty((n, h, wd, c), dtype=dy.dtype)
+    chunks = gemm_chunks(n, oh * ow * kh * kw * c * dy.itemsize)
     # few channels: scatter (C, N, OH, OW) blocks, whose strided adds run along rows, not along C
     channels_first = g == 1 and c < SMALL_CHANNELS
     if channels_first:
@@ -52,7 +51,12 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
         w_offsets = w.reshape(kh * kw, cg, cout).transpose(0, 2, 1)
     else:
         w_mat_t = w.reshape(kh * kw, cg, g, og).transpose(2, 3, 0, 1).reshape(g, og, kh * kw * cg)
-    for chunk in chunks:
+    if channels_first and len(chunks) == 1:
+        dx = None   # the scatter's own result, a transposed view: no copy
+    else:
+        dx = np.empty((n, h, wd, c), dtype=dy.dtype)
+
+    def run(chunk):
         dyc = dy[chunk]
         nc = dyc.shape[0]
         m = nc * oh * ow
@@ -60,8 +64,8 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
             dcols = np.matmul(w_offsets, dyc.reshape(m, cout).T).reshape(kh, kw, c, nc, oh, ow)
             part = scatter_windows(lambda i, j: dcols[i, j], spec.geom, (nc, h, wd, c), dy.dtype,
                                    channels_first=True).transpose(1, 2, 3, 0)
-            if len(chunks) == 1:
-                return part  # the scatter result itself, a transposed view: no copy
+            if dx is None:
+                return part
             dx[chunk] = part
         elif g == 1:
             dcols = np.matmul(dyc.reshape(m, cout), w_offsets).reshape(kh, kw, nc, oh, ow, c)
@@ -72,6 +76,10 @@ def conv_backprop_input_nhwc(w: np.ndarray, dy: np.ndarray, spec: ConvSpec) -> n
             dcols = dcols.reshape(nc, oh, ow, kh, kw, c)
             scatter_windows(lambda i, j: dcols[:, :, :, i, j, :], spec.geom, (nc, h, wd, c), dy.dtype,
                             out=dx[chunk])
+        return None
+    parts = map_blas_chunks(run, chunks)
+    if dx is None:
+        return parts[0]
     return dx
 
 
@@ -145,23 +153,25 @@ def conv_backprop_filter_nhwc(x: np.ndarray, dy: np.ndarray, spec: ConvSpec, col
     if cols is not None:
         dy_rows = dy.reshape(-1, cout)
         bounds = np.cumsum([0] + [c.shape[0] for c in cols])
-        dw = sum(c.T @ dy_rows[a:b] for c, a, b in zip(cols, bounds[:-1], bounds[1:]))
-        return dw.reshape(kh, kw, cg, cout)
+        parts = map_blas_chunks(lambda k: cols[k].T @ dy_rows[bounds[k]:bounds[k + 1]], list(range(len(cols))))
+        return sum(parts).reshape(kh, kw, cg, cout)
     if g > 1 and cg == 1:
         dw = _depthwise_backprop_filter(x, dy.reshape(n, oh, ow, g, og), spec)
         return dw.reshape(kh, kw, 1, cout)
     xp = pad_nhwc(x, spec.geom.pads)
-    acc = np.zeros((kh * kw * cg, cout) if g == 1 else (g, kh * kw * cg, og), dtype=x.dtype)
-    for chunk in batch_chunks(n, oh * ow * kh * kw * x.shape[3] * x.itemsize):
+
+    def run(chunk):
         view = window_view(xp[chunk], spec.geom)
         m = view.shape[0] * oh * ow
         if g == 1:
-            acc += view.reshape(m, kh * kw * cg).T @ dy[chunk].reshape(m, cout)
-        else:
-            cols = view.reshape(m, kh * kw, g, cg).transpose(2, 3, 1, 0).reshape(g, kh * kw * cg, m)
-            # cols rows are ordered (cg, kh*kw) here; reorder after the GEMM
-            part = np.matmul(cols, dy[chunk].reshape(m, g, og).transpose(1, 0, 2))
-            acc += part.reshape(g, cg, kh * kw, og).transpose(0, 2, 1, 3).reshape(g, kh * kw * cg, og)
+            return view.reshape(m, kh * kw * cg).T @ dy[chunk].reshape(m, cout)
+        cols = view.reshape(m, kh * kw, g, cg).transpose(2, 3, 1, 0).reshape(g, kh * kw * cg, m)
+        # cols rows are ordered (cg, kh*kw) here; reorder after the GEMM
+        part = np.matmul(cols, dy[chunk].reshape(m, g, og).transpose(1, 0, 2))
+        return part.reshape(g, cg, kh * kw, og).transpose(0, 2, 1, 3).reshape(g, kh * kw * cg, og)
+    acc = np.zeros((kh * kw * cg, cout) if g == 1 else (g, kh * kw * cg, og), dtype=x.dtype)
+    for part in map_blas_chunks(run, gemm_chunks(n, oh * ow * kh * kw * x.shape[3] * x.itemsize)):
+        acc += part
     if g == 1:
         return acc.reshape(kh, kw, cg, cout)
     return acc.reshape(g, kh, kw, cg, og).transpose(1, 2, 3, 0, 4).reshape(kh, kw, cg, cout)

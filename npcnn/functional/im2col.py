@@ -176,6 +176,26 @@ def scatter_windows_in_chunks(per_offset, geom: WindowGeometry, x_shape, dtype) 
     return dx
 
 
+#: Below this many bytes of im2col matrix a conv's GEMM chunks are not split further for threads:
+#: threads would cost more than they save.
+PARALLEL_MIN_BYTES = 2**20
+#: The number of GEMM chunks of a larger conv is a multiple of this: equal shares for 1, 2 or 4
+#: threads, and the same chunks (the same sums, the same bits) whatever the number of threads.
+GEMM_CHUNK_MULTIPLE = 4
+
+
+def gemm_chunks(n: int, bytes_per_sample: int) -> list:
+    """:func:`batch_chunks` for the im2col convs' GEMMs, run on threads (``npcnn.parallel.map_blas_chunks``):
+    of near-equal sizes and as many as a multiple of ``GEMM_CHUNK_MULTIPLE`` (at most one sample
+    each), unless the whole matrix is under ``PARALLEL_MIN_BYTES``."""
+    chunks = batch_chunks(n, bytes_per_sample)
+    if n * bytes_per_sample < PARALLEL_MIN_BYTES:
+        return chunks
+    count = min(n, -(-len(chunks) // GEMM_CHUNK_MULTIPLE) * GEMM_CHUNK_MULTIPLE)
+    bounds = [n * k // count for k in range(count + 1)]
+    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+
+
 def batch_chunks(n: int, bytes_per_sample: int, budget: int | None = None):
     """Slices of ``range(n)`` whose im2col matrices each fit in ``budget`` bytes (at least 1 sample);
     by default the smaller of ``GEMM_BLOCK_BYTES`` and ``IM2COL_BUDGET_BYTES``."""

@@ -1,5 +1,6 @@
-"""Batch chunks on threads (npcnn.parallel): depthwise conv and pooling give the same bits whatever the
-thread count, the same as sample by sample, and still work in a forked child."""
+"""Batch chunks on threads (npcnn.parallel): the im2col convs (their GEMMs on threads with BLAS
+single-threaded), depthwise conv and pooling give the same bits whatever the thread count, the same
+as sample by sample, and still work in a forked child."""
 import os
 import threading
 import time
@@ -16,6 +17,9 @@ SAMPLE = (40, 44, 80)
 assert np.prod(SAMPLE) * 8 > CACHE_BLOCK_BYTES
 
 CASES = [
+    ("conv2d", dict(strides=1, padding="SAME"), (3, 3, SAMPLE[2], 8)),
+    ("conv2d", dict(strides=2, padding="VALID"), (3, 3, SAMPLE[2] // 2, 6)),      # two groups
+    ("conv2d", dict(strides=1, padding="SAME"), (3, 3, SAMPLE[2] // 8, 16)),      # 8 groups
     ("depthwise_conv2d", dict(strides=1, padding="SAME"), 1),
     ("depthwise_conv2d", dict(strides=2, padding="VALID", dilations=1), 2),
     ("depthwise_conv2d", dict(strides=1, padding=[[0, 0], [2, 1], [0, 3], [0, 0]], dilations=2), 1),
@@ -25,7 +29,10 @@ CASES = [
 
 
 def _arrays(op, multiplier, dtype, rng):
+    """The input (and filters: ``multiplier`` is conv2d's filter shape, depthwise's multiplier)."""
     x = rng.standard_normal((3, *SAMPLE)).astype(dtype)
+    if op == "conv2d":
+        return [x, rng.standard_normal(multiplier).astype(dtype)]
     if op == "depthwise_conv2d":
         return [x, rng.standard_normal((3, 3, SAMPLE[2], multiplier)).astype(dtype)]
     return [x]
@@ -68,9 +75,9 @@ def test_chunks_compute_what_single_samples_do(threads, op, params, multiplier):
         np.testing.assert_array_equal(ys, y[s:s + 1])
         per_sample = pullback(dy[s:s + 1])
         np.testing.assert_array_equal(per_sample[0], grads[0][s:s + 1])
-        if op == "depthwise_conv2d":
+        if len(arrays) > 1:
             per_sample_df = per_sample[1] if s == 0 else per_sample_df + per_sample[1]
-    if op == "depthwise_conv2d":
+    if len(arrays) > 1:
         np.testing.assert_allclose(grads[1], per_sample_df, rtol=1e-12, atol=1e-12)
 
 
