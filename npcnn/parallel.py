@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 from . import config
 
@@ -23,10 +24,11 @@ except ImportError:   # a dependency, but installed without it: BLAS chunks run 
 
 _PREFIX = "npcnn-chunks"
 _pools: dict[int, ThreadPoolExecutor] = {}
-_blas: dict = {}
+_blas: dict = {}      # the BLAS controller, and the single-thread limit while chunks run
+_blas_lock = threading.Lock()
 # a forked child has none of its parent's threads: an inherited pool would never run its tasks
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_pools.clear)
+    os.register_at_fork(after_in_child=lambda: (_pools.clear(), _blas.pop("inside", None), _blas.pop("limiter", None)))
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
@@ -52,6 +54,24 @@ def _blas_controller():
     return _blas["controller"]
 
 
+@contextmanager
+def _single_threaded_blas(controller):
+    """BLAS limited to one thread while any caller is inside; the first one in sets the limit, the
+    last one out restores what it found (callers on several threads would otherwise restore each
+    other's limit and could leave BLAS single-threaded for good)."""
+    with _blas_lock:
+        if _blas.get("inside", 0) == 0:
+            _blas["limiter"] = controller.limit(limits=1, user_api="blas")
+        _blas["inside"] = _blas.get("inside", 0) + 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas["inside"] -= 1
+            if _blas["inside"] == 0:
+                _blas.pop("limiter").restore_original_limits()
+
+
 def map_blas_chunks(fn, chunks: list) -> list:
     """:func:`map_chunks` for chunks that call BLAS, with BLAS single-threaded meanwhile (a
     process-wide setting: another thread's GEMM meanwhile is single-threaded too): the chunks share
@@ -60,5 +80,5 @@ def map_blas_chunks(fn, chunks: list) -> list:
     controller = _blas_controller()
     if controller is None:
         return [fn(chunk) for chunk in chunks]
-    with controller.limit(limits=1, user_api="blas"):
+    with _single_threaded_blas(controller):
         return map_chunks(fn, chunks)

@@ -131,3 +131,21 @@ def test_num_threads_reads_the_environment(monkeypatch, threads):
     assert config.num_threads() == 3
     threads(1)
     assert config.num_threads() == 1
+
+
+def test_convs_on_several_threads_leave_blas_as_they_found_it(threads):
+    """Each conv limits BLAS to one thread while its chunks run; callers on several threads at once
+    must not restore each other's limit (BLAS would stay single-threaded for good)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+    threads(2)
+    rng = np.random.default_rng(0)
+    arrays = _arrays("conv2d", CASES[0][2], "float32", rng)
+    dy = rng.standard_normal((3, *SAMPLE[:2], 8)).astype(np.float32)
+    with threadpool_limits(limits=2, user_api="blas"):
+        callers = [threading.Thread(target=lambda: [npcnn.vjp("conv2d", *arrays, **CASES[0][1])[1](dy)
+                                                    for _ in range(3)]) for _ in range(3)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join(60)
+        assert {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"} == {2}
