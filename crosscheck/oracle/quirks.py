@@ -389,10 +389,24 @@ def quirk(quirk_id: str) -> Quirk:
     return BY_ID[quirk_id]
 
 
+#: (op name, id of its OpInfo, backend) -> (the OpInfo, kept so that its id is not reused; the quirks
+#: that concern that op on that backend): attach runs for every path of every case
+_CONCERNING: dict = {}
+
+
+def _concerning(info) -> tuple:
+    key = (info.name, id(info), backend.in_force())
+    if key not in _CONCERNING:
+        _CONCERNING[key] = (info, tuple(q for q in QUIRKS if q.ops.concerns(info)
+                                        and (len(q.backends) == len(BACKENDS) or key[2] in q.backends)))
+    return _CONCERNING[key][1]
+
+
 def attach(call: Call) -> Call:
     """``call`` with the ids of the quirks that hold for it (on the backend in force): what a reference
     path or a plain TF call asks through ``call.holds``."""
-    return dataclasses.replace(call, quirks=frozenset(q.id for q in QUIRKS if q.holds_for(call)))
+    concerning = () if call.info is None else _concerning(call.info)
+    return dataclasses.replace(call, quirks=frozenset(q.id for q in concerning if q.holds_for(call)))
 
 
 def _holding(call: Call) -> list[Quirk]:
