@@ -117,10 +117,11 @@ def cases_per_example(examples: int) -> int:
 def hypothesis_examples(examples: int) -> int:
     """The hypothesis examples of a run of ``examples`` cases. Examples of several cases come with a
     few spare ones: a case that repeats one the run drew before is not checked (the first example's
-    cases are all the simplest one), and the spares' cases take the places of those skipped."""
+    cases are all the simplest one) while the draws left can still make up the run, and the spares'
+    cases take the places of those skipped."""
     per_example = cases_per_example(examples)
     needed = -(-examples // per_example)
-    return needed if per_example == 1 else needed + 1 + needed // 10
+    return needed if per_example == 1 else needed + 1 + needed // 20
 
 
 class _Repeats:
@@ -157,31 +158,45 @@ def fuzz_outcomes(strategy, check: Callable[..., Outcome], *, examples: int, see
     early when it returns True. With ``guard``, the i-th case is the unit ``seed_key#i``."""
 
     outcomes: list[Outcome] = []
-    drawn_count = [0]
+    drawn_count, draws = [0], [0]
     per_example = cases_per_example(examples)
     repeats = _Repeats() if per_example > 1 else (lambda drawn: False)
+    capacity = hypothesis_examples(examples) * per_example   # the draws of the run's examples
 
     @_seeded(seed_key, hypothesis_examples(examples), generate_only=True, afresh=per_example > 1)
     @given(data=st.data())
     def collect(data):
         for _ in range(per_example):
             drawn = data.draw(strategy)
+            draws[0] += 1
             # drawn all the same: an example draws the same number of cases whatever happens to them
-            if drawn_count[0] >= examples or (stop is not None and stop(outcomes)) or repeats(drawn):
+            if drawn_count[0] >= examples or (stop is not None and stop(outcomes)):
                 continue
+            if repeats(drawn) and capacity - draws[0] >= examples - drawn_count[0]:
+                continue   # a repeat, skipped while the draws left can still make up the run
             drawn_count[0] += 1
-            if guard is None:
-                outcome = check(drawn)
-            else:
-                outcome = guard(f"{seed_key}#{drawn_count[0]}", drawn, lambda: check(drawn))
-                if outcome is None:
-                    continue
+            try:
+                outcome = check(drawn) if guard is None else guard(f"{seed_key}#{drawn_count[0]}", drawn,
+                                                                   lambda: check(drawn))
+            except BaseException as error:
+                raised.append(error)
+                raise
+            if outcome is None:
+                continue
             outcomes.append(outcome)
             if on_outcome is not None:
                 on_outcome(outcome)
 
+    raised: list[BaseException] = []
     if examples > 0:
-        collect()
+        try:
+            collect()
+        except BaseException:
+            # hypothesis replays a raising example, and the replay skips the cases already counted:
+            # the check's own error is the one to report, not hypothesis's "unreliable" verdict
+            if raised:
+                raise raised[0] from None
+            raise
     return outcomes
 
 
@@ -291,7 +306,7 @@ def top_up_forms(op_name: str, missing: dict, *, dtype: str, seed: int, impl=Non
         for form in forms:
             with forcing({param: form}):
                 out += fuzz_op(op_name, examples=examples, dtype=dtype, seed=seed, impl=impl, paths=paths,
-                               on_outcome=on_outcome, stop=stop, key=f":{param}={form}")
+                               on_outcome=on_outcome, stop=stop, key=f":{param}={form}", guard=guard)
     return out
 
 
