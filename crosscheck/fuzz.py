@@ -224,12 +224,14 @@ def shrink_failure(strategy, check: Callable[..., Outcome], first: Outcome, *, e
     hypothesis (shapes and parameters shrink; values stay drawn from the seed), for at most
     ``budget_s`` seconds. Returns ``(case, cases tried)``; ``first`` itself when nothing smaller fails.
 
-    An example holds several cases: it ends at its first case that fails alike, so the shrinker
-    shrinks the cases before it away or to minimal ones (each checked once: a case met again takes
-    its earlier outcome) and the failing case itself."""
+    An example holds several cases (:func:`cases_per_example`). Until one fails, every case is checked
+    as :func:`fuzz_outcomes` did; from then on only the case in the place where that one was drawn
+    (the others are drawn, not checked: an example that did not fail before cannot fail there now,
+    and the choices of the cases before it shrink to the simplest), so that shrinking checks one case
+    per attempt as with one case per example. A case met again takes its earlier outcome."""
 
     kind, deadline = failure_kind(first), time.monotonic() + budget_s
-    state = {"best": first, "tried": 0}
+    state = {"best": first, "tried": 0, "place": None}
     seen: dict = {}   # fingerprint of a case -> its outcome
     per_example = cases_per_example(examples)
 
@@ -246,14 +248,18 @@ def shrink_failure(strategy, check: Callable[..., Outcome], first: Outcome, *, e
     @_seeded(seed_key, hypothesis_examples(examples), generate_only=False, afresh=per_example > 1)
     @given(data=st.data())
     def fails_alike(data):
-        for _ in range(per_example):
+        place = state["place"]
+        for i in range(per_example):
             drawn = data.draw(strategy)
             if time.monotonic() > deadline:
                 return   # out of time: hypothesis stops finding smaller failures; the best so far stands
+            if place is not None and i != place:
+                continue
             outcome = checked(drawn)
             if outcome.status in FAILING and failure_kind(outcome) == kind:
                 if case_size(outcome) < case_size(state["best"]):
                     state["best"] = outcome
+                state["place"] = i
                 raise _Fails()
 
     try:
