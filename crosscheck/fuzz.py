@@ -2,7 +2,8 @@
 
 ``crosscheck run`` (:func:`fuzz_op`), ``crosscheck.check_op`` and ``crosscheck check`` all go
 through :func:`fuzz_outcomes`: deterministic in its seed key, hypothesis only generates (no
-shrinking, no example database, no deadline), every outcome is collected and none raises.
+shrinking, no example database, no deadline), several cases per hypothesis example in runs of 20 or
+more (:func:`cases_per_example`), every outcome is collected and none raises.
 :func:`shrink_failure` then replays the same draws with hypothesis's shrinker on, to the smallest
 case that fails the same way, within a time budget.
 """
