@@ -178,7 +178,7 @@ def fuzz_outcomes(strategy, check: Callable[..., Outcome], *, examples: int, see
             drawn_count[0] += 1
             try:
                 outcome = check(drawn) if guard is None else guard(f"{seed_key}#{drawn_count[0]}", drawn,
-                                                                   lambda: check(drawn))
+                                                                   lambda drawn=drawn: check(drawn))
             except BaseException as error:
                 raised.append(error)
                 raise

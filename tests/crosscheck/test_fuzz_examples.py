@@ -5,7 +5,13 @@ from hypothesis import strategies as st
 from hypothesis.control import current_build_context
 
 from crosscheck.case import MISMATCH, PASS, Case, Outcome
-from crosscheck.fuzz import (cases_per_example, fuzz_outcomes, hypothesis_examples, shrink_failure, top_up_forms)
+from crosscheck.fuzz import (
+    cases_per_example,
+    fuzz_outcomes,
+    hypothesis_examples,
+    shrink_failure,
+    top_up_forms,
+)
 
 
 def _sized_cases(examples_seen: set | None = None):
