@@ -5,13 +5,17 @@ from hypothesis import strategies as st
 from hypothesis.control import current_build_context
 
 from crosscheck.case import MISMATCH, PASS, Case, Outcome
+from crosscheck.coverage import record
 from crosscheck.fuzz import (
     cases_per_example,
+    fuzz_op,
     fuzz_outcomes,
     hypothesis_examples,
+    record_drawn_forms,
     shrink_failure,
     top_up_forms,
 )
+from crosscheck.registry import get_op
 
 
 def _sized_cases(examples_seen: set | None = None):
@@ -84,3 +88,12 @@ def test_forced_forms_are_journaled_units():
     top_up_forms("conv2d", {"padding": ["'VALID'"]}, dtype="float32", seed=3, examples=2,
                  guard=lambda key, case, run: keys.append((key, case.params.get("padding"))))
     assert keys == [("conv2d:float32:3:padding='VALID'#1", "VALID"), ("conv2d:float32:3:padding='VALID'#2", "VALID")]
+
+
+def test_a_shard_counts_the_forms_of_exactly_the_cases_the_run_checks():
+    counted: dict = {}
+    record_drawn_forms(counted, "conv2d", examples=40, dtype="float32", seed=1)
+    checked: dict = {}
+    fuzz_op("conv2d", examples=40, dtype="float32", seed=1,
+            guard=lambda key, case, run: record(checked, get_op("conv2d"), case))   # counted, not run
+    assert counted == checked and sum(counted["forms"]["padding"].values()) == 40
