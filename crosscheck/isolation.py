@@ -6,7 +6,9 @@ or a hang in it costs one case, not the run.
                       has imported TensorFlow once (:mod:`crosscheck.forking`), so a restart after
                       a crash costs milliseconds, not a TensorFlow import
     IsolatedModule    a module proxy: ``proxy.conv2d(...)`` and ``proxy.vjp(...)`` run in the worker;
-                      a returned callable (a pullback) stays there and is called through a handle
+                      a returned callable (a pullback) stays there and is called through a handle;
+                      ``proxy.call_case(...)`` runs one case's forward, vjp and pullback there on
+                      one request (:mod:`crosscheck.impl_calls`)
     WorkerCrash       the worker died during a call (the signal or exit status says how)
     WorkerTimeout     a call did not return within the time limit (the worker is killed)
 
@@ -46,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from . import forking
-from .isolation_worker import FAULT_FILE, HANDLE, OWNER_PID, serve
+from .isolation_worker import FAULT_FILE, HANDLE, OWNER_PID, PROGRESS, serve
 from .returned import NotPlain, loads_plain
 
 #: seconds one call of the code under test may take before its worker is stopped (--timeout)
@@ -180,16 +182,19 @@ class Worker:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def request(self, message: tuple, timeout: float | None = None):
+    def request(self, message: tuple, timeout: float | None = None, on_progress=None):
+        """The answer to ``message``. A request that makes several calls of the code under test
+        (``"case"``) sends a PROGRESS note as each later call begins: ``on_progress(its payload)``,
+        and the time limit starts again, so that it stays one per call."""
         if not self.alive():
             self.start()
         try:
             self.writer.send(message)
         except (BrokenPipeError, EOFError, OSError):
             self._died("sending the case")
-        return self._receive(self.timeout if timeout is None else timeout, "the call")
+        return self._receive(self.timeout if timeout is None else timeout, "the call", on_progress)
 
-    def _receive(self, timeout, what: str):
+    def _receive(self, timeout, what: str, on_progress=None):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -203,9 +208,14 @@ class Worker:
                 except (EOFError, OSError):
                     self._died(what)
                 try:
-                    return loads_plain(data)
+                    reply = loads_plain(data)
                 except NotPlain as exc:
                     return ("raise", "TypeError", str(exc), f"TypeError: {exc}\n")
+                if on_progress is None or not (isinstance(reply, tuple) and reply[:1] == (PROGRESS,)):
+                    return reply
+                on_progress(reply[1])
+                deadline = None if timeout is None else time.monotonic() + timeout
+                continue
             self.peak_memory = max(self.peak_memory, peak_memory(self.process.pid))
             if not self.alive():
                 self._died(what)
@@ -302,6 +312,19 @@ class IsolatedModule:
         fn = RemoteFunction(self._worker, attr)
         fn.__signature__ = _signature(self._defaults[attr])
         return fn
+
+    def call_case(self, plan, arrays: dict, params: dict, dy, result) -> None:
+        """Run :func:`crosscheck.impl_calls.record_calls` in the worker on one request (each call of
+        the code under test within this proxy's time limit) and fill ``result`` (an ImplResult)
+        with what it recorded there. A crash or a timeout raises WorkerCrash / WorkerTimeout, with
+        ``result.modified`` naming the inputs written before the call that did not return."""
+        def progress(modified):
+            result.modified[:] = modified
+        reply = self._worker.request(("case", plan, arrays, params, dy), on_progress=progress)
+        if reply[0] == "raise":
+            raise rebuild_exception(*reply[1:])
+        for name, value in reply[1].items():
+            setattr(result, name, value)
 
     def close(self):
         self._worker.close()

@@ -7,7 +7,11 @@ after a timeout, a crash or at the end, and a watchdog thread here kills it when
 A fatal signal (segfault, abort) writes the Python traceback of the code under test to the file the
 caller named (``faulthandler``), which the caller puts into the crash's outcome.
 
-Everything sent back is plain data (:func:`crosscheck.returned.plain`): the caller never unpickles
+A ``"case"`` request runs one case's calls here (:func:`crosscheck.impl_calls.record_calls`: the
+op function, the vjp, the pullback) and answers once, with everything the caller's ImplResult
+needs; before the vjp's and the pullback's calls a ``PROGRESS`` note (the inputs written so far)
+tells the caller that a new call begins, so that its time limit stays one per call. Everything
+sent back is plain data (:func:`crosscheck.returned.plain`): the caller never unpickles
 an object of the code under test's classes. ``SystemExit`` and ``KeyboardInterrupt`` raised by the
 code under test are answers like any other exception: its traceback goes into the outcome.
 """
@@ -27,12 +31,15 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
+from .impl_calls import ImplResult, record_calls
 from .returned import plain
 from .tf_import import lean
 from .threads import limit_blas_threads
 from .tracebacks import builtin_base, call_mismatch, user_traceback
 
 HANDLE = "crosscheck-isolation-handle"
+#: the first item of a note sent while a "case" request runs: a call of the code under test begins
+PROGRESS = "crosscheck-isolation-progress"
 #: environment variables the caller sets: its pid (the watchdog's), the faulthandler file
 OWNER_PID, FAULT_FILE = "CROSSCHECK_WORKER_OWNER", "CROSSCHECK_WORKER_FAULTS"
 
@@ -59,6 +66,7 @@ def serve(inbox: Connection, outbox: Connection) -> None:
         friendly = type(exc).__name__ == "LoadError" or _is_missing_target(exc, setup)   # the message says all
         outbox.send(("failed", str(exc) if friendly else user_traceback(exc)))
         return
+    state.setdefault("outbox", outbox)
     outbox.send(("ready", state["info"]))
     while True:
         try:
@@ -174,6 +182,8 @@ def _answer(state: dict, message: tuple):
     try:
         if message[0] == "call":
             return _call(state, *message[1:])
+        if message[0] == "case" and state["kind"] == "module":
+            return _case(state, *message[1:])
         if "answer" in state:
             return state["answer"](state, message)
         raise ValueError(f"unknown request {message[0]!r}")
@@ -217,6 +227,22 @@ def _call(state: dict, target, args, kwargs):
     if isinstance(target, str):
         state["outputs"].update(_array_leaves(result, encoded))
     return ("ok", encoded, writebacks, outputs_written)
+
+
+def _case(state: dict, plan, arrays: dict, params: dict, dy) -> tuple:
+    """One case's calls (:func:`crosscheck.impl_calls.record_calls`) on one request: ``("ok", the
+    ImplResult's fields)``, the code under test's exception (SystemExit, KeyboardInterrupt included)
+    as its ``error``, as in crosscheck's process."""
+    state["handles"].clear()      # earlier pullbacks are done with
+    state["outputs"].clear()
+    result = ImplResult()
+    outbox = state["outbox"]
+    try:
+        record_calls(plan, arrays, params, dy, state["module"], result,
+                     starting=lambda: outbox.send((PROGRESS, list(result.modified))))
+    except BaseException as exc:   # noqa: BLE001 - SystemExit, KeyboardInterrupt included: the code under test's
+        result.error = user_traceback(exc)
+    return ("ok", vars(result))
 
 
 def _pickled(answer: tuple) -> bytes:
