@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from crosscheck import isolation
-from crosscheck.case import IMPLEMENTATION_CRASH, Case
+from crosscheck.case import IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT, Case
 from crosscheck.implementation import call_impl, load_impl
 from crosscheck.registry import get_op
 
@@ -36,20 +36,26 @@ def leaky_relu(features):               # lacks the parameter alpha
 
 
 def relu(features):
-    time.sleep(SLEEP)
+    _slow(features)
     return np.maximum(features, 0)
 
 
 SLEEP = 0.0
 
 
+def _slow(x):                           # each call of a batch of 2 sleeps SLEEP s; a pullback of 3 hangs
+    time.sleep(SLEEP if len(x) == 2 else 0.0)
+
+
 def vjp(op, *arrays, **params):
     if op == "relu":
-        time.sleep(SLEEP)
+        _slow(arrays[0])
         y, pullback = _vjp(op, *arrays, **params)
 
         def slow_pullback(dy):
-            time.sleep(SLEEP)
+            _slow(dy)
+            if len(dy) == 3:
+                time.sleep(600)
             return pullback(dy)
         return y, slow_pullback
     if op == "log_softmax":
@@ -147,13 +153,16 @@ def test_a_crash_keeps_the_inputs_written_before_it_and_the_next_case_runs(modul
 
 
 def test_each_call_keeps_its_own_time_limit(module_name, tmp_path):
-    # three calls of 0.8 s under a limit of 1.2 s per call: 2.4 s for the case, and no timeout
+    # three calls of 0.8 s under a limit of 1.2 s per call: 2.4 s for the case, and no timeout;
+    # a pullback that hangs is still stopped
     path = tmp_path / "one_request_impl.py"
     path.write_text(path.read_text().replace("SLEEP = 0.0", "SLEEP = 0.8"))
     proxy = load_impl(module_name, isolated=True, timeout=1.2)
     try:
         result = call_impl(get_op("relu"), _case("relu"), proxy)
+        hung = call_impl(get_op("relu"), _case("relu", shape=(3, 2)), proxy)
     finally:
         proxy.close()
     assert not result.error and not result.stopped
     assert set(result.tensors) == {"y", "vjp:y", "d_features"}
+    assert hung.stopped == IMPLEMENTATION_TIMEOUT and "did not finish within 1.2 s" in hung.error
