@@ -2,7 +2,8 @@
 
 :func:`record_calls` calls the op function (the forward), ``vjp`` and the pullback it returned, each
 on fresh copies of the case's arrays, parameters and ``dy``, and records in an :class:`ImplResult`
-what came back (made plain, :func:`crosscheck.returned.plain`) and which copies were written to. It
+what came back (made plain, :func:`crosscheck.returned.plain`; a returned callable as a Foreign
+record of what it is) and which copies were written to. It
 runs wherever the code under test runs: in crosscheck's process (``--in-process``,
 :func:`crosscheck.implementation.call_impl`) or in the worker process
 (:mod:`crosscheck.isolation_worker`), which runs the whole case on one request and sends the
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .case import VJP_Y
-from .returned import judge, plain
+from .returned import described, judge, plain
 from .tracebacks import ConventionError, call_mismatch
 
 #: what ``modified`` names when the pullback wrote into the forward output the vjp had returned
@@ -74,7 +75,7 @@ def record_calls(plan: CallPlan, arrays: dict, params: dict, dy, module, result:
     vjp's and the pullback's calls (the worker tells its caller that a new call begins)."""
     fn = getattr(module, plan.name)
     arrays_in, params_in = _copies(arrays, params)
-    out = plain(_call(fn, (), {**arrays_in, **params_in}))
+    out = plain(_call(fn, (), {**arrays_in, **params_in}), described)
     _record_modified(result, arrays, params, arrays_in, params_in)
     outputs = out if len(plan.outputs) > 1 and isinstance(out, (tuple, list)) else (out,)
     result.tensors.update(zip(plan.outputs, outputs))
@@ -88,7 +89,7 @@ def record_calls(plan: CallPlan, arrays: dict, params: dict, dy, module, result:
     if not (isinstance(returned, (tuple, list)) and len(returned) == 2 and callable(returned[1])):
         raise ConventionError(f"vjp returned {_what(returned)}, not a pair (y, pullback)")
     y_returned, pullback = returned
-    y = result.tensors[VJP_Y] = plain(y_returned)   # as returned: a later write into it is found below
+    y = result.tensors[VJP_Y] = plain(y_returned, described)   # as returned: a later write into it is found below
     y_shape = np.shape(judge(y)[0])
     if y_shape != dy.shape:
         result.not_judged = (f"the forward output has shape {tuple(y_shape)}, TensorFlow's has "
@@ -98,7 +99,7 @@ def record_calls(plan: CallPlan, arrays: dict, params: dict, dy, module, result:
     if starting is not None:
         starting()
     dy_in = np.array(dy, copy=True)
-    grads = plain(_call(pullback, (dy_in,), {}))
+    grads = plain(_call(pullback, (dy_in,), {}), described)
     if not isinstance(grads, (tuple, list)):
         raise ConventionError(f"the pullback returned {_what(grads)}, not a tuple of gradients (one per input)")
     _record_modified(result, arrays, params, arrays_in, params_in)
