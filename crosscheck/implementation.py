@@ -4,9 +4,10 @@ An implementation is any module offering the ops under their registry names (``c
 filters, ...)``) and ``vjp(op, *arrays, **params) -> (y, pullback)``; npcnn.functional is the
 default. :func:`call_impl` hands it copies of the case's arrays, parameters and ``dy``, then checks
 that none of them was written to (the case itself stays pristine for the reference and the replay
-file). A gradient is not asked for when the vjp's forward output already has another shape than
-TensorFlow's (``dy`` is drawn in TensorFlow's shape). An implementation loaded ``isolated`` runs in
-a worker process: a crash or a hang there is a result of the case (``stopped``), not the end of the run.
+file): :mod:`crosscheck.impl_calls`, the same code here and in the worker. A gradient is not asked
+for when the vjp's forward output already has another shape than TensorFlow's (``dy`` is drawn in
+TensorFlow's shape). An implementation loaded ``isolated`` runs in a worker process, one request per
+case: a crash or a hang there is a result of the case (``stopped``), not the end of the run.
 
 What it returns is judged the same way in every mode (:mod:`crosscheck.returned`): made plain where
 it ran, then each output is an array to compare, a type problem (compared, and a mismatch) or a
@@ -16,21 +17,20 @@ stops the run), and a call its signature cannot take says which parameter it lac
 """
 from __future__ import annotations
 
-import copy
 import importlib
 import signal
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from types import ModuleType
 
 import numpy as np
 
-from .case import IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT, VJP_Y, Case
+from .case import IMPLEMENTATION_CRASH, IMPLEMENTATION_TIMEOUT, Case
+from .impl_calls import FORWARD_OUTPUT_WRITTEN, CallPlan, ImplResult, record_calls  # noqa: F401 - FORWARD_OUTPUT_WRITTEN: runner's
 from .isolation import CALL_TIMEOUT, IsolatedModule, WorkerCrash, WorkerTimeout
 from .opinfo import OpInfo
-from .returned import judge, plain
-from .tracebacks import ConventionError, call_mismatch, user_traceback
+from .returned import judge
+from .tracebacks import user_traceback
 
 DEFAULT_IMPL = "npcnn.functional"
 
@@ -78,58 +78,25 @@ def resolve_impl(impl, isolated: bool = False) -> tuple[ModuleType, str]:
     return impl, getattr(impl, "__name__", repr(impl))
 
 
-@dataclass
-class ImplResult:
-    """What the implementation returned: ``tensors`` (``y`` or the op's outputs, ``vjp:y``,
-    ``d_<array>``), the traceback if it raised, the inputs it modified, and why its gradients
-    were not asked for (or "")."""
-    tensors: dict = field(default_factory=dict)
-    error: str = ""
-    modified: list = field(default_factory=list)
-    not_judged: str = ""
-    stopped: str = ""          # "" or the status of a crash / timeout of the worker (crosscheck.isolation)
-    type_problems: dict = field(default_factory=dict)   # output -> why it is not an ndarray (compared anyway)
-
-
-def _copies(case: Case):
-    return {k: np.array(v, copy=True) for k, v in case.arrays.items()}, copy.deepcopy(case.params)
-
-
-def _same(a, b) -> bool:
-    a = np.asarray(a)
-    return a.shape == b.shape and a.dtype == b.dtype and a.tobytes() == b.tobytes()
-
-
-def _record_modified(result: ImplResult, case: Case, arrays: dict, params: dict) -> None:
-    for name, original in case.arrays.items():
-        if not _same(arrays[name], original) and name not in result.modified:
-            result.modified.append(name)
-    if params != case.params and "params" not in result.modified:
-        result.modified.append("params")
-
-
-def positional_arrays(info: OpInfo, case: Case) -> list[str]:
-    """The case's arrays that ``vjp`` takes positionally, in the op's order."""
-    return [n for n in info.arrays if n in case.arrays]
-
-
 #: how the message of an output that cannot be compared begins ("... an array of dtype object as `y`")
 UNUSABLE_RETURN = "the code under test returned"
-#: what ``modified`` names when the pullback wrote into the forward output the vjp had returned
-FORWARD_OUTPUT_WRITTEN = "vjp:y"
 
 
 def call_impl(info: OpInfo, case: Case, module) -> ImplResult:
-    """Run the op function and the vjp of ``module`` on copies of ``case``; never raises (but for a
-    real Ctrl-C)."""
+    """Run the op function and the vjp of ``module`` on copies of ``case``
+    (:func:`crosscheck.impl_calls.record_calls`; in the worker, on one request, when ``module`` is
+    an IsolatedModule); never raises (but for a real Ctrl-C)."""
     result = ImplResult()
-    fn = getattr(module, info.name, None)
-    if fn is None:
+    if getattr(module, info.name, None) is None:
         result.error = f"{getattr(module, '__name__', module)} has no function {info.name!r}"
         return result
+    plan = CallPlan.of(info, case)
     try:
-        with exits_as_errors(module):
-            _call_and_record(info, case, module, fn, result)
+        if isinstance(module, IsolatedModule):
+            module.call_case(plan, case.arrays, case.params, case.dy, result)
+        else:
+            with exits_as_errors(module):
+                record_calls(plan, case.arrays, case.params, case.dy, module, result)
     except (WorkerCrash, WorkerTimeout) as exc:
         result.error = str(exc)
         result.stopped = IMPLEMENTATION_CRASH if isinstance(exc, WorkerCrash) else IMPLEMENTATION_TIMEOUT
@@ -138,60 +105,6 @@ def call_impl(info: OpInfo, case: Case, module) -> ImplResult:
     if not result.error:
         _judge_outputs(result)
     return result
-
-
-def _call_and_record(info: OpInfo, case: Case, module, fn, result: ImplResult) -> None:
-    arrays, params = _copies(case)
-    out = plain(_call(fn, (), {**arrays, **params}))
-    _record_modified(result, case, arrays, params)
-    outputs = out if len(info.outputs) > 1 and isinstance(out, (tuple, list)) else (out,)
-    result.tensors.update(zip(info.outputs, outputs))
-    if case.dy is None or not info.differentiable:
-        return
-    arrays, params = _copies(case)
-    given = positional_arrays(info, case)
-    extras = {n: arrays[n] for n in info.keyword_arrays() if n in arrays}
-    returned = _call(module.vjp, (info.name, *[arrays[n] for n in given]), {**extras, **params})
-    if not (isinstance(returned, (tuple, list)) and len(returned) == 2 and callable(returned[1])):
-        raise ConventionError(f"vjp returned {_what(returned)}, not a pair (y, pullback)")
-    y_returned, pullback = returned
-    y = result.tensors[VJP_Y] = plain(y_returned)   # as returned: a later write into it is found below
-    y_shape = np.shape(judge(y)[0])
-    if y_shape != case.dy.shape:
-        result.not_judged = (f"the forward output has shape {tuple(y_shape)}, TensorFlow's has "
-                             f"{case.dy.shape}: gradients are not judged")
-        _record_modified(result, case, arrays, params)
-        return
-    dy = np.array(case.dy, copy=True)
-    grads = plain(_call(pullback, (dy,), {}))
-    if not isinstance(grads, (tuple, list)):
-        raise ConventionError(f"the pullback returned {_what(grads)}, not a tuple of gradients (one per input)")
-    _record_modified(result, case, arrays, params)
-    if not _same(dy, case.dy):
-        result.modified.append("dy")
-    if isinstance(y_returned, np.ndarray) and isinstance(y, np.ndarray) and not _same(y_returned, y):
-        result.modified.append(FORWARD_OUTPUT_WRITTEN)
-    named = dict(zip(given, grads))
-    for n in info.differentiable:
-        if n in case.arrays:
-            result.tensors["d_" + n] = named.get(n)
-
-
-def _what(value) -> str:
-    name = type(value).__name__
-    article = "an" if name[:1].lower() in "aeiou" else "a"
-    return f"{article} {name}" + (f" of {len(value)}" if isinstance(value, (tuple, list)) else "")
-
-
-def _call(fn, args: tuple, kwargs: dict):
-    """``fn(*args, **kwargs)``; a call its signature cannot take raises CallMismatch (which says so)."""
-    try:
-        return fn(*args, **kwargs)
-    except TypeError as exc:
-        mismatch = call_mismatch(fn, args, kwargs, exc)
-        if mismatch is None:
-            raise
-        raise mismatch from None
 
 
 def _judge_outputs(result: ImplResult) -> None:

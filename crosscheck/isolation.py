@@ -6,7 +6,9 @@ or a hang in it costs one case, not the run.
                       has imported TensorFlow once (:mod:`crosscheck.forking`), so a restart after
                       a crash costs milliseconds, not a TensorFlow import
     IsolatedModule    a module proxy: ``proxy.conv2d(...)`` and ``proxy.vjp(...)`` run in the worker;
-                      a returned callable (a pullback) stays there and is called through a handle
+                      a returned callable (a pullback) stays there and is called through a handle;
+                      ``proxy.call_case(...)`` runs one case's forward, vjp and pullback there on
+                      one request (:mod:`crosscheck.impl_calls`)
     WorkerCrash       the worker died during a call (the signal or exit status says how)
     WorkerTimeout     a call did not return within the time limit (the worker is killed)
 
@@ -46,7 +48,7 @@ from pathlib import Path
 import numpy as np
 
 from . import forking
-from .isolation_worker import FAULT_FILE, HANDLE, OWNER_PID, serve
+from .isolation_worker import CLOCK_FILE, CLOCK_FORMAT, FAULT_FILE, HANDLE, OWNER_PID, WRITTEN, serve
 from .returned import NotPlain, loads_plain
 
 #: seconds one call of the code under test may take before its worker is stopped (--timeout)
@@ -123,7 +125,9 @@ class Worker:
         self.setup, self.timeout, self.start_timeout, self.fork = setup, timeout, start_timeout, fork
         fd, self.fault_file = tempfile.mkstemp(prefix="crosscheck-faults-")
         os.close(fd)
-        self.environ = {**(environ or {}), OWNER_PID: str(os.getpid()), FAULT_FILE: self.fault_file}
+        self.clock, self.clock_file = tempfile.mkstemp(prefix="crosscheck-clock-")
+        self.environ = {**(environ or {}), OWNER_PID: str(os.getpid()), FAULT_FILE: self.fault_file,
+                        CLOCK_FILE: self.clock_file}
         self.process = None
         self.conn = self.writer = None
         self.info = None
@@ -131,6 +135,7 @@ class Worker:
         self.peak_memory = 0
         self.last_result = None   # what the last top-level call returned, for the writes of its pullback
         weakref.finalize(self, _remove_file, self.fault_file)
+        weakref.finalize(self, _remove_file, self.clock_file, self.clock)
 
     def start(self):
         """Start the child; returns what its setup reported (raises WorkerCrash / WorkerTimeout, or
@@ -180,16 +185,19 @@ class Worker:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def request(self, message: tuple, timeout: float | None = None):
+    def request(self, message: tuple, timeout: float | None = None, on_note=None):
+        """The answer to ``message``, each call of the code under test it makes within ``timeout``
+        (a ``"case"`` request makes several: the worker writes when each began into the clock
+        file). A note the worker sends before it answers (``WRITTEN``) goes to ``on_note``."""
         if not self.alive():
             self.start()
         try:
             self.writer.send(message)
         except (BrokenPipeError, EOFError, OSError):
             self._died("sending the case")
-        return self._receive(self.timeout if timeout is None else timeout, "the call")
+        return self._receive(self.timeout if timeout is None else timeout, "the call", on_note)
 
-    def _receive(self, timeout, what: str):
+    def _receive(self, timeout, what: str, on_note=None):
         deadline = None if timeout is None else time.monotonic() + timeout
         while True:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -203,13 +211,21 @@ class Worker:
                 except (EOFError, OSError):
                     self._died(what)
                 try:
-                    return loads_plain(data)
+                    reply = loads_plain(data)
                 except NotPlain as exc:
                     return ("raise", "TypeError", str(exc), f"TypeError: {exc}\n")
+                if on_note is None or not (isinstance(reply, tuple) and reply[:1] == (WRITTEN,)):
+                    return reply
+                on_note(reply[1])
+                continue
             self.peak_memory = max(self.peak_memory, peak_memory(self.process.pid))
             if not self.alive():
                 self._died(what)
             if deadline is not None and time.monotonic() >= deadline:
+                started = self._call_started()   # a later call of the same request began since
+                if started + timeout > time.monotonic():
+                    deadline = started + timeout
+                    continue
                 self.kill()
                 raise WorkerTimeout(f"{what} did not finish within {timeout:g} s (the worker was stopped)")
 
@@ -240,6 +256,16 @@ class Worker:
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.01)
+
+    def _call_started(self) -> float:
+        """When the worker's current call of the code under test began (``time.monotonic()``), as
+        it wrote into the clock file; -inf before any. A value from an earlier request is earlier
+        than its deadline's start, so it never extends the deadline."""
+        try:
+            data = os.pread(self.clock, CLOCK_FORMAT.size, 0)
+        except OSError:
+            return float("-inf")
+        return CLOCK_FORMAT.unpack(data)[0] if len(data) == CLOCK_FORMAT.size else float("-inf")
 
     def _faults(self) -> str:
         """What the worker's faulthandler wrote at a fatal signal (its Python traceback), or ""."""
@@ -273,7 +299,13 @@ def _signature(defaults: dict):
                               for n, v in defaults.items()])
 
 
-def _remove_file(path: str) -> None:
+def _remove_file(path: str, fd: int | None = None) -> None:
+    """Delete ``path`` (closing ``fd``, its descriptor, first)."""
+    if fd is not None:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
     try:
         os.unlink(path)
     except OSError:
@@ -302,6 +334,19 @@ class IsolatedModule:
         fn = RemoteFunction(self._worker, attr)
         fn.__signature__ = _signature(self._defaults[attr])
         return fn
+
+    def call_case(self, plan, arrays: dict, params: dict, dy, result) -> None:
+        """Run :func:`crosscheck.impl_calls.record_calls` in the worker on one request (each call of
+        the code under test within this proxy's time limit) and fill ``result`` (an ImplResult)
+        with what it recorded there. A crash or a timeout raises WorkerCrash / WorkerTimeout, with
+        ``result.modified`` naming the inputs written before the call that did not return."""
+        def written(modified):
+            result.modified[:] = modified
+        reply = self._worker.request(("case", plan, arrays, params, dy), on_note=written)
+        if reply[0] == "raise":
+            raise rebuild_exception(*reply[1:])
+        for name, value in reply[1].items():
+            setattr(result, name, value)
 
     def close(self):
         self._worker.close()

@@ -7,6 +7,12 @@ after a timeout, a crash or at the end, and a watchdog thread here kills it when
 A fatal signal (segfault, abort) writes the Python traceback of the code under test to the file the
 caller named (``faulthandler``), which the caller puts into the crash's outcome.
 
+A ``"case"`` request runs one case's calls here (:func:`crosscheck.impl_calls.record_calls`: the
+op function, the vjp, the pullback) and answers once, with everything the caller's ImplResult
+needs. As the vjp's and the pullback's calls begin, the worker writes the time into the clock file
+the caller named (the caller's time limit stays one per call: it reads the file only once its
+limit has passed, so a fast case wakes it only for the answer) and, if the forward wrote into its
+inputs, sends a ``WRITTEN`` note naming them (a crash in a later call must not lose them).
 Everything sent back is plain data (:func:`crosscheck.returned.plain`): the caller never unpickles
 an object of the code under test's classes. ``SystemExit`` and ``KeyboardInterrupt`` raised by the
 code under test are answers like any other exception: its traceback goes into the outcome.
@@ -20,6 +26,7 @@ import inspect
 import os
 import pickle
 import signal
+import struct
 import sys
 import threading
 import time
@@ -27,14 +34,20 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
+from .impl_calls import ImplResult, record_calls
 from .returned import plain
 from .tf_import import lean
 from .threads import limit_blas_threads
 from .tracebacks import builtin_base, call_mismatch, user_traceback
 
 HANDLE = "crosscheck-isolation-handle"
-#: environment variables the caller sets: its pid (the watchdog's), the faulthandler file
-OWNER_PID, FAULT_FILE = "CROSSCHECK_WORKER_OWNER", "CROSSCHECK_WORKER_FAULTS"
+#: the first item of a note sent while a "case" request runs: the inputs written so far
+WRITTEN = "crosscheck-isolation-written"
+#: environment variables the caller sets: its pid (the watchdog's), the faulthandler file, the clock
+#: file (where a "case" request writes when each later call of the code under test began)
+OWNER_PID, FAULT_FILE, CLOCK_FILE = "CROSSCHECK_WORKER_OWNER", "CROSSCHECK_WORKER_FAULTS", "CROSSCHECK_WORKER_CLOCK"
+#: the clock file's content: ``time.monotonic()`` (the system's CLOCK_MONOTONIC, the caller's too)
+CLOCK_FORMAT = struct.Struct("d")
 
 
 def main(read_fd: int, write_fd: int) -> None:
@@ -59,6 +72,8 @@ def serve(inbox: Connection, outbox: Connection) -> None:
         friendly = type(exc).__name__ == "LoadError" or _is_missing_target(exc, setup)   # the message says all
         outbox.send(("failed", str(exc) if friendly else user_traceback(exc)))
         return
+    state.setdefault("outbox", outbox)
+    state.setdefault("clock", _open_clock())
     outbox.send(("ready", state["info"]))
     while True:
         try:
@@ -131,6 +146,15 @@ def _write_faults_to_file() -> None:
     faulthandler.enable(file=faults, all_threads=False)
 
 
+def _open_clock() -> int | None:
+    """The clock file's descriptor, None without one."""
+    path = os.environ.get(CLOCK_FILE)
+    try:
+        return os.open(path, os.O_WRONLY) if path else None
+    except OSError:
+        return None
+
+
 def _is_missing_target(exc: BaseException, setup: tuple) -> bool:
     """True when the module to test itself (not something it imports) does not exist."""
     return (isinstance(exc, ModuleNotFoundError) and setup[0] == "module" and bool(exc.name)
@@ -174,6 +198,8 @@ def _answer(state: dict, message: tuple):
     try:
         if message[0] == "call":
             return _call(state, *message[1:])
+        if message[0] == "case" and state["kind"] == "module":
+            return _case(state, *message[1:])
         if "answer" in state:
             return state["answer"](state, message)
         raise ValueError(f"unknown request {message[0]!r}")
@@ -217,6 +243,28 @@ def _call(state: dict, target, args, kwargs):
     if isinstance(target, str):
         state["outputs"].update(_array_leaves(result, encoded))
     return ("ok", encoded, writebacks, outputs_written)
+
+
+def _case(state: dict, plan, arrays: dict, params: dict, dy) -> tuple:
+    """One case's calls (:func:`crosscheck.impl_calls.record_calls`) on one request: ``("ok", the
+    ImplResult's fields)``, the code under test's exception (SystemExit, KeyboardInterrupt included)
+    as its ``error``, as in crosscheck's process."""
+    state["handles"].clear()      # earlier pullbacks are done with
+    state["outputs"].clear()
+    result = ImplResult()
+
+    def starting():   # a later call begins: its own time limit starts now
+        try:
+            os.pwrite(state["clock"], CLOCK_FORMAT.pack(time.monotonic()), 0)
+        except (OSError, TypeError):   # no clock file, or the code under test closed it: one limit per case
+            pass
+        if result.modified:
+            state["outbox"].send((WRITTEN, list(result.modified)))
+    try:
+        record_calls(plan, arrays, params, dy, state["module"], result, starting)
+    except BaseException as exc:   # noqa: BLE001 - SystemExit, KeyboardInterrupt included: the code under test's
+        result.error = user_traceback(exc)
+    return ("ok", vars(result))
 
 
 def _pickled(answer: tuple) -> bytes:

@@ -90,6 +90,12 @@ def plain(value, handle=None, depth: int = 0):
     return Foreign(_article(_type_name(value)))
 
 
+def described(value) -> Foreign:
+    """A callable the code under test returned, as a Foreign record of what it is ("a function"):
+    judged as the callable itself is at the top, and plain data where it cannot travel."""
+    return Foreign(_article(_type_name(value)))
+
+
 def judge(value) -> tuple[object, str, str]:
     """``(comparable, type_problem, fatal)`` for one output after :func:`plain`.
 
