@@ -73,11 +73,11 @@ def _single_threaded_blas(controller):
 
 
 def map_blas_chunks(fn, chunks: list) -> list:
-    """:func:`map_chunks` for chunks that call BLAS, with BLAS single-threaded meanwhile (a
-    process-wide setting: another thread's GEMM meanwhile is single-threaded too): the chunks share
-    the cores instead, copies included, and the bits depend neither on ``num_threads()`` nor on
-    BLAS's own thread count."""
-    controller = _blas_controller()
+    """:func:`map_chunks` for chunks that call BLAS. Several chunks run with BLAS single-threaded
+    meanwhile (a process-wide setting: another thread's GEMM meanwhile is single-threaded too), so
+    that the chunks share the cores instead, copies included, and the bits do not depend on
+    ``num_threads()``; one chunk runs here with BLAS's own threads."""
+    controller = _blas_controller() if len(chunks) > 1 else None
     if controller is None:
         return [fn(chunk) for chunk in chunks]
     with _single_threaded_blas(controller):
