@@ -150,7 +150,7 @@ EQUIVALENT: dict[tuple, str] = {
        "of channel blocks): the choice changes the matrix's shape, not the arithmetic"
        for kind, col in (("Eq->NotEq", 34), ("1->2", 44), ("1->0", 44), ("1->2", 56))},
     ("functional/conv_backward.py", "taps = live_offsets(spec.geom, x.shape[1:3])", 0, "3->4", 45): _SLICE,
-    ("functional/conv_backward.py", "if len(chunks) == 1:", 0, "1->0", 30):
+    ("functional/conv_backward.py", "if channels_first and len(chunks) == 1:", 0, "1->0", 41):
         "the channels-first scatter result is copied into dx instead of returned as a view: the same values",
     ("functional/conv_backward.py", "dy_rows = dy.reshape(-1, cout)", 0, "1->2", 30):
         "NumPy reads any negative size in reshape as the one unknown dimension",
