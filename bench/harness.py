@@ -1,4 +1,6 @@
-"""``python -m bench --harness``: how fast crosscheck checks, each figure measured in this run.
+"""``python -m bench --harness``: how fast crosscheck checks, each figure measured in this run; the
+rates and the baseline on each of TensorFlow's CPU backends (Eigen, oneDNN: a child process each,
+which records the backend it really ran), the rest on crosscheck's default backend.
 
 * **cases per second per op group** (the registry's families: conv, pooling, activations = the
   element-wise ops, core, losses, normalization): ``crosscheck.fuzz.fuzz_op`` of every op of the
@@ -39,7 +41,7 @@ import numpy as np
 from rich.table import Table
 
 from crosscheck.fuzz import fuzz_op, shrink_op
-from crosscheck.oracle.backend import BACKENDS, VARIABLE, variable_value
+from crosscheck.oracle.backend import BACKENDS, VARIABLE, in_force, variable_value
 from crosscheck.registry import FAMILY
 from crosscheck.report.journal import Journal
 from crosscheck.supervision import Resume
@@ -160,7 +162,8 @@ def fuzz_rates(examples: int, rounds: int = 4) -> dict:
     for name, ops in op_groups().items():
         if name != "conv2d":
             groups[name] = _group(name, ops, "all", [_timed_cases(op, examples, 1, "all") for op in ops], baseline)
-    return {"bare_tape_ms": baseline, "bare_tape_warm_ms": warm, "examples_per_op": examples, "threads": threads,
+    return {"tf_backend": in_force(), "bare_tape_ms": baseline, "bare_tape_warm_ms": warm, "examples_per_op": examples,
+            "threads": threads,
             "groups": groups,
             "journal_overhead": journal_overhead(examples)}
 
@@ -229,7 +232,9 @@ def run(examples: int = 200, pytest: bool = False, log=print, backends=BACKENDS)
     result: dict = {"rates": {}}
     for backend in backends:
         log(f"harness: cases/s per op group ({examples} cases per op) and the bare-tape baseline, TF {backend}")
-        result["rates"][backend] = _child("rates", examples, backend=backend)
+        rates = result["rates"][backend] = _child("rates", examples, backend=backend)
+        if rates["tf_backend"] != backend:
+            log(f"harness: TensorFlow ran its {rates['tf_backend']} kernels where {backend} was asked for")
     log("harness: default `crosscheck run`, -j 1 and -j 2")
     crosscheck_bin = str(Path(sys.executable).with_name("crosscheck"))
     with tempfile.TemporaryDirectory() as tmp:
