@@ -132,11 +132,13 @@ def test_harness_groups_are_the_registry_families_and_its_targets_read_its_figur
     groups = op_groups()
     assert groups["conv2d"] == ["conv2d"] and "activations" in groups
     assert sorted(op for name, ops in groups.items() if name != "conv2d" for op in ops) == sorted(OPS)
-    rates = {name: {"cases_per_s": 100.0} for name in groups}
+    rates = {name: {"cases_per_s": 100.0, "ms_per_case": 10.0, "over_bare_tape": 20.0}
+             for name in [*groups, "conv2d --paths first"]}
     ran = {"returncode": 0, "seconds": 30.0}
-    harness = {"rates": {"eigen": {"groups": rates}}, "crosscheck_run": {"serial": {**ran, "seconds": 50.0}, "j2": ran,
+    harness = {"rates": {"eigen": {"groups": rates, "bare_tape_ms": 0.5, "bare_tape_warm_ms": 0.4}}, "crosscheck_run": {"serial": {**ran, "seconds": 50.0}, "j2": ran,
                                                              "j2_over_serial": 0.6},
                "shrink": {"shrink_s": 2.0, "minimal_shapes": {"input": [1, 6, 1, 1]}}}
     found = []
-    targets(harness, lambda name, value, limit, met: found.append((name, met)))
-    assert [met for _, met in found] == [False, False, True, True, True]
+    targets(harness, lambda name, value, limit, met, detail="": found.append((name, met, detail)))
+    assert [met for _, met, _ in found] == [False, False, True, True, True]
+    assert found[0][2].startswith("10.00 ms per case = 20.0 bare-tape calls of 0.50 ms")   # a missed rate says where it goes
