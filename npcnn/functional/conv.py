@@ -107,7 +107,8 @@ def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec, keep: list | None = 
 
     ``keep``: a list that receives the im2col matrix of each batch chunk, ``(n*OH*OW, KH*KW*C)``
     (of the live taps, :func:`live_spec`), when ``groups == 1`` and the whole batch's matrices fit
-    in ``IM2COL_BUDGET_BYTES``, so that a vjp can reuse them for the filter gradient.
+    in ``IM2COL_BUDGET_BYTES`` and ``IM2COL_KEEP_BYTES``, so that a vjp can reuse them for the filter
+    gradient.
     """
     if spec.x_shape[3] == 0:   # a channelless input (depthwise): an empty output
         return np.zeros((x.shape[0], *spec.geom.out, w.shape[3]), dtype=x.dtype)
@@ -126,7 +127,8 @@ def conv_nhwc(x: np.ndarray, w: np.ndarray, spec: ConvSpec, keep: list | None = 
     else:
         w_mat = w.reshape(kh * kw, cg, g, og).transpose(2, 0, 1, 3).reshape(g, kh * kw * cg, og)
     per_sample = oh * ow * kh * kw * x.shape[3] * x.itemsize
-    keep = keep if keep is not None and n * per_sample <= im2col.IM2COL_BUDGET_BYTES else None
+    fits = n * per_sample <= min(im2col.IM2COL_BUDGET_BYTES, im2col.IM2COL_KEEP_BYTES)
+    keep = keep if keep is not None and fits else None
 
     def run(chunk):
         view = window_view(xp[chunk], spec.geom)

@@ -17,6 +17,13 @@ from ..parallel import map_chunks
 #: that fit. ``npcnn.functional.im2col.IM2COL_BUDGET_BYTES = ...`` changes it.
 IM2COL_BUDGET_BYTES = 128 * 2**20
 
+#: The most bytes of im2col matrices a conv2d vjp keeps from its forward for the filter gradient.
+#: Above it the filter gradient recomputes them chunk by chunk, in cache: kept matrices are fresh
+#: memory the forward must fault in, which cost more than recomputing (measured, forward + filter
+#: gradient on 2 cores: a CIFAR-sized float32 conv, 38 MB of matrices, 15.0 ms keeping them, 13.2 ms
+#: not; a stride-2 one of 9 MB, 6.1 ms keeping them, 6.8 ms not).
+IM2COL_KEEP_BYTES = 32 * 2**20
+
 #: The im2col chunk convs aim for below that budget: small enough that the im2col copy and the GEMM
 #: that reads it (or the input-gradient GEMM and the scatter that reads its result) meet in the
 #: last-level cache, large enough that each GEMM still runs near BLAS's peak. Measured on the

@@ -283,10 +283,12 @@ def test_the_vjp_keeps_one_im2col_matrix_per_chunk_within_the_budget(monkeypatch
     kept = []
     F.conv.conv_nhwc(x, w, spec, keep=kept)
     assert [c.shape for c in kept] == [(25, 18)] * 3
-    monkeypatch.setattr(im2col, "IM2COL_BUDGET_BYTES", 3 * 25 * 18 * 8 - 1)   # the three do not fit
-    kept = []
-    F.conv.conv_nhwc(x, w, spec, keep=kept)
-    assert kept == []
+    for limit in ("IM2COL_BUDGET_BYTES", "IM2COL_KEEP_BYTES"):
+        with monkeypatch.context() as patched:
+            patched.setattr(im2col, limit, 3 * 25 * 18 * 8 - 1)   # the three do not fit
+            kept = []
+            F.conv.conv_nhwc(x, w, spec, keep=kept)
+            assert kept == [], limit
 
 
 @pytest.mark.parametrize("kernel", [(1, 1), (3, 3)])
