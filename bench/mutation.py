@@ -54,6 +54,8 @@ _HW = 'hw = x_shape[1:3] if data_format == "NHWC" else x_shape[2:4]'
 _PAIRS = 'pairs = pairs[1:3] if data_format == "NHWC" else pairs[2:4]'
 _LO = "lo = max(0, -(first // s)) if first < 0 else 0"
 _HI = "hi = min(o, (n - 1 - first) // s + 1) if n - 1 >= first else 0"
+#: the line of conv_nhwc that decides whether the forward's im2col matrices are kept
+FITS = "fits = n * per_sample <= min(im2col.IM2COL_BUDGET_BYTES, im2col.IM2COL_KEEP_BYTES)"
 EQUIVALENT: dict[tuple, str] = {
     ("functional/pooling.py", _HW, 0, "3->4", 19): _SLICE,
     ("functional/pooling.py", _HW, 0, "4->5", 62): _SLICE,
@@ -138,11 +140,13 @@ EQUIVALENT: dict[tuple, str] = {
         "never taking the depthwise branch: the grouped GEMM computes the same depthwise convolution",
     ("functional/conv.py", "per_sample = oh * ow * kh * kw * x.shape[3] * x.itemsize", 0, "3->2", 45):
         "the chunk estimate only sets how many samples a GEMM takes at a time; each sample's result is the same",
-    **{("functional/conv.py",
-        "keep = keep if keep is not None and n * per_sample <= im2col.IM2COL_BUDGET_BYTES else None", 0, kind, col):
+    **{("functional/conv.py", line, 0, kind, col):
        "whether the forward keeps its im2col matrices for the filter gradient changes memory, not the gradient "
        "(the same per-chunk products, added in another order)"
-       for kind, col in (("And->Or", 19), ("IsNot->Is", 19), ("LtE->Lt", 40), ("Mult->Div", 40))},
+       for line, kind, col in (("keep = keep if keep is not None and fits else None", "And->Or", 19),
+                               ("keep = keep if keep is not None and fits else None", "IsNot->Is", 19),
+                               *((FITS, kind, col) for kind, col in (("LtE->Lt", 11), ("Mult->Div", 11),
+                                                                    ("min->max", 29))))},
     ("functional/conv.py", "x_nhwc[1:3], w_shape[:2], strides_hw, dilations_hw, _per_axis(P.normalize_padding("
      "padding, data_format)))]", 0, "3->4", 17): _SLICE,
     **{("functional/normalization.py", "self.r = shape[ax - 1] if self.b == 1 and ax >= 1 else 1", 0, kind, col):
