@@ -55,7 +55,7 @@ _PAIRS = 'pairs = pairs[1:3] if data_format == "NHWC" else pairs[2:4]'
 _LO = "lo = max(0, -(first // s)) if first < 0 else 0"
 _HI = "hi = min(o, (n - 1 - first) // s + 1) if n - 1 >= first else 0"
 #: the line of conv_nhwc that decides whether the forward's im2col matrices are kept
-FITS = "fits = n * per_sample <= min(im2col.IM2COL_BUDGET_BYTES, im2col.IM2COL_KEEP_BYTES)"
+_FITS = "fits = n * per_sample <= min(im2col.IM2COL_BUDGET_BYTES, im2col.IM2COL_KEEP_BYTES)"
 EQUIVALENT: dict[tuple, str] = {
     ("functional/pooling.py", _HW, 0, "3->4", 19): _SLICE,
     ("functional/pooling.py", _HW, 0, "4->5", 62): _SLICE,
@@ -145,7 +145,7 @@ EQUIVALENT: dict[tuple, str] = {
        "(the same per-chunk products, added in another order)"
        for line, kind, col in (("keep = keep if keep is not None and fits else None", "And->Or", 19),
                                ("keep = keep if keep is not None and fits else None", "IsNot->Is", 19),
-                               *((FITS, kind, col) for kind, col in (("LtE->Lt", 11), ("Mult->Div", 11),
+                               *((_FITS, kind, col) for kind, col in (("LtE->Lt", 11), ("Mult->Div", 11),
                                                                     ("min->max", 29))))},
     ("functional/conv.py", "x_nhwc[1:3], w_shape[:2], strides_hw, dilations_hw, _per_axis(P.normalize_padding("
      "padding, data_format)))]", 0, "3->4", 17): _SLICE,
